@@ -1,0 +1,17 @@
+//! sipr-core: the SIP server core. For now it holds the build identity; the
+//! parser, transports, process manager, cfg language, module loader, RPC and
+//! timers arrive with their issues (see the README's road map).
+
+/// The version every crate of the workspace shares.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `version: sipr 0.1.0 (x86_64/linux)`, the first line of `sipr -V`, in
+/// the shape of Kamailio's `-V` output so that scripts parsing it keep
+/// working.
+pub fn version_line() -> String {
+    format!("version: sipr {} ({}/{})", VERSION, std::env::consts::ARCH, std::env::consts::OS)
+}
+
+/// Shared-memory pool size when neither `-m` nor `shm_mem_size` says
+/// otherwise (Kamailio's default is 64 MB too).
+pub const DEFAULT_SHM_MB: usize = sipr_mem::DEFAULT_POOL_MB;

@@ -1,0 +1,200 @@
+//! The process syscalls sipr needs, fenced in one place: the cached pid
+//! that every lock stamps into its word, liveness checks of other pids,
+//! and `fork`/`waitpid`/`kill` for the process manager and fork tests.
+
+use std::io;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Once;
+
+/// This process' pid, cached: `getpid()` is a real syscall since glibc 2.25
+/// and the lock fast path must not pay for one. 0 means "not cached yet".
+static PID: AtomicI32 = AtomicI32::new(0);
+static ATFORK: Once = Once::new();
+
+extern "C" fn forget_pid_in_child() {
+    PID.store(0, Ordering::Relaxed);
+}
+
+/// The calling process' pid. Correct across `fork()`: a child handler
+/// registered with `pthread_atfork` drops the cache in every new child
+/// (each copy of this crate — one per module `.so` — registers its own).
+#[inline]
+pub fn current_pid() -> i32 {
+    let pid = PID.load(Ordering::Relaxed);
+    if pid != 0 {
+        return pid;
+    }
+    cache_pid()
+}
+
+#[cold]
+fn cache_pid() -> i32 {
+    ATFORK.call_once(|| {
+        // SAFETY: registers a plain extern "C" fn that only does an atomic
+        // store, which is async-signal-safe as a fork child handler must be.
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(forget_pid_in_child)) };
+        if rc != 0 {
+            log::warn!("pthread_atfork failed ({rc}): forked children must not reuse the pid cache");
+        }
+    });
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    PID.store(pid, Ordering::Relaxed);
+    pid
+}
+
+/// Whether `pid` names a process that can still release a lock: it exists
+/// and is not a zombie (a zombie answers `kill(pid, 0)` until reaped, but it
+/// will never run again). Cold path only: it may read `/proc`.
+pub fn pid_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 sends nothing; it only checks existence.
+    let rc = unsafe { libc::kill(pid, 0) };
+    if rc != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+        return false;
+    }
+    // EPERM means the pid exists but belongs to someone else: alive.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state letter follows the ")" that closes the command name.
+        Ok(stat) => match stat.rfind(')').and_then(|i| stat[i + 1..].trim_start().chars().next()) {
+            Some('Z') | Some('X') | Some('x') => false,
+            _ => true,
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+        Err(_) => true,
+    }
+}
+
+/// Result of [`fork`], seen from each side.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Forked {
+    /// We are the parent; the child has this pid.
+    Parent(i32),
+    /// We are the new child.
+    Child,
+}
+
+/// Forks the process.
+///
+/// # Safety
+/// The caller must make sure no other thread of this process holds a lock
+/// (or is inside a non-async-signal-safe call) that the child will need:
+/// in sipr no thread is started before the last fork, so this holds in the
+/// server; tests fork from their only running test thread.
+pub unsafe fn fork() -> io::Result<Forked> {
+    // SAFETY: forwarded to the caller's contract above.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid)),
+    }
+}
+
+/// Runs `f` in a forked child which then exits with `f`'s return value
+/// (101 if `f` panicked) without running the parent's atexit handlers or
+/// destructors. Returns the child's pid to the parent.
+///
+/// # Safety
+/// As for [`fork`].
+pub unsafe fn fork_child<F: FnOnce() -> i32>(f: F) -> io::Result<i32> {
+    // SAFETY: forwarded to the caller's contract.
+    match unsafe { fork() }? {
+        Forked::Parent(pid) => Ok(pid),
+        Forked::Child => {
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101);
+            // SAFETY: _exit ends the process at once; nothing is left to run.
+            unsafe { libc::_exit(code) }
+        }
+    }
+}
+
+/// How a child process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// It called exit with this code.
+    Exited(i32),
+    /// A signal killed it.
+    Signaled(i32),
+}
+
+/// Waits for child `pid` to end (retrying on EINTR).
+pub fn wait_pid(pid: i32) -> io::Result<ExitStatus> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out-pointer for the call's duration.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc == -1 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(decode_status(status));
+    }
+}
+
+fn decode_status(status: i32) -> ExitStatus {
+    if libc::WIFSIGNALED(status) {
+        ExitStatus::Signaled(libc::WTERMSIG(status))
+    } else {
+        ExitStatus::Exited(libc::WEXITSTATUS(status))
+    }
+}
+
+/// Sends `sig` to `pid`.
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill has no memory-safety preconditions.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_pid_is_alive_and_cached() {
+        let p = current_pid();
+        assert_eq!(p, std::process::id() as i32);
+        assert!(pid_alive(p));
+        assert!(!pid_alive(0));
+        assert!(!pid_alive(-5));
+    }
+
+    #[test]
+    fn child_sees_its_own_pid_and_dies_observably() {
+        let parent = current_pid();
+        // SAFETY: the child only does atomics and exits.
+        let child = move || {
+            let me = current_pid();
+            // SAFETY: getpid has no preconditions.
+            let real = unsafe { libc::getpid() };
+            i32::from(me == parent || me != real)
+        };
+        // SAFETY: the child only does atomics and exits.
+        let pid = unsafe { fork_child(child) }
+        .unwrap();
+        assert_eq!(wait_pid(pid).unwrap(), ExitStatus::Exited(0));
+        assert!(!pid_alive(pid));
+    }
+
+    #[test]
+    fn zombie_counts_as_dead() {
+        // SAFETY: the child exits at once.
+        let pid = unsafe { fork_child(|| 3) }.unwrap();
+        // Not reaped yet: a zombie for a while.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while pid_alive(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!pid_alive(pid), "zombie child still considered alive");
+        assert_eq!(wait_pid(pid).unwrap(), ExitStatus::Exited(3));
+    }
+}

@@ -1,0 +1,35 @@
+//! sipr-mem: the shared-memory ("shm") pool.
+//!
+//! As in SER/Kamailio, everything that several worker processes must see —
+//! transactions, registrations, hash tables, dialogs, statistics — lives in
+//! one shared mapping created by the main process before it forks.
+//! [`ShmPool`] is that mapping plus our own allocator over it:
+//!
+//! * TLSF (two-level segregated fit): O(1) allocation and free, good fit,
+//!   immediate coalescing, 16-byte alignment ([`tlsf`](crate) module docs);
+//! * one process-shared lock around it (sipr-locking's futex mutex); if a
+//!   process dies inside the allocator, the next one to take the lock
+//!   verifies the heap and refuses further allocations if it is damaged;
+//! * exhaustion is `None`, never a panic or an abort;
+//! * statistics as Kamailio's `core.shmmem` ([`ShmStats`]), an
+//!   [`ShmPool::integrity_check`] that walks every block, and — with the
+//!   `debug` feature — the allocation site of every live block
+//!   ([`ShmPool::leak_report`]);
+//! * typed handles ([`ShmBox`], [`ShmSlice`], [`ShmStr`], [`ShmPtr`]) that
+//!   only accept [`ShmSafe`] data, so process-heap pointers cannot end up
+//!   in shm by accident.
+
+mod boxed;
+mod error;
+mod pool;
+mod site;
+mod tlsf;
+
+pub use boxed::{assert_shm_safe, RawShmSlice, ShmBox, ShmPtr, ShmSafe, ShmSlice, ShmStr};
+pub use error::MemError;
+pub use pool::{LiveBlock, ShmPool, ShmStats, SiteUsage, DEFAULT_POOL_MB, MAX_POOL_BYTES, MIN_POOL_BYTES};
+pub use site::AllocSite;
+pub use tlsf::{CheckSummary, Corruption};
+
+/// Alignment of every block handed out.
+pub const ALIGN: usize = tlsf::UNIT;
