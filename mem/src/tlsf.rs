@@ -487,18 +487,28 @@ pub struct CheckSummary {
 mod tests {
     use super::*;
 
+    /// Smallest size (units) that maps to a class.
+    fn class_start(fl: usize, sl: usize) -> u64 {
+        if fl == 0 {
+            sl as u64
+        } else {
+            ((SL_COUNT + sl) as u64) << (fl - 1)
+        }
+    }
+
     #[test]
     fn classes_are_monotonic_and_search_rounds_up() {
         let mut last = (0, 0);
-        for s in 1..100_000u32 {
+        let sizes = (1..5000u32).chain((5000..u32::MAX - 4096).step_by(7_919_999));
+        for s in sizes {
             let c = mapping(s);
             assert!(c >= last, "class of {s} went down");
             last = c;
-            let (fl, sl) = mapping_search(s).unwrap();
-            // Every size in the searched class is ≥ s: its smallest member
-            // maps to the class and is ≥ s.
-            let smallest = (1..=s + s / 16 + 2).find(|&x| mapping(x) == (fl, sl)).unwrap();
-            assert!(smallest >= s, "class for {s} starts at {smallest}");
+            assert!(class_start(c.0, c.1) <= s as u64, "{s} below its class");
+            if let Some((fl, sl)) = mapping_search(s) {
+                // Every block in the searched class is big enough.
+                assert!(class_start(fl, sl) >= s as u64, "class for {s} starts lower");
+            }
         }
         assert!(mapping(u32::MAX - 1).0 < FL_COUNT);
         assert!(mapping_search(u32::MAX - 1).is_none());
