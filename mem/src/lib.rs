@@ -7,7 +7,7 @@
 //!
 //! * TLSF (two-level segregated fit): O(1) allocation and free, good fit,
 //!   immediate coalescing, 16-byte alignment ([`tlsf`](crate) module docs);
-//! * one process-shared lock around it (sipr-locking's futex mutex); if a
+//! * one process-shared lock around it (sipr-locking's spinlock); if a
 //!   process dies inside the allocator, the next one to take the lock
 //!   verifies the heap and refuses further allocations if it is damaged;
 //! * exhaustion is `None`, never a panic or an abort;

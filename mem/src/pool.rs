@@ -10,7 +10,7 @@ use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use sipr_locking::{LockSet, RawMutex, RawMutexGuard};
+use sipr_locking::{LockSet, SpinLock, SpinLockGuard};
 
 use crate::error::MemError;
 use crate::site::{AllocSite, SITE_BYTES};
@@ -29,7 +29,10 @@ const POOL_MAGIC: u64 = 0x7369_7072_5f73_686d; // "sipr_shm"
 struct PoolHeader {
     magic: u64,
     map_len: usize,
-    lock: RawMutex,
+    /// A spinlock, as Kamailio's shm lock: the sections are a few dozen
+    /// instructions, shorter than a futex round trip, and the release is a
+    /// plain store instead of the mutex's atomic swap.
+    lock: SpinLock,
     /// Set when a process died inside the allocator and the heap failed its
     /// integrity check: every later allocation fails instead of spreading
     /// the damage.
@@ -64,7 +67,8 @@ pub struct ShmStats {
     pub real_used: u64,
     /// Highest `real_used` seen.
     pub max_used: u64,
-    /// Free blocks: how fragmented the free space is.
+    /// Free blocks, counting small blocks parked on quick lists: how
+    /// fragmented the free space is.
     pub fragments: u64,
     /// Blocks in use.
     pub used_blocks: u64,
@@ -189,7 +193,7 @@ impl ShmPool {
     }
 
     #[inline]
-    fn lock_heap(&self) -> Option<RawMutexGuard<'_>> {
+    fn lock_heap(&self) -> Option<SpinLockGuard<'_>> {
         let h = self.header();
         let guard = match h.lock.lock() {
             Ok(g) => g,
@@ -342,16 +346,25 @@ impl ShmPool {
             let real_used = heap.real_used();
             ShmStats {
                 total: heap.total_bytes(),
-                free: heap.ctl.free_bytes,
+                free: heap.ctl.free_bytes + heap.ctl.quick_bytes,
                 used: heap.ctl.used_bytes,
                 real_used,
                 max_used: heap.ctl.max_real_used,
-                fragments: heap.ctl.free_frags,
+                fragments: heap.ctl.free_frags + heap.ctl.quick_blocks,
                 used_blocks: heap.ctl.live_blocks,
                 failed_allocs: heap.ctl.failed_allocs,
             }
         })
         .unwrap_or_else(failed)
+    }
+
+    /// Returns the small blocks parked on quick lists to the general heap,
+    /// merging them with free neighbours. Allocation does this by itself
+    /// before it would fail; call it to measure true fragmentation (the
+    /// statistics of a pool whose blocks were all freed then equal those
+    /// of a fresh pool).
+    pub fn defragment(&self) {
+        self.with_heap(|heap| heap.flush_quick());
     }
 
     /// Walks every block and free list and checks headers, links, bitmaps

@@ -16,6 +16,17 @@
 //! of its class's doubly linked list. The last block of the region is a
 //! used "sentinel" of size 0 that stops merging.
 //!
+//! In front of TLSF sit exact-size "quick lists" for payloads of up to
+//! 1 KiB (64 units), as Kamailio's f_malloc keeps for small sizes: a freed
+//! small block is pushed, uncoalesced, on the LIFO list of its exact size
+//! and the next request of that size pops it. Both touch only the block's
+//! own header, which its user has just touched anyway, where TLSF's merge
+//! and list updates touch up to five scattered cache lines; SIP traffic is
+//! dominated by a few recurring small sizes. Quick blocks are bounded
+//! (`quick_limit` bytes) and are flushed back into TLSF — merging as usual
+//! — whenever TLSF cannot satisfy a request, so they never cause an
+//! allocation to fail, and by [`Heap::flush_quick`] on demand.
+//!
 //! This module knows nothing of locks: its caller holds the pool lock.
 
 use std::collections::HashSet;
@@ -30,6 +41,10 @@ const MAGIC_MASK: u32 = 0xffff_0000;
 const MAGIC: u32 = 0x5e1f_0000;
 const FREE: u32 = 1;
 const PREV_FREE: u32 = 2;
+/// Parked on a quick list: not handed out, not mergeable either.
+const QUICK: u32 = 4;
+/// Largest payload (units) that quick lists keep.
+pub(crate) const QUICK_MAX_UNITS: usize = 64;
 
 /// Largest payload (in units) a block may have.
 pub(crate) const MAX_BLOCK_UNITS: u32 = u32::MAX - 1;
@@ -64,6 +79,13 @@ pub(crate) struct Control {
     pub(crate) free_frags: u64,
     pub(crate) live_blocks: u64,
     pub(crate) failed_allocs: u64,
+    /// Heads of the quick lists, by payload units (index 0 unused).
+    quick_heads: [u32; QUICK_MAX_UNITS + 1],
+    /// Payload bytes parked on quick lists.
+    pub(crate) quick_bytes: u64,
+    pub(crate) quick_blocks: u64,
+    /// Most payload bytes the quick lists may hold.
+    pub(crate) quick_limit: u64,
 }
 
 /// What `check` found wrong, with the byte offset of the bad block.
@@ -137,6 +159,13 @@ impl<'a> Heap<'a> {
         self.ctl.free_frags = 0;
         self.ctl.live_blocks = 0;
         self.ctl.failed_allocs = 0;
+        self.ctl.quick_heads = [0; QUICK_MAX_UNITS + 1];
+        self.ctl.quick_bytes = 0;
+        self.ctl.quick_blocks = 0;
+        // A sixteenth of the heap: enough to absorb the churn of recurring
+        // small sizes, little enough not to starve large requests (and
+        // flushed anyway before any request fails).
+        self.ctl.quick_limit = (end_u - first_u) as u64 * UNIT as u64 / 16;
         let sentinel = end_u - 1;
         self.ctl.first_u = first_u;
         self.ctl.sentinel_u = sentinel;
@@ -235,10 +264,69 @@ impl<'a> Heap<'a> {
     }
 
     /// Allocates a block of at least `size_u` units; returns its offset.
+    #[inline]
     pub(crate) fn alloc(&mut self, size_u: u32, requested: u32) -> Option<u32> {
-        let Some(u) = self.find_fit(size_u) else {
-            self.ctl.failed_allocs += 1;
+        if let Some(u) = self.quick_pop(size_u) {
+            let h = self.hdr(u);
+            h.tag &= !QUICK;
+            h.req = requested;
+            self.account_alloc(u);
+            return Some(u);
+        }
+        self.alloc_tlsf(size_u, requested)
+    }
+
+    #[inline]
+    fn quick_pop(&mut self, size_u: u32) -> Option<u32> {
+        let u = *self.ctl.quick_heads.get(size_u as usize)?;
+        if u == 0 {
             return None;
+        }
+        self.ctl.quick_heads[size_u as usize] = self.links(u).next_u;
+        self.ctl.quick_bytes -= size_u as u64 * UNIT as u64;
+        self.ctl.quick_blocks -= 1;
+        Some(u)
+    }
+
+    /// Parks used block `u` on its quick list if it is small and there is
+    /// room; returns whether it did.
+    #[inline]
+    fn quick_push(&mut self, u: u32) -> bool {
+        let size = self.hdr(u).size_u;
+        let bytes = size as u64 * UNIT as u64;
+        if size as usize > QUICK_MAX_UNITS || self.ctl.quick_bytes + bytes > self.ctl.quick_limit {
+            return false;
+        }
+        let head = self.ctl.quick_heads[size as usize];
+        self.links(u).next_u = head;
+        self.hdr(u).tag |= QUICK;
+        self.ctl.quick_heads[size as usize] = u;
+        self.ctl.quick_bytes += bytes;
+        self.ctl.quick_blocks += 1;
+        true
+    }
+
+    /// Returns every quick block to TLSF, merging neighbours.
+    pub(crate) fn flush_quick(&mut self) {
+        for size in 1..=QUICK_MAX_UNITS {
+            while let Some(u) = self.quick_pop(size as u32) {
+                self.hdr(u).tag &= !QUICK;
+                self.release(u);
+            }
+        }
+    }
+
+    fn alloc_tlsf(&mut self, size_u: u32, requested: u32) -> Option<u32> {
+        let u = match self.find_fit(size_u) {
+            Some(u) => u,
+            None if self.ctl.quick_blocks > 0 => {
+                self.flush_quick();
+                return self.alloc_tlsf(size_u, requested);
+            }
+            None => {
+                self.ctl.failed_allocs += 1;
+                return None;
+            }
         };
         self.remove_free(u);
         let h = self.hdr(u);
@@ -260,9 +348,10 @@ impl<'a> Heap<'a> {
         }
     }
 
-    /// Bytes not available for allocation: everything but free payload.
+    /// Bytes not available for allocation: everything but free payload
+    /// (parked quick blocks count as free: any request can have them).
     pub(crate) fn real_used(&self) -> u64 {
-        self.total_bytes() - self.ctl.free_bytes
+        self.total_bytes() - self.ctl.free_bytes - self.ctl.quick_bytes
     }
 
     /// Bytes of the whole mapping this heap manages (control included).
@@ -296,10 +385,13 @@ impl<'a> Heap<'a> {
     }
 
     /// Frees used block `u`.
+    #[inline]
     pub(crate) fn free(&mut self, u: u32) {
         self.ctl.used_bytes -= self.hdr(u).size_u as u64 * UNIT as u64;
         self.ctl.live_blocks -= 1;
-        self.release(u);
+        if !self.quick_push(u) {
+            self.release(u);
+        }
     }
 
     /// Resizes used block `u` in place if possible. Returns false when the
@@ -342,7 +434,7 @@ impl<'a> Heap<'a> {
         if h.tag & MAGIC_MASK != MAGIC {
             return Err("pointer is not the start of a shm block (bad magic)");
         }
-        if h.tag & FREE != 0 {
+        if h.tag & (FREE | QUICK) != 0 {
             return Err("block is already free (double free)");
         }
         if u + 1 + h.size_u > self.ctl.sentinel_u {
@@ -361,6 +453,7 @@ impl<'a> Heap<'a> {
         let bad = |u: u32, what| Err(Corruption { offset: u as usize * UNIT, what });
         let mut free_seen = HashSet::new();
         let (mut used_bytes, mut free_bytes, mut used_blocks) = (0u64, 0u64, 0u64);
+        let mut quick_seen = HashSet::new();
         let mut u = self.ctl.first_u;
         let mut prev: Option<(u32, bool)> = None;
         while u != self.ctl.sentinel_u {
@@ -390,9 +483,14 @@ impl<'a> Heap<'a> {
             if h.size_u == 0 {
                 return bad(u, "zero-sized block");
             }
+            if is_free && h.tag & QUICK != 0 {
+                return bad(u, "block both free and parked on a quick list");
+            }
             if is_free {
                 free_seen.insert(u);
                 free_bytes += h.size_u as u64 * UNIT as u64;
+            } else if h.tag & QUICK != 0 {
+                quick_seen.insert(u);
             } else {
                 used_bytes += h.size_u as u64 * UNIT as u64;
                 used_blocks += 1;
@@ -444,6 +542,31 @@ impl<'a> Heap<'a> {
                 return bad(0, "first-level bitmap disagrees with second level");
             }
         }
+        let mut quick_listed = 0usize;
+        let mut quick_bytes = 0u64;
+        for size in 1..=QUICK_MAX_UNITS {
+            let mut cur = self.ctl.quick_heads[size];
+            while cur != 0 {
+                if !quick_seen.contains(&cur) {
+                    return bad(cur, "quick list holds a block not marked quick");
+                }
+                if self.hdr(cur).size_u as usize != size {
+                    return bad(cur, "quick block on the list of another size");
+                }
+                quick_listed += 1;
+                quick_bytes += size as u64 * UNIT as u64;
+                if quick_listed > quick_seen.len() {
+                    return bad(cur, "quick list loops");
+                }
+                cur = self.links(cur).next_u;
+            }
+        }
+        if quick_listed != quick_seen.len() || quick_listed as u64 != self.ctl.quick_blocks {
+            return bad(0, "a quick block is missing from the quick lists");
+        }
+        if quick_bytes != self.ctl.quick_bytes {
+            return bad(0, "quick byte counter disagrees with the lists");
+        }
         if listed != free_seen.len() {
             return bad(0, "a free block is missing from the free lists");
         }
@@ -453,7 +576,7 @@ impl<'a> Heap<'a> {
         if used_blocks != self.ctl.live_blocks || listed as u64 != self.ctl.free_frags {
             return bad(0, "block counters disagree with the blocks");
         }
-        Ok(CheckSummary { used_blocks, free_blocks: listed as u64 })
+        Ok(CheckSummary { used_blocks, free_blocks: listed as u64, quick_blocks: quick_listed as u64 })
     }
 
     /// Every used block, in address order.
@@ -465,7 +588,7 @@ impl<'a> Heap<'a> {
             if h.tag & MAGIC_MASK != MAGIC || h.size_u == 0 {
                 break;
             }
-            if h.tag & FREE == 0 {
+            if h.tag & (FREE | QUICK) == 0 {
                 out.push(UsedBlock { payload_off: (u as usize + 1) * UNIT, size: h.size_u as usize * UNIT, requested: h.req });
             }
             u += 1 + h.size_u;
@@ -481,6 +604,8 @@ pub struct CheckSummary {
     pub used_blocks: u64,
     /// Free blocks (fragments).
     pub free_blocks: u64,
+    /// Small blocks parked on quick lists.
+    pub quick_blocks: u64,
 }
 
 #[cfg(test)]

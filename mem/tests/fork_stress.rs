@@ -1,8 +1,9 @@
 //! Fork stress of the allocator: 4 children × 200,000 random
 //! alloc/realloc/free operations on one pool, sizes 1 B – 64 KB, every
 //! block filled with its own pattern and verified before it is freed or
-//! resized. At the end the heap passes `integrity_check` and the usage
-//! statistics are back where they started.
+//! resized. At the end the heap passes `integrity_check`, used memory is
+//! back to its start, and once the quick lists are flushed every statistic
+//! is back where it started.
 
 use std::ptr::NonNull;
 use std::time::Duration;
@@ -109,6 +110,9 @@ fn four_children_churn_the_pool_and_everything_comes_back() {
     }
     let check = pool.integrity_check().expect("heap intact after the storm");
     assert_eq!(check.used_blocks, 0);
+    assert_eq!(pool.stats().used, start.used);
+    pool.defragment();
+    pool.integrity_check().expect("heap intact after defragmenting");
     let end = pool.stats();
     assert_eq!((end.used, end.real_used, end.free, end.fragments), (start.used, start.real_used, start.free, start.fragments));
     assert_eq!(end.failed_allocs, 0);
