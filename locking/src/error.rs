@@ -15,8 +15,11 @@ pub struct OwnerDied<G> {
 }
 
 impl<G> OwnerDied<G> {
-    pub(crate) fn new(guard: G, dead_pid: i32, lock_name: &str, index: Option<usize>) -> Self {
-        let err = OwnerDied { guard, dead_pid, lock_name: lock_name.to_owned(), index };
+    /// `lock_name` may be NUL-padded (a fixed name buffer from shm).
+    pub(crate) fn new(guard: G, dead_pid: i32, lock_name: &[u8], index: Option<usize>) -> Self {
+        let end = lock_name.iter().position(|&b| b == 0).unwrap_or(lock_name.len());
+        let lock_name = String::from_utf8_lossy(&lock_name[..end]).into_owned();
+        let err = OwnerDied { guard, dead_pid, lock_name, index };
         log::error!("{err}");
         err
     }

@@ -17,10 +17,8 @@ pub(crate) enum Wait {
 
 /// Sleeps while `*word == expected`, at most `timeout`.
 pub(crate) fn wait(word: &AtomicU32, expected: u32, timeout: Duration) -> Wait {
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
+    let ts =
+        libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
     // SAFETY: FUTEX_WAIT only reads the aligned u32 behind `word` (valid for
     // the call's duration since we borrow it) and the timespec on our stack.
     let r = unsafe {

@@ -107,29 +107,37 @@ impl LockSet {
     /// The lock at `index` (taken modulo the set's length).
     #[inline]
     pub fn get(&self, index: usize) -> &RawMutex {
-        let i = index % self.len();
-        // SAFETY: `i < len`, and `init` wrote `len` mutexes right after the
-        // header; the pointer derives from the whole block's allocation.
+        self.at(index % self.len())
+    }
+
+    /// The lock at `i`, which must be `< len`.
+    #[inline]
+    fn at(&self, i: usize) -> &RawMutex {
+        debug_assert!(i < self.len());
+        // SAFETY: `i < len` (callers reduce it), and `init` wrote `len`
+        // mutexes right after the header; the pointer derives from the
+        // whole block's allocation.
         unsafe { &*self.hdr.as_ptr().add(1).cast::<RawMutex>().add(i) }
     }
 
     /// Locks the lock selected by `hash`.
     #[inline]
     pub fn lock(&self, hash: u32) -> LockResult<RawMutexGuard<'_>> {
-        self.lock_index(self.index_of(hash))
+        let i = self.index_of(hash);
+        self.at(i).lock_as(&self.header().name, Some(i))
     }
 
     /// Locks the lock at `index`.
     #[inline]
     pub fn lock_index(&self, index: usize) -> LockResult<RawMutexGuard<'_>> {
         let i = index % self.len();
-        self.get(i).lock_as(self.name(), Some(i))
+        self.at(i).lock_as(&self.header().name, Some(i))
     }
 
     /// Tries the lock selected by `hash` without waiting.
     pub fn try_lock(&self, hash: u32) -> Result<RawMutexGuard<'_>, TryLockError<RawMutexGuard<'_>>> {
         let i = self.index_of(hash);
-        self.get(i).try_lock_as(self.name(), Some(i))
+        self.at(i).try_lock_as(&self.header().name, Some(i))
     }
 
     /// Indexes of the locks that `pid` holds now.

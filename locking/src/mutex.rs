@@ -46,11 +46,13 @@ impl RawMutex {
     /// Takes the lock, sleeping while a live process holds it.
     #[inline]
     pub fn lock(&self) -> LockResult<RawMutexGuard<'_>> {
-        self.lock_as("mutex", None)
+        self.lock_as(b"mutex", None)
     }
 
+    /// `name` is the raw (possibly NUL-padded) name, decoded only when a
+    /// dead holder is reported: the fast path must not pay for it.
     #[inline]
-    pub(crate) fn lock_as(&self, name: &str, index: Option<usize>) -> LockResult<RawMutexGuard<'_>> {
+    pub(crate) fn lock_as(&self, name: &[u8], index: Option<usize>) -> LockResult<RawMutexGuard<'_>> {
         let me = current_pid() as u32;
         if self.word.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
             return Ok(RawMutexGuard { mutex: self });
@@ -59,7 +61,7 @@ impl RawMutex {
     }
 
     #[cold]
-    fn lock_slow(&self, me: u32, name: &str, index: Option<usize>) -> LockResult<RawMutexGuard<'_>> {
+    fn lock_slow(&self, me: u32, name: &[u8], index: Option<usize>) -> LockResult<RawMutexGuard<'_>> {
         for _ in 0..SPIN_LIMIT {
             std::hint::spin_loop();
             if self.word.load(Ordering::Relaxed) == 0
@@ -98,20 +100,17 @@ impl RawMutex {
         if holder == 0 || pid_alive(holder) {
             return None;
         }
-        self.word
-            .compare_exchange(cur, me | WAITERS, Ordering::Acquire, Ordering::Relaxed)
-            .ok()
-            .map(|_| holder)
+        self.word.compare_exchange(cur, me | WAITERS, Ordering::Acquire, Ordering::Relaxed).ok().map(|_| holder)
     }
 
     /// Takes the lock if it is free (or its holder is dead); never sleeps.
     pub fn try_lock(&self) -> Result<RawMutexGuard<'_>, TryLockError<RawMutexGuard<'_>>> {
-        self.try_lock_as("mutex", None)
+        self.try_lock_as(b"mutex", None)
     }
 
     pub(crate) fn try_lock_as(
         &self,
-        name: &str,
+        name: &[u8],
         index: Option<usize>,
     ) -> Result<RawMutexGuard<'_>, TryLockError<RawMutexGuard<'_>>> {
         let me = current_pid() as u32;
@@ -119,7 +118,9 @@ impl RawMutex {
             return Ok(RawMutexGuard { mutex: self });
         }
         match self.take_over_if_dead(me) {
-            Some(dead) => Err(TryLockError::OwnerDied(OwnerDied::new(RawMutexGuard { mutex: self }, dead, name, index))),
+            Some(dead) => {
+                Err(TryLockError::OwnerDied(OwnerDied::new(RawMutexGuard { mutex: self }, dead, name, index)))
+            }
             None => Err(TryLockError::WouldBlock),
         }
     }
@@ -218,7 +219,7 @@ impl<T> Mutex<T> {
     /// Takes the lock; see [`OwnerDied`] for the error case.
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         let wrap = |raw| MutexGuard { _raw: raw, data: &self.data };
-        self.raw.lock_as(self.name(), None).map(wrap).map_err(|e| e.map(wrap))
+        self.raw.lock_as(&self.name, None).map(wrap).map_err(|e| e.map(wrap))
     }
 
     /// The underlying raw lock (holder queries, supervisor sweeps).

@@ -58,10 +58,10 @@ pub fn pid_alive(pid: i32) -> bool {
     // EPERM means the pid exists but belongs to someone else: alive.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state letter follows the ")" that closes the command name.
-        Ok(stat) => match stat.rfind(')').and_then(|i| stat[i + 1..].trim_start().chars().next()) {
-            Some('Z') | Some('X') | Some('x') => false,
-            _ => true,
-        },
+        Ok(stat) => {
+            let state = stat.rfind(')').and_then(|i| stat[i + 1..].trim_start().chars().next());
+            !matches!(state, Some('Z' | 'X' | 'x'))
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => false,
         Err(_) => true,
     }
@@ -179,8 +179,7 @@ mod tests {
             i32::from(me == parent || me != real)
         };
         // SAFETY: the child only does atomics and exits.
-        let pid = unsafe { fork_child(child) }
-        .unwrap();
+        let pid = unsafe { fork_child(child) }.unwrap();
         assert_eq!(wait_pid(pid).unwrap(), ExitStatus::Exited(0));
         assert!(!pid_alive(pid));
     }

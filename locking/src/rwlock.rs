@@ -64,7 +64,7 @@ impl RwLock {
             if futex::wait(&self.writer, w | WAITERS, OWNER_CHECK_INTERVAL) == futex::Wait::TimedOut {
                 if let Some(dead) = self.take_over_dead_writer() {
                     self.wait_for_readers();
-                    return Err(OwnerDied::new(RwLockWriteGuard { lock: self }, dead, "rwlock", None));
+                    return Err(OwnerDied::new(RwLockWriteGuard { lock: self }, dead, b"rwlock", None));
                 }
             }
         }
@@ -102,7 +102,7 @@ impl RwLock {
         let guard = RwLockWriteGuard { lock: self };
         match recovered {
             None => Ok(guard),
-            Some(dead) => Err(OwnerDied::new(guard, dead, "rwlock", None)),
+            Some(dead) => Err(OwnerDied::new(guard, dead, b"rwlock", None)),
         }
     }
 

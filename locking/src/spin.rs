@@ -68,10 +68,11 @@ impl SpinLock {
             }
             std::thread::yield_now();
             yields += 1;
-            if yields % YIELDS_PER_OWNER_CHECK == 0 && !pid_alive(cur as i32) {
-                if self.word.compare_exchange(cur, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-                    return Err(OwnerDied::new(SpinLockGuard { lock: self }, cur as i32, "spinlock", None));
-                }
+            if yields % YIELDS_PER_OWNER_CHECK == 0
+                && !pid_alive(cur as i32)
+                && self.word.compare_exchange(cur, me, Ordering::Acquire, Ordering::Relaxed).is_ok()
+            {
+                return Err(OwnerDied::new(SpinLockGuard { lock: self }, cur as i32, b"spinlock", None));
             }
         }
     }

@@ -114,7 +114,8 @@ impl ShmPool {
         if mb == 0 {
             return Err(MemError::ZeroSize);
         }
-        let bytes = mb.checked_mul(1024 * 1024).ok_or(MemError::TooLarge { requested: usize::MAX, max: MAX_POOL_BYTES })?;
+        let bytes =
+            mb.checked_mul(1024 * 1024).ok_or(MemError::TooLarge { requested: usize::MAX, max: MAX_POOL_BYTES })?;
         Self::create(bytes)
     }
 
@@ -147,10 +148,8 @@ impl ShmPool {
         if p == libc::MAP_FAILED {
             return Err(MemError::MapFailed { bytes: len, source: std::io::Error::last_os_error() });
         }
-        let base = NonNull::new(p.cast::<PoolHeader>()).ok_or(MemError::MapFailed {
-            bytes: len,
-            source: std::io::Error::other("mmap returned NULL"),
-        })?;
+        let base = NonNull::new(p.cast::<PoolHeader>())
+            .ok_or(MemError::MapFailed { bytes: len, source: std::io::Error::other("mmap returned NULL") })?;
         let hdr_units = size_of::<PoolHeader>().div_ceil(UNIT) as u32;
         let end_units = (len / UNIT) as u32;
         // SAFETY: the mapping is fresh, page aligned, `len` bytes, zeroed by

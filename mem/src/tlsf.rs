@@ -589,7 +589,11 @@ impl<'a> Heap<'a> {
                 break;
             }
             if h.tag & (FREE | QUICK) == 0 {
-                out.push(UsedBlock { payload_off: (u as usize + 1) * UNIT, size: h.size_u as usize * UNIT, requested: h.req });
+                out.push(UsedBlock {
+                    payload_off: (u as usize + 1) * UNIT,
+                    size: h.size_u as usize * UNIT,
+                    requested: h.req,
+                });
             }
             u += 1 + h.size_u;
         }

@@ -114,7 +114,10 @@ fn four_children_churn_the_pool_and_everything_comes_back() {
     pool.defragment();
     pool.integrity_check().expect("heap intact after defragmenting");
     let end = pool.stats();
-    assert_eq!((end.used, end.real_used, end.free, end.fragments), (start.used, start.real_used, start.free, start.fragments));
+    assert_eq!(
+        (end.used, end.real_used, end.free, end.fragments),
+        (start.used, start.real_used, start.free, start.fragments)
+    );
     assert_eq!(end.failed_allocs, 0);
     assert!(end.max_used > start.real_used, "children did allocate");
 }

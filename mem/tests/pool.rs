@@ -173,8 +173,9 @@ fn double_and_foreign_frees_are_refused_without_damage() {
     // SAFETY: from this pool.
     unsafe { pool.free(a) };
     let before = pool.stats();
-    // SAFETY (deliberately violated, must be caught): double free, a pointer
-    // into the middle of a block, and a pointer from the process heap.
+    // SAFETY: the contract is deliberately broken here (double free, a
+    // pointer into the middle of a block, one from the process heap): the
+    // pool validates every pointer and must refuse all of them.
     unsafe {
         pool.free(a);
         pool.free(NonNull::new_unchecked(b.as_ptr().add(16)));
@@ -201,9 +202,11 @@ fn typed_handles_round_trip_and_free() {
     let pool = ShmPool::create_mb(1).unwrap();
     let start = pool.stats();
     {
-        let tail = ShmBox::new_in(&pool, Node { hits: AtomicU32::new(1), next: ShmPtr::null(), key: *b"tail\0\0\0\0" }).unwrap();
+        let tail = ShmBox::new_in(&pool, Node { hits: AtomicU32::new(1), next: ShmPtr::null(), key: *b"tail\0\0\0\0" })
+            .unwrap();
         let tail_ptr = tail.into_raw();
-        let head = ShmBox::new_in(&pool, Node { hits: AtomicU32::new(2), next: tail_ptr, key: *b"head\0\0\0\0" }).unwrap();
+        let head =
+            ShmBox::new_in(&pool, Node { hits: AtomicU32::new(2), next: tail_ptr, key: *b"head\0\0\0\0" }).unwrap();
         head.hits.fetch_add(1, Ordering::Relaxed);
         // SAFETY: tail is allocated and owned by nobody else.
         let t = unsafe { head.next.as_ref() }.unwrap();
