@@ -1,0 +1,74 @@
+# sipr — build, install, run, test, bench.
+#
+#   make run     build and run sipr with etc/sipr.cfg
+#   make test    every test of every crate (+ end-to-end tests once they exist);
+#                installs what it needs on a fresh Debian machine
+#   make bench   benchmarks (tables as in README.md)
+#   make install PREFIX=DIR   the layout of DESIGN.md, relocatable
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CARGO    ?= cargo
+SHM_MB   ?= 64
+CFG      ?= etc/sipr.cfg
+
+# Debian packages the tests need. None yet: the end-to-end tests (sipp,
+# package sip-tester) come with the server runtime.
+TEST_APT_PACKAGES ?=
+
+RELEASE_DIR := target/release
+MODULE_CRATES := $(patsubst modules/%/Cargo.toml,%,$(wildcard modules/*/Cargo.toml))
+
+.PHONY: all install run test bench lint clean deps toolchain
+
+all:
+	$(CARGO) build --release --workspace
+
+# Rust components that lint needs (a rustup toolchain may lack them).
+toolchain:
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install a Rust toolchain (rustup)" >&2; exit 1; }
+	@if command -v rustup >/dev/null; then \
+	    $(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt; \
+	    $(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy; \
+	fi
+
+# Debian packages for the tests, installed only when missing.
+deps: toolchain
+	@missing=""; for p in $(TEST_APT_PACKAGES); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/sipr/modules \
+	    $(DESTDIR)$(PREFIX)/etc/sipr $(DESTDIR)$(PREFIX)/share/sipr
+	install -m 0755 $(RELEASE_DIR)/sipr $(DESTDIR)$(PREFIX)/sbin/sipr
+	@if [ -f scripts/siprctl ]; then install -m 0755 scripts/siprctl $(DESTDIR)$(PREFIX)/sbin/siprctl; fi
+	@for m in $(MODULE_CRATES); do \
+	    install -m 0644 $(RELEASE_DIR)/lib$$m.so $(DESTDIR)$(PREFIX)/lib/sipr/modules/$$m.so || exit 1; done
+	@[ -f $(DESTDIR)$(PREFIX)/etc/sipr/sipr.cfg ] || install -m 0644 etc/sipr.cfg $(DESTDIR)$(PREFIX)/etc/sipr/sipr.cfg
+	install -m 0644 etc/*.cfg $(DESTDIR)$(PREFIX)/share/sipr/
+	@for f in scripts/*.sql; do [ -f "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(PREFIX)/share/sipr/; done; true
+
+# Until the server runtime lands (issue 6) the binary checks that the shared
+# memory pool can be built (-c) and prints its statistics.
+run: all
+	$(RELEASE_DIR)/sipr -m $(SHM_MB) -c
+
+test: deps
+	$(CARGO) test --workspace
+	$(CARGO) test -p sipr-mem --features debug
+	@if ls test/*.sh >/dev/null 2>&1; then for t in test/*.sh; do echo "== $$t"; bash $$t || exit 1; done; fi
+
+bench:
+	$(CARGO) bench -p sipr-mem -p sipr-locking
+
+lint: toolchain
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+
+clean:
+	$(CARGO) clean
