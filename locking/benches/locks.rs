@@ -15,23 +15,6 @@ const ITERS: u32 = 5_000_000;
 const CONTENDED_ITERS: u32 = 1_000_000;
 const RUNS: usize = 7;
 
-/// A zeroed shared mapping, never unmapped (the bench exits).
-fn shared(len: usize) -> NonNull<u8> {
-    // SAFETY: a fresh anonymous shared mapping.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    assert_ne!(p, libc::MAP_FAILED);
-    NonNull::new(p.cast()).expect("mmap")
-}
-
 fn at<T>(base: NonNull<u8>, off: usize) -> &'static T {
     // SAFETY: offsets below are aligned, in bounds of a zeroed mapping that
     // lives to the end of the bench; all-zero is valid for these types.
@@ -87,7 +70,7 @@ fn bump(c: &AtomicU32) {
 }
 
 fn main() {
-    let base = shared(1 << 20);
+    let base = sipr_locking::process::map_shared(1 << 20).expect("mmap");
     let mutex: &RawMutex = at(base, 0);
     let spin: &SpinLock = at(base, 64);
     let rw: &RwLock = at(base, 128);

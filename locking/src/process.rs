@@ -67,6 +67,37 @@ pub fn pid_alive(pid: i32) -> bool {
     }
 }
 
+/// Maps `len` zeroed bytes of anonymous memory that stays shared with every
+/// child forked afterwards (`MAP_SHARED`: a `MAP_PRIVATE` mapping, such as
+/// memmap2's `map_anon`, would be copied on write after fork).
+pub fn map_shared(len: usize) -> io::Result<std::ptr::NonNull<u8>> {
+    // SAFETY: a fresh anonymous mapping; no existing memory is touched.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    std::ptr::NonNull::new(p.cast()).ok_or_else(|| io::Error::other("mmap returned NULL"))
+}
+
+/// Unmaps what [`map_shared`] mapped.
+///
+/// # Safety
+/// `ptr`/`len` must be exactly a mapping from [`map_shared`], and nothing in
+/// this process may use it afterwards.
+pub unsafe fn unmap_shared(ptr: std::ptr::NonNull<u8>, len: usize) {
+    // SAFETY: forwarded to the caller's contract.
+    unsafe { libc::munmap(ptr.as_ptr().cast(), len) };
+}
+
 /// Result of [`fork`], seen from each side.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Forked {

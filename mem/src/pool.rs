@@ -133,23 +133,10 @@ impl ShmPool {
         }
         let page = page_size();
         let len = bytes.div_ceil(page) * page;
-        // SAFETY: a fresh anonymous shared mapping; no existing memory is
-        // touched. MAP_SHARED is what makes it shared across fork.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(MemError::MapFailed { bytes: len, source: std::io::Error::last_os_error() });
-        }
-        let base = NonNull::new(p.cast::<PoolHeader>())
-            .ok_or(MemError::MapFailed { bytes: len, source: std::io::Error::other("mmap returned NULL") })?;
+        let base = sipr_locking::process::map_shared(len)
+            .map_err(|source| MemError::MapFailed { bytes: len, source })?
+            .cast::<PoolHeader>();
+        let p = base.as_ptr().cast::<u8>();
         let hdr_units = size_of::<PoolHeader>().div_ceil(UNIT) as u32;
         let end_units = (len / UNIT) as u32;
         // SAFETY: the mapping is fresh, page aligned, `len` bytes, zeroed by
@@ -159,7 +146,7 @@ impl ShmPool {
             let h = base.as_ptr();
             (*h).magic = POOL_MAGIC;
             (*h).map_len = len;
-            let mut heap = Heap::new(p.cast(), &mut (*h).ctl);
+            let mut heap = Heap::new(p, &mut (*h).ctl);
             heap.format(hdr_units, end_units);
             let real = heap.real_used();
             heap.ctl.max_real_used = real;
@@ -454,7 +441,7 @@ impl Drop for ShmPool {
     fn drop(&mut self) {
         // SAFETY: we created this mapping with this length; after drop no
         // handle to it remains in this process (boxes borrow the pool).
-        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+        unsafe { sipr_locking::process::unmap_shared(self.base.cast(), self.len) };
     }
 }
 

@@ -11,19 +11,8 @@ pub struct Region {
 
 impl Region {
     pub fn new(len: usize) -> Region {
-        // SAFETY: a fresh anonymous shared mapping.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED, "mmap failed");
-        Region { ptr: NonNull::new(p.cast()).unwrap(), len }
+        let ptr = sipr_locking::process::map_shared(len).expect("mmap");
+        Region { ptr, len }
     }
 
     /// A `T` at byte offset `off` (zeroed memory: all locks here start unlocked).
