@@ -1,6 +1,6 @@
-//! sipr-core: the SIP server core. For now it holds the build identity; the
-//! parser, transports, process manager, cfg language, module loader, RPC and
-//! timers arrive with their issues (see the README's road map).
+//! sipr-core: the SIP server core. It holds the build identity and the SIP
+//! message layer ([`sip`]); the transports, process manager, cfg language,
+//! module loader, RPC and timers arrive with their issues (README "Status").
 
 /// The version every crate of the workspace shares.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -15,3 +15,5 @@ pub fn version_line() -> String {
 /// Shared-memory pool size when neither `-m` nor `shm_mem_size` says
 /// otherwise (Kamailio's default is 64 MB too).
 pub const DEFAULT_SHM_MB: usize = sipr_mem::DEFAULT_POOL_MB;
+
+pub mod sip;

@@ -1,0 +1,348 @@
+//! The message: first line and header boundaries found once, as spans.
+
+use super::error::{ParseError, ParseErrorKind as K};
+use super::headers::HeaderKind;
+
+/// Largest message accepted (the largest UDP payload).
+pub const MAX_MESSAGE_LEN: usize = 65_535;
+
+/// A byte range of the message buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    /// Offset from the start of the buffer.
+    pub off: u32,
+    /// Length in bytes.
+    pub len: u32,
+}
+
+impl Span {
+    fn new(start: usize, end: usize) -> Span {
+        // Messages are at most MAX_MESSAGE_LEN bytes, so offsets fit u32.
+        Span { off: start as u32, len: (end - start) as u32 }
+    }
+
+    /// The bytes this span covers in `buf`.
+    pub fn get<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        let start = self.off as usize;
+        buf.get(start..start + self.len as usize).unwrap_or(&[])
+    }
+
+    /// One past the last byte.
+    pub fn end(&self) -> usize {
+        self.off as usize + self.len as usize
+    }
+}
+
+/// Request methods; any other token is `Other` (its text is in the span).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    Invite,
+    Ack,
+    Bye,
+    Cancel,
+    Register,
+    Options,
+    Info,
+    Update,
+    Prack,
+    Subscribe,
+    Notify,
+    Message,
+    Refer,
+    Publish,
+    /// An extension method.
+    Other,
+}
+
+impl Method {
+    /// The method named by `token` (methods are case-sensitive, RFC 3261 §7.1).
+    pub fn from_token(token: &[u8]) -> Method {
+        match token {
+            b"INVITE" => Method::Invite,
+            b"ACK" => Method::Ack,
+            b"BYE" => Method::Bye,
+            b"CANCEL" => Method::Cancel,
+            b"REGISTER" => Method::Register,
+            b"OPTIONS" => Method::Options,
+            b"INFO" => Method::Info,
+            b"UPDATE" => Method::Update,
+            b"PRACK" => Method::Prack,
+            b"SUBSCRIBE" => Method::Subscribe,
+            b"NOTIFY" => Method::Notify,
+            b"MESSAGE" => Method::Message,
+            b"REFER" => Method::Refer,
+            b"PUBLISH" => Method::Publish,
+            _ => Method::Other,
+        }
+    }
+}
+
+/// The first line of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstLine {
+    /// `METHOD Request-URI SIP/2.0`
+    Request {
+        /// The method.
+        method: Method,
+        /// Its text.
+        method_span: Span,
+        /// The Request-URI text.
+        uri: Span,
+    },
+    /// `SIP/2.0 CODE Reason`
+    Reply {
+        /// Status code, 100–699.
+        code: u16,
+        /// Reason phrase (may be empty).
+        reason: Span,
+    },
+}
+
+/// One header line (with its continuation lines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Which header.
+    pub kind: HeaderKind,
+    /// The name as written.
+    pub name: Span,
+    /// The value without surrounding whitespace; folded lines stay inside.
+    pub value: Span,
+}
+
+/// A parsed message borrowing its receive buffer.
+#[derive(Debug, Clone)]
+pub struct SipMsg<'a> {
+    buf: &'a [u8],
+    first: FirstLine,
+    headers: Vec<Header>,
+    body: Span,
+    content_length: Option<usize>,
+}
+
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+}
+
+fn is_ws(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn is_sip20(v: &[u8]) -> bool {
+    v.eq_ignore_ascii_case(b"SIP/2.0")
+}
+
+/// End of the line starting at `pos`: (index of its last content byte + 1,
+/// index after its line terminator). Accepts CRLF and bare LF.
+fn line_end(buf: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let nl = pos + memchr::memchr(b'\n', &buf[pos..])?;
+    let end = if nl > pos && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+    Some((end, nl + 1))
+}
+
+fn parse_first_line(buf: &[u8], start: usize, end: usize) -> Result<FirstLine, ParseError> {
+    let line = &buf[start..end];
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
+        let sp = memchr::memchr(b' ', line).ok_or(ParseError::at(K::BadFirstLine, start))?;
+        if !is_sip20(&line[..sp]) {
+            return Err(ParseError::at(K::UnsupportedVersion, start));
+        }
+        let rest = &line[sp + 1..];
+        let code = rest.get(..3).filter(|c| c.iter().all(u8::is_ascii_digit));
+        let code = code.ok_or(ParseError::at(K::BadStatusCode, start + sp + 1))?;
+        let code = code.iter().fold(0u16, |n, d| n * 10 + (d - b'0') as u16);
+        if !(100..=699).contains(&code) || rest.get(3).is_some_and(|&b| b != b' ') {
+            return Err(ParseError::at(K::BadStatusCode, start + sp + 1));
+        }
+        let reason_start = (start + sp + 5).min(end);
+        return Ok(FirstLine::Reply { code, reason: Span::new(reason_start, end) });
+    }
+    let msp = memchr::memchr(b' ', line).ok_or(ParseError::at(K::BadFirstLine, start))?;
+    let method = &line[..msp];
+    if method.is_empty() || !method.iter().all(|&b| is_token_char(b)) {
+        return Err(ParseError::at(K::BadMethod, start));
+    }
+    let uri_start = msp + 1;
+    let usp = memchr::memrchr(b' ', line)
+        .filter(|&i| i > uri_start)
+        .ok_or(ParseError::at(K::BadRequestUri, start + uri_start))?;
+    let version = &line[usp + 1..];
+    if !is_sip20(version) {
+        let kind = if version.len() > 4 && version[..4].eq_ignore_ascii_case(b"SIP/") {
+            K::UnsupportedVersion
+        } else {
+            K::BadFirstLine
+        };
+        return Err(ParseError::at(kind, start + usp + 1));
+    }
+    let uri = &line[uri_start..usp];
+    if uri.iter().any(|&b| b <= b' ' || b == 0x7f) {
+        return Err(ParseError::at(K::BadRequestUri, start + uri_start));
+    }
+    Ok(FirstLine::Request {
+        method: Method::from_token(method),
+        method_span: Span::new(start, start + msp),
+        uri: Span::new(start + uri_start, start + usp),
+    })
+}
+
+impl<'a> SipMsg<'a> {
+    /// Parses a whole datagram: first line, header boundaries and the body
+    /// as Content-Length says (bytes beyond it are ignored, RFC 3261 §18.3).
+    pub fn parse(buf: &'a [u8]) -> Result<SipMsg<'a>, ParseError> {
+        let mut msg = Self::parse_head(buf)?;
+        let body_off = msg.body.off as usize;
+        let avail = buf.len() - body_off;
+        let len = match msg.content_length {
+            Some(cl) if cl > avail => return Err(ParseError::at(K::BodyTruncated, body_off)),
+            Some(cl) => cl,
+            None => avail,
+        };
+        msg.body = Span::new(body_off, body_off + len);
+        Ok(msg)
+    }
+
+    /// Parses the first line and the headers up to the empty line; the
+    /// body span is left empty at the body's offset.
+    pub(crate) fn parse_head(buf: &'a [u8]) -> Result<SipMsg<'a>, ParseError> {
+        if buf.len() > MAX_MESSAGE_LEN {
+            return Err(ParseError::at(K::TooLarge, MAX_MESSAGE_LEN));
+        }
+        // RFC 3261 §7.5: CRLFs before the start line are ignored.
+        let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').ok_or(ParseError::at(K::Empty, 0))?;
+        let (fl_end, mut pos) = line_end(buf, start).ok_or(ParseError::at(K::UnterminatedHeaders, buf.len()))?;
+        let first = parse_first_line(buf, start, fl_end)?;
+        let mut headers = Vec::with_capacity(16);
+        let mut content_length = None;
+        loop {
+            let (end, next) = line_end(buf, pos).ok_or(ParseError::at(K::UnterminatedHeaders, buf.len()))?;
+            if end == pos {
+                pos = next;
+                break;
+            }
+            let line = &buf[pos..end];
+            let name_len = line.iter().position(|&b| !is_token_char(b)).unwrap_or(line.len());
+            if name_len == 0 {
+                return Err(ParseError::at(K::BadHeaderName, pos));
+            }
+            let name = Span::new(pos, pos + name_len);
+            let mut i = pos + name_len;
+            while i < end && is_ws(buf[i]) {
+                i += 1;
+            }
+            if i == end || buf[i] != b':' {
+                return Err(ParseError::in_header(K::MissingColon, i, name.get(buf)));
+            }
+            i += 1;
+            // The value runs on over continuation lines (leading SP/HT).
+            let (mut vend, mut after) = (end, next);
+            while after < buf.len() && is_ws(buf[after]) {
+                let (e, n) = line_end(buf, after).ok_or(ParseError::at(K::UnterminatedHeaders, buf.len()))?;
+                vend = e;
+                after = n;
+            }
+            while i < vend && matches!(buf[i], b' ' | b'\t' | b'\r' | b'\n') {
+                i += 1;
+            }
+            while vend > i && matches!(buf[vend - 1], b' ' | b'\t' | b'\r' | b'\n') {
+                vend -= 1;
+            }
+            let kind = HeaderKind::from_name(name.get(buf));
+            let value = Span::new(i, vend);
+            if kind == HeaderKind::ContentLength {
+                let v = value.get(buf);
+                let n = (!v.is_empty() && v.len() <= 9 && v.iter().all(u8::is_ascii_digit))
+                    .then(|| v.iter().fold(0usize, |n, d| n * 10 + (d - b'0') as usize))
+                    .ok_or_else(|| ParseError::in_header(K::BadContentLength, value.off as usize, name.get(buf)))?;
+                if content_length.is_some_and(|old| old != n) {
+                    return Err(ParseError::in_header(K::BadContentLength, value.off as usize, name.get(buf)));
+                }
+                content_length = Some(n);
+            }
+            headers.push(Header { kind, name, value });
+            pos = after;
+        }
+        Ok(SipMsg { buf, first, headers, body: Span::new(pos, pos), content_length })
+    }
+
+    /// The buffer the spans point into.
+    pub fn buf(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// The first line.
+    pub fn first_line(&self) -> &FirstLine {
+        &self.first
+    }
+
+    /// Whether it is a request.
+    pub fn is_request(&self) -> bool {
+        matches!(self.first, FirstLine::Request { .. })
+    }
+
+    /// The method of a request.
+    pub fn method(&self) -> Option<Method> {
+        match self.first {
+            FirstLine::Request { method, .. } => Some(method),
+            FirstLine::Reply { .. } => None,
+        }
+    }
+
+    /// The status code of a reply.
+    pub fn status(&self) -> Option<u16> {
+        match self.first {
+            FirstLine::Reply { code, .. } => Some(code),
+            FirstLine::Request { .. } => None,
+        }
+    }
+
+    /// The Request-URI text of a request.
+    pub fn request_uri(&self) -> Option<&'a [u8]> {
+        match self.first {
+            FirstLine::Request { uri, .. } => Some(uri.get(self.buf)),
+            FirstLine::Reply { .. } => None,
+        }
+    }
+
+    /// Every header, in order.
+    pub fn headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    /// The first header of a kind.
+    pub fn header(&self, kind: HeaderKind) -> Option<&Header> {
+        self.headers.iter().find(|h| h.kind == kind)
+    }
+
+    /// The value of the first header of a kind.
+    pub fn header_value(&self, kind: HeaderKind) -> Option<&'a [u8]> {
+        self.header(kind).map(|h| h.value.get(self.buf))
+    }
+
+    /// Every header named `name` (case-insensitive; known names also match
+    /// their compact form).
+    pub fn headers_named<'s>(&'s self, name: &'s [u8]) -> impl Iterator<Item = &'s Header> + 's {
+        let kind = HeaderKind::from_name(name);
+        self.headers.iter().filter(move |h| {
+            if kind == HeaderKind::Other {
+                h.kind == HeaderKind::Other && h.name.get(self.buf).eq_ignore_ascii_case(name)
+            } else {
+                h.kind == kind
+            }
+        })
+    }
+
+    /// The Content-Length value, if the header is present.
+    pub fn content_length(&self) -> Option<usize> {
+        self.content_length
+    }
+
+    /// The body.
+    pub fn body(&self) -> &'a [u8] {
+        self.body.get(self.buf)
+    }
+
+    /// Where the body starts.
+    pub fn body_span(&self) -> Span {
+        self.body
+    }
+}

@@ -1,0 +1,18 @@
+//! The SIP message layer (RFC 3261 §7, §20, §25), free of I/O.
+//!
+//! Parsing is lazy and zero-copy, as SER's: [`SipMsg::parse`] finds the
+//! first line and every header's boundaries in one pass over the receive
+//! buffer and records them as [`Span`]s (offset, length); a header's body
+//! is parsed into a typed value only when something asks for it. Because
+//! everything is a span into one buffer, a message is copied into shm with
+//! one memcpy and no pointer fix-ups.
+
+mod error;
+mod framing;
+mod headers;
+mod message;
+
+pub use error::{ParseError, ParseErrorKind};
+pub use framing::{frame_stream, Frame};
+pub use headers::HeaderKind;
+pub use message::{FirstLine, Header, Method, SipMsg, Span, MAX_MESSAGE_LEN};

@@ -1,0 +1,168 @@
+//! The message layer's first stage: first line, header boundaries, body,
+//! stream framing — on hand-written messages and on the RFC 4475 torture
+//! messages and fuzz seeds in ../shared/conformance.
+
+use std::path::PathBuf;
+
+use sipr_core::sip::{frame_stream, FirstLine, Frame, HeaderKind, Method, ParseErrorKind, SipMsg};
+
+const INVITE: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n\
+v: SIP/2.0/TCP proxy.example.com;branch=z9hG4bK1\r\n\
+Max-Forwards: 70\r\n\
+To: Bob <sip:bob@biloxi.example.com>\r\n\
+From: Alice\r\n <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+i: a84b4c76e66710@pc33.atlanta.example.com\r\n\
+CSeq: 314159 INVITE\r\n\
+X-Custom  :   spaced value   \r\n\
+Content-Type: application/sdp\r\n\
+l: 4\r\n\
+\r\n\
+v=0\r\nextra";
+
+#[test]
+fn request_line_headers_and_body() {
+    let m = SipMsg::parse(INVITE).unwrap();
+    assert!(m.is_request());
+    assert_eq!(m.method(), Some(Method::Invite));
+    assert_eq!(m.request_uri(), Some(&b"sip:bob@biloxi.example.com"[..]));
+    assert_eq!(m.headers().len(), 10);
+    assert_eq!(m.headers_named(b"Via").count(), 2, "full and compact Via");
+    assert_eq!(m.header_value(HeaderKind::CallId), Some(&b"a84b4c76e66710@pc33.atlanta.example.com"[..]));
+    // Folded value: continuation stays inside, surrounding space trimmed.
+    assert_eq!(
+        m.header_value(HeaderKind::From),
+        Some(&b"Alice\r\n <sip:alice@atlanta.example.com>;tag=1928301774"[..])
+    );
+    let custom = m.headers_named(b"x-custom").next().unwrap();
+    assert_eq!(custom.value.get(m.buf()), b"spaced value");
+    assert_eq!(custom.kind, HeaderKind::Other);
+    // Content-Length 4: the datagram's extra bytes are not body.
+    assert_eq!(m.content_length(), Some(4));
+    assert_eq!(m.body(), b"v=0\r");
+}
+
+#[test]
+fn status_line() {
+    let m = SipMsg::parse(b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    assert_eq!(m.status(), Some(180));
+    match m.first_line() {
+        FirstLine::Reply { reason, .. } => assert_eq!(reason.get(m.buf()), b"Ringing"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m.body(), b"");
+}
+
+#[test]
+fn errors_say_what_and_which_reply() {
+    let e = SipMsg::parse(b"INVITE sip:a@b SIP/7.0\r\n\r\n").unwrap_err();
+    assert_eq!((e.kind, e.reply_code()), (ParseErrorKind::UnsupportedVersion, 505));
+    let e = SipMsg::parse(b"INVITE sip:a@b SIP/2.0\r\nVia SIP/2.0/UDP h\r\n\r\n").unwrap_err();
+    assert_eq!((e.kind, e.header.as_deref()), (ParseErrorKind::MissingColon, Some("Via")));
+    let e = SipMsg::parse(b"INVITE sip:a@b SIP/2.0\r\nContent-Length: 10\r\n\r\nabc").unwrap_err();
+    assert_eq!((e.kind, e.reply_code()), (ParseErrorKind::BodyTruncated, 400));
+    let e = SipMsg::parse(b"INVITE sip:a@b SIP/2.0\r\nl: 1\r\nContent-Length: 2\r\n\r\nab").unwrap_err();
+    assert_eq!(e.kind, ParseErrorKind::BadContentLength);
+    let e = SipMsg::parse(b"INVITE sip:a@b SIP/2.0\r\nContent-Length: -1\r\n\r\n").unwrap_err();
+    assert_eq!(e.kind, ParseErrorKind::BadContentLength);
+    assert_eq!(SipMsg::parse(b"\r\n\r\n").unwrap_err().kind, ParseErrorKind::Empty);
+    assert_eq!(
+        SipMsg::parse(b"INVITE sip:a@b SIP/2.0\r\nTo: x\r\n").unwrap_err().kind,
+        ParseErrorKind::UnterminatedHeaders
+    );
+    assert_eq!(SipMsg::parse(b"SIP/2.0 99 Low\r\n\r\n").unwrap_err().kind, ParseErrorKind::BadStatusCode);
+    assert_eq!(SipMsg::parse(b"IN VITE\r\n\r\n").unwrap_err().kind, ParseErrorKind::BadRequestUri);
+    assert_eq!(SipMsg::parse(&vec![b'a'; 70_000]).unwrap_err().reply_code(), 513);
+    let e = SipMsg::parse(b"OPTIONS sip:a@b SIP/2.0\r\n: novalue\r\n\r\n").unwrap_err();
+    assert!(e.to_string().contains("Bad Header Name"), "{e}");
+}
+
+#[test]
+fn stream_framing_handles_splits_batches_and_keepalives() {
+    let one = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 5\r\n\r\nhello";
+    let mut stream = Vec::new();
+    stream.extend_from_slice(b"\r\n\r\n");
+    stream.extend_from_slice(one);
+    stream.extend_from_slice(b"\r\n");
+    stream.extend_from_slice(one);
+    // Feed it byte by byte: every prefix either frames or asks for more.
+    let mut got = Vec::new();
+    let mut buf: Vec<u8> = Vec::new();
+    for &b in &stream {
+        buf.push(b);
+        loop {
+            match frame_stream(&buf) {
+                Frame::Incomplete => break,
+                Frame::KeepAlive { len, ping } => {
+                    got.push(if ping { "ping" } else { "pong" }.to_string());
+                    buf.drain(..len);
+                }
+                Frame::Message { len } => {
+                    let m = SipMsg::parse(&buf[..len]).unwrap();
+                    got.push(String::from_utf8_lossy(m.body()).into_owned());
+                    buf.drain(..len);
+                }
+                Frame::Invalid(e) => panic!("{e}"),
+            }
+            if buf.is_empty() {
+                break;
+            }
+        }
+    }
+    assert_eq!(got, ["ping", "hello", "pong", "hello"]);
+    assert!(buf.is_empty());
+    // Whole stream at once: the first frame is the ping, then a message.
+    assert_eq!(frame_stream(&stream), Frame::KeepAlive { len: 4, ping: true });
+    assert_eq!(frame_stream(&stream[4..]), Frame::Message { len: one.len() });
+    // No Content-Length on a stream is an error (RFC 3261 §18.3).
+    let e = frame_stream(b"OPTIONS sip:a@b SIP/2.0\r\nTo: x\r\n\r\n");
+    assert!(matches!(e, Frame::Invalid(ref e) if e.kind == ParseErrorKind::MissingContentLength), "{e:?}");
+}
+
+fn shared(dir: &str) -> Vec<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance").join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e} (shared/ must sit beside the repository)", root.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "dat" || x == "sip"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn torture_and_fuzz_inputs_never_panic_and_framing_agrees() {
+    let mut files = shared("rfc4475");
+    assert_eq!(files.len(), 50, "the 50 RFC 4475 messages");
+    for sub in ["fuzz-seeds/kamailio-test-sip", "fuzz-seeds/pjproject-fuzz-sip", "fuzz-seeds/protos-c07-sip"] {
+        files.extend(shared(sub));
+    }
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        // Every prefix and the whole: no panic, whatever the verdict.
+        for cut in (0..bytes.len()).step_by(7).chain([bytes.len()]) {
+            let _ = SipMsg::parse(&bytes[..cut]);
+            let _ = frame_stream(&bytes[..cut]);
+        }
+    }
+}
+
+#[test]
+fn torture_messages_first_verdicts() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/rfc4475");
+    let read = |n: &str| std::fs::read(dir.join(n)).unwrap();
+    // 3.3.7 badvers: SIP/7.0 must be answered 505.
+    assert_eq!(SipMsg::parse(&read("badvers.dat")).unwrap_err().reply_code(), 505);
+    // 3.1.1.1 wsinv: heavy whitespace and folding, valid.
+    let ws = read("wsinv.dat");
+    let m = SipMsg::parse(&ws).unwrap();
+    assert_eq!(m.method(), Some(Method::Invite));
+    // 3.1.1.2 intmeth: an extension method made of odd token chars, valid.
+    let im = read("intmeth.dat");
+    let m = SipMsg::parse(&im).unwrap();
+    assert_eq!(m.method(), Some(Method::Other));
+    // 3.1.2.? clerr: Content-Length beyond the datagram.
+    assert_eq!(SipMsg::parse(&read("clerr.dat")).unwrap_err().kind, ParseErrorKind::BodyTruncated);
+}
