@@ -120,10 +120,21 @@ fn stream_framing_handles_splits_batches_and_keepalives() {
     assert!(matches!(e, Frame::Invalid(ref e) if e.kind == ParseErrorKind::MissingContentLength), "{e:?}");
 }
 
+/// `../shared/conformance` beside the repository (where CI puts it), or
+/// `$SIPR_SHARED_DIR/conformance`.
+fn conformance_dir() -> PathBuf {
+    let shared = std::env::var_os("SIPR_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    shared.join("conformance")
+}
+
 fn shared(dir: &str) -> Vec<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance").join(dir);
+    let root = conformance_dir().join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e} (shared/ must sit beside the repository)", root.display()))
+        .unwrap_or_else(|e| {
+            panic!("{}: {e} (shared/ must sit beside the repository, or set SIPR_SHARED_DIR)", root.display())
+        })
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "dat" || x == "sip"))
@@ -151,7 +162,7 @@ fn torture_and_fuzz_inputs_never_panic_and_framing_agrees() {
 
 #[test]
 fn torture_messages_first_verdicts() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/rfc4475");
+    let dir = conformance_dir().join("rfc4475");
     let read = |n: &str| std::fs::read(dir.join(n)).unwrap();
     // 3.3.7 badvers: SIP/7.0 must be answered 505.
     assert_eq!(SipMsg::parse(&read("badvers.dat")).unwrap_err().reply_code(), 505);
