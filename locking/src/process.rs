@@ -3,13 +3,15 @@
 //! and `fork`/`waitpid`/`kill` for the process manager and fork tests.
 
 use std::io;
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// This process' pid, cached: `getpid()` is a real syscall since glibc 2.25
 /// and the lock fast path must not pay for one. 0 means "not cached yet".
 static PID: AtomicI32 = AtomicI32::new(0);
-static ATFORK: Once = Once::new();
+/// Whether the atfork handler is registered. A plain flag, not a `Once`:
+/// a child forked while another thread sat inside `Once::call_once` would
+/// inherit the `Once` locked and wait on it for ever.
+static ATFORK_REGISTERED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn forget_pid_in_child() {
     PID.store(0, Ordering::Relaxed);
@@ -29,14 +31,14 @@ pub fn current_pid() -> i32 {
 
 #[cold]
 fn cache_pid() -> i32 {
-    ATFORK.call_once(|| {
+    if !ATFORK_REGISTERED.swap(true, Ordering::AcqRel) {
         // SAFETY: registers a plain extern "C" fn that only does an atomic
         // store, which is async-signal-safe as a fork child handler must be.
         let rc = unsafe { libc::pthread_atfork(None, None, Some(forget_pid_in_child)) };
         if rc != 0 {
             log::warn!("pthread_atfork failed ({rc}): forked children must not reuse the pid cache");
         }
-    });
+    }
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
     PID.store(pid, Ordering::Relaxed);
