@@ -16,7 +16,7 @@ pub struct Span {
 }
 
 impl Span {
-    fn new(start: usize, end: usize) -> Span {
+    pub(crate) fn new(start: usize, end: usize) -> Span {
         // Messages are at most MAX_MESSAGE_LEN bytes, so offsets fit u32.
         Span { off: start as u32, len: (end - start) as u32 }
     }

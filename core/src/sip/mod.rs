@@ -11,8 +11,12 @@ mod error;
 mod framing;
 mod headers;
 mod message;
+mod scan;
+mod uri;
 
 pub use error::{ParseError, ParseErrorKind};
 pub use framing::{frame_stream, Frame};
 pub use headers::HeaderKind;
 pub use message::{FirstLine, Header, Method, SipMsg, Span, MAX_MESSAGE_LEN};
+pub use scan::Param;
+pub use uri::{unescape, HostKind, Scheme, Uri, UriError};

@@ -1,0 +1,204 @@
+//! Small scanning helpers shared by the header and URI parsers. They work
+//! on a whole message buffer and absolute offsets so that every result is a
+//! [`Span`] into the receive buffer.
+
+use super::message::Span;
+
+/// RFC 3261 `token` characters.
+pub(crate) fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+}
+
+/// Space, tab, CR or LF (LWS once folded lines are part of a value).
+pub(crate) fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// First index ≥ `i` (and < `end`) that is not LWS.
+pub(crate) fn skip_lws(buf: &[u8], mut i: usize, end: usize) -> usize {
+    while i < end && is_lws(buf[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// `span` without leading and trailing LWS.
+pub(crate) fn trim(buf: &[u8], span: Span) -> Span {
+    let start = skip_lws(buf, span.off as usize, span.end());
+    let mut end = span.end();
+    while end > start && is_lws(buf[end - 1]) {
+        end -= 1;
+    }
+    Span::new(start, end)
+}
+
+/// End of the token starting at `i`.
+pub(crate) fn token_end(buf: &[u8], mut i: usize, end: usize) -> usize {
+    while i < end && is_token_char(buf[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Index after the closing quote of the quoted string whose opening quote
+/// is at `i`; `None` when it is not closed before `end`.
+pub(crate) fn quoted_end(buf: &[u8], i: usize, end: usize) -> Option<usize> {
+    debug_assert_eq!(buf.get(i), Some(&b'"'));
+    let mut j = i + 1;
+    while j < end {
+        match buf[j] {
+            b'\\' => j += 2,
+            b'"' => return Some(j + 1),
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// Splits a comma-separated header value into its elements, honouring
+/// quoted strings and `<...>` (a comma inside either does not split).
+/// Empty elements are skipped. `None` when a quote or bracket is unclosed.
+pub(crate) fn split_list(buf: &[u8], span: Span) -> Option<Vec<Span>> {
+    let (mut i, end) = (span.off as usize, span.end());
+    let mut out = Vec::new();
+    let mut start = i;
+    let mut in_angle = false;
+    while i < end {
+        match buf[i] {
+            b'"' => {
+                i = quoted_end(buf, i, end)?;
+                continue;
+            }
+            b'<' if !in_angle => in_angle = true,
+            b'>' if in_angle => in_angle = false,
+            b',' if !in_angle => {
+                let t = trim(buf, Span::new(start, i));
+                if t.len > 0 {
+                    out.push(t);
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if in_angle {
+        return None;
+    }
+    let t = trim(buf, Span::new(start, end));
+    if t.len > 0 {
+        out.push(t);
+    }
+    Some(out)
+}
+
+/// One `;name[=value]` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    /// The name.
+    pub name: Span,
+    /// The value, if any (quotes kept for quoted values).
+    pub value: Option<Span>,
+}
+
+impl Param {
+    /// Whether the parameter is named `name` (case-insensitive).
+    pub fn is(&self, buf: &[u8], name: &str) -> bool {
+        self.name.get(buf).eq_ignore_ascii_case(name.as_bytes())
+    }
+}
+
+/// Parses `;a=b;c;d="x y"` starting at `i` (at a `;` or at the end) up to
+/// `end`. Returns the parameters and the index where parsing stopped (the
+/// first byte that is not part of a parameter list). `None` on a malformed
+/// parameter (empty name, unclosed quote).
+pub(crate) fn parse_params(buf: &[u8], mut i: usize, end: usize, stop: &[u8]) -> Option<(Vec<Param>, usize)> {
+    let mut out = Vec::new();
+    loop {
+        i = skip_lws(buf, i, end);
+        if i >= end || buf[i] != b';' {
+            return Some((out, i));
+        }
+        i = skip_lws(buf, i + 1, end);
+        let ns = i;
+        while i < end && !is_lws(buf[i]) && !b";=,".contains(&buf[i]) && !stop.contains(&buf[i]) {
+            i += 1;
+        }
+        if i == ns {
+            return None;
+        }
+        let name = Span::new(ns, i);
+        i = skip_lws(buf, i, end);
+        let mut value = None;
+        if i < end && buf[i] == b'=' {
+            i = skip_lws(buf, i + 1, end);
+            let vs = i;
+            if i < end && buf[i] == b'"' {
+                i = quoted_end(buf, i, end)?;
+            } else if i < end && buf[i] == b'[' {
+                // IPv6 reference as a value (received=[::1]).
+                while i < end && buf[i] != b']' {
+                    i += 1;
+                }
+                i = (i + 1).min(end);
+            } else {
+                while i < end && !is_lws(buf[i]) && !b";,".contains(&buf[i]) && !stop.contains(&buf[i]) {
+                    i += 1;
+                }
+            }
+            value = Some(Span::new(vs, i));
+        }
+        out.push(Param { name, value });
+    }
+}
+
+/// Parses an unsigned decimal that must fit in `max`.
+pub(crate) fn parse_u32(digits: &[u8], max: u32) -> Option<u32> {
+    if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits.iter().fold(0u64, |n, d| n * 10 + (d - b'0') as u64);
+    u32::try_from(n).ok().filter(|&n| n <= max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(b: &[u8]) -> Span {
+        Span::new(0, b.len())
+    }
+
+    #[test]
+    fn lists_split_around_quotes_and_brackets() {
+        let b = br#""A, B" <sip:a@x;p=1,2>, sip:c@y , ,<sip:d@z>"#;
+        let parts: Vec<&[u8]> = split_list(b, all(b)).unwrap().iter().map(|s| s.get(b)).collect();
+        assert_eq!(parts, [&br#""A, B" <sip:a@x;p=1,2>"#[..], b"sip:c@y", b"<sip:d@z>"]);
+        assert!(split_list(b"<sip:a", all(b"<sip:a")).is_none());
+        assert!(split_list(b"\"abc", all(b"\"abc")).is_none());
+    }
+
+    #[test]
+    fn params_with_values_quotes_and_flags() {
+        let b = br#";branch=z9hG4bK1 ; rport;received=[::1];x="a;b""#;
+        let (ps, stop) = parse_params(b, 0, b.len(), b"").unwrap();
+        assert_eq!(stop, b.len());
+        let names: Vec<&[u8]> = ps.iter().map(|p| p.name.get(b)).collect();
+        assert_eq!(names, [&b"branch"[..], b"rport", b"received", b"x"]);
+        assert_eq!(ps[0].value.unwrap().get(b), b"z9hG4bK1");
+        assert!(ps[1].value.is_none());
+        assert_eq!(ps[2].value.unwrap().get(b), b"[::1]");
+        assert_eq!(ps[3].value.unwrap().get(b), br#""a;b""#);
+        assert!(parse_params(b";=x", 0, 3, b"").is_none());
+    }
+
+    #[test]
+    fn bounded_numbers() {
+        assert_eq!(parse_u32(b"70", 255), Some(70));
+        assert_eq!(parse_u32(b"2147483647", i32::MAX as u32), Some(i32::MAX as u32));
+        assert_eq!(parse_u32(b"2147483648", i32::MAX as u32), None);
+        assert_eq!(parse_u32(b"99999999999", u32::MAX), None);
+        assert_eq!(parse_u32(b"", 9), None);
+        assert_eq!(parse_u32(b"1a", 99), None);
+    }
+}

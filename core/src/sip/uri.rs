@@ -1,0 +1,463 @@
+//! URIs (RFC 3261 §19.1, RFC 3966 for tel): sip and sips parsed into spans
+//! of the message buffer; tel split into number and parameters; any other
+//! scheme kept opaque so that the server can answer 416.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use super::message::Span;
+use super::scan::{parse_params, Param};
+
+/// URI schemes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `sip:`
+    Sip,
+    /// `sips:`
+    Sips,
+    /// `tel:`
+    Tel,
+    /// Anything else (kept opaque).
+    Other,
+}
+
+/// What the host part is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKind {
+    /// A host name.
+    Name,
+    /// A dotted IPv4 address.
+    Ipv4,
+    /// A bracketed IPv6 reference (the span includes the brackets).
+    Ipv6,
+    /// No host (tel and opaque URIs).
+    None,
+}
+
+/// Why a URI is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriError {
+    /// Nothing, or no `scheme:`.
+    MissingScheme,
+    /// Bad character or escape in the user part.
+    BadUser,
+    /// Bad character or escape in the password.
+    BadPassword,
+    /// Empty or malformed host.
+    BadHost,
+    /// Port not a number 0–65535.
+    BadPort,
+    /// Malformed parameter.
+    BadParam,
+    /// Malformed headers part.
+    BadHeaders,
+}
+
+impl fmt::Display for UriError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UriError::MissingScheme => "URI without scheme",
+            UriError::BadUser => "bad user part in URI",
+            UriError::BadPassword => "bad password in URI",
+            UriError::BadHost => "bad host in URI",
+            UriError::BadPort => "bad port in URI",
+            UriError::BadParam => "bad URI parameter",
+            UriError::BadHeaders => "bad URI headers",
+        })
+    }
+}
+
+impl std::error::Error for UriError {}
+
+/// A parsed URI: spans into the buffer it was parsed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uri {
+    /// The scheme.
+    pub scheme: Scheme,
+    /// The whole URI text.
+    pub whole: Span,
+    /// User part (sip/sips), or the number (tel); escapes kept.
+    pub user: Option<Span>,
+    /// Password (sip/sips).
+    pub password: Option<Span>,
+    /// Host, brackets included for IPv6; empty for tel/opaque.
+    pub host: Span,
+    /// What the host is.
+    pub host_kind: HostKind,
+    /// Port, when written.
+    pub port: Option<u16>,
+    /// `;name[=value]` parameters.
+    pub params: Vec<Param>,
+    /// The `?h=v&...` headers, without the `?`.
+    pub headers: Option<Span>,
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b)
+}
+
+/// Checks that every byte is allowed (`ok`) or a valid `%XX` escape.
+fn valid_escaped(s: &[u8], ok: impl Fn(u8) -> bool) -> bool {
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%' {
+            if !(s.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)) {
+                return false;
+            }
+            i += 3;
+        } else if ok(s[i]) {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// Decodes `%XX` escapes (bytes as they are, `%00` included).
+pub fn unescape(s: &[u8]) -> Cow<'_, [u8]> {
+    if !s.contains(&b'%') {
+        return Cow::Borrowed(s);
+    }
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%' {
+            if let (Some(h), Some(l)) = (s.get(i + 1).and_then(|&b| hex(b)), s.get(i + 2).and_then(|&b| hex(b))) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+fn is_ipv4(h: &[u8]) -> bool {
+    let mut n = 0;
+    for part in h.split(|&b| b == b'.') {
+        n += 1;
+        if part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+        if part.iter().fold(0u32, |v, d| v * 10 + (d - b'0') as u32) > 255 {
+            return false;
+        }
+    }
+    n == 4
+}
+
+impl Uri {
+    /// Parses the URI in `span` of `buf`.
+    pub fn parse(buf: &[u8], span: Span) -> Result<Uri, UriError> {
+        let s = span.get(buf);
+        let base = span.off as usize;
+        let colon = s.iter().position(|&b| b == b':').ok_or(UriError::MissingScheme)?;
+        let scheme_txt = &s[..colon];
+        if scheme_txt.is_empty()
+            || !scheme_txt[0].is_ascii_alphabetic()
+            || !scheme_txt.iter().all(|&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        {
+            return Err(UriError::MissingScheme);
+        }
+        let scheme = if scheme_txt.eq_ignore_ascii_case(b"sip") {
+            Scheme::Sip
+        } else if scheme_txt.eq_ignore_ascii_case(b"sips") {
+            Scheme::Sips
+        } else if scheme_txt.eq_ignore_ascii_case(b"tel") {
+            Scheme::Tel
+        } else {
+            Scheme::Other
+        };
+        let mut uri = Uri {
+            scheme,
+            whole: span,
+            user: None,
+            password: None,
+            host: Span::new(base + s.len(), base + s.len()),
+            host_kind: HostKind::None,
+            port: None,
+            params: Vec::new(),
+            headers: None,
+        };
+        let rest = colon + 1;
+        match scheme {
+            Scheme::Other => Ok(uri),
+            Scheme::Tel => {
+                let end = s[rest..].iter().position(|&b| b == b';').map_or(s.len(), |p| rest + p);
+                if end == rest || !valid_escaped(&s[rest..end], |b| is_unreserved(b) || b"+#*/".contains(&b)) {
+                    return Err(UriError::BadUser);
+                }
+                uri.user = Some(Span::new(base + rest, base + end));
+                let (params, stop) = parse_params(buf, base + end, span.end(), b"").ok_or(UriError::BadParam)?;
+                if stop != span.end() {
+                    return Err(UriError::BadParam);
+                }
+                uri.params = params;
+                Ok(uri)
+            }
+            Scheme::Sip | Scheme::Sips => {
+                Self::parse_sip(buf, base, s, rest, &mut uri)?;
+                Ok(uri)
+            }
+        }
+    }
+
+    fn parse_sip(buf: &[u8], base: usize, s: &[u8], rest: usize, uri: &mut Uri) -> Result<(), UriError> {
+        let mut i = rest;
+        if let Some(at) = s[rest..].iter().position(|&b| b == b'@').map(|p| rest + p) {
+            let userinfo = &s[rest..at];
+            let (user, pass) = match userinfo.iter().position(|&b| b == b':') {
+                Some(c) => (&userinfo[..c], Some((rest + c + 1, at))),
+                None => (userinfo, None),
+            };
+            if user.is_empty() || !valid_escaped(user, |b| is_unreserved(b) || b"&=+$,;?/".contains(&b)) {
+                return Err(UriError::BadUser);
+            }
+            uri.user = Some(Span::new(base + rest, base + rest + user.len()));
+            if let Some((ps, pe)) = pass {
+                if !valid_escaped(&s[ps..pe], |b| is_unreserved(b) || b"&=+$,".contains(&b)) {
+                    return Err(UriError::BadPassword);
+                }
+                uri.password = Some(Span::new(base + ps, base + pe));
+            }
+            i = at + 1;
+        }
+        let hs = i;
+        if s.get(i) == Some(&b'[') {
+            let close = s[i..].iter().position(|&b| b == b']').ok_or(UriError::BadHost)? + i;
+            let inner = &s[i + 1..close];
+            if inner.len() < 2 || !inner.iter().all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+                return Err(UriError::BadHost);
+            }
+            i = close + 1;
+            uri.host_kind = HostKind::Ipv6;
+        } else {
+            while i < s.len() && (s[i].is_ascii_alphanumeric() || b"-._".contains(&s[i])) {
+                i += 1;
+            }
+            let host = &s[hs..i];
+            if host.is_empty() || host.starts_with(b".") || host.starts_with(b"-") {
+                return Err(UriError::BadHost);
+            }
+            uri.host_kind = if is_ipv4(host) { HostKind::Ipv4 } else { HostKind::Name };
+        }
+        uri.host = Span::new(base + hs, base + i);
+        if s.get(i) == Some(&b':') {
+            let ps = i + 1;
+            i = ps;
+            while i < s.len() && s[i].is_ascii_digit() {
+                i += 1;
+            }
+            let digits = &s[ps..i];
+            let port = super::scan::parse_u32(digits, 65_535).ok_or(UriError::BadPort)?;
+            uri.port = Some(port as u16);
+        }
+        let end = base + s.len();
+        let (params, stop) = parse_params(buf, base + i, end, b"?").ok_or(UriError::BadParam)?;
+        for p in &params {
+            let ok = |b: u8| is_unreserved(b) || b"[]/:&+$".contains(&b);
+            if !valid_escaped(p.name.get(buf), ok) || p.value.is_some_and(|v| !valid_escaped(v.get(buf), ok)) {
+                return Err(UriError::BadParam);
+            }
+        }
+        uri.params = params;
+        if stop < end {
+            if buf[stop] != b'?' {
+                return Err(if stop == base + i { UriError::BadHost } else { UriError::BadParam });
+            }
+            let h = Span::new(stop + 1, end);
+            if !valid_escaped(h.get(buf), |b| is_unreserved(b) || b"[]/?:+$&=".contains(&b)) {
+                return Err(UriError::BadHeaders);
+            }
+            uri.headers = Some(h);
+        }
+        Ok(())
+    }
+
+    /// The parameter named `name` (case-insensitive).
+    pub fn param(&self, buf: &[u8], name: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.is(buf, name))
+    }
+
+    /// The value of parameter `name`, empty for a flag parameter.
+    pub fn param_value<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
+        self.param(buf, name).map(|p| p.value.map_or(&b""[..], |v| v.get(buf)))
+    }
+
+    /// `;lr` present (loose routing).
+    pub fn lr(&self, buf: &[u8]) -> bool {
+        self.param(buf, "lr").is_some()
+    }
+
+    /// `;transport=` value.
+    pub fn transport<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
+        self.param_value(buf, "transport")
+    }
+
+    /// `;maddr=` value.
+    pub fn maddr<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
+        self.param_value(buf, "maddr")
+    }
+
+    /// `;ttl=` value.
+    pub fn ttl<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
+        self.param_value(buf, "ttl")
+    }
+
+    /// `;user=` value (`phone`, `ip`).
+    pub fn user_param<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
+        self.param_value(buf, "user")
+    }
+
+    /// `;method=` value.
+    pub fn method_param<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
+        self.param_value(buf, "method")
+    }
+
+    /// RFC 3261 §19.1.4 comparison of two sip/sips URIs (`a` parsed from
+    /// `abuf`, `b` from `bbuf`). Other schemes compare as case-insensitive
+    /// text after unescaping.
+    pub fn equals(&self, abuf: &[u8], other: &Uri, bbuf: &[u8]) -> bool {
+        if self.scheme != other.scheme {
+            return false;
+        }
+        if !matches!(self.scheme, Scheme::Sip | Scheme::Sips) {
+            return unescape(self.whole.get(abuf)).eq_ignore_ascii_case(&unescape(other.whole.get(bbuf)));
+        }
+        let text = |s: Option<Span>, buf: &[u8]| s.map(|s| unescape(s.get(buf)).into_owned());
+        if text(self.user, abuf) != text(other.user, bbuf) || text(self.password, abuf) != text(other.password, bbuf) {
+            return false;
+        }
+        if !self.host.get(abuf).eq_ignore_ascii_case(other.host.get(bbuf)) || self.port != other.port {
+            return false;
+        }
+        let pval = |buf: &[u8], p: &Param| -> Vec<u8> {
+            p.value.map(|v| unescape(v.get(buf)).to_ascii_lowercase()).unwrap_or_default()
+        };
+        // user, ttl, method, maddr, transport: must agree, present or not.
+        for name in ["user", "ttl", "method", "maddr", "transport"] {
+            let a = self.param(abuf, name).map(|p| pval(abuf, p));
+            let b = other.param(bbuf, name).map(|p| pval(bbuf, p));
+            if a != b {
+                return false;
+            }
+        }
+        // Other parameters: compared only when both have them.
+        for pa in &self.params {
+            let name = unescape(pa.name.get(abuf)).to_ascii_lowercase();
+            let pb = other.params.iter().find(|pb| unescape(pb.name.get(bbuf)).eq_ignore_ascii_case(&name));
+            if let Some(pb) = pb {
+                if pval(abuf, pa) != pval(bbuf, pb) {
+                    return false;
+                }
+            }
+        }
+        // Headers: every one must be in both, same values.
+        let hdrs = |h: Option<Span>, buf: &[u8]| -> Vec<(Vec<u8>, Vec<u8>)> {
+            let mut v: Vec<(Vec<u8>, Vec<u8>)> = h
+                .map(|h| {
+                    h.get(buf)
+                        .split(|&b| b == b'&')
+                        .filter(|kv| !kv.is_empty())
+                        .map(|kv| {
+                            let (k, v) = kv.split_at(kv.iter().position(|&b| b == b'=').unwrap_or(kv.len()));
+                            (unescape(k).to_ascii_lowercase(), unescape(v.get(1..).unwrap_or(b"")).into_owned())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        hdrs(self.headers, abuf) == hdrs(other.headers, bbuf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &[u8]) -> Result<Uri, UriError> {
+        Uri::parse(s, Span::new(0, s.len()))
+    }
+
+    #[test]
+    fn sip_uri_parts() {
+        let s = b"sips:alice:secret@[2001:db8::1]:5061;transport=tcp;lr;maddr=239.255.255.1;ttl=15?subject=hi&priority=urgent";
+        let u = parse(s).unwrap();
+        assert_eq!(u.scheme, Scheme::Sips);
+        assert_eq!(u.user.unwrap().get(s), b"alice");
+        assert_eq!(u.password.unwrap().get(s), b"secret");
+        assert_eq!(u.host.get(s), b"[2001:db8::1]");
+        assert_eq!(u.host_kind, HostKind::Ipv6);
+        assert_eq!(u.port, Some(5061));
+        assert_eq!(u.transport(s), Some(&b"tcp"[..]));
+        assert!(u.lr(s));
+        assert_eq!(u.maddr(s), Some(&b"239.255.255.1"[..]));
+        assert_eq!(u.ttl(s), Some(&b"15"[..]));
+        assert_eq!(u.headers.unwrap().get(s), b"subject=hi&priority=urgent");
+        let v4 = parse(b"sip:10.0.0.1").unwrap();
+        assert_eq!((v4.host_kind, v4.user), (HostKind::Ipv4, None));
+    }
+
+    #[test]
+    fn escapes_are_kept_and_nul_is_not_truncation() {
+        let s = b"sip:%61lice%00x;p=1@example.com";
+        let u = parse(s).unwrap();
+        assert_eq!(u.user.unwrap().get(s), b"%61lice%00x;p=1");
+        assert_eq!(&*unescape(u.user.unwrap().get(s)), b"alice\0x;p=1");
+        assert_eq!(u.host.get(s), b"example.com");
+        assert_eq!(parse(b"sip:a%4@h").unwrap_err(), UriError::BadUser);
+        assert_eq!(parse(b"sip:a%G1@h").unwrap_err(), UriError::BadUser);
+    }
+
+    #[test]
+    fn tel_and_other_schemes() {
+        let s = b"tel:+1-201-555-0123;phone-context=example.com";
+        let u = parse(s).unwrap();
+        assert_eq!(u.scheme, Scheme::Tel);
+        assert_eq!(u.user.unwrap().get(s), b"+1-201-555-0123");
+        assert_eq!(u.param_value(s, "phone-context"), Some(&b"example.com"[..]));
+        let o = parse(b"name:John_Smith").unwrap();
+        assert_eq!(o.scheme, Scheme::Other);
+        assert_eq!(parse(b"nocolon").unwrap_err(), UriError::MissingScheme);
+    }
+
+    #[test]
+    fn malformed_sip_uris() {
+        assert_eq!(parse(b"sip:").unwrap_err(), UriError::BadHost);
+        assert_eq!(parse(b"sip:user@").unwrap_err(), UriError::BadHost);
+        assert_eq!(parse(b"sip:h:99999").unwrap_err(), UriError::BadPort);
+        assert_eq!(parse(b"sip:h:").unwrap_err(), UriError::BadPort);
+        assert_eq!(parse(b"sip:[::1").unwrap_err(), UriError::BadHost);
+        assert_eq!(parse(b"sip:h;=x").unwrap_err(), UriError::BadParam);
+        assert_eq!(parse(b"sip:<h>").unwrap_err(), UriError::BadHost);
+        assert_eq!(parse(b"sip:h?a=<b>").unwrap_err(), UriError::BadHeaders);
+    }
+
+    fn eq(a: &[u8], b: &[u8]) -> bool {
+        parse(a).unwrap().equals(a, &parse(b).unwrap(), b)
+    }
+
+    #[test]
+    fn rfc3261_19_1_4_equivalence() {
+        // Equivalent pairs from §19.1.4.
+        assert!(eq(b"sip:%61lice@atlanta.com;transport=TCP", b"sip:alice@AtLanTa.CoM;Transport=tcp"));
+        assert!(eq(b"sip:carol@chicago.com", b"sip:carol@chicago.com;newparam=5"));
+        assert!(eq(b"sip:carol@chicago.com;security=on", b"sip:carol@chicago.com;newparam=5"));
+        assert!(eq(b"sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com", b"sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com"));
+        assert!(eq(b"sip:alice@atlanta.com?subject=project%20x&priority=urgent", b"sip:alice@atlanta.com?priority=urgent&subject=project%20x"));
+        // Non-equivalent pairs.
+        assert!(!eq(b"SIP:ALICE@AtLanTa.CoM;Transport=udp", b"sip:alice@AtLanTa.CoM;Transport=UDP"));
+        assert!(!eq(b"sip:bob@biloxi.com", b"sip:bob@biloxi.com:5060"));
+        assert!(!eq(b"sip:bob@biloxi.com", b"sip:bob@biloxi.com;transport=udp"));
+        assert!(!eq(b"sip:bob@biloxi.com", b"sip:bob@biloxi.com:6000;transport=tcp"));
+        assert!(!eq(b"sip:carol@chicago.com", b"sip:carol@chicago.com?Subject=next%20meeting"));
+        assert!(!eq(b"sip:bob@phone21.boxesbybob.com", b"sip:bob@192.0.2.4"));
+        assert!(!eq(b"sip:carol@chicago.com;security=on", b"sip:carol@chicago.com;security=off"));
+    }
+}
