@@ -1,0 +1,637 @@
+//! Typed header values, parsed on demand from a header's value span. Every
+//! field is a [`Span`] into the message buffer (or a number), so parsed
+//! headers copy into shm with the buffer.
+
+use super::headers::HeaderKind;
+use super::message::Span;
+use super::scan::{is_lws, is_token_char, parse_params, parse_u32, quoted_end, skip_lws, split_list, token_end, trim, Param};
+use super::uri::{Uri, UriError};
+
+/// Why a header value is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderError {
+    /// Empty value where one is required.
+    Empty,
+    /// Malformed `SIP/2.0/UDP` part of a Via.
+    BadSentProtocol,
+    /// Malformed host or port.
+    BadHostPort,
+    /// Malformed `;name=value` list.
+    BadParams,
+    /// Unbalanced quotes or angle brackets.
+    Unbalanced,
+    /// Display name that is neither tokens nor a quoted string.
+    BadDisplayName,
+    /// The URI inside is malformed.
+    BadUri(UriError),
+    /// An addr-spec with `,`, `;` or `?` in its URI (needs `<...>`).
+    AddrSpecNeedsBrackets,
+    /// A number that is not one, or out of range.
+    BadNumber,
+    /// A token where something else stands.
+    BadToken,
+    /// More elements than the header allows (one name-addr in From/To).
+    TooManyValues,
+    /// Garbage after the value.
+    TrailingGarbage,
+}
+
+impl HeaderError {
+    /// A short description for reason phrases and logs.
+    pub fn what(&self) -> &'static str {
+        match self {
+            HeaderError::Empty => "empty value",
+            HeaderError::BadSentProtocol => "bad sent-protocol",
+            HeaderError::BadHostPort => "bad host or port",
+            HeaderError::BadParams => "bad parameters",
+            HeaderError::Unbalanced => "unbalanced quotes or brackets",
+            HeaderError::BadDisplayName => "bad display name",
+            HeaderError::BadUri(_) => "bad URI",
+            HeaderError::AddrSpecNeedsBrackets => "URI with , ; or ? must be in <>",
+            HeaderError::BadNumber => "bad number",
+            HeaderError::BadToken => "bad token",
+            HeaderError::TooManyValues => "too many values",
+            HeaderError::TrailingGarbage => "trailing garbage",
+        }
+    }
+}
+
+fn find_param<'p>(params: &'p [Param], buf: &[u8], name: &str) -> Option<&'p Param> {
+    params.iter().find(|p| p.is(buf, name))
+}
+
+/// One Via entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Via {
+    /// The whole entry.
+    pub whole: Span,
+    /// `SIP/2.0`.
+    pub protocol: Span,
+    /// `UDP`, `TCP`, `TLS`, `SCTP`, `WS`, ... as written.
+    pub transport: Span,
+    /// sent-by host (IPv6 with brackets).
+    pub host: Span,
+    /// sent-by port.
+    pub port: Option<u16>,
+    /// All parameters.
+    pub params: Vec<Param>,
+}
+
+impl Via {
+    fn param<'b>(&self, buf: &'b [u8], name: &str) -> Option<Option<&'b [u8]>> {
+        find_param(&self.params, buf, name).map(|p| p.value.map(|v| v.get(buf)))
+    }
+
+    /// `;branch=`.
+    pub fn branch<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
+        self.param(buf, "branch").flatten()
+    }
+
+    /// `;received=`.
+    pub fn received<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
+        self.param(buf, "received").flatten()
+    }
+
+    /// `;rport`: `None` absent, `Some(None)` without value, `Some(Some(p))`.
+    pub fn rport(&self, buf: &[u8]) -> Option<Option<u16>> {
+        self.param(buf, "rport").map(|v| v.and_then(|v| parse_u32(v, 65_535)).map(|p| p as u16))
+    }
+
+    /// `;maddr=`.
+    pub fn maddr<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
+        self.param(buf, "maddr").flatten()
+    }
+
+    /// `;ttl=`.
+    pub fn ttl<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
+        self.param(buf, "ttl").flatten()
+    }
+
+    /// Parses every Via entry of one header value.
+    pub fn parse_list(buf: &[u8], value: Span) -> Result<Vec<Via>, HeaderError> {
+        let parts = split_list(buf, value).ok_or(HeaderError::Unbalanced)?;
+        if parts.is_empty() {
+            return Err(HeaderError::Empty);
+        }
+        parts.into_iter().map(|p| Self::parse_one(buf, p)).collect()
+    }
+
+    fn parse_one(buf: &[u8], span: Span) -> Result<Via, HeaderError> {
+        let end = span.end();
+        let mut i = span.off as usize;
+        // protocol-name / version / transport, LWS allowed around slashes.
+        let mut parts = [Span::default(); 3];
+        for (n, part) in parts.iter_mut().enumerate() {
+            i = skip_lws(buf, i, end);
+            let s = i;
+            i = token_end(buf, i, end);
+            if i == s {
+                return Err(HeaderError::BadSentProtocol);
+            }
+            *part = Span::new(s, i);
+            i = skip_lws(buf, i, end);
+            if n < 2 {
+                if i >= end || buf[i] != b'/' {
+                    return Err(HeaderError::BadSentProtocol);
+                }
+                i += 1;
+            }
+        }
+        let protocol = Span::new(parts[0].off as usize, parts[1].end());
+        let (host, port, after) = parse_host_port(buf, i, end)?;
+        let (params, stop) = parse_params(buf, after, end, b"").ok_or(HeaderError::BadParams)?;
+        if skip_lws(buf, stop, end) != end {
+            return Err(HeaderError::TrailingGarbage);
+        }
+        Ok(Via { whole: span, protocol, transport: parts[2], host, port, params })
+    }
+}
+
+/// host [":" port] starting at `i` (after optional LWS); returns the host
+/// span, the port and the index after them.
+fn parse_host_port(buf: &[u8], i: usize, end: usize) -> Result<(Span, Option<u16>, usize), HeaderError> {
+    let mut i = skip_lws(buf, i, end);
+    let hs = i;
+    if i < end && buf[i] == b'[' {
+        while i < end && buf[i] != b']' {
+            if !(buf[i] == b'[' || buf[i].is_ascii_hexdigit() || buf[i] == b':' || buf[i] == b'.') {
+                return Err(HeaderError::BadHostPort);
+            }
+            i += 1;
+        }
+        if i == end {
+            return Err(HeaderError::BadHostPort);
+        }
+        i += 1;
+    } else {
+        while i < end && (buf[i].is_ascii_alphanumeric() || b"-._".contains(&buf[i])) {
+            i += 1;
+        }
+    }
+    if i == hs {
+        return Err(HeaderError::BadHostPort);
+    }
+    let host = Span::new(hs, i);
+    let j = skip_lws(buf, i, end);
+    if j < end && buf[j] == b':' {
+        let ps = skip_lws(buf, j + 1, end);
+        let mut k = ps;
+        while k < end && buf[k].is_ascii_digit() {
+            k += 1;
+        }
+        let port = parse_u32(&buf[ps..k], 65_535).ok_or(HeaderError::BadHostPort)?;
+        return Ok((host, Some(port as u16), k));
+    }
+    Ok((host, None, i))
+}
+
+/// A name-addr or addr-spec with header parameters: From, To, Contact,
+/// Route, Record-Route, Path, Refer-To, ...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameAddr {
+    /// The whole element.
+    pub whole: Span,
+    /// Display name (quotes kept when quoted).
+    pub display: Option<Span>,
+    /// The URI text (without `<>`).
+    pub uri_span: Span,
+    /// The URI, parsed.
+    pub uri: Uri,
+    /// Header parameters after the URI (`;tag=`, `;expires=`, `;q=`...).
+    pub params: Vec<Param>,
+}
+
+impl NameAddr {
+    /// Parses one element.
+    pub fn parse(buf: &[u8], span: Span) -> Result<NameAddr, HeaderError> {
+        let span = trim(buf, span);
+        let end = span.end();
+        let mut i = span.off as usize;
+        if i == end {
+            return Err(HeaderError::Empty);
+        }
+        let mut display = None;
+        let has_angle = {
+            // A '<' outside a quoted string means name-addr form.
+            let mut j = i;
+            let mut found = false;
+            while j < end {
+                match buf[j] {
+                    b'"' => j = quoted_end(buf, j, end).ok_or(HeaderError::Unbalanced)?,
+                    b'<' => {
+                        found = true;
+                        break;
+                    }
+                    _ => j += 1,
+                }
+            }
+            found
+        };
+        let (uri_span, after) = if has_angle {
+            if buf[i] == b'"' {
+                let q = quoted_end(buf, i, end).ok_or(HeaderError::Unbalanced)?;
+                display = Some(Span::new(i, q));
+                i = skip_lws(buf, q, end);
+            } else if buf[i] != b'<' {
+                // *(token LWS): tokens separated by whitespace only.
+                let ds = i;
+                while i < end && buf[i] != b'<' {
+                    if !is_token_char(buf[i]) && !is_lws(buf[i]) {
+                        return Err(HeaderError::BadDisplayName);
+                    }
+                    i += 1;
+                }
+                display = Some(trim(buf, Span::new(ds, i)));
+            }
+            if i >= end || buf[i] != b'<' {
+                return Err(HeaderError::BadDisplayName);
+            }
+            let us = i + 1;
+            let ue = buf[us..end].iter().position(|&b| b == b'>').map(|p| us + p).ok_or(HeaderError::Unbalanced)?;
+            (Span::new(us, ue), ue + 1)
+        } else {
+            // addr-spec: the URI runs to the first ';' (header params follow).
+            let ue = buf[i..end].iter().position(|&b| b == b';' || is_lws(b)).map_or(end, |p| i + p);
+            let u = Span::new(i, ue);
+            if u.get(buf).iter().any(|&b| b == b'?' || b == b',') {
+                return Err(HeaderError::AddrSpecNeedsBrackets);
+            }
+            (u, ue)
+        };
+        let uri = Uri::parse(buf, uri_span).map_err(HeaderError::BadUri)?;
+        let (params, stop) = parse_params(buf, after, end, b"").ok_or(HeaderError::BadParams)?;
+        if skip_lws(buf, stop, end) != end {
+            return Err(HeaderError::TrailingGarbage);
+        }
+        Ok(NameAddr { whole: span, display, uri_span, uri, params })
+    }
+
+    /// Parses a comma-separated list (Contact, Route, Record-Route, Path).
+    pub fn parse_list(buf: &[u8], value: Span) -> Result<Vec<NameAddr>, HeaderError> {
+        let parts = split_list(buf, value).ok_or(HeaderError::Unbalanced)?;
+        if parts.is_empty() {
+            return Err(HeaderError::Empty);
+        }
+        parts.into_iter().map(|p| Self::parse(buf, p)).collect()
+    }
+
+    /// Parses a header that holds exactly one element (From, To).
+    pub fn parse_single(buf: &[u8], value: Span) -> Result<NameAddr, HeaderError> {
+        let parts = split_list(buf, value).ok_or(HeaderError::Unbalanced)?;
+        match parts.as_slice() {
+            [] => Err(HeaderError::Empty),
+            [one] => Self::parse(buf, *one),
+            _ => Err(HeaderError::TooManyValues),
+        }
+    }
+
+    /// A header parameter's value (empty for a flag).
+    pub fn param<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
+        find_param(&self.params, buf, name).map(|p| p.value.map_or(&b""[..], |v| v.get(buf)))
+    }
+
+    /// `;tag=`.
+    pub fn tag<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
+        self.param(buf, "tag")
+    }
+
+    /// `;expires=` as seconds (saturating at u32::MAX).
+    pub fn expires(&self, buf: &[u8]) -> Option<u32> {
+        self.param(buf, "expires").and_then(parse_delta_seconds)
+    }
+
+    /// `;q=` in thousandths (q=0.5 → 500); `None` if absent or malformed.
+    pub fn q(&self, buf: &[u8]) -> Option<u16> {
+        let v = self.param(buf, "q")?;
+        let (int, frac) = v.split_at(v.iter().position(|&b| b == b'.').unwrap_or(v.len()));
+        let frac = frac.get(1..).unwrap_or(b"");
+        if int.len() != 1 || frac.len() > 3 || !frac.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut q = match int[0] {
+            b'0' => 0u16,
+            b'1' if frac.iter().all(|&d| d == b'0') => 1000,
+            _ => return None,
+        };
+        for (k, d) in frac.iter().enumerate() {
+            q += (d - b'0') as u16 * [100, 10, 1][k];
+        }
+        Some(q)
+    }
+
+    /// `;+sip.instance=` (quotes kept).
+    pub fn instance<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
+        self.param(buf, "+sip.instance")
+    }
+
+    /// `;reg-id=`.
+    pub fn reg_id(&self, buf: &[u8]) -> Option<u32> {
+        self.param(buf, "reg-id").and_then(|v| parse_u32(v, u32::MAX))
+    }
+}
+
+/// Contact: `*` or a list of bindings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contact {
+    /// `Contact: *` (remove all bindings).
+    Star,
+    /// The bindings.
+    List(Vec<NameAddr>),
+}
+
+impl Contact {
+    /// Parses a Contact header value.
+    pub fn parse(buf: &[u8], value: Span) -> Result<Contact, HeaderError> {
+        if trim(buf, value).get(buf) == b"*" {
+            return Ok(Contact::Star);
+        }
+        NameAddr::parse_list(buf, value).map(Contact::List)
+    }
+}
+
+/// delta-seconds; values beyond 2^32-1 saturate (RFC 3261 §20.19 leaves
+/// room; RFC 4475 scalar02 lets a huge Expires be tolerated).
+pub fn parse_delta_seconds(v: &[u8]) -> Option<u32> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(v.iter().try_fold(0u32, |n, d| n.checked_mul(10)?.checked_add((d - b'0') as u32)).unwrap_or(u32::MAX))
+}
+
+/// CSeq: sequence number (≤ 2^31-1, RFC 3261 §8.1.1.5) and method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CSeq {
+    /// The number.
+    pub seq: u32,
+    /// The method text.
+    pub method: Span,
+}
+
+impl CSeq {
+    /// Parses a CSeq value.
+    pub fn parse(buf: &[u8], value: Span) -> Result<CSeq, HeaderError> {
+        let v = trim(buf, value);
+        let (s, end) = (v.off as usize, v.end());
+        let mut i = s;
+        while i < end && buf[i].is_ascii_digit() {
+            i += 1;
+        }
+        let seq = parse_u32(&buf[s..i], i32::MAX as u32).ok_or(HeaderError::BadNumber)?;
+        let ms = skip_lws(buf, i, end);
+        if ms == i {
+            return Err(HeaderError::BadToken);
+        }
+        let me = token_end(buf, ms, end);
+        if me == ms || me != end {
+            return Err(HeaderError::BadToken);
+        }
+        Ok(CSeq { seq, method: Span::new(ms, me) })
+    }
+}
+
+/// A header whose value is one number (Max-Forwards, Expires,
+/// Min-Expires, Content-Length).
+pub fn parse_number(buf: &[u8], value: Span, kind: HeaderKind) -> Result<u32, HeaderError> {
+    let v = trim(buf, value).get(buf);
+    match kind {
+        HeaderKind::Expires | HeaderKind::MinExpires => parse_delta_seconds(v).ok_or(HeaderError::BadNumber),
+        _ => parse_u32(v, i32::MAX as u32).ok_or(HeaderError::BadNumber),
+    }
+}
+
+/// Content-Type: `type/subtype;params`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentType {
+    /// `application`.
+    pub mtype: Span,
+    /// `sdp`.
+    pub subtype: Span,
+    /// Parameters (`boundary=`, `charset=`).
+    pub params: Vec<Param>,
+}
+
+impl ContentType {
+    /// Parses a Content-Type value.
+    pub fn parse(buf: &[u8], value: Span) -> Result<ContentType, HeaderError> {
+        let v = trim(buf, value);
+        let end = v.end();
+        let ts = v.off as usize;
+        let te = token_end(buf, ts, end);
+        let slash = skip_lws(buf, te, end);
+        if te == ts || slash >= end || buf[slash] != b'/' {
+            return Err(HeaderError::BadToken);
+        }
+        let ss = skip_lws(buf, slash + 1, end);
+        let se = token_end(buf, ss, end);
+        if se == ss {
+            return Err(HeaderError::BadToken);
+        }
+        let (params, stop) = parse_params(buf, se, end, b"").ok_or(HeaderError::BadParams)?;
+        if skip_lws(buf, stop, end) != end {
+            return Err(HeaderError::TrailingGarbage);
+        }
+        Ok(ContentType { mtype: Span::new(ts, te), subtype: Span::new(ss, se), params })
+    }
+
+    /// Whether it is `mtype/subtype` (case-insensitive).
+    pub fn is(&self, buf: &[u8], mtype: &str, subtype: &str) -> bool {
+        self.mtype.get(buf).eq_ignore_ascii_case(mtype.as_bytes())
+            && self.subtype.get(buf).eq_ignore_ascii_case(subtype.as_bytes())
+    }
+}
+
+/// A comma-separated token list (Supported, Require, Proxy-Require,
+/// Unsupported, Allow, Allow-Events).
+pub fn parse_tokens(buf: &[u8], value: Span) -> Result<Vec<Span>, HeaderError> {
+    let parts = split_list(buf, value).ok_or(HeaderError::Unbalanced)?;
+    parts
+        .into_iter()
+        .map(|p| {
+            let (s, e) = (p.off as usize, p.end());
+            if token_end(buf, s, e) == e {
+                Ok(p)
+            } else {
+                Err(HeaderError::BadToken)
+            }
+        })
+        .collect()
+}
+
+/// Event: `event-type *(;param)` (RFC 6665).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// `presence`, `reg`, `dialog`...
+    pub package: Span,
+    /// Parameters (`id=`).
+    pub params: Vec<Param>,
+}
+
+impl Event {
+    /// Parses an Event value.
+    pub fn parse(buf: &[u8], value: Span) -> Result<Event, HeaderError> {
+        let v = trim(buf, value);
+        let (s, end) = (v.off as usize, v.end());
+        let e = token_end(buf, s, end);
+        if e == s {
+            return Err(HeaderError::BadToken);
+        }
+        let (params, stop) = parse_params(buf, e, end, b"").ok_or(HeaderError::BadParams)?;
+        if skip_lws(buf, stop, end) != end {
+            return Err(HeaderError::TrailingGarbage);
+        }
+        Ok(Event { package: Span::new(s, e), params })
+    }
+
+    /// `;id=`.
+    pub fn id<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
+        find_param(&self.params, buf, "id").and_then(|p| p.value).map(|v| v.get(buf))
+    }
+}
+
+/// Authorization / Proxy-Authorization credentials and WWW- /
+/// Proxy-Authenticate challenges: a scheme and `name=value` pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthParams {
+    /// `Digest`.
+    pub scheme: Span,
+    /// The pairs; quoted values keep their quotes in `value`.
+    pub params: Vec<Param>,
+}
+
+impl AuthParams {
+    /// Parses a credentials or challenge value.
+    pub fn parse(buf: &[u8], value: Span) -> Result<AuthParams, HeaderError> {
+        let v = trim(buf, value);
+        let (s, end) = (v.off as usize, v.end());
+        let se = token_end(buf, s, end);
+        if se == s {
+            return Err(HeaderError::BadToken);
+        }
+        let rest = Span::new(se, end);
+        if rest.len > 0 && !is_lws(buf[se]) {
+            return Err(HeaderError::BadToken);
+        }
+        let mut params = Vec::new();
+        for part in split_list(buf, rest).ok_or(HeaderError::Unbalanced)? {
+            let (ps, pe) = (part.off as usize, part.end());
+            let ne = token_end(buf, ps, pe);
+            let eq = skip_lws(buf, ne, pe);
+            if ne == ps || eq >= pe || buf[eq] != b'=' {
+                return Err(HeaderError::BadParams);
+            }
+            let vs = skip_lws(buf, eq + 1, pe);
+            if vs < pe && buf[vs] == b'"' && quoted_end(buf, vs, pe) != Some(pe) {
+                return Err(HeaderError::Unbalanced);
+            }
+            params.push(Param { name: Span::new(ps, ne), value: Some(Span::new(vs, pe)) });
+        }
+        Ok(AuthParams { scheme: Span::new(s, se), params })
+    }
+
+    /// A parameter's value with surrounding quotes removed.
+    pub fn get<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
+        let v = find_param(&self.params, buf, name)?.value?.get(buf);
+        Some(if v.len() >= 2 && v[0] == b'"' && v[v.len() - 1] == b'"' { &v[1..v.len() - 1] } else { v })
+    }
+
+    /// Whether the scheme is Digest.
+    pub fn is_digest(&self, buf: &[u8]) -> bool {
+        self.scheme.get(buf).eq_ignore_ascii_case(b"Digest")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(b: &[u8]) -> Span {
+        Span::new(0, b.len())
+    }
+
+    #[test]
+    fn via_list_with_params_and_lws() {
+        let b = b"SIP / 2.0 / UDP 192.0.2.1:5060 ;branch=z9hG4bK1;rport;received=10.0.0.1, SIP/2.0/TLS [2001:db8::9]:5061;branch=z9hG4bK2;rport=5070;maddr=224.2.0.1;ttl=16";
+        let v = Via::parse_list(b, all(b)).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].protocol.get(b), b"SIP / 2.0");
+        assert_eq!(v[0].transport.get(b), b"UDP");
+        assert_eq!(v[0].host.get(b), b"192.0.2.1");
+        assert_eq!(v[0].port, Some(5060));
+        assert_eq!(v[0].branch(b), Some(&b"z9hG4bK1"[..]));
+        assert_eq!(v[0].rport(b), Some(None));
+        assert_eq!(v[0].received(b), Some(&b"10.0.0.1"[..]));
+        assert_eq!(v[1].host.get(b), b"[2001:db8::9]");
+        assert_eq!(v[1].rport(b), Some(Some(5070)));
+        assert_eq!(v[1].maddr(b), Some(&b"224.2.0.1"[..]));
+        assert_eq!(v[1].ttl(b), Some(&b"16"[..]));
+        for bad in [&b"SIP/2.0 host"[..], b"SIP/2.0/UDP", b"SIP/2.0/UDP host:99999", b"SIP/2.0/UDP host junk", b""] {
+            assert!(Via::parse_list(bad, all(bad)).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn name_addr_forms() {
+        let b = br#""Bell, Alexander" <sip:a.g.bell@example.com;transport=tcp>;tag=433423"#;
+        let n = NameAddr::parse_single(b, all(b)).unwrap();
+        assert_eq!(n.display.unwrap().get(b), br#""Bell, Alexander""#);
+        assert_eq!(n.uri_span.get(b), b"sip:a.g.bell@example.com;transport=tcp");
+        assert_eq!(n.uri.transport(b), Some(&b"tcp"[..]));
+        assert_eq!(n.tag(b), Some(&b"433423"[..]));
+        let b = b"sip:user@example.com;tag=998332";
+        let n = NameAddr::parse_single(b, all(b)).unwrap();
+        assert_eq!((n.display, n.uri_span.get(b), n.tag(b)), (None, &b"sip:user@example.com"[..], Some(&b"998332"[..])));
+        let b = b"caller<sip:caller@example.com>;tag=323";
+        assert_eq!(NameAddr::parse_single(b, all(b)).unwrap().display.unwrap().get(b), b"caller");
+        // RFC 4475 strictness: unquoted comma, unbalanced quote, spaces in <>, bare URI with '?'.
+        for bad in [
+            &b"Watson, Thomas <sip:t.watson@example.org>"[..],
+            b"\"Mr. J. User <sip:j.user@example.com>",
+            b"\"Watson, Thomas\" < sip:t.watson@example.org >",
+            b"sip:user@example.com?Route=%3Csip:sip.example.com%3E",
+            b"<sip:a@b",
+        ] {
+            assert!(NameAddr::parse_single(bad, all(bad)).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn contact_star_list_and_params() {
+        let b = b"*";
+        assert_eq!(Contact::parse(b, all(b)).unwrap(), Contact::Star);
+        let b = br#"<sip:a@h1>;expires=60;q=0.5;+sip.instance="<urn:uuid:1>";reg-id=1, sip:b@h2;expires=99999999999"#;
+        let Contact::List(c) = Contact::parse(b, all(b)).unwrap() else { panic!() };
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].expires(b), Some(60));
+        assert_eq!(c[0].q(b), Some(500));
+        assert_eq!(c[0].instance(b), Some(&br#""<urn:uuid:1>""#[..]));
+        assert_eq!(c[0].reg_id(b), Some(1));
+        assert_eq!(c[1].expires(b), Some(u32::MAX));
+    }
+
+    #[test]
+    fn cseq_numbers_types_tokens_event_auth() {
+        let b = b"314159 INVITE";
+        let c = CSeq::parse(b, all(b)).unwrap();
+        assert_eq!((c.seq, c.method.get(b)), (314159, &b"INVITE"[..]));
+        for bad in [&b"4294967296 INVITE"[..], b"2147483648 INVITE", b"1", b"x INVITE", b"1 INVITE x"] {
+            assert!(CSeq::parse(bad, all(bad)).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(parse_number(b" 70 ", all(b" 70 "), HeaderKind::MaxForwards), Ok(70));
+        assert!(parse_number(b"-1", all(b"-1"), HeaderKind::MaxForwards).is_err());
+        let b = b"multipart/mixed;boundary=unique-boundary-1";
+        let t = ContentType::parse(b, all(b)).unwrap();
+        assert!(t.is(b, "Multipart", "MIXED"));
+        let b = b"100rel, timer ,path";
+        let t: Vec<&[u8]> = parse_tokens(b, all(b)).unwrap().iter().map(|s| s.get(b)).collect();
+        assert_eq!(t, [&b"100rel"[..], b"timer", b"path"]);
+        let b = b"presence;id=7";
+        assert_eq!(Event::parse(b, all(b)).unwrap().id(b), Some(&b"7"[..]));
+        let b = br#"Digest username="alice", realm="atlanta.com", nonce="84a4cc6f", uri="sip:bob@biloxi.com", response="7587245234b3434cc3412213e5f113a5", algorithm=MD5, qop=auth, nc=00000001, cnonce="0a4f113b""#;
+        let a = AuthParams::parse(b, all(b)).unwrap();
+        assert!(a.is_digest(b));
+        assert_eq!(a.get(b, "username"), Some(&b"alice"[..]));
+        assert_eq!(a.get(b, "algorithm"), Some(&b"MD5"[..]));
+        assert_eq!(a.get(b, "nc"), Some(&b"00000001"[..]));
+        assert!(AuthParams::parse(b"Digest realm=\"x", all(b"Digest realm=\"x")).is_err());
+    }
+}
