@@ -177,3 +177,62 @@ fn torture_messages_first_verdicts() {
     // 3.1.2.? clerr: Content-Length beyond the datagram.
     assert_eq!(SipMsg::parse(&read("clerr.dat")).unwrap_err().kind, ParseErrorKind::BodyTruncated);
 }
+
+/// What the message layer decides for a datagram: `Ok` (the message goes
+/// on to the script), or the status of the reply it gets. For REGISTER the
+/// Contact parse that the registrar does is included (regbadct).
+fn verdict(bytes: &[u8]) -> Result<(), u16> {
+    let m = SipMsg::parse(bytes).map_err(|e| e.reply_code())?;
+    m.validate_basic().map_err(|e| e.reply_code())?;
+    if m.method() == Some(Method::Register) {
+        m.contact().map_err(|e| e.reply_code())?;
+    }
+    Ok(())
+}
+
+#[test]
+fn rfc4475_manifest_verdicts_of_the_message_layer() {
+    let dir = conformance_dir().join("rfc4475");
+    let manifest = std::fs::read_to_string(dir.join("manifest.tsv")).unwrap();
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (name, file, kind, accept_udp) = (cols[0], cols[1], cols[4], cols[6]);
+        let v = verdict(&std::fs::read(dir.join(file)).unwrap());
+        let ok = match (kind, accept_udp) {
+            // Responses are never answered: whatever the layer says is fine
+            // as long as it does not crash.
+            ("response", _) => true,
+            (_, "any" | "400|not400" | "drop|4xx") => true,
+            (_, "not400|noresp") => v.is_ok(),
+            (_, "400") => v == Err(400),
+            (_, "505|400") => matches!(v, Err(505 | 400)),
+            (_, "501|400") => matches!(v, Ok(()) | Err(400)),
+            // 416, 420, 4xx, 416|404: the message must reach the checks
+            // that produce those (sanity, registrar), so it must parse.
+            _ => v.is_ok(),
+        };
+        checked += 1;
+        if !ok {
+            wrong.push(format!("{name}: expected {accept_udp}, got {v:?}"));
+        }
+    }
+    assert_eq!(checked, 50);
+    assert!(wrong.is_empty(), "{} of 50 wrong:\n{}", wrong.len(), wrong.join("\n"));
+}
+
+#[test]
+fn headers_are_parsed_lazily_and_cached() {
+    // A broken Contact does not stop the Request-URI and Via from being
+    // used: nothing parses Contact until asked.
+    let b = b"INVITE sip:bob@b.example SIP/2.0\r\nVia: SIP/2.0/UDP a.example;branch=z9hG4bK1\r\nContact: <sip:broken\r\nFrom: <sip:a@a.example>;tag=1\r\nTo: <sip:bob@b.example>\r\nCall-ID: x@y\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    let m = SipMsg::parse(b).unwrap();
+    assert_eq!(m.ruri().unwrap().host.get(b), b"b.example");
+    assert_eq!(m.via1().unwrap().branch(b), Some(&b"z9hG4bK1"[..]));
+    assert!(std::ptr::eq(m.via1().unwrap(), m.via1().unwrap()), "second call returns the cached value");
+    let e = m.contact().unwrap_err();
+    assert_eq!(e.header.as_deref(), Some("Contact"));
+    assert!(e.reason().contains("Malformed Contact"), "{}", e.reason());
+    assert!(m.validate_basic().is_ok(), "Contact is not part of the basic checks");
+}

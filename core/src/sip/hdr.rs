@@ -4,7 +4,9 @@
 
 use super::headers::HeaderKind;
 use super::message::Span;
-use super::scan::{is_lws, is_token_char, parse_params, parse_u32, quoted_end, skip_lws, split_list, token_end, trim, Param};
+use super::scan::{
+    is_lws, is_token_char, parse_params, parse_u32, quoted_end, skip_lws, split_list, token_end, trim, Param,
+};
 use super::uri::{Uri, UriError};
 
 /// Why a header value is malformed.
@@ -579,7 +581,10 @@ mod tests {
         assert_eq!(n.tag(b), Some(&b"433423"[..]));
         let b = b"sip:user@example.com;tag=998332";
         let n = NameAddr::parse_single(b, all(b)).unwrap();
-        assert_eq!((n.display, n.uri_span.get(b), n.tag(b)), (None, &b"sip:user@example.com"[..], Some(&b"998332"[..])));
+        assert_eq!(
+            (n.display, n.uri_span.get(b), n.tag(b)),
+            (None, &b"sip:user@example.com"[..], Some(&b"998332"[..]))
+        );
         let b = b"caller<sip:caller@example.com>;tag=323";
         assert_eq!(NameAddr::parse_single(b, all(b)).unwrap().display.unwrap().get(b), b"caller");
         // RFC 4475 strictness: unquoted comma, unbalanced quote, spaces in <>, bare URI with '?'.

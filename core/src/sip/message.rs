@@ -1,7 +1,11 @@
 //! The message: first line and header boundaries found once, as spans.
 
+use std::cell::OnceCell;
+
 use super::error::{ParseError, ParseErrorKind as K};
+use super::hdr::{parse_number, CSeq, Contact, HeaderError, NameAddr, Via};
 use super::headers::HeaderKind;
+use super::uri::{Scheme, Uri};
 
 /// Largest message accepted (the largest UDP payload).
 pub const MAX_MESSAGE_LEN: usize = 65_535;
@@ -117,6 +121,26 @@ pub struct SipMsg<'a> {
     headers: Vec<Header>,
     body: Span,
     content_length: Option<usize>,
+    parsed: Parsed,
+}
+
+type Cached<T> = OnceCell<Result<T, ParseError>>;
+
+/// Header bodies parsed so far: each is parsed the first time it is asked
+/// for, then kept (as Kamailio's parse_headers fills msg->h_via1 etc.).
+#[derive(Debug, Clone, Default)]
+struct Parsed {
+    ruri: Cached<Uri>,
+    via1: Cached<Via>,
+    vias: Cached<Vec<Via>>,
+    from: Cached<NameAddr>,
+    to: Cached<NameAddr>,
+    cseq: Cached<CSeq>,
+    contact: Cached<Option<Contact>>,
+    routes: Cached<Vec<NameAddr>>,
+    record_routes: Cached<Vec<NameAddr>>,
+    max_forwards: Cached<Option<u32>>,
+    expires: Cached<Option<u32>>,
 }
 
 fn is_token_char(b: u8) -> bool {
@@ -261,7 +285,7 @@ impl<'a> SipMsg<'a> {
             headers.push(Header { kind, name, value });
             pos = after;
         }
-        Ok(SipMsg { buf, first, headers, body: Span::new(pos, pos), content_length })
+        Ok(SipMsg { buf, first, headers, body: Span::new(pos, pos), content_length, parsed: Parsed::default() })
     }
 
     /// The buffer the spans point into.
@@ -344,5 +368,173 @@ impl<'a> SipMsg<'a> {
     /// Where the body starts.
     pub fn body_span(&self) -> Span {
         self.body
+    }
+
+    fn cached<'s, T>(
+        &'s self,
+        cell: &'s Cached<T>,
+        f: impl FnOnce() -> Result<T, ParseError>,
+    ) -> Result<&'s T, ParseError> {
+        cell.get_or_init(f).as_ref().map_err(Clone::clone)
+    }
+
+    fn header_error(&self, h: &Header, e: HeaderError) -> ParseError {
+        ParseError::in_header(K::BadHeader(e), h.value.off as usize, h.name.get(self.buf))
+    }
+
+    fn required(&self, kind: HeaderKind) -> Result<&Header, ParseError> {
+        self.header(kind).ok_or_else(|| {
+            ParseError::named(K::MissingHeader, self.body.off as usize, kind.canonical_name().unwrap_or("header"))
+        })
+    }
+
+    /// The Request-URI, parsed (requests only).
+    pub fn ruri(&self) -> Result<&Uri, ParseError> {
+        self.cached(&self.parsed.ruri, || match self.first {
+            FirstLine::Request { uri, .. } => {
+                Uri::parse(self.buf, uri).map_err(|e| ParseError::at(K::BadUri(e), uri.off as usize))
+            }
+            FirstLine::Reply { .. } => Err(ParseError::at(K::BadFirstLine, 0)),
+        })
+    }
+
+    /// The topmost Via entry: parses only the first Via header.
+    pub fn via1(&self) -> Result<&Via, ParseError> {
+        self.cached(&self.parsed.via1, || {
+            let h = self.required(HeaderKind::Via)?;
+            let mut list = Via::parse_list(self.buf, h.value).map_err(|e| self.header_error(h, e))?;
+            Ok(list.swap_remove(0))
+        })
+    }
+
+    /// Every Via entry of every Via header, top first.
+    pub fn vias(&self) -> Result<&[Via], ParseError> {
+        self.cached(&self.parsed.vias, || {
+            let mut all = Vec::new();
+            for h in self.headers.iter().filter(|h| h.kind == HeaderKind::Via) {
+                all.extend(Via::parse_list(self.buf, h.value).map_err(|e| self.header_error(h, e))?);
+            }
+            Ok(all)
+        })
+        .map(Vec::as_slice)
+    }
+
+    fn name_addr(&self, kind: HeaderKind) -> Result<NameAddr, ParseError> {
+        let h = self.required(kind)?;
+        NameAddr::parse_single(self.buf, h.value).map_err(|e| self.header_error(h, e))
+    }
+
+    /// From.
+    pub fn from(&self) -> Result<&NameAddr, ParseError> {
+        self.cached(&self.parsed.from, || self.name_addr(HeaderKind::From))
+    }
+
+    /// To.
+    pub fn to(&self) -> Result<&NameAddr, ParseError> {
+        self.cached(&self.parsed.to, || self.name_addr(HeaderKind::To))
+    }
+
+    /// CSeq.
+    pub fn cseq(&self) -> Result<&CSeq, ParseError> {
+        self.cached(&self.parsed.cseq, || {
+            let h = self.required(HeaderKind::CSeq)?;
+            CSeq::parse(self.buf, h.value).map_err(|e| self.header_error(h, e))
+        })
+    }
+
+    /// Call-ID value.
+    pub fn call_id(&self) -> Result<&'a [u8], ParseError> {
+        let h = self.required(HeaderKind::CallId)?;
+        let v = h.value.get(self.buf);
+        if v.is_empty() || v.iter().any(|&b| b <= b' ') {
+            return Err(self.header_error(h, HeaderError::BadToken));
+        }
+        Ok(v)
+    }
+
+    /// All Contact headers merged; `None` without Contact. `*` must stand
+    /// alone.
+    pub fn contact(&self) -> Result<Option<&Contact>, ParseError> {
+        self.cached(&self.parsed.contact, || {
+            let mut out: Option<Contact> = None;
+            for h in self.headers.iter().filter(|h| h.kind == HeaderKind::Contact) {
+                let c = Contact::parse(self.buf, h.value).map_err(|e| self.header_error(h, e))?;
+                out = Some(match (out, c) {
+                    (None, c) => c,
+                    (Some(Contact::List(mut a)), Contact::List(b)) => {
+                        a.extend(b);
+                        Contact::List(a)
+                    }
+                    _ => return Err(self.header_error(h, HeaderError::TooManyValues)),
+                });
+            }
+            Ok(out)
+        })
+        .map(Option::as_ref)
+    }
+
+    fn name_addr_list(&self, kind: HeaderKind) -> Result<Vec<NameAddr>, ParseError> {
+        let mut all = Vec::new();
+        for h in self.headers.iter().filter(|h| h.kind == kind) {
+            all.extend(NameAddr::parse_list(self.buf, h.value).map_err(|e| self.header_error(h, e))?);
+        }
+        Ok(all)
+    }
+
+    /// Every Route entry, in order.
+    pub fn routes(&self) -> Result<&[NameAddr], ParseError> {
+        self.cached(&self.parsed.routes, || self.name_addr_list(HeaderKind::Route)).map(Vec::as_slice)
+    }
+
+    /// Every Record-Route entry, in order.
+    pub fn record_routes(&self) -> Result<&[NameAddr], ParseError> {
+        self.cached(&self.parsed.record_routes, || self.name_addr_list(HeaderKind::RecordRoute)).map(Vec::as_slice)
+    }
+
+    fn number(&self, kind: HeaderKind) -> Result<Option<u32>, ParseError> {
+        self.header(kind)
+            .map(|h| parse_number(self.buf, h.value, kind).map_err(|e| self.header_error(h, e)))
+            .transpose()
+    }
+
+    /// Max-Forwards, if present.
+    pub fn max_forwards(&self) -> Result<Option<u32>, ParseError> {
+        self.cached(&self.parsed.max_forwards, || self.number(HeaderKind::MaxForwards)).copied()
+    }
+
+    /// Expires header, if present (delta-seconds, saturating).
+    pub fn expires(&self) -> Result<Option<u32>, ParseError> {
+        self.cached(&self.parsed.expires, || self.number(HeaderKind::Expires)).copied()
+    }
+
+    /// The checks every element applies before processing (RFC 3261
+    /// §8.2, §16.3; the RFC 4475 verdicts): From, To, Call-ID, CSeq and a
+    /// Via present, parseable and (but Via) single; Max-Forwards single and
+    /// numeric; CSeq method equal to the request method; a sip/sips
+    /// Request-URI that parses and has no headers part. Unknown schemes
+    /// pass here (the 416 is sanity's / the script's decision).
+    pub fn validate_basic(&self) -> Result<(), ParseError> {
+        for kind in [HeaderKind::From, HeaderKind::To, HeaderKind::CallId, HeaderKind::CSeq, HeaderKind::MaxForwards] {
+            let mut it = self.headers.iter().filter(|h| h.kind == kind);
+            if let (Some(_), Some(dup)) = (it.next(), it.next()) {
+                return Err(ParseError::in_header(K::DuplicateHeader, dup.name.off as usize, dup.name.get(self.buf)));
+            }
+        }
+        self.via1()?;
+        self.from()?;
+        self.to()?;
+        self.call_id()?;
+        let cseq = self.cseq()?;
+        self.max_forwards()?;
+        if let FirstLine::Request { method_span, .. } = self.first {
+            if cseq.method.get(self.buf) != method_span.get(self.buf) {
+                return Err(ParseError::named(K::CSeqMethodMismatch, cseq.method.off as usize, "CSeq"));
+            }
+            let ruri = self.ruri()?;
+            if matches!(ruri.scheme, Scheme::Sip | Scheme::Sips) && ruri.headers.is_some() {
+                return Err(ParseError::at(K::HeadersInRequestUri, ruri.whole.off as usize));
+            }
+        }
+        Ok(())
     }
 }

@@ -17,7 +17,10 @@ mod uri;
 
 pub use error::{ParseError, ParseErrorKind};
 pub use framing::{frame_stream, Frame};
-pub use hdr::{parse_delta_seconds, parse_number, parse_tokens, AuthParams, CSeq, Contact, ContentType, Event, HeaderError, NameAddr, Via};
+pub use hdr::{
+    parse_delta_seconds, parse_number, parse_tokens, AuthParams, CSeq, Contact, ContentType, Event, HeaderError,
+    NameAddr, Via,
+};
 pub use headers::HeaderKind;
 pub use message::{FirstLine, Header, Method, SipMsg, Span, MAX_MESSAGE_LEN};
 pub use scan::Param;

@@ -449,8 +449,14 @@ mod tests {
         assert!(eq(b"sip:%61lice@atlanta.com;transport=TCP", b"sip:alice@AtLanTa.CoM;Transport=tcp"));
         assert!(eq(b"sip:carol@chicago.com", b"sip:carol@chicago.com;newparam=5"));
         assert!(eq(b"sip:carol@chicago.com;security=on", b"sip:carol@chicago.com;newparam=5"));
-        assert!(eq(b"sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com", b"sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com"));
-        assert!(eq(b"sip:alice@atlanta.com?subject=project%20x&priority=urgent", b"sip:alice@atlanta.com?priority=urgent&subject=project%20x"));
+        assert!(eq(
+            b"sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
+            b"sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com"
+        ));
+        assert!(eq(
+            b"sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+            b"sip:alice@atlanta.com?priority=urgent&subject=project%20x"
+        ));
         // Non-equivalent pairs.
         assert!(!eq(b"SIP:ALICE@AtLanTa.CoM;Transport=udp", b"sip:alice@AtLanTa.CoM;Transport=UDP"));
         assert!(!eq(b"sip:bob@biloxi.com", b"sip:bob@biloxi.com:5060"));
