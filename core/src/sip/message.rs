@@ -111,6 +111,9 @@ pub struct Header {
     pub name: Span,
     /// The value without surrounding whitespace; folded lines stay inside.
     pub value: Span,
+    /// The whole header line(s), name to line terminator inclusive: what
+    /// removing the header deletes.
+    pub line: Span,
 }
 
 /// A parsed message borrowing its receive buffer.
@@ -282,7 +285,7 @@ impl<'a> SipMsg<'a> {
                 }
                 content_length = Some(n);
             }
-            headers.push(Header { kind, name, value });
+            headers.push(Header { kind, name, value, line: Span::new(pos, after) });
             pos = after;
         }
         Ok(SipMsg { buf, first, headers, body: Span::new(pos, pos), content_length, parsed: Parsed::default() })
@@ -368,6 +371,20 @@ impl<'a> SipMsg<'a> {
     /// Where the body starts.
     pub fn body_span(&self) -> Span {
         self.body
+    }
+
+    /// Where the header section ends: the offset of the empty line.
+    pub fn headers_end(&self) -> usize {
+        self.headers.last().map_or_else(|| self.first_line_end(), |h| h.line.end())
+    }
+
+    /// Offset just after the first line's terminator.
+    pub fn first_line_end(&self) -> usize {
+        let start = match self.first {
+            FirstLine::Request { method_span, .. } => method_span.off as usize,
+            FirstLine::Reply { reason, .. } => reason.off as usize,
+        };
+        memchr::memchr(b'\n', &self.buf[start..]).map_or(self.buf.len(), |i| start + i + 1)
     }
 
     fn cached<'s, T>(

@@ -7,14 +7,20 @@
 //! everything is a span into one buffer, a message is copied into shm with
 //! one memcpy and no pointer fix-ups.
 
+mod build;
 mod error;
 mod framing;
 mod hdr;
 mod headers;
+mod lump;
 mod message;
 mod scan;
 mod uri;
 
+pub use build::{
+    decode_stateful_branch, forward_reply, forward_request, local_reply, local_to_tag, stateful_branch,
+    stateless_branch, BuildError, ForwardRequest, ReplyOpts, Source, ViaSpec, DEFAULT_MAX_FORWARDS, MAGIC_COOKIE,
+};
 pub use error::{ParseError, ParseErrorKind};
 pub use framing::{frame_stream, Frame};
 pub use hdr::{
@@ -22,6 +28,7 @@ pub use hdr::{
     NameAddr, Via,
 };
 pub use headers::HeaderKind;
+pub use lump::{LumpError, Lumps};
 pub use message::{FirstLine, Header, Method, SipMsg, Span, MAX_MESSAGE_LEN};
 pub use scan::Param;
 pub use uri::{unescape, HostKind, Scheme, Uri, UriError};

@@ -1,0 +1,331 @@
+//! Building outgoing messages from a received one: forwarding a request
+//! (RFC 3261 §16.6) or a reply (§16.7), and local replies (§8.2.6). Every
+//! change is a lump on the received buffer; nothing is re-serialised.
+
+use std::fmt::Write as _;
+
+use super::error::ParseError;
+use super::hdr::Via;
+use super::headers::HeaderKind;
+use super::lump::{LumpError, Lumps};
+use super::message::{Header, SipMsg};
+use super::scan::split_list;
+use crate::hash::fnv1a64;
+
+/// RFC 3261 §8.1.1.7: branches of compliant elements start with this.
+pub const MAGIC_COOKIE: &str = "z9hG4bK";
+
+/// Max-Forwards a proxy puts in when the request has none (§16.6 step 3).
+pub const DEFAULT_MAX_FORWARDS: u32 = 70;
+
+/// Why a message could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildError {
+    /// A header the build needs does not parse.
+    Parse(ParseError),
+    /// Max-Forwards is 0: the caller must answer 483 instead.
+    TooManyHops,
+    /// The reply's only Via was ours: nothing to forward it to.
+    NoViaLeft,
+    /// The lumps do not fit the message.
+    Lump(LumpError),
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildError::Parse(e) => write!(f, "cannot build: {e}"),
+            BuildError::TooManyHops => f.write_str("Max-Forwards is 0 (reply 483 Too Many Hops)"),
+            BuildError::NoViaLeft => f.write_str("reply has no Via left after ours"),
+            BuildError::Lump(e) => write!(f, "cannot build: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+impl From<ParseError> for BuildError {
+    fn from(e: ParseError) -> Self {
+        BuildError::Parse(e)
+    }
+}
+
+impl From<LumpError> for BuildError {
+    fn from(e: LumpError) -> Self {
+        BuildError::Lump(e)
+    }
+}
+
+/// Where a request came from, for `received` / `rport` (RFC 3261
+/// §18.2.1, RFC 3581).
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'s> {
+    /// Source IP as text (IPv6 without brackets).
+    pub ip: &'s str,
+    /// Source port.
+    pub port: u16,
+}
+
+/// The Via a forwarding element adds.
+#[derive(Debug, Clone, Copy)]
+pub struct ViaSpec<'s> {
+    /// `UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS`.
+    pub transport: &'s str,
+    /// Host or IP (IPv6 in brackets) of the sending socket, or its
+    /// advertised address.
+    pub host: &'s str,
+    /// Port, if it is to be written.
+    pub port: Option<u16>,
+    /// The branch value, cookie included.
+    pub branch: &'s str,
+    /// Add `;rport` (ask the next hop for RFC 3581 behaviour).
+    pub rport: bool,
+}
+
+impl ViaSpec<'_> {
+    fn header_line(&self) -> String {
+        let mut s = format!("Via: SIP/2.0/{} {}", self.transport, self.host);
+        if let Some(p) = self.port {
+            let _ = write!(s, ":{p}");
+        }
+        let _ = write!(s, ";branch={}", self.branch);
+        if self.rport {
+            s.push_str(";rport");
+        }
+        s.push_str("\r\n");
+        s
+    }
+}
+
+/// What forwarding a request changes.
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardRequest<'s> {
+    /// Our Via.
+    pub via: ViaSpec<'s>,
+    /// Where the request came from (received/rport on its top Via).
+    pub source: Option<Source<'s>>,
+    /// New Request-URI.
+    pub new_ruri: Option<&'s [u8]>,
+    /// A Record-Route value to add, e.g. `<sip:192.0.2.1;lr>`.
+    pub record_route: Option<&'s str>,
+    /// Remove the topmost Route entry (loose routing, §16.4).
+    pub pop_route: bool,
+    /// Write Content-Length even if the request had none (streams).
+    pub ensure_content_length: bool,
+}
+
+/// Edits that RFC 3261 §18.2.1 and RFC 3581 make to the top Via of a
+/// received request: `received=` when the sent-by host is not the source
+/// address, or `rport` is asked for; `rport=PORT` filled in. Offsets are
+/// absolute in the message buffer.
+fn received_edits(msg: &SipMsg<'_>, via: &Via, src: Source<'_>, lumps: &mut Lumps) {
+    let buf = msg.buf();
+    let host = via.host.get(buf);
+    let host = host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")).unwrap_or(host);
+    let rport = via.params.iter().find(|p| p.is(buf, "rport"));
+    let wants_rport = rport.is_some_and(|p| p.value.is_none());
+    let end = via.whole.end();
+    if (wants_rport || !host.eq_ignore_ascii_case(src.ip.as_bytes())) && via.received(buf).is_none() {
+        lumps.insert(end, format!(";received={}", src.ip).as_bytes());
+    }
+    if let (true, Some(p)) = (wants_rport, rport) {
+        lumps.replace(p.name.off as usize, p.name.len as usize, format!("rport={}", src.port).as_bytes());
+    }
+}
+
+/// Lumps that remove the first element of a comma-list header (Via,
+/// Route): the whole line when it is the only one.
+fn remove_first_element(msg: &SipMsg<'_>, h: &Header, lumps: &mut Lumps) {
+    let buf = msg.buf();
+    match split_list(buf, h.value).as_deref() {
+        Some([_first, second, ..]) => {
+            lumps.delete(h.value.off as usize, second.off as usize - h.value.off as usize);
+        }
+        _ => lumps.delete(h.line.off as usize, h.line.len as usize),
+    }
+}
+
+/// The body-length fix-up: after the other lumps, make Content-Length say
+/// the body's new length (or add it when `ensure`).
+fn fix_content_length(msg: &SipMsg<'_>, lumps: &mut Lumps, ensure: bool) {
+    let body = msg.body_span();
+    let new_len = (body.len as isize + lumps.growth_from(body.off as usize)).max(0) as usize;
+    match msg.header(HeaderKind::ContentLength) {
+        Some(h) if msg.content_length() != Some(new_len) => {
+            lumps.replace(h.value.off as usize, h.value.len as usize, new_len.to_string().as_bytes());
+        }
+        Some(_) => {}
+        None if ensure || new_len != body.len as usize => {
+            lumps.insert(msg.headers_end(), format!("Content-Length: {new_len}\r\n").as_bytes());
+        }
+        None => {}
+    }
+}
+
+/// Builds the request to send to the next hop: `lumps` holds the script's
+/// changes; the forwarding changes are added to them. Bytes of a datagram
+/// beyond Content-Length are not sent.
+pub fn forward_request(msg: &SipMsg<'_>, spec: &ForwardRequest<'_>, mut lumps: Lumps) -> Result<Vec<u8>, BuildError> {
+    let buf = msg.buf();
+    let top = msg.first_line_end();
+    lumps.insert(top, spec.via.header_line().as_bytes());
+    if let Some(rr) = spec.record_route {
+        lumps.insert(top, format!("Record-Route: {rr}\r\n").as_bytes());
+    }
+    if let (Some(src), Ok(via)) = (spec.source, msg.via1()) {
+        received_edits(msg, via, src, &mut lumps);
+    }
+    if let Some(ruri) = spec.new_ruri {
+        if let super::message::FirstLine::Request { uri, .. } = msg.first_line() {
+            lumps.replace(uri.off as usize, uri.len as usize, ruri);
+        }
+    }
+    match (msg.max_forwards()?, msg.header(HeaderKind::MaxForwards)) {
+        (Some(0), _) => return Err(BuildError::TooManyHops),
+        (Some(n), Some(h)) => lumps.replace(h.value.off as usize, h.value.len as usize, (n - 1).to_string().as_bytes()),
+        _ => lumps.insert(top, format!("Max-Forwards: {}\r\n", DEFAULT_MAX_FORWARDS).as_bytes()),
+    }
+    if spec.pop_route {
+        if let Some(h) = msg.header(HeaderKind::Route) {
+            remove_first_element(msg, h, &mut lumps);
+        }
+    }
+    fix_content_length(msg, &mut lumps, spec.ensure_content_length);
+    let end = msg.body_span().end();
+    Ok(lumps.apply(&buf[..end])?)
+}
+
+/// Builds the reply to pass upstream: the top Via (ours) removed.
+pub fn forward_reply(msg: &SipMsg<'_>, mut lumps: Lumps) -> Result<Vec<u8>, BuildError> {
+    if msg.vias()?.len() < 2 {
+        return Err(BuildError::NoViaLeft);
+    }
+    let h = msg.header(HeaderKind::Via).ok_or(BuildError::NoViaLeft)?;
+    remove_first_element(msg, h, &mut lumps);
+    fix_content_length(msg, &mut lumps, false);
+    Ok(lumps.apply(&msg.buf()[..msg.body_span().end()])?)
+}
+
+/// What a local reply carries besides the copied headers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplyOpts<'s> {
+    /// To-tag to add when the request's To has none (ignored for 100).
+    pub to_tag: Option<&'s str>,
+    /// Source of the request: received/rport on the copied top Via.
+    pub source: Option<Source<'s>>,
+    /// `Server:` value.
+    pub server: Option<&'s str>,
+    /// Extra header lines, each CRLF-terminated.
+    pub extra_headers: &'s [u8],
+    /// Body (with its Content-Type among `extra_headers`).
+    pub body: &'s [u8],
+}
+
+/// A reply generated here to `req` (RFC 3261 §8.2.6): Via(s), From, To
+/// (tagged), Call-ID and CSeq copied; Server; Content-Length.
+pub fn local_reply(req: &SipMsg<'_>, code: u16, reason: &str, opts: &ReplyOpts<'_>) -> Result<Vec<u8>, BuildError> {
+    let buf = req.buf();
+    let mut out = Vec::with_capacity(512 + opts.body.len() + opts.extra_headers.len());
+    out.extend_from_slice(format!("SIP/2.0 {code} {reason}\r\n").as_bytes());
+    let via1 = req.via1()?;
+    let to = req.to()?;
+    req.from()?;
+    req.call_id()?;
+    req.cseq()?;
+    let mut first_via = true;
+    for h in req.headers() {
+        let line = h.line.get(buf);
+        match h.kind {
+            HeaderKind::Via if first_via => {
+                first_via = false;
+                let mut l = Lumps::new();
+                if let Some(src) = opts.source {
+                    received_edits(req, via1, src, &mut l);
+                }
+                // The edits were recorded on the whole buffer: apply them
+                // to this line alone.
+                out.extend_from_slice(&l.rebased(h.line.off as usize).apply(line)?);
+            }
+            HeaderKind::Via | HeaderKind::From | HeaderKind::CallId | HeaderKind::CSeq => out.extend_from_slice(line),
+            HeaderKind::To => {
+                let tag = opts.to_tag.filter(|_| code > 100 && to.tag(buf).is_none());
+                match tag {
+                    Some(tag) => {
+                        let cut = h.value.end() - h.line.off as usize;
+                        out.extend_from_slice(&line[..cut]);
+                        out.extend_from_slice(format!(";tag={tag}").as_bytes());
+                        out.extend_from_slice(&line[cut..]);
+                    }
+                    None => out.extend_from_slice(line),
+                }
+            }
+            _ => {}
+        }
+    }
+    out.extend_from_slice(opts.extra_headers);
+    if let Some(server) = opts.server {
+        out.extend_from_slice(format!("Server: {server}\r\n").as_bytes());
+    }
+    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", opts.body.len()).as_bytes());
+    out.extend_from_slice(opts.body);
+    Ok(out)
+}
+
+/// A stateful branch: the transaction's hash bucket and label and the
+/// branch number, so that a reply finds its transaction without a search
+/// (as Kamailio tm encodes them): `z9hG4bK<hash>.<label>.<branch>`, hex.
+pub fn stateful_branch(hash_index: u32, label: u32, branch: u16) -> String {
+    format!("{MAGIC_COOKIE}{hash_index:x}.{label:x}.{branch:x}")
+}
+
+/// Decodes a value made by [`stateful_branch`].
+pub fn decode_stateful_branch(b: &[u8]) -> Option<(u32, u32, u16)> {
+    let rest = b.strip_prefix(MAGIC_COOKIE.as_bytes())?;
+    let mut it = rest.split(|&c| c == b'.');
+    let hex = |s: &[u8]| -> Option<u64> {
+        if s.is_empty() || s.len() > 8 {
+            return None;
+        }
+        u64::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok()
+    };
+    let (h, l, br) = (hex(it.next()?)?, hex(it.next()?)?, hex(it.next()?)?);
+    if it.next().is_some() {
+        return None;
+    }
+    Some((h as u32, l as u32, u16::try_from(br).ok()?))
+}
+
+/// The branch a stateless forwarder puts in its Via: a function of the
+/// request, so a retransmission gets the same branch (RFC 3261 §16.11).
+pub fn stateless_branch(msg: &SipMsg<'_>) -> Result<String, BuildError> {
+    let buf = msg.buf();
+    let via = msg.via1()?;
+    let h = match via.branch(buf).filter(|b| b.starts_with(MAGIC_COOKIE.as_bytes())) {
+        // A compliant upstream branch identifies the transaction.
+        Some(b) => fnv1a64(&[b, via.host.get(buf), msg.request_uri().unwrap_or(b"")]),
+        // RFC 2543 peer: derive it from what identifies the request.
+        None => fnv1a64(&[
+            msg.call_id()?,
+            msg.from()?.tag(buf).unwrap_or(b""),
+            &msg.cseq()?.seq.to_be_bytes(),
+            msg.request_uri().unwrap_or(b""),
+            via.whole.get(buf),
+        ]),
+    };
+    Ok(format!("{MAGIC_COOKIE}sl{h:016x}.0"))
+}
+
+/// The To-tag of a locally generated reply: a prefix from `secret` (one per
+/// server) and a part from the request, so that every retransmission of
+/// a request is answered with the same tag.
+pub fn local_to_tag(secret: &[u8], msg: &SipMsg<'_>) -> Result<String, BuildError> {
+    let buf = msg.buf();
+    let via = msg.via1()?;
+    let part = fnv1a64(&[
+        msg.call_id()?,
+        msg.from()?.tag(buf).unwrap_or(b""),
+        via.branch(buf).unwrap_or(b""),
+        &msg.cseq()?.seq.to_be_bytes(),
+    ]);
+    Ok(format!("{:08x}-{:08x}", fnv1a64(&[secret]) as u32, part as u32))
+}

@@ -1,0 +1,154 @@
+//! Lumps: the changes made to a message, recorded as insertions and
+//! deletions at offsets of the original buffer and applied in one pass
+//! when the outgoing buffer is built — the message is never re-serialised
+//! (as Kamailio's data lumps).
+
+/// One change: delete `del` bytes at `off`, then put `data` there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Lump {
+    off: usize,
+    del: usize,
+    data: Vec<u8>,
+    /// Order of recording: among lumps at one offset, earlier first.
+    seq: usize,
+}
+
+/// Why lumps cannot be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LumpError {
+    /// A lump reaches past the end of the buffer.
+    OutOfRange {
+        /// The offending offset + length.
+        end: usize,
+        /// The buffer's length.
+        len: usize,
+    },
+}
+
+impl std::fmt::Display for LumpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LumpError::OutOfRange { end, len } => write!(f, "lump ends at {end}, past the message end {len}"),
+        }
+    }
+}
+
+impl std::error::Error for LumpError {}
+
+/// The changes to one message.
+#[derive(Debug, Clone, Default)]
+pub struct Lumps {
+    items: Vec<Lump>,
+}
+
+impl Lumps {
+    /// No changes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    fn push(&mut self, off: usize, del: usize, data: &[u8]) {
+        let seq = self.items.len();
+        self.items.push(Lump { off, del, data: data.to_vec(), seq });
+    }
+
+    /// Inserts `data` before the byte at `off`.
+    pub fn insert(&mut self, off: usize, data: &[u8]) {
+        self.push(off, 0, data);
+    }
+
+    /// Deletes `len` bytes at `off`. Overlapping deletions delete the
+    /// union of their ranges.
+    pub fn delete(&mut self, off: usize, len: usize) {
+        self.push(off, len, b"");
+    }
+
+    /// Replaces `len` bytes at `off` by `data`.
+    pub fn replace(&mut self, off: usize, len: usize, data: &[u8]) {
+        self.push(off, len, data);
+    }
+
+    /// How much longer (negative: shorter) the part of the message from
+    /// `off` on becomes: for the Content-Length fix-up, with `off` the
+    /// body's start.
+    pub fn growth_from(&self, off: usize) -> isize {
+        self.items.iter().filter(|l| l.off >= off).map(|l| l.data.len() as isize - l.del as isize).sum()
+    }
+
+    /// The same lumps with every offset made relative to `base` (lumps
+    /// before `base` are dropped): to apply edits recorded on a whole
+    /// message to one header line.
+    pub fn rebased(&self, base: usize) -> Lumps {
+        let items = self
+            .items
+            .iter()
+            .filter(|l| l.off >= base)
+            .map(|l| Lump { off: l.off - base, del: l.del, data: l.data.clone(), seq: l.seq })
+            .collect();
+        Lumps { items }
+    }
+
+    /// Bytes the result will have at most (for one allocation).
+    fn capacity_hint(&self, len: usize) -> usize {
+        len + self.items.iter().map(|l| l.data.len()).sum::<usize>()
+    }
+
+    /// Builds the changed message from `buf` in one pass.
+    pub fn apply(&self, buf: &[u8]) -> Result<Vec<u8>, LumpError> {
+        let mut order: Vec<&Lump> = self.items.iter().collect();
+        for l in &order {
+            if l.off + l.del > buf.len() {
+                return Err(LumpError::OutOfRange { end: l.off + l.del, len: buf.len() });
+            }
+        }
+        order.sort_by_key(|l| (l.off, l.seq));
+        let mut out = Vec::with_capacity(self.capacity_hint(buf.len()));
+        let mut cursor = 0;
+        for l in order {
+            if l.off > cursor {
+                out.extend_from_slice(&buf[cursor..l.off]);
+                cursor = l.off;
+            }
+            out.extend_from_slice(&l.data);
+            cursor = cursor.max(l.off + l.del);
+        }
+        out.extend_from_slice(&buf[cursor..]);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inserts_deletes_replaces_in_one_pass() {
+        let buf = b"0123456789";
+        let mut l = Lumps::new();
+        l.insert(0, b"<");
+        l.replace(2, 3, b"abc-");
+        l.delete(7, 1);
+        l.insert(10, b">");
+        l.insert(0, b"[");
+        assert_eq!(l.apply(buf).unwrap(), b"<[01abc-5689>");
+    }
+
+    #[test]
+    fn overlapping_deletes_take_the_union() {
+        let buf = b"abcdefgh";
+        let mut l = Lumps::new();
+        l.delete(1, 3);
+        l.delete(2, 4);
+        l.insert(3, b"X");
+        assert_eq!(l.apply(buf).unwrap(), b"aXgh");
+        let mut bad = Lumps::new();
+        bad.delete(5, 10);
+        assert!(matches!(bad.apply(buf), Err(LumpError::OutOfRange { .. })));
+        assert_eq!(Lumps::new().apply(buf).unwrap(), buf);
+    }
+}

@@ -1,0 +1,161 @@
+//! Builders: forwarding requests and replies, local replies, branches —
+//! checked by parsing what they produce (parse → build → parse).
+
+use sipr_core::sip::{
+    decode_stateful_branch, forward_reply, forward_request, local_reply, local_to_tag, stateful_branch,
+    stateless_branch, BuildError, ForwardRequest, HeaderKind, Lumps, ReplyOpts, SipMsg, Source, ViaSpec,
+};
+
+const REQ: &[u8] = b"INVITE sip:bob@proxy.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKabc;rport\r\n\
+Route: <sip:proxy.example.com;lr>, <sip:edge.example.net;lr>\r\n\
+Max-Forwards: 10\r\n\
+From: Alice <sip:alice@a.example>;tag=1928\r\n\
+To: Bob <sip:bob@b.example>\r\n\
+Call-ID: c1@10.0.0.5\r\n\
+CSeq: 7 INVITE\r\n\
+Content-Type: text/plain\r\n\
+Content-Length: 5\r\n\
+\r\n\
+hellotrailing-garbage";
+
+fn spec<'a>() -> ForwardRequest<'a> {
+    ForwardRequest {
+        via: ViaSpec { transport: "UDP", host: "192.0.2.1", port: Some(5060), branch: "z9hG4bKnew.1", rport: true },
+        source: Some(Source { ip: "203.0.113.9", port: 40000 }),
+        new_ruri: Some(b"sip:bob@10.1.1.1:5070"),
+        record_route: Some("<sip:192.0.2.1;lr>"),
+        pop_route: true,
+        ensure_content_length: false,
+    }
+}
+
+#[test]
+fn forwarded_request_has_every_change_and_parses() {
+    let m = SipMsg::parse(REQ).unwrap();
+    let out = forward_request(&m, &spec(), Lumps::new()).unwrap();
+    let f = SipMsg::parse(&out).unwrap();
+    f.validate_basic().unwrap();
+    let b = &out[..];
+    assert_eq!(f.request_uri(), Some(&b"sip:bob@10.1.1.1:5070"[..]));
+    let vias = f.vias().unwrap();
+    assert_eq!(vias.len(), 2);
+    assert_eq!(vias[0].branch(b), Some(&b"z9hG4bKnew.1"[..]));
+    assert_eq!(vias[0].host.get(b), b"192.0.2.1");
+    assert_eq!(vias[0].rport(b), Some(None));
+    // The previous hop's Via: received (NATed source) and rport filled.
+    assert_eq!(vias[1].received(b), Some(&b"203.0.113.9"[..]));
+    assert_eq!(vias[1].rport(b), Some(Some(40000)));
+    assert_eq!(vias[1].branch(b), Some(&b"z9hG4bKabc"[..]));
+    assert_eq!(f.max_forwards().unwrap(), Some(9));
+    let rr = f.record_routes().unwrap();
+    assert_eq!(rr.len(), 1);
+    assert_eq!(rr[0].uri_span.get(b), b"sip:192.0.2.1;lr");
+    let routes = f.routes().unwrap();
+    assert_eq!(routes.len(), 1, "top Route popped");
+    assert_eq!(routes[0].uri_span.get(b), b"sip:edge.example.net;lr");
+    assert_eq!(f.body(), b"hello");
+    assert_eq!(f.content_length(), Some(5));
+    assert!(!out.ends_with(b"garbage"), "bytes past Content-Length are not forwarded");
+}
+
+#[test]
+fn script_lumps_and_content_length_fixup() {
+    let m = SipMsg::parse(REQ).unwrap();
+    let mut lumps = Lumps::new();
+    let body = m.body_span();
+    lumps.replace(body.off as usize, body.len as usize, b"hello, world");
+    let ct = m.header(HeaderKind::ContentType).unwrap();
+    lumps.delete(ct.line.off as usize, ct.line.len as usize);
+    let out = forward_request(&m, &spec(), lumps).unwrap();
+    let f = SipMsg::parse(&out).unwrap();
+    assert_eq!(f.body(), b"hello, world");
+    assert_eq!(f.content_length(), Some(12));
+    assert!(f.header(HeaderKind::ContentType).is_none());
+}
+
+#[test]
+fn max_forwards_zero_absent_and_content_length_for_streams() {
+    let zero = String::from_utf8_lossy(REQ).replace("Max-Forwards: 10", "Max-Forwards: 0");
+    let m = SipMsg::parse(zero.as_bytes()).unwrap();
+    assert_eq!(forward_request(&m, &spec(), Lumps::new()), Err(BuildError::TooManyHops));
+
+    let bare = b"OPTIONS sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\n\r\n";
+    let m = SipMsg::parse(bare).unwrap();
+    let mut s = spec();
+    s.pop_route = true;
+    s.record_route = None;
+    s.source = Some(Source { ip: "10.0.0.5", port: 5060 });
+    s.ensure_content_length = true;
+    let out = forward_request(&m, &s, Lumps::new()).unwrap();
+    let f = SipMsg::parse(&out).unwrap();
+    assert_eq!(f.max_forwards().unwrap(), Some(70));
+    assert_eq!(f.content_length(), Some(0));
+    // Same host, no rport asked: no received added.
+    assert_eq!(f.vias().unwrap()[1].received(&out), None);
+}
+
+#[test]
+fn reply_forwarding_strips_our_via() {
+    let two_headers = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKnew.1\r\nVia: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKabc\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>;tag=2\r\nCall-ID: 1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    let one_header = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKnew.1 , SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKabc\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>;tag=2\r\nCall-ID: 1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    for r in [&two_headers[..], &one_header[..]] {
+        let m = SipMsg::parse(r).unwrap();
+        let out = forward_reply(&m, Lumps::new()).unwrap();
+        let f = SipMsg::parse(&out).unwrap();
+        let vias = f.vias().unwrap();
+        assert_eq!(vias.len(), 1, "{}", String::from_utf8_lossy(&out));
+        assert_eq!(vias[0].branch(&out), Some(&b"z9hG4bKabc"[..]));
+        f.validate_basic().unwrap();
+    }
+    let ours = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\n\r\n";
+    assert_eq!(forward_reply(&SipMsg::parse(ours).unwrap(), Lumps::new()), Err(BuildError::NoViaLeft));
+}
+
+#[test]
+fn local_reply_follows_8_2_6() {
+    let m = SipMsg::parse(REQ).unwrap();
+    let tag = local_to_tag(b"server-secret", &m).unwrap();
+    let opts = ReplyOpts {
+        to_tag: Some(&tag),
+        source: Some(Source { ip: "203.0.113.9", port: 40000 }),
+        server: Some("sipr (0.1.0)"),
+        extra_headers: b"Allow: INVITE, ACK\r\n",
+        body: b"",
+    };
+    let out = local_reply(&m, 404, "Not Found", &opts).unwrap();
+    let r = SipMsg::parse(&out).unwrap();
+    r.validate_basic().unwrap();
+    assert_eq!(r.status(), Some(404));
+    let via = r.via1().unwrap();
+    assert_eq!(via.received(&out), Some(&b"203.0.113.9"[..]));
+    assert_eq!(via.rport(&out), Some(Some(40000)));
+    assert_eq!(r.to().unwrap().tag(&out), Some(tag.as_bytes()));
+    assert_eq!(r.from().unwrap().tag(&out), Some(&b"1928"[..]));
+    assert_eq!(r.call_id().unwrap(), b"c1@10.0.0.5");
+    assert_eq!(r.cseq().unwrap().seq, 7);
+    assert_eq!(r.header_value(HeaderKind::Server), Some(&b"sipr (0.1.0)"[..]));
+    assert_eq!(r.header_value(HeaderKind::Allow), Some(&b"INVITE, ACK"[..]));
+    assert_eq!(r.content_length(), Some(0));
+    assert!(r.header(HeaderKind::Route).is_none(), "Route is not copied");
+    // 100 Trying gets no tag; an existing tag is kept.
+    let t = local_reply(&m, 100, "Trying", &opts).unwrap();
+    assert_eq!(SipMsg::parse(&t).unwrap().to().unwrap().tag(&t), None);
+    // Same request (a retransmission) → same tag.
+    assert_eq!(local_to_tag(b"server-secret", &SipMsg::parse(REQ).unwrap()).unwrap(), tag);
+}
+
+#[test]
+fn branches() {
+    let b = stateful_branch(0x1a2b, 77, 3);
+    assert!(b.starts_with("z9hG4bK"));
+    assert_eq!(decode_stateful_branch(b.as_bytes()), Some((0x1a2b, 77, 3)));
+    assert_eq!(decode_stateful_branch(b"z9hG4bKabc"), None);
+    assert_eq!(decode_stateful_branch(b"z9hG4bK1.2.3.4"), None);
+    let m = SipMsg::parse(REQ).unwrap();
+    let s1 = stateless_branch(&m).unwrap();
+    assert_eq!(s1, stateless_branch(&SipMsg::parse(REQ).unwrap()).unwrap(), "retransmission: same branch");
+    let other = String::from_utf8_lossy(REQ).replace("z9hG4bKabc", "z9hG4bKdef");
+    assert_ne!(s1, stateless_branch(&SipMsg::parse(other.as_bytes()).unwrap()).unwrap());
+    assert!(s1.starts_with("z9hG4bK"));
+}
