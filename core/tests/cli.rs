@@ -52,3 +52,34 @@ fn shm_pool_size_is_checked() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("total=8388608"), "{text}");
 }
+
+#[test]
+fn parse_tool_dumps_messages_and_flags_bad_ones() {
+    let dir = std::env::temp_dir().join(format!("sipr-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.sip");
+    std::fs::write(
+        &good,
+        b"OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\nFrom: <sip:b@example.com>;tag=9\r\nTo: <sip:a@example.com>\r\nCall-ID: 42\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+    )
+    .unwrap();
+    let bad = dir.join("bad.sip");
+    std::fs::write(&bad, b"OPTIONS sip:a@example.com SIP/7.0\r\n\r\n").unwrap();
+
+    let out = sipr(&["--parse", good.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("via: SIP/2.0 UDP host=10.0.0.1 port=- params=[branch=z9hG4bK1]"), "{text}");
+    assert!(text.trim_end().ends_with("ok"), "{text}");
+
+    let out = sipr(&["--parse", good.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reply: 505 Version Not Supported"));
+
+    let out = sipr(&["--parse", dir.join("missing.sip").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+    let out = sipr(&["--parse"]);
+    assert_eq!(out.status.code(), Some(255));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,7 +1,7 @@
-//! The `sipr` binary. This is still the placeholder of the foundations
-//! issue: it answers `-V`/`--version` and `-h`/`--help`, and `-m MB -c`
-//! checks that a shared-memory pool of that size can be built. The server
-//! proper (cfg, modules, forked workers) lands with the runtime issue.
+//! The `sipr` binary. The server proper (cfg, modules, forked workers)
+//! lands with the runtime issue; today it answers `-V`/`--version` and
+//! `-h`/`--help`, `-m MB -c` checks that a shared-memory pool of that size
+//! can be built, and `--parse FILE...` dumps SIP messages read from files.
 
 use std::process::ExitCode;
 
@@ -12,7 +12,9 @@ fn usage() -> String {
          \x20   -V, --version   print version and exit\n\
          \x20   -h, --help      print this help and exit\n\
          \x20   -m MB           size of the shared memory pool in MB (default {})\n\
-         \x20   -c              check: build the shared memory pool, print its statistics, exit\n",
+         \x20   -c              check: build the shared memory pool, print its statistics, exit\n\
+         \x20   --parse FILE... parse SIP messages from files, print their structure;\n\
+         \x20                   exit 1 if any is malformed (with the reply a server would send)\n",
         sipr_core::version_line(),
         sipr_core::DEFAULT_SHM_MB
     )
@@ -20,6 +22,9 @@ fn usage() -> String {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--parse") {
+        return parse_files(&args[1..]);
+    }
     let mut shm_mb = sipr_core::DEFAULT_SHM_MB;
     let mut check = false;
     let mut it = args.iter();
@@ -71,4 +76,39 @@ fn main() -> ExitCode {
             ExitCode::from(255)
         }
     }
+}
+
+/// `sipr --parse FILE...`: one dump per file; exit 1 if any file is
+/// malformed, 255 if one cannot be read or none is given.
+fn parse_files(files: &[String]) -> ExitCode {
+    if files.is_empty() {
+        eprintln!("sipr: --parse needs at least one FILE");
+        return ExitCode::from(255);
+    }
+    let mut status = ExitCode::SUCCESS;
+    for f in files {
+        let bytes = match std::fs::read(f) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("sipr: cannot read {f}: {e}");
+                return ExitCode::from(255);
+            }
+        };
+        println!("== {f}");
+        let parsed = sipr_core::sip::SipMsg::parse(&bytes);
+        let result = match &parsed {
+            Ok(msg) => sipr_core::sip::describe(msg),
+            Err(e) => Err((String::new(), e.clone())),
+        };
+        match result {
+            Ok(dump) => print!("{dump}ok\n"),
+            Err((dump, e)) => {
+                print!("{dump}");
+                println!("error: {e}");
+                println!("reply: {} {}", e.reply_code(), e.reason());
+                status = ExitCode::from(1);
+            }
+        }
+    }
+    status
 }

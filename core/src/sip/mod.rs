@@ -8,6 +8,7 @@
 //! one memcpy and no pointer fix-ups.
 
 mod build;
+mod describe;
 mod error;
 mod framing;
 mod hdr;
@@ -21,6 +22,7 @@ pub use build::{
     decode_stateful_branch, forward_reply, forward_request, local_reply, local_to_tag, stateful_branch,
     stateless_branch, BuildError, ForwardRequest, ReplyOpts, Source, ViaSpec, DEFAULT_MAX_FORWARDS, MAGIC_COOKIE,
 };
+pub use describe::describe;
 pub use error::{ParseError, ParseErrorKind};
 pub use framing::{frame_stream, Frame};
 pub use hdr::{
