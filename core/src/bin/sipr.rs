@@ -101,7 +101,7 @@ fn parse_files(files: &[String]) -> ExitCode {
             Err(e) => Err((String::new(), e.clone())),
         };
         match result {
-            Ok(dump) => print!("{dump}ok\n"),
+            Ok(dump) => println!("{dump}ok"),
             Err((dump, e)) => {
                 print!("{dump}");
                 println!("error: {e}");
