@@ -64,7 +64,7 @@ test: deps
 	@if ls test/*.sh >/dev/null 2>&1; then for t in test/*.sh; do echo "== $$t"; bash $$t || exit 1; done; fi
 
 bench:
-	$(CARGO) bench -p sipr-mem -p sipr-locking
+	$(CARGO) bench -p sipr-mem -p sipr-locking -p sipr-core
 
 lint: toolchain
 	$(CARGO) fmt --all -- --check

@@ -5,6 +5,7 @@ use std::cell::OnceCell;
 use super::error::{ParseError, ParseErrorKind as K};
 use super::hdr::{parse_number, CSeq, Contact, HeaderError, NameAddr, Via};
 use super::headers::HeaderKind;
+use super::scan::is_token_char;
 use super::uri::{Scheme, Uri};
 
 /// Largest message accepted (the largest UDP payload).
@@ -144,10 +145,6 @@ struct Parsed {
     record_routes: Cached<Vec<NameAddr>>,
     max_forwards: Cached<Option<u32>>,
     expires: Cached<Option<u32>>,
-}
-
-fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
 }
 
 fn is_ws(b: u8) -> bool {

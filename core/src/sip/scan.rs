@@ -4,12 +4,34 @@
 
 use super::message::Span;
 
+/// A 256-entry membership table for a byte class: one load per byte on
+/// the hot path instead of a chain of comparisons.
+pub(crate) const fn byte_class(alnum: bool, extra: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = alnum && c.is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
+static TOKEN: [bool; 256] = byte_class(true, b"-.!%*_+`'~");
+
 /// RFC 3261 `token` characters.
+#[inline]
 pub(crate) fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+    TOKEN[b as usize]
 }
 
 /// Space, tab, CR or LF (LWS once folded lines are part of a value).
+#[inline]
 pub(crate) fn is_lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
@@ -62,28 +84,21 @@ pub(crate) fn split_list(buf: &[u8], span: Span) -> Option<Vec<Span>> {
     let (mut i, end) = (span.off as usize, span.end());
     let mut out = Vec::new();
     let mut start = i;
-    let mut in_angle = false;
-    while i < end {
+    // Jump between the only bytes that matter: quotes, brackets, commas.
+    while let Some(p) = memchr::memchr3(b'"', b'<', b',', &buf[i..end]) {
+        i += p;
         match buf[i] {
-            b'"' => {
-                i = quoted_end(buf, i, end)?;
-                continue;
-            }
-            b'<' if !in_angle => in_angle = true,
-            b'>' if in_angle => in_angle = false,
-            b',' if !in_angle => {
+            b'"' => i = quoted_end(buf, i, end)?,
+            b'<' => i = i + 1 + memchr::memchr(b'>', &buf[i + 1..end])? + 1,
+            _ => {
                 let t = trim(buf, Span::new(start, i));
                 if t.len > 0 {
                     out.push(t);
                 }
-                start = i + 1;
+                i += 1;
+                start = i;
             }
-            _ => {}
         }
-        i += 1;
-    }
-    if in_angle {
-        return None;
     }
     let t = trim(buf, Span::new(start, end));
     if t.len > 0 {
