@@ -94,7 +94,11 @@ fn main() {
     println!("# SIP message layer, {}-byte INVITE with SDP, median of {RUNS} runs", INVITE.len());
     println!("| stage | ns/message | messages/s on one core |");
     println!("|---|---|---|");
-    for (name, ns) in [("parse (boundaries)", boundaries), ("+ proxy view (R-URI, Via, From, To, CSeq, Call-ID, Max-Forwards, Route)", view), ("+ build forwarded request", forward)] {
+    for (name, ns) in [
+        ("parse (boundaries)", boundaries),
+        ("+ proxy view (R-URI, Via, From, To, CSeq, Call-ID, Max-Forwards, Route)", view),
+        ("+ build forwarded request", forward),
+    ] {
         println!("| {name} | {ns:.0} | {:.0} k |", 1e6 / ns);
     }
 }

@@ -4,6 +4,7 @@
 
 use super::headers::HeaderKind;
 use super::message::Span;
+use super::scan::ListIter;
 use super::scan::{
     is_lws, is_token_char, parse_params, parse_u32, quoted_end, skip_lws, split_list, token_end, trim, Param,
 };
@@ -107,6 +108,15 @@ impl Via {
     /// `;ttl=`.
     pub fn ttl<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
         self.param(buf, "ttl").flatten()
+    }
+
+    /// Parses the first Via entry of a header value only.
+    pub fn parse_first(buf: &[u8], value: Span) -> Result<Via, HeaderError> {
+        match ListIter::new(buf, value).next() {
+            Some(Ok(first)) => Self::parse_one(buf, first),
+            Some(Err(())) => Err(HeaderError::Unbalanced),
+            None => Err(HeaderError::Empty),
+        }
     }
 
     /// Parses every Via entry of one header value.
@@ -279,11 +289,12 @@ impl NameAddr {
 
     /// Parses a header that holds exactly one element (From, To).
     pub fn parse_single(buf: &[u8], value: Span) -> Result<NameAddr, HeaderError> {
-        let parts = split_list(buf, value).ok_or(HeaderError::Unbalanced)?;
-        match parts.as_slice() {
-            [] => Err(HeaderError::Empty),
-            [one] => Self::parse(buf, *one),
-            _ => Err(HeaderError::TooManyValues),
+        let mut it = ListIter::new(buf, value);
+        match (it.next(), it.next()) {
+            (None, _) => Err(HeaderError::Empty),
+            (Some(Err(())), _) | (_, Some(Err(()))) => Err(HeaderError::Unbalanced),
+            (Some(Ok(one)), None) => Self::parse(buf, one),
+            (Some(Ok(_)), Some(Ok(_))) => Err(HeaderError::TooManyValues),
         }
     }
 

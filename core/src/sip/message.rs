@@ -416,8 +416,7 @@ impl<'a> SipMsg<'a> {
     pub fn via1(&self) -> Result<&Via, ParseError> {
         self.cached(&self.parsed.via1, || {
             let h = self.required(HeaderKind::Via)?;
-            let mut list = Via::parse_list(self.buf, h.value).map_err(|e| self.header_error(h, e))?;
-            Ok(list.swap_remove(0))
+            Via::parse_first(self.buf, h.value).map_err(|e| self.header_error(h, e))
         })
     }
 

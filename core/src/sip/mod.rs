@@ -10,6 +10,7 @@
 mod build;
 mod describe;
 mod error;
+mod exercise;
 mod framing;
 mod hdr;
 mod headers;
@@ -24,6 +25,7 @@ pub use build::{
 };
 pub use describe::describe;
 pub use error::{ParseError, ParseErrorKind};
+pub use exercise::exercise;
 pub use framing::{frame_stream, Frame};
 pub use hdr::{
     parse_delta_seconds, parse_number, parse_tokens, AuthParams, CSeq, Contact, ContentType, Event, HeaderError,

@@ -77,34 +77,65 @@ pub(crate) fn quoted_end(buf: &[u8], i: usize, end: usize) -> Option<usize> {
     None
 }
 
-/// Splits a comma-separated header value into its elements, honouring
-/// quoted strings and `<...>` (a comma inside either does not split).
-/// Empty elements are skipped. `None` when a quote or bracket is unclosed.
-pub(crate) fn split_list(buf: &[u8], span: Span) -> Option<Vec<Span>> {
-    let (mut i, end) = (span.off as usize, span.end());
-    let mut out = Vec::new();
-    let mut start = i;
-    // Jump between the only bytes that matter: quotes, brackets, commas.
-    while let Some(p) = memchr::memchr3(b'"', b'<', b',', &buf[i..end]) {
-        i += p;
-        match buf[i] {
-            b'"' => i = quoted_end(buf, i, end)?,
-            b'<' => i = i + 1 + memchr::memchr(b'>', &buf[i + 1..end])? + 1,
-            _ => {
-                let t = trim(buf, Span::new(start, i));
-                if t.len > 0 {
-                    out.push(t);
+/// The elements of a comma-separated header value, honouring quoted
+/// strings and `<...>` (a comma inside either does not split). Empty
+/// elements are skipped. Yields `Err(())` once, and then nothing, when a
+/// quote or bracket is unclosed. Allocates nothing.
+pub(crate) struct ListIter<'b> {
+    buf: &'b [u8],
+    i: usize,
+    end: usize,
+    done: bool,
+}
+
+impl<'b> ListIter<'b> {
+    pub(crate) fn new(buf: &'b [u8], span: Span) -> Self {
+        ListIter { buf, i: span.off as usize, end: span.end(), done: false }
+    }
+}
+
+impl Iterator for ListIter<'_> {
+    type Item = Result<Span, ()>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (buf, end) = (self.buf, self.end);
+        while !self.done {
+            let start = self.i;
+            let mut i = start;
+            // Jump between the only bytes that matter: quotes, brackets, commas.
+            let stop = loop {
+                let Some(p) = memchr::memchr3(b'"', b'<', b',', &buf[i..end]) else { break end };
+                i += p;
+                let skipped = match buf[i] {
+                    b'"' => quoted_end(buf, i, end),
+                    b'<' => memchr::memchr(b'>', &buf[i + 1..end]).map(|q| i + 1 + q + 1),
+                    _ => break i,
+                };
+                match skipped {
+                    Some(j) => i = j,
+                    None => {
+                        self.done = true;
+                        return Some(Err(()));
+                    }
                 }
-                i += 1;
-                start = i;
+            };
+            if stop == end {
+                self.done = true;
+            }
+            self.i = stop + 1;
+            let t = trim(buf, Span::new(start, stop));
+            if t.len > 0 {
+                return Some(Ok(t));
             }
         }
+        None
     }
-    let t = trim(buf, Span::new(start, end));
-    if t.len > 0 {
-        out.push(t);
-    }
-    Some(out)
+}
+
+/// All elements of a comma-separated value (see [`ListIter`]); `None` when
+/// a quote or bracket is unclosed.
+pub(crate) fn split_list(buf: &[u8], span: Span) -> Option<Vec<Span>> {
+    ListIter::new(buf, span).collect::<Result<Vec<_>, ()>>().ok()
 }
 
 /// One `;name[=value]` parameter.
