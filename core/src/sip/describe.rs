@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::error::{ParseError, ParseErrorKind};
 use super::hdr::{
-    parse_number, parse_tokens, AuthParams, CSeq, Contact, ContentType, Event, HeaderError, NameAddr, Via,
+    parse_number, parse_tokens, AuthParams, CSeq, Contact, ContentType, Event, HeaderError, NameAddr, SipDate, Via,
 };
 use super::headers::HeaderKind;
 use super::message::{FirstLine, SipMsg, Span};
@@ -134,6 +134,13 @@ fn describe_value(msg: &SipMsg<'_>, kind: HeaderKind, value: Span) -> Result<Vec
         | HeaderKind::ProxyAuthenticate => {
             let a = AuthParams::parse(buf, value).map_err(e)?;
             vec![format!("auth: {} {}", text(a.scheme.get(buf)), params(buf, &a.params))]
+        }
+        HeaderKind::Date => {
+            let d = SipDate::parse(buf, value).map_err(e)?;
+            vec![format!(
+                "date: {:04}-{:02}-{:02} {:02}:{:02}:{:02} GMT",
+                d.year, d.month, d.day, d.hour, d.minute, d.second
+            )]
         }
         _ => Vec::new(),
     })

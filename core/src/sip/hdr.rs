@@ -553,6 +553,58 @@ impl AuthParams {
     }
 }
 
+/// Date (RFC 3261 §20.17: RFC 1123 form, always GMT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SipDate {
+    /// Year, e.g. 2010.
+    pub year: u16,
+    /// Month 1–12.
+    pub month: u8,
+    /// Day 1–31.
+    pub day: u8,
+    /// Hour 0–23.
+    pub hour: u8,
+    /// Minute 0–59.
+    pub minute: u8,
+    /// Second 0–60 (leap second).
+    pub second: u8,
+}
+
+impl SipDate {
+    /// Parses `Sat, 13 Nov 2010 23:29:00 GMT`.
+    pub fn parse(buf: &[u8], value: Span) -> Result<SipDate, HeaderError> {
+        const DAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
+        const MONTHS: [&[u8]; 12] =
+            [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+        let v = trim(buf, value).get(buf);
+        let bad = HeaderError::BadToken;
+        // "Www, DD Mmm YYYY HH:MM:SS GMT" is exactly 29 bytes.
+        if v.len() != 29 || &v[3..5] != b", " || v[7] != b' ' || v[11] != b' ' || v[16] != b' ' || &v[25..] != b" GMT" {
+            return Err(bad);
+        }
+        if !DAYS.contains(&&v[0..3]) {
+            return Err(bad);
+        }
+        let num = |s: &[u8]| -> Result<u16, HeaderError> {
+            if s.iter().all(u8::is_ascii_digit) {
+                Ok(s.iter().fold(0u16, |n, d| n * 10 + (d - b'0') as u16))
+            } else {
+                Err(HeaderError::BadNumber)
+            }
+        };
+        let month = MONTHS.iter().position(|m| *m == &v[8..11]).ok_or(bad)? as u8 + 1;
+        let (day, year) = (num(&v[5..7])? as u8, num(&v[12..16])?);
+        if v[19] != b':' || v[22] != b':' {
+            return Err(bad);
+        }
+        let (hour, minute, second) = (num(&v[17..19])? as u8, num(&v[20..22])? as u8, num(&v[23..25])? as u8);
+        if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+            return Err(HeaderError::BadNumber);
+        }
+        Ok(SipDate { year, month, day, hour, minute, second })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -649,5 +701,20 @@ mod tests {
         assert_eq!(a.get(b, "algorithm"), Some(&b"MD5"[..]));
         assert_eq!(a.get(b, "nc"), Some(&b"00000001"[..]));
         assert!(AuthParams::parse(b"Digest realm=\"x", all(b"Digest realm=\"x")).is_err());
+    }
+
+    #[test]
+    fn dates() {
+        let b = b"Sat, 13 Nov 2010 23:29:00 GMT";
+        let d = SipDate::parse(b, all(b)).unwrap();
+        assert_eq!((d.year, d.month, d.day, d.hour, d.minute, d.second), (2010, 11, 13, 23, 29, 0));
+        for bad in [
+            &b"Fri, 01 Jan 2010 16:00:00 EST"[..],
+            b"Sat, 32 Nov 2010 23:29:00 GMT",
+            b"13 Nov 2010",
+            b"Xyz, 13 Nov 2010 23:29:00 GMT",
+        ] {
+            assert!(SipDate::parse(bad, all(bad)).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
     }
 }

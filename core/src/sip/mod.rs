@@ -29,7 +29,7 @@ pub use exercise::exercise;
 pub use framing::{frame_stream, Frame};
 pub use hdr::{
     parse_delta_seconds, parse_number, parse_tokens, AuthParams, CSeq, Contact, ContentType, Event, HeaderError,
-    NameAddr, Via,
+    NameAddr, SipDate, Via,
 };
 pub use headers::HeaderKind;
 pub use lump::{LumpError, Lumps};
