@@ -3,7 +3,7 @@
 //! `Other` with its name span.
 
 /// A header's identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum HeaderKind {
     Via,
     From,
@@ -44,6 +44,7 @@ pub enum HeaderKind {
     RejectContact,
     RequestDisposition,
     /// Any other header; its name is in [`crate::sip::Header::name`].
+    #[default]
     Other,
 }
 

@@ -5,11 +5,14 @@ use std::cell::OnceCell;
 use super::error::{ParseError, ParseErrorKind as K};
 use super::hdr::{parse_number, CSeq, Contact, HeaderError, NameAddr, Via};
 use super::headers::HeaderKind;
-use super::scan::is_token_char;
+use super::scan::{is_token_char, SmallList};
 use super::uri::{Scheme, Uri};
 
 /// Largest message accepted (the largest UDP payload).
 pub const MAX_MESSAGE_LEN: usize = 65_535;
+
+/// Headers kept inside the message itself; more spill to the heap.
+const INLINE_HEADERS: usize = 32;
 
 /// A byte range of the message buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -104,7 +107,7 @@ pub enum FirstLine {
 }
 
 /// One header line (with its continuation lines).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Header {
     /// Which header.
     pub kind: HeaderKind,
@@ -122,7 +125,7 @@ pub struct Header {
 pub struct SipMsg<'a> {
     buf: &'a [u8],
     first: FirstLine,
-    headers: Vec<Header>,
+    headers: SmallList<Header, INLINE_HEADERS>,
     body: Span,
     content_length: Option<usize>,
     parsed: Parsed,
@@ -235,7 +238,7 @@ impl<'a> SipMsg<'a> {
         let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').ok_or(ParseError::at(K::Empty, 0))?;
         let (fl_end, mut pos) = line_end(buf, start).ok_or(ParseError::at(K::UnterminatedHeaders, buf.len()))?;
         let first = parse_first_line(buf, start, fl_end)?;
-        let mut headers = Vec::with_capacity(16);
+        let mut headers = SmallList::new();
         let mut content_length = None;
         loop {
             let (end, next) = line_end(buf, pos).ok_or(ParseError::at(K::UnterminatedHeaders, buf.len()))?;
@@ -329,12 +332,12 @@ impl<'a> SipMsg<'a> {
 
     /// Every header, in order.
     pub fn headers(&self) -> &[Header] {
-        &self.headers
+        self.headers.as_slice()
     }
 
     /// The first header of a kind.
     pub fn header(&self, kind: HeaderKind) -> Option<&Header> {
-        self.headers.iter().find(|h| h.kind == kind)
+        self.headers().iter().find(|h| h.kind == kind)
     }
 
     /// The value of the first header of a kind.
@@ -346,7 +349,7 @@ impl<'a> SipMsg<'a> {
     /// their compact form).
     pub fn headers_named<'s>(&'s self, name: &'s [u8]) -> impl Iterator<Item = &'s Header> + 's {
         let kind = HeaderKind::from_name(name);
-        self.headers.iter().filter(move |h| {
+        self.headers().iter().filter(move |h| {
             if kind == HeaderKind::Other {
                 h.kind == HeaderKind::Other && h.name.get(self.buf).eq_ignore_ascii_case(name)
             } else {
@@ -372,7 +375,7 @@ impl<'a> SipMsg<'a> {
 
     /// Where the header section ends: the offset of the empty line.
     pub fn headers_end(&self) -> usize {
-        self.headers.last().map_or_else(|| self.first_line_end(), |h| h.line.end())
+        self.headers().last().map_or_else(|| self.first_line_end(), |h| h.line.end())
     }
 
     /// Offset just after the first line's terminator.
@@ -424,7 +427,7 @@ impl<'a> SipMsg<'a> {
     pub fn vias(&self) -> Result<&[Via], ParseError> {
         self.cached(&self.parsed.vias, || {
             let mut all = Vec::new();
-            for h in self.headers.iter().filter(|h| h.kind == HeaderKind::Via) {
+            for h in self.headers().iter().filter(|h| h.kind == HeaderKind::Via) {
                 all.extend(Via::parse_list(self.buf, h.value).map_err(|e| self.header_error(h, e))?);
             }
             Ok(all)
@@ -470,7 +473,7 @@ impl<'a> SipMsg<'a> {
     pub fn contact(&self) -> Result<Option<&Contact>, ParseError> {
         self.cached(&self.parsed.contact, || {
             let mut out: Option<Contact> = None;
-            for h in self.headers.iter().filter(|h| h.kind == HeaderKind::Contact) {
+            for h in self.headers().iter().filter(|h| h.kind == HeaderKind::Contact) {
                 let c = Contact::parse(self.buf, h.value).map_err(|e| self.header_error(h, e))?;
                 out = Some(match (out, c) {
                     (None, c) => c,
@@ -488,7 +491,7 @@ impl<'a> SipMsg<'a> {
 
     fn name_addr_list(&self, kind: HeaderKind) -> Result<Vec<NameAddr>, ParseError> {
         let mut all = Vec::new();
-        for h in self.headers.iter().filter(|h| h.kind == kind) {
+        for h in self.headers().iter().filter(|h| h.kind == kind) {
             all.extend(NameAddr::parse_list(self.buf, h.value).map_err(|e| self.header_error(h, e))?);
         }
         Ok(all)
@@ -520,6 +523,49 @@ impl<'a> SipMsg<'a> {
         self.cached(&self.parsed.expires, || self.number(HeaderKind::Expires)).copied()
     }
 
+    /// Parses every header with its typed parser (the lists completely),
+    /// without caching: the cost of "full parse" in the benchmark, and a
+    /// strict validity check. Returns how many headers had a typed parser.
+    pub fn parse_all_headers(&self) -> Result<usize, ParseError> {
+        use super::hdr::{parse_tokens, AuthParams, ContentType, Event, SipDate};
+        let buf = self.buf;
+        let mut typed = 0;
+        if self.is_request() {
+            self.ruri()?;
+        }
+        for h in self.headers() {
+            let v = h.value;
+            let r = match h.kind {
+                HeaderKind::Via => Via::parse_list(buf, v).map(drop),
+                HeaderKind::From | HeaderKind::To => NameAddr::parse_single(buf, v).map(drop),
+                HeaderKind::Contact => Contact::parse(buf, v).map(drop),
+                HeaderKind::Route | HeaderKind::RecordRoute | HeaderKind::Path => NameAddr::parse_list(buf, v).map(drop),
+                HeaderKind::CSeq => CSeq::parse(buf, v).map(drop),
+                HeaderKind::MaxForwards | HeaderKind::Expires | HeaderKind::MinExpires | HeaderKind::ContentLength => {
+                    parse_number(buf, v, h.kind).map(drop)
+                }
+                HeaderKind::ContentType => ContentType::parse(buf, v).map(drop),
+                HeaderKind::Supported
+                | HeaderKind::Require
+                | HeaderKind::ProxyRequire
+                | HeaderKind::Unsupported
+                | HeaderKind::Allow
+                | HeaderKind::AllowEvents => parse_tokens(buf, v).map(drop),
+                HeaderKind::Event => Event::parse(buf, v).map(drop),
+                HeaderKind::Authorization
+                | HeaderKind::ProxyAuthorization
+                | HeaderKind::WwwAuthenticate
+                | HeaderKind::ProxyAuthenticate => AuthParams::parse(buf, v).map(drop),
+                HeaderKind::Date => SipDate::parse(buf, v).map(drop),
+                HeaderKind::CallId => self.call_id().map(drop).map_err(|_| HeaderError::BadToken),
+                _ => continue,
+            };
+            r.map_err(|e| self.header_error(h, e))?;
+            typed += 1;
+        }
+        Ok(typed)
+    }
+
     /// The checks every element applies before processing (RFC 3261
     /// §8.2, §16.3; the RFC 4475 verdicts): From, To, Call-ID, CSeq and a
     /// Via present, parseable and (but Via) single; Max-Forwards single and
@@ -528,7 +574,7 @@ impl<'a> SipMsg<'a> {
     /// pass here (the 416 is sanity's / the script's decision).
     pub fn validate_basic(&self) -> Result<(), ParseError> {
         for kind in [HeaderKind::From, HeaderKind::To, HeaderKind::CallId, HeaderKind::CSeq, HeaderKind::MaxForwards] {
-            let mut it = self.headers.iter().filter(|h| h.kind == kind);
+            let mut it = self.headers().iter().filter(|h| h.kind == kind);
             if let (Some(_), Some(dup)) = (it.next(), it.next()) {
                 return Err(ParseError::in_header(K::DuplicateHeader, dup.name.off as usize, dup.name.get(self.buf)));
             }

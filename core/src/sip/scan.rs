@@ -138,8 +138,51 @@ pub(crate) fn split_list(buf: &[u8], span: Span) -> Option<Vec<Span>> {
     ListIter::new(buf, span).collect::<Result<Vec<_>, ()>>().ok()
 }
 
+/// A list that keeps its first `N` elements inline and spills to the heap
+/// only beyond that: the header scan of an ordinary message allocates
+/// nothing.
+#[derive(Clone)]
+pub(crate) struct SmallList<T: Copy + Default, const N: usize> {
+    len: usize,
+    inline: [T; N],
+    spill: Vec<T>,
+}
+
+impl<T: Copy + Default, const N: usize> SmallList<T, N> {
+    pub(crate) fn new() -> Self {
+        SmallList { len: 0, inline: [T::default(); N], spill: Vec::new() }
+    }
+
+    pub(crate) fn push(&mut self, x: T) {
+        if self.len < N {
+            self.inline[self.len] = x;
+        } else {
+            if self.spill.is_empty() {
+                self.spill.reserve(2 * N);
+                self.spill.extend_from_slice(&self.inline);
+            }
+            self.spill.push(x);
+        }
+        self.len += 1;
+    }
+
+    pub(crate) fn as_slice(&self) -> &[T] {
+        if self.len <= N {
+            &self.inline[..self.len]
+        } else {
+            &self.spill
+        }
+    }
+}
+
+impl<T: Copy + Default + std::fmt::Debug, const N: usize> std::fmt::Debug for SmallList<T, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
 /// One `;name[=value]` parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Param {
     /// The name.
     pub name: Span,
@@ -236,6 +279,15 @@ mod tests {
         assert_eq!(ps[2].value.unwrap().get(b), b"[::1]");
         assert_eq!(ps[3].value.unwrap().get(b), br#""a;b""#);
         assert!(parse_params(b";=x", 0, 3, b"").is_none());
+    }
+
+    #[test]
+    fn small_list_spills_in_order() {
+        let mut l: SmallList<u32, 3> = SmallList::new();
+        for i in 0..10 {
+            l.push(i);
+            assert_eq!(l.as_slice(), (0..=i).collect::<Vec<_>>().as_slice());
+        }
     }
 
     #[test]
