@@ -122,7 +122,7 @@ fn received_edits(msg: &SipMsg<'_>, via: &Via, src: Source<'_>, lumps: &mut Lump
     let buf = msg.buf();
     let host = via.host.get(buf);
     let host = host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")).unwrap_or(host);
-    let rport = via.params.iter().find(|p| p.is(buf, "rport"));
+    let rport = via.params.get(buf, "rport");
     let wants_rport = rport.is_some_and(|p| p.value.is_none());
     let end = via.whole.end();
     if (wants_rport || !host.eq_ignore_ascii_case(src.ip.as_bytes())) && via.received(buf).is_none() {

@@ -17,9 +17,9 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn params(buf: &[u8], ps: &[Param]) -> String {
+fn params(buf: &[u8], ps: impl IntoIterator<Item = Param>) -> String {
     let items: Vec<String> = ps
-        .iter()
+        .into_iter()
         .map(|p| match p.value {
             Some(v) => format!("{}={}", text(p.name.get(buf)), text(v.get(buf))),
             None => text(p.name.get(buf)),
@@ -43,7 +43,7 @@ fn uri(buf: &[u8], u: &Uri) -> String {
         let _ = write!(s, " port={p}");
     }
     if !u.params.is_empty() {
-        let _ = write!(s, " params={}", params(buf, &u.params));
+        let _ = write!(s, " params={}", params(buf, u.params.iter(buf)));
     }
     if let Some(h) = u.headers {
         let _ = write!(s, " headers={}", text(h.get(buf)));
@@ -58,7 +58,7 @@ fn name_addr(buf: &[u8], n: &NameAddr) -> String {
     }
     let _ = write!(s, "uri=<{}>", uri(buf, &n.uri));
     if !n.params.is_empty() {
-        let _ = write!(s, " params={}", params(buf, &n.params));
+        let _ = write!(s, " params={}", params(buf, n.params.iter(buf)));
     }
     s
 }
@@ -79,7 +79,7 @@ fn describe_value(msg: &SipMsg<'_>, kind: HeaderKind, value: Span) -> Result<Vec
                     text(v.transport.get(buf)),
                     text(v.host.get(buf)),
                     v.port.map_or("-".into(), |p| p.to_string()),
-                    params(buf, &v.params)
+                    params(buf, v.params.iter(buf))
                 )
             })
             .collect(),
@@ -112,7 +112,7 @@ fn describe_value(msg: &SipMsg<'_>, kind: HeaderKind, value: Span) -> Result<Vec
                 "type: {}/{} params={}",
                 text(t.mtype.get(buf)),
                 text(t.subtype.get(buf)),
-                params(buf, &t.params)
+                params(buf, t.params.iter(buf))
             )]
         }
         HeaderKind::Supported
@@ -126,14 +126,14 @@ fn describe_value(msg: &SipMsg<'_>, kind: HeaderKind, value: Span) -> Result<Vec
         }
         HeaderKind::Event => {
             let ev = Event::parse(buf, value).map_err(e)?;
-            vec![format!("event: {} params={}", text(ev.package.get(buf)), params(buf, &ev.params))]
+            vec![format!("event: {} params={}", text(ev.package.get(buf)), params(buf, ev.params.iter(buf)))]
         }
         HeaderKind::Authorization
         | HeaderKind::ProxyAuthorization
         | HeaderKind::WwwAuthenticate
         | HeaderKind::ProxyAuthenticate => {
             let a = AuthParams::parse(buf, value).map_err(e)?;
-            vec![format!("auth: {} {}", text(a.scheme.get(buf)), params(buf, &a.params))]
+            vec![format!("auth: {} {}", text(a.scheme.get(buf)), params(buf, a.params.iter().copied()))]
         }
         HeaderKind::Date => {
             let d = SipDate::parse(buf, value).map_err(e)?;

@@ -6,7 +6,7 @@ use super::headers::HeaderKind;
 use super::message::Span;
 use super::scan::ListIter;
 use super::scan::{
-    is_lws, is_token_char, parse_params, parse_u32, quoted_end, skip_lws, split_list, token_end, trim, Param,
+    is_lws, is_token_char, parse_params, parse_u32, quoted_end, skip_lws, split_list, token_end, trim, Param, Params,
 };
 use super::uri::{Uri, UriError};
 
@@ -59,10 +59,6 @@ impl HeaderError {
     }
 }
 
-fn find_param<'p>(params: &'p [Param], buf: &[u8], name: &str) -> Option<&'p Param> {
-    params.iter().find(|p| p.is(buf, name))
-}
-
 /// One Via entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Via {
@@ -77,12 +73,12 @@ pub struct Via {
     /// sent-by port.
     pub port: Option<u16>,
     /// All parameters.
-    pub params: Vec<Param>,
+    pub params: Params,
 }
 
 impl Via {
     fn param<'b>(&self, buf: &'b [u8], name: &str) -> Option<Option<&'b [u8]>> {
-        find_param(&self.params, buf, name).map(|p| p.value.map(|v| v.get(buf)))
+        self.params.get(buf, name).map(|p| p.value.map(|v| v.get(buf)))
     }
 
     /// `;branch=`.
@@ -151,7 +147,7 @@ impl Via {
         }
         let protocol = Span::new(parts[0].off as usize, parts[1].end());
         let (host, port, after) = parse_host_port(buf, i, end)?;
-        let (params, stop) = parse_params(buf, after, end, b"").ok_or(HeaderError::BadParams)?;
+        let (params, stop) = parse_params(buf, after, end, false).ok_or(HeaderError::BadParams)?;
         if skip_lws(buf, stop, end) != end {
             return Err(HeaderError::TrailingGarbage);
         }
@@ -210,7 +206,7 @@ pub struct NameAddr {
     /// The URI, parsed.
     pub uri: Uri,
     /// Header parameters after the URI (`;tag=`, `;expires=`, `;q=`...).
-    pub params: Vec<Param>,
+    pub params: Params,
 }
 
 impl NameAddr {
@@ -271,7 +267,7 @@ impl NameAddr {
             (u, ue)
         };
         let uri = Uri::parse(buf, uri_span).map_err(HeaderError::BadUri)?;
-        let (params, stop) = parse_params(buf, after, end, b"").ok_or(HeaderError::BadParams)?;
+        let (params, stop) = parse_params(buf, after, end, false).ok_or(HeaderError::BadParams)?;
         if skip_lws(buf, stop, end) != end {
             return Err(HeaderError::TrailingGarbage);
         }
@@ -300,7 +296,7 @@ impl NameAddr {
 
     /// A header parameter's value (empty for a flag).
     pub fn param<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
-        find_param(&self.params, buf, name).map(|p| p.value.map_or(&b""[..], |v| v.get(buf)))
+        self.params.value(buf, name)
     }
 
     /// `;tag=`.
@@ -420,7 +416,7 @@ pub struct ContentType {
     /// `sdp`.
     pub subtype: Span,
     /// Parameters (`boundary=`, `charset=`).
-    pub params: Vec<Param>,
+    pub params: Params,
 }
 
 impl ContentType {
@@ -439,7 +435,7 @@ impl ContentType {
         if se == ss {
             return Err(HeaderError::BadToken);
         }
-        let (params, stop) = parse_params(buf, se, end, b"").ok_or(HeaderError::BadParams)?;
+        let (params, stop) = parse_params(buf, se, end, false).ok_or(HeaderError::BadParams)?;
         if skip_lws(buf, stop, end) != end {
             return Err(HeaderError::TrailingGarbage);
         }
@@ -476,7 +472,7 @@ pub struct Event {
     /// `presence`, `reg`, `dialog`...
     pub package: Span,
     /// Parameters (`id=`).
-    pub params: Vec<Param>,
+    pub params: Params,
 }
 
 impl Event {
@@ -488,7 +484,7 @@ impl Event {
         if e == s {
             return Err(HeaderError::BadToken);
         }
-        let (params, stop) = parse_params(buf, e, end, b"").ok_or(HeaderError::BadParams)?;
+        let (params, stop) = parse_params(buf, e, end, false).ok_or(HeaderError::BadParams)?;
         if skip_lws(buf, stop, end) != end {
             return Err(HeaderError::TrailingGarbage);
         }
@@ -497,7 +493,7 @@ impl Event {
 
     /// `;id=`.
     pub fn id<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
-        find_param(&self.params, buf, "id").and_then(|p| p.value).map(|v| v.get(buf))
+        self.params.get(buf, "id").and_then(|p| p.value).map(|v| v.get(buf))
     }
 }
 
@@ -543,7 +539,7 @@ impl AuthParams {
 
     /// A parameter's value with surrounding quotes removed.
     pub fn get<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
-        let v = find_param(&self.params, buf, name)?.value?.get(buf);
+        let v = self.params.iter().find(|p| p.is(buf, name))?.value?.get(buf);
         Some(if v.len() >= 2 && v[0] == b'"' && v[v.len() - 1] == b'"' { &v[1..v.len() - 1] } else { v })
     }
 

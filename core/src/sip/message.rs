@@ -539,7 +539,9 @@ impl<'a> SipMsg<'a> {
                 HeaderKind::Via => Via::parse_list(buf, v).map(drop),
                 HeaderKind::From | HeaderKind::To => NameAddr::parse_single(buf, v).map(drop),
                 HeaderKind::Contact => Contact::parse(buf, v).map(drop),
-                HeaderKind::Route | HeaderKind::RecordRoute | HeaderKind::Path => NameAddr::parse_list(buf, v).map(drop),
+                HeaderKind::Route | HeaderKind::RecordRoute | HeaderKind::Path => {
+                    NameAddr::parse_list(buf, v).map(drop)
+                }
                 HeaderKind::CSeq => CSeq::parse(buf, v).map(drop),
                 HeaderKind::MaxForwards | HeaderKind::Expires | HeaderKind::MinExpires | HeaderKind::ContentLength => {
                     parse_number(buf, v, h.kind).map(drop)

@@ -34,5 +34,5 @@ pub use hdr::{
 pub use headers::HeaderKind;
 pub use lump::{LumpError, Lumps};
 pub use message::{FirstLine, Header, Method, SipMsg, Span, MAX_MESSAGE_LEN};
-pub use scan::Param;
+pub use scan::{Param, ParamIter, Params};
 pub use uri::{unescape, HostKind, Scheme, Uri, UriError};

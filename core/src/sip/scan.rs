@@ -197,48 +197,113 @@ impl Param {
     }
 }
 
-/// Parses `;a=b;c;d="x y"` starting at `i` (at a `;` or at the end) up to
-/// `end`. Returns the parameters and the index where parsing stopped (the
-/// first byte that is not part of a parameter list). `None` on a malformed
-/// parameter (empty name, unclosed quote).
-pub(crate) fn parse_params(buf: &[u8], mut i: usize, end: usize, stop: &[u8]) -> Option<(Vec<Param>, usize)> {
-    let mut out = Vec::new();
-    loop {
-        i = skip_lws(buf, i, end);
-        if i >= end || buf[i] != b';' {
-            return Some((out, i));
-        }
-        i = skip_lws(buf, i + 1, end);
-        let ns = i;
-        while i < end && !is_lws(buf[i]) && !b";=,".contains(&buf[i]) && !stop.contains(&buf[i]) {
+/// Bytes that end a parameter name: LWS, `;`, `=`, `,`.
+static PARAM_NAME_END: [bool; 256] = byte_class(false, b" \t\r\n;=,");
+/// Bytes that end an unquoted parameter value: LWS, `;`, `,`.
+static PARAM_VALUE_END: [bool; 256] = byte_class(false, b" \t\r\n;,");
+
+/// One parameter at `i` (which must be at LWS or `;`): `Ok(None)` when
+/// the list ends there, `Err` when it is malformed. `stop_q`: a `?` ends
+/// the list (URI parameters before URI headers).
+fn next_param(buf: &[u8], i: usize, end: usize, stop_q: bool) -> Result<Option<(Param, usize)>, ()> {
+    let mut i = skip_lws(buf, i, end);
+    if i >= end || buf[i] != b';' {
+        return Ok(None);
+    }
+    i = skip_lws(buf, i + 1, end);
+    let ns = i;
+    while i < end && !PARAM_NAME_END[buf[i] as usize] && !(stop_q && buf[i] == b'?') {
+        i += 1;
+    }
+    if i == ns {
+        return Err(());
+    }
+    let name = Span::new(ns, i);
+    let after_name = i;
+    i = skip_lws(buf, i, end);
+    if i >= end || buf[i] != b'=' {
+        return Ok(Some((Param { name, value: None }, after_name)));
+    }
+    i = skip_lws(buf, i + 1, end);
+    let vs = i;
+    if i < end && buf[i] == b'"' {
+        i = quoted_end(buf, i, end).ok_or(())?;
+    } else if i < end && buf[i] == b'[' {
+        // IPv6 reference as a value (received=[::1]).
+        i = memchr::memchr(b']', &buf[i..end]).map_or(end, |p| i + p + 1);
+    } else {
+        while i < end && !PARAM_VALUE_END[buf[i] as usize] && !(stop_q && buf[i] == b'?') {
             i += 1;
         }
-        if i == ns {
-            return None;
-        }
-        let name = Span::new(ns, i);
-        i = skip_lws(buf, i, end);
-        let mut value = None;
-        if i < end && buf[i] == b'=' {
-            i = skip_lws(buf, i + 1, end);
-            let vs = i;
-            if i < end && buf[i] == b'"' {
-                i = quoted_end(buf, i, end)?;
-            } else if i < end && buf[i] == b'[' {
-                // IPv6 reference as a value (received=[::1]).
-                while i < end && buf[i] != b']' {
-                    i += 1;
-                }
-                i = (i + 1).min(end);
-            } else {
-                while i < end && !is_lws(buf[i]) && !b";,".contains(&buf[i]) && !stop.contains(&buf[i]) {
-                    i += 1;
-                }
-            }
-            value = Some(Span::new(vs, i));
-        }
-        out.push(Param { name, value });
     }
+    Ok(Some((Param { name, value: Some(Span::new(vs, i)) }, i)))
+}
+
+/// A `;name[=value]...` list kept as its text and walked on demand: lookups
+/// such as `branch` or `tag` read a handful of bytes, and parsing a header
+/// allocates nothing for its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Params {
+    span: Span,
+    stop_q: bool,
+}
+
+impl Params {
+    /// The list's text.
+    pub fn span(&self) -> Span {
+        self.span
+    }
+
+    /// Whether there are no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.span.len == 0
+    }
+
+    /// The parameters in order.
+    pub fn iter<'b>(&self, buf: &'b [u8]) -> ParamIter<'b> {
+        ParamIter { buf, i: self.span.off as usize, end: self.span.end(), stop_q: self.stop_q }
+    }
+
+    /// The first parameter named `name` (case-insensitive).
+    pub fn get(&self, buf: &[u8], name: &str) -> Option<Param> {
+        self.iter(buf).find(|p| p.is(buf, name))
+    }
+
+    /// The value of parameter `name`, empty for a flag parameter.
+    pub fn value<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
+        self.get(buf, name).map(|p| p.value.map_or(&b""[..], |v| v.get(buf)))
+    }
+}
+
+/// Walks a validated [`Params`] list.
+#[derive(Debug, Clone)]
+pub struct ParamIter<'b> {
+    buf: &'b [u8],
+    i: usize,
+    end: usize,
+    stop_q: bool,
+}
+
+impl Iterator for ParamIter<'_> {
+    type Item = Param;
+
+    fn next(&mut self) -> Option<Param> {
+        let (p, next) = next_param(self.buf, self.i, self.end, self.stop_q).ok().flatten()?;
+        self.i = next;
+        Some(p)
+    }
+}
+
+/// Parses and validates `;a=b;c;d="x y"` starting at `i` up to `end`.
+/// Returns the list and the index where it stopped (the first byte that is
+/// not part of it). `None` on a malformed parameter (empty name, unclosed
+/// quote).
+pub(crate) fn parse_params(buf: &[u8], i: usize, end: usize, stop_q: bool) -> Option<(Params, usize)> {
+    let mut at = i;
+    while let Some((_, next)) = next_param(buf, at, end, stop_q).ok()? {
+        at = next;
+    }
+    Some((Params { span: Span::new(i, at), stop_q }, at))
 }
 
 /// Parses an unsigned decimal that must fit in `max`.
@@ -270,15 +335,19 @@ mod tests {
     #[test]
     fn params_with_values_quotes_and_flags() {
         let b = br#";branch=z9hG4bK1 ; rport;received=[::1];x="a;b""#;
-        let (ps, stop) = parse_params(b, 0, b.len(), b"").unwrap();
+        let (ps, stop) = parse_params(b, 0, b.len(), false).unwrap();
         assert_eq!(stop, b.len());
+        assert_eq!(ps.value(b, "RPORT"), Some(&b""[..]));
+        let ps: Vec<Param> = ps.iter(b).collect();
         let names: Vec<&[u8]> = ps.iter().map(|p| p.name.get(b)).collect();
         assert_eq!(names, [&b"branch"[..], b"rport", b"received", b"x"]);
         assert_eq!(ps[0].value.unwrap().get(b), b"z9hG4bK1");
         assert!(ps[1].value.is_none());
         assert_eq!(ps[2].value.unwrap().get(b), b"[::1]");
         assert_eq!(ps[3].value.unwrap().get(b), br#""a;b""#);
-        assert!(parse_params(b";=x", 0, 3, b"").is_none());
+        assert!(parse_params(b";=x", 0, 3, false).is_none());
+        let (q, stop) = parse_params(b";a=1?h=v", 0, 8, true).unwrap();
+        assert_eq!((q.value(b";a=1?h=v", "a"), stop), (Some(&b"1"[..]), 4));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::message::Span;
-use super::scan::{parse_params, Param};
+use super::scan::{byte_class, parse_params, Param, Params};
 
 /// URI schemes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,26 +87,30 @@ pub struct Uri {
     /// Port, when written.
     pub port: Option<u16>,
     /// `;name[=value]` parameters.
-    pub params: Vec<Param>,
+    pub params: Params,
     /// The `?h=v&...` headers, without the `?`.
     pub headers: Option<Span>,
 }
 
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b)
-}
+// RFC 3261 §25.1 character classes (unreserved = alphanum / "-_.!~*'()").
+static USER_CHARS: [bool; 256] = byte_class(true, b"-_.!~*'()&=+$,;?/");
+static PASSWORD_CHARS: [bool; 256] = byte_class(true, b"-_.!~*'()&=+$,");
+static PARAM_CHARS: [bool; 256] = byte_class(true, b"-_.!~*'()[]/:&+$");
+static HEADER_CHARS: [bool; 256] = byte_class(true, b"-_.!~*'()[]/?:+$&=");
+static TEL_CHARS: [bool; 256] = byte_class(true, b"-_.!~*'()+#*/");
+static HOST_CHARS: [bool; 256] = byte_class(true, b"-._");
 
-/// Checks that every byte is allowed (`ok`) or a valid `%XX` escape.
-fn valid_escaped(s: &[u8], ok: impl Fn(u8) -> bool) -> bool {
+/// Checks that every byte is in `ok` or a valid `%XX` escape.
+fn valid_escaped(s: &[u8], ok: &[bool; 256]) -> bool {
     let mut i = 0;
     while i < s.len() {
-        if s[i] == b'%' {
-            if !(s.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)) {
-                return false;
-            }
-            i += 3;
-        } else if ok(s[i]) {
+        if ok[s[i] as usize] {
             i += 1;
+        } else if s[i] == b'%'
+            && s.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            i += 3;
         } else {
             return false;
         }
@@ -180,7 +184,7 @@ impl Uri {
             host: Span::new(base + s.len(), base + s.len()),
             host_kind: HostKind::None,
             port: None,
-            params: Vec::new(),
+            params: Params::default(),
             headers: None,
         };
         let rest = colon + 1;
@@ -188,11 +192,11 @@ impl Uri {
             Scheme::Other => Ok(uri),
             Scheme::Tel => {
                 let end = s[rest..].iter().position(|&b| b == b';').map_or(s.len(), |p| rest + p);
-                if end == rest || !valid_escaped(&s[rest..end], |b| is_unreserved(b) || b"+#*/".contains(&b)) {
+                if end == rest || !valid_escaped(&s[rest..end], &TEL_CHARS) {
                     return Err(UriError::BadUser);
                 }
                 uri.user = Some(Span::new(base + rest, base + end));
-                let (params, stop) = parse_params(buf, base + end, span.end(), b"").ok_or(UriError::BadParam)?;
+                let (params, stop) = parse_params(buf, base + end, span.end(), false).ok_or(UriError::BadParam)?;
                 if stop != span.end() {
                     return Err(UriError::BadParam);
                 }
@@ -214,12 +218,12 @@ impl Uri {
                 Some(c) => (&userinfo[..c], Some((rest + c + 1, at))),
                 None => (userinfo, None),
             };
-            if user.is_empty() || !valid_escaped(user, |b| is_unreserved(b) || b"&=+$,;?/".contains(&b)) {
+            if user.is_empty() || !valid_escaped(user, &USER_CHARS) {
                 return Err(UriError::BadUser);
             }
             uri.user = Some(Span::new(base + rest, base + rest + user.len()));
             if let Some((ps, pe)) = pass {
-                if !valid_escaped(&s[ps..pe], |b| is_unreserved(b) || b"&=+$,".contains(&b)) {
+                if !valid_escaped(&s[ps..pe], &PASSWORD_CHARS) {
                     return Err(UriError::BadPassword);
                 }
                 uri.password = Some(Span::new(base + ps, base + pe));
@@ -236,7 +240,7 @@ impl Uri {
             i = close + 1;
             uri.host_kind = HostKind::Ipv6;
         } else {
-            while i < s.len() && (s[i].is_ascii_alphanumeric() || b"-._".contains(&s[i])) {
+            while i < s.len() && HOST_CHARS[s[i] as usize] {
                 i += 1;
             }
             let host = &s[hs..i];
@@ -257,10 +261,11 @@ impl Uri {
             uri.port = Some(port as u16);
         }
         let end = base + s.len();
-        let (params, stop) = parse_params(buf, base + i, end, b"?").ok_or(UriError::BadParam)?;
-        for p in &params {
-            let ok = |b: u8| is_unreserved(b) || b"[]/:&+$".contains(&b);
-            if !valid_escaped(p.name.get(buf), ok) || p.value.is_some_and(|v| !valid_escaped(v.get(buf), ok)) {
+        let (params, stop) = parse_params(buf, base + i, end, true).ok_or(UriError::BadParam)?;
+        for p in params.iter(buf) {
+            if !valid_escaped(p.name.get(buf), &PARAM_CHARS)
+                || p.value.is_some_and(|v| !valid_escaped(v.get(buf), &PARAM_CHARS))
+            {
                 return Err(UriError::BadParam);
             }
         }
@@ -270,7 +275,7 @@ impl Uri {
                 return Err(if stop == base + i { UriError::BadHost } else { UriError::BadParam });
             }
             let h = Span::new(stop + 1, end);
-            if !valid_escaped(h.get(buf), |b| is_unreserved(b) || b"[]/?:+$&=".contains(&b)) {
+            if !valid_escaped(h.get(buf), &HEADER_CHARS) {
                 return Err(UriError::BadHeaders);
             }
             uri.headers = Some(h);
@@ -279,13 +284,13 @@ impl Uri {
     }
 
     /// The parameter named `name` (case-insensitive).
-    pub fn param(&self, buf: &[u8], name: &str) -> Option<&Param> {
-        self.params.iter().find(|p| p.is(buf, name))
+    pub fn param(&self, buf: &[u8], name: &str) -> Option<Param> {
+        self.params.get(buf, name)
     }
 
     /// The value of parameter `name`, empty for a flag parameter.
     pub fn param_value<'b>(&self, buf: &'b [u8], name: &str) -> Option<&'b [u8]> {
-        self.param(buf, name).map(|p| p.value.map_or(&b""[..], |v| v.get(buf)))
+        self.params.value(buf, name)
     }
 
     /// `;lr` present (loose routing).
@@ -340,18 +345,18 @@ impl Uri {
         };
         // user, ttl, method, maddr, transport: must agree, present or not.
         for name in ["user", "ttl", "method", "maddr", "transport"] {
-            let a = self.param(abuf, name).map(|p| pval(abuf, p));
-            let b = other.param(bbuf, name).map(|p| pval(bbuf, p));
+            let a = self.param(abuf, name).map(|p| pval(abuf, &p));
+            let b = other.param(bbuf, name).map(|p| pval(bbuf, &p));
             if a != b {
                 return false;
             }
         }
         // Other parameters: compared only when both have them.
-        for pa in &self.params {
+        for pa in self.params.iter(abuf) {
             let name = unescape(pa.name.get(abuf)).to_ascii_lowercase();
-            let pb = other.params.iter().find(|pb| unescape(pb.name.get(bbuf)).eq_ignore_ascii_case(&name));
+            let pb = other.params.iter(bbuf).find(|pb| unescape(pb.name.get(bbuf)).eq_ignore_ascii_case(&name));
             if let Some(pb) = pb {
-                if pval(abuf, pa) != pval(bbuf, pb) {
+                if pval(abuf, &pa) != pval(bbuf, &pb) {
                     return false;
                 }
             }
