@@ -222,18 +222,13 @@ impl NameAddr {
         let has_angle = {
             // A '<' outside a quoted string means name-addr form.
             let mut j = i;
-            let mut found = false;
-            while j < end {
-                match buf[j] {
-                    b'"' => j = quoted_end(buf, j, end).ok_or(HeaderError::Unbalanced)?,
-                    b'<' => {
-                        found = true;
-                        break;
-                    }
-                    _ => j += 1,
+            loop {
+                match memchr::memchr2(b'"', b'<', &buf[j..end]).map(|p| j + p) {
+                    Some(q) if buf[q] == b'"' => j = quoted_end(buf, q, end).ok_or(HeaderError::Unbalanced)?,
+                    Some(_) => break true,
+                    None => break false,
                 }
             }
-            found
         };
         let (uri_span, after) = if has_angle {
             if buf[i] == b'"' {

@@ -95,57 +95,76 @@ const NAMES: &[(&str, HeaderKind)] = &[
 impl HeaderKind {
     /// The kind of a header named `name` (case-insensitive, compact forms).
     pub fn from_name(name: &[u8]) -> HeaderKind {
-        // Lower-case into a stack buffer, then one `match` on the bytes:
-        // the compiler turns it into a switch on length plus compares.
-        let mut lower = [0u8; 24];
-        if name.is_empty() || name.len() > lower.len() {
-            return HeaderKind::Other;
-        }
-        for (d, s) in lower.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
-        }
         use HeaderKind as H;
-        match &lower[..name.len()] {
-            b"via" | b"v" => H::Via,
-            b"from" | b"f" => H::From,
-            b"to" | b"t" => H::To,
-            b"call-id" | b"i" => H::CallId,
-            b"cseq" => H::CSeq,
-            b"max-forwards" => H::MaxForwards,
-            b"content-length" | b"l" => H::ContentLength,
-            b"content-type" | b"c" => H::ContentType,
-            b"content-encoding" | b"e" => H::ContentEncoding,
-            b"contact" | b"m" => H::Contact,
-            b"route" => H::Route,
-            b"record-route" => H::RecordRoute,
-            b"expires" => H::Expires,
-            b"min-expires" => H::MinExpires,
-            b"authorization" => H::Authorization,
-            b"proxy-authorization" => H::ProxyAuthorization,
-            b"www-authenticate" => H::WwwAuthenticate,
-            b"proxy-authenticate" => H::ProxyAuthenticate,
-            b"supported" | b"k" => H::Supported,
-            b"require" => H::Require,
-            b"proxy-require" => H::ProxyRequire,
-            b"unsupported" => H::Unsupported,
-            b"allow" => H::Allow,
-            b"allow-events" | b"u" => H::AllowEvents,
-            b"event" | b"o" => H::Event,
-            b"path" => H::Path,
-            b"user-agent" => H::UserAgent,
-            b"server" => H::Server,
-            b"date" => H::Date,
-            b"subject" | b"s" => H::Subject,
-            b"accept" => H::Accept,
-            b"refer-to" | b"r" => H::ReferTo,
-            b"referred-by" | b"b" => H::ReferredBy,
-            b"session-expires" | b"x" => H::SessionExpires,
-            b"identity" | b"y" => H::Identity,
-            b"accept-contact" | b"a" => H::AcceptContact,
-            b"reject-contact" | b"j" => H::RejectContact,
-            b"request-disposition" | b"d" => H::RequestDisposition,
-            _ => H::Other,
+        let Some(&first) = name.first() else { return H::Other };
+        let first = first.to_ascii_lowercase();
+        if name.len() == 1 {
+            return match first {
+                b'v' => H::Via,
+                b'f' => H::From,
+                b't' => H::To,
+                b'i' => H::CallId,
+                b'l' => H::ContentLength,
+                b'c' => H::ContentType,
+                b'e' => H::ContentEncoding,
+                b'm' => H::Contact,
+                b'k' => H::Supported,
+                b'u' => H::AllowEvents,
+                b'o' => H::Event,
+                b's' => H::Subject,
+                b'r' => H::ReferTo,
+                b'b' => H::ReferredBy,
+                b'x' => H::SessionExpires,
+                b'y' => H::Identity,
+                b'a' => H::AcceptContact,
+                b'j' => H::RejectContact,
+                b'd' => H::RequestDisposition,
+                _ => H::Other,
+            };
         }
+        // Length and first letter leave at most two candidates; one
+        // case-insensitive compare confirms.
+        let candidates: &[(&str, HeaderKind)] = match (name.len(), first) {
+            (2, b't') => &[("to", H::To)],
+            (3, b'v') => &[("via", H::Via)],
+            (4, b'f') => &[("from", H::From)],
+            (4, b'c') => &[("cseq", H::CSeq)],
+            (4, b'p') => &[("path", H::Path)],
+            (4, b'd') => &[("date", H::Date)],
+            (5, b'r') => &[("route", H::Route)],
+            (5, b'a') => &[("allow", H::Allow)],
+            (5, b'e') => &[("event", H::Event)],
+            (6, b's') => &[("server", H::Server)],
+            (6, b'a') => &[("accept", H::Accept)],
+            (7, b'c') => &[("call-id", H::CallId), ("contact", H::Contact)],
+            (7, b'e') => &[("expires", H::Expires)],
+            (7, b'r') => &[("require", H::Require)],
+            (7, b's') => &[("subject", H::Subject)],
+            (8, b'r') => &[("refer-to", H::ReferTo)],
+            (8, b'i') => &[("identity", H::Identity)],
+            (9, b's') => &[("supported", H::Supported)],
+            (10, b'u') => &[("user-agent", H::UserAgent)],
+            (11, b'm') => &[("min-expires", H::MinExpires)],
+            (11, b'u') => &[("unsupported", H::Unsupported)],
+            (11, b'r') => &[("referred-by", H::ReferredBy)],
+            (12, b'm') => &[("max-forwards", H::MaxForwards)],
+            (12, b'c') => &[("content-type", H::ContentType)],
+            (12, b'r') => &[("record-route", H::RecordRoute)],
+            (12, b'a') => &[("allow-events", H::AllowEvents)],
+            (13, b'a') => &[("authorization", H::Authorization)],
+            (13, b'p') => &[("proxy-require", H::ProxyRequire)],
+            (14, b'c') => &[("content-length", H::ContentLength)],
+            (14, b'a') => &[("accept-contact", H::AcceptContact)],
+            (14, b'r') => &[("reject-contact", H::RejectContact)],
+            (15, b's') => &[("session-expires", H::SessionExpires)],
+            (16, b'c') => &[("content-encoding", H::ContentEncoding)],
+            (16, b'w') => &[("www-authenticate", H::WwwAuthenticate)],
+            (18, b'p') => &[("proxy-authenticate", H::ProxyAuthenticate)],
+            (19, b'p') => &[("proxy-authorization", H::ProxyAuthorization)],
+            (19, b'r') => &[("request-disposition", H::RequestDisposition)],
+            _ => return H::Other,
+        };
+        candidates.iter().find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name)).map_or(H::Other, |&(_, k)| k)
     }
 
     /// The canonical full name (`None` for `Other`).
@@ -191,6 +210,13 @@ mod tests {
         assert_eq!(HeaderKind::from_name(b"q"), HeaderKind::Other);
         assert_eq!(HeaderKind::from_name(b""), HeaderKind::Other);
         assert_eq!(HeaderKind::CallId.canonical_name(), Some("Call-ID"));
+        // Every canonical name maps back to its kind, in any case.
+        for &(name, kind) in NAMES {
+            assert_eq!(HeaderKind::from_name(name.as_bytes()), kind, "{name}");
+            assert_eq!(HeaderKind::from_name(name.to_uppercase().as_bytes()), kind, "{name}");
+        }
+        assert_eq!(HeaderKind::from_name(b"Contacts"), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(b"Call-IX"), HeaderKind::Other);
         assert!(HeaderKind::Via.is_list() && !HeaderKind::From.is_list());
     }
 }

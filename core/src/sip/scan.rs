@@ -153,6 +153,7 @@ impl<T: Copy + Default, const N: usize> SmallList<T, N> {
         SmallList { len: 0, inline: [T::default(); N], spill: Vec::new() }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, x: T) {
         if self.len < N {
             self.inline[self.len] = x;
@@ -166,6 +167,7 @@ impl<T: Copy + Default, const N: usize> SmallList<T, N> {
         self.len += 1;
     }
 
+    #[inline]
     pub(crate) fn as_slice(&self) -> &[T] {
         if self.len <= N {
             &self.inline[..self.len]

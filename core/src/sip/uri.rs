@@ -159,7 +159,7 @@ impl Uri {
     pub fn parse(buf: &[u8], span: Span) -> Result<Uri, UriError> {
         let s = span.get(buf);
         let base = span.off as usize;
-        let colon = s.iter().position(|&b| b == b':').ok_or(UriError::MissingScheme)?;
+        let colon = memchr::memchr(b':', s).ok_or(UriError::MissingScheme)?;
         let scheme_txt = &s[..colon];
         if scheme_txt.is_empty()
             || !scheme_txt[0].is_ascii_alphabetic()
@@ -212,7 +212,7 @@ impl Uri {
 
     fn parse_sip(buf: &[u8], base: usize, s: &[u8], rest: usize, uri: &mut Uri) -> Result<(), UriError> {
         let mut i = rest;
-        if let Some(at) = s[rest..].iter().position(|&b| b == b'@').map(|p| rest + p) {
+        if let Some(at) = memchr::memchr(b'@', &s[rest..]).map(|p| rest + p) {
             let userinfo = &s[rest..at];
             let (user, pass) = match userinfo.iter().position(|&b| b == b':') {
                 Some(c) => (&userinfo[..c], Some((rest + c + 1, at))),
@@ -247,7 +247,7 @@ impl Uri {
             if host.is_empty() || host.starts_with(b".") || host.starts_with(b"-") {
                 return Err(UriError::BadHost);
             }
-            uri.host_kind = if is_ipv4(host) { HostKind::Ipv4 } else { HostKind::Name };
+            uri.host_kind = if host[0].is_ascii_digit() && is_ipv4(host) { HostKind::Ipv4 } else { HostKind::Name };
         }
         uri.host = Span::new(base + hs, base + i);
         if s.get(i) == Some(&b':') {
