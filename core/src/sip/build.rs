@@ -2,7 +2,7 @@
 //! (RFC 3261 §16.6) or a reply (§16.7), and local replies (§8.2.6). Every
 //! change is a lump on the received buffer; nothing is re-serialised.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use super::error::ParseError;
 use super::hdr::Via;
@@ -83,17 +83,33 @@ pub struct ViaSpec<'s> {
 }
 
 impl ViaSpec<'_> {
-    fn header_line(&self) -> String {
-        let mut s = format!("Via: SIP/2.0/{} {}", self.transport, self.host);
-        if let Some(p) = self.port {
-            let _ = write!(s, ":{p}");
-        }
-        let _ = write!(s, ";branch={}", self.branch);
-        if self.rport {
-            s.push_str(";rport");
-        }
-        s.push_str("\r\n");
-        s
+    /// Records the Via header line as an insertion at `off`.
+    fn insert(&self, lumps: &mut Lumps, off: usize) {
+        let port = |f: &mut std::fmt::Formatter<'_>| match self.port {
+            Some(p) => write!(f, ":{p}"),
+            None => Ok(()),
+        };
+        let rport = if self.rport { ";rport" } else { "" };
+        lumps.insert_fmt(
+            off,
+            format_args!(
+                "Via: SIP/2.0/{} {}{};branch={}{}\r\n",
+                self.transport,
+                self.host,
+                FmtFn(port),
+                self.branch,
+                rport
+            ),
+        );
+    }
+}
+
+/// Formats through a closure (for optional parts inside `format_args!`).
+struct FmtFn<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result>(F);
+
+impl<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result> std::fmt::Display for FmtFn<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (self.0)(f)
     }
 }
 
@@ -126,10 +142,10 @@ fn received_edits(msg: &SipMsg<'_>, via: &Via, src: Source<'_>, lumps: &mut Lump
     let wants_rport = rport.is_some_and(|p| p.value.is_none());
     let end = via.whole.end();
     if (wants_rport || !host.eq_ignore_ascii_case(src.ip.as_bytes())) && via.received(buf).is_none() {
-        lumps.insert(end, format!(";received={}", src.ip).as_bytes());
+        lumps.insert_fmt(end, format_args!(";received={}", src.ip));
     }
     if let (true, Some(p)) = (wants_rport, rport) {
-        lumps.replace(p.name.off as usize, p.name.len as usize, format!("rport={}", src.port).as_bytes());
+        lumps.replace_fmt(p.name.off as usize, p.name.len as usize, format_args!("rport={}", src.port));
     }
 }
 
@@ -152,11 +168,11 @@ fn fix_content_length(msg: &SipMsg<'_>, lumps: &mut Lumps, ensure: bool) {
     let new_len = (body.len as isize + lumps.growth_from(body.off as usize)).max(0) as usize;
     match msg.header(HeaderKind::ContentLength) {
         Some(h) if msg.content_length() != Some(new_len) => {
-            lumps.replace(h.value.off as usize, h.value.len as usize, new_len.to_string().as_bytes());
+            lumps.replace_fmt(h.value.off as usize, h.value.len as usize, format_args!("{new_len}"));
         }
         Some(_) => {}
         None if ensure || new_len != body.len as usize => {
-            lumps.insert(msg.headers_end(), format!("Content-Length: {new_len}\r\n").as_bytes());
+            lumps.insert_fmt(msg.headers_end(), format_args!("Content-Length: {new_len}\r\n"));
         }
         None => {}
     }
@@ -168,9 +184,9 @@ fn fix_content_length(msg: &SipMsg<'_>, lumps: &mut Lumps, ensure: bool) {
 pub fn forward_request(msg: &SipMsg<'_>, spec: &ForwardRequest<'_>, mut lumps: Lumps) -> Result<Vec<u8>, BuildError> {
     let buf = msg.buf();
     let top = msg.first_line_end();
-    lumps.insert(top, spec.via.header_line().as_bytes());
+    spec.via.insert(&mut lumps, top);
     if let Some(rr) = spec.record_route {
-        lumps.insert(top, format!("Record-Route: {rr}\r\n").as_bytes());
+        lumps.insert_fmt(top, format_args!("Record-Route: {rr}\r\n"));
     }
     if let (Some(src), Ok(via)) = (spec.source, msg.via1()) {
         received_edits(msg, via, src, &mut lumps);
@@ -182,8 +198,8 @@ pub fn forward_request(msg: &SipMsg<'_>, spec: &ForwardRequest<'_>, mut lumps: L
     }
     match (msg.max_forwards()?, msg.header(HeaderKind::MaxForwards)) {
         (Some(0), _) => return Err(BuildError::TooManyHops),
-        (Some(n), Some(h)) => lumps.replace(h.value.off as usize, h.value.len as usize, (n - 1).to_string().as_bytes()),
-        _ => lumps.insert(top, format!("Max-Forwards: {}\r\n", DEFAULT_MAX_FORWARDS).as_bytes()),
+        (Some(n), Some(h)) => lumps.replace_fmt(h.value.off as usize, h.value.len as usize, format_args!("{}", n - 1)),
+        _ => lumps.insert_fmt(top, format_args!("Max-Forwards: {DEFAULT_MAX_FORWARDS}\r\n")),
     }
     if spec.pop_route {
         if let Some(h) = msg.header(HeaderKind::Route) {
@@ -226,7 +242,8 @@ pub struct ReplyOpts<'s> {
 pub fn local_reply(req: &SipMsg<'_>, code: u16, reason: &str, opts: &ReplyOpts<'_>) -> Result<Vec<u8>, BuildError> {
     let buf = req.buf();
     let mut out = Vec::with_capacity(512 + opts.body.len() + opts.extra_headers.len());
-    out.extend_from_slice(format!("SIP/2.0 {code} {reason}\r\n").as_bytes());
+    // Writes into a Vec cannot fail.
+    let _ = write!(out, "SIP/2.0 {code} {reason}\r\n");
     let via1 = req.via1()?;
     let to = req.to()?;
     req.from()?;
@@ -253,7 +270,7 @@ pub fn local_reply(req: &SipMsg<'_>, code: u16, reason: &str, opts: &ReplyOpts<'
                     Some(tag) => {
                         let cut = h.value.end() - h.line.off as usize;
                         out.extend_from_slice(&line[..cut]);
-                        out.extend_from_slice(format!(";tag={tag}").as_bytes());
+                        let _ = write!(out, ";tag={tag}");
                         out.extend_from_slice(&line[cut..]);
                     }
                     None => out.extend_from_slice(line),
@@ -264,9 +281,9 @@ pub fn local_reply(req: &SipMsg<'_>, code: u16, reason: &str, opts: &ReplyOpts<'
     }
     out.extend_from_slice(opts.extra_headers);
     if let Some(server) = opts.server {
-        out.extend_from_slice(format!("Server: {server}\r\n").as_bytes());
+        let _ = write!(out, "Server: {server}\r\n");
     }
-    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", opts.body.len()).as_bytes());
+    let _ = write!(out, "Content-Length: {}\r\n\r\n", opts.body.len());
     out.extend_from_slice(opts.body);
     Ok(out)
 }

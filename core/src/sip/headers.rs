@@ -92,12 +92,20 @@ const NAMES: &[(&str, HeaderKind)] = &[
     ("Request-Disposition", HeaderKind::RequestDisposition),
 ];
 
+/// Case-insensitive equality of a header-name token with a lower-case
+/// candidate made of letters and `-`: OR-ing 0x20 lower-cases letters and
+/// leaves `-` alone, and no other token character maps onto a letter or
+/// `-` (so this is exact for tokens, and branch-free per byte).
+fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
+    name.len() == lower.len() && name.iter().zip(lower).fold(0u8, |acc, (a, b)| acc | ((a | 0x20) ^ b)) == 0
+}
+
 impl HeaderKind {
     /// The kind of a header named `name` (case-insensitive, compact forms).
     pub fn from_name(name: &[u8]) -> HeaderKind {
         use HeaderKind as H;
         let Some(&first) = name.first() else { return H::Other };
-        let first = first.to_ascii_lowercase();
+        let first = first | 0x20;
         if name.len() == 1 {
             return match first {
                 b'v' => H::Via,
@@ -164,7 +172,7 @@ impl HeaderKind {
             (19, b'r') => &[("request-disposition", H::RequestDisposition)],
             _ => return H::Other,
         };
-        candidates.iter().find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name)).map_or(H::Other, |&(_, k)| k)
+        candidates.iter().find(|(n, _)| eq_lower(name, n.as_bytes())).map_or(H::Other, |&(_, k)| k)
     }
 
     /// The canonical full name (`None` for `Other`).

@@ -3,12 +3,13 @@
 //! when the outgoing buffer is built — the message is never re-serialised
 //! (as Kamailio's data lumps).
 
-/// One change: delete `del` bytes at `off`, then put `data` there.
+/// One change: delete `del` bytes at `off`, then put the bytes
+/// `data` (a range of the lumps' arena) there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Lump {
     off: usize,
     del: usize,
-    data: Vec<u8>,
+    data: std::ops::Range<usize>,
     /// Order of recording: among lumps at one offset, earlier first.
     seq: usize,
 }
@@ -35,10 +36,12 @@ impl std::fmt::Display for LumpError {
 
 impl std::error::Error for LumpError {}
 
-/// The changes to one message.
+/// The changes to one message. Inserted bytes live in one arena, so a
+/// set of changes costs two allocations however many lumps it holds.
 #[derive(Debug, Clone, Default)]
 pub struct Lumps {
     items: Vec<Lump>,
+    arena: Vec<u8>,
 }
 
 impl Lumps {
@@ -53,8 +56,33 @@ impl Lumps {
     }
 
     fn push(&mut self, off: usize, del: usize, data: &[u8]) {
+        let start = self.arena.len();
+        self.arena.extend_from_slice(data);
+        self.push_range(off, del, start);
+    }
+
+    fn push_range(&mut self, off: usize, del: usize, start: usize) {
+        if self.items.capacity() == 0 {
+            self.items.reserve(8);
+            self.arena.reserve(256);
+        }
         let seq = self.items.len();
-        self.items.push(Lump { off, del, data: data.to_vec(), seq });
+        self.items.push(Lump { off, del, data: start..self.arena.len(), seq });
+    }
+
+    /// Replaces `len` bytes at `off` by formatted text, written straight
+    /// into the arena (no temporary string).
+    pub fn replace_fmt(&mut self, off: usize, len: usize, args: std::fmt::Arguments<'_>) {
+        use std::io::Write as _;
+        let start = self.arena.len();
+        // Writing into a Vec cannot fail.
+        let _ = self.arena.write_fmt(args);
+        self.push_range(off, len, start);
+    }
+
+    /// Inserts formatted text before the byte at `off`.
+    pub fn insert_fmt(&mut self, off: usize, args: std::fmt::Arguments<'_>) {
+        self.replace_fmt(off, 0, args);
     }
 
     /// Inserts `data` before the byte at `off`.
@@ -90,12 +118,12 @@ impl Lumps {
             .filter(|l| l.off >= base)
             .map(|l| Lump { off: l.off - base, del: l.del, data: l.data.clone(), seq: l.seq })
             .collect();
-        Lumps { items }
+        Lumps { items, arena: self.arena.clone() }
     }
 
     /// Bytes the result will have at most (for one allocation).
     fn capacity_hint(&self, len: usize) -> usize {
-        len + self.items.iter().map(|l| l.data.len()).sum::<usize>()
+        len + self.arena.len()
     }
 
     /// Builds the changed message from `buf` in one pass.
@@ -114,7 +142,7 @@ impl Lumps {
                 out.extend_from_slice(&buf[cursor..l.off]);
                 cursor = l.off;
             }
-            out.extend_from_slice(&l.data);
+            out.extend_from_slice(&self.arena[l.data.clone()]);
             cursor = cursor.max(l.off + l.del);
         }
         out.extend_from_slice(&buf[cursor..]);
@@ -135,7 +163,8 @@ mod tests {
         l.delete(7, 1);
         l.insert(10, b">");
         l.insert(0, b"[");
-        assert_eq!(l.apply(buf).unwrap(), b"<[01abc-5689>");
+        l.insert_fmt(9, format_args!("{}", 42));
+        assert_eq!(l.apply(buf).unwrap(), b"<[01abc-568429>");
     }
 
     #[test]

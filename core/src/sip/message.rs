@@ -216,21 +216,18 @@ impl<'a> SipMsg<'a> {
     /// Parses a whole datagram: first line, header boundaries and the body
     /// as Content-Length says (bytes beyond it are ignored, RFC 3261 §18.3).
     pub fn parse(buf: &'a [u8]) -> Result<SipMsg<'a>, ParseError> {
-        let mut msg = Self::parse_head(buf)?;
-        let body_off = msg.body.off as usize;
-        let avail = buf.len() - body_off;
-        let len = match msg.content_length {
-            Some(cl) if cl > avail => return Err(ParseError::at(K::BodyTruncated, body_off)),
-            Some(cl) => cl,
-            None => avail,
-        };
-        msg.body = Span::new(body_off, body_off + len);
-        Ok(msg)
+        Self::scan(buf, true)
     }
 
     /// Parses the first line and the headers up to the empty line; the
     /// body span is left empty at the body's offset.
     pub(crate) fn parse_head(buf: &'a [u8]) -> Result<SipMsg<'a>, ParseError> {
+        Self::scan(buf, false)
+    }
+
+    /// The one pass behind both: the message is built in place (it is
+    /// large: the header list is inline) and returned once.
+    fn scan(buf: &'a [u8], datagram: bool) -> Result<SipMsg<'a>, ParseError> {
         if buf.len() > MAX_MESSAGE_LEN {
             return Err(ParseError::at(K::TooLarge, MAX_MESSAGE_LEN));
         }
@@ -238,8 +235,14 @@ impl<'a> SipMsg<'a> {
         let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').ok_or(ParseError::at(K::Empty, 0))?;
         let (fl_end, mut pos) = line_end(buf, start).ok_or(ParseError::at(K::UnterminatedHeaders, buf.len()))?;
         let first = parse_first_line(buf, start, fl_end)?;
-        let mut headers = SmallList::new();
-        let mut content_length = None;
+        let mut msg = SipMsg {
+            buf,
+            first,
+            headers: SmallList::new(),
+            body: Span::default(),
+            content_length: None,
+            parsed: Parsed::default(),
+        };
         loop {
             let (end, next) = line_end(buf, pos).ok_or(ParseError::at(K::UnterminatedHeaders, buf.len()))?;
             if end == pos {
@@ -280,15 +283,25 @@ impl<'a> SipMsg<'a> {
                 let n = (!v.is_empty() && v.len() <= 9 && v.iter().all(u8::is_ascii_digit))
                     .then(|| v.iter().fold(0usize, |n, d| n * 10 + (d - b'0') as usize))
                     .ok_or_else(|| ParseError::in_header(K::BadContentLength, value.off as usize, name.get(buf)))?;
-                if content_length.is_some_and(|old| old != n) {
+                if msg.content_length.is_some_and(|old| old != n) {
                     return Err(ParseError::in_header(K::BadContentLength, value.off as usize, name.get(buf)));
                 }
-                content_length = Some(n);
+                msg.content_length = Some(n);
             }
-            headers.push(Header { kind, name, value, line: Span::new(pos, after) });
+            msg.headers.push(Header { kind, name, value, line: Span::new(pos, after) });
             pos = after;
         }
-        Ok(SipMsg { buf, first, headers, body: Span::new(pos, pos), content_length, parsed: Parsed::default() })
+        // The body: as Content-Length says for a datagram (bytes beyond it
+        // are not body, RFC 3261 §18.3); empty at its offset for a stream
+        // head, which the framing sizes itself.
+        let len = match msg.content_length {
+            _ if !datagram => 0,
+            Some(cl) if cl > buf.len() - pos => return Err(ParseError::at(K::BodyTruncated, pos)),
+            Some(cl) => cl,
+            None => buf.len() - pos,
+        };
+        msg.body = Span::new(pos, pos + len);
+        Ok(msg)
     }
 
     /// The buffer the spans point into.
