@@ -446,19 +446,31 @@ impl ContentType {
 
 /// A comma-separated token list (Supported, Require, Proxy-Require,
 /// Unsupported, Allow, Allow-Events).
+/// One pass: tokens separated by commas, LWS around them; an empty
+/// element (`a,,b`) is skipped as in any SIP list.
 pub fn parse_tokens(buf: &[u8], value: Span) -> Result<Vec<Span>, HeaderError> {
-    let parts = split_list(buf, value).ok_or(HeaderError::Unbalanced)?;
-    parts
-        .into_iter()
-        .map(|p| {
-            let (s, e) = (p.off as usize, p.end());
-            if token_end(buf, s, e) == e {
-                Ok(p)
-            } else {
-                Err(HeaderError::BadToken)
-            }
-        })
-        .collect()
+    let (mut i, end) = (value.off as usize, value.end());
+    let mut out = Vec::with_capacity(8);
+    loop {
+        i = skip_lws(buf, i, end);
+        if i == end {
+            return Ok(out);
+        }
+        if buf[i] == b',' {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        i = token_end(buf, i, end);
+        if i == s {
+            return Err(HeaderError::BadToken);
+        }
+        out.push(Span::new(s, i));
+        i = skip_lws(buf, i, end);
+        if i < end && buf[i] != b',' {
+            return Err(HeaderError::BadToken);
+        }
+    }
 }
 
 /// Event: `event-type *(;param)` (RFC 6665).
@@ -680,9 +692,11 @@ mod tests {
         let b = b"multipart/mixed;boundary=unique-boundary-1";
         let t = ContentType::parse(b, all(b)).unwrap();
         assert!(t.is(b, "Multipart", "MIXED"));
-        let b = b"100rel, timer ,path";
+        let b = b"100rel, timer ,path,,\r\n gruu";
         let t: Vec<&[u8]> = parse_tokens(b, all(b)).unwrap().iter().map(|s| s.get(b)).collect();
-        assert_eq!(t, [&b"100rel"[..], b"timer", b"path"]);
+        assert_eq!(t, [&b"100rel"[..], b"timer", b"path", b"gruu"]);
+        assert!(parse_tokens(b"a b", all(b"a b")).is_err());
+        assert!(parse_tokens(b"a,<b>", all(b"a,<b>")).is_err());
         let b = b"presence;id=7";
         assert_eq!(Event::parse(b, all(b)).unwrap().id(b), Some(&b"7"[..]));
         let b = br#"Digest username="alice", realm="atlanta.com", nonce="84a4cc6f", uri="sip:bob@biloxi.com", response="7587245234b3434cc3412213e5f113a5", algorithm=MD5, qop=auth, nc=00000001, cnonce="0a4f113b""#;

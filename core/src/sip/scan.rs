@@ -77,6 +77,8 @@ pub(crate) fn quoted_end(buf: &[u8], i: usize, end: usize) -> Option<usize> {
     None
 }
 
+static LIST_SPECIAL: [bool; 256] = byte_class(false, b"\"<,");
+
 /// The elements of a comma-separated header value, honouring quoted
 /// strings and `<...>` (a comma inside either does not split). Empty
 /// elements are skipped. Yields `Err(())` once, and then nothing, when a
@@ -102,10 +104,16 @@ impl Iterator for ListIter<'_> {
         while !self.done {
             let start = self.i;
             let mut i = start;
-            // Jump between the only bytes that matter: quotes, brackets, commas.
+            // Stop only at the bytes that matter: quotes, brackets, commas.
+            // Values are short: a table lookup per byte beats a SIMD search
+            // call per element.
             let stop = loop {
-                let Some(p) = memchr::memchr3(b'"', b'<', b',', &buf[i..end]) else { break end };
-                i += p;
+                while i < end && !LIST_SPECIAL[buf[i] as usize] {
+                    i += 1;
+                }
+                if i == end {
+                    break end;
+                }
                 let skipped = match buf[i] {
                     b'"' => quoted_end(buf, i, end),
                     b'<' => memchr::memchr(b'>', &buf[i + 1..end]).map(|q| i + 1 + q + 1),
