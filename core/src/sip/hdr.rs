@@ -59,6 +59,16 @@ impl HeaderError {
     }
 }
 
+/// The `;name=value` list that must close a header element: from `i` to
+/// `end`, nothing but parameters and whitespace.
+fn params_to_end(buf: &[u8], i: usize, end: usize) -> Result<Params, HeaderError> {
+    let (params, stop) = parse_params(buf, i, end, false).ok_or(HeaderError::BadParams)?;
+    if skip_lws(buf, stop, end) != end {
+        return Err(HeaderError::TrailingGarbage);
+    }
+    Ok(params)
+}
+
 /// One Via entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Via {
@@ -147,10 +157,7 @@ impl Via {
         }
         let protocol = Span::new(parts[0].off as usize, parts[1].end());
         let (host, port, after) = parse_host_port(buf, i, end)?;
-        let (params, stop) = parse_params(buf, after, end, false).ok_or(HeaderError::BadParams)?;
-        if skip_lws(buf, stop, end) != end {
-            return Err(HeaderError::TrailingGarbage);
-        }
+        let params = params_to_end(buf, after, end)?;
         Ok(Via { whole: span, protocol, transport: parts[2], host, port, params })
     }
 }
@@ -262,10 +269,7 @@ impl NameAddr {
             (u, ue)
         };
         let uri = Uri::parse(buf, uri_span).map_err(HeaderError::BadUri)?;
-        let (params, stop) = parse_params(buf, after, end, false).ok_or(HeaderError::BadParams)?;
-        if skip_lws(buf, stop, end) != end {
-            return Err(HeaderError::TrailingGarbage);
-        }
+        let params = params_to_end(buf, after, end)?;
         Ok(NameAddr { whole: span, display, uri_span, uri, params })
     }
 
@@ -430,10 +434,7 @@ impl ContentType {
         if se == ss {
             return Err(HeaderError::BadToken);
         }
-        let (params, stop) = parse_params(buf, se, end, false).ok_or(HeaderError::BadParams)?;
-        if skip_lws(buf, stop, end) != end {
-            return Err(HeaderError::TrailingGarbage);
-        }
+        let params = params_to_end(buf, se, end)?;
         Ok(ContentType { mtype: Span::new(ts, te), subtype: Span::new(ss, se), params })
     }
 
@@ -491,10 +492,7 @@ impl Event {
         if e == s {
             return Err(HeaderError::BadToken);
         }
-        let (params, stop) = parse_params(buf, e, end, false).ok_or(HeaderError::BadParams)?;
-        if skip_lws(buf, stop, end) != end {
-            return Err(HeaderError::TrailingGarbage);
-        }
+        let params = params_to_end(buf, e, end)?;
         Ok(Event { package: Span::new(s, e), params })
     }
 
