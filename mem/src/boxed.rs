@@ -130,6 +130,11 @@ impl<T> ShmPtr<T> {
         ShmPtr { ptr: std::ptr::null_mut(), _marker: PhantomData }
     }
 
+    /// Wraps a pointer that this crate knows points into the pool.
+    pub(crate) fn from_raw(ptr: *mut T) -> Self {
+        ShmPtr { ptr, _marker: PhantomData }
+    }
+
     /// Whether it is null.
     pub fn is_null(&self) -> bool {
         self.ptr.is_null()

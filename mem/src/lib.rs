@@ -17,18 +17,22 @@
 //!   ([`ShmPool::leak_report`]);
 //! * typed handles ([`ShmBox`], [`ShmSlice`], [`ShmStr`], [`ShmPtr`]) that
 //!   only accept [`ShmSafe`] data, so process-heap pointers cannot end up
-//!   in shm by accident.
+//!   in shm by accident;
+//! * [`ShmHashTable`]: a fixed-bucket hash table in shm with per-bucket
+//!   locks from a lock set (the shape of htable / usrloc / tm tables).
 
 mod boxed;
 mod error;
 mod pool;
 mod site;
+mod table;
 mod tlsf;
 
 pub use boxed::{assert_shm_safe, RawShmSlice, ShmBox, ShmPtr, ShmSafe, ShmSlice, ShmStr};
 pub use error::MemError;
 pub use pool::{LiveBlock, ShmPool, ShmStats, SiteUsage, DEFAULT_POOL_MB, MAX_POOL_BYTES, MIN_POOL_BYTES};
 pub use site::AllocSite;
+pub use table::{ShmHashTable, StableHasher, TableFull};
 pub use tlsf::{CheckSummary, Corruption};
 
 /// Alignment of every block handed out.
