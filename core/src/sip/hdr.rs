@@ -4,7 +4,6 @@
 
 use super::headers::HeaderKind;
 use super::message::Span;
-use super::scan::ListIter;
 use super::scan::{
     is_lws, is_token_char, parse_params, parse_u32, quoted_end, skip_lws, split_list, token_end, trim, Param, Params,
 };
@@ -62,12 +61,66 @@ impl HeaderError {
 /// The `;name=value` list that must close a header element: from `i` to
 /// `end`, nothing but parameters and whitespace.
 fn params_to_end(buf: &[u8], i: usize, end: usize) -> Result<Params, HeaderError> {
-    let (params, stop) = parse_params(buf, i, end, false).ok_or(HeaderError::BadParams)?;
-    if skip_lws(buf, stop, end) != end {
+    let (params, stop) = params_to_element_end(buf, i, end)?;
+    if stop != end {
         return Err(HeaderError::TrailingGarbage);
     }
     Ok(params)
 }
+
+/// The `;name=value` list that closes one element of a comma list: returns
+/// it and where the element ends — at the `,` that follows, or at `end`.
+fn params_to_element_end(buf: &[u8], i: usize, end: usize) -> Result<(Params, usize), HeaderError> {
+    let (params, stop) = parse_params(buf, i, end, false).ok_or(HeaderError::BadParams)?;
+    let stop = skip_lws(buf, stop, end);
+    if stop != end && buf[stop] != b',' {
+        return Err(HeaderError::TrailingGarbage);
+    }
+    Ok((params, stop))
+}
+
+/// Drives an element parser over a comma list in one pass: each element
+/// parser finds its own end (no separate splitting scan). Empty elements
+/// (`a,,b`) are skipped; `max_one` makes a second element an error.
+fn parse_elements<T>(
+    buf: &[u8],
+    value: Span,
+    max_one: bool,
+    mut element: impl FnMut(&[u8], usize, usize) -> Result<(T, usize), HeaderError>,
+    mut each: impl FnMut(T),
+) -> Result<usize, HeaderError> {
+    let (mut i, end) = (value.off as usize, value.end());
+    let mut n = 0;
+    loop {
+        i = skip_lws(buf, i, end);
+        if i == end {
+            return if n == 0 { Err(HeaderError::Empty) } else { Ok(n) };
+        }
+        if buf[i] == b',' {
+            i += 1;
+            continue;
+        }
+        if max_one && n == 1 {
+            return Err(HeaderError::TooManyValues);
+        }
+        let (t, stop) = element(buf, i, end)?;
+        each(t);
+        n += 1;
+        i = stop;
+    }
+}
+
+/// Trims trailing LWS off `[start, stop)`.
+fn element_span(buf: &[u8], start: usize, stop: usize) -> Span {
+    let mut e = stop;
+    while e > start && is_lws(buf[e - 1]) {
+        e -= 1;
+    }
+    Span::new(start, e)
+}
+
+/// Bytes that end an addr-spec URI: `;` `,` `?` and LWS.
+static ADDR_SPEC_END: [bool; 256] = super::scan::byte_class(false, b";,? \t\r\n");
 
 /// One Via entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,25 +171,24 @@ impl Via {
 
     /// Parses the first Via entry of a header value only.
     pub fn parse_first(buf: &[u8], value: Span) -> Result<Via, HeaderError> {
-        match ListIter::new(buf, value).next() {
-            Some(Ok(first)) => Self::parse_one(buf, first),
-            Some(Err(())) => Err(HeaderError::Unbalanced),
-            None => Err(HeaderError::Empty),
+        let i = skip_lws(buf, value.off as usize, value.end());
+        if i == value.end() {
+            return Err(HeaderError::Empty);
         }
+        Self::parse_at(buf, i, value.end()).map(|(v, _)| v)
     }
 
     /// Parses every Via entry of one header value.
     pub fn parse_list(buf: &[u8], value: Span) -> Result<Vec<Via>, HeaderError> {
-        let parts = split_list(buf, value).ok_or(HeaderError::Unbalanced)?;
-        if parts.is_empty() {
-            return Err(HeaderError::Empty);
-        }
-        parts.into_iter().map(|p| Self::parse_one(buf, p)).collect()
+        let mut out = Vec::new();
+        parse_elements(buf, value, false, Self::parse_at, |v| out.push(v))?;
+        Ok(out)
     }
 
-    fn parse_one(buf: &[u8], span: Span) -> Result<Via, HeaderError> {
-        let end = span.end();
-        let mut i = span.off as usize;
+    /// One entry starting at `start`; returns it and where it ends (the
+    /// following `,` or `end`).
+    fn parse_at(buf: &[u8], start: usize, end: usize) -> Result<(Via, usize), HeaderError> {
+        let mut i = start;
         // protocol-name / version / transport, LWS allowed around slashes.
         let mut parts = [Span::default(); 3];
         for (n, part) in parts.iter_mut().enumerate() {
@@ -157,8 +209,9 @@ impl Via {
         }
         let protocol = Span::new(parts[0].off as usize, parts[1].end());
         let (host, port, after) = parse_host_port(buf, i, end)?;
-        let params = params_to_end(buf, after, end)?;
-        Ok(Via { whole: span, protocol, transport: parts[2], host, port, params })
+        let (params, stop) = params_to_element_end(buf, after, end)?;
+        let whole = element_span(buf, start, stop);
+        Ok((Via { whole, protocol, transport: parts[2], host, port, params }, stop))
     }
 }
 
@@ -217,80 +270,88 @@ pub struct NameAddr {
 }
 
 impl NameAddr {
-    /// Parses one element.
+    /// Parses one element that must fill `span`.
     pub fn parse(buf: &[u8], span: Span) -> Result<NameAddr, HeaderError> {
         let span = trim(buf, span);
-        let end = span.end();
-        let mut i = span.off as usize;
-        if i == end {
+        if span.len == 0 {
             return Err(HeaderError::Empty);
         }
+        let (na, stop) = Self::parse_at(buf, span.off as usize, span.end())?;
+        if stop != span.end() {
+            return Err(HeaderError::TooManyValues);
+        }
+        Ok(na)
+    }
+
+    /// One element starting at `start` (not LWS); returns it and where it
+    /// ends (the following `,` or `end`).
+    fn parse_at(buf: &[u8], start: usize, end: usize) -> Result<(NameAddr, usize), HeaderError> {
+        let mut i = start;
         let mut display = None;
-        let has_angle = {
-            // A '<' outside a quoted string means name-addr form.
-            let mut j = i;
-            loop {
-                match memchr::memchr2(b'"', b'<', &buf[j..end]).map(|p| j + p) {
-                    Some(q) if buf[q] == b'"' => j = quoted_end(buf, q, end).ok_or(HeaderError::Unbalanced)?,
-                    Some(_) => break true,
-                    None => break false,
-                }
-            }
-        };
-        let (uri_span, after) = if has_angle {
-            if buf[i] == b'"' {
+        // The form is decided by what comes first: a quote or '<' (name-addr),
+        // tokens then '<' (name-addr with a token display name), or a scheme
+        // token then ':' (addr-spec).
+        let angle = match buf[i] {
+            b'"' => {
                 let q = quoted_end(buf, i, end).ok_or(HeaderError::Unbalanced)?;
                 display = Some(Span::new(i, q));
                 i = skip_lws(buf, q, end);
-            } else if buf[i] != b'<' {
-                // *(token LWS): tokens separated by whitespace only.
-                let ds = i;
-                while i < end && buf[i] != b'<' {
-                    if !is_token_char(buf[i]) && !is_lws(buf[i]) {
-                        return Err(HeaderError::BadDisplayName);
-                    }
-                    i += 1;
-                }
-                display = Some(trim(buf, Span::new(ds, i)));
+                true
             }
+            b'<' => true,
+            _ => {
+                let mut j = i;
+                while j < end && (is_token_char(buf[j]) || is_lws(buf[j])) {
+                    j += 1;
+                }
+                match buf.get(j) {
+                    Some(b'<') if j < end => {
+                        display = Some(element_span(buf, i, j));
+                        i = j;
+                        true
+                    }
+                    Some(b':') if j < end => false,
+                    _ => return Err(HeaderError::BadDisplayName),
+                }
+            }
+        };
+        let (uri_span, after) = if angle {
             if i >= end || buf[i] != b'<' {
                 return Err(HeaderError::BadDisplayName);
             }
             let us = i + 1;
-            let ue = buf[us..end].iter().position(|&b| b == b'>').map(|p| us + p).ok_or(HeaderError::Unbalanced)?;
+            let ue = memchr::memchr(b'>', &buf[us..end]).map(|p| us + p).ok_or(HeaderError::Unbalanced)?;
             (Span::new(us, ue), ue + 1)
         } else {
-            // addr-spec: the URI runs to the first ';' (header params follow).
-            let ue = buf[i..end].iter().position(|&b| b == b';' || is_lws(b)).map_or(end, |p| i + p);
-            let u = Span::new(i, ue);
-            if u.get(buf).iter().any(|&b| b == b'?' || b == b',') {
+            // addr-spec: the URI runs to ';' (header params), ',' or LWS;
+            // one with '?' needs the <> form.
+            let mut ue = i;
+            while ue < end && !ADDR_SPEC_END[buf[ue] as usize] {
+                ue += 1;
+            }
+            if ue < end && buf[ue] == b'?' {
                 return Err(HeaderError::AddrSpecNeedsBrackets);
             }
-            (u, ue)
+            (Span::new(i, ue), ue)
         };
         let uri = Uri::parse(buf, uri_span).map_err(HeaderError::BadUri)?;
-        let params = params_to_end(buf, after, end)?;
-        Ok(NameAddr { whole: span, display, uri_span, uri, params })
+        let (params, stop) = params_to_element_end(buf, after, end)?;
+        let whole = element_span(buf, start, stop);
+        Ok((NameAddr { whole, display, uri_span, uri, params }, stop))
     }
 
     /// Parses a comma-separated list (Contact, Route, Record-Route, Path).
     pub fn parse_list(buf: &[u8], value: Span) -> Result<Vec<NameAddr>, HeaderError> {
-        let parts = split_list(buf, value).ok_or(HeaderError::Unbalanced)?;
-        if parts.is_empty() {
-            return Err(HeaderError::Empty);
-        }
-        parts.into_iter().map(|p| Self::parse(buf, p)).collect()
+        let mut out = Vec::new();
+        parse_elements(buf, value, false, Self::parse_at, |n| out.push(n))?;
+        Ok(out)
     }
 
     /// Parses a header that holds exactly one element (From, To).
     pub fn parse_single(buf: &[u8], value: Span) -> Result<NameAddr, HeaderError> {
-        let mut it = ListIter::new(buf, value);
-        match (it.next(), it.next()) {
-            (None, _) => Err(HeaderError::Empty),
-            (Some(Err(())), _) | (_, Some(Err(()))) => Err(HeaderError::Unbalanced),
-            (Some(Ok(one)), None) => Self::parse(buf, one),
-            (Some(Ok(_)), Some(Ok(_))) => Err(HeaderError::TooManyValues),
-        }
+        let mut one = None;
+        parse_elements(buf, value, true, Self::parse_at, |n| one = Some(n))?;
+        one.ok_or(HeaderError::Empty)
     }
 
     /// A header parameter's value (empty for a flag).
