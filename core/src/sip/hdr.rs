@@ -178,6 +178,11 @@ impl Via {
         Self::parse_at(buf, i, value.end()).map(|(v, _)| v)
     }
 
+    /// Checks every Via entry of one header value without keeping them.
+    pub fn check_list(buf: &[u8], value: Span) -> Result<usize, HeaderError> {
+        parse_elements(buf, value, false, Self::parse_at, drop)
+    }
+
     /// Parses every Via entry of one header value.
     pub fn parse_list(buf: &[u8], value: Span) -> Result<Vec<Via>, HeaderError> {
         let mut out = Vec::new();
@@ -340,6 +345,11 @@ impl NameAddr {
         Ok((NameAddr { whole, display, uri_span, uri, params }, stop))
     }
 
+    /// Checks every element of a list without keeping them.
+    pub fn check_list(buf: &[u8], value: Span) -> Result<usize, HeaderError> {
+        parse_elements(buf, value, false, Self::parse_at, drop)
+    }
+
     /// Parses a comma-separated list (Contact, Route, Record-Route, Path).
     pub fn parse_list(buf: &[u8], value: Span) -> Result<Vec<NameAddr>, HeaderError> {
         let mut out = Vec::new();
@@ -409,6 +419,14 @@ pub enum Contact {
 }
 
 impl Contact {
+    /// Checks a Contact header value without keeping the bindings.
+    pub fn check(buf: &[u8], value: Span) -> Result<(), HeaderError> {
+        if trim(buf, value).get(buf) == b"*" {
+            return Ok(());
+        }
+        NameAddr::check_list(buf, value).map(drop)
+    }
+
     /// Parses a Contact header value.
     pub fn parse(buf: &[u8], value: Span) -> Result<Contact, HeaderError> {
         if trim(buf, value).get(buf) == b"*" {
@@ -511,12 +529,18 @@ impl ContentType {
 /// One pass: tokens separated by commas, LWS around them; an empty
 /// element (`a,,b`) is skipped as in any SIP list.
 pub fn parse_tokens(buf: &[u8], value: Span) -> Result<Vec<Span>, HeaderError> {
-    let (mut i, end) = (value.off as usize, value.end());
     let mut out = Vec::with_capacity(8);
+    visit_tokens(buf, value, |t| out.push(t))?;
+    Ok(out)
+}
+
+/// [`parse_tokens`] without keeping the tokens: each goes to `each`.
+pub fn visit_tokens(buf: &[u8], value: Span, mut each: impl FnMut(Span)) -> Result<(), HeaderError> {
+    let (mut i, end) = (value.off as usize, value.end());
     loop {
         i = skip_lws(buf, i, end);
         if i == end {
-            return Ok(out);
+            return Ok(());
         }
         if buf[i] == b',' {
             i += 1;
@@ -527,7 +551,7 @@ pub fn parse_tokens(buf: &[u8], value: Span) -> Result<Vec<Span>, HeaderError> {
         if i == s {
             return Err(HeaderError::BadToken);
         }
-        out.push(Span::new(s, i));
+        each(Span::new(s, i));
         i = skip_lws(buf, i, end);
         if i < end && buf[i] != b',' {
             return Err(HeaderError::BadToken);

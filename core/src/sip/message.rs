@@ -540,7 +540,7 @@ impl<'a> SipMsg<'a> {
     /// without caching: the cost of "full parse" in the benchmark, and a
     /// strict validity check. Returns how many headers had a typed parser.
     pub fn parse_all_headers(&self) -> Result<usize, ParseError> {
-        use super::hdr::{parse_tokens, AuthParams, ContentType, Event, SipDate};
+        use super::hdr::{visit_tokens, AuthParams, ContentType, Event, SipDate};
         let buf = self.buf;
         let mut typed = 0;
         if self.is_request() {
@@ -549,9 +549,9 @@ impl<'a> SipMsg<'a> {
         for h in self.headers() {
             let v = h.value;
             let r = match h.kind {
-                HeaderKind::Via => Via::parse_list(buf, v).map(drop),
+                HeaderKind::Via => Via::check_list(buf, v).map(drop),
                 HeaderKind::From | HeaderKind::To => NameAddr::parse_single(buf, v).map(drop),
-                HeaderKind::Contact => Contact::parse(buf, v).map(drop),
+                HeaderKind::Contact => Contact::check(buf, v),
                 HeaderKind::Route | HeaderKind::RecordRoute | HeaderKind::Path => {
                     NameAddr::parse_list(buf, v).map(drop)
                 }
@@ -565,7 +565,7 @@ impl<'a> SipMsg<'a> {
                 | HeaderKind::ProxyRequire
                 | HeaderKind::Unsupported
                 | HeaderKind::Allow
-                | HeaderKind::AllowEvents => parse_tokens(buf, v).map(drop),
+                | HeaderKind::AllowEvents => visit_tokens(buf, v, drop),
                 HeaderKind::Event => Event::parse(buf, v).map(drop),
                 HeaderKind::Authorization
                 | HeaderKind::ProxyAuthorization

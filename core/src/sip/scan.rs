@@ -36,12 +36,21 @@ pub(crate) fn is_lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-/// First index ≥ `i` (and < `end`) that is not LWS.
-pub(crate) fn skip_lws(buf: &[u8], mut i: usize, end: usize) -> usize {
-    while i < end && is_lws(buf[i]) {
-        i += 1;
+/// First index `j` in `[i, end)` where `stop(buf[j])`, or `end` (or `i`
+/// when `i ≥ end`). Iterating a sub-slice lets the compiler drop the
+/// per-byte bounds checks that an index loop pays.
+#[inline(always)]
+pub(crate) fn scan_until(buf: &[u8], i: usize, end: usize, stop: impl Fn(u8) -> bool) -> usize {
+    if i >= end {
+        return i;
     }
-    i
+    i + buf[i..end].iter().position(|&b| stop(b)).unwrap_or(end - i)
+}
+
+/// First index ≥ `i` (and < `end`) that is not LWS.
+#[inline]
+pub(crate) fn skip_lws(buf: &[u8], i: usize, end: usize) -> usize {
+    scan_until(buf, i, end, |b| !is_lws(b))
 }
 
 /// `span` without leading and trailing LWS.
@@ -55,11 +64,9 @@ pub(crate) fn trim(buf: &[u8], span: Span) -> Span {
 }
 
 /// End of the token starting at `i`.
-pub(crate) fn token_end(buf: &[u8], mut i: usize, end: usize) -> usize {
-    while i < end && is_token_char(buf[i]) {
-        i += 1;
-    }
-    i
+#[inline]
+pub(crate) fn token_end(buf: &[u8], i: usize, end: usize) -> usize {
+    scan_until(buf, i, end, |b| !is_token_char(b))
 }
 
 /// Index after the closing quote of the quoted string whose opening quote
@@ -222,9 +229,7 @@ fn next_param(buf: &[u8], i: usize, end: usize, stop_q: bool) -> Result<Option<(
     }
     i = skip_lws(buf, i + 1, end);
     let ns = i;
-    while i < end && !PARAM_NAME_END[buf[i] as usize] && !(stop_q && buf[i] == b'?') {
-        i += 1;
-    }
+    i = scan_until(buf, i, end, |b| PARAM_NAME_END[b as usize] || (stop_q && b == b'?'));
     if i == ns {
         return Err(());
     }
@@ -242,9 +247,7 @@ fn next_param(buf: &[u8], i: usize, end: usize, stop_q: bool) -> Result<Option<(
         // IPv6 reference as a value (received=[::1]).
         i = memchr::memchr(b']', &buf[i..end]).map_or(end, |p| i + p + 1);
     } else {
-        while i < end && !PARAM_VALUE_END[buf[i] as usize] && !(stop_q && buf[i] == b'?') {
-            i += 1;
-        }
+        i = scan_until(buf, i, end, |b| PARAM_VALUE_END[b as usize] || (stop_q && b == b'?'));
     }
     Ok(Some((Param { name, value: Some(Span::new(vs, i)) }, i)))
 }
