@@ -1,0 +1,7 @@
+//! The cfg language (Kamailio's). This first part is the preprocessor;
+//! the parser, the compiled script and the pseudo-variables follow
+//! (issue 4).
+
+mod preprocess;
+
+pub use preprocess::{preprocess, preprocess_str, Defines, Loc, PreprocessError, Preprocessed};
