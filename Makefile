@@ -12,9 +12,10 @@ CARGO    ?= cargo
 SHM_MB   ?= 64
 CFG      ?= etc/sipr.cfg
 
-# Debian packages the tests need. None yet: the end-to-end tests (sipp,
-# package sip-tester) come with the server runtime.
-TEST_APT_PACKAGES ?=
+# Debian packages the tests need: kamailio, whose stock
+# /etc/kamailio/kamailio.cfg the cfg tests must read (sip-tester for sipp
+# joins with the end-to-end tests of the runtime).
+TEST_APT_PACKAGES ?= kamailio
 
 RELEASE_DIR := target/release
 MODULE_CRATES := $(patsubst modules/%/Cargo.toml,%,$(wildcard modules/*/Cargo.toml))
