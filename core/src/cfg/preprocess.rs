@@ -474,6 +474,11 @@ fn is_ident(c: u8) -> bool {
 impl Lexer {
     /// Expands defines in one line outside strings, comments and PV names.
     fn expand_line(&mut self, line: &str, defs: &Defines, lineno: usize) -> String {
+        self.expand(line, defs, lineno, 0)
+    }
+
+    /// `depth` counts defines expanding to defines.
+    fn expand(&mut self, line: &str, defs: &Defines, lineno: usize, depth: usize) -> String {
         let b = line.as_bytes();
         let mut out = String::with_capacity(line.len());
         let mut i = 0;
@@ -548,7 +553,7 @@ impl Lexer {
                     while j < b.len() && is_ident(b[j]) {
                         j += 1;
                     }
-                    out.push_str(&expand_ident(&line[i..j], defs, 0));
+                    out.push_str(&expand_ident(&line[i..j], defs, depth));
                     i = j;
                 }
                 _ => {
@@ -563,39 +568,11 @@ impl Lexer {
 }
 
 /// The text an identifier stands for: its define's value, itself expanded
-/// (bounded), or the identifier unchanged.
+/// as cfg text (a define may use defines; bounded against cycles), or the
+/// identifier unchanged.
 fn expand_ident(ident: &str, defs: &Defines, depth: usize) -> String {
     match defs.get(ident) {
-        Some(v) if depth < MAX_EXPANSION_DEPTH => {
-            // Identifiers in the value are expanded too (a define may use
-            // defines); strings in it are left alone.
-            let mut out = String::new();
-            let bytes = v.as_bytes();
-            let mut i = 0;
-            while i < bytes.len() {
-                if is_ident_start(bytes[i]) {
-                    let mut j = i + 1;
-                    while j < bytes.len() && is_ident(bytes[j]) {
-                        j += 1;
-                    }
-                    out.push_str(&expand_ident(&v[i..j], defs, depth + 1));
-                    i = j;
-                } else if bytes[i] == b'"' {
-                    let mut j = i + 1;
-                    while j < bytes.len() && bytes[j] != b'"' {
-                        j += if bytes[j] == b'\\' { 2 } else { 1 };
-                    }
-                    let end = (j + 1).min(bytes.len());
-                    out.push_str(&v[i..end]);
-                    i = end;
-                } else {
-                    let ch = v[i..].chars().next().unwrap_or(' ');
-                    out.push(ch);
-                    i += ch.len_utf8();
-                }
-            }
-            out
-        }
+        Some(v) if depth < MAX_EXPANSION_DEPTH => Lexer::default().expand(v, defs, 0, depth + 1),
         _ => ident.to_owned(),
     }
 }
