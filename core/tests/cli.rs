@@ -83,3 +83,49 @@ fn parse_tool_dumps_messages_and_flags_bad_ones() {
     assert_eq!(out.status.code(), Some(255));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn cfg_print_evaluates_includes_and_ifdefs() {
+    let dir = std::env::temp_dir().join(format!("sipr-cfgprint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let main = dir.join("main.cfg");
+    std::fs::write(&main, "#!KAMAILIO\n#!define FOO 10\n#!ifdef BAR\nbar=1\n#!else\nnobar=1\n#!endif\nimport_file \"missing.cfg\"\nx=FOO # kept\n").unwrap();
+    let out = sipr(&["--cfg-print", "-f", main.to_str().unwrap(), "-A", "BAR"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "#!KAMAILIO\n#!define FOO 10\nbar=1\n\nx=FOO # kept\n");
+
+    std::fs::write(&main, "#!ifdef X\n").unwrap();
+    let out = sipr(&["--cfg-print", "-f", main.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(255));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("main.cfg:1:1: #!ifdef / #!ifndef never closed"), "{err}");
+    let out = sipr(&["--cfg-print", "-f"]);
+    assert_eq!(out.status.code(), Some(255));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn cfg_print_is_byte_identical_to_kamailio_on_the_stock_cfg() {
+    let stock = "/etc/kamailio/kamailio.cfg";
+    let kamailio = Command::new("kamailio").arg("-v").output();
+    if !std::path::Path::new(stock).exists() || kamailio.is_err() {
+        eprintln!("SKIPPED: kamailio or {stock} not installed (apt-get install kamailio)");
+        return;
+    }
+    for defines in
+        [&[][..], &["WITH_AUTH"], &["WITH_AUTH", "WITH_MYSQL", "WITH_NAT", "WITH_DEBUG", "WITH_TLS", "WITH_ANTIFLOOD"]]
+    {
+        let mut args = vec!["--cfg-print", "-f", stock];
+        for d in defines {
+            args.extend(["-A", d]);
+        }
+        let ours = sipr(&args);
+        let theirs = Command::new("kamailio").args(&args).output().unwrap();
+        assert!(ours.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "--cfg-print differs from kamailio's with {defines:?}"
+        );
+    }
+}

@@ -1,7 +1,8 @@
 //! The `sipr` binary. The server proper (cfg, modules, forked workers)
 //! lands with the runtime issue; today it answers `-V`/`--version` and
 //! `-h`/`--help`, `-m MB -c` checks that a shared-memory pool of that size
-//! can be built, and `--parse FILE...` dumps SIP messages read from files.
+//! can be built, `--cfg-print` prints the cfg with includes and `#!ifdef`s
+//! evaluated (as Kamailio's), and `--parse FILE...` dumps SIP messages.
 
 use std::process::ExitCode;
 
@@ -13,11 +14,23 @@ fn usage() -> String {
          \x20   -h, --help      print this help and exit\n\
          \x20   -m MB           size of the shared memory pool in MB (default {})\n\
          \x20   -c              check: build the shared memory pool, print its statistics, exit\n\
+         \x20   -f FILE         configuration file (default {})\n\
+         \x20   -A NAME[=VAL]   add a cfg preprocessor define (repeatable)\n\
+         \x20   --cfg-print     print the cfg with includes and #!ifdef blocks evaluated, exit\n\
          \x20   --parse FILE... parse SIP messages from files, print their structure;\n\
          \x20                   exit 1 if any is malformed (with the reply a server would send)\n",
         sipr_core::version_line(),
-        sipr_core::DEFAULT_SHM_MB
+        sipr_core::DEFAULT_SHM_MB,
+        default_cfg().display()
     )
+}
+
+/// `<dir of the sipr binary>/../etc/sipr/sipr.cfg`: the installed tree is
+/// relocatable (DESIGN.md "Install layout").
+fn default_cfg() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let prefix = exe.parent().and_then(|d| d.parent()).map(std::path::Path::to_path_buf).unwrap_or_default();
+    prefix.join("etc/sipr/sipr.cfg")
 }
 
 fn main() -> ExitCode {
@@ -27,6 +40,9 @@ fn main() -> ExitCode {
     }
     let mut shm_mb = sipr_core::DEFAULT_SHM_MB;
     let mut check = false;
+    let mut cfg_print = false;
+    let mut cfg_file = default_cfg();
+    let mut defines: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -52,11 +68,36 @@ fn main() -> ExitCode {
                 }
             }
             "-c" => check = true,
+            "--cfg-print" => cfg_print = true,
+            "-f" | "-A" => {
+                let Some(v) = it.next() else {
+                    eprintln!("sipr: option {arg} needs a value");
+                    return ExitCode::from(255);
+                };
+                if arg == "-f" {
+                    cfg_file = v.into();
+                } else {
+                    defines.push(v.clone());
+                }
+            }
             other => {
                 eprintln!("sipr: unknown option '{other}'\n{}", usage());
                 return ExitCode::from(255);
             }
         }
+    }
+    if cfg_print {
+        let defs = sipr_core::cfg::Defines::from_args(defines.iter().map(String::as_str));
+        return match sipr_core::cfg::cfg_print(&cfg_file, defs) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("sipr: {e}");
+                ExitCode::from(255)
+            }
+        };
     }
     if !check {
         eprintln!("sipr: the server runtime is not built yet; use -c to check the shared memory pool");

@@ -4,4 +4,4 @@
 
 mod preprocess;
 
-pub use preprocess::{preprocess, preprocess_str, Defines, Loc, PreprocessError, Preprocessed};
+pub use preprocess::{cfg_print, preprocess, preprocess_str, Defines, Loc, PreprocessError, Preprocessed};

@@ -219,6 +219,8 @@ struct Cond {
 }
 
 struct State {
+    /// false for `--cfg-print`: keep define lines and do not expand.
+    expand: bool,
     defines: Defines,
     substs: Vec<Subst>,
     out: String,
@@ -241,8 +243,24 @@ pub fn preprocess_str(text: &str, path: &Path, defines: Defines) -> Result<Prepr
     run(text, path, defines)
 }
 
+/// What Kamailio's `--cfg-print` prints: the cfg with includes and
+/// `#!ifdef` blocks evaluated, but defines and substitutions neither
+/// expanded nor removed (their directive lines are kept).
+pub fn cfg_print(path: &Path, defines: Defines) -> Result<String, PreprocessError> {
+    let text = std::fs::read_to_string(path).map_err(|source| PreprocessError::Read {
+        at: None,
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut st = State { expand: false, ..State::new(&text, defines) };
+    process_file(&mut st, &text, path, 0)?;
+    // Kamailio prints only the lines that survive, not blank placeholders
+    // for the dropped ones.
+    Ok(st.out)
+}
+
 fn run(text: &str, path: &Path, defines: Defines) -> Result<Preprocessed, PreprocessError> {
-    let mut st = State { defines, substs: Vec::new(), out: String::with_capacity(text.len()), origins: Vec::new() };
+    let mut st = State::new(text, defines);
     process_file(&mut st, text, path, 0)?;
     Ok(Preprocessed { text: st.out, origins: st.origins, defines: st.defines })
 }
@@ -280,7 +298,8 @@ fn process_file(st: &mut State, text: &str, path: &Path, depth: usize) -> Result
     let loc = |line: usize, col: usize| Loc { file: file.clone(), line: line as u32, col: col as u32 };
     let mut conds: Vec<Cond> = Vec::new();
     let mut lexer = Lexer::default();
-    let lines: Vec<&str> = text.split('\n').collect();
+    // A final newline ends the last line; it does not start another.
+    let lines: Vec<&str> = text.strip_suffix('\n').unwrap_or(text).split('\n').collect();
     let mut n = 0;
     while n < lines.len() {
         let lineno = n + 1;
@@ -291,7 +310,28 @@ fn process_file(st: &mut State, text: &str, path: &Path, depth: usize) -> Result
         let dir = if lexer.in_comment.is_none() { directive(raw) } else { None };
         if let Some((name, arg, indent)) = dir {
             let at = loc(lineno, indent + 1);
-            st.push_line("", &file, lineno as u32);
+            // Definitions and markers are printed as written by --cfg-print.
+            let keep = !st.expand
+                && active
+                && matches!(
+                    name,
+                    "define"
+                        | "trydef"
+                        | "redefine"
+                        | "undef"
+                        | "subst"
+                        | "substdef"
+                        | "KAMAILIO"
+                        | "SER"
+                        | "MAXCOMPAT"
+                        | "ALL"
+                        | "OPENSER"
+                );
+            if keep {
+                st.push_line(raw, &file, lineno as u32);
+            } else {
+                st.push_placeholder(&file, lineno as u32);
+            }
             match name {
                 "ifdef" | "ifndef" => {
                     let want = name == "ifdef";
@@ -327,8 +367,13 @@ fn process_file(st: &mut State, text: &str, path: &Path, depth: usize) -> Result
                     // A trailing backslash continues the value on the next line.
                     while value.ends_with('\\') && n < lines.len() {
                         value.pop();
-                        value.push_str(lines[n].strip_suffix('\r').unwrap_or(lines[n]).trim_end());
-                        st.push_line("", &file, (n + 1) as u32);
+                        let next = lines[n].strip_suffix('\r').unwrap_or(lines[n]);
+                        value.push_str(next.trim_end());
+                        if keep {
+                            st.push_line(next, &file, (n + 1) as u32);
+                        } else {
+                            st.push_placeholder(&file, (n + 1) as u32);
+                        }
                         n += 1;
                     }
                     let (ident, value) = match value.split_once(|c: char| c.is_whitespace()) {
@@ -368,18 +413,29 @@ fn process_file(st: &mut State, text: &str, path: &Path, depth: usize) -> Result
             continue;
         }
         if !active {
-            st.push_line("", &file, lineno as u32);
+            st.push_placeholder(&file, lineno as u32);
             continue;
         }
         if lexer.in_comment.is_none() {
             if let Some((kind, arg)) = plain_include(raw) {
                 let at = loc(lineno, raw.len() - raw.trim_start().len() + 1);
-                st.push_line("", &file, lineno as u32);
+                st.push_placeholder(&file, lineno as u32);
                 let p = quoted_arg(arg)
                     .ok_or(PreprocessError::MissingArgument { at: at.clone(), directive: "include_file" })?;
                 include(st, p, path, kind == "include_file", at, depth)?;
+                if !st.expand {
+                    // Kamailio's lexer replaces the statement, not its line
+                    // end: --cfg-print shows an empty line after the content.
+                    st.push_line("", &file, lineno as u32);
+                }
                 continue;
             }
+        }
+        if !st.expand {
+            // Still track /* */ comments so directives inside are ignored.
+            lexer.expand_line(raw, &Defines::new(), lineno);
+            st.push_line(raw, &file, lineno as u32);
+            continue;
         }
         let expanded = lexer.expand_line(raw, &st.defines, lineno);
         let substituted = apply_substs(&st.substs, &expanded);
@@ -395,6 +451,17 @@ fn process_file(st: &mut State, text: &str, path: &Path, depth: usize) -> Result
 }
 
 impl State {
+    fn new(text: &str, defines: Defines) -> State {
+        State { expand: true, defines, substs: Vec::new(), out: String::with_capacity(text.len()), origins: Vec::new() }
+    }
+
+    /// A line that only keeps the numbering (dropped for `--cfg-print`).
+    fn push_placeholder(&mut self, file: &Arc<str>, line: u32) {
+        if self.expand {
+            self.push_line("", file, line);
+        }
+    }
+
     fn push_line(&mut self, text: &str, file: &Arc<str>, line: u32) {
         self.out.push_str(text);
         self.out.push('\n');
