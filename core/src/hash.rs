@@ -2,22 +2,18 @@
 //! values, To-tags) where the same input must always give the same value.
 
 /// FNV-1a, 64 bit, over the concatenation of `parts` with a separator
-/// byte between them (so ("ab","c") and ("a","bc") differ).
+/// byte between them (so ("ab","c") and ("a","bc") differ). The FNV itself
+/// is sipr-mem's [`StableHasher`], the one shm tables use.
 pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h = OFFSET;
+    use std::hash::Hasher as _;
+    let mut h = sipr_mem::StableHasher::default();
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
-            h ^= 0xff;
-            h = h.wrapping_mul(PRIME);
+            h.write(&[0xff]);
         }
-        for &b in *part {
-            h ^= b as u64;
-            h = h.wrapping_mul(PRIME);
-        }
+        h.write(part);
     }
-    h
+    h.finish()
 }
 
 #[cfg(test)]

@@ -135,6 +135,9 @@ impl fmt::Display for PreprocessError {
 
 impl std::error::Error for PreprocessError {}
 
+/// File-type markers, accepted and otherwise ignored.
+const MARKERS: &[&str] = &["KAMAILIO", "SER", "MAXCOMPAT", "ALL", "OPENSER"];
+
 /// Kamailio's limit on nested includes.
 const MAX_INCLUDE_DEPTH: usize = 10;
 /// Limit on a define expanding to defines (catches `A` → `B` → `A`).
@@ -313,20 +316,8 @@ fn process_file(st: &mut State, text: &str, path: &Path, depth: usize) -> Result
             // Definitions and markers are printed as written by --cfg-print.
             let keep = !st.expand
                 && active
-                && matches!(
-                    name,
-                    "define"
-                        | "trydef"
-                        | "redefine"
-                        | "undef"
-                        | "subst"
-                        | "substdef"
-                        | "KAMAILIO"
-                        | "SER"
-                        | "MAXCOMPAT"
-                        | "ALL"
-                        | "OPENSER"
-                );
+                && (matches!(name, "define" | "trydef" | "redefine" | "undef" | "subst" | "substdef")
+                    || MARKERS.contains(&name));
             if keep {
                 st.push_line(raw, &file, lineno as u32);
             } else {
@@ -407,7 +398,7 @@ fn process_file(st: &mut State, text: &str, path: &Path, depth: usize) -> Result
                     }
                     st.substs.push(rule.2);
                 }
-                "KAMAILIO" | "SER" | "MAXCOMPAT" | "ALL" | "OPENSER" => {}
+                marker if MARKERS.contains(&marker) => {}
                 other => return Err(PreprocessError::UnknownDirective { at, name: other.to_owned() }),
             }
             continue;
