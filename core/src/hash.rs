@@ -16,9 +16,16 @@ pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
     h.finish()
 }
 
+/// MD5 of `data` (digest authentication, `{s.md5}`): the RustCrypto
+/// implementation.
+pub fn md5(data: &[u8]) -> [u8; 16] {
+    use md5::Digest as _;
+    md5::Md5::digest(data).into()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::fnv1a64;
+    use super::{fnv1a64, md5};
 
     #[test]
     fn stable_and_separated() {
@@ -26,5 +33,10 @@ mod tests {
         assert_eq!(fnv1a64(&[b"a"]), 0xaf63_dc4c_8601_ec8c);
         assert_ne!(fnv1a64(&[b"ab", b"c"]), fnv1a64(&[b"a", b"bc"]));
         assert_eq!(fnv1a64(&[b"x", b"y"]), fnv1a64(&[b"x", b"y"]));
+    }
+
+    #[test]
+    fn md5_rfc1321() {
+        assert_eq!(md5(b"abc")[..4], [0x90, 0x01, 0x50, 0x98]);
     }
 }

@@ -18,4 +18,5 @@ pub const DEFAULT_SHM_MB: usize = sipr_mem::DEFAULT_POOL_MB;
 
 pub mod cfg;
 pub mod hash;
+pub mod net;
 pub mod sip;

@@ -1,0 +1,452 @@
+//! The core's own script functions (Kamailio's core actions): flags,
+//! Request-URI rewriting, branches, forwarding, logging, socket and
+//! connection settings.
+
+use super::ctx::{Branch, Ctx, Outgoing, RouteMask};
+use super::func::{FnDef, Param, ParamKind as K};
+use super::pv::{parse_socket, rebuild_uri, UriPart};
+use crate::net::Proto;
+use crate::sip::{forward_request, stateless_branch, ForwardRequest, Source, Span, Uri, ViaSpec};
+
+type P = [Param];
+
+const ANY: RouteMask = RouteMask::ANY;
+/// Where a request is being routed (Kamailio's REQUEST|FAILURE|BRANCH).
+const REQ: RouteMask = RouteMask::REQUEST_LIKE;
+
+macro_rules! def {
+    ($name:literal, [$($k:expr),*], $routes:expr, $f:expr) => {
+        FnDef { name: $name, params: &[$($k),*], routes: $routes, call: $f, fixup: None }
+    };
+}
+
+/// Every core function.
+pub static CORE_FUNCTIONS: &[FnDef] = &[
+    def!("forward", [], REQ, forward0),
+    def!("forward", [K::Fmt], REQ, forward1),
+    def!("forward", [K::Fmt, K::IntOrPv], REQ, forward2),
+    def!("log", [K::Fmt], ANY, log1),
+    def!("log", [K::Int, K::Fmt], ANY, log2),
+    def!("setflag", [K::Flag], ANY, setflag),
+    def!("resetflag", [K::Flag], ANY, resetflag),
+    def!("isflagset", [K::Flag], ANY, isflagset),
+    def!("setbflag", [K::Flag], ANY, setbflag),
+    def!("setbflag", [K::Flag, K::IntOrPv], ANY, setbflag2),
+    def!("resetbflag", [K::Flag], ANY, resetbflag),
+    def!("resetbflag", [K::Flag, K::IntOrPv], ANY, resetbflag2),
+    def!("isbflagset", [K::Flag], ANY, isbflagset),
+    def!("isbflagset", [K::Flag, K::IntOrPv], ANY, isbflagset2),
+    def!("setsflag", [K::Flag], ANY, setsflag),
+    def!("resetsflag", [K::Flag], ANY, resetsflag),
+    def!("issflagset", [K::Flag], ANY, issflagset),
+    def!("rewritehost", [K::Fmt], REQ, rewritehost),
+    def!("sethost", [K::Fmt], REQ, rewritehost),
+    def!("seth", [K::Fmt], REQ, rewritehost),
+    def!("rewritehostport", [K::Fmt], REQ, rewritehostport),
+    def!("sethostport", [K::Fmt], REQ, rewritehostport),
+    def!("sethp", [K::Fmt], REQ, rewritehostport),
+    def!("rewriteuri", [K::Fmt], REQ, rewriteuri),
+    def!("seturi", [K::Fmt], REQ, rewriteuri),
+    def!("rewriteuser", [K::Fmt], REQ, rewriteuser),
+    def!("setuser", [K::Fmt], REQ, rewriteuser),
+    def!("setu", [K::Fmt], REQ, rewriteuser),
+    def!("rewriteport", [K::Fmt], REQ, rewriteport),
+    def!("setport", [K::Fmt], REQ, rewriteport),
+    def!("setp", [K::Fmt], REQ, rewriteport),
+    def!("prefix", [K::Fmt], REQ, prefix),
+    def!("strip", [K::IntOrPv], REQ, strip),
+    def!("strip_tail", [K::IntOrPv], REQ, strip_tail),
+    def!("revert_uri", [], REQ, revert_uri),
+    def!("append_branch", [], REQ, append_branch0),
+    def!("append_branch", [K::Fmt], REQ, append_branch1),
+    def!("append_branch", [K::Fmt, K::Str], REQ, append_branch2),
+    def!("force_rport", [], ANY, force_rport),
+    def!("add_rport", [], ANY, force_rport),
+    def!("add_local_rport", [], ANY, add_local_rport),
+    def!("force_send_socket", [K::Fmt], REQ, force_send_socket),
+    def!("set_advertised_address", [K::Fmt], ANY, set_advertised_address),
+    def!("set_advertised_port", [K::Fmt], ANY, set_advertised_port),
+    def!("is_myself", [K::Fmt], ANY, is_myself),
+    def!("isdsturiset", [], ANY, isdsturiset),
+    def!("resetdsturi", [], ANY, resetdsturi),
+    def!("setdsturi", [K::Fmt], ANY, setdsturi),
+    def!("len_gt", [K::IntOrPv], ANY, len_gt),
+    def!("set_forward_no_connect", [], ANY, set_forward_no_connect),
+    def!("set_reply_no_connect", [], ANY, set_reply_no_connect),
+    def!("set_forward_close", [], ANY, set_forward_close),
+    def!("set_reply_close", [], ANY, set_reply_close),
+];
+
+fn flag_bit(p: &Param) -> u32 {
+    match p {
+        Param::Flag(b) => *b,
+        _ => 0,
+    }
+}
+
+fn rc(b: bool) -> i32 {
+    if b {
+        1
+    } else {
+        -1
+    }
+}
+
+fn setflag(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    ctx.flags |= 1 << flag_bit(&p[0]);
+    1
+}
+fn resetflag(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    ctx.flags &= !(1 << flag_bit(&p[0]));
+    1
+}
+fn isflagset(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    rc(ctx.flags & (1 << flag_bit(&p[0])) != 0)
+}
+
+/// The branch flags of branch `idx` (0 = the Request-URI's).
+fn bflags_mut<'a>(ctx: &'a mut Ctx<'_>, idx: i64) -> Option<&'a mut u32> {
+    match idx {
+        0 => Some(&mut ctx.bflags),
+        i if i > 0 => ctx.branches.get_mut(i as usize - 1).map(|b| &mut b.bflags),
+        _ => None,
+    }
+}
+fn setbflag(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    ctx.bflags |= 1 << flag_bit(&p[0]);
+    1
+}
+fn setbflag2(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let idx = p[1].int(ctx);
+    let bit = flag_bit(&p[0]);
+    match bflags_mut(ctx, idx) {
+        Some(f) => {
+            *f |= 1 << bit;
+            1
+        }
+        None => -1,
+    }
+}
+fn resetbflag(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    ctx.bflags &= !(1 << flag_bit(&p[0]));
+    1
+}
+fn resetbflag2(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let idx = p[1].int(ctx);
+    let bit = flag_bit(&p[0]);
+    match bflags_mut(ctx, idx) {
+        Some(f) => {
+            *f &= !(1 << bit);
+            1
+        }
+        None => -1,
+    }
+}
+fn isbflagset(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    rc(ctx.bflags & (1 << flag_bit(&p[0])) != 0)
+}
+fn isbflagset2(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let idx = p[1].int(ctx);
+    let bit = flag_bit(&p[0]);
+    rc(bflags_mut(ctx, idx).is_some_and(|f| *f & (1 << bit) != 0))
+}
+fn setsflag(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    ctx.sflags |= 1 << flag_bit(&p[0]);
+    1
+}
+fn resetsflag(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    ctx.sflags &= !(1 << flag_bit(&p[0]));
+    1
+}
+fn issflagset(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    rc(ctx.sflags & (1 << flag_bit(&p[0])) != 0)
+}
+
+/// Replaces a part of the current Request-URI.
+fn rewrite(ctx: &mut Ctx<'_>, part: UriPart, new: Option<&[u8]>) -> i32 {
+    let Some(cur) = ctx.ruri().map(<[u8]>::to_vec) else { return -1 };
+    let Ok(uri) = Uri::parse(&cur, Span::new(0, cur.len())) else {
+        log::error!("cannot rewrite an unparsable Request-URI");
+        return -1;
+    };
+    ctx.new_uri = Some(rebuild_uri(&cur, &uri, part, new));
+    1
+}
+fn rewritehost(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let v = p[0].text(ctx).into_owned();
+    rewrite(ctx, UriPart::Host, Some(&v))
+}
+fn rewritehostport(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let v = p[0].text(ctx).into_owned();
+    rewrite(ctx, UriPart::HostPort, Some(&v))
+}
+fn rewriteuser(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let v = p[0].text(ctx).into_owned();
+    rewrite(ctx, UriPart::User, Some(&v))
+}
+fn rewriteport(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let v = p[0].text(ctx).into_owned();
+    rewrite(ctx, UriPart::Port, Some(&v))
+}
+fn rewriteuri(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let v = p[0].text(ctx).into_owned();
+    if Uri::parse(&v, Span::new(0, v.len())).is_err() {
+        log::error!("rewriteuri: invalid URI '{}'", String::from_utf8_lossy(&v));
+        return -1;
+    }
+    ctx.new_uri = Some(v);
+    1
+}
+
+/// The current Request-URI's user, parsed.
+fn ruri_user(ctx: &Ctx<'_>) -> Option<Vec<u8>> {
+    let cur = ctx.ruri()?;
+    let uri = Uri::parse(cur, Span::new(0, cur.len())).ok()?;
+    Some(uri.user.map(|u| u.get(cur).to_vec()).unwrap_or_default())
+}
+fn prefix(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let pre = p[0].text(ctx).into_owned();
+    let Some(mut user) = ruri_user(ctx) else { return -1 };
+    user.splice(0..0, pre);
+    rewrite(ctx, UriPart::User, Some(&user))
+}
+fn strip(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let n = p[0].int(ctx).max(0) as usize;
+    let Some(user) = ruri_user(ctx) else { return -1 };
+    let new = user.get(n..).unwrap_or(&[]).to_vec();
+    rewrite(ctx, UriPart::User, Some(&new))
+}
+fn strip_tail(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let n = p[0].int(ctx).max(0) as usize;
+    let Some(user) = ruri_user(ctx) else { return -1 };
+    let new = user[..user.len().saturating_sub(n)].to_vec();
+    rewrite(ctx, UriPart::User, Some(&new))
+}
+fn revert_uri(ctx: &mut Ctx<'_>, _: &P) -> i32 {
+    ctx.new_uri = None;
+    1
+}
+
+fn push_branch(ctx: &mut Ctx<'_>, uri: Vec<u8>, q: Option<i32>) -> i32 {
+    if Uri::parse(&uri, Span::new(0, uri.len())).is_err() {
+        log::error!("append_branch: invalid URI '{}'", String::from_utf8_lossy(&uri));
+        return -1;
+    }
+    // Kamailio's max_branches default
+    if ctx.branches.len() >= 12 {
+        log::error!("append_branch: too many branches");
+        return -1;
+    }
+    let dst_uri = ctx.dst_uri.clone();
+    ctx.branches.push(Branch { uri, dst_uri, q, bflags: ctx.bflags });
+    1
+}
+fn append_branch0(ctx: &mut Ctx<'_>, _: &P) -> i32 {
+    let Some(uri) = ctx.ruri().map(<[u8]>::to_vec) else { return -1 };
+    push_branch(ctx, uri, None)
+}
+fn append_branch1(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let uri = p[0].text(ctx).into_owned();
+    push_branch(ctx, uri, None)
+}
+fn append_branch2(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let uri = p[0].text(ctx).into_owned();
+    let q = std::str::from_utf8(&p[1].text(ctx)).ok().and_then(|s| s.trim().parse::<f32>().ok());
+    push_branch(ctx, uri, q.map(|q| (q * 1000.0).round() as i32))
+}
+
+fn force_rport(ctx: &mut Ctx<'_>, _: &P) -> i32 {
+    ctx.force_rport = true;
+    1
+}
+fn add_local_rport(ctx: &mut Ctx<'_>, _: &P) -> i32 {
+    ctx.add_local_rport = true;
+    1
+}
+fn force_send_socket(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let s = String::from_utf8_lossy(&p[0].text(ctx)).into_owned();
+    match parse_socket(&s) {
+        Some(sock) => {
+            ctx.send_socket = Some(sock);
+            1
+        }
+        None => {
+            log::error!("force_send_socket: bad socket '{s}'");
+            -1
+        }
+    }
+}
+fn set_advertised_address(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    ctx.advertised_address = Some(p[0].text(ctx).into_owned());
+    1
+}
+fn set_advertised_port(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    ctx.advertised_port = Some(p[0].text(ctx).into_owned());
+    1
+}
+fn is_myself(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let t = p[0].text(ctx);
+    match Uri::parse(&t, Span::new(0, t.len())) {
+        Ok(u) => rc(ctx.core.is_myself(u.host.get(&t), u.port.unwrap_or(0))),
+        // a bare host is accepted too
+        Err(_) => rc(ctx.core.is_myself(&t, 0)),
+    }
+}
+fn isdsturiset(ctx: &mut Ctx<'_>, _: &P) -> i32 {
+    rc(ctx.dst_uri.is_some())
+}
+fn resetdsturi(ctx: &mut Ctx<'_>, _: &P) -> i32 {
+    ctx.dst_uri = None;
+    1
+}
+fn setdsturi(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let v = p[0].text(ctx).into_owned();
+    if Uri::parse(&v, Span::new(0, v.len())).is_err() {
+        log::error!("setdsturi: invalid URI '{}'", String::from_utf8_lossy(&v));
+        return -1;
+    }
+    ctx.dst_uri = Some(v);
+    1
+}
+fn len_gt(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    rc(ctx.msg.buf().len() as i64 > p[0].int(ctx))
+}
+fn set_forward_no_connect(ctx: &mut Ctx<'_>, _: &P) -> i32 {
+    ctx.send_flags.forward_no_connect = true;
+    1
+}
+fn set_reply_no_connect(ctx: &mut Ctx<'_>, _: &P) -> i32 {
+    ctx.send_flags.reply_no_connect = true;
+    1
+}
+fn set_forward_close(ctx: &mut Ctx<'_>, _: &P) -> i32 {
+    ctx.send_flags.forward_close = true;
+    1
+}
+fn set_reply_close(ctx: &mut Ctx<'_>, _: &P) -> i32 {
+    ctx.send_flags.reply_close = true;
+    1
+}
+
+/// Log levels as Kamailio numbers them (`log(level, msg)`).
+fn log_at(level: i64, msg: &[u8]) {
+    let text = String::from_utf8_lossy(msg);
+    let text = text.trim_end_matches('\n');
+    match level {
+        l if l <= -1 => log::error!(target: "script", "{text}"),
+        0 => log::warn!(target: "script", "{text}"),
+        1 | 2 => log::info!(target: "script", "{text}"),
+        _ => log::debug!(target: "script", "{text}"),
+    }
+}
+fn log1(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    // log(msg) logs at L_ERR in Kamailio
+    log_at(-1, &p[0].text(ctx));
+    1
+}
+fn log2(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let level = p[0].int(ctx);
+    log_at(level, &p[1].text(ctx));
+    1
+}
+
+/// Where to send: explicit host/port, else `$du`, else the Request-URI.
+fn forward_to(ctx: &mut Ctx<'_>, host: Option<Vec<u8>>, port: Option<u16>) -> i32 {
+    let (host, port, proto) = match host {
+        Some(h) => (h, port, None),
+        None => {
+            let target = match (&ctx.dst_uri, ctx.ruri()) {
+                (Some(d), _) => d.clone(),
+                (None, Some(r)) => r.to_vec(),
+                (None, None) => return -1,
+            };
+            let Ok(u) = Uri::parse(&target, Span::new(0, target.len())) else {
+                log::error!("forward: cannot parse the destination '{}'", String::from_utf8_lossy(&target));
+                return -1;
+            };
+            let proto = u.transport(&target).and_then(|t| Proto::from_name(&String::from_utf8_lossy(t)));
+            (u.host.get(&target).to_vec(), u.port, proto)
+        }
+    };
+    let send_proto = proto.or(ctx.send_socket.as_ref().map(|s| s.0)).unwrap_or(ctx.rcv.proto);
+    let data = match build_forward(ctx, send_proto) {
+        Ok(d) => d,
+        Err(e) => {
+            log::error!("forward: cannot build the request: {e}");
+            return -1;
+        }
+    };
+    match ctx.out.send(Outgoing { host, port, proto: Some(send_proto), data }) {
+        Ok(()) => 1,
+        Err(e) => {
+            log::error!("forward: send failed: {e}");
+            -1
+        }
+    }
+}
+
+/// The forwarded request: our Via (advertised address if set), the
+/// script's lumps, received/rport, new Request-URI, Max-Forwards.
+fn build_forward(ctx: &mut Ctx<'_>, proto: Proto) -> Result<Vec<u8>, String> {
+    let msg = ctx.msg;
+    let branch = stateless_branch(msg).map_err(|e| e.to_string())?;
+    let (local_host, local_port) = match &ctx.send_socket {
+        Some((_, h, p)) => (h.clone(), *p),
+        None => {
+            let d = ctx.rcv.dst;
+            let h = match d.ip() {
+                std::net::IpAddr::V6(a) => format!("[{a}]"),
+                a => a.to_string(),
+            };
+            (h, d.port())
+        }
+    };
+    let host = ctx.advertised_address.as_ref().map_or(local_host, |a| String::from_utf8_lossy(a).into_owned());
+    let port = match &ctx.advertised_port {
+        Some(p) => String::from_utf8_lossy(p).parse().ok(),
+        None => Some(local_port),
+    };
+    let transport = proto.name().to_ascii_uppercase();
+    let src_ip = ctx.rcv.src.ip().to_string();
+    let mut lumps = ctx.lumps.clone();
+    if ctx.force_rport {
+        // RFC 3581 behaviour even though the client did not ask for it
+        if let Ok(via) = msg.via1() {
+            let buf = msg.buf();
+            if via.params.get(buf, "rport").is_none() {
+                let host = via.host.get(buf);
+                let host = host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")).unwrap_or(host);
+                if host.eq_ignore_ascii_case(src_ip.as_bytes()) && via.received(buf).is_none() {
+                    lumps.insert_fmt(via.whole.end(), format_args!(";received={src_ip}"));
+                }
+                lumps.insert_fmt(via.whole.end(), format_args!(";rport={}", ctx.rcv.src.port()));
+            }
+        }
+    }
+    let spec = ForwardRequest {
+        via: ViaSpec { transport: &transport, host: &host, port, branch: &branch, rport: ctx.add_local_rport },
+        source: Some(Source { ip: &src_ip, port: ctx.rcv.src.port() }),
+        new_ruri: ctx.new_uri.as_deref(),
+        record_route: None,
+        pop_route: false,
+        ensure_content_length: proto != Proto::Udp,
+    };
+    forward_request(msg, &spec, lumps).map_err(|e| e.to_string())
+}
+
+fn forward0(ctx: &mut Ctx<'_>, _: &P) -> i32 {
+    forward_to(ctx, None, None)
+}
+fn forward1(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let host = p[0].text(ctx).into_owned();
+    forward_to(ctx, Some(host), None)
+}
+fn forward2(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let host = p[0].text(ctx).into_owned();
+    let port = p[1].int(ctx);
+    let Ok(port) = u16::try_from(port) else {
+        log::error!("forward: bad port {port}");
+        return -1;
+    };
+    forward_to(ctx, Some(host), Some(port))
+}

@@ -1,0 +1,352 @@
+//! What a running script sees and changes: the message, its per-message
+//! state (new Request-URI, `$du`, flags, AVPs, branches, lumps), the
+//! worker's own state (`$var`), and the server facts (`myself`).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use super::value::{Stored, Value};
+use crate::net::{Proto, RecvInfo};
+use crate::sip::{Lumps, SipMsg};
+
+/// Which kind of route is running; functions declare where they may be
+/// used (Kamailio's REQUEST_ROUTE, FAILURE_ROUTE, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteType {
+    /// `request_route` / `route` and the `route[X]` it calls.
+    Request,
+    /// `failure_route[X]`.
+    Failure,
+    /// `onreply_route[X]` (tm, per transaction).
+    OnReply,
+    /// `branch_route[X]`.
+    Branch,
+    /// `onsend_route`.
+    OnSend,
+    /// `event_route[X]`.
+    Event,
+    /// `reply_route` (the core's, for every reply).
+    CoreReply,
+}
+
+impl RouteType {
+    /// The mask bit of this route type.
+    pub const fn bit(self) -> RouteMask {
+        RouteMask(1 << self as u8)
+    }
+
+    /// Kamailio's name for it in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            RouteType::Request => "request_route",
+            RouteType::Failure => "failure_route",
+            RouteType::OnReply => "onreply_route",
+            RouteType::Branch => "branch_route",
+            RouteType::OnSend => "onsend_route",
+            RouteType::Event => "event_route",
+            RouteType::CoreReply => "reply_route",
+        }
+    }
+}
+
+/// A set of route types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RouteMask(pub u8);
+
+impl RouteMask {
+    /// Every route type.
+    pub const ANY: RouteMask = RouteMask(0x7f);
+    /// Request, failure and branch routes (where a request is at hand).
+    pub const REQUEST_LIKE: RouteMask = RouteMask(
+        RouteType::Request.bit().0 | RouteType::Failure.bit().0 | RouteType::Branch.bit().0 | RouteType::Event.bit().0,
+    );
+    /// Request route only (and event routes, which run on a request).
+    pub const REQUEST: RouteMask = RouteMask(RouteType::Request.bit().0 | RouteType::Event.bit().0);
+    /// Reply routes.
+    pub const REPLY: RouteMask = RouteMask(RouteType::OnReply.bit().0 | RouteType::CoreReply.bit().0);
+
+    /// Whether `t` is in the set.
+    pub fn allows(self, t: RouteType) -> bool {
+        self.0 & t.bit().0 != 0
+    }
+
+    /// Union.
+    pub const fn or(self, o: RouteMask) -> RouteMask {
+        RouteMask(self.0 | o.0)
+    }
+}
+
+/// One AVP: an interned name and its value; the list is a stack (the
+/// newest first when read).
+#[derive(Debug, Clone)]
+pub struct Avp {
+    /// Interned name (see [`super::compile::Names`]).
+    pub name: u32,
+    /// Value.
+    pub value: Stored,
+}
+
+/// One xavp item: a root name and its fields (each field a stack too).
+#[derive(Debug, Clone, Default)]
+pub struct Xavp {
+    /// Root name.
+    pub name: Vec<u8>,
+    /// Fields, newest last.
+    pub fields: Vec<(Vec<u8>, Stored)>,
+}
+
+/// An extra branch added by `append_branch`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Branch {
+    /// Request-URI of the branch.
+    pub uri: Vec<u8>,
+    /// Destination URI, when set.
+    pub dst_uri: Option<Vec<u8>>,
+    /// q value × 1000, when given.
+    pub q: Option<i32>,
+    /// Branch flags.
+    pub bflags: u32,
+}
+
+/// Where a forwarded message should go, as `forward()` decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Destination host (name or address text).
+    pub host: Vec<u8>,
+    /// Destination port, when fixed.
+    pub port: Option<u16>,
+    /// Transport, when fixed.
+    pub proto: Option<Proto>,
+    /// The message to send.
+    pub data: Vec<u8>,
+}
+
+/// The runtime's side of sending: the transports implement it; tests
+/// record.
+pub trait Outbound {
+    /// Sends `out`; an error text when it could not be sent.
+    fn send(&mut self, out: Outgoing) -> Result<(), String>;
+}
+
+/// An [`Outbound`] that keeps what was sent (tests, `sipr -c`).
+#[derive(Debug, Default)]
+pub struct Recorder {
+    /// Everything sent, in order.
+    pub sent: Vec<Outgoing>,
+}
+
+impl Outbound for Recorder {
+    fn send(&mut self, out: Outgoing) -> Result<(), String> {
+        self.sent.push(out);
+        Ok(())
+    }
+}
+
+/// The server's own addresses and names (for `myself`) and the headers it
+/// announces.
+#[derive(Debug, Clone, Default)]
+pub struct CoreInfo {
+    /// Listen sockets: protocol, address, port, advertised host/port.
+    pub listen: Vec<ListenAddr>,
+    /// `alias=` entries: host (lower case) and port (0 = any).
+    pub aliases: Vec<(String, u16)>,
+    /// `Server:` header value for local replies.
+    pub server_header: String,
+}
+
+/// One listen socket as the script knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenAddr {
+    /// Transport.
+    pub proto: Proto,
+    /// Host text as written (address or name).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// `advertise` host and port.
+    pub advertise: Option<(String, u16)>,
+}
+
+impl CoreInfo {
+    /// Whether `ip` is one of the listen (or advertised) addresses.
+    pub fn is_my_ip(&self, ip: IpAddr) -> bool {
+        let is = |h: &str| h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|a| a == ip);
+        self.listen.iter().any(|l| is(&l.host) || l.advertise.as_ref().is_some_and(|(h, _)| is(h)))
+    }
+
+    /// Whether `host[:port]` is this server (a listen address, an
+    /// advertised address or an alias); `port` 0 means the default 5060
+    /// (5061 for TLS) as Kamailio's check_self.
+    pub fn is_myself(&self, host: &[u8], port: u16) -> bool {
+        let host = std::str::from_utf8(host).unwrap_or("");
+        let h = host.trim_start_matches('[').trim_end_matches(']');
+        let ip: Option<IpAddr> = h.parse().ok();
+        let same_host = |cand: &str| {
+            let c = cand.trim_start_matches('[').trim_end_matches(']');
+            match (ip, c.parse::<IpAddr>()) {
+                (Some(a), Ok(b)) => a == b,
+                _ => c.eq_ignore_ascii_case(h),
+            }
+        };
+        let port_ok = |p: u16, proto: Proto| p == if port == 0 { proto.default_port() } else { port };
+        self.listen.iter().any(|l| {
+            (same_host(&l.host) && port_ok(l.port, l.proto))
+                || l.advertise.as_ref().is_some_and(|(ah, ap)| same_host(ah) && port_ok(*ap, l.proto))
+        }) || self.aliases.iter().any(|(a, p)| same_host(a) && (*p == 0 || port_ok(*p, Proto::Udp)))
+    }
+}
+
+/// A worker's own script state, kept across messages as Kamailio keeps
+/// `$var` (which is why scripts reset their vars).
+#[derive(Debug, Default)]
+pub struct ProcState {
+    /// `$var` slots, one per name the program uses.
+    pub vars: Vec<Stored>,
+    /// `$shv`: shared variables. Process-local until the pv module moves
+    /// them into shm (issue 5).
+    pub shv: HashMap<Vec<u8>, Stored>,
+}
+
+/// Everything a script run touches.
+pub struct Ctx<'m> {
+    /// The message.
+    pub msg: &'m SipMsg<'m>,
+    /// Where it came from.
+    pub rcv: RecvInfo,
+    /// Server facts.
+    pub core: &'m CoreInfo,
+    /// The worker's variables.
+    pub proc: &'m mut ProcState,
+    /// Where forwarded messages go.
+    pub out: &'m mut dyn Outbound,
+    /// Which route type is running.
+    pub route_type: RouteType,
+    /// The rewritten Request-URI, if any.
+    pub new_uri: Option<Vec<u8>>,
+    /// `$du`.
+    pub dst_uri: Option<Vec<u8>>,
+    /// Message flags.
+    pub flags: u64,
+    /// Branch flags of branch 0.
+    pub bflags: u32,
+    /// Script flags.
+    pub sflags: u32,
+    /// Extra branches.
+    pub branches: Vec<Branch>,
+    /// AVPs, oldest first (reads search from the end).
+    pub avps: Vec<Avp>,
+    /// xavps, oldest first.
+    pub xavps: Vec<Xavp>,
+    /// Changes to the message.
+    pub lumps: Lumps,
+    /// `force_rport()` was called.
+    pub force_rport: bool,
+    /// `add_local_rport()` was called.
+    pub add_local_rport: bool,
+    /// `set_advertised_address`.
+    pub advertised_address: Option<Vec<u8>>,
+    /// `set_advertised_port`.
+    pub advertised_port: Option<Vec<u8>>,
+    /// `force_send_socket` / `$fs`: proto, host, port.
+    pub send_socket: Option<(Proto, String, u16)>,
+    /// Return code of the last function or route (`$rc`).
+    pub retcode: i64,
+    /// `drop` was executed.
+    pub dropped: bool,
+    /// Time the message started being processed (`$Ts`), seconds.
+    pub started: i64,
+    /// `set_forward_no_connect` and friends: connection flags for sends.
+    pub send_flags: SendFlags,
+}
+
+/// Per-message connection flags set by the script.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendFlags {
+    /// `set_forward_no_connect()`: do not open a connection to forward.
+    pub forward_no_connect: bool,
+    /// `set_reply_no_connect()`: do not open a connection for replies.
+    pub reply_no_connect: bool,
+    /// `set_forward_close()`: close the connection after forwarding.
+    pub forward_close: bool,
+    /// `set_reply_close()`: close the connection after replying.
+    pub reply_close: bool,
+}
+
+impl std::fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("route_type", &self.route_type)
+            .field("new_uri", &self.new_uri.as_deref().map(String::from_utf8_lossy))
+            .field("dst_uri", &self.dst_uri.as_deref().map(String::from_utf8_lossy))
+            .field("flags", &self.flags)
+            .field("retcode", &self.retcode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'m> Ctx<'m> {
+    /// A fresh context for one message.
+    pub fn new(
+        msg: &'m SipMsg<'m>,
+        rcv: RecvInfo,
+        core: &'m CoreInfo,
+        proc: &'m mut ProcState,
+        out: &'m mut dyn Outbound,
+    ) -> Self {
+        Ctx {
+            msg,
+            rcv,
+            core,
+            proc,
+            out,
+            route_type: RouteType::Request,
+            new_uri: None,
+            dst_uri: None,
+            flags: 0,
+            bflags: 0,
+            sflags: 0,
+            branches: Vec::new(),
+            avps: Vec::new(),
+            xavps: Vec::new(),
+            lumps: Lumps::new(),
+            force_rport: false,
+            add_local_rport: false,
+            advertised_address: None,
+            advertised_port: None,
+            send_socket: None,
+            retcode: 1,
+            dropped: false,
+            started: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+            send_flags: SendFlags::default(),
+        }
+    }
+
+    /// The current Request-URI text: the rewritten one or the message's.
+    pub fn ruri(&self) -> Option<&[u8]> {
+        match &self.new_uri {
+            Some(u) => Some(u),
+            None => self.msg.request_uri(),
+        }
+    }
+
+    /// The newest AVP named `name`, and how many there are.
+    pub fn avp(&self, name: u32, idx: usize) -> Option<&Stored> {
+        self.avps.iter().rev().filter(|a| a.name == name).nth(idx).map(|a| &a.value)
+    }
+
+    /// Pushes an AVP.
+    pub fn add_avp(&mut self, name: u32, v: &Value<'_>) {
+        self.avps.push(Avp { name, value: Stored::from_value(v) });
+    }
+
+    /// Removes the newest AVP named `name` (or all of them).
+    pub fn remove_avp(&mut self, name: u32, all: bool) {
+        if all {
+            self.avps.retain(|a| a.name != name);
+        } else if let Some(i) = self.avps.iter().rposition(|a| a.name == name) {
+            self.avps.remove(i);
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! Running a compiled route on a message: Kamailio's control flow
+//! (return codes > 0 true, < 0 false, 0 stops the script; `return 0` is
+//! `exit`; a route without `return` gives 1; `while` bounded by
+//! `max_while_loops`) and its expression rules ([`super::value`]).
+
+use std::borrow::Cow;
+
+use super::ast::{BinOp, UnOp};
+use super::compile::{compile_regex, route_type, CExpr, CaseLabel, Const, Elem, Op, OpKind, Program};
+use super::ctx::Ctx;
+use super::value::Value;
+use crate::sip::{Span, Uri};
+
+/// How a statement list ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Ran to the end.
+    Next,
+    /// `break`.
+    Break,
+    /// `return n` from the current route.
+    Return(i64),
+    /// `exit`, `drop`, `return 0` or a function returning 0: the script
+    /// stops.
+    Exit,
+}
+
+/// What running a route gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// The return code (`$rc` at the end).
+    pub retcode: i64,
+    /// `exit` (or an equivalent) stopped the script.
+    pub exited: bool,
+    /// `drop` was executed.
+    pub dropped: bool,
+}
+
+/// An expression that could not be evaluated (Kamailio fails the whole
+/// expression and logs it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EvalError {
+    DivByZero,
+}
+
+/// Routes called from routes deeper than this are refused (Kamailio's
+/// `max_recursive_level` default).
+const MAX_DEPTH: u32 = 256;
+
+struct Exec<'p> {
+    prog: &'p Program,
+    depth: u32,
+}
+
+impl Program {
+    /// Runs route `idx` (an index from [`Program::request_route`],
+    /// [`Program::route`]...) on the message in `ctx`.
+    pub fn run(&self, idx: usize, ctx: &mut Ctx<'_>) -> Outcome {
+        let Some(route) = self.routes.get(idx) else {
+            log::error!("no route with index {idx}");
+            return Outcome { retcode: -1, exited: false, dropped: false };
+        };
+        ctx.route_type = route_type(route.kind);
+        let mut ex = Exec { prog: self, depth: 0 };
+        let flow = ex.block(&route.body, ctx);
+        let (retcode, exited) = match flow {
+            Flow::Return(n) => (n, false),
+            Flow::Exit => (ctx.retcode, true),
+            Flow::Next | Flow::Break => (1, false),
+        };
+        ctx.retcode = retcode;
+        Outcome { retcode, exited, dropped: ctx.dropped }
+    }
+}
+
+impl Exec<'_> {
+    fn block(&mut self, ops: &[Op], ctx: &mut Ctx<'_>) -> Flow {
+        for op in ops {
+            let f = self.op(op, ctx);
+            if f != Flow::Next {
+                return f;
+            }
+        }
+        Flow::Next
+    }
+
+    fn op(&mut self, op: &Op, ctx: &mut Ctx<'_>) -> Flow {
+        match &op.kind {
+            OpKind::Call { f, params, .. } => {
+                let code = f(ctx, params) as i64;
+                ctx.retcode = code;
+                if code == 0 {
+                    Flow::Exit
+                } else {
+                    Flow::Next
+                }
+            }
+            OpKind::Route(r) => match self.call_route(*r, ctx, op) {
+                Ok(_) => Flow::Next,
+                Err(f) => f,
+            },
+            OpKind::Assign { pv, value } => {
+                let v = match self.value(value, ctx, op) {
+                    Ok(v) => v,
+                    Err(Ok(flow)) => return flow,
+                    Err(Err(e)) => {
+                        log::error!("{}: expression evaluation failed ({e:?}), {} not assigned", op.at, pv.text);
+                        return Flow::Next;
+                    }
+                };
+                if let Err(e) = pv.assign(ctx, &v) {
+                    log::error!("{}: cannot assign {}: {e}", op.at, pv.text);
+                }
+                Flow::Next
+            }
+            OpKind::If { cond, then, els } => match self.test(cond, ctx, op) {
+                Ok(true) => self.block(then, ctx),
+                Ok(false) => self.block(els, ctx),
+                Err(f) => f,
+            },
+            OpKind::Switch { value, labels, default, body } => {
+                let v = match self.value(value, ctx, op) {
+                    Ok(v) => v,
+                    Err(Ok(flow)) => return flow,
+                    Err(Err(e)) => {
+                        log::error!("{}: switch value evaluation failed ({e:?})", op.at);
+                        return Flow::Next;
+                    }
+                };
+                let start = labels
+                    .iter()
+                    .find(|(l, _)| match l {
+                        CaseLabel::Int(i) => v.to_int() == *i && !matches!(v, Value::Str(_)),
+                        CaseLabel::Str(s) => matches!(&v, Value::Str(x) if x.as_ref() == s.as_ref()),
+                    })
+                    .map(|(_, i)| *i)
+                    .or(*default);
+                match start {
+                    Some(i) => match self.block(&body[i..], ctx) {
+                        Flow::Break => Flow::Next,
+                        f => f,
+                    },
+                    None => Flow::Next,
+                }
+            }
+            OpKind::While { cond, body } => {
+                let max = self.prog.core.max_while_loops;
+                let mut n = 0u32;
+                loop {
+                    match self.test(cond, ctx, op) {
+                        Ok(true) => {}
+                        Ok(false) => return Flow::Next,
+                        Err(f) => return f,
+                    }
+                    if max > 0 && n >= max {
+                        log::error!("{}: runaway while: more than {max} loops (max_while_loops)", op.at);
+                        return Flow::Next;
+                    }
+                    n += 1;
+                    match self.block(body, ctx) {
+                        Flow::Next => {}
+                        Flow::Break => return Flow::Next,
+                        f => return f,
+                    }
+                }
+            }
+            OpKind::Return(v) => {
+                let code = match v {
+                    None => 1,
+                    Some(e) => match self.value(e, ctx, op) {
+                        Ok(v) => v.to_int(),
+                        Err(Ok(flow)) => return flow,
+                        Err(Err(_)) => -1,
+                    },
+                };
+                ctx.retcode = code;
+                if code == 0 {
+                    Flow::Exit
+                } else {
+                    Flow::Return(code)
+                }
+            }
+            OpKind::Exit => Flow::Exit,
+            OpKind::Drop => {
+                ctx.dropped = true;
+                Flow::Exit
+            }
+            OpKind::Break => Flow::Break,
+            OpKind::Block(b) => self.block(b, ctx),
+        }
+    }
+
+    /// Runs `route(X)`: its return code, or the flow that stops the
+    /// script.
+    fn call_route(&mut self, r: usize, ctx: &mut Ctx<'_>, at: &Op) -> Result<i64, Flow> {
+        if self.depth >= MAX_DEPTH {
+            log::error!("{}: too many nested route calls (more than {MAX_DEPTH})", at.at);
+            ctx.retcode = -1;
+            return Ok(-1);
+        }
+        self.depth += 1;
+        let flow = self.block(&self.prog.routes[r].body, ctx);
+        self.depth -= 1;
+        match flow {
+            Flow::Exit => Err(Flow::Exit),
+            Flow::Return(n) => {
+                ctx.retcode = n;
+                Ok(n)
+            }
+            Flow::Next | Flow::Break => {
+                ctx.retcode = 1;
+                Ok(1)
+            }
+        }
+    }
+
+    /// A condition's truth.
+    fn test(&mut self, e: &CExpr, ctx: &mut Ctx<'_>, at: &Op) -> Result<bool, Flow> {
+        match e {
+            CExpr::Bin(BinOp::And, a, b) => Ok(self.test(a, ctx, at)? && self.test(b, ctx, at)?),
+            CExpr::Bin(BinOp::Or, a, b) => Ok(self.test(a, ctx, at)? || self.test(b, ctx, at)?),
+            CExpr::Unary(UnOp::Not, a) => Ok(!self.test(a, ctx, at)?),
+            CExpr::Call { f, params, .. } => {
+                let code = f(ctx, params) as i64;
+                ctx.retcode = code;
+                if code == 0 {
+                    return Err(Flow::Exit);
+                }
+                Ok(code > 0)
+            }
+            CExpr::Route(r) => Ok(self.call_route(*r, ctx, at)? > 0),
+            e if !e.has_effects() => match eval(e, ctx) {
+                Ok(v) => Ok(v.truth()),
+                Err(err) => {
+                    log::error!("{}: expression evaluation failed ({err:?})", at.at);
+                    Ok(false)
+                }
+            },
+            e => match self.value(e, ctx, at) {
+                Ok(v) => Ok(v.truth()),
+                Err(Ok(f)) => Err(f),
+                Err(Err(err)) => {
+                    log::error!("{}: expression evaluation failed ({err:?})", at.at);
+                    Ok(false)
+                }
+            },
+        }
+    }
+
+    /// An expression's value, detached from the context (so that it can
+    /// be assigned into it). Calls and routes run here.
+    fn value(&mut self, e: &CExpr, ctx: &mut Ctx<'_>, at: &Op) -> Result<Value<'static>, Result<Flow, EvalError>> {
+        if !e.has_effects() {
+            return eval(e, ctx).map(Value::into_owned).map_err(Err);
+        }
+        match e {
+            CExpr::Call { .. }
+            | CExpr::Route(_)
+            | CExpr::Bin(BinOp::And | BinOp::Or, ..)
+            | CExpr::Unary(UnOp::Not, _) => {
+                let code = match e {
+                    CExpr::Call { f, params, .. } => {
+                        let c = f(ctx, params) as i64;
+                        ctx.retcode = c;
+                        if c == 0 {
+                            return Err(Ok(Flow::Exit));
+                        }
+                        c
+                    }
+                    CExpr::Route(r) => self.call_route(*r, ctx, at).map_err(Ok)?,
+                    _ => i64::from(self.test(e, ctx, at).map_err(Ok)?),
+                };
+                Ok(Value::Int(code))
+            }
+            CExpr::Unary(op, a) => {
+                let v = self.value(a, ctx, at)?;
+                unary(*op, v).map(Value::into_owned).map_err(Err)
+            }
+            CExpr::Bin(op, a, b) => {
+                let x = self.value(a, ctx, at)?;
+                let y = self.value(b, ctx, at)?;
+                binary(*op, x, y).map(Value::into_owned).map_err(Err)
+            }
+            CExpr::Regex { lhs, re, negate } => {
+                let v = self.value(lhs, ctx, at)?;
+                Ok(Value::Int(i64::from(re.is_match(&v.to_bytes()) != *negate)))
+            }
+            other => eval(other, ctx).map(Value::into_owned).map_err(Err),
+        }
+    }
+}
+
+/// Evaluates an expression without side effects.
+fn eval<'c>(e: &'c CExpr, ctx: &'c Ctx<'_>) -> Result<Value<'c>, EvalError> {
+    Ok(match e {
+        CExpr::Const(c) => match c {
+            Const::Null => Value::Null,
+            Const::Int(i) => Value::Int(*i),
+            Const::Str(s) => Value::str(s),
+        },
+        CExpr::Pv(p) => p.value(ctx),
+        CExpr::Elem(el) => elem_value(*el, ctx),
+        CExpr::Unary(op, a) => return unary(*op, eval(a, ctx)?),
+        CExpr::Bin(BinOp::And, a, b) => Value::Int(i64::from(eval(a, ctx)?.truth() && eval(b, ctx)?.truth())),
+        CExpr::Bin(BinOp::Or, a, b) => Value::Int(i64::from(eval(a, ctx)?.truth() || eval(b, ctx)?.truth())),
+        CExpr::Bin(op, a, b) => return binary(*op, eval(a, ctx)?, eval(b, ctx)?),
+        CExpr::Regex { lhs, re, negate } => {
+            let v = eval(lhs, ctx)?;
+            Value::Int(i64::from(re.is_match(&v.to_bytes()) != *negate))
+        }
+        CExpr::Myself { elem, negate } => Value::Int(i64::from(is_myself(*elem, ctx) != *negate)),
+        CExpr::IpIn { elem, net, negate } => {
+            let ip = if *elem == Elem::SrcIp { ctx.rcv.src.ip() } else { ctx.rcv.dst.ip() };
+            Value::Int(i64::from(net.contains(ip) != *negate))
+        }
+        CExpr::Defined(p) => Value::Int(i64::from(!p.value(ctx).is_null())),
+        // not reached: callers route effectful expressions to Exec::value
+        CExpr::Call { .. } | CExpr::Route(_) => Value::Null,
+    })
+}
+
+impl CExpr {
+    /// The value of an expression without side effects (function-call
+    /// parameters of kind `Expr`); `$null` when it cannot be evaluated.
+    pub fn eval<'c>(&'c self, ctx: &'c Ctx<'_>) -> Value<'c> {
+        eval(self, ctx).unwrap_or(Value::Null)
+    }
+}
+
+fn unary(op: UnOp, v: Value<'_>) -> Result<Value<'_>, EvalError> {
+    Ok(match op {
+        UnOp::Not => Value::Int(i64::from(!v.truth())),
+        UnOp::Neg => Value::Int(v.to_int().wrapping_neg()),
+        UnOp::BitNot => Value::Int(!v.to_int()),
+        UnOp::StrLen => Value::Int(v.to_bytes().len() as i64),
+        UnOp::StrEmpty => Value::Int(i64::from(v.to_bytes().is_empty())),
+        UnOp::Defined => Value::Int(i64::from(!v.is_null())),
+    })
+}
+
+fn binary<'a>(op: BinOp, a: Value<'a>, b: Value<'_>) -> Result<Value<'a>, EvalError> {
+    let ints = |a: &Value<'_>, b: &Value<'_>| (a.to_int(), b.to_int());
+    Ok(match op {
+        BinOp::Add => a.plus(b),
+        BinOp::Sub => {
+            let (x, y) = ints(&a, &b);
+            Value::Int(x.wrapping_sub(y))
+        }
+        BinOp::Mul => {
+            let (x, y) = ints(&a, &b);
+            Value::Int(x.wrapping_mul(y))
+        }
+        BinOp::Div | BinOp::Mod => {
+            let (x, y) = ints(&a, &b);
+            if y == 0 {
+                return Err(EvalError::DivByZero);
+            }
+            Value::Int(if op == BinOp::Div { x.wrapping_div(y) } else { x.wrapping_rem(y) })
+        }
+        BinOp::BitOr => Value::Int(a.to_int() | b.to_int()),
+        BinOp::BitAnd => Value::Int(a.to_int() & b.to_int()),
+        BinOp::BitXor => Value::Int(a.to_int() ^ b.to_int()),
+        BinOp::Shl => Value::Int(a.to_int().wrapping_shl(b.to_int() as u32)),
+        BinOp::Shr => Value::Int(a.to_int().wrapping_shr(b.to_int() as u32)),
+        BinOp::Eq => Value::Int(i64::from(a.equals(&b))),
+        BinOp::Ne => Value::Int(i64::from(!a.equals(&b))),
+        BinOp::Lt => Value::Int(i64::from(a.to_int() < b.to_int())),
+        BinOp::Gt => Value::Int(i64::from(a.to_int() > b.to_int())),
+        BinOp::Le => Value::Int(i64::from(a.to_int() <= b.to_int())),
+        BinOp::Ge => Value::Int(i64::from(a.to_int() >= b.to_int())),
+        BinOp::And => Value::Int(i64::from(a.truth() && b.truth())),
+        BinOp::Or => Value::Int(i64::from(a.truth() || b.truth())),
+        BinOp::Match | BinOp::NoMatch => {
+            // a regex only known at run time
+            let re = compile_regex(&b.to_bytes(), true);
+            let m = match re {
+                Ok(re) => re.is_match(&a.to_bytes()),
+                Err(e) => {
+                    log::error!("bad regular expression at run time: {e}");
+                    false
+                }
+            };
+            Value::Int(i64::from(m != (op == BinOp::NoMatch)))
+        }
+    })
+}
+
+/// The value of a match-expression element.
+fn elem_value<'c>(el: Elem, ctx: &'c Ctx<'_>) -> Value<'c> {
+    let buf = ctx.msg.buf();
+    match el {
+        Elem::Uri => Value::opt_str(ctx.ruri()),
+        Elem::FromUri => ctx.msg.from().map_or(Value::Null, |n| Value::str(n.uri_span.get(buf))),
+        Elem::ToUri => ctx.msg.to().map_or(Value::Null, |n| Value::str(n.uri_span.get(buf))),
+        Elem::Method => {
+            if ctx.msg.is_request() {
+                let end = buf.iter().position(|c| *c == b' ').unwrap_or(0);
+                Value::str(&buf[..end])
+            } else {
+                ctx.msg.cseq().map_or(Value::Null, |c| Value::str(c.method.get(buf)))
+            }
+        }
+        Elem::Status => ctx.msg.status().map_or(Value::Null, |s| Value::string(s.to_string().into_bytes())),
+        Elem::SrcIp => Value::string(ctx.rcv.src.ip().to_string().into_bytes()),
+        Elem::DstIp => Value::string(ctx.rcv.dst.ip().to_string().into_bytes()),
+        Elem::SrcPort => Value::Int(ctx.rcv.src.port() as i64),
+        Elem::DstPort => Value::Int(ctx.rcv.dst.port() as i64),
+        Elem::Proto => Value::str(ctx.rcv.proto.name().as_bytes()),
+        Elem::Af => Value::Int(if ctx.rcv.src.is_ipv4() { 4 } else { 6 }),
+        Elem::MsgLen => Value::Int(buf.len() as i64),
+    }
+}
+
+/// `elem == myself`.
+fn is_myself(el: Elem, ctx: &Ctx<'_>) -> bool {
+    let buf = ctx.msg.buf();
+    let uri_text: Cow<'_, [u8]> = match el {
+        Elem::Uri => match ctx.ruri() {
+            Some(u) => Cow::Borrowed(u),
+            None => return false,
+        },
+        Elem::FromUri => match ctx.msg.from() {
+            Ok(n) => Cow::Borrowed(n.uri_span.get(buf)),
+            Err(_) => return false,
+        },
+        Elem::ToUri => match ctx.msg.to() {
+            Ok(n) => Cow::Borrowed(n.uri_span.get(buf)),
+            Err(_) => return false,
+        },
+        Elem::SrcIp => return ctx.core.is_my_ip(ctx.rcv.src.ip()),
+        Elem::DstIp => return ctx.core.is_my_ip(ctx.rcv.dst.ip()),
+        _ => return false,
+    };
+    match Uri::parse(&uri_text, Span::new(0, uri_text.len())) {
+        Ok(u) => ctx.core.is_myself(u.host.get(&uri_text), u.port.unwrap_or(0)),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,568 @@
+//! Core parameters (`children=8`, `listen=udp:1.2.3.4:5060`, ...): the
+//! names and value types Kamailio accepts, and the typed settings the
+//! server reads. An unknown name is an error that names it.
+
+use std::collections::HashMap;
+
+use super::ast::ParamValue;
+use super::ctx::ListenAddr;
+use crate::net::Proto;
+
+/// The type a core parameter takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A number (`yes`/`no` read as 1/0, as Kamailio's lexer does).
+    Int,
+    /// A boolean (`yes`, `no`, 1, 0, ...).
+    Bool,
+    /// A string.
+    Str,
+    /// A string or a bare word (`log_facility=LOG_LOCAL0`).
+    Word,
+    /// A listen socket.
+    Listen,
+    /// An alias `[proto:]host[:port]`.
+    Alias,
+    /// Anything (accepted for compatibility, not used by sipr yet).
+    Any,
+}
+
+/// Every core parameter sipr knows, with its type.
+const CORE_PARAMS: &[(&str, Kind)] = &[
+    ("children", Kind::Int),
+    ("listen", Kind::Listen),
+    ("socket", Kind::Listen),
+    ("port", Kind::Int),
+    ("alias", Kind::Alias),
+    ("debug", Kind::Int),
+    ("log_stderror", Kind::Bool),
+    ("log_facility", Kind::Word),
+    ("log_prefix", Kind::Str),
+    ("log_prefix_mode", Kind::Int),
+    ("log_name", Kind::Str),
+    ("log_color", Kind::Bool),
+    ("log_engine_type", Kind::Str),
+    ("log_engine_data", Kind::Str),
+    ("fork", Kind::Bool),
+    ("fork_delay", Kind::Int),
+    ("tcp_children", Kind::Int),
+    ("sctp_children", Kind::Int),
+    ("disable_tcp", Kind::Bool),
+    ("disable_sctp", Kind::Word),
+    ("disable_tls", Kind::Bool),
+    ("enable_tls", Kind::Bool),
+    ("enable_sctp", Kind::Word),
+    ("tls_max_connections", Kind::Int),
+    ("tcp_connection_lifetime", Kind::Int),
+    ("tcp_max_connections", Kind::Int),
+    ("tcp_connect_timeout", Kind::Int),
+    ("tcp_send_timeout", Kind::Int),
+    ("tcp_accept_aliases", Kind::Bool),
+    ("tcp_accept_no_cl", Kind::Bool),
+    ("tcp_accept_haproxy", Kind::Bool),
+    ("tcp_async", Kind::Bool),
+    ("tcp_buf_write", Kind::Bool),
+    ("tcp_conn_wq_max", Kind::Int),
+    ("tcp_wq_max", Kind::Int),
+    ("tcp_crlf_ping", Kind::Bool),
+    ("tcp_keepalive", Kind::Bool),
+    ("tcp_keepidle", Kind::Int),
+    ("tcp_keepintvl", Kind::Int),
+    ("tcp_keepcnt", Kind::Int),
+    ("tcp_linger2", Kind::Int),
+    ("tcp_delayed_ack", Kind::Bool),
+    ("tcp_defer_accept", Kind::Int),
+    ("tcp_syncnt", Kind::Int),
+    ("tcp_fd_cache", Kind::Bool),
+    ("tcp_rd_buf_size", Kind::Int),
+    ("tcp_no_connect", Kind::Bool),
+    ("tcp_reuse_port", Kind::Bool),
+    ("tcp_clone_rcvbuf", Kind::Bool),
+    ("tcp_source_ipv4", Kind::Word),
+    ("tcp_source_ipv6", Kind::Word),
+    ("tcp_poll_method", Kind::Word),
+    ("tcp_max_fd_no", Kind::Int),
+    ("mhomed", Kind::Bool),
+    ("dns", Kind::Bool),
+    ("rev_dns", Kind::Bool),
+    ("dns_try_ipv6", Kind::Bool),
+    ("dns_try_naptr", Kind::Bool),
+    ("dns_srv_lb", Kind::Bool),
+    ("dns_udp_pref", Kind::Int),
+    ("dns_tcp_pref", Kind::Int),
+    ("dns_tls_pref", Kind::Int),
+    ("dns_sctp_pref", Kind::Int),
+    ("dns_retr_time", Kind::Int),
+    ("dns_retr_no", Kind::Int),
+    ("dns_servers_no", Kind::Int),
+    ("dns_use_search_list", Kind::Bool),
+    ("dns_search_full_match", Kind::Bool),
+    ("dns_cache_init", Kind::Bool),
+    ("use_dns_cache", Kind::Bool),
+    ("use_dns_failover", Kind::Bool),
+    ("dns_cache_flags", Kind::Int),
+    ("dns_cache_negative_ttl", Kind::Int),
+    ("dns_cache_min_ttl", Kind::Int),
+    ("dns_cache_max_ttl", Kind::Int),
+    ("dns_cache_mem", Kind::Int),
+    ("dns_cache_gc_interval", Kind::Int),
+    ("dns_cache_del_nonexp", Kind::Bool),
+    ("auto_aliases", Kind::Bool),
+    ("server_header", Kind::Str),
+    ("user_agent_header", Kind::Str),
+    ("server_signature", Kind::Bool),
+    ("sip_warning", Kind::Bool),
+    ("memlog", Kind::Int),
+    ("mem_log", Kind::Int),
+    ("memdbg", Kind::Int),
+    ("mem_dbg", Kind::Int),
+    ("mem_summary", Kind::Int),
+    ("mem_safety", Kind::Int),
+    ("mem_join", Kind::Int),
+    ("mem_status_mode", Kind::Int),
+    ("mpath", Kind::Str),
+    ("loadpath", Kind::Str),
+    ("shm_mem_size", Kind::Int),
+    ("shm_force_alloc", Kind::Bool),
+    ("pkg_mem_size", Kind::Int),
+    ("maxbuffer", Kind::Int),
+    ("max_recursive_level", Kind::Int),
+    ("max_branches", Kind::Int),
+    ("max_while_loops", Kind::Int),
+    ("user", Kind::Word),
+    ("uid", Kind::Word),
+    ("group", Kind::Word),
+    ("gid", Kind::Word),
+    ("chroot", Kind::Str),
+    ("workdir", Kind::Str),
+    ("wdir", Kind::Str),
+    ("runtime_dir", Kind::Str),
+    ("rundir", Kind::Str),
+    ("advertised_address", Kind::Word),
+    ("advertised_port", Kind::Int),
+    ("phone2tel", Kind::Int),
+    ("reply_to_via", Kind::Bool),
+    ("statistics", Kind::Any),
+    ("stats_name_separator", Kind::Str),
+    ("sql_buffer_size", Kind::Int),
+    ("onsend_route_reply", Kind::Bool),
+    ("open_files_limit", Kind::Int),
+    ("shutdown_wait_time", Kind::Int),
+    ("sig_shutdown_wait_time", Kind::Int),
+    ("exit_timeout", Kind::Int),
+    ("ser_kill_timeout", Kind::Int),
+    ("corelog", Kind::Int),
+    ("latency_log", Kind::Int),
+    ("latency_limit_action", Kind::Int),
+    ("latency_limit_db", Kind::Int),
+    ("latency_cfg_log", Kind::Int),
+    ("http_reply_parse", Kind::Bool),
+    ("modinit_delay", Kind::Int),
+    ("async_workers", Kind::Int),
+    ("async_nonblock", Kind::Bool),
+    ("async_usleep", Kind::Int),
+    ("xavp_via_params", Kind::Str),
+    ("xavp_via_fields", Kind::Str),
+    ("kemi.onsend_route_callback", Kind::Str),
+    ("received_route_mode", Kind::Int),
+    ("auto_bind_ipv6", Kind::Bool),
+    ("bind_ipv6_link_local", Kind::Bool),
+    ("ipv6_hex_style", Kind::Str),
+    ("udp_mtu", Kind::Int),
+    ("udp_mtu_try_proto", Kind::Word),
+    ("udp4_raw", Kind::Int),
+    ("udp4_raw_mtu", Kind::Int),
+    ("udp4_raw_ttl", Kind::Int),
+    ("force_rport", Kind::Bool),
+    ("tos", Kind::Int),
+    ("pmtu_discovery", Kind::Bool),
+    ("real_time", Kind::Int),
+    ("rt_prio", Kind::Int),
+    ("rt_policy", Kind::Int),
+    ("rt_timer1_prio", Kind::Int),
+    ("rt_timer1_policy", Kind::Int),
+    ("rt_timer2_prio", Kind::Int),
+    ("rt_timer2_policy", Kind::Int),
+    ("mcast_loopback", Kind::Bool),
+    ("mcast_ttl", Kind::Int),
+    ("mcast", Kind::Str),
+    ("sctp_socket_rcvbuf", Kind::Int),
+    ("sctp_socket_sndbuf", Kind::Int),
+    ("sctp_autoclose", Kind::Int),
+    ("sctp_send_ttl", Kind::Int),
+    ("sctp_send_retries", Kind::Int),
+    ("sctp_assoc_tracking", Kind::Bool),
+    ("sctp_assoc_reuse", Kind::Bool),
+    ("sctp_max_assocs", Kind::Int),
+    ("tls_port_no", Kind::Int),
+    ("tls_threads_mode", Kind::Int),
+    ("dst_blocklist_init", Kind::Bool),
+    ("use_dst_blocklist", Kind::Bool),
+    ("dst_blocklist_mem", Kind::Int),
+    ("dst_blocklist_expire", Kind::Int),
+    ("dst_blocklist_gc_interval", Kind::Int),
+    ("dst_blacklist_init", Kind::Bool),
+    ("use_dst_blacklist", Kind::Bool),
+    ("check_via", Kind::Bool),
+    ("return_code_mode", Kind::Int),
+    ("route_locks_size", Kind::Int),
+    ("verbose_startup", Kind::Bool),
+    ("version_table", Kind::Str),
+    ("cfgengine", Kind::Str),
+    ("maxsndbuffer", Kind::Int),
+    ("max_recursive_route", Kind::Int),
+    ("wait_worker1_mode", Kind::Int),
+    ("wait_worker1_time", Kind::Int),
+    ("wait_worker1_usleep", Kind::Int),
+    ("local_rport", Kind::Bool),
+    ("socket_workers", Kind::Int),
+    ("syn_branch", Kind::Bool),
+    ("uri_host_extra_chars", Kind::Str),
+    ("hdr_name_extra_chars", Kind::Str),
+    ("fork_delay", Kind::Int),
+    ("evapi", Kind::Any),
+];
+
+/// The core settings a cfg gives, typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoreParams {
+    /// `children`: SIP workers per UDP socket.
+    pub children: u32,
+    /// `listen` sockets (empty: all local addresses, port 5060).
+    pub listen: Vec<ListenAddr>,
+    /// `port`: default port for listen entries without one.
+    pub port: u16,
+    /// `alias` entries: host and port (0 = any).
+    pub aliases: Vec<(String, u16)>,
+    /// `debug`: log level (-5..3; 2 = info, 3 = debug).
+    pub debug: i32,
+    /// `log_stderror`.
+    pub log_stderror: bool,
+    /// `log_facility`.
+    pub log_facility: String,
+    /// `log_prefix`.
+    pub log_prefix: Option<String>,
+    /// `fork`.
+    pub fork: bool,
+    /// `tcp_children` (None: as `children`).
+    pub tcp_children: Option<u32>,
+    /// `sctp_children`.
+    pub sctp_children: Option<u32>,
+    /// `disable_tcp`.
+    pub disable_tcp: bool,
+    /// `disable_sctp` (`auto` = when the kernel lacks SCTP).
+    pub disable_sctp: Option<bool>,
+    /// `enable_tls`.
+    pub enable_tls: bool,
+    /// `tcp_connection_lifetime`, seconds.
+    pub tcp_connection_lifetime: u32,
+    /// `tcp_max_connections`.
+    pub tcp_max_connections: u32,
+    /// `mhomed`.
+    pub mhomed: bool,
+    /// `dns`.
+    pub dns: bool,
+    /// `rev_dns`.
+    pub rev_dns: bool,
+    /// `auto_aliases`.
+    pub auto_aliases: bool,
+    /// `server_header` (full header line text after the name, or none).
+    pub server_header: Option<String>,
+    /// `user_agent_header`.
+    pub user_agent_header: Option<String>,
+    /// `sip_warning`.
+    pub sip_warning: bool,
+    /// `memlog`.
+    pub memlog: i32,
+    /// `mpath` / `loadpath`.
+    pub mpath: Option<String>,
+    /// `shm_mem_size`, MB.
+    pub shm_mem_size: Option<u32>,
+    /// `maxbuffer`.
+    pub maxbuffer: u32,
+    /// `user`.
+    pub user: Option<String>,
+    /// `group`.
+    pub group: Option<String>,
+    /// `max_while_loops` (0 = unlimited).
+    pub max_while_loops: u32,
+    /// Every other known parameter as written.
+    pub other: HashMap<String, ParamValue>,
+}
+
+impl Default for CoreParams {
+    fn default() -> Self {
+        CoreParams {
+            children: 8,
+            listen: Vec::new(),
+            port: 5060,
+            aliases: Vec::new(),
+            debug: 0,
+            log_stderror: false,
+            log_facility: "LOG_DAEMON".into(),
+            log_prefix: None,
+            fork: true,
+            tcp_children: None,
+            sctp_children: None,
+            disable_tcp: false,
+            disable_sctp: None,
+            enable_tls: false,
+            tcp_connection_lifetime: 120,
+            tcp_max_connections: 2048,
+            mhomed: false,
+            dns: false,
+            rev_dns: false,
+            auto_aliases: true,
+            server_header: None,
+            user_agent_header: None,
+            sip_warning: false,
+            memlog: 3,
+            mpath: None,
+            shm_mem_size: None,
+            maxbuffer: 262_144,
+            user: None,
+            group: None,
+            max_while_loops: 100,
+            other: HashMap::new(),
+        }
+    }
+}
+
+fn as_int(v: &ParamValue) -> Result<i64, String> {
+    match v {
+        ParamValue::Int(i) => Ok(*i),
+        ParamValue::Bool(b) => Ok(*b as i64),
+        ParamValue::Str(s) => s.trim().parse().map_err(|_| format!("expected a number, found \"{s}\"")),
+        ParamValue::Ident(w) => Err(format!("expected a number, found '{w}'")),
+        ParamValue::Raw(r) => Err(format!("expected a number, found '{r}'")),
+    }
+}
+
+fn as_bool(v: &ParamValue) -> Result<bool, String> {
+    match v {
+        ParamValue::Bool(b) => Ok(*b),
+        ParamValue::Int(i) => Ok(*i != 0),
+        other => Err(format!("expected yes/no or a number, found {other:?}")),
+    }
+}
+
+fn as_str(v: &ParamValue) -> Result<String, String> {
+    match v {
+        ParamValue::Str(s) => Ok(s.clone()),
+        other => Err(format!("expected a string, found {other:?}")),
+    }
+}
+
+fn as_word(v: &ParamValue) -> Result<String, String> {
+    match v {
+        ParamValue::Str(s) | ParamValue::Ident(s) | ParamValue::Raw(s) => Ok(s.clone()),
+        ParamValue::Int(i) => Ok(i.to_string()),
+        ParamValue::Bool(b) => Ok(if *b { "yes" } else { "no" }.into()),
+    }
+}
+
+fn uint<T: TryFrom<i64>>(v: &ParamValue) -> Result<T, String> {
+    let i = as_int(v)?;
+    T::try_from(i).map_err(|_| format!("value {i} out of range"))
+}
+
+/// Parses `[proto:]host[:port]`; `port` 0 when not given.
+pub fn parse_hostport(s: &str) -> Result<(Option<Proto>, String, u16), String> {
+    let s = s.trim().trim_matches('"');
+    let (proto, rest) = match s.split_once(':') {
+        Some((p, r)) if Proto::from_name(p).is_some() => (Proto::from_name(p), r),
+        _ => (None, s),
+    };
+    let (host, port) = if rest.starts_with('[') {
+        let close = rest.find(']').ok_or_else(|| format!("unclosed '[' in '{s}'"))?;
+        let port = match rest[close + 1..].strip_prefix(':') {
+            Some(p) => p.parse().map_err(|_| format!("bad port in '{s}'"))?,
+            None if rest.len() == close + 1 => 0,
+            None => return Err(format!("junk after ']' in '{s}'")),
+        };
+        (rest[..=close].to_string(), port)
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().map_err(|_| format!("bad port '{p}' in '{s}'"))?),
+            None => (rest.to_string(), 0),
+        }
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(format!("bad address '{s}'"));
+    }
+    Ok((proto, host, port))
+}
+
+/// Parses a `listen=` value: `[proto:]addr[:port] [advertise addr[:port]]
+/// [name "x"] [workers N]`. One entry per protocol when none is given
+/// (UDP, and TCP unless disabled — decided by the runtime; here UDP and
+/// TCP).
+fn parse_listen(s: &str, default_port: u16) -> Result<Vec<ListenAddr>, String> {
+    let mut words = s.split_whitespace();
+    let sock = words.next().ok_or("empty listen value")?;
+    let (proto, host, port) = parse_hostport(sock)?;
+    let mut advertise = None;
+    while let Some(w) = words.next() {
+        match w {
+            "advertise" | "ADVERTISE" => {
+                let a = words.next().ok_or("advertise needs an address")?;
+                let (_, h, p) = parse_hostport(a)?;
+                advertise = Some((h, if p == 0 { port } else { p }));
+            }
+            "name" | "NAME" | "workers" | "WORKERS" | "virtual" | "VIRTUAL" | "agname" | "AGNAME" => {
+                words.next().ok_or_else(|| format!("{w} needs a value"))?;
+            }
+            other => return Err(format!("unexpected '{other}' in listen value")),
+        }
+    }
+    let port = if port == 0 { default_port } else { port };
+    let protos: Vec<Proto> = match proto {
+        Some(p) => vec![p],
+        None => vec![Proto::Udp, Proto::Tcp],
+    };
+    Ok(protos
+        .into_iter()
+        .map(|proto| {
+            let port = if proto == Proto::Tls && port == 5060 { 5061 } else { port };
+            ListenAddr { proto, host: host.clone(), port, advertise: advertise.clone() }
+        })
+        .collect())
+}
+
+impl CoreParams {
+    /// Sets parameter `name`; the error says why it was refused.
+    pub fn set(&mut self, name: &str, v: &ParamValue) -> Result<(), String> {
+        let Some(&(_, kind)) = CORE_PARAMS.iter().find(|(n, _)| *n == name) else {
+            return Err(format!("unknown core parameter '{name}'"));
+        };
+        match kind {
+            Kind::Int => {
+                as_int(v)?;
+            }
+            Kind::Bool => {
+                as_bool(v)?;
+            }
+            Kind::Str => {
+                as_str(v)?;
+            }
+            Kind::Word => {
+                as_word(v)?;
+            }
+            Kind::Listen | Kind::Alias | Kind::Any => {}
+        }
+        match name {
+            "children" => self.children = uint(v)?,
+            "listen" | "socket" => {
+                let text = as_word(v)?;
+                self.listen.extend(parse_listen(&text, self.port)?);
+            }
+            "port" => self.port = uint(v)?,
+            "alias" => {
+                let (_, h, p) = parse_hostport(&as_word(v)?)?;
+                self.aliases.push((h.to_ascii_lowercase(), p));
+            }
+            "debug" => self.debug = uint(v)?,
+            "log_stderror" => self.log_stderror = as_bool(v)?,
+            "log_facility" => {
+                let f = as_word(v)?;
+                const FACILITIES: &[&str] = &[
+                    "LOG_AUTH",
+                    "LOG_CRON",
+                    "LOG_DAEMON",
+                    "LOG_KERN",
+                    "LOG_LOCAL0",
+                    "LOG_LOCAL1",
+                    "LOG_LOCAL2",
+                    "LOG_LOCAL3",
+                    "LOG_LOCAL4",
+                    "LOG_LOCAL5",
+                    "LOG_LOCAL6",
+                    "LOG_LOCAL7",
+                    "LOG_LPR",
+                    "LOG_MAIL",
+                    "LOG_NEWS",
+                    "LOG_USER",
+                    "LOG_UUCP",
+                    "LOG_AUTHPRIV",
+                    "LOG_FTP",
+                    "LOG_SYSLOG",
+                ];
+                if !FACILITIES.contains(&f.as_str()) {
+                    return Err(format!("unknown log facility '{f}'"));
+                }
+                self.log_facility = f;
+            }
+            "log_prefix" => self.log_prefix = Some(as_str(v)?),
+            "fork" => self.fork = as_bool(v)?,
+            "tcp_children" => self.tcp_children = Some(uint(v)?),
+            "sctp_children" => self.sctp_children = Some(uint(v)?),
+            "disable_tcp" => self.disable_tcp = as_bool(v)?,
+            "disable_sctp" => {
+                self.disable_sctp = match v {
+                    ParamValue::Ident(w) | ParamValue::Str(w) if w == "auto" => None,
+                    v => Some(as_bool(v)?),
+                }
+            }
+            "enable_sctp" => {
+                self.disable_sctp = match v {
+                    ParamValue::Ident(w) | ParamValue::Str(w) if w == "auto" => None,
+                    // enable_sctp=2 is "auto" in Kamailio
+                    ParamValue::Int(2) => None,
+                    v => Some(!as_bool(v)?),
+                }
+            }
+            "enable_tls" => self.enable_tls = as_bool(v)?,
+            "disable_tls" => self.enable_tls = !as_bool(v)?,
+            "tcp_connection_lifetime" => self.tcp_connection_lifetime = uint(v)?,
+            "tcp_max_connections" => self.tcp_max_connections = uint(v)?,
+            "mhomed" => self.mhomed = as_bool(v)?,
+            "dns" => self.dns = as_bool(v)?,
+            "rev_dns" => self.rev_dns = as_bool(v)?,
+            "auto_aliases" => self.auto_aliases = as_bool(v)?,
+            "server_header" => self.server_header = Some(as_str(v)?),
+            "user_agent_header" => self.user_agent_header = Some(as_str(v)?),
+            "sip_warning" => self.sip_warning = as_bool(v)?,
+            "memlog" | "mem_log" => self.memlog = uint(v)?,
+            "mpath" | "loadpath" => self.mpath = Some(as_str(v)?),
+            "shm_mem_size" => self.shm_mem_size = Some(uint(v)?),
+            "maxbuffer" => self.maxbuffer = uint(v)?,
+            "user" | "uid" => self.user = Some(as_word(v)?),
+            "group" | "gid" => self.group = Some(as_word(v)?),
+            "max_while_loops" => self.max_while_loops = uint(v)?,
+            _ => {
+                self.other.insert(name.to_string(), v.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_values() {
+        let l = parse_listen("udp:127.0.0.1:5070 advertise 1.2.3.4:5080", 5060).unwrap();
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].proto, Proto::Udp);
+        assert_eq!(l[0].port, 5070);
+        assert_eq!(l[0].advertise, Some(("1.2.3.4".into(), 5080)));
+        let l = parse_listen("127.0.0.1", 5060).unwrap();
+        assert_eq!(l.len(), 2);
+        assert_eq!(parse_listen("tls:[::1]", 5060).unwrap()[0].port, 5061);
+        assert!(parse_listen("udp:1.2.3.4:x", 5060).is_err());
+    }
+
+    #[test]
+    fn typed_settings() {
+        let mut p = CoreParams::default();
+        p.set("children", &ParamValue::Int(4)).unwrap();
+        p.set("disable_tcp", &ParamValue::Bool(true)).unwrap();
+        p.set("log_facility", &ParamValue::Ident("LOG_LOCAL0".into())).unwrap();
+        assert_eq!((p.children, p.disable_tcp, p.log_facility.as_str()), (4, true, "LOG_LOCAL0"));
+        assert!(p.set("childrn", &ParamValue::Int(4)).unwrap_err().contains("childrn"));
+        assert!(p.set("children", &ParamValue::Str("x".into())).is_err());
+        assert!(p.set("log_facility", &ParamValue::Ident("LOG_NOPE".into())).is_err());
+    }
+}
