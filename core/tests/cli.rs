@@ -47,10 +47,47 @@ fn shm_pool_size_is_checked() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("exceeds the maximum"));
 
-    let out = sipr(&["-m", "8", "-c"]);
+    let cfg = temp_cfg("pool.cfg", "request_route { exit; }\n");
+    let out = sipr(&["-m", "8", "-c", "-f", cfg.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("total=8388608"), "{text}");
+}
+
+/// Writes a cfg into a per-process temp directory.
+fn temp_cfg(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sipr-cli-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn check_reports_cfg_errors_with_positions() {
+    let good =
+        temp_cfg("good.cfg", "children=2\nrequest_route {\n  if (method == \"OPTIONS\") { exit; }\n  drop;\n}\n");
+    let out = sipr(&["-c", "-f", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("config file ok, exiting..."));
+
+    let bad = temp_cfg("bad.cfg", "request_route {\n  xlog(\"a\")\n}\nchildren=x\n");
+    let out = sipr(&["-c", "-f", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(255));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.cfg:3:1: expected ';' after xlog(...), found '}'"), "{err}");
+
+    let bad = temp_cfg("bad2.cfg", "childrn=2\nrequest_route {\n  nofunc();\n  route(NOPE);\n}\n");
+    let out = sipr(&["-c", "-f", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad2.cfg:1:1: unknown core parameter 'childrn'"), "{err}");
+    assert!(err.contains("bad2.cfg:3:3: unknown function 'nofunc'"), "{err}");
+    assert!(err.contains("bad2.cfg:4:3: route[NOPE] is not defined"), "{err}");
+    assert!(err.contains("(3 errors)"), "{err}");
+
+    let out = sipr(&["-c", "-f", "/nonexistent/sipr.cfg"]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/sipr.cfg"));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The `sipr` binary. The server proper (cfg, modules, forked workers)
 //! lands with the runtime issue; today it answers `-V`/`--version` and
-//! `-h`/`--help`, `-m MB -c` checks that a shared-memory pool of that size
-//! can be built, `--cfg-print` prints the cfg with includes and `#!ifdef`s
+//! `-h`/`--help`, `-c [-f FILE] [-m MB]` checks a cfg file and that a
+//! shared-memory pool of that size can be built, `--cfg-print` prints the cfg with includes and `#!ifdef`s
 //! evaluated (as Kamailio's), and `--parse FILE...` dumps SIP messages.
 
 use std::process::ExitCode;
@@ -13,7 +13,8 @@ fn usage() -> String {
          \x20   -V, --version   print version and exit\n\
          \x20   -h, --help      print this help and exit\n\
          \x20   -m MB           size of the shared memory pool in MB (default {})\n\
-         \x20   -c              check: build the shared memory pool, print its statistics, exit\n\
+         \x20   -c              check the cfg file (preprocess, parse, resolve names, fix up\n\
+         \x20                   parameters) and the shared memory pool, then exit\n\
          \x20   -f FILE         configuration file (default {})\n\
          \x20   -A NAME[=VAL]   add a cfg preprocessor define (repeatable)\n\
          \x20   --cfg-print     print the cfg with includes and #!ifdef blocks evaluated, exit\n\
@@ -100,7 +101,7 @@ fn main() -> ExitCode {
         };
     }
     if !check {
-        eprintln!("sipr: the server runtime is not built yet; use -c to check the shared memory pool");
+        eprintln!("sipr: the server runtime is not built yet; use -c to check a cfg file and the shared memory pool");
         return ExitCode::from(1);
     }
     match sipr_mem::ShmPool::create_mb(shm_mb) {
@@ -110,10 +111,37 @@ fn main() -> ExitCode {
                 "shm pool ok: total={} free={} used={} real_used={} fragments={}",
                 s.total, s.free, s.used, s.real_used, s.fragments
             );
-            ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("sipr: cannot create the shared memory pool (-m {shm_mb}): {e}");
+            return ExitCode::from(255);
+        }
+    }
+    check_cfg(&cfg_file, &defines)
+}
+
+/// `sipr -c`: preprocess, parse and compile the cfg (every name resolved,
+/// every parameter fixed up), as `kamailio -c`.
+fn check_cfg(cfg_file: &std::path::Path, defines: &[String]) -> ExitCode {
+    use sipr_core::cfg;
+    let defs = cfg::Defines::from_args(defines.iter().map(String::as_str));
+    let mut loader = cfg::NoModules;
+    match cfg::load(cfg_file, defs, cfg::FnRegistry::core(), cfg::PvRegistry::core(), &mut loader) {
+        Ok(_) => {
+            eprintln!("config file ok, exiting...");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let errors = e.errors();
+            for line in &errors {
+                eprintln!("{line}");
+            }
+            eprintln!(
+                "sipr: bad config file {} ({} error{})",
+                cfg_file.display(),
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
             ExitCode::from(255)
         }
     }

@@ -369,8 +369,6 @@ impl<'t> Parser<'t> {
                 self.next()?;
                 Ok(())
             }
-            // a `}` may close the block right after the last statement
-            Tok::Punct("}") => Ok(()),
             other => Err(self.err(t.off, format!("expected ';' after {what}, found {}", other.describe()))),
         }
     }
@@ -415,7 +413,7 @@ impl<'t> Parser<'t> {
                 }
                 "switch" => self.switch()?,
                 "return" => {
-                    let v = if self.is_punct(";")? || self.is_punct("}")? { None } else { Some(self.expr()?) };
+                    let v = if self.is_punct(";")? { None } else { Some(self.expr()?) };
                     self.end_stmt("return")?;
                     StmtKind::Return(v)
                 }

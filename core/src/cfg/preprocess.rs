@@ -197,7 +197,11 @@ impl Preprocessed {
     pub fn loc(&self, line: u32, col: u32) -> Loc {
         match self.origins.get(line.saturating_sub(1) as usize) {
             Some((file, l)) => Loc { file: file.clone(), line: *l, col },
-            None => Loc { file: Arc::from("<end>"), line, col },
+            // past the last line (end of file): just after the last line
+            None => match self.origins.last() {
+                Some((file, l)) => Loc { file: file.clone(), line: l + line - self.origins.len() as u32, col },
+                None => Loc { file: Arc::from("<cfg>"), line, col },
+            },
         }
     }
 }
