@@ -42,6 +42,15 @@ pub enum OpKind {
     },
     /// `route(X)`.
     Route(usize),
+    /// `$var(x) = value`, straight into the slot.
+    SetVar {
+        /// The slot.
+        slot: u32,
+        /// Value.
+        value: CExpr,
+        /// The PV text, for logs.
+        text: Box<str>,
+    },
     /// `$pv = value`.
     Assign {
         /// Target.
@@ -144,6 +153,8 @@ pub enum CExpr {
     Const(Const),
     /// A PV read.
     Pv(Box<PvRef>),
+    /// `$var(x)` read straight from its slot (the commonest PV).
+    Var(u32),
     /// A message element.
     Elem(Elem),
     /// A function call (its return code is the value).
@@ -157,10 +168,12 @@ pub enum CExpr {
     },
     /// `route(X)` used as a value.
     Route(usize),
-    /// Unary operator.
-    Unary(UnOp, Box<CExpr>),
-    /// Binary operator.
-    Bin(BinOp, Box<CExpr>, Box<CExpr>),
+    /// Unary operator; the flag says whether the operand has effects.
+    Unary(UnOp, Box<CExpr>, bool),
+    /// Binary operator; the flag says whether an operand has effects
+    /// (computed once here so that evaluation never walks the tree to
+    /// find out).
+    Bin(BinOp, Box<CExpr>, Box<CExpr>, bool),
     /// `=~` / `!~` with a constant regex (compiled once).
     Regex {
         /// Matched value.
@@ -193,14 +206,26 @@ pub enum CExpr {
 impl CExpr {
     /// Whether evaluating may run a function or a route (and so needs
     /// the context mutably).
+    #[inline]
     pub fn has_effects(&self) -> bool {
         match self {
             CExpr::Call { .. } | CExpr::Route(_) => true,
-            CExpr::Unary(_, e) => e.has_effects(),
-            CExpr::Bin(_, a, b) => a.has_effects() || b.has_effects(),
+            CExpr::Unary(_, _, fx) | CExpr::Bin(_, _, _, fx) => *fx,
             CExpr::Regex { lhs, .. } => lhs.has_effects(),
             _ => false,
         }
+    }
+
+    /// A binary node.
+    pub fn bin(op: BinOp, a: CExpr, b: CExpr) -> CExpr {
+        let fx = a.has_effects() || b.has_effects();
+        CExpr::Bin(op, Box::new(a), Box::new(b), fx)
+    }
+
+    /// A unary node.
+    pub fn unary(op: UnOp, a: CExpr) -> CExpr {
+        let fx = a.has_effects();
+        CExpr::Unary(op, Box::new(a), fx)
     }
 }
 
@@ -251,6 +276,8 @@ pub struct Program {
     pub flags: HashMap<String, u32>,
     /// `$var` slots and AVP ids.
     pub names: Names,
+    /// How many `$var` slots a worker needs.
+    pub var_count: usize,
 }
 
 impl Program {
@@ -426,6 +453,7 @@ pub fn compile(
         custom,
         modules,
         flags: c.flags,
+        var_count: c.names.var_count(),
         names: c.names,
     })
 }
@@ -575,7 +603,10 @@ impl Compiler<'_> {
                     return None;
                 }
                 let value = self.expr(value)?;
-                OpKind::Assign { pv: Box::new(pv), value }
+                match var_slot(&pv) {
+                    Some(slot) => OpKind::SetVar { slot, value, text: pv.text.clone() },
+                    None => OpKind::Assign { pv: Box::new(pv), value },
+                }
             }
             StmtKind::If { cond, then, els } => {
                 let cond = self.expr(cond);
@@ -832,6 +863,8 @@ impl Compiler<'_> {
                 let pv = self.pv(p, e.at)?;
                 if pv.is_null {
                     CExpr::Const(Const::Null)
+                } else if let Some(slot) = var_slot(&pv) {
+                    CExpr::Var(slot)
                 } else {
                     CExpr::Pv(Box::new(pv))
                 }
@@ -867,7 +900,7 @@ impl Compiler<'_> {
                     return None;
                 }
             },
-            ExprKind::Unary(op, inner) => CExpr::Unary(*op, Box::new(self.expr(inner)?)),
+            ExprKind::Unary(op, inner) => CExpr::unary(*op, self.expr(inner)?),
             ExprKind::Binary(op, a, b) => return self.binary(*op, a, b),
         })
     }
@@ -913,11 +946,11 @@ impl Compiler<'_> {
                 };
             }
             let rhs = self.expr(b)?;
-            return Some(CExpr::Bin(op, Box::new(lhs), Box::new(rhs)));
+            return Some(CExpr::bin(op, lhs, rhs));
         }
         let lhs = self.expr(a);
         let rhs = self.expr(b);
-        Some(CExpr::Bin(op, Box::new(lhs?), Box::new(rhs?)))
+        Some(CExpr::bin(op, lhs?, rhs?))
     }
 
     fn match_expr(&mut self, op: BinOp, el: Elem, a: &Expr, b: &Expr) -> Option<CExpr> {
@@ -946,7 +979,7 @@ impl Compiler<'_> {
                     return None;
                 }
             };
-            return Some(CExpr::Bin(op, Box::new(CExpr::Elem(el)), Box::new(rhs)));
+            return Some(CExpr::bin(op, CExpr::Elem(el), rhs));
         }
         if let (Elem::SrcIp | Elem::DstIp, ExprKind::Ip(ip)) = (el, &b.kind) {
             if !eq_like {
@@ -981,7 +1014,15 @@ impl Compiler<'_> {
             }
         }
         let rhs = self.expr(b)?;
-        Some(CExpr::Bin(op, Box::new(lhs), Box::new(rhs)))
+        Some(CExpr::bin(op, lhs, rhs))
+    }
+}
+
+/// The slot of a plain `$var(x)` (no index, no transformation).
+fn var_slot(pv: &PvRef) -> Option<u32> {
+    match pv.arg {
+        super::pv::PvArg::Slot(s) if pv.is_var && pv.trans.is_empty() => Some(s),
+        _ => None,
     }
 }
 

@@ -169,7 +169,7 @@ fn rewrite(ctx: &mut Ctx<'_>, part: UriPart, new: Option<&[u8]>) -> i32 {
         log::error!("cannot rewrite an unparsable Request-URI");
         return -1;
     };
-    ctx.new_uri = Some(rebuild_uri(&cur, &uri, part, new));
+    ctx.set_new_uri(Some(rebuild_uri(&cur, &uri, part, new)));
     1
 }
 fn rewritehost(ctx: &mut Ctx<'_>, p: &P) -> i32 {
@@ -194,7 +194,7 @@ fn rewriteuri(ctx: &mut Ctx<'_>, p: &P) -> i32 {
         log::error!("rewriteuri: invalid URI '{}'", String::from_utf8_lossy(&v));
         return -1;
     }
-    ctx.new_uri = Some(v);
+    ctx.set_new_uri(Some(v));
     1
 }
 
@@ -223,7 +223,7 @@ fn strip_tail(ctx: &mut Ctx<'_>, p: &P) -> i32 {
     rewrite(ctx, UriPart::User, Some(&new))
 }
 fn revert_uri(ctx: &mut Ctx<'_>, _: &P) -> i32 {
-    ctx.new_uri = None;
+    ctx.set_new_uri(None);
     1
 }
 
@@ -426,7 +426,7 @@ fn build_forward(ctx: &mut Ctx<'_>, proto: Proto) -> Result<Vec<u8>, String> {
     let spec = ForwardRequest {
         via: ViaSpec { transport: &transport, host: &host, port, branch: &branch, rport: ctx.add_local_rport },
         source: Some(Source { ip: &src_ip, port: ctx.rcv.src.port() }),
-        new_ruri: ctx.new_uri.as_deref(),
+        new_ruri: ctx.new_uri(),
         record_route: None,
         pop_route: false,
         ensure_content_length: proto != Proto::Udp,

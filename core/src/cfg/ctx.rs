@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::value::{Stored, Value};
 use crate::net::{Proto, RecvInfo};
-use crate::sip::{Lumps, SipMsg};
+use crate::sip::{Lumps, SipMsg, Span, Uri};
 
 /// Which kind of route is running; functions declare where they may be
 /// used (Kamailio's REQUEST_ROUTE, FAILURE_ROUTE, ...).
@@ -178,21 +178,22 @@ impl CoreInfo {
     /// advertised address or an alias); `port` 0 means the default 5060
     /// (5061 for TLS) as Kamailio's check_self.
     pub fn is_myself(&self, host: &[u8], port: u16) -> bool {
-        let host = std::str::from_utf8(host).unwrap_or("");
-        let h = host.trim_start_matches('[').trim_end_matches(']');
-        let ip: Option<IpAddr> = h.parse().ok();
+        let h = host.strip_prefix(b"[").and_then(|x| x.strip_suffix(b"]")).unwrap_or(host);
+        // parsed only when it looks like an address (IPv6 has spellings)
+        let ip: Option<IpAddr> = if h.iter().all(|c| c.is_ascii_hexdigit() || *c == b'.' || *c == b':') {
+            std::str::from_utf8(h).ok().and_then(|s| s.parse().ok())
+        } else {
+            None
+        };
         let same_host = |cand: &str| {
             let c = cand.trim_start_matches('[').trim_end_matches(']');
-            match (ip, c.parse::<IpAddr>()) {
-                (Some(a), Ok(b)) => a == b,
-                _ => c.eq_ignore_ascii_case(h),
-            }
+            c.as_bytes().eq_ignore_ascii_case(h) || ip.is_some_and(|a| c.parse::<IpAddr>().is_ok_and(|b| a == b))
         };
         let port_ok = |p: u16, proto: Proto| p == if port == 0 { proto.default_port() } else { port };
         self.listen.iter().any(|l| {
-            (same_host(&l.host) && port_ok(l.port, l.proto))
-                || l.advertise.as_ref().is_some_and(|(ah, ap)| same_host(ah) && port_ok(*ap, l.proto))
-        }) || self.aliases.iter().any(|(a, p)| same_host(a) && (*p == 0 || port_ok(*p, Proto::Udp)))
+            (port_ok(l.port, l.proto) && same_host(&l.host))
+                || l.advertise.as_ref().is_some_and(|(ah, ap)| port_ok(*ap, l.proto) && same_host(ah))
+        }) || self.aliases.iter().any(|(a, p)| (*p == 0 || port_ok(*p, Proto::Udp)) && same_host(a))
     }
 }
 
@@ -205,6 +206,12 @@ pub struct ProcState {
     /// `$shv`: shared variables. Process-local until the pv module moves
     /// them into shm (issue 5).
     pub shv: HashMap<Vec<u8>, Stored>,
+    /// A buffer assignments copy through, so that `$var(x) = $rU` does not
+    /// allocate once warm.
+    pub scratch: Vec<u8>,
+    /// The AVP list's storage, lent to each message's [`Ctx`] and given
+    /// back (empty) when it is dropped, so that it is allocated once.
+    avp_storage: Vec<Avp>,
 }
 
 /// Everything a script run touches.
@@ -221,8 +228,11 @@ pub struct Ctx<'m> {
     pub out: &'m mut dyn Outbound,
     /// Which route type is running.
     pub route_type: RouteType,
-    /// The rewritten Request-URI, if any.
-    pub new_uri: Option<Vec<u8>>,
+    /// The rewritten Request-URI, if any (set through
+    /// [`Ctx::set_new_uri`], which keeps the parsed form in step).
+    new_uri: Option<Vec<u8>>,
+    /// The rewritten Request-URI, parsed on first use.
+    new_uri_parsed: std::cell::OnceCell<Option<Uri>>,
     /// `$du`.
     pub dst_uri: Option<Vec<u8>>,
     /// Message flags.
@@ -253,8 +263,9 @@ pub struct Ctx<'m> {
     pub retcode: i64,
     /// `drop` was executed.
     pub dropped: bool,
-    /// Time the message started being processed (`$Ts`), seconds.
-    pub started: i64,
+    /// Time the message started being processed (`$Ts`), seconds; read
+    /// on first use.
+    started: std::cell::Cell<i64>,
     /// `set_forward_no_connect` and friends: connection flags for sends.
     pub send_flags: SendFlags,
 }
@@ -270,6 +281,14 @@ pub struct SendFlags {
     pub forward_close: bool,
     /// `set_reply_close()`: close the connection after replying.
     pub reply_close: bool,
+}
+
+impl Drop for Ctx<'_> {
+    fn drop(&mut self) {
+        // AVPs die with the message; their list's storage is kept
+        self.avps.clear();
+        self.proc.avp_storage = std::mem::take(&mut self.avps);
+    }
 }
 
 impl std::fmt::Debug for Ctx<'_> {
@@ -293,6 +312,7 @@ impl<'m> Ctx<'m> {
         proc: &'m mut ProcState,
         out: &'m mut dyn Outbound,
     ) -> Self {
+        let avps = std::mem::take(&mut proc.avp_storage);
         Ctx {
             msg,
             rcv,
@@ -301,12 +321,13 @@ impl<'m> Ctx<'m> {
             out,
             route_type: RouteType::Request,
             new_uri: None,
+            new_uri_parsed: std::cell::OnceCell::new(),
             dst_uri: None,
             flags: 0,
             bflags: 0,
             sflags: 0,
             branches: Vec::new(),
-            avps: Vec::new(),
+            avps,
             xavps: Vec::new(),
             lumps: Lumps::new(),
             force_rport: false,
@@ -316,9 +337,7 @@ impl<'m> Ctx<'m> {
             send_socket: None,
             retcode: 1,
             dropped: false,
-            started: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64),
+            started: std::cell::Cell::new(0),
             send_flags: SendFlags::default(),
         }
     }
@@ -329,6 +348,39 @@ impl<'m> Ctx<'m> {
             Some(u) => Some(u),
             None => self.msg.request_uri(),
         }
+    }
+
+    /// The current Request-URI parsed, with the buffer its spans index
+    /// (the rewritten URI, or the whole message); parsed once per value.
+    pub fn ruri_parsed(&self) -> Option<(&Uri, &[u8])> {
+        match &self.new_uri {
+            Some(u) => {
+                let p = self.new_uri_parsed.get_or_init(|| Uri::parse(u, Span::new(0, u.len())).ok()).as_ref()?;
+                Some((p, u))
+            }
+            None => self.msg.ruri().ok().map(|p| (p, self.msg.buf())),
+        }
+    }
+
+    /// The rewritten Request-URI, if the script changed it.
+    pub fn new_uri(&self) -> Option<&[u8]> {
+        self.new_uri.as_deref()
+    }
+
+    /// Rewrites (`Some`) or reverts (`None`) the Request-URI.
+    pub fn set_new_uri(&mut self, uri: Option<Vec<u8>>) {
+        self.new_uri = uri;
+        self.new_uri_parsed = std::cell::OnceCell::new();
+    }
+
+    /// When processing of this message started (`$Ts`), Unix seconds.
+    pub fn started(&self) -> i64 {
+        if self.started.get() == 0 {
+            let now =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs() as i64);
+            self.started.set(now);
+        }
+        self.started.get()
     }
 
     /// The newest AVP named `name`, and how many there are.

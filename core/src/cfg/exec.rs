@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use super::ast::{BinOp, UnOp};
 use super::compile::{compile_regex, route_type, CExpr, CaseLabel, Const, Elem, Op, OpKind, Program};
 use super::ctx::Ctx;
-use super::value::Value;
+use super::value::{Stored, Value};
 use crate::sip::{Span, Uri};
 
 /// How a statement list ended.
@@ -50,6 +50,10 @@ const MAX_DEPTH: u32 = 256;
 struct Exec<'p> {
     prog: &'p Program,
     depth: u32,
+    /// The worker's scratch buffer, held here for the run: string
+    /// assignments copy through it (the value may borrow what is being
+    /// overwritten), without allocating once warm.
+    scratch: Vec<u8>,
 }
 
 impl Program {
@@ -61,8 +65,12 @@ impl Program {
             return Outcome { retcode: -1, exited: false, dropped: false };
         };
         ctx.route_type = route_type(route.kind);
-        let mut ex = Exec { prog: self, depth: 0 };
+        if ctx.proc.vars.len() < self.var_count {
+            ctx.proc.vars.resize(self.var_count, Stored::default());
+        }
+        let mut ex = Exec { prog: self, depth: 0, scratch: std::mem::take(&mut ctx.proc.scratch) };
         let flow = ex.block(&route.body, ctx);
+        ctx.proc.scratch = ex.scratch;
         let (retcode, exited) = match flow {
             Flow::Return(n) => (n, false),
             Flow::Exit => (ctx.retcode, true),
@@ -84,7 +92,36 @@ impl Exec<'_> {
         Flow::Next
     }
 
+    /// One statement: function calls, ifs and int assignments to `$var`
+    /// here (the bulk of a real script), the rest out of line so that
+    /// this frame stays small.
+    #[inline]
     fn op(&mut self, op: &Op, ctx: &mut Ctx<'_>) -> Flow {
+        match &op.kind {
+            OpKind::Call { f, params, .. } => {
+                let code = f(ctx, params) as i64;
+                ctx.retcode = code;
+                if code == 0 {
+                    Flow::Exit
+                } else {
+                    Flow::Next
+                }
+            }
+            OpKind::If { cond, then, els } => match self.test(cond, ctx, op) {
+                Ok(true) => self.block(then, ctx),
+                Ok(false) => self.block(els, ctx),
+                Err(f) => f,
+            },
+            OpKind::SetVar { slot, value: CExpr::Const(Const::Int(i)), .. } => {
+                ctx.proc.vars[*slot as usize] = Stored::Int(*i);
+                Flow::Next
+            }
+            _ => self.op_other(op, ctx),
+        }
+    }
+
+    #[inline(never)]
+    fn op_other(&mut self, op: &Op, ctx: &mut Ctx<'_>) -> Flow {
         match &op.kind {
             OpKind::Call { f, params, .. } => {
                 let code = f(ctx, params) as i64;
@@ -99,6 +136,58 @@ impl Exec<'_> {
                 Ok(_) => Flow::Next,
                 Err(f) => f,
             },
+            OpKind::SetVar { slot, value, text } => {
+                let slot = *slot as usize;
+                if value.has_effects() {
+                    match self.value(value, ctx, op) {
+                        Ok(v) => set_slot(ctx, slot, &v),
+                        Err(Ok(flow)) => return flow,
+                        Err(Err(e)) => {
+                            log::error!("{}: expression evaluation failed ({e:?}), {text} not assigned", op.at)
+                        }
+                    }
+                    return Flow::Next;
+                }
+                let done = match eval(value, ctx) {
+                    Ok(Value::Int(i)) => Ok(Some(i)),
+                    Ok(Value::Null) => Ok(Some(0)),
+                    Ok(Value::Str(s)) => {
+                        self.scratch.clear();
+                        self.scratch.extend_from_slice(&s);
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                };
+                match done {
+                    Ok(Some(i)) => ctx.proc.vars[slot] = Stored::Int(i),
+                    Ok(None) => ctx.proc.vars[slot].set(&Value::str(&self.scratch)),
+                    Err(e) => log::error!("{}: expression evaluation failed ({e:?}), {text} not assigned", op.at),
+                }
+                Flow::Next
+            }
+            OpKind::Assign { pv, value } if !value.has_effects() => {
+                let copied = match eval(value, ctx) {
+                    Ok(Value::Str(s)) => {
+                        self.scratch.clear();
+                        self.scratch.extend_from_slice(&s);
+                        Ok(None)
+                    }
+                    Ok(v) => Ok(Some(v.into_owned())),
+                    Err(e) => Err(e),
+                };
+                let result = match copied {
+                    Ok(None) => pv.assign(ctx, &Value::str(&self.scratch)),
+                    Ok(Some(v)) => pv.assign(ctx, &v),
+                    Err(e) => {
+                        log::error!("{}: expression evaluation failed ({e:?}), {} not assigned", op.at, pv.text);
+                        Ok(())
+                    }
+                };
+                if let Err(e) = result {
+                    log::error!("{}: cannot assign {}: {e}", op.at, pv.text);
+                }
+                Flow::Next
+            }
             OpKind::Assign { pv, value } => {
                 let v = match self.value(value, ctx, op) {
                     Ok(v) => v,
@@ -216,10 +305,19 @@ impl Exec<'_> {
 
     /// A condition's truth.
     fn test(&mut self, e: &CExpr, ctx: &mut Ctx<'_>, at: &Op) -> Result<bool, Flow> {
+        if !e.has_effects() {
+            return match cond(e, ctx) {
+                Ok(v) => Ok(v),
+                Err(err) => {
+                    log::error!("{}: expression evaluation failed ({err:?})", at.at);
+                    Ok(false)
+                }
+            };
+        }
         match e {
-            CExpr::Bin(BinOp::And, a, b) => Ok(self.test(a, ctx, at)? && self.test(b, ctx, at)?),
-            CExpr::Bin(BinOp::Or, a, b) => Ok(self.test(a, ctx, at)? || self.test(b, ctx, at)?),
-            CExpr::Unary(UnOp::Not, a) => Ok(!self.test(a, ctx, at)?),
+            CExpr::Bin(BinOp::And, a, b, _) => Ok(self.test(a, ctx, at)? && self.test(b, ctx, at)?),
+            CExpr::Bin(BinOp::Or, a, b, _) => Ok(self.test(a, ctx, at)? || self.test(b, ctx, at)?),
+            CExpr::Unary(UnOp::Not, a, _) => Ok(!self.test(a, ctx, at)?),
             CExpr::Call { f, params, .. } => {
                 let code = f(ctx, params) as i64;
                 ctx.retcode = code;
@@ -229,8 +327,8 @@ impl Exec<'_> {
                 Ok(code > 0)
             }
             CExpr::Route(r) => Ok(self.call_route(*r, ctx, at)? > 0),
-            e if !e.has_effects() => match eval(e, ctx) {
-                Ok(v) => Ok(v.truth()),
+            e if !e.has_effects() => match cond(e, ctx) {
+                Ok(v) => Ok(v),
                 Err(err) => {
                     log::error!("{}: expression evaluation failed ({err:?})", at.at);
                     Ok(false)
@@ -257,7 +355,7 @@ impl Exec<'_> {
             CExpr::Call { .. }
             | CExpr::Route(_)
             | CExpr::Bin(BinOp::And | BinOp::Or, ..)
-            | CExpr::Unary(UnOp::Not, _) => {
+            | CExpr::Unary(UnOp::Not, ..) => {
                 let code = match e {
                     CExpr::Call { f, params, .. } => {
                         let c = f(ctx, params) as i64;
@@ -272,11 +370,11 @@ impl Exec<'_> {
                 };
                 Ok(Value::Int(code))
             }
-            CExpr::Unary(op, a) => {
+            CExpr::Unary(op, a, _) => {
                 let v = self.value(a, ctx, at)?;
                 unary(*op, v).map(Value::into_owned).map_err(Err)
             }
-            CExpr::Bin(op, a, b) => {
+            CExpr::Bin(op, a, b, _) => {
                 let x = self.value(a, ctx, at)?;
                 let y = self.value(b, ctx, at)?;
                 binary(*op, x, y).map(Value::into_owned).map_err(Err)
@@ -290,8 +388,60 @@ impl Exec<'_> {
     }
 }
 
-/// Evaluates an expression without side effects.
+/// Stores into a `$var` slot (`$null` stores 0, as Kamailio).
+fn set_slot(ctx: &mut Ctx<'_>, slot: usize, v: &Value<'_>) {
+    match v {
+        Value::Null => ctx.proc.vars[slot] = Stored::Int(0),
+        v => ctx.proc.vars[slot].set(v),
+    }
+}
+
+/// A condition's truth without side effects: comparisons give a bool
+/// directly (no intermediate value).
+fn cond(e: &CExpr, ctx: &Ctx<'_>) -> Result<bool, EvalError> {
+    match e {
+        CExpr::Bin(op, a, b, _) => {
+            let (x, y) = match op {
+                BinOp::And => return Ok(cond(a, ctx)? && cond(b, ctx)?),
+                BinOp::Or => return Ok(cond(a, ctx)? || cond(b, ctx)?),
+                BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Gt | BinOp::Le | BinOp::Ge => (eval(a, ctx)?, eval(b, ctx)?),
+                _ => return Ok(eval(e, ctx)?.truth()),
+            };
+            Ok(match op {
+                BinOp::Eq => x.equals(&y),
+                BinOp::Ne => !x.equals(&y),
+                BinOp::Lt => x.to_int() < y.to_int(),
+                BinOp::Gt => x.to_int() > y.to_int(),
+                BinOp::Le => x.to_int() <= y.to_int(),
+                _ => x.to_int() >= y.to_int(),
+            })
+        }
+        CExpr::Unary(UnOp::Not, a, _) => Ok(!cond(a, ctx)?),
+        CExpr::Regex { lhs, re, negate } => Ok(re.is_match(&eval(lhs, ctx)?.to_bytes()) != *negate),
+        CExpr::Myself { elem, negate } => Ok(is_myself(*elem, ctx) != *negate),
+        CExpr::IpIn { elem, net, negate } => {
+            let ip = if *elem == Elem::SrcIp { ctx.rcv.src.ip() } else { ctx.rcv.dst.ip() };
+            Ok(net.contains(ip) != *negate)
+        }
+        other => Ok(eval(other, ctx)?.truth()),
+    }
+}
+
+/// Evaluates an expression without side effects. The common leaves are
+/// handled here, in a small frame; the rest out of line.
+#[inline]
 fn eval<'c>(e: &'c CExpr, ctx: &'c Ctx<'_>) -> Result<Value<'c>, EvalError> {
+    match e {
+        CExpr::Const(Const::Int(i)) => Ok(Value::Int(*i)),
+        CExpr::Const(Const::Str(s)) => Ok(Value::str(s)),
+        CExpr::Var(slot) => Ok(ctx.proc.vars.get(*slot as usize).map_or(Value::Int(0), Stored::get)),
+        CExpr::Pv(p) => Ok(p.value(ctx)),
+        _ => eval_other(e, ctx),
+    }
+}
+
+#[inline(never)]
+fn eval_other<'c>(e: &'c CExpr, ctx: &'c Ctx<'_>) -> Result<Value<'c>, EvalError> {
     Ok(match e {
         CExpr::Const(c) => match c {
             Const::Null => Value::Null,
@@ -299,11 +449,12 @@ fn eval<'c>(e: &'c CExpr, ctx: &'c Ctx<'_>) -> Result<Value<'c>, EvalError> {
             Const::Str(s) => Value::str(s),
         },
         CExpr::Pv(p) => p.value(ctx),
+        CExpr::Var(slot) => ctx.proc.vars.get(*slot as usize).map_or(Value::Int(0), Stored::get),
         CExpr::Elem(el) => elem_value(*el, ctx),
-        CExpr::Unary(op, a) => return unary(*op, eval(a, ctx)?),
-        CExpr::Bin(BinOp::And, a, b) => Value::Int(i64::from(eval(a, ctx)?.truth() && eval(b, ctx)?.truth())),
-        CExpr::Bin(BinOp::Or, a, b) => Value::Int(i64::from(eval(a, ctx)?.truth() || eval(b, ctx)?.truth())),
-        CExpr::Bin(op, a, b) => return binary(*op, eval(a, ctx)?, eval(b, ctx)?),
+        CExpr::Unary(op, a, _) => return unary(*op, eval(a, ctx)?),
+        CExpr::Bin(BinOp::And, a, b, _) => Value::Int(i64::from(eval(a, ctx)?.truth() && eval(b, ctx)?.truth())),
+        CExpr::Bin(BinOp::Or, a, b, _) => Value::Int(i64::from(eval(a, ctx)?.truth() || eval(b, ctx)?.truth())),
+        CExpr::Bin(op, a, b, _) => return binary(*op, eval(a, ctx)?, eval(b, ctx)?),
         CExpr::Regex { lhs, re, negate } => {
             let v = eval(lhs, ctx)?;
             Value::Int(i64::from(re.is_match(&v.to_bytes()) != *negate))
@@ -341,7 +492,10 @@ fn unary(op: UnOp, v: Value<'_>) -> Result<Value<'_>, EvalError> {
 fn binary<'a>(op: BinOp, a: Value<'a>, b: Value<'_>) -> Result<Value<'a>, EvalError> {
     let ints = |a: &Value<'_>, b: &Value<'_>| (a.to_int(), b.to_int());
     Ok(match op {
-        BinOp::Add => a.plus(b),
+        BinOp::Add => match (&a, &b) {
+            (Value::Int(x), Value::Int(y)) => Value::Int(x.wrapping_add(*y)),
+            _ => a.plus(b),
+        },
         BinOp::Sub => {
             let (x, y) = ints(&a, &b);
             Value::Int(x.wrapping_sub(y))
@@ -393,9 +547,8 @@ fn elem_value<'c>(el: Elem, ctx: &'c Ctx<'_>) -> Value<'c> {
         Elem::FromUri => ctx.msg.from().map_or(Value::Null, |n| Value::str(n.uri_span.get(buf))),
         Elem::ToUri => ctx.msg.to().map_or(Value::Null, |n| Value::str(n.uri_span.get(buf))),
         Elem::Method => {
-            if ctx.msg.is_request() {
-                let end = buf.iter().position(|c| *c == b' ').unwrap_or(0);
-                Value::str(&buf[..end])
+            if let crate::sip::FirstLine::Request { method_span, .. } = ctx.msg.first_line() {
+                Value::str(method_span.get(buf))
             } else {
                 ctx.msg.cseq().map_or(Value::Null, |c| Value::str(c.method.get(buf)))
             }
@@ -415,10 +568,12 @@ fn elem_value<'c>(el: Elem, ctx: &'c Ctx<'_>) -> Value<'c> {
 fn is_myself(el: Elem, ctx: &Ctx<'_>) -> bool {
     let buf = ctx.msg.buf();
     let uri_text: Cow<'_, [u8]> = match el {
-        Elem::Uri => match ctx.ruri() {
-            Some(u) => Cow::Borrowed(u),
-            None => return false,
-        },
+        Elem::Uri => {
+            return match ctx.ruri_parsed() {
+                Some((u, b)) => ctx.core.is_myself(u.host.get(b), u.port.unwrap_or(0)),
+                None => false,
+            }
+        }
         Elem::FromUri => match ctx.msg.from() {
             Ok(n) => Cow::Borrowed(n.uri_span.get(buf)),
             Err(_) => return false,

@@ -110,6 +110,8 @@ pub struct PvRef {
     pub trans: Box<[Transform]>,
     /// Whether this is `$null`.
     pub is_null: bool,
+    /// Whether this is `$var(...)` (the compiler reads it from its slot).
+    pub is_var: bool,
 }
 
 impl fmt::Debug for PvRef {
@@ -122,11 +124,16 @@ impl PvRef {
     /// Reads the PV with its transformations.
     #[inline]
     pub fn value<'c>(&'c self, ctx: &'c Ctx<'_>) -> Value<'c> {
-        let v = (self.get)(ctx, self);
         if self.trans.is_empty() {
-            return v;
+            (self.get)(ctx, self)
+        } else {
+            self.transformed(ctx)
         }
-        let mut v = v;
+    }
+
+    #[inline(never)]
+    fn transformed<'c>(&'c self, ctx: &'c Ctx<'_>) -> Value<'c> {
+        let mut v = (self.get)(ctx, self);
         for t in self.trans.iter() {
             v = t.apply(v, ctx);
         }
@@ -227,6 +234,7 @@ impl PvRegistry {
             index,
             trans: trans.into(),
             is_null: class.name == "null",
+            is_var: class.name == "var",
         })
     }
 }
@@ -402,11 +410,8 @@ fn parse_uri(u: &[u8]) -> Option<Uri> {
 }
 
 fn ruri_part<'c>(ctx: &'c Ctx<'_>, part: fn(&Uri, &'c [u8]) -> Value<'c>) -> Value<'c> {
-    match ctx.ruri() {
-        Some(u) => match parse_uri(u) {
-            Some(p) => part(&p, u),
-            None => Value::Null,
-        },
+    match ctx.ruri_parsed() {
+        Some((p, buf)) => part(p, buf),
         None => Value::Null,
     }
 }
@@ -485,7 +490,7 @@ fn rewrite_ruri(ctx: &mut Ctx<'_>, part: UriPart, v: &Value<'_>) -> Result<(), S
     let uri = parse_uri(&cur).ok_or("the Request-URI does not parse")?;
     let bytes = v.to_bytes();
     let new = rebuild_uri(&cur, &uri, part, if v.is_null() { None } else { Some(&bytes) });
-    ctx.new_uri = Some(new);
+    ctx.set_new_uri(Some(new));
     Ok(())
 }
 
@@ -560,7 +565,7 @@ fn set_ru(ctx: &mut Ctx<'_>, _: &PvRef, v: &Value<'_>) -> Result<(), String> {
         v => {
             let b = v.to_bytes();
             parse_uri(&b).ok_or_else(|| format!("invalid URI '{}'", String::from_utf8_lossy(&b)))?;
-            ctx.new_uri = Some(b.into_owned());
+            ctx.set_new_uri(Some(b.into_owned()));
             Ok(())
         }
     }
@@ -893,7 +898,7 @@ fn civil(days: i64) -> (i64, u32, u32) {
 /// `$time(field)` (UTC: sipr keeps timezone handling out of the core).
 fn get_time<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     let PvArg::Text(f) = &pv.arg else { return Value::Null };
-    let t = ctx.started;
+    let t = ctx.started();
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     let (y, m, d) = civil(days);
@@ -918,7 +923,7 @@ fn get_time<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     })
 }
 fn get_ts<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
-    Value::Int(ctx.started)
+    Value::Int(ctx.started())
 }
 fn get_ts_now<'c>(_: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
     Value::Int(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64))

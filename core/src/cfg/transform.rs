@@ -307,54 +307,23 @@ impl Transform {
                 None => Value::Null,
             },
             T::UriUser | T::UriHost | T::UriPort | T::UriParams | T::UriParam(_) | T::UriTransport | T::UriScheme => {
-                let Ok(u) = Uri::parse(&s, Span::new(0, s.len())) else { return Value::Null };
-                let range = |sp: Span| (sp.off as usize, sp.end());
-                match self {
-                    T::UriUser => match u.user {
-                        Some(us) => {
-                            let (a, b) = range(us);
-                            sub(s, a, b)
+                match s {
+                    Cow::Borrowed(b) => {
+                        // `$(ru{uri.x})`: the Request-URI is already parsed
+                        if let (Some(cur), Some((u, buf))) = (ctx.ruri(), ctx.ruri_parsed()) {
+                            if std::ptr::eq(b.as_ptr(), cur.as_ptr()) && b.len() == cur.len() {
+                                return self.uri_part(u, buf, ctx);
+                            }
                         }
-                        None => Value::Null,
+                        match Uri::parse(b, Span::new(0, b.len())) {
+                            Ok(u) => self.uri_part(&u, b, ctx),
+                            Err(_) => Value::Null,
+                        }
+                    }
+                    Cow::Owned(o) => match Uri::parse(&o, Span::new(0, o.len())) {
+                        Ok(u) => self.uri_part(&u, &o, ctx).into_owned(),
+                        Err(_) => Value::Null,
                     },
-                    T::UriHost => {
-                        let (a, b) = range(u.host);
-                        sub(s, a, b)
-                    }
-                    T::UriPort => u.port.map_or(Value::Null, |p| Value::Int(p as i64)),
-                    T::UriParams => {
-                        // without the leading ';', as Kamailio
-                        let sp = u.params.span();
-                        if sp.len <= 1 {
-                            Value::Null
-                        } else {
-                            let (a, b) = range(sp);
-                            sub(s, a + 1, b)
-                        }
-                    }
-                    T::UriParam(name) => {
-                        let name = name.bytes(ctx);
-                        let found = u.params.iter(&s).find(|p| p.name.get(&s).eq_ignore_ascii_case(&name));
-                        match found {
-                            Some(p) => match p.value {
-                                Some(v) => {
-                                    let (a, b) = range(v);
-                                    sub(s, a, b)
-                                }
-                                None => Value::str(b""),
-                            },
-                            None => Value::Null,
-                        }
-                    }
-                    T::UriTransport => match u.transport(&s) {
-                        Some(t) => Value::string(t.to_vec()),
-                        None => Value::Null,
-                    },
-                    T::UriScheme => {
-                        let end = s.iter().position(|c| *c == b':').unwrap_or(0);
-                        sub(s, 0, end)
-                    }
-                    _ => unreachable!("uri group"),
                 }
             }
             T::ParamValue(name, sep) | T::ParamExist(name, sep) => {
@@ -419,6 +388,36 @@ impl Transform {
                 let n = s.iter().filter(|c| **c == b'\n').count() + usize::from(!s.ends_with(b"\n"));
                 Value::Int(n as i64)
             }
+        }
+    }
+}
+
+impl Transform {
+    /// A part of a parsed URI whose spans index `buf`.
+    fn uri_part<'b>(&self, u: &Uri, buf: &'b [u8], ctx: &Ctx<'_>) -> Value<'b> {
+        use Transform as T;
+        match self {
+            T::UriUser => Value::opt_str(u.user.map(|x| x.get(buf))),
+            T::UriHost => Value::str(u.host.get(buf)),
+            T::UriPort => u.port.map_or(Value::Null, |p| Value::Int(p as i64)),
+            // without the leading ';', as Kamailio
+            T::UriParams => match u.params.span().get(buf) {
+                p if p.len() > 1 => Value::str(&p[1..]),
+                _ => Value::Null,
+            },
+            T::UriParam(name) => {
+                let name = name.bytes(ctx);
+                match u.params.iter(buf).find(|p| p.name.get(buf).eq_ignore_ascii_case(&name)) {
+                    Some(p) => Value::str(p.value.map_or(&b""[..], |v| v.get(buf))),
+                    None => Value::Null,
+                }
+            }
+            T::UriTransport => Value::opt_str(u.transport(buf)),
+            T::UriScheme => {
+                let w = u.whole.get(buf);
+                Value::str(&w[..w.iter().position(|c| *c == b':').unwrap_or(0)])
+            }
+            _ => Value::Null,
         }
     }
 }

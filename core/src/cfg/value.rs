@@ -95,8 +95,11 @@ impl<'a> Value<'a> {
     }
 
     /// `==` with Kamailio's rules (see the module docs).
+    #[inline]
     pub fn equals(&self, rhs: &Value<'_>) -> bool {
         match (self, rhs) {
+            (Value::Str(a), Value::Str(b)) => a.as_ref() == b.as_ref(),
+            (Value::Int(a), Value::Int(b)) => a == b,
             (Value::Null, Value::Null) => true,
             (_, Value::Null) => false,
             (Value::Null, Value::Int(b)) => *b == 0,

@@ -256,7 +256,7 @@ pub fn run_with(prog: &Program, msg: &[u8], proc: &mut ProcState) -> Run {
         let route = prog.request_route.expect("a request_route");
         let o = prog.run(route, &mut ctx);
         let s = |v: &Option<Vec<u8>>| v.as_ref().map(|u| String::from_utf8_lossy(u).into_owned());
-        (o, s(&ctx.new_uri), s(&ctx.dst_uri), ctx.flags)
+        (o, s(&ctx.new_uri().map(<[u8]>::to_vec)), s(&ctx.dst_uri), ctx.flags)
     };
     Run { outcome, out: take_output(), new_uri, dst_uri, flags, sent: rec.sent }
 }
