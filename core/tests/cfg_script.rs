@@ -199,8 +199,8 @@ fn transformations() {
         lines(&[
             "1 [3] [bc] [b] [a] [bc] [ABC] [900150983cd24fb0d6963f7d28e17f72] [616263]",
             "2 [bob] [example.com] [5070] [udp] [transport=udp]",
-            "3 [2] [3] [] [<null>]",
-            "4 [sip:alice@a.example] [\"Alice A\"] [1928] [alice]",
+            "3 [2] [3] [] []",
+            "4 [sip:alice@a.example] [\"Alice A\" ] [1928] [alice]",
             "5 [3] [3] [c]",
             "6 [b]",
         ])
@@ -219,6 +219,7 @@ fn ruri_rewrites_and_core_functions() {
             strip_tail(1); xlog("6 $rU");
             $rU = "dave"; $rd = "d.example"; $rp = 5099; xlog("7 $ru");
             $rp = 0; xlog("8 $ru");
+            $rp = $null; xlog("8b $ru");
             revert_uri(); xlog("9 $ru");
             $ru = "sip:x@y.example"; xlog("10 $ru $rU");
             $du = "sip:10.1.1.1:5090"; if (isdsturiset()) xlog("11 $du");
@@ -239,7 +240,8 @@ fn ruri_rewrites_and_core_functions() {
             "5 carol",
             "6 caro",
             "7 sip:dave@d.example:5099;transport=udp",
-            "8 sip:dave@d.example;transport=udp",
+            "8 sip:dave@d.example:0;transport=udp",
+            "8b sip:dave@d.example;transport=udp",
             "9 sip:bob@example.com:5070;transport=udp",
             "10 sip:x@y.example x",
             "11 sip:10.1.1.1:5090",
@@ -284,6 +286,8 @@ fn match_expressions() {
             if (proto == UDP) xlog("udp");
             if (proto != TCP) xlog("not tcp");
             if (method == "INVITE") xlog("method");
+            if (method == "invite") xlog("method icase");
+            if (method != "ACK") xlog("method ne");
             if (method =~ "^inv") xlog("method re");
             if (uri =~ "transport=udp") xlog("uri re");
             if (src_port == 5062) xlog("sport");
@@ -306,6 +310,8 @@ fn match_expressions() {
             "udp",
             "not tcp",
             "method",
+            "method icase",
+            "method ne",
             "method re",
             "uri re",
             "sport",
@@ -385,4 +391,18 @@ fn core_params_and_modules() {
     assert_eq!(p.core.tcp_connection_lifetime, 3605);
     assert_eq!(p.modules, vec!["tm.so".to_string(), "sl".to_string()]);
     assert_eq!(p.custom[0].name, "pstn.gw_ip");
+}
+
+#[test]
+fn runtime_errors_name_the_cfg_line() {
+    common::capture_logs();
+    let prog = compile("request_route {\n  xlog(\"[$fU]\");\n  $var(x) = 1 / 0;\n  $ru = \"not a uri\";\n}\n").unwrap();
+    let bad_from = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:alice@a\r\nTo: <sip:b@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    let mut proc = sipr_core::cfg::ProcState::default();
+    let r = common::run_with(&prog, bad_from, &mut proc);
+    assert_eq!(r.out, lines(&["[<null>]"]));
+    let logs = common::logs().join("\n");
+    assert!(logs.contains("test.cfg:2:3: cannot read a pseudo-variable: the From header does not parse"), "{logs}");
+    assert!(logs.contains("test.cfg:3:3: expression evaluation failed (DivByZero), $var(x) not assigned"), "{logs}");
+    assert!(logs.contains("test.cfg:4:3: cannot assign $ru: invalid URI 'not a uri'"), "{logs}");
 }

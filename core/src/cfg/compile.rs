@@ -201,6 +201,13 @@ pub enum CExpr {
     },
     /// `defined $pv`.
     Defined(Box<PvRef>),
+    /// `method == "invite"`: methods compare ignoring case (Kamailio).
+    MethodIs {
+        /// The method text.
+        name: Box<[u8]>,
+        /// `!=`.
+        negate: bool,
+    },
 }
 
 impl CExpr {
@@ -1000,6 +1007,9 @@ impl Compiler<'_> {
                     return Some(CExpr::IpIn { elem: el, net, negate });
                 }
             }
+        }
+        if let (Elem::Method, true, ExprKind::Str(m)) = (el, eq_like, &b.kind) {
+            return Some(CExpr::MethodIs { name: m.clone().into(), negate });
         }
         let lhs = CExpr::Elem(el);
         if matches!(op, BinOp::Match | BinOp::NoMatch) {

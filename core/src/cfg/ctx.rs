@@ -268,6 +268,9 @@ pub struct Ctx<'m> {
     started: std::cell::Cell<i64>,
     /// `set_forward_no_connect` and friends: connection flags for sends.
     pub send_flags: SendFlags,
+    /// Why a PV could not be read for this message (a header that does
+    /// not parse); the interpreter logs it with the statement's cfg line.
+    pv_error: std::cell::Cell<Option<&'static str>>,
 }
 
 /// Per-message connection flags set by the script.
@@ -339,6 +342,7 @@ impl<'m> Ctx<'m> {
             dropped: false,
             started: std::cell::Cell::new(0),
             send_flags: SendFlags::default(),
+            pv_error: std::cell::Cell::new(None),
         }
     }
 
@@ -371,6 +375,17 @@ impl<'m> Ctx<'m> {
     pub fn set_new_uri(&mut self, uri: Option<Vec<u8>>) {
         self.new_uri = uri;
         self.new_uri_parsed = std::cell::OnceCell::new();
+    }
+
+    /// Records that a PV could not be read (`what` names the part), for
+    /// the interpreter to log with the cfg line of the statement.
+    pub fn pv_failed(&self, what: &'static str) {
+        self.pv_error.set(Some(what));
+    }
+
+    /// Takes the PV read failure recorded since the last call.
+    pub fn take_pv_error(&self) -> Option<&'static str> {
+        self.pv_error.take()
     }
 
     /// When processing of this message started (`$Ts`), Unix seconds.

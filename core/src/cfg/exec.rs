@@ -85,6 +85,9 @@ impl Exec<'_> {
     fn block(&mut self, ops: &[Op], ctx: &mut Ctx<'_>) -> Flow {
         for op in ops {
             let f = self.op(op, ctx);
+            if let Some(what) = ctx.take_pv_error() {
+                log::error!("{}: cannot read a pseudo-variable: {what}", op.at);
+            }
             if f != Flow::Next {
                 return f;
             }
@@ -419,6 +422,7 @@ fn cond(e: &CExpr, ctx: &Ctx<'_>) -> Result<bool, EvalError> {
         CExpr::Unary(UnOp::Not, a, _) => Ok(!cond(a, ctx)?),
         CExpr::Regex { lhs, re, negate } => Ok(re.is_match(&eval(lhs, ctx)?.to_bytes()) != *negate),
         CExpr::Myself { elem, negate } => Ok(is_myself(*elem, ctx) != *negate),
+        CExpr::MethodIs { name, negate } => Ok(method_is(name, ctx) != *negate),
         CExpr::IpIn { elem, net, negate } => {
             let ip = if *elem == Elem::SrcIp { ctx.rcv.src.ip() } else { ctx.rcv.dst.ip() };
             Ok(net.contains(ip) != *negate)
@@ -465,6 +469,7 @@ fn eval_other<'c>(e: &'c CExpr, ctx: &'c Ctx<'_>) -> Result<Value<'c>, EvalError
             Value::Int(i64::from(net.contains(ip) != *negate))
         }
         CExpr::Defined(p) => Value::Int(i64::from(!p.value(ctx).is_null())),
+        CExpr::MethodIs { name, negate } => Value::Int(i64::from(method_is(name, ctx) != *negate)),
         // not reached: callers route effectful expressions to Exec::value
         CExpr::Call { .. } | CExpr::Route(_) => Value::Null,
     })
@@ -561,6 +566,14 @@ fn elem_value<'c>(el: Elem, ctx: &'c Ctx<'_>) -> Value<'c> {
         Elem::Proto => Value::str(ctx.rcv.proto.name().as_bytes()),
         Elem::Af => Value::Int(if ctx.rcv.src.is_ipv4() { 4 } else { 6 }),
         Elem::MsgLen => Value::Int(buf.len() as i64),
+    }
+}
+
+/// `method == "X"`, ignoring case.
+fn method_is(name: &[u8], ctx: &Ctx<'_>) -> bool {
+    match elem_value(Elem::Method, ctx) {
+        Value::Str(m) => m.eq_ignore_ascii_case(name),
+        _ => false,
     }
 }
 

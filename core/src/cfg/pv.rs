@@ -412,7 +412,12 @@ fn parse_uri(u: &[u8]) -> Option<Uri> {
 fn ruri_part<'c>(ctx: &'c Ctx<'_>, part: fn(&Uri, &'c [u8]) -> Value<'c>) -> Value<'c> {
     match ctx.ruri_parsed() {
         Some((p, buf)) => part(p, buf),
-        None => Value::Null,
+        None => {
+            if ctx.ruri().is_some() {
+                ctx.pv_failed("the Request-URI does not parse");
+            }
+            Value::Null
+        }
     }
 }
 
@@ -434,10 +439,13 @@ fn uri_scheme<'c>(u: &Uri, buf: &'c [u8]) -> Value<'c> {
 }
 
 fn name_addr<'c>(ctx: &'c Ctx<'_>, to: bool) -> Option<&'c NameAddr> {
-    if to {
-        ctx.msg.to().ok()
-    } else {
-        ctx.msg.from().ok()
+    let r = if to { ctx.msg.to() } else { ctx.msg.from() };
+    match r {
+        Ok(na) => Some(na),
+        Err(_) => {
+            ctx.pv_failed(if to { "the To header does not parse" } else { "the From header does not parse" });
+            None
+        }
     }
 }
 
@@ -544,7 +552,8 @@ pub fn rebuild_uri(text: &[u8], uri: &Uri, part: UriPart, new: Option<&[u8]>) ->
         }
         UriPart::Port => {
             out.extend_from_slice(&text[..host.end()]);
-            if let Some(n) = new.filter(|n| !n.is_empty() && *n != b"0") {
+            // `$rp = 0` writes ":0", as Kamailio; only $null / "" remove it
+            if let Some(n) = new.filter(|n| !n.is_empty()) {
                 out.push(b':');
                 out.extend_from_slice(n);
             }
@@ -600,10 +609,22 @@ fn set_du(ctx: &mut Ctx<'_>, _: &PvRef, v: &Value<'_>) -> Result<(), String> {
 }
 
 fn get_ci<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
-    ctx.msg.call_id().map_or(Value::Null, Value::str)
+    ctx.msg.call_id().map_or_else(
+        |_| {
+            ctx.pv_failed("the Call-ID header is missing or bad");
+            Value::Null
+        },
+        Value::str,
+    )
 }
 fn get_cs<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
-    ctx.msg.cseq().map_or(Value::Null, |c| Value::Int(c.seq as i64))
+    ctx.msg.cseq().map_or_else(
+        |_| {
+            ctx.pv_failed("the CSeq header is missing or bad");
+            Value::Null
+        },
+        |c| Value::Int(c.seq as i64),
+    )
 }
 fn get_rm<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
     if ctx.msg.is_request() {
@@ -1126,6 +1147,7 @@ mod tests {
         assert_eq!(rebuild_uri(t, &u, UriPart::User, None), b"sip:example.com:5070;transport=tcp");
         assert_eq!(rebuild_uri(t, &u, UriPart::Host, Some(b"h")), b"sip:alice@h:5070;transport=tcp");
         assert_eq!(rebuild_uri(t, &u, UriPart::Port, None), b"sip:alice@example.com;transport=tcp");
+        assert_eq!(rebuild_uri(t, &u, UriPart::Port, Some(b"0")), b"sip:alice@example.com:0;transport=tcp");
         assert_eq!(rebuild_uri(t, &u, UriPart::HostPort, Some(b"h:1")), b"sip:alice@h:1;transport=tcp");
         let t = b"sip:example.com";
         let u = parse_uri(t).unwrap();

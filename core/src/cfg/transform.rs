@@ -353,7 +353,7 @@ impl Transform {
                 if exist {
                     Value::Int(0)
                 } else {
-                    Value::Null
+                    Value::str(b"")
                 }
             }
             T::ParamCount(sep) => Value::Int(
@@ -368,20 +368,24 @@ impl Transform {
             | T::TobodyDisplay => {
                 let Ok(na) = NameAddr::parse(&s, Span::new(0, s.len())) else { return Value::Null };
                 let pick = |sp: Option<Span>| sp.map(|sp| (sp.off as usize, sp.end()));
+                // Kamailio's nameaddr.name keeps the blanks before '<'
+                let name_to_bracket = na.display.map(|d| {
+                    let end = s[d.off as usize..].iter().position(|c| *c == b'<').map_or(d.end(), |p| d.off as usize + p);
+                    Span::new(d.off as usize, end)
+                });
                 let r = match self {
                     T::NameaddrUri | T::TobodyUri => pick(Some(na.uri_span)),
-                    T::NameaddrName | T::TobodyDisplay => pick(na.display),
+                    T::NameaddrName => pick(name_to_bracket),
+                    T::TobodyDisplay => pick(na.display),
                     T::TobodyTag => na.params.get(&s, "tag").and_then(|p| pick(p.value)),
                     T::TobodyUser => pick(na.uri.user),
                     T::TobodyHost => pick(Some(na.uri.host)),
                     _ => unreachable!("nameaddr group"),
                 };
                 match r {
-                    Some((a, b)) => {
-                        // a quoted display name is returned with its quotes, as Kamailio
-                        sub(s, a, b)
-                    }
-                    None => Value::Null,
+                    // a quoted display name is returned with its quotes, as Kamailio
+                    Some((a, b)) => sub(s, a, b),
+                    None => Value::str(b""),
                 }
             }
             T::LineCount => {
@@ -397,22 +401,23 @@ impl Transform {
     fn uri_part<'b>(&self, u: &Uri, buf: &'b [u8], ctx: &Ctx<'_>) -> Value<'b> {
         use Transform as T;
         match self {
-            T::UriUser => Value::opt_str(u.user.map(|x| x.get(buf))),
+            // a part that is absent reads as "" (Kamailio's transformations)
+            T::UriUser => Value::str(u.user.map_or(&b""[..], |x| x.get(buf))),
             T::UriHost => Value::str(u.host.get(buf)),
-            T::UriPort => u.port.map_or(Value::Null, |p| Value::Int(p as i64)),
+            T::UriPort => u.port.map_or(Value::str(b""), |p| Value::Int(p as i64)),
             // without the leading ';', as Kamailio
             T::UriParams => match u.params.span().get(buf) {
                 p if p.len() > 1 => Value::str(&p[1..]),
-                _ => Value::Null,
+                _ => Value::str(b""),
             },
             T::UriParam(name) => {
                 let name = name.bytes(ctx);
                 match u.params.iter(buf).find(|p| p.name.get(buf).eq_ignore_ascii_case(&name)) {
                     Some(p) => Value::str(p.value.map_or(&b""[..], |v| v.get(buf))),
-                    None => Value::Null,
+                    None => Value::str(b""),
                 }
             }
-            T::UriTransport => Value::opt_str(u.transport(buf)),
+            T::UriTransport => Value::str(u.transport(buf).unwrap_or(b"")),
             T::UriScheme => {
                 let w = u.whole.get(buf);
                 Value::str(&w[..w.iter().position(|c| *c == b':').unwrap_or(0)])

@@ -272,3 +272,32 @@ pub fn run(text: &str) -> Run {
 pub fn out(body: &str) -> Vec<String> {
     run(&format!("request_route {{\n{body}\n}}\n")).out
 }
+
+thread_local! {
+    static LOGS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+struct ThreadLogger;
+
+impl log::Log for ThreadLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        LOGS.with(|l| l.borrow_mut().push(format!("{}: {}", r.level(), r.args())));
+    }
+    fn flush(&self) {}
+}
+
+/// Starts recording this thread's log lines (and forgets earlier ones).
+pub fn capture_logs() {
+    static LOGGER: ThreadLogger = ThreadLogger;
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(log::LevelFilter::Debug);
+    LOGS.with(|l| l.borrow_mut().clear());
+}
+
+/// The log lines recorded on this thread since `capture_logs`.
+pub fn logs() -> Vec<String> {
+    LOGS.with(|l| l.borrow().clone())
+}
