@@ -406,3 +406,14 @@ fn runtime_errors_name_the_cfg_line() {
     assert!(logs.contains("test.cfg:3:3: expression evaluation failed (DivByZero), $var(x) not assigned"), "{logs}");
     assert!(logs.contains("test.cfg:4:3: cannot assign $ru: invalid URI 'not a uri'"), "{logs}");
 }
+
+#[test]
+fn counter_increment_keeps_kamailio_typing() {
+    // `$var(x) = $var(x) + 1` is done in place for ints; a string there
+    // still concatenates (left operand decides)
+    let o =
+        out(r#"$var(n) = 1; $var(n) = $var(n) + 1; $var(s) = "a"; $var(s) = $var(s) + 1; xlog("$var(n) $var(s)");"#);
+    assert_eq!(o, lines(&["2 a1"]));
+    let o = out(r#"$avp(x) = "v1"; $avp(x) = "v2"; $avp(x) = $null; $avp(y) = "w"; xlog("$avp(x) $avp(y)");"#);
+    assert_eq!(o, lines(&["v1 w"]));
+}

@@ -51,6 +51,18 @@ pub enum OpKind {
         /// The PV text, for logs.
         text: Box<str>,
     },
+    /// `$var(x) = $var(x) + N`: counters, done in place when the slot
+    /// holds an int (a string there concatenates, through `value`).
+    AddToVar {
+        /// The slot.
+        slot: u32,
+        /// N.
+        n: i64,
+        /// The whole expression, for the string case.
+        value: CExpr,
+        /// The PV text, for logs.
+        text: Box<str>,
+    },
     /// `$pv = value`.
     Assign {
         /// Target.
@@ -611,7 +623,15 @@ impl Compiler<'_> {
                 }
                 let value = self.expr(value)?;
                 match var_slot(&pv) {
-                    Some(slot) => OpKind::SetVar { slot, value, text: pv.text.clone() },
+                    Some(slot) => match &value {
+                        CExpr::Bin(BinOp::Add, a, b, false) => match (a.as_ref(), b.as_ref()) {
+                            (CExpr::Var(s2), CExpr::Const(Const::Int(n))) if *s2 == slot => {
+                                OpKind::AddToVar { slot, n: *n, value, text: pv.text.clone() }
+                            }
+                            _ => OpKind::SetVar { slot, value, text: pv.text.clone() },
+                        },
+                        _ => OpKind::SetVar { slot, value, text: pv.text.clone() },
+                    },
                     None => OpKind::Assign { pv: Box::new(pv), value },
                 }
             }
@@ -1057,8 +1077,9 @@ fn elem(w: &str) -> Option<Elem> {
 
 /// Compiles a cfg regex (POSIX extended in Kamailio; Rust's syntax is a
 /// superset for the patterns cfgs use). `=~` matches ignore case, as
-/// Kamailio's.
+/// Kamailio's. Matching is on bytes with ASCII classes and case folding,
+/// as POSIX regexec in the C locale (SIP text need not be UTF-8).
 pub fn compile_regex(re: &[u8], icase: bool) -> Result<Regex, String> {
     let text = std::str::from_utf8(re).map_err(|_| "not UTF-8".to_string())?;
-    RegexBuilder::new(text).case_insensitive(icase).build().map_err(|e| e.to_string())
+    RegexBuilder::new(text).case_insensitive(icase).unicode(false).build().map_err(|e| e.to_string())
 }

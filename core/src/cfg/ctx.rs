@@ -212,6 +212,8 @@ pub struct ProcState {
     /// The AVP list's storage, lent to each message's [`Ctx`] and given
     /// back (empty) when it is dropped, so that it is allocated once.
     avp_storage: Vec<Avp>,
+    /// String buffers of AVPs that are gone, for the next ones.
+    avp_bufs: Vec<Vec<u8>>,
 }
 
 /// Everything a script run touches.
@@ -288,8 +290,11 @@ pub struct SendFlags {
 
 impl Drop for Ctx<'_> {
     fn drop(&mut self) {
-        // AVPs die with the message; their list's storage is kept
-        self.avps.clear();
+        // AVPs die with the message; their list's storage and string
+        // buffers are kept for the next one
+        for a in self.avps.drain(..) {
+            self.proc.recycle(a.value);
+        }
         self.proc.avp_storage = std::mem::take(&mut self.avps);
     }
 }
@@ -403,17 +408,46 @@ impl<'m> Ctx<'m> {
         self.avps.iter().rev().filter(|a| a.name == name).nth(idx).map(|a| &a.value)
     }
 
-    /// Pushes an AVP.
+    /// Pushes an AVP. String values reuse buffers of AVPs gone before.
     pub fn add_avp(&mut self, name: u32, v: &Value<'_>) {
-        self.avps.push(Avp { name, value: Stored::from_value(v) });
+        let value = match v {
+            Value::Str(s) => {
+                let mut buf = self.proc.avp_bufs.pop().unwrap_or_default();
+                buf.clear();
+                buf.extend_from_slice(s);
+                Stored::Str(buf)
+            }
+            v => Stored::from_value(v),
+        };
+        self.avps.push(Avp { name, value });
     }
 
     /// Removes the newest AVP named `name` (or all of them).
     pub fn remove_avp(&mut self, name: u32, all: bool) {
         if all {
-            self.avps.retain(|a| a.name != name);
+            let mut i = 0;
+            while i < self.avps.len() {
+                if self.avps[i].name == name {
+                    let gone = self.avps.remove(i);
+                    self.proc.recycle(gone.value);
+                } else {
+                    i += 1;
+                }
+            }
         } else if let Some(i) = self.avps.iter().rposition(|a| a.name == name) {
-            self.avps.remove(i);
+            let gone = self.avps.remove(i);
+            self.proc.recycle(gone.value);
+        }
+    }
+}
+
+impl ProcState {
+    /// Keeps a string buffer for the next AVP (a bounded number of them).
+    fn recycle(&mut self, v: Stored) {
+        if let Stored::Str(b) = v {
+            if self.avp_bufs.len() < 64 && b.capacity() <= 4096 {
+                self.avp_bufs.push(b);
+            }
         }
     }
 }

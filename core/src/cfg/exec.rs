@@ -119,6 +119,12 @@ impl Exec<'_> {
                 ctx.proc.vars[*slot as usize] = Stored::Int(*i);
                 Flow::Next
             }
+            OpKind::AddToVar { slot, n, .. } if matches!(ctx.proc.vars[*slot as usize], Stored::Int(_)) => {
+                if let Stored::Int(i) = &mut ctx.proc.vars[*slot as usize] {
+                    *i = i.wrapping_add(*n);
+                }
+                Flow::Next
+            }
             _ => self.op_other(op, ctx),
         }
     }
@@ -139,7 +145,7 @@ impl Exec<'_> {
                 Ok(_) => Flow::Next,
                 Err(f) => f,
             },
-            OpKind::SetVar { slot, value, text } => {
+            OpKind::SetVar { slot, value, text } | OpKind::AddToVar { slot, value, text, .. } => {
                 let slot = *slot as usize;
                 if value.has_effects() {
                     match self.value(value, ctx, op) {

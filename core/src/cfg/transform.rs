@@ -370,7 +370,8 @@ impl Transform {
                 let pick = |sp: Option<Span>| sp.map(|sp| (sp.off as usize, sp.end()));
                 // Kamailio's nameaddr.name keeps the blanks before '<'
                 let name_to_bracket = na.display.map(|d| {
-                    let end = s[d.off as usize..].iter().position(|c| *c == b'<').map_or(d.end(), |p| d.off as usize + p);
+                    let end =
+                        s[d.off as usize..].iter().position(|c| *c == b'<').map_or(d.end(), |p| d.off as usize + p);
                     Span::new(d.off as usize, end)
                 });
                 let r = match self {
