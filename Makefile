@@ -18,7 +18,9 @@ CFG      ?= etc/sipr.cfg
 TEST_APT_PACKAGES ?= kamailio
 
 RELEASE_DIR := target/release
-MODULE_CRATES := $(patsubst modules/%/Cargo.toml,%,$(wildcard modules/*/Cargo.toml))
+# Module crates (modules/NAME, lib NAME → libNAME.so → NAME.so); the SDK
+# and the test-only modules are not installed.
+MODULE_CRATES := $(filter-out sdk test_%,$(patsubst modules/%/Cargo.toml,%,$(wildcard modules/*/Cargo.toml)))
 
 .PHONY: all install run test bench lint clean deps toolchain
 
@@ -59,12 +61,16 @@ install: all
 run: all
 	$(RELEASE_DIR)/sipr -m $(SHM_MB) -c
 
+# The module .so files are built first: the loader and module tests open
+# them from target/debug.
 test: deps
+	$(CARGO) build --workspace
 	$(CARGO) test --workspace
 	$(CARGO) test -p sipr-mem --features debug
 	@if ls test/*.sh >/dev/null 2>&1; then for t in test/*.sh; do echo "== $$t"; bash $$t || exit 1; done; fi
 
 bench:
+	$(CARGO) build --release --workspace
 	$(CARGO) bench -p sipr-mem -p sipr-locking -p sipr-core
 
 lint: toolchain

@@ -18,5 +18,12 @@ pub const DEFAULT_SHM_MB: usize = sipr_mem::DEFAULT_POOL_MB;
 
 pub mod cfg;
 pub mod hash;
+pub mod module;
 pub mod net;
 pub mod sip;
+
+/// `sipr (0.1.0 (x86_64/linux))`: the default `Server:` / `User-Agent:`
+/// value, shaped as Kamailio's `kamailio (5.6.3 (x86_64/linux))`.
+pub fn server_signature() -> String {
+    format!("sipr ({} ({}/{}))", VERSION, std::env::consts::ARCH, std::env::consts::OS)
+}

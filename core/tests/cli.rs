@@ -166,3 +166,14 @@ fn cfg_print_is_byte_identical_to_kamailio_on_the_stock_cfg() {
         );
     }
 }
+
+#[test]
+fn check_passes_on_the_default_cfg_with_its_modules() {
+    // etc/sipr.cfg loads sl.so: found beside the binary (target/<profile>),
+    // as an installed tree finds it in PREFIX/lib/sipr/modules
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/../etc/sipr.cfg");
+    let out = sipr(&["-c", "-f", cfg]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("config file ok, exiting..."), "{err}");
+}

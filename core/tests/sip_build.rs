@@ -27,6 +27,7 @@ fn spec<'a>() -> ForwardRequest<'a> {
         record_route: Some("<sip:192.0.2.1;lr>"),
         pop_route: true,
         ensure_content_length: false,
+        decrement_max_forwards: true,
     }
 }
 

@@ -17,6 +17,8 @@ fn usage() -> String {
          \x20                   parameters) and the shared memory pool, then exit\n\
          \x20   -f FILE         configuration file (default {})\n\
          \x20   -A NAME[=VAL]   add a cfg preprocessor define (repeatable)\n\
+         \x20   -L DIR          directory to look for modules in (repeatable; before\n\
+         \x20                   mpath's defaults: PREFIX/lib/sipr/modules, the binary's dir)\n\
          \x20   --cfg-print     print the cfg with includes and #!ifdef blocks evaluated, exit\n\
          \x20   --parse FILE... parse SIP messages from files, print their structure;\n\
          \x20                   exit 1 if any is malformed (with the reply a server would send)\n",
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
     let mut cfg_print = false;
     let mut cfg_file = default_cfg();
     let mut defines: Vec<String> = Vec::new();
+    let mut module_dirs: Vec<std::path::PathBuf> = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -70,15 +73,15 @@ fn main() -> ExitCode {
             }
             "-c" => check = true,
             "--cfg-print" => cfg_print = true,
-            "-f" | "-A" => {
+            "-f" | "-A" | "-L" => {
                 let Some(v) = it.next() else {
                     eprintln!("sipr: option {arg} needs a value");
                     return ExitCode::from(255);
                 };
-                if arg == "-f" {
-                    cfg_file = v.into();
-                } else {
-                    defines.push(v.clone());
+                match arg.as_str() {
+                    "-f" => cfg_file = v.into(),
+                    "-A" => defines.push(v.clone()),
+                    _ => module_dirs.push(v.into()),
                 }
             }
             other => {
@@ -117,15 +120,15 @@ fn main() -> ExitCode {
             return ExitCode::from(255);
         }
     }
-    check_cfg(&cfg_file, &defines)
+    check_cfg(&cfg_file, &defines, &module_dirs)
 }
 
 /// `sipr -c`: preprocess, parse and compile the cfg (every name resolved,
 /// every parameter fixed up), as `kamailio -c`.
-fn check_cfg(cfg_file: &std::path::Path, defines: &[String]) -> ExitCode {
+fn check_cfg(cfg_file: &std::path::Path, defines: &[String], module_dirs: &[std::path::PathBuf]) -> ExitCode {
     use sipr_core::cfg;
     let defs = cfg::Defines::from_args(defines.iter().map(String::as_str));
-    let mut loader = cfg::NoModules;
+    let mut loader = sipr_core::module::ModuleSet::new(module_dirs);
     match cfg::load(cfg_file, defs, cfg::FnRegistry::core(), cfg::PvRegistry::core(), &mut loader) {
         Ok(_) => {
             eprintln!("config file ok, exiting...");

@@ -2,7 +2,7 @@
 //! Request-URI rewriting, branches, forwarding, logging, socket and
 //! connection settings.
 
-use super::ctx::{Branch, Ctx, Outgoing, RouteMask};
+use super::ctx::{Branch, Ctx, Dest, RouteMask};
 use super::func::{FnDef, Param, ParamKind as K};
 use super::pv::{parse_socket, rebuild_uri, UriPart};
 use crate::net::Proto;
@@ -376,7 +376,7 @@ fn forward_to(ctx: &mut Ctx<'_>, host: Option<Vec<u8>>, port: Option<u16>) -> i3
             return -1;
         }
     };
-    match ctx.out.send(Outgoing { host, port, proto: Some(send_proto), data }) {
+    match ctx.out.send(Dest::Host { host: &host, port, proto: Some(send_proto) }, &data) {
         Ok(()) => 1,
         Err(e) => {
             log::error!("forward: send failed: {e}");
@@ -430,6 +430,7 @@ fn build_forward(ctx: &mut Ctx<'_>, proto: Proto) -> Result<Vec<u8>, String> {
         record_route: None,
         pop_route: false,
         ensure_content_length: proto != Proto::Udp,
+        decrement_max_forwards: false,
     };
     forward_request(msg, &spec, lumps).map_err(|e| e.to_string())
 }

@@ -108,24 +108,45 @@ pub struct Branch {
     pub bflags: u32,
 }
 
-/// Where a forwarded message should go, as `forward()` decided.
+/// Where a message should go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dest<'a> {
+    /// A next hop, as `forward()` decided.
+    Host {
+        /// Host name or address text.
+        host: &'a [u8],
+        /// Port, when fixed.
+        port: Option<u16>,
+        /// Transport, when fixed.
+        proto: Option<Proto>,
+    },
+    /// Back to the sender of the message being processed (a reply), on
+    /// the socket or connection it came from.
+    Source,
+}
+
+/// A message as a [`Recorder`] kept it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
-    /// Destination host (name or address text).
+    /// Destination host (name or address text); empty for a reply to the
+    /// source.
     pub host: Vec<u8>,
     /// Destination port, when fixed.
     pub port: Option<u16>,
     /// Transport, when fixed.
     pub proto: Option<Proto>,
-    /// The message to send.
+    /// Sent back to the message's source.
+    pub to_source: bool,
+    /// The message.
     pub data: Vec<u8>,
 }
 
 /// The runtime's side of sending: the transports implement it; tests
-/// record.
+/// record. Data is borrowed (it may come from a module: nothing owned
+/// crosses the module boundary).
 pub trait Outbound {
-    /// Sends `out`; an error text when it could not be sent.
-    fn send(&mut self, out: Outgoing) -> Result<(), String>;
+    /// Sends `data` to `dest`; an error text when it could not be sent.
+    fn send(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String>;
 }
 
 /// An [`Outbound`] that keeps what was sent (tests, `sipr -c`).
@@ -136,8 +157,12 @@ pub struct Recorder {
 }
 
 impl Outbound for Recorder {
-    fn send(&mut self, out: Outgoing) -> Result<(), String> {
-        self.sent.push(out);
+    fn send(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
+        let (host, port, proto, to_source) = match dest {
+            Dest::Host { host, port, proto } => (host.to_vec(), port, proto, false),
+            Dest::Source => (Vec::new(), None, None, true),
+        };
+        self.sent.push(Outgoing { host, port, proto, to_source, data: data.to_vec() });
         Ok(())
     }
 }
@@ -270,6 +295,11 @@ pub struct Ctx<'m> {
     started: std::cell::Cell<i64>,
     /// `set_forward_no_connect` and friends: connection flags for sends.
     pub send_flags: SendFlags,
+    /// The cfg line of the function call being run (for `xlogl`).
+    pub cfg_line: u32,
+    /// Small per-message facts modules keep (Kamailio keeps them in the
+    /// message structure): a module's static name and a number.
+    module_ints: Vec<(&'static str, i64)>,
     /// Why a PV could not be read for this message (a header that does
     /// not parse); the interpreter logs it with the statement's cfg line.
     pv_error: std::cell::Cell<Option<&'static str>>,
@@ -348,6 +378,8 @@ impl<'m> Ctx<'m> {
             started: std::cell::Cell::new(0),
             send_flags: SendFlags::default(),
             pv_error: std::cell::Cell::new(None),
+            cfg_line: 0,
+            module_ints: Vec::new(),
         }
     }
 
@@ -380,6 +412,19 @@ impl<'m> Ctx<'m> {
     pub fn set_new_uri(&mut self, uri: Option<Vec<u8>>) {
         self.new_uri = uri;
         self.new_uri_parsed = std::cell::OnceCell::new();
+    }
+
+    /// A per-message number a module stored under `key`.
+    pub fn module_int(&self, key: &'static str) -> Option<i64> {
+        self.module_ints.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+
+    /// Stores a per-message number for a module.
+    pub fn set_module_int(&mut self, key: &'static str, v: i64) {
+        match self.module_ints.iter_mut().find(|(k, _)| *k == key) {
+            Some(e) => e.1 = v,
+            None => self.module_ints.push((key, v)),
+        }
     }
 
     /// Records that a PV could not be read (`what` names the part), for

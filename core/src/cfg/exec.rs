@@ -102,6 +102,7 @@ impl Exec<'_> {
     fn op(&mut self, op: &Op, ctx: &mut Ctx<'_>) -> Flow {
         match &op.kind {
             OpKind::Call { f, params, .. } => {
+                ctx.cfg_line = op.at.line;
                 let code = f(ctx, params) as i64;
                 ctx.retcode = code;
                 if code == 0 {
@@ -328,6 +329,7 @@ impl Exec<'_> {
             CExpr::Bin(BinOp::Or, a, b, _) => Ok(self.test(a, ctx, at)? || self.test(b, ctx, at)?),
             CExpr::Unary(UnOp::Not, a, _) => Ok(!self.test(a, ctx, at)?),
             CExpr::Call { f, params, .. } => {
+                ctx.cfg_line = at.at.line;
                 let code = f(ctx, params) as i64;
                 ctx.retcode = code;
                 if code == 0 {

@@ -35,8 +35,8 @@ pub use compile::{
     Program, Route,
 };
 pub use ctx::{
-    Avp, Branch, CoreInfo, Ctx, ListenAddr, Outbound, Outgoing, ProcState, Recorder, RouteMask, RouteType, SendFlags,
-    Xavp,
+    Avp, Branch, CoreInfo, Ctx, Dest, ListenAddr, Outbound, Outgoing, ProcState, Recorder, RouteMask, RouteType,
+    SendFlags, Xavp,
 };
 pub use exec::Outcome;
 pub use func::{FixupFn, FnDef, FnRegistry, Param, ParamKind, ScriptFn};

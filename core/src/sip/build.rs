@@ -128,6 +128,11 @@ pub struct ForwardRequest<'s> {
     pub pop_route: bool,
     /// Write Content-Length even if the request had none (streams).
     pub ensure_content_length: bool,
+    /// Decrement Max-Forwards (adding `Max-Forwards: 70` when absent), as
+    /// RFC 3261 §16.6 asks of a proxy. Kamailio's stateless `forward()`
+    /// leaves the header to the maxfwd module, so the cfg layer passes
+    /// false.
+    pub decrement_max_forwards: bool,
 }
 
 /// Edits that RFC 3261 §18.2.1 and RFC 3581 make to the top Via of a
@@ -196,10 +201,14 @@ pub fn forward_request(msg: &SipMsg<'_>, spec: &ForwardRequest<'_>, mut lumps: L
             lumps.replace(uri.off as usize, uri.len as usize, ruri);
         }
     }
-    match (msg.max_forwards()?, msg.header(HeaderKind::MaxForwards)) {
-        (Some(0), _) => return Err(BuildError::TooManyHops),
-        (Some(n), Some(h)) => lumps.replace_fmt(h.value.off as usize, h.value.len as usize, format_args!("{}", n - 1)),
-        _ => lumps.insert_fmt(top, format_args!("Max-Forwards: {DEFAULT_MAX_FORWARDS}\r\n")),
+    if spec.decrement_max_forwards {
+        match (msg.max_forwards()?, msg.header(HeaderKind::MaxForwards)) {
+            (Some(0), _) => return Err(BuildError::TooManyHops),
+            (Some(n), Some(h)) => {
+                lumps.replace_fmt(h.value.off as usize, h.value.len as usize, format_args!("{}", n - 1))
+            }
+            _ => lumps.insert_fmt(top, format_args!("Max-Forwards: {DEFAULT_MAX_FORWARDS}\r\n")),
+        }
     }
     if spec.pop_route {
         if let Some(h) = msg.header(HeaderKind::Route) {

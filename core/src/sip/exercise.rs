@@ -38,6 +38,7 @@ pub fn exercise(data: &[u8]) {
         record_route: Some("<sip:192.0.2.1;lr>"),
         pop_route: true,
         ensure_content_length: true,
+        decrement_max_forwards: true,
     };
     if m.is_request() {
         if let Ok(out) = forward_request(&m, &spec, Lumps::new()) {

@@ -1,0 +1,147 @@
+//! The module ABI: what crosses between the core and a module's cdylib.
+
+use crate::cfg::{FnDef, ModValue, PvClass};
+
+/// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
+pub const ABI_VERSION: u32 = 1;
+
+/// This build's id (see build.rs): a module must carry the same one.
+pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
+
+/// The symbol every module exports.
+pub const EXPORTS_SYMBOL: &str = "sipr_module_exports";
+
+/// The module's entry point: given the core's service table, returns the
+/// module's header (a static in the module).
+pub type ExportsFn = unsafe extern "C" fn(core: *const CoreApi) -> *const ModuleHeader;
+
+/// Log levels across the boundary (`log::Level` as a number).
+pub type LogLevel = u32;
+
+/// Services the core offers a module: process-global state reaches the
+/// module only through here. A `static` in the core, so it outlives every
+/// module.
+#[repr(C)]
+#[derive(Debug)]
+pub struct CoreApi {
+    /// [`ABI_VERSION`] of the core.
+    pub abi_version: u32,
+    /// Length of the build id text.
+    pub build_id_len: usize,
+    /// The core's build id text.
+    pub build_id: *const u8,
+    /// Logs a line through the core's logger: level (1 = error .. 5 =
+    /// trace), target and message as UTF-8 byte ranges.
+    pub log: extern "C" fn(level: LogLevel, target: *const u8, target_len: usize, msg: *const u8, msg_len: usize),
+    /// The most verbose level the core logs (0 = off .. 5 = trace).
+    pub max_level: extern "C" fn() -> LogLevel,
+}
+
+// SAFETY: the table is immutable after construction and its pointers
+// (the build id text) point to 'static data; sharing it is safe.
+unsafe impl Sync for CoreApi {}
+
+/// The first thing a module gives the core. `#[repr(C)]` so that the
+/// version and build id can be checked before anything else is read.
+#[repr(C)]
+#[derive(Debug)]
+pub struct ModuleHeader {
+    /// The module's [`ABI_VERSION`].
+    pub abi_version: u32,
+    /// Length of the module's build id text.
+    pub build_id_len: usize,
+    /// The build id of the core the module was built against.
+    pub build_id: *const u8,
+    /// The module's definition; read only after the checks pass.
+    pub def: *const ModuleDef,
+}
+
+// SAFETY: a header is a static of the module pointing to static data
+// (the build id text and the module definition), never mutated.
+unsafe impl Sync for ModuleHeader {}
+
+impl ModuleHeader {
+    /// A header for `def`, stamped with this build's id (the SDK's macro
+    /// builds one in each module).
+    pub const fn new(def: &'static ModuleDef) -> Self {
+        Self::with_build_id(def, BUILD_ID)
+    }
+
+    /// A header claiming another build id (tests of the refusal).
+    #[doc(hidden)]
+    pub const fn with_build_id(def: &'static ModuleDef, build_id: &'static str) -> Self {
+        ModuleHeader { abi_version: ABI_VERSION, build_id_len: build_id.len(), build_id: build_id.as_ptr(), def }
+    }
+}
+
+/// A `modparam` a module accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct ModParamDef {
+    /// Parameter name.
+    pub name: &'static str,
+    /// What it takes.
+    pub kind: ModParamKind,
+    /// Stores the value (in the module's own statics; called before the
+    /// fork, so every process sees it). The error says why it is refused.
+    pub set: fn(&ModValue) -> Result<(), String>,
+}
+
+/// The type of a module parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModParamKind {
+    /// A number (Kamailio's INT_PARAM).
+    Int,
+    /// A string (STR_PARAM).
+    Str,
+    /// Either (`PARAM_USE_FUNC` parameters that take both).
+    Any,
+}
+
+/// A module's exports, as Rust types (read after the header checks).
+#[derive(Debug)]
+pub struct ModuleDef {
+    /// Module name (`sl`, `tm`, ...), as in `modparam("sl", ...)`.
+    pub name: &'static str,
+    /// Script functions.
+    pub functions: &'static [FnDef],
+    /// `modparam` parameters.
+    pub params: &'static [ModParamDef],
+    /// Pseudo-variable classes.
+    pub pvs: &'static [PvClass],
+    /// `mod_init`: after every modparam, before the fork.
+    pub init: Option<fn() -> Result<(), String>>,
+    /// `child_init(rank)`: in each process after the fork.
+    pub child_init: Option<fn(i32) -> Result<(), String>>,
+    /// `destroy`: at shutdown, in the main process.
+    pub destroy: Option<fn()>,
+}
+
+/// The core's log function, exported to modules.
+extern "C" fn core_log(level: LogLevel, target: *const u8, target_len: usize, msg: *const u8, msg_len: usize) {
+    // SAFETY: the SDK passes pointers to live UTF-8 byte ranges of the
+    // given lengths for the duration of this call (a &str it holds).
+    let (target, msg) =
+        unsafe { (std::slice::from_raw_parts(target, target_len), std::slice::from_raw_parts(msg, msg_len)) };
+    let level = match level {
+        1 => log::Level::Error,
+        2 => log::Level::Warn,
+        3 => log::Level::Info,
+        4 => log::Level::Debug,
+        _ => log::Level::Trace,
+    };
+    let target = String::from_utf8_lossy(target);
+    log::log!(target: &target, level, "{}", String::from_utf8_lossy(msg));
+}
+
+extern "C" fn core_max_level() -> LogLevel {
+    log::max_level() as LogLevel
+}
+
+/// The table handed to every module.
+pub static CORE_API: CoreApi = CoreApi {
+    abi_version: ABI_VERSION,
+    build_id_len: BUILD_ID.len(),
+    build_id: BUILD_ID.as_ptr(),
+    log: core_log,
+    max_level: core_max_level,
+};

@@ -1,0 +1,307 @@
+//! Finding, opening and checking module files; registering their
+//! functions, PVs and parameters; running their init hooks.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::abi::{CoreApi, ExportsFn, ModuleDef, ModuleHeader, ABI_VERSION, BUILD_ID, CORE_API, EXPORTS_SYMBOL};
+use crate::cfg::{FnRegistry, ModValue, ModuleLoader, PvRegistry};
+
+/// Why a module could not be loaded.
+#[derive(Debug)]
+pub enum LoadError {
+    /// No file found under any of the tried paths.
+    NotFound {
+        /// As written in the cfg.
+        name: String,
+        /// Every path tried.
+        tried: Vec<PathBuf>,
+    },
+    /// The dynamic loader refused the file.
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// dlerror's text.
+        reason: String,
+    },
+    /// The file has no `sipr_module_exports`: not a sipr module.
+    NoEntryPoint {
+        /// The file.
+        path: PathBuf,
+        /// dlerror's text.
+        reason: String,
+    },
+    /// Built for another ABI version.
+    AbiVersion {
+        /// The file.
+        path: PathBuf,
+        /// The module's version.
+        module: u32,
+    },
+    /// Built by another build of the core.
+    BuildId {
+        /// The file.
+        path: PathBuf,
+        /// The module's build id.
+        module: String,
+    },
+    /// The same module loaded twice.
+    Duplicate {
+        /// Module name.
+        name: String,
+    },
+    /// A function or PV clashes with one already registered.
+    Register {
+        /// Module name.
+        name: String,
+        /// What clashed.
+        reason: String,
+    },
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::NotFound { name, tried } => {
+                let list: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+                write!(f, "module '{name}' not found (tried {})", list.join(", "))
+            }
+            LoadError::Open { path, reason } => write!(f, "cannot open module {}: {reason}", path.display()),
+            LoadError::NoEntryPoint { path, reason } => {
+                write!(f, "{} is not a sipr module (no {EXPORTS_SYMBOL}): {reason}", path.display())
+            }
+            LoadError::AbiVersion { path, module } => {
+                write!(f, "module {} has ABI version {module}, this sipr has {ABI_VERSION}", path.display())
+            }
+            LoadError::BuildId { path, module } => write!(
+                f,
+                "module {} was built by another build of sipr (module build {module}, this sipr build {BUILD_ID}); \
+                 rebuild it with this tree",
+                path.display()
+            ),
+            LoadError::Duplicate { name } => write!(f, "module '{name}' is loaded twice"),
+            LoadError::Register { name, reason } => write!(f, "module '{name}': {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// A module that is loaded.
+struct Loaded {
+    def: &'static ModuleDef,
+    path: PathBuf,
+}
+
+/// The loaded modules, in load order. Implements the cfg compiler's
+/// [`ModuleLoader`]: `loadmodule` opens a file and registers its exports,
+/// `modparam` sets a parameter through the module's setter.
+pub struct ModuleSet {
+    modules: Vec<Loaded>,
+    /// Directories searched after `mpath` (`-L`, then the installed
+    /// `lib/sipr/modules` beside the binary, then the binary's own
+    /// directory — a development tree).
+    search: Vec<PathBuf>,
+}
+
+impl fmt::Debug for ModuleSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.modules.iter().map(|m| (m.def.name, &m.path))).finish()
+    }
+}
+
+impl ModuleSet {
+    /// A set searching `extra` directories (from `-L`) before the
+    /// defaults.
+    pub fn new(extra: &[PathBuf]) -> Self {
+        let mut search = extra.to_vec();
+        if let Ok(exe) = std::env::current_exe() {
+            if let Some(dir) = exe.parent() {
+                if let Some(prefix) = dir.parent() {
+                    search.push(prefix.join("lib/sipr/modules"));
+                }
+                search.push(dir.to_path_buf());
+                // test binaries live in target/<profile>/deps
+                if dir.ends_with("deps") {
+                    if let Some(up) = dir.parent() {
+                        search.push(up.to_path_buf());
+                    }
+                }
+            }
+        }
+        ModuleSet { modules: Vec::new(), search }
+    }
+
+    /// Names of the loaded modules.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.modules.iter().map(|m| m.def.name).collect()
+    }
+
+    /// The candidate files for `loadmodule "name"`.
+    fn candidates(&self, name: &str, mpath: Option<&str>) -> Vec<PathBuf> {
+        if name.contains('/') {
+            return vec![PathBuf::from(name)];
+        }
+        let base = name.strip_suffix(".so").unwrap_or(name);
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        if let Some(mp) = mpath {
+            dirs.extend(mp.split(':').filter(|d| !d.is_empty()).map(PathBuf::from));
+        }
+        dirs.extend(self.search.iter().cloned());
+        let mut out = Vec::new();
+        for d in dirs {
+            out.push(d.join(format!("{base}.so")));
+            out.push(d.join(base).join(format!("{base}.so")));
+            out.push(d.join(format!("lib{base}.so")));
+        }
+        out
+    }
+
+    /// Opens and checks a module file.
+    fn open(path: &Path) -> Result<&'static ModuleDef, LoadError> {
+        // SAFETY: loading a library runs its initialisers; sipr modules are
+        // Rust cdylibs without constructors that could misbehave, and this
+        // happens in the main process before any thread or fork.
+        let lib = unsafe { libloading::Library::new(path) }
+            .map_err(|e| LoadError::Open { path: path.to_owned(), reason: e.to_string() })?;
+        // SAFETY: the symbol is looked up with the type every sipr module
+        // exports it with (the SDK's macro generates it); a foreign library
+        // exporting the name with another type is outside what can be
+        // checked, as with any dlsym.
+        let entry: ExportsFn = unsafe { lib.get::<ExportsFn>(EXPORTS_SYMBOL.as_bytes()) }
+            .map(|s| *s)
+            .map_err(|e| LoadError::NoEntryPoint { path: path.to_owned(), reason: e.to_string() })?;
+        // Modules are never unloaded: their statics (function tables, PV
+        // classes, parameters) are referenced for the life of the process.
+        std::mem::forget(lib);
+        let core: *const CoreApi = &CORE_API;
+        // SAFETY: the entry point takes the core table (a 'static) and
+        // returns a pointer to the module's static header; the SDK wraps its
+        // body in catch_unwind so no panic crosses.
+        let header = unsafe { entry(core) };
+        if header.is_null() {
+            return Err(LoadError::Open { path: path.to_owned(), reason: "module refused to initialise".into() });
+        }
+        // SAFETY: non-null and pointing to the module's `static` header,
+        // which is #[repr(C)]: its first fields are readable whatever build
+        // made it.
+        let h: &'static ModuleHeader = unsafe { &*header };
+        if h.abi_version != ABI_VERSION {
+            return Err(LoadError::AbiVersion { path: path.to_owned(), module: h.abi_version });
+        }
+        // SAFETY: build_id/build_id_len describe a static &str of the
+        // module (checked ABI version: the field layout is ours).
+        let id = unsafe { std::slice::from_raw_parts(h.build_id, h.build_id_len) };
+        if id != BUILD_ID.as_bytes() {
+            return Err(LoadError::BuildId { path: path.to_owned(), module: String::from_utf8_lossy(id).into_owned() });
+        }
+        // SAFETY: same ABI version and build id: the module was compiled from
+        // the same core sources by the same compiler with the same settings,
+        // so `ModuleDef` has our layout; it is a static of the module, which
+        // is never unloaded.
+        Ok(unsafe { &*h.def })
+    }
+
+    /// Loads `name` (as written after `loadmodule`) and registers its
+    /// exports.
+    pub fn load_module(
+        &mut self,
+        name: &str,
+        mpath: Option<&str>,
+        fns: &mut FnRegistry,
+        pvs: &mut PvRegistry,
+    ) -> Result<&'static str, LoadError> {
+        let candidates = self.candidates(name, mpath);
+        let Some(path) = candidates.iter().find(|p| p.is_file()).cloned() else {
+            return Err(LoadError::NotFound { name: name.to_string(), tried: candidates });
+        };
+        let def = Self::open(&path)?;
+        if self.modules.iter().any(|m| m.def.name == def.name) {
+            return Err(LoadError::Duplicate { name: def.name.to_string() });
+        }
+        for f in def.functions {
+            fns.register(*f).map_err(|reason| LoadError::Register { name: def.name.to_string(), reason })?;
+        }
+        for pv in def.pvs {
+            pvs.register(pv).map_err(|reason| LoadError::Register { name: def.name.to_string(), reason })?;
+        }
+        log::debug!("loaded module {} from {}", def.name, path.display());
+        self.modules.push(Loaded { def, path });
+        Ok(def.name)
+    }
+
+    /// Sets a module parameter. `module` may be `a|b` (each gets it), as
+    /// Kamailio's modparam.
+    pub fn set_param(&mut self, module: &str, param: &str, value: &ModValue) -> Result<(), String> {
+        for name in module.split('|') {
+            let m = self
+                .modules
+                .iter()
+                .find(|m| m.def.name == name)
+                .ok_or_else(|| format!("module '{name}' is not loaded (loadmodule it above)"))?;
+            let p = m
+                .def
+                .params
+                .iter()
+                .find(|p| p.name == param)
+                .ok_or_else(|| format!("module '{name}' has no parameter '{param}'"))?;
+            use super::abi::ModParamKind as K;
+            match (p.kind, value) {
+                (K::Int, ModValue::Str(s)) => {
+                    return Err(format!("parameter '{param}' of '{name}' takes a number, not \"{s}\""))
+                }
+                (K::Str, ModValue::Int(i)) => {
+                    return Err(format!("parameter '{param}' of '{name}' takes a string, not {i}"))
+                }
+                _ => {}
+            }
+            (p.set)(value).map_err(|e| format!("parameter '{param}' of '{name}': {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Runs every module's `mod_init`, in load order.
+    pub fn init_all(&self) -> Result<(), String> {
+        for m in &self.modules {
+            if let Some(init) = m.def.init {
+                init().map_err(|e| format!("module '{}' failed to initialise: {e}", m.def.name))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs every module's `child_init(rank)`.
+    pub fn child_init_all(&self, rank: i32) -> Result<(), String> {
+        for m in &self.modules {
+            if let Some(ci) = m.def.child_init {
+                ci(rank).map_err(|e| format!("module '{}' child_init({rank}) failed: {e}", m.def.name))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs every module's `destroy`, in reverse load order.
+    pub fn destroy_all(&self) {
+        for m in self.modules.iter().rev() {
+            if let Some(d) = m.def.destroy {
+                d();
+            }
+        }
+    }
+}
+
+impl ModuleLoader for ModuleSet {
+    fn load(
+        &mut self,
+        path: &str,
+        mpath: Option<&str>,
+        fns: &mut FnRegistry,
+        pvs: &mut PvRegistry,
+    ) -> Result<(), String> {
+        self.load_module(path, mpath, fns, pvs).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn modparam(&mut self, module: &str, param: &str, value: &ModValue) -> Result<(), String> {
+        self.set_param(module, param, value)
+    }
+}

@@ -1,0 +1,198 @@
+//! Modules loaded from their real `.so` files (built by `cargo build
+//! --workspace`, which `make test` runs first) and used through the cfg.
+
+mod common;
+
+use std::path::PathBuf;
+
+use sipr_core::cfg::{load_str, CoreInfo, Ctx, FnRegistry, ProcState, Program, PvRegistry, Recorder};
+use sipr_core::module::ModuleSet;
+use sipr_core::sip::SipMsg;
+
+/// target/<profile>/ (the test binary is in target/<profile>/deps).
+fn module_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    assert!(
+        dir.join("libsl.so").exists(),
+        "modules not built in {}: run `cargo build --workspace` first (make test does)",
+        dir.display()
+    );
+    dir
+}
+
+fn compile_with_modules(cfg: &str) -> Result<(Program, ModuleSet), String> {
+    let mut set = ModuleSet::new(&[module_dir()]);
+    let prog = load_str(cfg, "mod.cfg", FnRegistry::core(), PvRegistry::core(), &mut set).map_err(|e| e.to_string())?;
+    set.init_all()?;
+    Ok((prog, set))
+}
+
+struct Sent {
+    out: Recorder,
+    retcode: i64,
+    logs: Vec<String>,
+}
+
+fn run_on(prog: &Program, msg: &[u8]) -> Sent {
+    common::capture_logs();
+    let msg = SipMsg::parse(msg).unwrap();
+    let core =
+        CoreInfo { listen: prog.core.listen.clone(), aliases: prog.core.aliases.clone(), server_header: String::new() };
+    let mut proc = ProcState::default();
+    let mut out = Recorder::default();
+    let retcode = {
+        let mut ctx = Ctx::new(&msg, common::rcv(), &core, &mut proc, &mut out);
+        prog.run(prog.request_route.unwrap(), &mut ctx).retcode
+    };
+    Sent { out, retcode, logs: common::logs() }
+}
+
+const OPTIONS: &[u8] = b"OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKopt1;rport\r\n\
+Max-Forwards: 0\r\n\
+From: <sip:ping@10.0.0.5>;tag=p1\r\n\
+To: <sip:127.0.0.1:5060>\r\n\
+Call-ID: opt-1@10.0.0.5\r\n\
+CSeq: 10 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n";
+
+#[test]
+fn sl_replies_to_the_source_with_a_stable_to_tag() {
+    let (prog, _set) = compile_with_modules(
+        "loadmodule \"sl.so\"\nrequest_route {\n  if (method == \"OPTIONS\") { sl_send_reply(\"200\", \"Keepalive\"); exit; }\n  sl_send_reply(\"404\", \"Not here\");\n}\n",
+    )
+    .unwrap();
+    let a = run_on(&prog, OPTIONS);
+    assert_eq!(a.out.sent.len(), 1);
+    let r = &a.out.sent[0];
+    assert!(r.to_source);
+    let text = String::from_utf8_lossy(&r.data).into_owned();
+    assert!(text.starts_with("SIP/2.0 200 Keepalive\r\n"), "{text}");
+    // rport asked for: rport and received filled in (RFC 3581 §4)
+    assert!(
+        text.contains("Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKopt1;rport=5062;received=10.0.0.5\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("To: <sip:127.0.0.1:5060>;tag="), "{text}");
+    assert!(text.contains("Server: sipr ("), "{text}");
+    let reply = SipMsg::parse(&r.data).expect("the reply parses");
+    assert_eq!(reply.status(), Some(200));
+    // the same request again gets the same To-tag
+    let b = run_on(&prog, OPTIONS);
+    let tag = |d: &[u8]| SipMsg::parse(d).unwrap().to().unwrap().tag(d).map(<[u8]>::to_vec);
+    assert_eq!(tag(&r.data), tag(&b.out.sent[0].data));
+    // ACKs are never answered
+    let ack = String::from_utf8_lossy(OPTIONS).replace("OPTIONS", "ACK");
+    let c = run_on(&prog, ack.as_bytes());
+    assert!(c.out.sent.is_empty());
+    assert!(c.logs.iter().any(|l| l.contains("won't send a reply for ACK")), "{:?}", c.logs);
+}
+
+#[test]
+fn maxfwd_decrements_caps_and_refuses_zero() {
+    let (prog, _set) = compile_with_modules(
+        "loadmodule \"sl\"\nloadmodule \"maxfwd\"\nmodparam(\"maxfwd\", \"max_limit\", 16)\n\
+         request_route {\n  if (!mf_process_maxfwd_header(\"10\")) { sl_send_reply(\"483\", \"Too Many Hops\"); exit; }\n\
+           if (is_maxfwd_lt(\"80\")) { forward(\"10.1.1.1\", 5060); }\n}\n",
+    )
+    .unwrap();
+    // Max-Forwards: 0 → 483
+    let a = run_on(&prog, OPTIONS);
+    assert!(String::from_utf8_lossy(&a.out.sent[0].data).starts_with("SIP/2.0 483 Too Many Hops"));
+    // 70 → 69, capped to max_limit 16
+    let b = run_on(&prog, common::INVITE);
+    assert_eq!(b.out.sent.len(), 1, "{:?}", b.logs);
+    let fwd = String::from_utf8_lossy(&b.out.sent[0].data).into_owned();
+    assert!(fwd.contains("Max-Forwards: 16\r\n"), "{fwd}");
+    // absent → added with the given value
+    let no_mf = String::from_utf8_lossy(common::INVITE).replace("Max-Forwards: 70\r\n", "");
+    let c = run_on(&prog, no_mf.as_bytes());
+    let fwd = String::from_utf8_lossy(&c.out.sent[0].data).into_owned();
+    assert!(fwd.contains("Max-Forwards: 10\r\n"), "{fwd}");
+}
+
+#[test]
+fn xlog_formats_through_the_core_logger() {
+    let (prog, _set) = compile_with_modules(
+        "loadmodule \"xlog\"\nrequest_route {\n  xlog(\"L_INFO\", \"$rm from $fu ($si:$sp) [$avp(none)]\\n\");\n  xerr(\"bad $ci\");\n  xlogl(\"L_WARN\", \"here\");\n}\n",
+    )
+    .unwrap();
+    let r = run_on(&prog, common::INVITE);
+    let logs = r.logs.join("\n");
+    assert!(logs.contains("INFO: <script>: INVITE from sip:alice@a.example (10.0.0.5:5062) [<null>]"), "{logs}");
+    assert!(logs.contains("ERROR: <script>: bad c1@10.0.0.5"), "{logs}");
+    assert!(logs.contains("WARN: <script>: [5] here"), "{logs}");
+}
+
+#[test]
+fn loadmodule_forms_and_errors() {
+    let dir = module_dir();
+    // name, name.so, absolute path; mpath
+    let abs = dir.join("libxlog.so");
+    let cfg = format!(
+        "loadmodule \"sl\"\nloadmodule \"maxfwd.so\"\nloadmodule \"{}\"\nrequest_route {{ exit; }}\n",
+        abs.display()
+    );
+    let (_, set) = compile_with_modules(&cfg).unwrap();
+    assert_eq!(set.names(), vec!["sl", "maxfwd", "xlog"]);
+    let mut set = ModuleSet::new(&[]);
+    let cfg = format!("mpath=\"{}\"\nloadmodule \"sl.so\"\nrequest_route {{ exit; }}\n", dir.display());
+    load_str(&cfg, "m.cfg", FnRegistry::core(), PvRegistry::core(), &mut set).unwrap();
+
+    let e = compile_with_modules("loadmodule \"nosuchmod.so\"\n").unwrap_err();
+    assert!(e.contains("mod.cfg:1:1: module 'nosuchmod.so' not found (tried "), "{e}");
+    assert!(e.contains("nosuchmod.so"), "{e}");
+    let e = compile_with_modules("loadmodule \"sl\"\nloadmodule \"sl.so\"\n").unwrap_err();
+    assert!(e.contains("mod.cfg:2:1: module 'sl' is loaded twice"), "{e}");
+    let e = compile_with_modules("loadmodule \"maxfwd\"\nmodparam(\"maxfwd\", \"nope\", 1)\n").unwrap_err();
+    assert!(e.contains("mod.cfg:2:1: modparam(\"maxfwd\", \"nope\"): module 'maxfwd' has no parameter 'nope'"), "{e}");
+    let e = compile_with_modules("loadmodule \"maxfwd\"\nmodparam(\"maxfwd\", \"max_limit\", \"x\")\n").unwrap_err();
+    assert!(e.contains("takes a number, not \"x\""), "{e}");
+    let e = compile_with_modules("loadmodule \"maxfwd\"\nmodparam(\"maxfwd\", \"max_limit\", 999)\n").unwrap_err();
+    assert!(e.contains("max_limit must be 1..256"), "{e}");
+    let e = compile_with_modules("modparam(\"sl\", \"x\", 1)\n").unwrap_err();
+    assert!(e.contains("module 'sl' is not loaded"), "{e}");
+    // a shared library that is not a sipr module
+    let libc = ["/lib/x86_64-linux-gnu/libm.so.6", "/usr/lib/x86_64-linux-gnu/libm.so.6"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    if let Some(libm) = libc {
+        let e = compile_with_modules(&format!("loadmodule \"{libm}\"\n")).unwrap_err();
+        assert!(e.contains("is not a sipr module (no sipr_module_exports)"), "{e}");
+    }
+    // a module function where it may not be used
+    let e =
+        compile_with_modules("loadmodule \"sl\"\nonreply_route[R] { sl_send_reply(\"200\", \"OK\"); }\n").unwrap_err();
+    assert!(e.contains("mod.cfg:2:20: function 'sl_send_reply' cannot be used in onreply_route"), "{e}");
+}
+
+#[test]
+fn a_module_from_another_build_is_refused() {
+    let e = compile_with_modules("loadmodule \"test_foreign\"\n").unwrap_err();
+    assert!(e.contains("was built by another build of sipr (module build 0123456789abcdef, this sipr build "), "{e}");
+    assert!(e.contains(sipr_core::module::abi::BUILD_ID), "{e}");
+}
+
+#[test]
+fn a_panicking_module_does_not_take_the_process_down() {
+    let (prog, _set) = compile_with_modules(
+        "loadmodule \"test_faulty\"\nrequest_route {\n  if (!panic_now()) { $var(a) = 1; }\n  if (!fail_now()) { $var(b) = 2; }\n  return $var(a) + $var(b);\n}\n",
+    )
+    .unwrap();
+    // twice: the process and the module survive the first panic
+    for _ in 0..2 {
+        let r = run_on(&prog, common::INVITE);
+        assert_eq!(r.retcode, 3, "both calls returned -1");
+        let logs = r.logs.join("\n");
+        assert!(
+            logs.contains(
+                "panic_now(): panicked (test_faulty: panic_now() was called); the call failed, the process goes on"
+            ),
+            "{logs}"
+        );
+        assert!(logs.contains("fail_now(): test_faulty: fail_now() always fails"), "{logs}");
+    }
+    let e = compile_with_modules("loadmodule \"test_faulty\"\nmodparam(\"test_faulty\", \"boom\", 1)\n").unwrap_err();
+    assert!(e.contains("boom panicked: test_faulty: the boom parameter explodes"), "{e}");
+}

@@ -1,0 +1,90 @@
+//! maxfwd: Max-Forwards processing (Kamailio's maxfwd module).
+//!
+//! * `mf_process_maxfwd_header(max)`: no header → one is added with
+//!   `max` (returns 2); a header > 0 is decremented (capped at
+//!   `max_limit`) and 1 returned; a header of 0 returns -1 (the script
+//!   answers 483); a bad header returns -2.
+//! * `is_maxfwd_lt(max)`: 1 when the header (as this module left it, if
+//!   it changed it) is below `max`, -1 when it is not (or is absent), -2
+//!   when it does not parse.
+//! * `max_limit` (int, 1..256, default 256).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use sipr_sdk::prelude::*;
+use sipr_sdk::sip::HeaderKind;
+
+static MAX_LIMIT: AtomicI64 = AtomicI64::new(256);
+
+/// Per-message key: the value of a Max-Forwards this module added (or
+/// set), which `is_maxfwd_lt` must see although the buffer is unchanged.
+const LOCAL_VALUE: &str = "maxfwd.value";
+
+fn set_max_limit(v: &ModValue) -> Result<(), String> {
+    match v {
+        ModValue::Int(i) if (1..=256).contains(i) => {
+            MAX_LIMIT.store(*i, Ordering::Relaxed);
+            Ok(())
+        }
+        other => Err(format!("max_limit must be 1..256, not {other:?}")),
+    }
+}
+
+fn max_value(ctx: &Ctx<'_>, p: &Param) -> Result<i64, ModError> {
+    let max = p.int(ctx);
+    if !(1..=255).contains(&max) {
+        return Err(format!("invalid max value {max} (1..255)").into());
+    }
+    Ok(max)
+}
+
+fn mf_process_maxfwd_header(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let max = max_value(ctx, &p[0])?;
+    if ctx.module_int(LOCAL_VALUE).is_some() {
+        // already processed for this message (the header was changed once)
+        return Ok(1);
+    }
+    match ctx.msg.max_forwards() {
+        Err(e) => {
+            warn!("mf_process_maxfwd_header: bad Max-Forwards: {e}");
+            Ok(-2)
+        }
+        Ok(None) => {
+            let at = ctx.msg.first_line_end();
+            ctx.lumps.insert_fmt(at, format_args!("Max-Forwards: {max}\r\n"));
+            ctx.set_module_int(LOCAL_VALUE, max);
+            Ok(2)
+        }
+        Ok(Some(0)) => Ok(-1),
+        Ok(Some(n)) => {
+            let limit = MAX_LIMIT.load(Ordering::Relaxed);
+            let v = (n as i64 - 1).min(limit);
+            let h = ctx.msg.header(HeaderKind::MaxForwards).ok_or("Max-Forwards vanished")?;
+            let (off, len) = (h.value.off as usize, h.value.len as usize);
+            ctx.lumps.replace_fmt(off, len, format_args!("{v}"));
+            ctx.set_module_int(LOCAL_VALUE, v);
+            Ok(1)
+        }
+    }
+}
+
+fn is_maxfwd_lt(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let max = max_value(ctx, &p[0])?;
+    if let Some(v) = ctx.module_int(LOCAL_VALUE) {
+        return Ok(if v < max { 1 } else { -1 });
+    }
+    match ctx.msg.max_forwards() {
+        Err(_) => Ok(-2),
+        Ok(None) => Ok(-1),
+        Ok(Some(n)) => Ok(if (n as i64) < max { 1 } else { -1 }),
+    }
+}
+
+sipr_sdk::module! {
+    name: "maxfwd",
+    functions: [
+        ("mf_process_maxfwd_header", [IntOrPv], RouteMask::REQUEST_LIKE, mf_process_maxfwd_header),
+        ("is_maxfwd_lt", [IntOrPv], RouteMask::REQUEST_LIKE, is_maxfwd_lt),
+    ],
+    params: [("max_limit", Int, set_max_limit)],
+}

@@ -1,0 +1,305 @@
+//! The sipr module SDK. A module is a `cdylib` crate whose lib is named
+//! after the module (`sl` → `libsl.so`, installed as `sl.so`) and that
+//! declares its exports with [`module!`]:
+//!
+//! ```ignore
+//! use sipr_sdk::prelude::*;
+//!
+//! fn is_maxfwd_lt(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+//!     let limit = p[0].int(ctx);
+//!     Ok(if max_forwards(ctx)? < limit { 1 } else { -1 })
+//! }
+//!
+//! sipr_sdk::module! {
+//!     name: "maxfwd",
+//!     functions: [("is_maxfwd_lt", [IntOrPv], RouteMask::ANY, is_maxfwd_lt)],
+//!     params: [("max_limit", Int, set_max_limit)],
+//! }
+//! ```
+//!
+//! The macro generates the C entry point, the `#[repr(C)]` header with
+//! this build's id, and a wrapper around every function, parameter setter
+//! and hook that catches panics inside the module (a panic never unwinds
+//! into the core: the call logs it and returns -1). Logging with the `log`
+//! macros reaches the core's logger through the table it handed over.
+//! Module code needs no `unsafe`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
+
+pub use sipr_core::cfg::{
+    Ctx, Dest, FnDef, ModValue, Names, Param, ParamKind, PvArg, PvClass, PvRef, RouteMask, RouteType, Value,
+};
+pub use sipr_core::module::abi::{CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader};
+pub use sipr_core::{net, sip};
+
+/// What module code imports.
+pub mod prelude {
+    pub use super::{FnResult, ModError};
+    pub use log::{debug, error, info, warn};
+    pub use sipr_core::cfg::{Ctx, Dest, ModValue, Param, RouteMask, Value};
+}
+
+/// An error a module function returns; logged with the function's name,
+/// and the call returns -1 to the script (Kamailio's error code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModError(pub String);
+
+impl std::fmt::Display for ModError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ModError {}
+
+impl From<String> for ModError {
+    fn from(s: String) -> Self {
+        ModError(s)
+    }
+}
+
+impl From<&str> for ModError {
+    fn from(s: &str) -> Self {
+        ModError(s.to_string())
+    }
+}
+
+impl From<sip::ParseError> for ModError {
+    fn from(e: sip::ParseError) -> Self {
+        ModError(e.to_string())
+    }
+}
+
+impl From<sip::BuildError> for ModError {
+    fn from(e: sip::BuildError) -> Self {
+        ModError(e.to_string())
+    }
+}
+
+/// A script function's result: the return code (> 0 true, < 0 false, 0
+/// stops the script) or an error.
+pub type FnResult = Result<i32, ModError>;
+
+/// The core's table, set when the core calls the entry point.
+static CORE: OnceLock<&'static CoreApi> = OnceLock::new();
+
+/// The module's `log` logger: forwards to the core's.
+struct Forward;
+
+impl log::Log for Forward {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        CORE.get().is_some_and(|c| (m.level() as u32) <= (c.max_level)())
+    }
+
+    fn log(&self, r: &log::Record<'_>) {
+        let Some(core) = CORE.get() else { return };
+        if (r.level() as u32) > (core.max_level)() {
+            return;
+        }
+        let msg = r.args().to_string();
+        let target = r.target();
+        (core.log)(r.level() as u32, target.as_ptr(), target.len(), msg.as_ptr(), msg.len());
+    }
+
+    fn flush(&self) {}
+}
+
+static FORWARD: Forward = Forward;
+
+/// The entry point's body (the [`module!`] macro calls it): keeps the
+/// core's table, routes logging to it, returns the header.
+///
+/// Not `unsafe` so that module code needs none: its only caller is the
+/// generated `extern "C"` entry point, and that one's only caller is the
+/// core's loader, which passes its `static` table.
+#[doc(hidden)]
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
+pub fn init(core: *const CoreApi, header: &'static ModuleHeader) -> *const ModuleHeader {
+    let ok = catch_unwind(|| {
+        if core.is_null() {
+            return false;
+        }
+        // SAFETY: the core passes a pointer to its `static CORE_API`, which
+        // lives as long as the process; ABI version and build id are checked
+        // by the core against our header before anything else is used, and
+        // the first field read here (abi_version) is #[repr(C)].
+        let table: &'static CoreApi = unsafe { &*core };
+        if table.abi_version != sipr_core::module::abi::ABI_VERSION {
+            return false;
+        }
+        let _ = CORE.set(table);
+        if log::set_logger(&FORWARD).is_ok() {
+            log::set_max_level(log::LevelFilter::Trace);
+        }
+        true
+    });
+    match ok {
+        Ok(true) => header,
+        _ => std::ptr::null(),
+    }
+}
+
+/// Runs a script function, turning errors and panics into -1 with a log
+/// line naming the function.
+#[doc(hidden)]
+pub fn guard(name: &str, f: impl FnOnce() -> FnResult) -> i32 {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            log::error!("{name}(): {e}");
+            -1
+        }
+        Err(p) => {
+            log::error!("{name}(): panicked ({}); the call failed, the process goes on", panic_text(&p));
+            -1
+        }
+    }
+}
+
+/// Runs a hook or parameter setter, turning a panic into an error.
+#[doc(hidden)]
+pub fn guard_hook<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => Err(format!("{name} panicked: {}", panic_text(&p))),
+    }
+}
+
+/// Runs `destroy`, swallowing a panic (with a log line).
+#[doc(hidden)]
+pub fn guard_unit(name: &str, f: impl FnOnce()) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
+        log::error!("{name} panicked: {}", panic_text(&p));
+    }
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic".into())
+}
+
+/// Declares a module: its name, script functions, parameters and hooks.
+/// See the crate documentation.
+#[macro_export]
+macro_rules! module {
+    (
+        name: $name:literal,
+        functions: [ $( ($fname:literal, [$($kind:ident),* $(,)?], $routes:expr, $f:path) ),* $(,)? ],
+        params: [ $( ($pname:literal, $pkind:ident, $pset:path) ),* $(,)? ]
+        $(, pvs: [ $($pv:expr),* $(,)? ] )?
+        $(, init: $init:path )?
+        $(, child_init: $child:path )?
+        $(, destroy: $destroy:path )?
+        $(, build_id: $bid:expr )?
+        $(,)?
+    ) => {
+        static __SIPR_FUNCTIONS: &[$crate::FnDef] = &[ $(
+            $crate::FnDef {
+                name: $fname,
+                params: &[ $( $crate::ParamKind::$kind ),* ],
+                routes: $routes,
+                call: {
+                    fn __call(ctx: &mut $crate::Ctx<'_>, p: &[$crate::Param]) -> i32 {
+                        $crate::guard($fname, || $f(ctx, p))
+                    }
+                    __call
+                },
+                fixup: None,
+            }
+        ),* ];
+        static __SIPR_PARAMS: &[$crate::ModParamDef] = &[ $(
+            $crate::ModParamDef {
+                name: $pname,
+                kind: $crate::ModParamKind::$pkind,
+                set: {
+                    fn __set(v: &$crate::ModValue) -> ::std::result::Result<(), ::std::string::String> {
+                        $crate::guard_hook($pname, || $pset(v))
+                    }
+                    __set
+                },
+            }
+        ),* ];
+        static __SIPR_DEF: $crate::ModuleDef = $crate::ModuleDef {
+            name: $name,
+            functions: __SIPR_FUNCTIONS,
+            params: __SIPR_PARAMS,
+            pvs: &[ $( $($pv),* )? ],
+            init: $crate::__hook_init!($($init)?),
+            child_init: $crate::__hook_child!($($child)?),
+            destroy: $crate::__hook_destroy!($($destroy)?),
+        };
+        static __SIPR_HEADER: $crate::ModuleHeader = $crate::__header!(&__SIPR_DEF $(, $bid)?);
+        /// The module's entry point (called once by the core's loader).
+        #[no_mangle]
+        pub extern "C" fn sipr_module_exports(core: *const $crate::CoreApi) -> *const $crate::ModuleHeader {
+            $crate::init(core, &__SIPR_HEADER)
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __header {
+    ($def:expr) => {
+        $crate::ModuleHeader::new($def)
+    };
+    ($def:expr, $bid:expr) => {
+        $crate::ModuleHeader::with_build_id($def, $bid)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __hook_init {
+    () => {
+        None
+    };
+    ($f:path) => {
+        Some({
+            fn __init() -> ::std::result::Result<(), ::std::string::String> {
+                $crate::guard_hook("mod_init", $f)
+            }
+            __init
+        })
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __hook_child {
+    () => {
+        None
+    };
+    ($f:path) => {
+        Some({
+            fn __child(rank: i32) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::guard_hook("child_init", || $f(rank))
+            }
+            __child
+        })
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __hook_destroy {
+    () => {
+        None
+    };
+    ($f:path) => {
+        Some({
+            fn __destroy() {
+                $crate::guard_unit("destroy", $f)
+            }
+            __destroy
+        })
+    };
+}
+
+/// The default `Server:` value (`sipr (VERSION (arch/os))`).
+pub fn sip_server_signature() -> String {
+    sipr_core::server_signature()
+}
