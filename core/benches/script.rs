@@ -64,8 +64,12 @@ fn main() {
     let prog = load_str(CFG, "bench.cfg", FnRegistry::core(), PvRegistry::core(), &mut NoModules).expect("bench cfg");
     let route = prog.request_route.expect("request_route");
     let bytes: &[u8] = include_bytes!("../fuzz/seeds/invite-sdp.sip");
-    let core =
-        CoreInfo { listen: prog.core.listen.clone(), aliases: prog.core.aliases.clone(), server_header: String::new() };
+    let core = CoreInfo {
+        listen: prog.core.listen.clone(),
+        aliases: prog.core.aliases.clone(),
+        server_header: String::new(),
+        secret: 0,
+    };
     let rcv = RecvInfo {
         src: "10.0.0.5:5062".parse::<SocketAddr>().unwrap(),
         dst: "127.0.0.1:5060".parse::<SocketAddr>().unwrap(),

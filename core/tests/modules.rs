@@ -37,8 +37,12 @@ struct Sent {
 fn run_on(prog: &Program, msg: &[u8]) -> Sent {
     common::capture_logs();
     let msg = SipMsg::parse(msg).unwrap();
-    let core =
-        CoreInfo { listen: prog.core.listen.clone(), aliases: prog.core.aliases.clone(), server_header: String::new() };
+    let core = CoreInfo {
+        listen: prog.core.listen.clone(),
+        aliases: prog.core.aliases.clone(),
+        server_header: String::new(),
+        secret: 0,
+    };
     let mut proc = ProcState::default();
     let mut out = Recorder::default();
     let retcode = {
@@ -195,4 +199,104 @@ fn a_panicking_module_does_not_take_the_process_down() {
     }
     let e = compile_with_modules("loadmodule \"test_faulty\"\nmodparam(\"test_faulty\", \"boom\", 1)\n").unwrap_err();
     assert!(e.contains("boom panicked: test_faulty: the boom parameter explodes"), "{e}");
+}
+
+#[test]
+fn textops_reads_and_changes_the_message() {
+    let (prog, _set) = compile_with_modules(
+        r#"loadmodule "textops"
+loadmodule "textopsx"
+loadmodule "xlog"
+request_route {
+    if (is_method("INVITE|REGISTER") && is_method("invite") && !is_method("FOO")) xlog("L_INFO", "method ok\n");
+    if (has_body() && has_body("application/sdp") && !has_body("text/plain")) xlog("L_INFO", "body ok\n");
+    if (is_present_hf("X-Custom") && is_present_hf("v") && !is_present_hf("X-Nope")) xlog("L_INFO", "hf ok\n");
+    if (search("^CSeq: 7 INVITE") && !search("nothere")) xlog("L_INFO", "search ok\n");
+    remove_hf("X-Custom"); $var(removed) = $rc;
+    append_hf("X-Last: $rU\r\n");
+    insert_hf("X-First: 1\r\n");
+    append_hf("X-After-To: 1\r\n", "To");
+    subst('/c1@10\.0\.0\.5/c2@h/g');
+    subst_user('/^bob$/robert/');
+    replace("TestUA", "OtherUA");
+    msg_apply_changes();
+    xlog("L_INFO", "removed=$var(removed) ru=$ru\n");
+    forward("10.1.1.1", 5060);
+}
+"#,
+    )
+    .unwrap();
+    let r = run_on(&prog, common::INVITE);
+    let logs = r.logs.join("\n");
+    for want in ["method ok", "body ok", "hf ok", "search ok", "removed=2 ru=sip:robert@example.com:5070;transport=udp"]
+    {
+        assert!(logs.contains(want), "{want} missing in\n{logs}");
+    }
+    let fwd = String::from_utf8_lossy(&r.out.sent[0].data).into_owned();
+    let parsed = SipMsg::parse(fwd.as_bytes()).expect("forwarded request parses");
+    assert!(parsed.validate_basic().is_ok());
+    assert!(fwd.starts_with("INVITE sip:robert@example.com:5070;transport=udp SIP/2.0\r\n"), "{fwd}");
+    assert!(!fwd.contains("X-Custom"), "{fwd}");
+    assert!(fwd.contains("\r\nX-First: 1\r\n"), "{fwd}");
+    assert!(fwd.contains("To: <sip:bob@example.com>\r\nX-After-To: 1\r\n"), "{fwd}");
+    assert!(fwd.contains("X-Last: bob\r\n\r\nv=0"), "{fwd}");
+    assert!(fwd.contains("Call-ID: c2@h\r\n"), "{fwd}");
+    assert!(fwd.contains("User-Agent: OtherUA/1.0\r\n"), "{fwd}");
+    let first = fwd.find("X-First").unwrap();
+    assert!(first < fwd.find("Via: SIP/2.0/UDP 10.0.0.5").unwrap(), "{fwd}");
+}
+
+#[test]
+fn textops_reply_headers_and_body() {
+    let (prog, _set) = compile_with_modules(
+        r#"loadmodule "textops"
+loadmodule "sl"
+request_route {
+    append_to_reply("Contact: <sip:x@y>\r\n");
+    set_reply_body("hello", "text/plain");
+    sl_send_reply("302", "Moved");
+}
+"#,
+    )
+    .unwrap();
+    let r = run_on(&prog, OPTIONS);
+    let text = String::from_utf8_lossy(&r.out.sent[0].data).into_owned();
+    assert!(text.starts_with("SIP/2.0 302 Moved\r\n"), "{text}");
+    assert!(text.contains("Contact: <sip:x@y>\r\nContent-Type: text/plain\r\n"), "{text}");
+    assert!(text.ends_with("Content-Length: 5\r\n\r\nhello"), "{text}");
+}
+
+#[test]
+fn siputils_helpers() {
+    let (prog, _set) = compile_with_modules(
+        r#"loadmodule "siputils"
+loadmodule "xlog"
+request_route {
+    if (!has_totag() && is_request() && !is_reply() && is_first_hop()) xlog("L_INFO", "a ok\n");
+    if (is_uri_user_e164("sip:+4930123@h") && !is_uri_user_e164("$ru")) xlog("L_INFO", "e164 ok\n");
+    if (uri_param("transport") && uri_param("transport", "udp") && !uri_param("transport", "tcp")) xlog("L_INFO", "param ok\n");
+    add_uri_param("foo=bar");
+    tel2sip("tel:+1-234-5;isub=7", "sip:gw.example", "$var(t)");
+    if (cmp_uri("sip:a@h;transport=udp", "sip:a@H;transport=UDP") && !cmp_uri("sip:a@h", "sip:b@h")) xlog("L_INFO", "cmp ok\n");
+    xlog("L_INFO", "ru=$ru t=$var(t)\n");
+}
+"#,
+    )
+    .unwrap();
+    let r = run_on(&prog, common::INVITE);
+    let logs = r.logs.join("\n");
+    for want in [
+        "a ok",
+        "e164 ok",
+        "param ok",
+        "cmp ok",
+        "ru=sip:bob@example.com:5070;transport=udp;foo=bar t=sip:+12345;isub=7@gw.example;user=phone",
+    ] {
+        assert!(logs.contains(want), "{want} missing in\n{logs}");
+    }
+    // options_reply answers OPTIONS to the server itself
+    let (prog, _set) = compile_with_modules("loadmodule \"siputils\"\nrequest_route { options_reply(); }\n").unwrap();
+    let r = run_on(&prog, OPTIONS);
+    let text = String::from_utf8_lossy(&r.out.sent[0].data).into_owned();
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n") && text.contains("Allow: INVITE, ACK"), "{text}");
 }

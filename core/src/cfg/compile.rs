@@ -817,8 +817,10 @@ impl Compiler<'_> {
                 }
                 _ => bad(self, "a number or a pseudo-variable"),
             },
+            // modules' regex parameters are compiled as Kamailio's fixups
+            // do: extended, ignoring case, `^`/`$` at line ends (REG_NEWLINE)
             ParamKind::Regex => match &arg.kind {
-                ExprKind::Str(s) => match compile_regex(s, false) {
+                ExprKind::Str(s) => match compile_param_regex(s) {
                     Ok(r) => Some(Param::Regex(Box::new(r))),
                     Err(e) => {
                         self.error(at, format!("{fname}(): bad regular expression: {e}"));
@@ -826,6 +828,16 @@ impl Compiler<'_> {
                     }
                 },
                 _ => bad(self, "a regular expression string"),
+            },
+            ParamKind::Subst => match &arg.kind {
+                ExprKind::Str(s) => match super::subst::SubstExpr::parse(&String::from_utf8_lossy(s)) {
+                    Ok(x) => Some(Param::Subst(Box::new(x))),
+                    Err(e) => {
+                        self.error(at, format!("{fname}(): {e}"));
+                        None
+                    }
+                },
+                _ => bad(self, "a /regex/replacement/flags string"),
             },
             ParamKind::Flag => {
                 let bit = match &arg.kind {
@@ -1073,6 +1085,13 @@ fn elem(w: &str) -> Option<Elem> {
         "msg:len" => Elem::MsgLen,
         _ => return None,
     })
+}
+
+/// Compiles a regex function parameter: Kamailio's fixups use
+/// REG_EXTENDED | REG_ICASE | REG_NEWLINE.
+pub fn compile_param_regex(re: &[u8]) -> Result<Regex, String> {
+    let text = std::str::from_utf8(re).map_err(|_| "not UTF-8".to_string())?;
+    RegexBuilder::new(text).case_insensitive(true).multi_line(true).unicode(false).build().map_err(|e| e.to_string())
 }
 
 /// Compiles a cfg regex (POSIX extended in Kamailio; Rust's syntax is a

@@ -175,8 +175,12 @@ pub struct CoreInfo {
     pub listen: Vec<ListenAddr>,
     /// `alias=` entries: host (lower case) and port (0 = any).
     pub aliases: Vec<(String, u16)>,
-    /// `Server:` header value for local replies.
+    /// `Server:` header value for local replies (empty: sipr's
+    /// signature).
     pub server_header: String,
+    /// A per-server random value fixed before the fork (To-tags of local
+    /// replies are derived from it, so every process tags alike).
+    pub secret: u64,
 }
 
 /// One listen socket as the script knows it.
@@ -297,6 +301,12 @@ pub struct Ctx<'m> {
     pub send_flags: SendFlags,
     /// The cfg line of the function call being run (for `xlogl`).
     pub cfg_line: u32,
+    /// Header lines (CRLF-terminated) to add to locally generated replies
+    /// (`append_to_reply`).
+    pub reply_headers: Vec<u8>,
+    /// Body for locally generated replies (`set_reply_body`), with its
+    /// Content-Type among `reply_headers`.
+    pub reply_body: Vec<u8>,
     /// Small per-message facts modules keep (Kamailio keeps them in the
     /// message structure): a module's static name and a number.
     module_ints: Vec<(&'static str, i64)>,
@@ -380,6 +390,8 @@ impl<'m> Ctx<'m> {
             pv_error: std::cell::Cell::new(None),
             cfg_line: 0,
             module_ints: Vec::new(),
+            reply_headers: Vec::new(),
+            reply_body: Vec::new(),
         }
     }
 

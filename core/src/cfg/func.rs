@@ -35,6 +35,8 @@ pub enum ParamKind {
     IntOrPv,
     /// A constant regular expression.
     Regex,
+    /// A constant `/regex/replacement/flags` substitution.
+    Subst,
     /// A flag: a number or a name declared with `flags`.
     Flag,
     /// A writable PV.
@@ -65,6 +67,8 @@ pub enum Param {
     Pv(Box<PvRef>),
     /// A compiled regex.
     Regex(Box<regex::bytes::Regex>),
+    /// A compiled substitution.
+    Subst(Box<super::subst::SubstExpr>),
     /// A flag bit.
     Flag(u32),
     /// A route index.
@@ -81,6 +85,7 @@ impl fmt::Debug for Param {
             Param::Fmt(x) => write!(f, "{x:?}"),
             Param::Pv(p) => write!(f, "{p:?}"),
             Param::Regex(r) => write!(f, "Regex({})", r.as_str()),
+            Param::Subst(x) => write!(f, "Subst({})", x.re.as_str()),
             Param::Flag(b) => write!(f, "Flag({b})"),
             Param::Route(r) => write!(f, "Route({r})"),
             Param::Expr(e) => write!(f, "{e:?}"),
@@ -103,6 +108,7 @@ impl Param {
             },
             Param::Expr(e) => Cow::Owned(e.eval(ctx).to_bytes().into_owned()),
             Param::Regex(r) => Cow::Borrowed(r.as_str().as_bytes()),
+            Param::Subst(x) => Cow::Borrowed(x.re.as_str().as_bytes()),
             Param::Flag(b) => Cow::Owned(b.to_string().into_bytes()),
             Param::Route(r) => Cow::Owned(r.to_string().into_bytes()),
         }

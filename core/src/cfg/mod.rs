@@ -23,6 +23,7 @@ mod params;
 mod parse;
 mod preprocess;
 mod pv;
+mod subst;
 mod transform;
 mod value;
 
@@ -47,6 +48,7 @@ pub use pv::{
     parse_socket, rebuild_uri, Format, Names, PvArg, PvClass, PvFixup, PvGet, PvIndex, PvRef, PvRegistry, PvSet,
     PvSyntax, UriPart, XavpPath,
 };
+pub use subst::{split_subst, SubstExpr};
 pub use transform::{TrParam, Transform};
 pub use value::{str_to_int, Stored, Value};
 

@@ -493,20 +493,11 @@ fn include(st: &mut State, p: &str, from: &Path, must: bool, at: Loc, depth: usi
 /// replacement, the rule).
 fn parse_subst(arg: &str) -> Result<(String, String, Subst), String> {
     let a = quoted_arg(arg).ok_or("missing expression")?;
-    let mut chars = a.chars();
-    let sep = chars.next().ok_or("empty expression")?;
-    let parts: Vec<&str> = a[sep.len_utf8()..].splitn(3, sep).collect();
-    let [re, repl, flags] = parts.as_slice() else {
-        return Err(format!("expected {sep}regex{sep}replacement{sep}flags"));
-    };
-    let mut b = regex::RegexBuilder::new(re);
+    let (re, repl, flags) = super::subst::split_subst(a)?;
+    let mut b = regex::RegexBuilder::new(&re);
     b.case_insensitive(flags.contains('i'));
     let compiled = b.build().map_err(|e| e.to_string())?;
-    Ok((
-        re.to_string(),
-        repl.to_string(),
-        Subst { re: compiled, replacement: repl.to_string(), global: flags.contains('g') },
-    ))
+    Ok((re, repl.clone(), Subst { re: compiled, replacement: repl, global: flags.contains('g') }))
 }
 
 fn apply_substs(rules: &[Subst], line: &str) -> String {

@@ -29,6 +29,11 @@ impl Span {
         Span { off: start as u32, len: (end - start) as u32 }
     }
 
+    /// The span `start..end` (for callers outside the parser).
+    pub fn from_range(start: usize, end: usize) -> Span {
+        Span::new(start, end)
+    }
+
     /// The bytes this span covers in `buf`.
     pub fn get<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
         let start = self.off as usize;

@@ -247,8 +247,12 @@ pub struct Run {
 /// Runs the request_route of `prog` on `msg`.
 pub fn run_with(prog: &Program, msg: &[u8], proc: &mut ProcState) -> Run {
     let msg = SipMsg::parse(msg).expect("test message parses");
-    let core =
-        CoreInfo { listen: prog.core.listen.clone(), aliases: prog.core.aliases.clone(), server_header: String::new() };
+    let core = CoreInfo {
+        listen: prog.core.listen.clone(),
+        aliases: prog.core.aliases.clone(),
+        server_header: String::new(),
+        secret: 0,
+    };
     let mut rec = Recorder::default();
     take_output();
     let (outcome, new_uri, dst_uri, flags) = {

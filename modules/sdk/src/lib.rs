@@ -28,7 +28,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 pub use sipr_core::cfg::{
-    Ctx, Dest, FnDef, ModValue, Names, Param, ParamKind, PvArg, PvClass, PvRef, RouteMask, RouteType, Value,
+    rebuild_uri, Ctx, Dest, FnDef, ModValue, Names, Param, ParamKind, PvArg, PvClass, PvRef, RouteMask, RouteType,
+    UriPart, Value,
 };
 pub use sipr_core::module::abi::{CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader};
 pub use sipr_core::{net, sip};
@@ -68,6 +69,12 @@ impl From<&str> for ModError {
 impl From<sip::ParseError> for ModError {
     fn from(e: sip::ParseError) -> Self {
         ModError(e.to_string())
+    }
+}
+
+impl From<sip::UriError> for ModError {
+    fn from(e: sip::UriError) -> Self {
+        ModError(format!("invalid URI: {e}"))
     }
 }
 
@@ -302,4 +309,64 @@ macro_rules! __hook_destroy {
 /// The default `Server:` value (`sipr (VERSION (arch/os))`).
 pub fn sip_server_signature() -> String {
     sipr_core::server_signature()
+}
+
+/// Local replies, shared by every module that answers statelessly (sl,
+/// siputils' `options_reply`, ...): one place for RFC 3261 §8.2.6.
+pub mod reply {
+    use super::{Ctx, Dest, ModError};
+    use sipr_core::sip::{local_reply, local_to_tag, Method, ReplyOpts, Source};
+
+    /// What [`send`] did.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Sent {
+        /// Sent.
+        Yes,
+        /// The request is an ACK: never answered (Kamailio's rule).
+        AckNotAnswered,
+    }
+
+    /// Sends a local reply to the request in `ctx`, to its source: Vias
+    /// (received/rport filled in), From, To (tagged when it had none, the
+    /// tag a function of the request and the server's secret, so a
+    /// retransmission gets the same), Call-ID, CSeq, the script's
+    /// `append_to_reply` headers and `set_reply_body` body, then `extra`
+    /// headers and `body` (when non-empty, replacing the script's).
+    pub fn send(ctx: &mut Ctx<'_>, code: u16, reason: &str, extra: &[u8], body: &[u8]) -> Result<Sent, ModError> {
+        if ctx.msg.method() == Some(Method::Ack) {
+            return Ok(Sent::AckNotAnswered);
+        }
+        if !ctx.msg.is_request() {
+            return Err("a reply can only be sent to a request".into());
+        }
+        if !(100..=699).contains(&code) {
+            return Err(format!("invalid reply code {code}").into());
+        }
+        let tag = local_to_tag(&ctx.core.secret.to_be_bytes(), ctx.msg)?;
+        let src_ip = ctx.rcv.src.ip().to_string();
+        let signature;
+        let server = if ctx.core.server_header.is_empty() {
+            signature = sipr_core::server_signature();
+            signature.as_str()
+        } else {
+            ctx.core.server_header.as_str()
+        };
+        let mut headers = ctx.reply_headers.clone();
+        headers.extend_from_slice(extra);
+        let body = if body.is_empty() { &ctx.reply_body[..] } else { body };
+        let data = local_reply(
+            ctx.msg,
+            code,
+            reason,
+            &ReplyOpts {
+                to_tag: Some(&tag),
+                source: Some(Source { ip: &src_ip, port: ctx.rcv.src.port() }),
+                server: Some(server),
+                extra_headers: &headers,
+                body,
+            },
+        )?;
+        ctx.out.send(Dest::Source, &data).map_err(|e| ModError(format!("cannot send the reply: {e}")))?;
+        Ok(Sent::Yes)
+    }
 }

@@ -1,11 +1,11 @@
 //! sl: stateless replies (Kamailio's sl module).
 //!
 //! * `sl_send_reply(code, reason)` / `send_reply(code, reason)`: a local
-//!   reply to the request's source (RFC 3261 §8.2.6: Vias, From, To with a
-//!   tag when it had none, Call-ID, CSeq, Server, Content-Length; received
-//!   and rport on the top Via per §18.2.1 / RFC 3581). The To-tag is a
-//!   function of the request, so a retransmission gets the same one. ACKs
-//!   are never answered (-1, as Kamailio). `send_reply` becomes stateful
+//!   reply to the request's source (`sipr_sdk::reply::send`: RFC 3261
+//!   §8.2.6, with the script's `append_to_reply` headers and
+//!   `set_reply_body` body). The To-tag is a function of the request and
+//!   the server's secret, so a retransmission gets the same one. ACKs are
+//!   never answered (-1, as Kamailio). `send_reply` becomes stateful
 //!   once tm is loaded and a transaction exists (tm's issue).
 //! * `sl_reply_error()`: 500 Server Internal Error (sipr has no "last
 //!   error" state yet).
@@ -16,14 +16,10 @@
 //!   process until the core's counters exist.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
 
 use sipr_sdk::prelude::*;
-use sipr_sdk::sip::{forward_reply, local_reply, local_to_tag, Method, ReplyOpts, Source};
-
-/// Per-server secret for To-tags: set in mod_init, before the fork, so
-/// every process tags alike.
-static SECRET: OnceLock<String> = OnceLock::new();
+use sipr_sdk::reply::Sent;
+use sipr_sdk::sip::forward_reply;
 
 /// Counters: 1xx..6xx, sent, sent errors (>= 300), failures, ACKs seen.
 static STATS: [AtomicU64; 10] = [const { AtomicU64::new(0) }; 10];
@@ -31,12 +27,6 @@ const SENT: usize = 6;
 const SENT_ERR: usize = 7;
 const FAILURES: usize = 8;
 const ACKS: usize = 9;
-
-fn mod_init() -> Result<(), String> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let _ = SECRET.set(format!("{}-{now}", std::process::id()));
-    Ok(())
-}
 
 fn code_param(ctx: &Ctx<'_>, p: &Param) -> Result<u16, ModError> {
     let code = p.int(ctx);
@@ -46,47 +36,10 @@ fn code_param(ctx: &Ctx<'_>, p: &Param) -> Result<u16, ModError> {
     }
 }
 
-/// Builds and sends a local reply.
+/// Sends a local reply and counts it.
 fn reply(ctx: &mut Ctx<'_>, code: u16, reason: &str) -> FnResult {
-    if ctx.msg.method() == Some(Method::Ack) {
-        STATS[ACKS].fetch_add(1, Ordering::Relaxed);
-        warn!("sl: I won't send a reply for ACK");
-        return Ok(-1);
-    }
-    if !ctx.msg.is_request() {
-        return Err("a reply can only be sent to a request".into());
-    }
-    let secret = SECRET.get().map_or("sipr", String::as_str);
-    let tag = local_to_tag(secret.as_bytes(), ctx.msg)?;
-    let src_ip = ctx.rcv.src.ip().to_string();
-    let signature;
-    let server = if ctx.core.server_header.is_empty() {
-        signature = sipr_sdk::sip_server_signature();
-        signature.as_str()
-    } else {
-        ctx.core.server_header.as_str()
-    };
-    let data = local_reply(
-        ctx.msg,
-        code,
-        reason,
-        &ReplyOpts {
-            to_tag: Some(&tag),
-            source: Some(Source { ip: &src_ip, port: ctx.rcv.src.port() }),
-            server: Some(server),
-            extra_headers: b"",
-            body: b"",
-        },
-    );
-    let data = match data {
-        Ok(d) => d,
-        Err(e) => {
-            STATS[FAILURES].fetch_add(1, Ordering::Relaxed);
-            return Err(e.into());
-        }
-    };
-    match ctx.out.send(Dest::Source, &data) {
-        Ok(()) => {
+    match sipr_sdk::reply::send(ctx, code, reason, b"", b"") {
+        Ok(Sent::Yes) => {
             STATS[(code / 100 - 1) as usize].fetch_add(1, Ordering::Relaxed);
             STATS[SENT].fetch_add(1, Ordering::Relaxed);
             if code >= 300 {
@@ -94,9 +47,14 @@ fn reply(ctx: &mut Ctx<'_>, code: u16, reason: &str) -> FnResult {
             }
             Ok(1)
         }
+        Ok(Sent::AckNotAnswered) => {
+            STATS[ACKS].fetch_add(1, Ordering::Relaxed);
+            warn!("sl: I won't send a reply for ACK");
+            Ok(-1)
+        }
         Err(e) => {
             STATS[FAILURES].fetch_add(1, Ordering::Relaxed);
-            Err(format!("cannot send the reply: {e}").into())
+            Err(e)
         }
     }
 }
@@ -155,5 +113,4 @@ sipr_sdk::module! {
         ("sl_forward_reply", [IntOrPv, Fmt], RouteMask::REPLY, sl_forward_reply),
     ],
     params: [],
-    init: mod_init,
 }

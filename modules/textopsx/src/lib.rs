@@ -1,0 +1,52 @@
+//! textopsx: more text operations (Kamailio's textopsx module).
+//!
+//! * `msg_apply_changes()`: Kamailio applies the pending lumps to the
+//!   message buffer so that later functions see them. In sipr changes stay
+//!   lumps until the message is sent (the parsed message borrows the
+//!   receive buffer); the call succeeds and later reads see the received
+//!   text — README "Known gaps".
+//! * `remove_body()`: drops the body (Content-Length is fixed on send).
+//! * `change_reply_status(code, reason)`: rewrites a reply's status line.
+
+use sipr_sdk::prelude::*;
+
+fn msg_apply_changes(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    if ctx.lumps.is_empty() {
+        return Ok(1);
+    }
+    debug!("msg_apply_changes: changes are kept as lumps until the message is sent");
+    Ok(1)
+}
+
+fn remove_body(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    let b = ctx.msg.body_span();
+    if b.len == 0 {
+        return Ok(-1);
+    }
+    ctx.lumps.delete(b.off as usize, b.len as usize);
+    Ok(1)
+}
+
+fn change_reply_status(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    if ctx.msg.is_request() {
+        return Err("change_reply_status() works on replies".into());
+    }
+    let code = p[0].int(ctx);
+    if !(100..=699).contains(&code) {
+        return Err(format!("invalid reply code {code}").into());
+    }
+    let reason = String::from_utf8_lossy(&p[1].text(ctx)).into_owned();
+    let end = ctx.msg.first_line_end();
+    ctx.lumps.replace_fmt(0, end, format_args!("SIP/2.0 {code} {reason}\r\n"));
+    Ok(1)
+}
+
+sipr_sdk::module! {
+    name: "textopsx",
+    functions: [
+        ("msg_apply_changes", [], RouteMask::ANY, msg_apply_changes),
+        ("remove_body", [], RouteMask::ANY, remove_body),
+        ("change_reply_status", [IntOrPv, Fmt], RouteMask::REPLY, change_reply_status),
+    ],
+    params: [],
+}
