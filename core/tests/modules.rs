@@ -300,3 +300,156 @@ request_route {
     let text = String::from_utf8_lossy(&r.out.sent[0].data).into_owned();
     assert!(text.starts_with("SIP/2.0 200 OK\r\n") && text.contains("Allow: INVITE, ACK"), "{text}");
 }
+
+#[test]
+fn sanity_checks_answer_as_kamailio() {
+    // 18407 = the stock cfg's 17895 plus 512 (Proxy-Require)
+    let cfg = |autodrop: i64| {
+        format!(
+            "loadmodule \"sanity\"\nloadmodule \"xlog\"\nmodparam(\"sanity\", \"autodrop\", {autodrop})\n\
+             request_route {{\n  if (sanity_check(\"18407\", \"7\")) {{ xlog(\"L_INFO\", \"sane\\n\"); }} else {{ xlog(\"L_INFO\", \"insane\\n\"); }}\n}}\n"
+        )
+    };
+    let (prog, _set) = compile_with_modules(&cfg(0)).unwrap();
+    let inv = String::from_utf8_lossy(common::INVITE).into_owned();
+    let r = run_on(&prog, inv.as_bytes());
+    assert!(r.out.sent.is_empty());
+    assert!(r.logs.iter().any(|l| l.contains("<script>: sane")), "{:?}", r.logs);
+    let cases: [(String, &str); 4] = [
+        (inv.replace("Content-Length: 4", "Content-Length: 2"), "SIP/2.0 400 Content-Length mis-match"),
+        (inv.replace("CSeq: 7 INVITE", "CSeq: 7 BYE"), "SIP/2.0 400 CSeq method does not match request method"),
+        (
+            inv.replace("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nProxy-Require: foo\r\n"),
+            "SIP/2.0 420 Bad Extension",
+        ),
+        (
+            inv.replace("INVITE sip:bob@example.com:5070;transport=udp", "INVITE http://example.com/"),
+            "SIP/2.0 416 Unsupported URI Scheme in Request URI",
+        ),
+    ];
+    for (msg, want) in &cases {
+        let r = run_on(&prog, msg.as_bytes());
+        assert_eq!(r.out.sent.len(), 1, "no reply for {want}: {:?}", r.logs);
+        let text = String::from_utf8_lossy(&r.out.sent[0].data).into_owned();
+        assert!(text.starts_with(want), "wanted {want}, got\n{text}");
+        assert!(r.logs.iter().any(|l| l.contains("<script>: insane")), "{:?}", r.logs);
+    }
+    let r = run_on(&prog, cases[2].0.as_bytes());
+    assert!(String::from_utf8_lossy(&r.out.sent[0].data).contains("Unsupported: foo\r\n"));
+    // autodrop (the default): the script stops after the reply
+    let (prog, _set) = compile_with_modules(&cfg(1)).unwrap();
+    let r = run_on(&prog, cases[0].0.as_bytes());
+    assert_eq!(r.out.sent.len(), 1);
+    assert!(!r.logs.iter().any(|l| l.contains("sane")), "{:?}", r.logs);
+}
+
+#[test]
+fn pv_kex_corex_functions() {
+    let (prog, _set) = compile_with_modules(
+        r#"loadmodule "pv"
+loadmodule "kex"
+loadmodule "corex"
+loadmodule "xlog"
+request_route {
+    $avp(a) = 5; $var(s) = "x";
+    if (pv_isset("$avp(a)") && is_int("$avp(a)") && typeof("$var(s)", "str") && not_empty("$var(s)")) xlog("L_INFO", "pv ok\n");
+    pv_unset("$avp(a)");
+    if (!pv_isset("$avp(a)")) xlog("L_INFO", "unset ok\n");
+    pv_printf("$var(p)", "$rU@$rd");
+    km_append_branch("sip:other@h.example");
+    xlog("L_INFO", "p=$var(p) br=$br\n");
+    send_data("sip:10.3.3.3:5099;transport=tcp", "ping");
+}
+"#,
+    )
+    .unwrap();
+    let r = run_on(&prog, common::INVITE);
+    let logs = r.logs.join("\n");
+    for want in ["pv ok", "unset ok", "p=bob@example.com br=sip:other@h.example"] {
+        assert!(logs.contains(want), "{want} missing in\n{logs}");
+    }
+    let s = &r.out.sent[0];
+    assert_eq!((s.host.as_slice(), s.port, s.data.as_slice()), (&b"10.3.3.3"[..], Some(5099), &b"ping"[..]));
+    assert_eq!(s.proto, Some(sipr_core::net::Proto::Tcp));
+}
+
+/// Loads the real module when there is one, else the test stub (until
+/// every module the stock cfg names exists).
+struct Hybrid {
+    real: ModuleSet,
+    stub: common::StubLoader,
+    real_names: Vec<String>,
+}
+
+impl sipr_core::cfg::ModuleLoader for Hybrid {
+    fn load(
+        &mut self,
+        path: &str,
+        mpath: Option<&str>,
+        fns: &mut FnRegistry,
+        pvs: &mut PvRegistry,
+    ) -> Result<(), String> {
+        match self.real.load_module(path, mpath, fns, pvs) {
+            Ok(name) => {
+                self.real_names.push(name.to_string());
+                Ok(())
+            }
+            Err(sipr_core::module::LoadError::NotFound { .. }) => self.stub.load(path, mpath, fns, pvs),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+    fn modparam(&mut self, module: &str, param: &str, value: &sipr_core::cfg::ModValue) -> Result<(), String> {
+        if module.split('|').all(|m| self.real_names.iter().any(|r| r == m)) {
+            self.real.set_param(module, param, value)
+        } else {
+            self.stub.modparam(module, param, value)
+        }
+    }
+}
+
+#[test]
+fn stock_kamailio_cfg_answers_keepalives_with_the_real_modules() {
+    let stock = std::path::Path::new("/etc/kamailio/kamailio.cfg");
+    if !stock.exists() {
+        eprintln!("SKIPPED: {} not installed", stock.display());
+        return;
+    }
+    let mut loader = Hybrid { real: ModuleSet::new(&[module_dir()]), stub: Default::default(), real_names: Vec::new() };
+    let prog = sipr_core::cfg::load(stock, Default::default(), FnRegistry::core(), PvRegistry::core(), &mut loader)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for m in ["sl", "maxfwd", "xlog", "textops", "textopsx", "siputils", "sanity", "pv", "kex", "corex"] {
+        assert!(loader.real_names.iter().any(|r| r == m), "{m} not loaded for real: {:?}", loader.real_names);
+    }
+    loader.real.init_all().unwrap();
+    let core = CoreInfo {
+        listen: vec![sipr_core::cfg::ListenAddr {
+            proto: sipr_core::net::Proto::Udp,
+            host: "127.0.0.1".into(),
+            port: 5060,
+            advertise: None,
+        }],
+        ..Default::default()
+    };
+    let run = |msg: &[u8]| {
+        let msg = SipMsg::parse(msg).unwrap();
+        let mut proc = ProcState::default();
+        let mut out = Recorder::default();
+        {
+            let mut ctx = Ctx::new(&msg, common::rcv(), &core, &mut proc, &mut out);
+            prog.run(prog.request_route.unwrap(), &mut ctx);
+        }
+        out.sent
+    };
+    // route[REQINIT]: an OPTIONS keepalive to the server itself gets 200
+    let keepalive = String::from_utf8_lossy(OPTIONS).replace("Max-Forwards: 0", "Max-Forwards: 70");
+    let sent = run(keepalive.as_bytes());
+    assert_eq!(sent.len(), 1);
+    assert!(String::from_utf8_lossy(&sent[0].data).starts_with("SIP/2.0 200 Keepalive\r\n"));
+    // ... and Max-Forwards 0 gets 483 from mf_process_maxfwd_header("10")
+    let sent = run(OPTIONS);
+    assert!(String::from_utf8_lossy(&sent[0].data).starts_with("SIP/2.0 483 Too Many Hops\r\n"));
+    // ... and a malformed request is refused by sanity_check("17895", "7")
+    let bad = keepalive.replace("OPTIONS sip:127.0.0.1:5060", "MESSAGE sip:bob@127.0.0.1:5060");
+    let sent = run(bad.as_bytes());
+    assert!(String::from_utf8_lossy(&sent[0].data).starts_with("SIP/2.0 400 CSeq method does not match request method"));
+}

@@ -28,8 +28,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 pub use sipr_core::cfg::{
-    rebuild_uri, Ctx, Dest, FnDef, ModValue, Names, Param, ParamKind, PvArg, PvClass, PvRef, RouteMask, RouteType,
-    UriPart, Value,
+    rebuild_uri, Branch, Ctx, Dest, FnDef, ModValue, Names, Param, ParamKind, PvArg, PvClass, PvRef, RouteMask,
+    RouteType, UriPart, Value,
 };
 pub use sipr_core::module::abi::{CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader};
 pub use sipr_core::{net, sip};
