@@ -8,7 +8,7 @@
 
 use sipr_sdk::prelude::*;
 
-fn pv_of<'p>(p: &'p Param) -> Result<&'p sipr_sdk::PvRef, ModError> {
+fn pv_of(p: &Param) -> Result<&sipr_sdk::PvRef, ModError> {
     match p {
         Param::Pv(pv) => Ok(pv),
         _ => Err("expected a pseudo-variable".into()),
