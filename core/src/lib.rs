@@ -20,6 +20,7 @@ pub mod cfg;
 pub mod hash;
 pub mod module;
 pub mod net;
+pub mod shm;
 pub mod sip;
 
 /// `sipr (0.1.0 (x86_64/linux))`: the default `Server:` / `User-Agent:`

@@ -453,3 +453,47 @@ fn stock_kamailio_cfg_answers_keepalives_with_the_real_modules() {
     let sent = run(bad.as_bytes());
     assert!(String::from_utf8_lossy(&sent[0].data).starts_with("SIP/2.0 400 CSeq method does not match request method"));
 }
+
+#[test]
+fn htable_in_shm() {
+    sipr_core::shm::install(sipr_mem::ShmPool::create_mb(16).unwrap());
+    let (prog, _set) = compile_with_modules(
+        r#"loadmodule "htable"
+loadmodule "xlog"
+modparam("htable", "htable", "t=>size=4;")
+modparam("htable", "htable", "ipban=>size=8;autoexpire=300;")
+modparam("htable", "htable", "cnt=>size=2;initval=10;")
+request_route {
+    $sht(t=>a) = 1; $sht(t=>s) = "str"; $sht(ipban=>$si) = 1;
+    xlog("L_INFO", "1 [$sht(t=>a)] [$sht(t=>s)] [$sht(t=>none)] [$sht(cnt=>none)] [$sht(ipban=>$si)]\n");
+    if ($sht(ipban=>$si) != $null && $shtex(ipban=>$si) > 290) xlog("L_INFO", "2 banned, expires\n");
+    xlog("L_INFO", "3 [$shtinc(cnt=>x)] [$shtinc(cnt=>x)] [$shtdec(t=>a)] [$shtcn(t=>^[as]$)]\n");
+    sht_lock("t=>a"); $sht(t=>a) = 7; sht_unlock("t=>a");
+    sht_rm("t", "s");
+    xlog("L_INFO", "4 [$sht(t=>a)] [$sht(t=>s)]\n");
+    $sht(t=>k1) = 1; $sht(t=>k2) = 2; sht_rm_name_re("t=>^k");
+    xlog("L_INFO", "5 [$sht(t=>k1)] [$shtcn(t=>.)]\n");
+    $sht(t=>a) = $null;
+    sht_reset("cnt");
+    xlog("L_INFO", "6 [$sht(t=>a)] [$sht(cnt=>x)]\n");
+}
+"#,
+    )
+    .unwrap();
+    let r = run_on(&prog, common::INVITE);
+    let logs = r.logs.join("\n");
+    for want in [
+        "1 [1] [str] [<null>] [10] [1]",
+        "2 banned, expires",
+        "3 [11] [12] [0] [2]",
+        "4 [7] [<null>]",
+        "5 [<null>] [1]",
+        "6 [<null>] [10]",
+    ] {
+        assert!(logs.contains(want), "{want} missing in\n{logs}");
+    }
+    let e = compile_with_modules("loadmodule \"htable\"\nmodparam(\"htable\", \"htable\", \"bad\")\n").unwrap_err();
+    assert!(e.contains("expected name=>attr=value"), "{e}");
+    let e = compile_with_modules("loadmodule \"htable\"\nrequest_route { $sht(nope=>x) = 1; }\n").unwrap_err();
+    assert!(e.contains("no htable named 'nope'"), "{e}");
+}

@@ -23,6 +23,7 @@
 
 mod boxed;
 mod error;
+mod kv;
 mod pool;
 mod site;
 mod table;
@@ -30,6 +31,7 @@ mod tlsf;
 
 pub use boxed::{assert_shm_safe, RawShmSlice, ShmBox, ShmPtr, ShmSafe, ShmSlice, ShmStr};
 pub use error::MemError;
+pub use kv::{KvValue, ShmKvTable};
 pub use pool::{LiveBlock, ShmPool, ShmStats, SiteUsage, DEFAULT_POOL_MB, MAX_POOL_BYTES, MIN_POOL_BYTES};
 pub use site::AllocSite;
 pub use table::{ShmHashTable, StableHasher, TableFull};

@@ -32,14 +32,16 @@ use std::path::Path;
 
 pub use ast::{ModValue, ParamValue, RouteKind};
 pub use compile::{
-    compile, route_type, Block, CExpr, CaseLabel, Const, CustomParam, Elem, ModuleLoader, NoModules, Op, OpKind,
-    Program, Route,
+    compile, compile_param_regex, route_type, Block, CExpr, CaseLabel, Const, CustomParam, Elem, ModuleLoader,
+    NoModules, Op, OpKind, Program, Route,
 };
 pub use ctx::{
     Avp, Branch, CoreInfo, Ctx, Dest, ListenAddr, Outbound, Outgoing, ProcState, Recorder, RouteMask, RouteType,
     SendFlags, Xavp,
 };
 pub use exec::Outcome;
+/// The compiled regex type of function parameters.
+pub type ParamRegex = regex::bytes::Regex;
 pub use func::{FixupFn, FnDef, FnRegistry, Param, ParamKind, ScriptFn};
 pub use params::{parse_hostport, CoreParams};
 pub use parse::{bool_word, parse, SyntaxError};

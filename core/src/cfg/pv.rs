@@ -21,8 +21,9 @@ pub type PvGet = for<'c, 'm> fn(&'c Ctx<'m>, &'c PvRef) -> Value<'c>;
 /// Writes a PV; the error says why (logged with the cfg line).
 pub type PvSet = for<'m> fn(&mut Ctx<'m>, &PvRef, &Value<'_>) -> Result<(), String>;
 /// Pre-parses a PV's argument at compile time (the inner text of
-/// `$name(...)`, `None` when written without parentheses).
-pub type PvFixup = fn(Option<&str>, &mut Names) -> Result<PvArg, String>;
+/// `$name(...)`, `None` when written without parentheses); the registry
+/// resolves PVs nested in it (`$sht(t=>$si)`).
+pub type PvFixup = fn(Option<&str>, &PvRegistry, &mut Names) -> Result<PvArg, String>;
 
 /// A PV class: one name (`ru`, `var`, `hdr`, `sht`...).
 #[derive(Debug)]
@@ -51,6 +52,9 @@ pub enum PvArg {
     Hdr(HeaderKind, Box<[u8]>),
     /// An xavp path `root[i]=>field[j]`.
     Xavp(Box<XavpPath>),
+    /// A numbered thing (a module's table) and a key that may hold PVs
+    /// (`$sht(name=>key)`).
+    Keyed(u32, Box<Format>),
     /// Anything a module needs.
     Custom(Box<dyn std::any::Any + Send + Sync>),
 }
@@ -64,6 +68,7 @@ impl fmt::Debug for PvArg {
             PvArg::Text(t) => write!(f, "Text({:?})", String::from_utf8_lossy(t)),
             PvArg::Hdr(k, n) => write!(f, "Hdr({k:?}, {:?})", String::from_utf8_lossy(n)),
             PvArg::Xavp(p) => write!(f, "{p:?}"),
+            PvArg::Keyed(i, k) => write!(f, "Keyed({i}, {k:?})"),
             PvArg::Custom(_) => f.write_str("Custom"),
         }
     }
@@ -213,8 +218,8 @@ impl PvRegistry {
     pub fn resolve(&self, text: &str, names: &mut Names) -> Result<PvRef, String> {
         let syn = PvSyntax::parse(text)?;
         let class = self.classes.get(syn.name.as_str()).ok_or_else(|| format!("unknown pseudo-variable '{text}'"))?;
-        let arg =
-            (class.fixup)(syn.inner.as_deref(), names).map_err(|e| format!("bad pseudo-variable '{text}': {e}"))?;
+        let arg = (class.fixup)(syn.inner.as_deref(), self, names)
+            .map_err(|e| format!("bad pseudo-variable '{text}': {e}"))?;
         let index = match syn.index.as_deref() {
             None => PvIndex::None,
             Some("*") => PvIndex::All,
@@ -390,14 +395,14 @@ impl Format {
 // ---------------------------------------------------------------------
 // Helpers for the core getters.
 
-fn no_arg(inner: Option<&str>, _: &mut Names) -> Result<PvArg, String> {
+fn no_arg(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
     match inner {
         None => Ok(PvArg::None),
         Some(_) => Err("takes no argument".into()),
     }
 }
 
-fn text_arg(inner: Option<&str>, _: &mut Names) -> Result<PvArg, String> {
+fn text_arg(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
     match inner {
         Some(s) if !s.trim().is_empty() => Ok(PvArg::Text(s.trim().as_bytes().into())),
         _ => Err("needs a name in parentheses".into()),
@@ -691,7 +696,7 @@ fn get_bs<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
     Value::Int(ctx.msg.body().len() as i64)
 }
 
-fn hdr_fixup(inner: Option<&str>, _: &mut Names) -> Result<PvArg, String> {
+fn hdr_fixup(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
     let name = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("needs a header name")?;
     if !name.bytes().all(|c| c.is_ascii_graphic() && c != b':') {
         return Err(format!("bad header name '{name}'"));
@@ -738,7 +743,7 @@ fn get_hdrc<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     Value::Int(matching_headers(ctx, pv).count() as i64)
 }
 
-fn var_fixup(inner: Option<&str>, names: &mut Names) -> Result<PvArg, String> {
+fn var_fixup(inner: Option<&str>, _: &PvRegistry, names: &mut Names) -> Result<PvArg, String> {
     let name = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("needs a name")?;
     Ok(PvArg::Slot(names.var_slot(name)))
 }
@@ -762,7 +767,7 @@ fn set_var(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
     Ok(())
 }
 
-fn avp_fixup(inner: Option<&str>, names: &mut Names) -> Result<PvArg, String> {
+fn avp_fixup(inner: Option<&str>, _: &PvRegistry, names: &mut Names) -> Result<PvArg, String> {
     let name = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("needs a name")?;
     if let Some(n) = name.strip_prefix("i:") {
         n.parse::<u32>().map_err(|_| format!("bad integer AVP name '{name}'"))?;
@@ -801,7 +806,7 @@ fn set_avp(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
 }
 
 /// Parses `root[i]=>field[j]`.
-fn xavp_fixup(inner: Option<&str>, _: &mut Names) -> Result<PvArg, String> {
+fn xavp_fixup(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
     let inner = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("needs a name")?;
     fn name_idx(s: &str) -> Result<(Vec<u8>, Option<usize>), String> {
         let s = s.trim();
@@ -892,8 +897,8 @@ fn set_shv(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
     Ok(())
 }
 
-fn time_fixup(inner: Option<&str>, names: &mut Names) -> Result<PvArg, String> {
-    let arg = text_arg(inner, names)?;
+fn time_fixup(inner: Option<&str>, reg: &PvRegistry, names: &mut Names) -> Result<PvArg, String> {
+    let arg = text_arg(inner, reg, names)?;
     if let PvArg::Text(t) = &arg {
         const KNOWN: &[&str] = &["sec", "min", "hour", "mday", "mon", "year", "wday", "yday", "isdst"];
         if !KNOWN.iter().any(|k| k.as_bytes() == &t[..]) {

@@ -3,7 +3,7 @@
 use crate::cfg::{FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -35,6 +35,9 @@ pub struct CoreApi {
     pub log: extern "C" fn(level: LogLevel, target: *const u8, target_len: usize, msg: *const u8, msg_len: usize),
     /// The most verbose level the core logs (0 = off .. 5 = trace).
     pub max_level: extern "C" fn() -> LogLevel,
+    /// The server's shared-memory pool (`sipr_mem::ShmPool`, readable
+    /// because the build id matched), or null before it exists.
+    pub shm_pool: extern "C" fn() -> *const sipr_mem::ShmPool,
 }
 
 // SAFETY: the table is immutable after construction and its pointers
@@ -137,6 +140,10 @@ extern "C" fn core_max_level() -> LogLevel {
     log::max_level() as LogLevel
 }
 
+extern "C" fn core_shm_pool() -> *const sipr_mem::ShmPool {
+    crate::shm::pool().map_or(std::ptr::null(), |p| p as *const _)
+}
+
 /// The table handed to every module.
 pub static CORE_API: CoreApi = CoreApi {
     abi_version: ABI_VERSION,
@@ -144,4 +151,5 @@ pub static CORE_API: CoreApi = CoreApi {
     build_id: BUILD_ID.as_ptr(),
     log: core_log,
     max_level: core_max_level,
+    shm_pool: core_shm_pool,
 };

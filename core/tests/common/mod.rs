@@ -69,13 +69,13 @@ pub fn test_fns() -> FnRegistry {
     r
 }
 
-fn sht_fixup(inner: Option<&str>, _: &mut Names) -> Result<PvArg, String> {
+fn sht_fixup(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
     match inner {
         Some(s) if s.contains("=>") => Ok(PvArg::Text(s.as_bytes().into())),
         _ => Err("needs table=>key".into()),
     }
 }
-fn any_fixup(inner: Option<&str>, _: &mut Names) -> Result<PvArg, String> {
+fn any_fixup(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
     Ok(PvArg::Text(inner.unwrap_or("").as_bytes().into()))
 }
 fn get_null<'c>(_: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {

@@ -28,11 +28,24 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 pub use sipr_core::cfg::{
-    rebuild_uri, Branch, Ctx, Dest, FnDef, ModValue, Names, Param, ParamKind, PvArg, PvClass, PvRef, RouteMask,
-    RouteType, UriPart, Value,
+    rebuild_uri, Branch, Ctx, Dest, FnDef, Format, ModValue, Names, Param, ParamKind, PvArg, PvClass, PvRef,
+    PvRegistry, RouteMask, RouteType, UriPart, Value,
 };
 pub use sipr_core::module::abi::{CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader};
 pub use sipr_core::{net, sip};
+pub use sipr_mem::{KvValue, ShmKvTable, ShmPool, TableFull};
+
+/// The server's shared-memory pool (through the core's table: this
+/// module's own copy of sipr-mem has no pool), or `None` before the
+/// server made one.
+pub fn shm_pool() -> Option<&'static ShmPool> {
+    let core = CORE.get()?;
+    let p = (core.shm_pool)();
+    // SAFETY: the core returns null or a pointer to its pool, leaked for
+    // the life of the process (sipr_core::shm::install); the build id
+    // check guarantees `ShmPool` has the same layout here as in the core.
+    unsafe { p.as_ref() }
+}
 
 /// What module code imports.
 pub mod prelude {
@@ -306,6 +319,17 @@ macro_rules! __hook_destroy {
     };
 }
 
+/// Compiles a regex given at run time as Kamailio's modules do
+/// (extended, ignoring case, `^`/`$` at line ends).
+pub fn compile_regex(re: &[u8]) -> Result<regex_type::Regex, String> {
+    sipr_core::cfg::compile_param_regex(re)
+}
+
+#[doc(hidden)]
+pub mod regex_type {
+    pub use sipr_core::cfg::ParamRegex as Regex;
+}
+
 /// The default `Server:` value (`sipr (VERSION (arch/os))`).
 pub fn sip_server_signature() -> String {
     sipr_core::server_signature()
@@ -369,4 +393,74 @@ pub mod reply {
         ctx.out.send(Dest::Source, &data).map_err(|e| ModError(format!("cannot send the reply: {e}")))?;
         Ok(Sent::Yes)
     }
+}
+
+/// Runs a PV getter, turning a panic into `$null` with a log line.
+#[doc(hidden)]
+pub fn guard_value<'c>(name: &str, f: impl FnOnce() -> Value<'c>) -> Value<'c> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(p) => {
+            log::error!("${name}: panicked ({}); read as $null", panic_text(&p));
+            Value::Null
+        }
+    }
+}
+
+/// A pseudo-variable class for [`module!`]'s `pvs: [...]`, with its
+/// fixup, getter and (optional) setter wrapped so that a panic stays in
+/// the module: `sipr_sdk::pv_class!("sht", fixup, get, set)`.
+#[macro_export]
+macro_rules! pv_class {
+    ($name:literal, $fixup:path, $get:path) => {
+        $crate::PvClass {
+            name: $name,
+            fixup: $crate::__pv_fixup!($name, $fixup),
+            get: $crate::__pv_get!($name, $get),
+            set: None,
+        }
+    };
+    ($name:literal, $fixup:path, $get:path, $set:path) => {
+        $crate::PvClass {
+            name: $name,
+            fixup: $crate::__pv_fixup!($name, $fixup),
+            get: $crate::__pv_get!($name, $get),
+            set: Some({
+                fn __set(
+                    ctx: &mut $crate::Ctx<'_>,
+                    pv: &$crate::PvRef,
+                    v: &$crate::Value<'_>,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::guard_hook($name, || $set(ctx, pv, v))
+                }
+                __set
+            }),
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __pv_fixup {
+    ($name:literal, $fixup:path) => {{
+        fn __fixup(
+            inner: ::std::option::Option<&str>,
+            reg: &$crate::PvRegistry,
+            names: &mut $crate::Names,
+        ) -> ::std::result::Result<$crate::PvArg, ::std::string::String> {
+            $crate::guard_hook($name, || $fixup(inner, reg, names))
+        }
+        __fixup
+    }};
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __pv_get {
+    ($name:literal, $get:path) => {{
+        fn __get<'c>(ctx: &'c $crate::Ctx<'_>, pv: &'c $crate::PvRef) -> $crate::Value<'c> {
+            $crate::guard_value($name, || $get(ctx, pv))
+        }
+        __get
+    }};
 }

@@ -1,0 +1,321 @@
+//! htable: shared hash tables (Kamailio's htable module), in shm so that
+//! every worker sees the same data.
+//!
+//! * `modparam("htable", "htable", "name=>size=8;autoexpire=300;initval=0;")`
+//!   declares a table: 2^size buckets, items expiring `autoexpire` seconds
+//!   after they were last set (0 = never), `initval` read for absent keys
+//!   (otherwise `$null`). `dbtable`/`dbmode` and the other attributes are
+//!   accepted; loading from a database comes with the DB issue.
+//! * `$sht(name=>key)` read/write (`$null` removes); the key may hold PVs
+//!   (`$sht(ipban=>$si)`). `$shtex(name=>key)`: seconds until the item
+//!   expires (write: set them). `$shtinc(name=>key)` / `$shtdec(...)`:
+//!   atomic add, returns the new value. `$shtcn(name=>regex)` /
+//!   `$shtcv(name=>regex)`: items whose name / value matches.
+//! * `sht_rm(name, key)`, `sht_rm_name_re("name=>regex")`,
+//!   `sht_rm_value_re("name=>regex")`, `sht_reset(name)`,
+//!   `sht_lock("name=>key")`, `sht_unlock("name=>key")`.
+//!
+//! The `htable.*` RPC commands arrive with the RPC server; expired items
+//! are dropped when read or swept by the functions above until the timer
+//! process exists.
+
+use std::sync::{Mutex, OnceLock};
+
+use sipr_sdk::prelude::*;
+use sipr_sdk::{Format, KvValue, Names, PvArg, PvRef, PvRegistry, ShmKvTable};
+
+/// A table as declared by modparam.
+#[derive(Debug, Clone)]
+struct Def {
+    name: String,
+    size: u32,
+    autoexpire: u64,
+    initval: Option<i64>,
+}
+
+/// Declarations, collected by modparam before mod_init.
+static DEFS: Mutex<Vec<Def>> = Mutex::new(Vec::new());
+
+/// The tables in shm, created in mod_init (before the fork), in
+/// declaration order.
+static TABLES: OnceLock<Vec<(Def, ShmKvTable<'static>)>> = OnceLock::new();
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn parse_def(spec: &str) -> Result<Def, String> {
+    let (name, attrs) = spec.split_once("=>").ok_or("expected name=>attr=value;...")?;
+    let name = name.trim();
+    if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+        return Err(format!("bad table name '{name}'"));
+    }
+    let mut def = Def { name: name.to_string(), size: 4, autoexpire: 0, initval: None };
+    for attr in attrs.split(';').map(str::trim).filter(|a| !a.is_empty()) {
+        let (k, v) = attr.split_once('=').ok_or_else(|| format!("attribute '{attr}' has no value"))?;
+        let num = || v.trim().parse::<i64>().map_err(|_| format!("attribute {k}: '{v}' is not a number"));
+        match k.trim() {
+            "size" => {
+                def.size = u32::try_from(num()?).ok().filter(|s| (1..=31).contains(s)).ok_or("size must be 1..31")?
+            }
+            "autoexpire" => def.autoexpire = u64::try_from(num()?).map_err(|_| "autoexpire must be >= 0")?,
+            "initval" => def.initval = Some(num()?),
+            "dbtable" | "dbmode" | "cols" | "colnull" | "updateexpire" | "dmqreplicate" | "coldelim" | "colcount" => {}
+            other => return Err(format!("unknown attribute '{other}'")),
+        }
+    }
+    Ok(def)
+}
+
+fn set_htable(v: &ModValue) -> Result<(), String> {
+    let ModValue::Str(spec) = v else { return Err("htable takes a string".into()) };
+    let def = parse_def(spec)?;
+    let mut defs = DEFS.lock().map_err(|_| "lock poisoned")?;
+    if defs.iter().any(|d| d.name == def.name) {
+        return Err(format!("table '{}' declared twice", def.name));
+    }
+    defs.push(def);
+    Ok(())
+}
+
+fn accept(_: &ModValue) -> Result<(), String> {
+    Ok(())
+}
+
+fn mod_init() -> Result<(), String> {
+    let defs = DEFS.lock().map_err(|_| "lock poisoned")?.clone();
+    if defs.is_empty() {
+        let _ = TABLES.set(Vec::new());
+        return Ok(());
+    }
+    let pool = sipr_sdk::shm_pool().ok_or("no shared memory pool")?;
+    let mut tables = Vec::new();
+    for d in defs {
+        let buckets = 1usize << d.size;
+        let t = ShmKvTable::new_in(pool, buckets, buckets.min(256), &d.name)
+            .ok_or_else(|| format!("no shared memory for table '{}'", d.name))?;
+        tables.push((d, t));
+    }
+    let _ = TABLES.set(tables);
+    Ok(())
+}
+
+/// The index of a declared table (at startup: declarations are complete).
+fn table_index(name: &str) -> Result<u32, String> {
+    let defs = DEFS.lock().map_err(|_| "lock poisoned")?;
+    defs.iter().position(|d| d.name == name.trim()).map(|i| i as u32).ok_or_else(|| format!("no htable named '{name}'"))
+}
+
+fn table(i: u32) -> Result<&'static (Def, ShmKvTable<'static>), ModError> {
+    TABLES.get().and_then(|t| t.get(i as usize)).ok_or_else(|| "htable not initialised".into())
+}
+
+/// `name=>key` with PVs allowed in the key.
+fn keyed_fixup(inner: Option<&str>, reg: &PvRegistry, names: &mut Names) -> Result<PvArg, String> {
+    let inner = inner.ok_or("needs (table=>key)")?;
+    let (t, key) = inner.split_once("=>").ok_or("needs (table=>key)")?;
+    let fmt = Format::parse(key.as_bytes(), reg, names)?;
+    Ok(PvArg::Keyed(table_index(t)?, Box::new(fmt)))
+}
+
+fn keyed(pv: &PvRef, ctx: &Ctx<'_>) -> Option<(&'static (Def, ShmKvTable<'static>), Vec<u8>)> {
+    let PvArg::Keyed(i, fmt) = &pv.arg else { return None };
+    let t = table(*i).ok()?;
+    Some((t, fmt.eval(ctx).into_owned()))
+}
+
+fn get_sht<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    let Some(((def, t), key)) = keyed(pv, ctx) else { return Value::Null };
+    let v = t.get(&key, now(), |v, _| match v {
+        KvValue::Int(i) => Value::Int(i),
+        KvValue::Str(s) => Value::string(s.to_vec()),
+    });
+    v.unwrap_or(match def.initval {
+        Some(i) => Value::Int(i),
+        None => Value::Null,
+    })
+}
+
+fn expiry(def: &Def) -> u64 {
+    if def.autoexpire > 0 {
+        now() + def.autoexpire
+    } else {
+        0
+    }
+}
+
+fn set_sht(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
+    let ((def, t), key) = keyed(pv, ctx).ok_or("htable not initialised")?;
+    let r = match v {
+        Value::Null => {
+            t.remove(&key);
+            Ok(())
+        }
+        Value::Int(i) => t.set(&key, KvValue::Int(*i), expiry(def)),
+        Value::Str(s) => t.set(&key, KvValue::Str(s), expiry(def)),
+    };
+    r.map_err(|e| format!("htable '{}': {e}", def.name))
+}
+
+fn get_shtex<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    let Some(((_, t), key)) = keyed(pv, ctx) else { return Value::Null };
+    let n = now();
+    t.get(&key, n, |_, exp| Value::Int(if exp == 0 { 0 } else { exp.saturating_sub(n) as i64 })).unwrap_or(Value::Null)
+}
+
+fn set_shtex(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
+    let ((def, t), key) = keyed(pv, ctx).ok_or("htable not initialised")?;
+    let secs = v.to_int().max(0) as u64;
+    let exp = if secs == 0 { 0 } else { now() + secs };
+    let cur: Option<Result<i64, Vec<u8>>> = t.get(&key, now(), |v, _| match v {
+        KvValue::Int(i) => Ok(i),
+        KvValue::Str(s) => Err(s.to_vec()),
+    });
+    let r = match cur {
+        Some(Ok(i)) => t.set(&key, KvValue::Int(i), exp),
+        Some(Err(s)) => t.set(&key, KvValue::Str(&s), exp),
+        None => return Ok(()),
+    };
+    r.map_err(|e| format!("htable '{}': {e}", def.name))
+}
+
+fn add<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef, delta: i64) -> Value<'c> {
+    let Some(((def, t), key)) = keyed(pv, ctx) else { return Value::Null };
+    match t.add(&key, delta, def.initval.unwrap_or(0), expiry(def), now()) {
+        Ok(Some(v)) => Value::Int(v),
+        Ok(None) => Value::Null,
+        Err(e) => {
+            log::error!("htable '{}': {e}", def.name);
+            Value::Null
+        }
+    }
+}
+
+fn get_shtinc<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    add(ctx, pv, 1)
+}
+
+fn get_shtdec<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    add(ctx, pv, -1)
+}
+
+fn count<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef, by_value: bool) -> Value<'c> {
+    let Some(((_, t), re)) = keyed(pv, ctx) else { return Value::Null };
+    let Ok(re) = sipr_sdk::compile_regex(&re) else { return Value::Null };
+    let mut n = 0i64;
+    t.for_each(now(), |k, v, _| {
+        let hit = if by_value {
+            match v {
+                KvValue::Str(s) => re.is_match(s),
+                KvValue::Int(i) => re.is_match(i.to_string().as_bytes()),
+            }
+        } else {
+            re.is_match(k)
+        };
+        n += i64::from(hit);
+    });
+    Value::Int(n)
+}
+
+fn get_shtcn<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    count(ctx, pv, false)
+}
+
+fn get_shtcv<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    count(ctx, pv, true)
+}
+
+/// `"name=>rest"` of the function parameters.
+fn split_param(ctx: &Ctx<'_>, p: &Param) -> Result<(u32, Vec<u8>), ModError> {
+    let t = p.text(ctx).into_owned();
+    let pos = t.windows(2).position(|w| w == b"=>").ok_or("expected table=>value")?;
+    let name = String::from_utf8_lossy(&t[..pos]).into_owned();
+    Ok((table_index(&name)?, t[pos + 2..].to_vec()))
+}
+
+fn named(ctx: &Ctx<'_>, p: &Param) -> Result<u32, ModError> {
+    Ok(table_index(&String::from_utf8_lossy(&p.text(ctx)))?)
+}
+
+fn sht_rm(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let i = named(ctx, &p[0])?;
+    let key = p[1].text(ctx).into_owned();
+    Ok(if table(i)?.1.remove(&key) { 1 } else { -1 })
+}
+
+fn rm_re(ctx: &mut Ctx<'_>, p: &[Param], by_value: bool) -> FnResult {
+    let (i, re) = split_param(ctx, &p[0])?;
+    let re = sipr_sdk::compile_regex(&re).map_err(ModError)?;
+    table(i)?.1.retain(now(), |k, v| {
+        !(if by_value {
+            match v {
+                KvValue::Str(s) => re.is_match(s),
+                KvValue::Int(n) => re.is_match(n.to_string().as_bytes()),
+            }
+        } else {
+            re.is_match(k)
+        })
+    });
+    Ok(1)
+}
+
+fn sht_rm_name_re(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    rm_re(ctx, p, false)
+}
+
+fn sht_rm_value_re(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    rm_re(ctx, p, true)
+}
+
+fn sht_reset(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let i = named(ctx, &p[0])?;
+    table(i)?.1.retain(0, |_, _| false);
+    Ok(1)
+}
+
+fn sht_lock(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (i, key) = split_param(ctx, &p[0])?;
+    table(i)?.1.hold(&key);
+    Ok(1)
+}
+
+fn sht_unlock(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (i, key) = split_param(ctx, &p[0])?;
+    Ok(if table(i)?.1.release(&key) { 1 } else { -1 })
+}
+
+sipr_sdk::module! {
+    name: "htable",
+    functions: [
+        ("sht_rm", [Fmt, Fmt], RouteMask::ANY, sht_rm),
+        ("sht_rm_name_re", [Fmt], RouteMask::ANY, sht_rm_name_re),
+        ("sht_rm_value_re", [Fmt], RouteMask::ANY, sht_rm_value_re),
+        ("sht_reset", [Fmt], RouteMask::ANY, sht_reset),
+        ("sht_lock", [Fmt], RouteMask::ANY, sht_lock),
+        ("sht_unlock", [Fmt], RouteMask::ANY, sht_unlock),
+    ],
+    params: [
+        ("htable", Str, set_htable),
+        ("db_url", Any, accept),
+        ("key_name_column", Any, accept),
+        ("key_type_column", Any, accept),
+        ("value_type_column", Any, accept),
+        ("key_value_column", Any, accept),
+        ("expires_column", Any, accept),
+        ("array_size_suffix", Any, accept),
+        ("fetch_rows", Any, accept),
+        ("timer_interval", Any, accept),
+        ("timer_procs", Any, accept),
+        ("db_expires", Any, accept),
+        ("enable_dmq", Any, accept),
+    ],
+    pvs: [
+        sipr_sdk::pv_class!("sht", keyed_fixup, get_sht, set_sht),
+        sipr_sdk::pv_class!("shtex", keyed_fixup, get_shtex, set_shtex),
+        sipr_sdk::pv_class!("shtinc", keyed_fixup, get_shtinc),
+        sipr_sdk::pv_class!("shtdec", keyed_fixup, get_shtdec),
+        sipr_sdk::pv_class!("shtcn", keyed_fixup, get_shtcn),
+        sipr_sdk::pv_class!("shtcv", keyed_fixup, get_shtcv),
+    ],
+    init: mod_init,
+}
