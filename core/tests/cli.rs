@@ -177,3 +177,26 @@ fn check_passes_on_the_default_cfg_with_its_modules() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("config file ok, exiting..."), "{err}");
 }
+
+#[test]
+fn check_finds_modules_in_the_installed_layout() {
+    // PREFIX/sbin/sipr finds PREFIX/lib/sipr/modules/sl.so (make install's
+    // layout, DESIGN.md), with no -L and no mpath
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_sipr"));
+    let built = bin.parent().unwrap().join("libsl.so");
+    if !built.exists() {
+        panic!("modules not built: run `cargo build --workspace` first (make test does)");
+    }
+    let prefix = std::env::temp_dir().join(format!("sipr-prefix-{}", std::process::id()));
+    std::fs::create_dir_all(prefix.join("sbin")).unwrap();
+    std::fs::create_dir_all(prefix.join("lib/sipr/modules")).unwrap();
+    std::fs::copy(&bin, prefix.join("sbin/sipr")).unwrap();
+    std::fs::copy(&built, prefix.join("lib/sipr/modules/sl.so")).unwrap();
+    let cfg = prefix.join("sipr.cfg");
+    std::fs::write(&cfg, "loadmodule \"sl.so\"\nrequest_route { sl_send_reply(\"200\", \"OK\"); }\n").unwrap();
+    let out = Command::new(prefix.join("sbin/sipr")).args(["-c", "-f", cfg.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    std::fs::remove_dir_all(&prefix).ok();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("config file ok, exiting..."), "{err}");
+}
