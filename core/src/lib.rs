@@ -20,6 +20,7 @@ pub mod cfg;
 pub mod hash;
 pub mod module;
 pub mod net;
+pub mod rpc;
 pub mod shm;
 pub mod sip;
 

@@ -3,7 +3,7 @@
 use crate::cfg::{FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -111,6 +111,8 @@ pub struct ModuleDef {
     pub params: &'static [ModParamDef],
     /// Pseudo-variable classes.
     pub pvs: &'static [PvClass],
+    /// RPC commands.
+    pub rpcs: &'static [crate::rpc::RpcDef],
     /// `mod_init`: after every modparam, before the fork.
     pub init: Option<fn() -> Result<(), String>>,
     /// `child_init(rank)`: in each process after the fork.

@@ -260,6 +260,26 @@ impl ModuleSet {
         Ok(())
     }
 
+    /// Runs the RPC command `name` of a loaded module.
+    pub fn rpc(
+        &self,
+        name: &str,
+        params: &[crate::rpc::RpcValue],
+    ) -> Result<crate::rpc::RpcValue, crate::rpc::RpcError> {
+        let def = self
+            .modules
+            .iter()
+            .flat_map(|m| m.def.rpcs.iter())
+            .find(|r| r.name == name)
+            .ok_or_else(|| crate::rpc::RpcError::new(500, "command not found"))?;
+        (def.call)(params)
+    }
+
+    /// Every RPC command of the loaded modules, with its help line.
+    pub fn rpc_commands(&self) -> Vec<(&'static str, &'static str)> {
+        self.modules.iter().flat_map(|m| m.def.rpcs.iter()).map(|r| (r.name, r.doc)).collect()
+    }
+
     /// Runs every module's `mod_init`, in load order.
     pub fn init_all(&self) -> Result<(), String> {
         for m in &self.modules {

@@ -15,14 +15,16 @@
 //!   `sht_rm_value_re("name=>regex")`, `sht_reset(name)`,
 //!   `sht_lock("name=>key")`, `sht_unlock("name=>key")`.
 //!
-//! The `htable.*` RPC commands arrive with the RPC server; expired items
-//! are dropped when read or swept by the functions above until the timer
-//! process exists.
+//! RPC commands: `htable.get`, `htable.delete`, `htable.sets`,
+//! `htable.seti`, `htable.dump`, `htable.flush`, `htable.listTables`,
+//! `htable.stats` (`htable.reload` answers 500 until the DB modules).
+//! Expired items are dropped when read or swept by the functions above
+//! until the timer process exists.
 
 use std::sync::{Mutex, OnceLock};
 
 use sipr_sdk::prelude::*;
-use sipr_sdk::{Format, KvValue, Names, PvArg, PvRef, PvRegistry, ShmKvTable};
+use sipr_sdk::{text_param, Format, KvValue, Names, PvArg, PvRef, PvRegistry, RpcError, RpcValue, ShmKvTable};
 
 /// A table as declared by modparam.
 #[derive(Debug, Clone)]
@@ -284,6 +286,122 @@ fn sht_unlock(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     Ok(if table(i)?.1.release(&key) { 1 } else { -1 })
 }
 
+// ---------------------------------------------------------------------
+// RPC commands (Kamailio's htable.*)
+
+fn rpc_table(params: &[RpcValue]) -> Result<&'static (Def, ShmKvTable<'static>), RpcError> {
+    let name = text_param(params, 0, "table name")?;
+    let i = table_index(&name).map_err(|e| RpcError::new(500, e))?;
+    table(i).map_err(|e| RpcError::new(500, e.0))
+}
+
+fn kv_rpc(v: KvValue<'_>) -> (RpcValue, &'static str) {
+    match v {
+        KvValue::Int(i) => (RpcValue::Int(i), "int"),
+        KvValue::Str(s) => (RpcValue::Str(String::from_utf8_lossy(s).into_owned()), "str"),
+    }
+}
+
+fn rpc_get(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (_, t) = rpc_table(params)?;
+    let key = text_param(params, 1, "key")?;
+    let v = t
+        .get(key.as_bytes(), now(), |v, _| kv_rpc(v).0)
+        .ok_or_else(|| RpcError::new(404, "Key name doesn't exist in htable."))?;
+    Ok(RpcValue::Struct(vec![(
+        "item".into(),
+        RpcValue::Struct(vec![("name".into(), RpcValue::Str(key)), ("value".into(), v)]),
+    )]))
+}
+
+fn rpc_delete(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (_, t) = rpc_table(params)?;
+    let key = text_param(params, 1, "key")?;
+    t.remove(key.as_bytes());
+    Ok(RpcValue::Null)
+}
+
+fn rpc_set(params: &[RpcValue], int: bool) -> Result<RpcValue, RpcError> {
+    let (def, t) = rpc_table(params)?;
+    let key = text_param(params, 1, "key")?;
+    let val = params.get(2).ok_or_else(|| RpcError::new(400, "missing parameter: value"))?;
+    let r = if int {
+        let i = val.as_int().ok_or_else(|| RpcError::new(400, "value is not a number"))?;
+        t.set(key.as_bytes(), KvValue::Int(i), expiry(def))
+    } else {
+        let s = val.as_text().ok_or_else(|| RpcError::new(400, "value is not a string"))?;
+        t.set(key.as_bytes(), KvValue::Str(s.as_bytes()), expiry(def))
+    };
+    r.map_err(|e| RpcError::new(500, e.to_string()))?;
+    Ok(RpcValue::Null)
+}
+
+fn rpc_sets(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    rpc_set(params, false)
+}
+
+fn rpc_seti(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    rpc_set(params, true)
+}
+
+fn rpc_dump(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (_, t) = rpc_table(params)?;
+    let mut items = Vec::new();
+    t.for_each(now(), |k, v, _| {
+        let (value, ty) = kv_rpc(v);
+        items.push(RpcValue::Struct(vec![
+            ("name".into(), RpcValue::Str(String::from_utf8_lossy(k).into_owned())),
+            ("value".into(), value),
+            ("type".into(), RpcValue::Str(ty.into())),
+        ]));
+    });
+    Ok(RpcValue::Array(items))
+}
+
+fn rpc_flush(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (_, t) = rpc_table(params)?;
+    t.retain(0, |_, _| false);
+    Ok(RpcValue::Null)
+}
+
+fn rpc_list_tables(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let tables = TABLES.get().map(Vec::as_slice).unwrap_or(&[]);
+    Ok(RpcValue::Array(
+        tables
+            .iter()
+            .map(|(d, _)| {
+                RpcValue::Struct(vec![
+                    ("name".into(), RpcValue::Str(d.name.clone())),
+                    ("dbtable".into(), RpcValue::Str(String::new())),
+                    ("dbmode".into(), RpcValue::Int(0)),
+                    ("expire".into(), RpcValue::Int(d.autoexpire as i64)),
+                    ("size".into(), RpcValue::Int(1 << d.size)),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+fn rpc_stats(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let tables = TABLES.get().map(Vec::as_slice).unwrap_or(&[]);
+    Ok(RpcValue::Array(
+        tables
+            .iter()
+            .map(|(d, t)| {
+                RpcValue::Struct(vec![
+                    ("name".into(), RpcValue::Str(d.name.clone())),
+                    ("slots".into(), RpcValue::Int(1 << d.size)),
+                    ("all".into(), RpcValue::Int(t.len() as i64)),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+fn rpc_reload(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Err(RpcError::new(500, "no database: htable loading from a DB comes with the DB modules"))
+}
+
 sipr_sdk::module! {
     name: "htable",
     functions: [
@@ -316,6 +434,17 @@ sipr_sdk::module! {
         sipr_sdk::pv_class!("shtdec", keyed_fixup, get_shtdec),
         sipr_sdk::pv_class!("shtcn", keyed_fixup, get_shtcn),
         sipr_sdk::pv_class!("shtcv", keyed_fixup, get_shtcv),
+    ],
+    rpcs: [
+        ("htable.get", "Get one item: table, key", rpc_get),
+        ("htable.delete", "Delete one item: table, key", rpc_delete),
+        ("htable.sets", "Set a string item: table, key, value", rpc_sets),
+        ("htable.seti", "Set an integer item: table, key, value", rpc_seti),
+        ("htable.dump", "Dump a table: table", rpc_dump),
+        ("htable.flush", "Empty a table: table", rpc_flush),
+        ("htable.listTables", "List the tables", rpc_list_tables),
+        ("htable.stats", "Table statistics", rpc_stats),
+        ("htable.reload", "Reload a table from its DB table", rpc_reload),
     ],
     init: mod_init,
 }

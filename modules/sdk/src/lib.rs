@@ -32,6 +32,7 @@ pub use sipr_core::cfg::{
     PvRegistry, RouteMask, RouteType, UriPart, Value,
 };
 pub use sipr_core::module::abi::{CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader};
+pub use sipr_core::rpc::{text_param, RpcDef, RpcError, RpcValue};
 pub use sipr_core::{net, sip};
 pub use sipr_mem::{KvValue, ShmKvTable, ShmPool, TableFull};
 
@@ -186,6 +187,18 @@ pub fn guard_hook<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Resul
     }
 }
 
+/// Runs an RPC command, turning a panic into a 500.
+#[doc(hidden)]
+pub fn guard_rpc(name: &str, f: impl FnOnce() -> Result<RpcValue, RpcError>) -> Result<RpcValue, RpcError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            log::error!("RPC {name}: panicked ({})", panic_text(&p));
+            Err(RpcError::new(500, "internal error"))
+        }
+    }
+}
+
 /// Runs `destroy`, swallowing a panic (with a log line).
 #[doc(hidden)]
 pub fn guard_unit(name: &str, f: impl FnOnce()) {
@@ -210,6 +223,7 @@ macro_rules! module {
         functions: [ $( ($fname:literal, [$($kind:ident),* $(,)?], $routes:expr, $f:path) ),* $(,)? ],
         params: [ $( ($pname:literal, $pkind:ident, $pset:path) ),* $(,)? ]
         $(, pvs: [ $($pv:expr),* $(,)? ] )?
+        $(, rpcs: [ $( ($rname:literal, $rdoc:literal, $rf:path) ),* $(,)? ] )?
         $(, init: $init:path )?
         $(, child_init: $child:path )?
         $(, destroy: $destroy:path )?
@@ -247,6 +261,18 @@ macro_rules! module {
             functions: __SIPR_FUNCTIONS,
             params: __SIPR_PARAMS,
             pvs: &[ $( $($pv),* )? ],
+            rpcs: &[ $( $(
+                $crate::RpcDef {
+                    name: $rname,
+                    doc: $rdoc,
+                    call: {
+                        fn __rpc(p: &[$crate::RpcValue]) -> ::std::result::Result<$crate::RpcValue, $crate::RpcError> {
+                            $crate::guard_rpc($rname, || $rf(p))
+                        }
+                        __rpc
+                    },
+                }
+            ),* )? ],
             init: $crate::__hook_init!($($init)?),
             child_init: $crate::__hook_child!($($child)?),
             destroy: $crate::__hook_destroy!($($destroy)?),
