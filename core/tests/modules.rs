@@ -495,19 +495,19 @@ request_route {
     // the RPC commands see what the script wrote
     use sipr_core::rpc::RpcValue as V;
     let s = |x: &str| V::Str(x.to_string());
-    let got = _set.rpc("htable.get", &[s("t"), s("a")]);
+    let got = set.rpc("htable.get", &[s("t"), s("a")]);
     assert!(got.is_err(), "t=>a was removed: {got:?}");
-    _set.rpc("htable.seti", &[s("t"), s("n"), V::Int(42)]).unwrap();
-    _set.rpc("htable.sets", &[s("t"), s("m"), s("hello")]).unwrap();
-    let got = _set.rpc("htable.get", &[s("t"), s("n")]).unwrap();
+    set.rpc("htable.seti", &[s("t"), s("n"), V::Int(42)]).unwrap();
+    set.rpc("htable.sets", &[s("t"), s("m"), s("hello")]).unwrap();
+    let got = set.rpc("htable.get", &[s("t"), s("n")]).unwrap();
     assert_eq!(got.member("item").and_then(|i| i.member("value")), Some(&V::Int(42)));
-    let V::Array(items) = _set.rpc("htable.dump", &[s("t")]).unwrap() else { panic!("dump is a list") };
+    let V::Array(items) = set.rpc("htable.dump", &[s("t")]).unwrap() else { panic!("dump is a list") };
     assert!(items.iter().any(|i| i.member("name") == Some(&s("m")) && i.member("value") == Some(&s("hello"))));
     let r2 = run_on(&prog, common::INVITE);
     assert!(r2.logs.iter().any(|l| l.contains("1 [1] [str]")), "{:?}", r2.logs);
-    assert_eq!(_set.rpc("htable.get", &[s("nope"), s("a")]).unwrap_err().code, 500);
-    assert_eq!(_set.rpc("htable.nothing", &[]).unwrap_err().message, "command not found");
-    assert!(_set.rpc_commands().iter().any(|(n, _)| *n == "htable.dump"));
+    assert_eq!(set.rpc("htable.get", &[s("nope"), s("a")]).unwrap_err().code, 500);
+    assert_eq!(set.rpc("htable.nothing", &[]).unwrap_err().message, "command not found");
+    assert!(set.rpc_commands().iter().any(|(n, _)| *n == "htable.dump"));
     let e = compile_with_modules("loadmodule \"htable\"\nmodparam(\"htable\", \"htable\", \"bad\")\n").unwrap_err();
     assert!(e.contains("expected name=>attr=value"), "{e}");
     let e = compile_with_modules("loadmodule \"htable\"\nrequest_route { $sht(nope=>x) = 1; }\n").unwrap_err();
