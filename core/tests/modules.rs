@@ -513,3 +513,69 @@ request_route {
     let e = compile_with_modules("loadmodule \"htable\"\nrequest_route { $sht(nope=>x) = 1; }\n").unwrap_err();
     assert!(e.contains("no htable named 'nope'"), "{e}");
 }
+
+#[test]
+fn child_init_failures_name_the_module() {
+    let (_, set) = compile_with_modules("loadmodule \"test_faulty\"\nloadmodule \"sl\"\n").unwrap();
+    assert!(set.child_init_all(sipr_core::module::abi::rank::SIP_WORKER_1).is_ok());
+    let e = set.child_init_all(99).unwrap_err();
+    assert_eq!(e, "module 'test_faulty' child_init(99) failed: rank 99 is refused");
+    let e = set.child_init_all(98).unwrap_err();
+    assert!(e.contains("child_init panicked: rank 98 panics"), "{e}");
+}
+
+#[test]
+fn more_textops_and_sl_functions() {
+    let (prog, set) = compile_with_modules(
+        r#"loadmodule "textops"
+loadmodule "textopsx"
+loadmodule "siputils"
+loadmodule "sl"
+loadmodule "xlog"
+request_route {
+    if (remove_hf_re("^x-cust") == 2) xlog("L_INFO", "re removed 2\n");
+    if (search_append("User-Agent: [^\r]*", " (via sipr)")) xlog("L_INFO", "appended\n");
+    if (!is_privacy("id")) xlog("L_INFO", "no privacy\n");
+    if (is_user("alice")) xlog("L_INFO", "wrong\n"); else xlog("L_INFO", "no credentials\n");
+    set_body("hello", "text/plain");
+    forward("10.1.1.1", 5060);
+    sl_send_reply("404", "Not here");
+}
+"#,
+    )
+    .unwrap();
+    let r = run_on(&prog, common::INVITE);
+    let logs = r.logs.join("\n");
+    for want in ["re removed 2", "appended", "no privacy", "no credentials"] {
+        assert!(logs.contains(want), "{want} missing in\n{logs}");
+    }
+    let fwd = String::from_utf8_lossy(&r.out.sent[0].data).into_owned();
+    assert!(fwd.contains("User-Agent: TestUA/1.0 (via sipr)\r\n"), "{fwd}");
+    assert!(fwd.contains("Content-Type: text/plain\r\n"), "{fwd}");
+    assert!(fwd.ends_with("Content-Length: 5\r\n\r\nhello"), "{fwd}");
+    assert!(SipMsg::parse(fwd.as_bytes()).is_ok());
+    assert!(String::from_utf8_lossy(&r.out.sent[1].data).starts_with("SIP/2.0 404 Not here\r\n"));
+    // sl counted it
+    let stats = set.rpc("sl.stats", &[]).unwrap();
+    assert!(stats.member("4xx").and_then(|v| v.as_int()).is_some_and(|n| n >= 1), "{stats:?}");
+
+    // sl_forward_reply / change_reply_status / remove_body on a reply
+    let (prog, _set) = compile_with_modules(
+        "loadmodule \"sl\"\nloadmodule \"textopsx\"\nreply_route { change_reply_status(\"202\", \"Taken\"); remove_body(); sl_forward_reply(); }\nrequest_route { exit; }\n",
+    )
+    .unwrap();
+    let reply = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKsl1\r\nVia: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKabc;received=10.0.0.9;rport=5099\r\nFrom: <sip:a@a>;tag=1\r\nTo: <sip:b@b>;tag=2\r\nCall-ID: r1\r\nCSeq: 1 INVITE\r\nContent-Length: 3\r\n\r\nabc";
+    let msg = SipMsg::parse(reply).unwrap();
+    let core = CoreInfo::default();
+    let mut proc = ProcState::default();
+    let mut out = Recorder::default();
+    {
+        let mut ctx = Ctx::new(&msg, common::rcv(), &core, &mut proc, &mut out);
+        prog.run(prog.reply_route.unwrap(), &mut ctx);
+    }
+    let sent = &out.sent[0];
+    assert_eq!((sent.host.as_slice(), sent.port), (&b"10.0.0.9"[..], Some(5099)), "received and rport honoured");
+    let text = String::from_utf8_lossy(&sent.data).into_owned();
+    assert!(text.starts_with("SIP/2.0 202 Taken\r\nVia: SIP/2.0/UDP 10.0.0.5:5062;"), "{text}");
+    assert!(text.ends_with("Content-Length: 0\r\n\r\n"), "{text}");
+}

@@ -77,6 +77,21 @@ impl ModuleHeader {
     }
 }
 
+/// Process ranks passed to `child_init`, as Kamailio's: the main process,
+/// the timer, the RPC process, the TCP main process, SIP workers from 1.
+pub mod rank {
+    /// The main (attendant) process, before the fork.
+    pub const MAIN: i32 = 0;
+    /// The timer process.
+    pub const TIMER: i32 = -1;
+    /// The RPC (control) process.
+    pub const RPC: i32 = -2;
+    /// The TCP main process.
+    pub const TCP_MAIN: i32 = -4;
+    /// The first SIP worker; workers are numbered from here.
+    pub const SIP_WORKER_1: i32 = 1;
+}
+
 /// A `modparam` a module accepts.
 #[derive(Debug, Clone, Copy)]
 pub struct ModParamDef {

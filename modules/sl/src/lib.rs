@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sipr_sdk::prelude::*;
 use sipr_sdk::reply::Sent;
 use sipr_sdk::sip::forward_reply;
+use sipr_sdk::{RpcError, RpcValue};
 
 /// Counters: 1xx..6xx, sent, sent errors (>= 300), failures, ACKs seen.
 static STATS: [AtomicU64; 10] = [const { AtomicU64::new(0) }; 10];
@@ -103,6 +104,19 @@ fn forward(ctx: &mut Ctx<'_>) -> FnResult {
     Ok(1)
 }
 
+/// `sl.stats`: this process's reply counters (shared counters come with
+/// the core's statistics).
+fn rpc_stats(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let names = ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx", "sent", "sent_err", "failures", "received_ACKs"];
+    Ok(RpcValue::Struct(
+        names
+            .iter()
+            .zip(STATS.iter())
+            .map(|(n, c)| (n.to_string(), RpcValue::Int(c.load(Ordering::Relaxed) as i64)))
+            .collect(),
+    ))
+}
+
 sipr_sdk::module! {
     name: "sl",
     functions: [
@@ -113,4 +127,5 @@ sipr_sdk::module! {
         ("sl_forward_reply", [IntOrPv, Fmt], RouteMask::REPLY, sl_forward_reply),
     ],
     params: [],
+    rpcs: [("sl.stats", "Stateless reply counters of this process", rpc_stats)],
 }

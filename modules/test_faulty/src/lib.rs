@@ -16,6 +16,15 @@ fn set_boom(_: &ModValue) -> Result<(), String> {
     panic!("test_faulty: the boom parameter explodes");
 }
 
+/// Refuses rank 99, panics on rank 98, accepts the others.
+fn child_init(rank: i32) -> Result<(), String> {
+    match rank {
+        99 => Err("rank 99 is refused".into()),
+        98 => panic!("rank 98 panics"),
+        _ => Ok(()),
+    }
+}
+
 sipr_sdk::module! {
     name: "test_faulty",
     functions: [
@@ -23,4 +32,5 @@ sipr_sdk::module! {
         ("fail_now", [], RouteMask::ANY, fail_now),
     ],
     params: [("boom", Any, set_boom)],
+    child_init: child_init,
 }
