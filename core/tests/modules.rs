@@ -579,3 +579,32 @@ request_route {
     assert!(text.starts_with("SIP/2.0 202 Taken\r\nVia: SIP/2.0/UDP 10.0.0.5:5062;"), "{text}");
     assert!(text.ends_with("Content-Length: 0\r\n\r\n"), "{text}");
 }
+
+#[test]
+fn modules_bind_each_others_api_by_name_and_version() {
+    let (_, set) = compile_with_modules("loadmodule \"test_faulty\"\n").unwrap();
+    let sipr_core::rpc::RpcValue::Array(got) = set.rpc("test_faulty.bound", &[]).unwrap() else { panic!("a list") };
+    let got: Vec<String> = got.iter().filter_map(|v| v.as_text()).collect();
+    assert_eq!(
+        got,
+        vec![
+            "double(21)=42".to_string(),
+            "API 'example' has version 1, version 2 wanted".to_string(),
+            "no loaded module offers the API 'nope'".to_string(),
+            "API 'example' is not of the expected type".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn modules_declare_extra_processes() {
+    let (_, set) = compile_with_modules("loadmodule \"test_faulty\"\nloadmodule \"sl\"\n").unwrap();
+    let procs = set.extra_processes();
+    assert_eq!(procs.len(), 1);
+    let (module, p) = procs[0];
+    assert_eq!((module, p.desc, p.count), ("test_faulty", "test_faulty worker", 2));
+    // the body runs (the runtime forks for it); its panic stays inside
+    common::capture_logs();
+    (p.run)(1);
+    assert!(common::logs().iter().any(|l| l.contains("test_faulty worker panicked: test_faulty process 1 gives up")));
+}

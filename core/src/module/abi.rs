@@ -3,7 +3,7 @@
 use crate::cfg::{FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 5;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -38,6 +38,9 @@ pub struct CoreApi {
     /// The server's shared-memory pool (`sipr_mem::ShmPool`, readable
     /// because the build id matched), or null before it exists.
     pub shm_pool: extern "C" fn() -> *const sipr_mem::ShmPool,
+    /// Finds a loaded module's API by name (UTF-8 range): the
+    /// [`ApiDef`], or null when no loaded module offers it.
+    pub find_api: extern "C" fn(name: *const u8, name_len: usize) -> *const ApiDef,
 }
 
 // SAFETY: the table is immutable after construction and its pointers
@@ -92,6 +95,36 @@ pub mod rank {
     pub const SIP_WORKER_1: i32 = 1;
 }
 
+/// An API a module offers to others: found by name, checked by version,
+/// then downcast to the concrete type (a type from a crate both modules
+/// depend on, built once in the same build).
+pub struct ApiDef {
+    /// Name (`tm`, `usrloc`, ...).
+    pub name: &'static str,
+    /// Version: a binder asking for another one is refused.
+    pub version: u32,
+    /// The API: a static of the exporting module.
+    pub api: &'static (dyn std::any::Any + Send + Sync),
+}
+
+impl std::fmt::Debug for ApiDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiDef").field("name", &self.name).field("version", &self.version).finish_non_exhaustive()
+    }
+}
+
+/// An extra process a module asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcDef {
+    /// Description, as `core.ps` shows it.
+    pub desc: &'static str,
+    /// How many.
+    pub count: u32,
+    /// The process body, given its index (0..count); it returns when the
+    /// process should exit.
+    pub run: fn(u32),
+}
+
 /// A `modparam` a module accepts.
 #[derive(Debug, Clone, Copy)]
 pub struct ModParamDef {
@@ -128,6 +161,11 @@ pub struct ModuleDef {
     pub pvs: &'static [PvClass],
     /// RPC commands.
     pub rpcs: &'static [crate::rpc::RpcDef],
+    /// APIs other modules bind to by name (as Kamailio's `load_tm_api`).
+    pub apis: &'static [ApiDef],
+    /// Extra processes the module wants forked (Kamailio's
+    /// `register_procs` + a process function), started by the runtime.
+    pub procs: &'static [ProcDef],
     /// `mod_init`: after every modparam, before the fork.
     pub init: Option<fn() -> Result<(), String>>,
     /// `child_init(rank)`: in each process after the fork.
@@ -161,6 +199,12 @@ extern "C" fn core_shm_pool() -> *const sipr_mem::ShmPool {
     crate::shm::pool().map_or(std::ptr::null(), |p| p as *const _)
 }
 
+extern "C" fn core_find_api(name: *const u8, name_len: usize) -> *const ApiDef {
+    // SAFETY: the SDK passes a live UTF-8 byte range for this call.
+    let name = unsafe { std::slice::from_raw_parts(name, name_len) };
+    super::loader::find_api(name).map_or(std::ptr::null(), |a| a as *const ApiDef)
+}
+
 /// The table handed to every module.
 pub static CORE_API: CoreApi = CoreApi {
     abi_version: ABI_VERSION,
@@ -169,4 +213,5 @@ pub static CORE_API: CoreApi = CoreApi {
     log: core_log,
     max_level: core_max_level,
     shm_pool: core_shm_pool,
+    find_api: core_find_api,
 };

@@ -87,6 +87,15 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// Every API of every loaded module (modules are never unloaded, so the
+/// references stay valid): what `find_api` searches.
+static APIS: std::sync::Mutex<Vec<&'static super::abi::ApiDef>> = std::sync::Mutex::new(Vec::new());
+
+/// The API `name` of a loaded module.
+pub(crate) fn find_api(name: &[u8]) -> Option<&'static super::abi::ApiDef> {
+    APIS.lock().ok()?.iter().find(|a| a.name.as_bytes() == name).copied()
+}
+
 /// A module that is loaded.
 struct Loaded {
     def: &'static ModuleDef,
@@ -225,6 +234,13 @@ impl ModuleSet {
         for pv in def.pvs {
             pvs.register(pv).map_err(|reason| LoadError::Register { name: def.name.to_string(), reason })?;
         }
+        if let Ok(mut apis) = APIS.lock() {
+            for a in def.apis {
+                if !apis.iter().any(|x| x.name == a.name) {
+                    apis.push(a);
+                }
+            }
+        }
         log::debug!("loaded module {} from {}", def.name, path.display());
         self.modules.push(Loaded { def, path });
         Ok(def.name)
@@ -278,6 +294,11 @@ impl ModuleSet {
     /// Every RPC command of the loaded modules, with its help line.
     pub fn rpc_commands(&self) -> Vec<(&'static str, &'static str)> {
         self.modules.iter().flat_map(|m| m.def.rpcs.iter()).map(|r| (r.name, r.doc)).collect()
+    }
+
+    /// The extra processes the loaded modules ask for: (module, process).
+    pub fn extra_processes(&self) -> Vec<(&'static str, super::abi::ProcDef)> {
+        self.modules.iter().flat_map(|m| m.def.procs.iter().map(move |p| (m.def.name, *p))).collect()
     }
 
     /// Runs every module's `mod_init`, in load order.

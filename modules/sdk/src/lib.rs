@@ -31,7 +31,7 @@ pub use sipr_core::cfg::{
     rebuild_uri, Branch, Ctx, Dest, FnDef, Format, ModValue, Names, Param, ParamKind, PvArg, PvClass, PvRef,
     PvRegistry, RouteMask, RouteType, UriPart, Value,
 };
-pub use sipr_core::module::abi::{CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader};
+pub use sipr_core::module::abi::{ApiDef, CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader, ProcDef};
 pub use sipr_core::rpc::{text_param, RpcDef, RpcError, RpcValue};
 pub use sipr_core::{net, sip};
 pub use sipr_mem::{KvValue, ShmKvTable, ShmPool, TableFull};
@@ -224,6 +224,8 @@ macro_rules! module {
         params: [ $( ($pname:literal, $pkind:ident, $pset:path) ),* $(,)? ]
         $(, pvs: [ $($pv:expr),* $(,)? ] )?
         $(, rpcs: [ $( ($rname:literal, $rdoc:literal, $rf:path) ),* $(,)? ] )?
+        $(, apis: [ $( ($aname:literal, $aversion:expr, $api:path) ),* $(,)? ] )?
+        $(, procs: [ $( ($pdesc:literal, $pcount:expr, $prun:path) ),* $(,)? ] )?
         $(, init: $init:path )?
         $(, child_init: $child:path )?
         $(, destroy: $destroy:path )?
@@ -270,6 +272,19 @@ macro_rules! module {
                             $crate::guard_rpc($rname, || $rf(p))
                         }
                         __rpc
+                    },
+                }
+            ),* )? ],
+            apis: &[ $( $( $crate::ApiDef { name: $aname, version: $aversion, api: &$api } ),* )? ],
+            procs: &[ $( $(
+                $crate::ProcDef {
+                    desc: $pdesc,
+                    count: $pcount,
+                    run: {
+                        fn __proc(i: u32) {
+                            $crate::guard_unit($pdesc, || $prun(i))
+                        }
+                        __proc
                     },
                 }
             ),* )? ],
@@ -343,6 +358,34 @@ macro_rules! __hook_destroy {
             __destroy
         })
     };
+}
+
+/// Binds to another module's API (as Kamailio's `load_tm_api`): call it
+/// from `mod_init`, when every module is loaded. The error says whether
+/// the API is missing, of another version, or of another type.
+pub fn bind_api<T: std::any::Any>(name: &str, version: u32) -> Result<&'static T, String> {
+    let core = CORE.get().ok_or("not loaded by sipr")?;
+    let p = (core.find_api)(name.as_ptr(), name.len());
+    // SAFETY: the core returns null or a pointer to an ApiDef in a loaded
+    // module's statics (modules are never unloaded); same build id, so the
+    // layout is ours.
+    let def: &'static ApiDef =
+        unsafe { p.as_ref() }.ok_or_else(|| format!("no loaded module offers the API '{name}'"))?;
+    if def.version != version {
+        return Err(format!("API '{name}' has version {}, version {version} wanted", def.version));
+    }
+    def.api.downcast_ref::<T>().ok_or_else(|| format!("API '{name}' is not of the expected type"))
+}
+
+/// Types for the loader tests (an API one test module offers).
+#[doc(hidden)]
+pub mod testing {
+    /// An API with one function.
+    #[derive(Debug)]
+    pub struct ExampleApi {
+        /// Doubles.
+        pub double: fn(i64) -> i64,
+    }
 }
 
 /// Compiles a regex given at run time as Kamailio's modules do

@@ -25,6 +25,43 @@ fn child_init(rank: i32) -> Result<(), String> {
     }
 }
 
+fn double(x: i64) -> i64 {
+    x * 2
+}
+
+static EXAMPLE: sipr_sdk::testing::ExampleApi = sipr_sdk::testing::ExampleApi { double };
+
+/// What binding the API gave in mod_init (as another module would).
+static BOUND: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// An extra process body: panics, to show the panic stays in the module.
+fn proc_body(i: u32) {
+    panic!("test_faulty process {i} gives up");
+}
+
+fn mod_init() -> Result<(), String> {
+    let mut out = BOUND.lock().map_err(|_| "poisoned")?;
+    out.clear();
+    match sipr_sdk::bind_api::<sipr_sdk::testing::ExampleApi>("example", 1) {
+        Ok(api) => out.push(format!("double(21)={}", (api.double)(21))),
+        Err(e) => out.push(e),
+    }
+    for (name, version) in [("example", 2), ("nope", 1)] {
+        if let Err(e) = sipr_sdk::bind_api::<sipr_sdk::testing::ExampleApi>(name, version) {
+            out.push(e);
+        }
+    }
+    if let Err(e) = sipr_sdk::bind_api::<String>("example", 1) {
+        out.push(e);
+    }
+    Ok(())
+}
+
+fn rpc_bound(_: &[sipr_sdk::RpcValue]) -> Result<sipr_sdk::RpcValue, sipr_sdk::RpcError> {
+    let out = BOUND.lock().map_err(|_| sipr_sdk::RpcError::new(500, "poisoned"))?;
+    Ok(sipr_sdk::RpcValue::Array(out.iter().map(|s| sipr_sdk::RpcValue::Str(s.clone())).collect()))
+}
+
 sipr_sdk::module! {
     name: "test_faulty",
     functions: [
@@ -32,5 +69,9 @@ sipr_sdk::module! {
         ("fail_now", [], RouteMask::ANY, fail_now),
     ],
     params: [("boom", Any, set_boom)],
+    rpcs: [("test_faulty.bound", "what binding the example API gave", rpc_bound)],
+    apis: [("example", 1, EXAMPLE)],
+    procs: [("test_faulty worker", 2, proc_body)],
+    init: mod_init,
     child_init: child_init,
 }
