@@ -557,7 +557,11 @@ request_route {
     assert!(String::from_utf8_lossy(&r.out.sent[1].data).starts_with("SIP/2.0 404 Not here\r\n"));
     // sl counted it
     let stats = set.rpc("sl.stats", &[]).unwrap();
-    assert!(stats.member("4xx").and_then(|v| v.as_int()).is_some_and(|n| n >= 1), "{stats:?}");
+    assert!(stats.member("4xx_replies").and_then(|v| v.as_int()).is_some_and(|n| n >= 1), "{stats:?}");
+    // the same counters through the core's stats.get_statistics
+    let all = set.rpc("stats.get_statistics", &[sipr_core::rpc::RpcValue::Str("sl:".into())]).unwrap();
+    let sipr_core::rpc::RpcValue::Array(lines) = all else { panic!("a list") };
+    assert!(lines.iter().any(|l| l.as_text().is_some_and(|t| t.starts_with("sl:4xx_replies = "))), "{lines:?}");
 
     // sl_forward_reply / change_reply_status / remove_body on a reply
     let (prog, _set) = compile_with_modules(

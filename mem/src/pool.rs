@@ -247,6 +247,22 @@ impl ShmPool {
         Some(p)
     }
 
+    /// A zeroed 64-bit atomic in the pool, shared by every process forked
+    /// after this call (statistics counters). Never freed: it lives as
+    /// long as the pool.
+    #[track_caller]
+    pub fn alloc_counter(&self) -> Option<&std::sync::atomic::AtomicU64> {
+        let p = self.alloc_at(std::mem::size_of::<std::sync::atomic::AtomicU64>(), Location::caller())?;
+        // SAFETY: a fresh 16-aligned block of 8+ bytes, zeroed here (a zero
+        // AtomicU64), never freed, so the reference lives as long as the
+        // pool borrowed by `&self`; atomics are fine to share across
+        // processes in MAP_SHARED memory.
+        unsafe {
+            p.as_ptr().write_bytes(0, 8);
+            Some(&*p.as_ptr().cast::<std::sync::atomic::AtomicU64>())
+        }
+    }
+
     /// Resizes a block, keeping its contents up to the smaller size; in
     /// place when possible. `None` when there is no room: the old block is
     /// then untouched and still owned by the caller. A pointer that is not

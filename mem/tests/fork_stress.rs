@@ -152,3 +152,41 @@ fn children_killed_mid_churn_never_crash_the_survivor() {
         }
     }
 }
+
+#[test]
+fn counters_and_kv_tables_are_shared_across_processes() {
+    use sipr_mem::{KvValue, ShmKvTable};
+    use std::sync::atomic::Ordering;
+    let pool = ShmPool::create_mb(8).unwrap();
+    let counter = pool.alloc_counter().unwrap();
+    let table = ShmKvTable::new_in(&pool, 64, 8, "shared").unwrap();
+    let work = |tag: u8| {
+        for i in 0..20_000u32 {
+            counter.fetch_add(1, Ordering::Relaxed);
+            if i % 100 == 0 {
+                let key = format!("{tag}-{i}");
+                if table.set(key.as_bytes(), KvValue::Int(i as i64), 0).is_err() {
+                    return 1;
+                }
+            }
+            let _ = table.add(b"hits", 1, 0, 0, 0);
+        }
+        0
+    };
+    let pids: Vec<i32> = (0..2u8)
+        .map(|c| {
+            let work = &work;
+            // SAFETY: the child touches only the pool (counter, table) and its
+            // own heap, then _exits.
+            unsafe { fork_child(move || work(c + 1)) }.unwrap()
+        })
+        .collect();
+    assert_eq!(work(0), 0);
+    for pid in pids {
+        assert_eq!(wait_pid(pid).unwrap(), ExitStatus::Exited(0));
+    }
+    assert_eq!(counter.load(Ordering::Relaxed), 60_000);
+    assert_eq!(table.get(b"hits", 0, |v, _| v == KvValue::Int(60_000)), Some(true));
+    assert_eq!(table.len(), 3 * 200 + 1);
+    assert!(pool.integrity_check().is_ok());
+}

@@ -3,7 +3,7 @@
 use crate::cfg::{FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 5;
+pub const ABI_VERSION: u32 = 6;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -41,6 +41,14 @@ pub struct CoreApi {
     /// Finds a loaded module's API by name (UTF-8 range): the
     /// [`ApiDef`], or null when no loaded module offers it.
     pub find_api: extern "C" fn(name: *const u8, name_len: usize) -> *const ApiDef,
+    /// Registers (or finds) the statistics counter `group:name` (UTF-8
+    /// ranges); a shm atomic every process shares, or null.
+    pub counter: extern "C" fn(
+        group: *const u8,
+        group_len: usize,
+        name: *const u8,
+        name_len: usize,
+    ) -> *const std::sync::atomic::AtomicU64,
 }
 
 // SAFETY: the table is immutable after construction and its pointers
@@ -205,6 +213,21 @@ extern "C" fn core_find_api(name: *const u8, name_len: usize) -> *const ApiDef {
     super::loader::find_api(name).map_or(std::ptr::null(), |a| a as *const ApiDef)
 }
 
+extern "C" fn core_counter(
+    group: *const u8,
+    group_len: usize,
+    name: *const u8,
+    name_len: usize,
+) -> *const std::sync::atomic::AtomicU64 {
+    // SAFETY: the SDK passes live UTF-8 byte ranges for this call.
+    let (group, name) =
+        unsafe { (std::slice::from_raw_parts(group, group_len), std::slice::from_raw_parts(name, name_len)) };
+    let (Ok(group), Ok(name)) = (std::str::from_utf8(group), std::str::from_utf8(name)) else {
+        return std::ptr::null();
+    };
+    crate::stats::register(group, name).map_or(std::ptr::null(), |c| c as *const _)
+}
+
 /// The table handed to every module.
 pub static CORE_API: CoreApi = CoreApi {
     abi_version: ABI_VERSION,
@@ -214,4 +237,5 @@ pub static CORE_API: CoreApi = CoreApi {
     max_level: core_max_level,
     shm_pool: core_shm_pool,
     find_api: core_find_api,
+    counter: core_counter,
 };

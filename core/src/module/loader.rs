@@ -282,10 +282,9 @@ impl ModuleSet {
         name: &str,
         params: &[crate::rpc::RpcValue],
     ) -> Result<crate::rpc::RpcValue, crate::rpc::RpcError> {
-        let def = self
-            .modules
+        let def = crate::stats::CORE_RPCS
             .iter()
-            .flat_map(|m| m.def.rpcs.iter())
+            .chain(self.modules.iter().flat_map(|m| m.def.rpcs.iter()))
             .find(|r| r.name == name)
             .ok_or_else(|| crate::rpc::RpcError::new(500, "command not found"))?;
         (def.call)(params)
@@ -293,7 +292,11 @@ impl ModuleSet {
 
     /// Every RPC command of the loaded modules, with its help line.
     pub fn rpc_commands(&self) -> Vec<(&'static str, &'static str)> {
-        self.modules.iter().flat_map(|m| m.def.rpcs.iter()).map(|r| (r.name, r.doc)).collect()
+        crate::stats::CORE_RPCS
+            .iter()
+            .chain(self.modules.iter().flat_map(|m| m.def.rpcs.iter()))
+            .map(|r| (r.name, r.doc))
+            .collect()
     }
 
     /// The extra processes the loaded modules ask for: (module, process).

@@ -360,6 +360,16 @@ macro_rules! __hook_destroy {
     };
 }
 
+/// The statistics counter `group:name` (Kamailio's counters), shared by
+/// every process: register in `mod_init`, add with `fetch_add`.
+pub fn counter(group: &str, name: &str) -> Result<&'static std::sync::atomic::AtomicU64, String> {
+    let core = CORE.get().ok_or("not loaded by sipr")?;
+    let p = (core.counter)(group.as_ptr(), group.len(), name.as_ptr(), name.len());
+    // SAFETY: null or an AtomicU64 in the shm pool (or leaked), never
+    // freed: valid for the life of the process.
+    unsafe { p.as_ref() }.ok_or_else(|| format!("cannot register counter {group}:{name}"))
+}
+
 /// Binds to another module's API (as Kamailio's `load_tm_api`): call it
 /// from `mod_init`, when every module is loaded. The error says whether
 /// the API is missing, of another version, or of another type.

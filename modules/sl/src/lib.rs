@@ -11,9 +11,9 @@
 //!   error" state yet).
 //! * `sl_forward_reply([code, reason])`: forwards the reply being
 //!   processed to the next Via (received/rport honoured).
-//! * Statistics (`1xx_replies` ... `6xx_replies`, `sent_replies`,
-//!   `sent_err_replies`, `failures`, `received_ACKs`) are counted per
-//!   process until the core's counters exist.
+//! * Statistics, in shm counters shared by every process: `sl:1xx_replies`
+//!   ... `sl:6xx_replies`, `sl:sent_replies`, `sl:sent_err_replies`,
+//!   `sl:failures`, `sl:received_ACKs` (`stats.get_statistics sl:`, `sl.stats`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,8 +22,39 @@ use sipr_sdk::reply::Sent;
 use sipr_sdk::sip::forward_reply;
 use sipr_sdk::{RpcError, RpcValue};
 
-/// Counters: 1xx..6xx, sent, sent errors (>= 300), failures, ACKs seen.
-static STATS: [AtomicU64; 10] = [const { AtomicU64::new(0) }; 10];
+/// Kamailio's sl counter names, in the order of the indexes below.
+const COUNTER_NAMES: [&str; 10] = [
+    "1xx_replies",
+    "2xx_replies",
+    "3xx_replies",
+    "4xx_replies",
+    "5xx_replies",
+    "6xx_replies",
+    "sent_replies",
+    "sent_err_replies",
+    "failures",
+    "received_ACKs",
+];
+
+/// The counters, in shm (registered in mod_init, before the fork).
+static COUNTERS: std::sync::OnceLock<[&'static AtomicU64; 10]> = std::sync::OnceLock::new();
+
+fn mod_init() -> Result<(), String> {
+    let mut regs = Vec::with_capacity(10);
+    for n in COUNTER_NAMES {
+        regs.push(sipr_sdk::counter("sl", n)?);
+    }
+    let arr: [&'static AtomicU64; 10] = regs.try_into().map_err(|_| "counter count")?;
+    let _ = COUNTERS.set(arr);
+    Ok(())
+}
+
+/// Adds one to counter `i`.
+fn count(i: usize) {
+    if let Some(c) = COUNTERS.get() {
+        c[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
 const SENT: usize = 6;
 const SENT_ERR: usize = 7;
 const FAILURES: usize = 8;
@@ -41,20 +72,20 @@ fn code_param(ctx: &Ctx<'_>, p: &Param) -> Result<u16, ModError> {
 fn reply(ctx: &mut Ctx<'_>, code: u16, reason: &str) -> FnResult {
     match sipr_sdk::reply::send(ctx, code, reason, b"", b"") {
         Ok(Sent::Yes) => {
-            STATS[(code / 100 - 1) as usize].fetch_add(1, Ordering::Relaxed);
-            STATS[SENT].fetch_add(1, Ordering::Relaxed);
+            count((code / 100 - 1) as usize);
+            count(SENT);
             if code >= 300 {
-                STATS[SENT_ERR].fetch_add(1, Ordering::Relaxed);
+                count(SENT_ERR);
             }
             Ok(1)
         }
         Ok(Sent::AckNotAnswered) => {
-            STATS[ACKS].fetch_add(1, Ordering::Relaxed);
+            count(ACKS);
             warn!("sl: I won't send a reply for ACK");
             Ok(-1)
         }
         Err(e) => {
-            STATS[FAILURES].fetch_add(1, Ordering::Relaxed);
+            count(FAILURES);
             Err(e)
         }
     }
@@ -104,14 +135,13 @@ fn forward(ctx: &mut Ctx<'_>) -> FnResult {
     Ok(1)
 }
 
-/// `sl.stats`: this process's reply counters (shared counters come with
-/// the core's statistics).
+/// `sl.stats`: the reply counters (also in `stats.get_statistics sl:`).
 fn rpc_stats(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    let names = ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx", "sent", "sent_err", "failures", "received_ACKs"];
+    let c = COUNTERS.get().ok_or_else(|| RpcError::new(500, "sl not initialised"))?;
     Ok(RpcValue::Struct(
-        names
+        COUNTER_NAMES
             .iter()
-            .zip(STATS.iter())
+            .zip(c.iter())
             .map(|(n, c)| (n.to_string(), RpcValue::Int(c.load(Ordering::Relaxed) as i64)))
             .collect(),
     ))
@@ -127,5 +157,6 @@ sipr_sdk::module! {
         ("sl_forward_reply", [IntOrPv, Fmt], RouteMask::REPLY, sl_forward_reply),
     ],
     params: [],
-    rpcs: [("sl.stats", "Stateless reply counters of this process", rpc_stats)],
+    rpcs: [("sl.stats", "Stateless reply counters", rpc_stats)],
+    init: mod_init,
 }

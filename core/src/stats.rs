@@ -1,0 +1,86 @@
+//! Statistics counters (Kamailio's counters: `sl:1xx_replies`,
+//! `core:rcv_requests`, ...): named `group:name` atomics in shm, so every
+//! process adds to the same number. Registered before the fork (in
+//! `mod_init`); read by `stats.get_statistics`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use crate::rpc::{RpcError, RpcValue};
+
+struct Entry {
+    group: String,
+    name: String,
+    value: &'static AtomicU64,
+}
+
+static COUNTERS: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+/// The counter `group:name`, created on first registration (in the shm
+/// pool when there is one; before the server has a pool — tools, tests —
+/// a process-local one).
+pub fn register(group: &str, name: &str) -> Result<&'static AtomicU64, String> {
+    let mut all = COUNTERS.lock().map_err(|_| "counters lock poisoned")?;
+    if let Some(e) = all.iter().find(|e| e.group == group && e.name == name) {
+        return Ok(e.value);
+    }
+    let value: &'static AtomicU64 = match crate::shm::pool() {
+        Some(pool) => pool.alloc_counter().ok_or("no shared memory for a counter")?,
+        None => Box::leak(Box::new(AtomicU64::new(0))),
+    };
+    all.push(Entry { group: group.to_string(), name: name.to_string(), value });
+    Ok(value)
+}
+
+/// Every counter: (group, name, value).
+pub fn snapshot() -> Vec<(String, String, u64)> {
+    COUNTERS
+        .lock()
+        .map(|all| all.iter().map(|e| (e.group.clone(), e.name.clone(), e.value.load(Ordering::Relaxed))).collect())
+        .unwrap_or_default()
+}
+
+/// `stats.get_statistics [all | group: | group:name]...`: Kamailio's
+/// shape, a list of `group:name = value` strings.
+pub fn rpc_get_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let wanted: Vec<String> = params.iter().filter_map(RpcValue::as_text).collect();
+    let wanted = if wanted.is_empty() { vec!["all".to_string()] } else { wanted };
+    let out: Vec<RpcValue> = snapshot()
+        .into_iter()
+        .filter(|(g, n, _)| {
+            wanted.iter().any(|w| {
+                w == "all" || w.strip_suffix(':').is_some_and(|wg| wg == g) || *w == format!("{g}:{n}") || w == n
+            })
+        })
+        .map(|(g, n, v)| RpcValue::Str(format!("{g}:{n} = {v}")))
+        .collect();
+    if out.is_empty() {
+        return Err(RpcError::new(404, "statistics not found"));
+    }
+    Ok(RpcValue::Array(out))
+}
+
+/// `stats.reset_statistics group:name...`.
+pub fn rpc_reset_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let all = COUNTERS.lock().map_err(|_| RpcError::new(500, "counters lock poisoned"))?;
+    for p in params.iter().filter_map(RpcValue::as_text) {
+        for e in all.iter().filter(|e| p == "all" || format!("{}:{}", e.group, e.name) == p) {
+            e.value.store(0, Ordering::Relaxed);
+        }
+    }
+    Ok(RpcValue::Null)
+}
+
+/// The core's own RPC commands (modules add theirs).
+pub static CORE_RPCS: &[crate::rpc::RpcDef] = &[
+    crate::rpc::RpcDef {
+        name: "stats.get_statistics",
+        doc: "Counters: all, group: or group:name",
+        call: rpc_get_statistics,
+    },
+    crate::rpc::RpcDef {
+        name: "stats.reset_statistics",
+        doc: "Reset counters: group:name or all",
+        call: rpc_reset_statistics,
+    },
+];
