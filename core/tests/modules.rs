@@ -22,6 +22,8 @@ fn module_dir() -> PathBuf {
 }
 
 fn compile_with_modules(cfg: &str) -> Result<(Program, ModuleSet), String> {
+    // the server's pool (htable, $shv and the counters live in it)
+    sipr_core::shm::install(sipr_mem::ShmPool::create_mb(16).unwrap());
     let mut set = ModuleSet::new(&[module_dir()]);
     let prog = load_str(cfg, "mod.cfg", FnRegistry::core(), PvRegistry::core(), &mut set).map_err(|e| e.to_string())?;
     set.init_all()?;
@@ -350,7 +352,10 @@ fn pv_kex_corex_functions() {
 loadmodule "kex"
 loadmodule "corex"
 loadmodule "xlog"
+modparam("pv", "shvset", "started=i:1")
 request_route {
+    $shv(seen) = $shv(seen) + 1;
+    xlog("L_INFO", "shv [$shv(started)] [$shv(nope)] [$shv(seen)]\n");
     $avp(a) = 5; $var(s) = "x";
     if (pv_isset("$avp(a)") && is_int("$avp(a)") && typeof("$var(s)", "str") && not_empty("$var(s)")) xlog("L_INFO", "pv ok\n");
     pv_unset("$avp(a)");
@@ -365,7 +370,7 @@ request_route {
     .unwrap();
     let r = run_on(&prog, common::INVITE);
     let logs = r.logs.join("\n");
-    for want in ["pv ok", "unset ok", "p=bob@example.com br=sip:other@h.example"] {
+    for want in ["pv ok", "unset ok", "p=bob@example.com br=sip:other@h.example", "shv [1] [0] ["] {
         assert!(logs.contains(want), "{want} missing in\n{logs}");
     }
     let s = &r.out.sent[0];
@@ -456,7 +461,6 @@ fn stock_kamailio_cfg_answers_keepalives_with_the_real_modules() {
 
 #[test]
 fn htable_in_shm() {
-    sipr_core::shm::install(sipr_mem::ShmPool::create_mb(16).unwrap());
     let (prog, set) = compile_with_modules(
         r#"loadmodule "htable"
 loadmodule "xlog"

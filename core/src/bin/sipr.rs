@@ -109,6 +109,8 @@ fn main() -> ExitCode {
     }
     match sipr_mem::ShmPool::create_mb(shm_mb) {
         Ok(pool) => {
+            // the server's pool: modules reach it through the core's table
+            let pool = sipr_core::shm::install(pool);
             let s = pool.stats();
             println!(
                 "shm pool ok: total={} free={} used={} real_used={} fragments={}",

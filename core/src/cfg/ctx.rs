@@ -2,7 +2,6 @@
 //! state (new Request-URI, `$du`, flags, AVPs, branches, lumps), the
 //! worker's own state (`$var`), and the server facts (`myself`).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::value::{Stored, Value};
@@ -232,9 +231,6 @@ impl CoreInfo {
 pub struct ProcState {
     /// `$var` slots, one per name the program uses.
     pub vars: Vec<Stored>,
-    /// `$shv`: shared variables. Process-local until the pv module moves
-    /// them into shm (issue 5).
-    pub shv: HashMap<Vec<u8>, Stored>,
     /// A buffer assignments copy through, so that `$var(x) = $rU` does not
     /// allocate once warm.
     pub scratch: Vec<u8>,

@@ -46,7 +46,7 @@ pub enum PvArg {
     Slot(u32),
     /// An interned name (`$avp`).
     Id(u32),
-    /// A text argument (`$shv(name)`, `$time(year)`).
+    /// A text argument (`$time(year)`, a module's name).
     Text(Box<[u8]>),
     /// A header: its kind and its name (for `Other`).
     Hdr(HeaderKind, Box<[u8]>),
@@ -886,17 +886,6 @@ fn set_xavp(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> 
     Ok(())
 }
 
-fn get_shv<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
-    let PvArg::Text(n) = &pv.arg else { return Value::Null };
-    ctx.proc.shv.get(&n[..]).map_or(Value::Int(0), Stored::get)
-}
-fn set_shv(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
-    let PvArg::Text(n) = &pv.arg else { return Err("bad $shv".into()) };
-    let v = if v.is_null() { Value::Int(0) } else { v.clone() };
-    ctx.proc.shv.entry(n.to_vec()).or_default().set(&v);
-    Ok(())
-}
-
 fn time_fixup(inner: Option<&str>, reg: &PvRegistry, names: &mut Names) -> Result<PvArg, String> {
     let arg = text_arg(inner, reg, names)?;
     if let PvArg::Text(t) = &arg {
@@ -1111,7 +1100,6 @@ static CORE_PVS: &[PvClass] = &[
     pv!("var", fixup var_fixup, get_var, set_var),
     pv!("avp", fixup avp_fixup, get_avp, set_avp),
     pv!("xavp", fixup xavp_fixup, get_xavp, set_xavp),
-    pv!("shv", fixup text_arg, get_shv, set_shv),
     pv!("time", fixup time_fixup, get_time),
     pv!("utime", fixup time_fixup, get_time),
     pv!("Ts", get_ts),

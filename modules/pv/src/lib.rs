@@ -4,9 +4,79 @@
 //! loaded; loading it gives the functions:
 //!
 //! `pv_isset(pv)`, `pv_unset(pv)`, `is_int(pv)`, `typeof(pv, "int"|"str"|
-//! "null")`, `not_empty(pv)`.
+//! "null")`, `not_empty(pv)`, and the shared variables `$shv(name)` — in
+//! shm, one value for every process (unset reads 0, as Kamailio) — with
+//! their initial values from `modparam("pv", "shvset", "name=i:1")` /
+//! `"name=s:text"`.
+
+use std::sync::{Mutex, OnceLock};
 
 use sipr_sdk::prelude::*;
+use sipr_sdk::{KvValue, Names, PvArg, PvRef, PvRegistry, ShmKvTable};
+
+/// `shvset` values, kept until mod_init writes them into the table.
+static SHVSET: Mutex<Vec<(String, KvOwned)>> = Mutex::new(Vec::new());
+
+#[derive(Debug, Clone)]
+enum KvOwned {
+    Int(i64),
+    Str(String),
+}
+
+/// The shared variables, in shm (created in mod_init, before the fork).
+static SHV: OnceLock<ShmKvTable<'static>> = OnceLock::new();
+
+fn set_shvset(v: &ModValue) -> Result<(), String> {
+    let ModValue::Str(s) = v else { return Err("shvset takes \"name=i:number\" or \"name=s:text\"".into()) };
+    let (name, val) = s.split_once('=').ok_or("expected name=i:number or name=s:text")?;
+    let val = match val.split_once(':') {
+        Some(("i", n)) => KvOwned::Int(n.trim().parse().map_err(|_| format!("'{n}' is not a number"))?),
+        Some(("s", t)) => KvOwned::Str(t.to_string()),
+        _ => return Err("expected name=i:number or name=s:text".into()),
+    };
+    SHVSET.lock().map_err(|_| "poisoned")?.push((name.trim().to_string(), val));
+    Ok(())
+}
+
+fn mod_init() -> Result<(), String> {
+    let pool = sipr_sdk::shm_pool().ok_or("no shared memory pool for $shv")?;
+    let table = ShmKvTable::new_in(pool, 64, 16, "shv").ok_or("no shared memory for $shv")?;
+    for (name, v) in SHVSET.lock().map_err(|_| "poisoned")?.iter() {
+        let r = match v {
+            KvOwned::Int(i) => table.set(name.as_bytes(), KvValue::Int(*i), 0),
+            KvOwned::Str(s) => table.set(name.as_bytes(), KvValue::Str(s.as_bytes()), 0),
+        };
+        r.map_err(|e| e.to_string())?;
+    }
+    let _ = SHV.set(table);
+    Ok(())
+}
+
+fn shv_fixup(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
+    match inner.map(str::trim) {
+        Some(n) if !n.is_empty() => Ok(PvArg::Text(n.as_bytes().into())),
+        _ => Err("needs a name".into()),
+    }
+}
+
+fn get_shv<'c>(_: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    let (PvArg::Text(n), Some(t)) = (&pv.arg, SHV.get()) else { return Value::Null };
+    t.get(n, 0, |v, _| match v {
+        KvValue::Int(i) => Value::Int(i),
+        KvValue::Str(s) => Value::string(s.to_vec()),
+    })
+    .unwrap_or(Value::Int(0))
+}
+
+fn set_shv(_: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
+    let (PvArg::Text(n), Some(t)) = (&pv.arg, SHV.get()) else { return Err("$shv not initialised".into()) };
+    let r = match v {
+        Value::Null => t.set(n, KvValue::Int(0), 0),
+        Value::Int(i) => t.set(n, KvValue::Int(*i), 0),
+        Value::Str(s) => t.set(n, KvValue::Str(s), 0),
+    };
+    r.map_err(|e| e.to_string())
+}
 
 fn pv_of(p: &Param) -> Result<&sipr_sdk::PvRef, ModError> {
     match p {
@@ -56,5 +126,7 @@ sipr_sdk::module! {
         ("typeof", [Pv, Str], RouteMask::ANY, type_of),
         ("not_empty", [Pv], RouteMask::ANY, not_empty),
     ],
-    params: [],
+    params: [("shvset", Str, set_shvset)],
+    pvs: [sipr_sdk::pv_class!("shv", shv_fixup, get_shv, set_shv)],
+    init: mod_init,
 }
