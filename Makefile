@@ -13,9 +13,9 @@ SHM_MB   ?= 64
 CFG      ?= etc/sipr.cfg
 
 # Debian packages the tests need: kamailio, whose stock
-# /etc/kamailio/kamailio.cfg the cfg tests must read (sip-tester for sipp
-# joins with the end-to-end tests of the runtime).
-TEST_APT_PACKAGES ?= kamailio
+# /etc/kamailio/kamailio.cfg the cfg tests read, and sip-tester (sipp) for
+# the end-to-end tests in test/.
+TEST_APT_PACKAGES ?= kamailio sip-tester
 
 RELEASE_DIR := target/release
 # Module crates (modules/NAME, lib NAME → libNAME.so → NAME.so); the SDK
@@ -56,10 +56,10 @@ install: all
 	install -m 0644 etc/*.cfg $(DESTDIR)$(PREFIX)/share/sipr/
 	@for f in scripts/*.sql; do [ -f "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(PREFIX)/share/sipr/; done; true
 
-# Until the server runtime lands (issue 6) the binary checks that the shared
-# memory pool can be built (-c) and prints its statistics.
+# The server in the foreground on 127.0.0.1:5060 (etc/sipr.cfg), logging to
+# stderr; modules from the build tree.
 run: all
-	$(RELEASE_DIR)/sipr -m $(SHM_MB) -c
+	$(RELEASE_DIR)/sipr -DD -E -m $(SHM_MB) -L $(RELEASE_DIR) -f $(CFG)
 
 # The module .so files are built first: the loader and module tests open
 # them from target/debug.

@@ -21,6 +21,7 @@ pub mod hash;
 pub mod module;
 pub mod net;
 pub mod rpc;
+pub mod runtime;
 pub mod shm;
 pub mod sip;
 pub mod stats;

@@ -188,6 +188,110 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     }
 }
 
+/// Reaps one ended child without waiting: `Some((pid, status))`, or
+/// `None` when no child has ended.
+pub fn reap_any() -> Option<(i32, ExitStatus)> {
+    let mut status = 0;
+    // SAFETY: `status` is a valid out-pointer; WNOHANG never blocks.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    (pid > 0).then(|| (pid, decode_status(status)))
+}
+
+/// Signal numbers the server uses (so that callers need no libc).
+pub mod sig {
+    /// Terminate.
+    pub const TERM: i32 = libc::SIGTERM;
+    /// Interrupt (^C).
+    pub const INT: i32 = libc::SIGINT;
+    /// Kill.
+    pub const KILL: i32 = libc::SIGKILL;
+    /// Broken pipe.
+    pub const PIPE: i32 = libc::SIGPIPE;
+    /// A child ended.
+    pub const CHLD: i32 = libc::SIGCHLD;
+    /// Hang-up.
+    pub const HUP: i32 = libc::SIGHUP;
+}
+
+/// Signals the server's main process handles synchronously.
+pub const SERVER_SIGNALS: [i32; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGCHLD, libc::SIGHUP];
+
+/// Builds a signal set from `sigs`.
+fn sigset(sigs: &[i32]) -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the zeroed set; sigaddset only
+    // writes into it; the numbers are valid signals.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in sigs {
+            libc::sigaddset(&mut set, *s);
+        }
+        set
+    }
+}
+
+/// Blocks `sigs` for this thread (the main process, before forking), so
+/// that they wait for [`wait_signal`] instead of running handlers.
+pub fn block_signals(sigs: &[i32]) -> io::Result<()> {
+    let set = sigset(sigs);
+    // SAFETY: `set` is initialised; no old mask is asked for.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// Unblocks `sigs` (a forked child, whose mask was inherited).
+pub fn unblock_signals(sigs: &[i32]) -> io::Result<()> {
+    let set = sigset(sigs);
+    // SAFETY: as for block_signals.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// Waits up to `timeout` for one of `sigs` (which must be blocked):
+/// `Some(signal)` or `None` on timeout.
+pub fn wait_signal(sigs: &[i32], timeout: std::time::Duration) -> Option<i32> {
+    let set = sigset(sigs);
+    let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
+    // SAFETY: `set` and `ts` are initialised; no siginfo is asked for.
+    let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) };
+    (sig > 0).then_some(sig)
+}
+
+/// Makes the kernel send `sig` to this process when its parent dies (so
+/// no orphan worker keeps a port). Returns false if the parent is already
+/// gone.
+pub fn die_with_parent(sig: i32, parent: i32) -> io::Result<bool> {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number and no pointers.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // the parent may have died before the prctl: check
+    // SAFETY: getppid has no preconditions.
+    Ok(unsafe { libc::getppid() } == parent)
+}
+
+/// Ignores `sig` in this process (SIGPIPE: a closed peer is an error
+/// return, not a death).
+pub fn ignore_signal(sig: i32) {
+    // SAFETY: installing SIG_IGN has no memory-safety preconditions.
+    unsafe { libc::signal(sig, libc::SIG_IGN) };
+}
+
+/// Ends this process at once with `code`, without running destructors or
+/// atexit handlers (a forked worker leaving).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and has no preconditions.
+    unsafe { libc::_exit(code) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

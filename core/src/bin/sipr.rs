@@ -13,6 +13,13 @@ fn usage() -> String {
          \x20   -V, --version   print version and exit\n\
          \x20   -h, --help      print this help and exit\n\
          \x20   -m MB           size of the shared memory pool in MB (default {})\n\
+         \x20   -D / -DD        run in the foreground (daemon mode comes later)\n\
+         \x20   -E              log to stderr (otherwise syslog)\n\
+         \x20   -d              more verbose (repeatable)\n\
+         \x20   -n N            SIP workers per UDP socket (overrides children)\n\
+         \x20   -P FILE         pidfile\n\
+         \x20   -w DIR          working directory\n\
+         \x20   -M MB, -Y DIR, -x NAME, -u USER, -g GROUP   accepted (Kamailio's), not used yet\n\
          \x20   -c              check the cfg file (preprocess, parse, resolve names, fix up\n\
          \x20                   parameters) and the shared memory pool, then exit\n\
          \x20   -f FILE         configuration file (default {})\n\
@@ -47,6 +54,23 @@ fn main() -> ExitCode {
     let mut cfg_file = default_cfg();
     let mut defines: Vec<String> = Vec::new();
     let mut module_dirs: Vec<std::path::PathBuf> = Vec::new();
+    let mut shm_given = false;
+    let mut foreground = 0u32;
+    let mut log_stderr = false;
+    let mut pidfile: Option<std::path::PathBuf> = None;
+    let mut children: Option<u32> = None;
+    let mut debug_bump = 0i32;
+    // Kamailio's "-DD", "-dd" come as one argument too
+    let args: Vec<String> = args
+        .into_iter()
+        .flat_map(|a| {
+            if a.len() > 2 && a.starts_with('-') && !a.starts_with("--") && a[1..].chars().all(|c| c == 'D' || c == 'd') {
+                a[1..].chars().map(|c| format!("-{c}")).collect::<Vec<_>>()
+            } else {
+                vec![a]
+            }
+        })
+        .collect();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -64,7 +88,10 @@ fn main() -> ExitCode {
                     return ExitCode::from(255);
                 };
                 match v.parse::<usize>() {
-                    Ok(mb) => shm_mb = mb,
+                    Ok(mb) => {
+                        shm_mb = mb;
+                        shm_given = true;
+                    }
                     Err(_) => {
                         eprintln!("sipr: bad shared memory size for -m: '{v}' (a whole number of MB)");
                         return ExitCode::from(255);
@@ -72,6 +99,33 @@ fn main() -> ExitCode {
                 }
             }
             "-c" => check = true,
+            "-D" => foreground += 1,
+            "-E" => log_stderr = true,
+            "-d" => debug_bump += 1,
+            "-P" | "-n" | "-M" | "-Y" | "-w" | "-x" | "-X" | "-u" | "-g" => {
+                let Some(v) = it.next() else {
+                    eprintln!("sipr: option {arg} needs a value");
+                    return ExitCode::from(255);
+                };
+                match arg.as_str() {
+                    "-P" => pidfile = Some(v.into()),
+                    "-n" => match v.parse() {
+                        Ok(n) => children = Some(n),
+                        Err(_) => {
+                            eprintln!("sipr: bad number of children for -n: '{v}'");
+                            return ExitCode::from(255);
+                        }
+                    },
+                    "-w" => {
+                        if let Err(e) = std::env::set_current_dir(v) {
+                            eprintln!("sipr: cannot change to the working directory {v}: {e}");
+                            return ExitCode::from(255);
+                        }
+                    }
+                    // -M (pkg memory), -Y (runtime dir), -x/-X (allocator), -u/-g (user/group: later)
+                    _ => {}
+                }
+            }
             "--cfg-print" => cfg_print = true,
             "-f" | "-A" | "-L" => {
                 let Some(v) = it.next() else {
@@ -104,8 +158,27 @@ fn main() -> ExitCode {
         };
     }
     if !check {
-        eprintln!("sipr: the server runtime is not built yet; use -c to check a cfg file and the shared memory pool");
-        return ExitCode::from(1);
+        if foreground == 0 {
+            eprintln!("sipr: daemon mode is not built yet: run in the foreground with -DD (or -D)");
+            return ExitCode::from(255);
+        }
+        let opts = sipr_core::runtime::Options {
+            cfg: cfg_file,
+            defines,
+            module_dirs,
+            shm_mb: shm_given.then_some(shm_mb),
+            log_stderr,
+            pidfile,
+            children,
+            debug_bump,
+        };
+        return match sipr_core::runtime::run_foreground(&opts) {
+            Ok(code) => ExitCode::from(code as u8),
+            Err(e) => {
+                eprintln!("sipr: {e}");
+                ExitCode::from(255)
+            }
+        };
     }
     match sipr_mem::ShmPool::create_mb(shm_mb) {
         Ok(pool) => {

@@ -1,0 +1,123 @@
+//! The server's logger: stderr (`-E`, `log_stderror=yes`) or syslog
+//! through /dev/log (a datagram per line, RFC 3164 shape) with the cfg's
+//! `log_facility`; lines carry the pid, as Kamailio's.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::os::unix::net::UnixDatagram;
+use std::sync::Mutex;
+
+/// This process's rank (0 main, 1.. workers), printed first as Kamailio.
+static RANK: AtomicI32 = AtomicI32::new(0);
+
+/// Sets the rank printed in this process's log lines.
+pub fn set_rank(rank: i32) {
+    RANK.store(rank, Ordering::Relaxed);
+}
+
+/// Where log lines go.
+enum Sink {
+    Stderr,
+    Syslog { sock: Mutex<Option<UnixDatagram>>, facility: u8 },
+}
+
+struct Logger {
+    sink: Sink,
+    prefix: String,
+}
+
+/// Kamailio's `debug` levels to `log` filters (-5..3; 2 = info).
+fn filter(debug: i32) -> log::LevelFilter {
+    match debug {
+        i32::MIN..=-1 => log::LevelFilter::Error,
+        0 => log::LevelFilter::Warn,
+        1 | 2 => log::LevelFilter::Info,
+        _ => log::LevelFilter::Debug,
+    }
+}
+
+fn facility_code(name: &str) -> u8 {
+    match name {
+        "LOG_KERN" => 0,
+        "LOG_USER" => 1,
+        "LOG_MAIL" => 2,
+        "LOG_AUTH" => 4,
+        "LOG_SYSLOG" => 5,
+        "LOG_LPR" => 6,
+        "LOG_NEWS" => 7,
+        "LOG_UUCP" => 8,
+        "LOG_CRON" => 9,
+        "LOG_AUTHPRIV" => 10,
+        "LOG_FTP" => 11,
+        "LOG_LOCAL0" => 16,
+        "LOG_LOCAL1" => 17,
+        "LOG_LOCAL2" => 18,
+        "LOG_LOCAL3" => 19,
+        "LOG_LOCAL4" => 20,
+        "LOG_LOCAL5" => 21,
+        "LOG_LOCAL6" => 22,
+        "LOG_LOCAL7" => 23,
+        _ => 3, // LOG_DAEMON
+    }
+}
+
+impl log::Log for Logger {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::max_level()
+    }
+
+    fn log(&self, r: &log::Record<'_>) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        let pid = std::process::id();
+        let level = match r.level() {
+            log::Level::Error => "ERROR",
+            log::Level::Warn => "WARNING",
+            log::Level::Info => "INFO",
+            log::Level::Debug => "DEBUG",
+            log::Level::Trace => "TRACE",
+        };
+        let target = if r.target() == "script" { "<script>".to_string() } else { format!("<{}>", r.target()) };
+        match &self.sink {
+            Sink::Stderr => {
+                let rank = RANK.load(Ordering::Relaxed);
+                let _ = writeln!(std::io::stderr().lock(), "{rank:2}({pid}) {level}: {target}: {}{}", self.prefix, r.args());
+            }
+            Sink::Syslog { sock, facility } => {
+                let sev = match r.level() {
+                    log::Level::Error => 3,
+                    log::Level::Warn => 4,
+                    log::Level::Info => 6,
+                    _ => 7,
+                };
+                let line = format!("<{}>sipr[{pid}]: {level}: {target}: {}{}", facility * 8 + sev, self.prefix, r.args());
+                if let Ok(mut g) = sock.lock() {
+                    if g.is_none() {
+                        *g = UnixDatagram::unbound().ok().filter(|s| s.connect("/dev/log").is_ok());
+                    }
+                    if let Some(s) = g.as_ref() {
+                        let _ = s.send(line.as_bytes());
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the server's logger (once per process).
+pub fn init(to_stderr: bool, debug: i32, facility: &str, prefix: Option<&str>) {
+    let sink = if to_stderr {
+        Sink::Stderr
+    } else {
+        Sink::Syslog { sock: Mutex::new(None), facility: facility_code(facility) }
+    };
+    let logger = Box::leak(Box::new(Logger { sink, prefix: prefix.unwrap_or("").to_string() }));
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(filter(debug));
+    } else {
+        log::set_max_level(filter(debug));
+    }
+}

@@ -1,0 +1,214 @@
+//! The server runtime (issue 6, first part): the main process loads the
+//! cfg and modules, builds the shm pool, opens the UDP listen sockets,
+//! forks `children` workers per socket and then only supervises — it
+//! handles no SIP. Workers receive, parse, run the routes and answer.
+//!
+//! Lifecycle: SIGTERM / SIGINT → every worker is sent SIGTERM (SIGKILL
+//! after 5 s), modules' `destroy` run, the pidfile is removed; a worker
+//! that dies unexpectedly is logged with its rank and signal and the
+//! server shuts down (Kamailio's behaviour: shm may be inconsistent, so it
+//! is not respawned over). Workers die with the main process
+//! (PR_SET_PDEATHSIG). SIGHUP is ignored, as Kamailio.
+
+mod log;
+mod udp;
+
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use sipr_locking::process::{self, sig, ExitStatus};
+
+use crate::cfg::{CoreInfo, Defines, FnRegistry, PvRegistry};
+use crate::module::ModuleSet;
+use crate::net::Proto;
+
+/// What the command line asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `-f`.
+    pub cfg: PathBuf,
+    /// `-A` defines.
+    pub defines: Vec<String>,
+    /// `-L` module directories.
+    pub module_dirs: Vec<PathBuf>,
+    /// `-m` (MB), when given.
+    pub shm_mb: Option<usize>,
+    /// `-E`: log to stderr.
+    pub log_stderr: bool,
+    /// `-P`: pidfile.
+    pub pidfile: Option<PathBuf>,
+    /// `-n`: number of workers per socket, overriding `children`.
+    pub children: Option<u32>,
+    /// `-d` given N times: more verbose.
+    pub debug_bump: i32,
+}
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The cfg is bad (every error, file:line:column).
+    Cfg(String),
+    /// A socket could not be opened.
+    Bind(String),
+    /// Something else (shm, modules' init, fork).
+    Other(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Cfg(e) | StartError::Bind(e) | StartError::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Runs the server in the foreground (`-DD`): returns when it has shut
+/// down, with the process exit code.
+pub fn run_foreground(opts: &Options) -> Result<i32, StartError> {
+    let mut modules = ModuleSet::new(&opts.module_dirs);
+    let defines = Defines::from_args(opts.defines.iter().map(String::as_str));
+    let prog = crate::cfg::load(&opts.cfg, defines, FnRegistry::core(), PvRegistry::core(), &mut modules)
+        .map_err(|e| StartError::Cfg(e.to_string()))?;
+    let core = &prog.core;
+    log::init(opts.log_stderr || core.log_stderror, core.debug + opts.debug_bump, &core.log_facility, core.log_prefix.as_deref());
+    let shm_mb = opts.shm_mb.or(core.shm_mem_size.map(|m| m as usize)).unwrap_or(crate::DEFAULT_SHM_MB);
+    let pool = sipr_mem::ShmPool::create_mb(shm_mb).map_err(|e| StartError::Other(format!("shared memory (-m {shm_mb}): {e}")))?;
+    crate::shm::install(pool);
+    modules.init_all().map_err(StartError::Other)?;
+
+    // the listen sockets: opened before the fork, so every process can send from any
+    let mut listen = core.listen.clone();
+    if listen.is_empty() {
+        listen.push(crate::cfg::ListenAddr { proto: Proto::Udp, host: "0.0.0.0".into(), port: core.port, advertise: None });
+    }
+    let mut sockets: Vec<UdpSocket> = Vec::new();
+    for l in listen.iter().filter(|l| l.proto == Proto::Udp) {
+        let host = l.host.trim_start_matches('[').trim_end_matches(']');
+        let s = UdpSocket::bind((host, l.port))
+            .map_err(|e| StartError::Bind(format!("cannot bind udp:{}:{}: {e}", l.host, l.port)))?;
+        sockets.push(s);
+    }
+    for l in listen.iter().filter(|l| l.proto != Proto::Udp) {
+        ::log::warn!("listen={}:{}:{}: only UDP is served so far; ignored", l.proto, l.host, l.port);
+    }
+    let info = CoreInfo {
+        listen: listen.clone(),
+        aliases: core.aliases.clone(),
+        server_header: core.server_header.clone().map(|h| h.trim_start_matches("Server:").trim().to_string()).unwrap_or_default(),
+        secret: {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            crate::hash::fnv1a64(&[&t.to_be_bytes(), &process::current_pid().to_be_bytes()])
+        },
+    };
+    if let Some(p) = &opts.pidfile {
+        std::fs::write(p, format!("{}\n", process::current_pid()))
+            .map_err(|e| StartError::Other(format!("cannot write pidfile {}: {e}", p.display())))?;
+    }
+
+    process::ignore_signal(sig::PIPE);
+    process::block_signals(&process::SERVER_SIGNALS).map_err(|e| StartError::Other(format!("signals: {e}")))?;
+    let children = opts.children.unwrap_or(core.children).max(1);
+    let main_pid = process::current_pid();
+    let mut workers: Vec<(i32, i32, String)> = Vec::new();
+    let mut rank = 0;
+    for (si, sock) in sockets.iter().enumerate() {
+        for c in 0..children {
+            rank += 1;
+            let desc = format!("udp receiver child={c} sock={}", sock.local_addr().map(|a| a.to_string()).unwrap_or_default());
+            // SAFETY: no thread has been started in this process (sipr
+            // starts none before the last fork); the child runs the worker
+            // loop and leaves with exit_now.
+            let forked = unsafe { process::fork() }.map_err(|e| StartError::Other(format!("fork: {e}")))?;
+            match forked {
+                process::Forked::Child => {
+                    let code = worker(rank, si, &sockets, &prog, &modules, &info, main_pid);
+                    process::exit_now(code);
+                }
+                process::Forked::Parent(pid) => workers.push((pid, rank, desc)),
+            }
+        }
+    }
+    for (pid, rank, desc) in &workers {
+        ::log::info!("process {pid}: rank {rank}, {desc}");
+    }
+    let code = supervise(&mut workers);
+    modules.destroy_all();
+    if let Some(p) = &opts.pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(code)
+}
+
+/// The main process after the fork: waits for signals and children.
+fn supervise(workers: &mut Vec<(i32, i32, String)>) -> i32 {
+    let signals = process::SERVER_SIGNALS;
+    let mut code = 0;
+    loop {
+        let sig = process::wait_signal(&signals, Duration::from_millis(500));
+        // reap whatever ended (SIGCHLD or not: signals can merge)
+        let mut died = false;
+        while let Some((pid, status)) = process::reap_any() {
+            if let Some(i) = workers.iter().position(|(p, _, _)| *p == pid) {
+                let (_, rank, desc) = workers.remove(i);
+                let how = match status {
+                    ExitStatus::Exited(c) => format!("exited with {c}"),
+                    ExitStatus::Signaled(s) => format!("was killed by signal {s}"),
+                };
+                ::log::error!("worker {pid} (rank {rank}, {desc}) {how}: shutting down");
+                died = true;
+            }
+        }
+        match sig {
+            Some(s) if s == sig::TERM || s == sig::INT => {
+                ::log::info!("signal {s}: shutting down");
+                break;
+            }
+            _ => {}
+        }
+        if died {
+            code = 1;
+            break;
+        }
+    }
+    // stop every worker: SIGTERM, then SIGKILL after 5 s
+    for (pid, _, _) in workers.iter() {
+        let _ = process::kill(*pid, sig::TERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !workers.is_empty() && Instant::now() < deadline {
+        while let Some((pid, _)) = process::reap_any() {
+            workers.retain(|(p, _, _)| *p != pid);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (pid, _, _) in workers.iter() {
+        let _ = process::kill(*pid, sig::KILL);
+        let _ = process::wait_pid(*pid);
+    }
+    code
+}
+
+/// A worker process: receives on its socket, runs the routes.
+fn worker(
+    rank: i32,
+    socket: usize,
+    sockets: &[UdpSocket],
+    prog: &crate::cfg::Program,
+    modules: &ModuleSet,
+    info: &CoreInfo,
+    main_pid: i32,
+) -> i32 {
+    log::set_rank(rank);
+    let _ = process::unblock_signals(&process::SERVER_SIGNALS);
+    match process::die_with_parent(sig::TERM, main_pid) {
+        Ok(true) => {}
+        _ => return 0,
+    }
+    if let Err(e) = modules.child_init_all(rank) {
+        ::log::error!("{e}");
+        return 1;
+    }
+    udp::receive_loop(&sockets[socket], sockets, prog, info, prog.core.maxbuffer as usize);
+    0
+}

@@ -1,0 +1,137 @@
+//! UDP: the worker's receive loop and its [`Outbound`] (sending from the
+//! socket a message came in on, or the first one of the destination's
+//! family).
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+
+use crate::cfg::{CoreInfo, Ctx, Dest, Outbound, ProcState, Program};
+use crate::net::{Proto, RecvInfo};
+use crate::sip::SipMsg;
+
+/// Sends for one received message.
+struct UdpOut<'a> {
+    sockets: &'a [UdpSocket],
+    recv: &'a UdpSocket,
+    src: SocketAddr,
+}
+
+impl Outbound for UdpOut<'_> {
+    fn send(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
+        let (sock, to) = match dest {
+            Dest::Source => (self.recv, self.src),
+            Dest::Host { host, port, proto } => {
+                if proto.is_some_and(|p| p != Proto::Udp) {
+                    return Err(format!("{} is not served yet (UDP only)", proto.map_or("", Proto::name)));
+                }
+                let h = std::str::from_utf8(host).map_err(|_| "host is not UTF-8")?;
+                let h = h.trim_start_matches('[').trim_end_matches(']');
+                let port = port.unwrap_or(5060);
+                let to = match h.parse::<IpAddr>() {
+                    Ok(ip) => SocketAddr::new(ip, port),
+                    // a name: the system resolver (A/AAAA); SRV comes later
+                    Err(_) => (h, port)
+                        .to_socket_addrs()
+                        .map_err(|e| format!("cannot resolve {h}: {e}"))?
+                        .next()
+                        .ok_or_else(|| format!("{h} has no address"))?,
+                };
+                let sock = self
+                    .sockets
+                    .iter()
+                    .find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == to.is_ipv4()))
+                    .unwrap_or(self.recv);
+                (sock, to)
+            }
+        };
+        sock.send_to(data, to).map(|_| ()).map_err(|e| format!("send to {to}: {e}"))
+    }
+}
+
+/// Answers a request that failed the minimal checks with the reply the
+/// error calls for, when a reply can be built; else drops it.
+fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, out: &mut UdpOut<'_>, src: SocketAddr) {
+    if !msg.is_request() || msg.method() == Some(crate::sip::Method::Ack) {
+        return;
+    }
+    let ip = src.ip().to_string();
+    let opts = crate::sip::ReplyOpts {
+        source: Some(crate::sip::Source { ip: &ip, port: src.port() }),
+        ..Default::default()
+    };
+    if let Ok(data) = crate::sip::local_reply(msg, code, reason, &opts) {
+        let _ = out.send(Dest::Source, &data);
+    }
+}
+
+/// Receives and handles messages until the process is told to stop.
+pub(super) fn receive_loop(sock: &UdpSocket, sockets: &[UdpSocket], prog: &Program, info: &CoreInfo, maxbuf: usize) {
+    let mut buf = vec![0u8; maxbuf.clamp(4096, 65_535)];
+    let mut proc = ProcState::default();
+    let local = sock.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    loop {
+        let (n, src) = match sock.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                ::log::error!("recv on {local}: {e}");
+                continue;
+            }
+        };
+        let data = &buf[..n];
+        // CRLF keep-alives and other blank datagrams
+        if data.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let mut out = UdpOut { sockets, recv: sock, src };
+        let msg = match SipMsg::parse(data) {
+            Ok(m) => m,
+            Err(e) => {
+                ::log::debug!("dropped a message from {src}: {e}");
+                continue;
+            }
+        };
+        if let Err(e) = msg.validate_basic() {
+            ::log::debug!("bad message from {src}: {e}");
+            reply_to_bad(&msg, e.reply_code(), &e.reason(), &mut out, src);
+            continue;
+        }
+        let rcv = RecvInfo { src, dst: local, proto: Proto::Udp };
+        let is_request = msg.is_request();
+        let mut ctx = Ctx::new(&msg, rcv, info, &mut proc, &mut out);
+        if is_request {
+            if let Some(r) = prog.request_route {
+                prog.run(r, &mut ctx);
+            }
+        } else {
+            let mut forward = true;
+            if let Some(r) = prog.reply_route {
+                let o = prog.run(r, &mut ctx);
+                forward = !o.dropped;
+            }
+            if forward {
+                forward_reply(&mut ctx);
+            }
+        }
+    }
+}
+
+/// The core's stateless reply forwarding: to the Via below ours
+/// (received / rport honoured).
+fn forward_reply(ctx: &mut Ctx<'_>) {
+    let buf = ctx.msg.buf();
+    let Ok(vias) = ctx.msg.vias() else { return };
+    let Some(next) = vias.get(1) else { return };
+    let host = next.received(buf).unwrap_or_else(|| next.host.get(buf)).to_vec();
+    let port = match next.rport(buf) {
+        Some(Some(p)) => Some(p),
+        _ => next.port,
+    };
+    match crate::sip::forward_reply(ctx.msg, ctx.lumps.clone()) {
+        Ok(data) => {
+            if let Err(e) = ctx.out.send(Dest::Host { host: &host, port, proto: Some(Proto::Udp) }, &data) {
+                ::log::warn!("cannot forward a reply: {e}");
+            }
+        }
+        Err(e) => ::log::debug!("cannot forward a reply: {e}"),
+    }
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# End-to-end, the real binary on loopback: sipr answers OPTIONS over UDP
+# with sl_send_reply (sipp, 20,000 at 2,000/s, 0 failures), stops every
+# process within 5 s on SIGTERM and removes its pidfile, shuts down when a
+# worker dies, refuses a busy port and a bad cfg with clear errors.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SIPR=${SIPR:-$ROOT/target/debug/sipr}
+MODDIR=$(dirname "$SIPR")
+PORT=${SIPR_TEST_PORT:-25160}
+CALLS=${SIPR_TEST_CALLS:-20000}
+RATE=${SIPR_TEST_RATE:-2000}
+WORK=$(mktemp -d /tmp/sipr-e2e.XXXXXX)
+PIDS=()
+
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; [ -f "$WORK/sipr.log" ] && tail -20 "$WORK/sipr.log" >&2; exit 1; }
+
+command -v sipp >/dev/null || fail "sipp not installed (apt-get install sip-tester; make test does)"
+[ -x "$SIPR" ] || fail "$SIPR not built"
+
+cat > "$WORK/sipr.cfg" <<CFG
+listen=udp:127.0.0.1:$PORT
+children=2
+debug=1
+loadmodule "sl"
+request_route {
+    if (method == "OPTIONS") { sl_send_reply("200", "OK"); exit; }
+    if (method == "ACK") { exit; }
+    sl_send_reply("405", "Method Not Allowed");
+}
+CFG
+
+# children of a pid
+kids() { pgrep -P "$1" || true; }
+
+start() {
+    "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/sipr.cfg" -P "$WORK/sipr.pid" -m 32 >>"$WORK/sipr.log" 2>&1 &
+    PID=$!
+    PIDS+=("$PID")
+    for _ in $(seq 50); do
+        [ -f "$WORK/sipr.pid" ] && [ -n "$(kids "$PID")" ] && return 0
+        kill -0 "$PID" 2>/dev/null || fail "sipr exited at start"
+        sleep 0.1
+    done
+    fail "sipr did not start"
+}
+
+echo "== OPTIONS over UDP: $CALLS at $RATE/s"
+start
+timeout 120 sipp -sf "$ROOT/test/scenarios/options_uac.xml" "127.0.0.1:$PORT" -i 127.0.0.1 -p $((PORT + 1)) \
+    -m "$CALLS" -r "$RATE" -l 5000 -nostdin -timeout 100 -trace_stat -stf "$WORK/stat.csv" >"$WORK/sipp.out" 2>&1 \
+    || fail "sipp exited with $? ($(tail -3 "$WORK/sipp.out"))"
+ok=$(grep -E "Successful call" "$WORK/sipp.out" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
+bad=$(grep -E "Failed call" "$WORK/sipp.out" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
+echo "successful=$ok failed=$bad"
+[ "$ok" = "$CALLS" ] && [ "$bad" = "0" ] || fail "expected $CALLS answered, 0 failed"
+
+echo "== a second server on the same port is refused"
+if "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/sipr.cfg" -m 32 >"$WORK/second.log" 2>&1; then
+    fail "a second server started on a busy port"
+fi
+grep -q "cannot bind udp:127.0.0.1:$PORT" "$WORK/second.log" || fail "no clear bind error: $(cat "$WORK/second.log")"
+
+echo "== SIGTERM stops every process within 5 s and removes the pidfile"
+workers=$(kids "$PID")
+kill -TERM "$PID"
+for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$PID" 2>/dev/null && fail "main process still alive 5 s after SIGTERM"
+for w in $workers; do kill -0 "$w" 2>/dev/null && fail "worker $w survived"; done
+[ -f "$WORK/sipr.pid" ] && fail "pidfile left behind"
+wait "$PID" || true
+
+echo "== a worker killed: logged with its rank, the server shuts down"
+start
+victim=$(kids "$PID" | head -1)
+kill -KILL "$victim"
+for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$PID" 2>/dev/null && fail "server still running after a worker died"
+grep -q "worker $victim (rank [0-9]*, udp receiver child=[0-9]* sock=127.0.0.1:$PORT) was killed by signal 9" "$WORK/sipr.log" \
+    || fail "the dead worker was not logged"
+[ -n "$(kids "$PID")" ] && fail "workers left behind"
+wait "$PID" || true
+
+echo "== a bad cfg: file:line:column, non-zero exit, nothing left running"
+printf 'listen=udp:127.0.0.1:%s\nrequest_route {\n  nofunc();\n}\n' "$PORT" > "$WORK/bad.cfg"
+if "$SIPR" -DD -E -f "$WORK/bad.cfg" >"$WORK/bad.log" 2>&1; then fail "a bad cfg started"; fi
+grep -q "bad.cfg:3:3: unknown function 'nofunc'" "$WORK/bad.log" || fail "no position in: $(cat "$WORK/bad.log")"
+pgrep -f "$WORK/bad.cfg" >/dev/null && fail "processes left behind"
+
+echo "udp_server: ok"
