@@ -161,3 +161,15 @@ fn cyclic_defines_stop() {
     let x = lines(&out).pop().unwrap();
     assert!(x == "x = A;" || x == "x = B;", "{x}");
 }
+
+#[test]
+fn includes_of_devices_are_refused() {
+    let e = sipr_core::cfg::preprocess_str(
+        "include_file \"/dev/zero\"\n",
+        std::path::Path::new("x.cfg"),
+        Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("/dev/zero") && e.contains("not a regular file"), "{e}");
+}

@@ -259,7 +259,8 @@ pub fn unblock_signals(sigs: &[i32]) -> io::Result<()> {
 /// `Some(signal)` or `None` on timeout.
 pub fn wait_signal(sigs: &[i32], timeout: std::time::Duration) -> Option<i32> {
     let set = sigset(sigs);
-    let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
+    let ts =
+        libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
     // SAFETY: `set` and `ts` are initialised; no siginfo is asked for.
     let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) };
     (sig > 0).then_some(sig)

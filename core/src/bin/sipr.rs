@@ -64,7 +64,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = args
         .into_iter()
         .flat_map(|a| {
-            if a.len() > 2 && a.starts_with('-') && !a.starts_with("--") && a[1..].chars().all(|c| c == 'D' || c == 'd') {
+            if a.len() > 2 && a.starts_with('-') && !a.starts_with("--") && a[1..].chars().all(|c| c == 'D' || c == 'd')
+            {
                 a[1..].chars().map(|c| format!("-{c}")).collect::<Vec<_>>()
             } else {
                 vec![a]

@@ -236,11 +236,8 @@ struct State {
 
 /// Preprocesses the cfg file at `path`.
 pub fn preprocess(path: &Path, defines: Defines) -> Result<Preprocessed, PreprocessError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PreprocessError::Read {
-        at: None,
-        path: path.to_owned(),
-        source,
-    })?;
+    let text =
+        read_cfg_file(path).map_err(|source| PreprocessError::Read { at: None, path: path.to_owned(), source })?;
     run(&text, path, defines)
 }
 
@@ -254,11 +251,8 @@ pub fn preprocess_str(text: &str, path: &Path, defines: Defines) -> Result<Prepr
 /// `#!ifdef` blocks evaluated, but defines and substitutions neither
 /// expanded nor removed (their directive lines are kept).
 pub fn cfg_print(path: &Path, defines: Defines) -> Result<String, PreprocessError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PreprocessError::Read {
-        at: None,
-        path: path.to_owned(),
-        source,
-    })?;
+    let text =
+        read_cfg_file(path).map_err(|source| PreprocessError::Read { at: None, path: path.to_owned(), source })?;
     let mut st = State { expand: false, ..State::new(&text, defines) };
     process_file(&mut st, &text, path, 0)?;
     // Kamailio prints only the lines that survive, not blank placeholders
@@ -477,7 +471,7 @@ fn include(st: &mut State, p: &str, from: &Path, must: bool, at: Loc, depth: usi
     };
     let mut last_err = None;
     for c in &candidates {
-        match std::fs::read_to_string(c) {
+        match read_cfg_file(c) {
             Ok(text) => return process_file(st, &text, c, depth + 1),
             Err(e) => last_err = Some((c.clone(), e)),
         }
@@ -487,6 +481,22 @@ fn include(st: &mut State, p: &str, from: &Path, must: bool, at: Loc, depth: usi
         (true, Some((path, source))) => Err(PreprocessError::Read { at: Some(at), path, source }),
         (true, None) => Ok(()),
     }
+}
+
+/// Largest cfg file read (a cfg is kilobytes; this stops `/dev/zero`).
+const MAX_CFG_FILE: u64 = 16 << 20;
+
+/// Reads a cfg file: a regular file of at most [`MAX_CFG_FILE`] bytes
+/// (a device or a FIFO named by mistake would never end).
+fn read_cfg_file(path: &Path) -> std::io::Result<String> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if meta.len() > MAX_CFG_FILE {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "larger than 16 MiB"));
+    }
+    std::fs::read_to_string(path)
 }
 
 /// Parses `"/re/replacement/flags"` (any separator): (the regex text, the

@@ -3,8 +3,8 @@
 //! `log_facility`; lines carry the pid, as Kamailio's.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::os::unix::net::UnixDatagram;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 
 /// This process's rank (0 main, 1.. workers), printed first as Kamailio.
@@ -82,7 +82,12 @@ impl log::Log for Logger {
         match &self.sink {
             Sink::Stderr => {
                 let rank = RANK.load(Ordering::Relaxed);
-                let _ = writeln!(std::io::stderr().lock(), "{rank:2}({pid}) {level}: {target}: {}{}", self.prefix, r.args());
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "{rank:2}({pid}) {level}: {target}: {}{}",
+                    self.prefix,
+                    r.args()
+                );
             }
             Sink::Syslog { sock, facility } => {
                 let sev = match r.level() {
@@ -91,7 +96,8 @@ impl log::Log for Logger {
                     log::Level::Info => 6,
                     _ => 7,
                 };
-                let line = format!("<{}>sipr[{pid}]: {level}: {target}: {}{}", facility * 8 + sev, self.prefix, r.args());
+                let line =
+                    format!("<{}>sipr[{pid}]: {level}: {target}: {}{}", facility * 8 + sev, self.prefix, r.args());
                 if let Ok(mut g) = sock.lock() {
                     if g.is_none() {
                         *g = UnixDatagram::unbound().ok().filter(|s| s.connect("/dev/log").is_ok());

@@ -71,16 +71,27 @@ pub fn run_foreground(opts: &Options) -> Result<i32, StartError> {
     let prog = crate::cfg::load(&opts.cfg, defines, FnRegistry::core(), PvRegistry::core(), &mut modules)
         .map_err(|e| StartError::Cfg(e.to_string()))?;
     let core = &prog.core;
-    log::init(opts.log_stderr || core.log_stderror, core.debug + opts.debug_bump, &core.log_facility, core.log_prefix.as_deref());
+    log::init(
+        opts.log_stderr || core.log_stderror,
+        core.debug + opts.debug_bump,
+        &core.log_facility,
+        core.log_prefix.as_deref(),
+    );
     let shm_mb = opts.shm_mb.or(core.shm_mem_size.map(|m| m as usize)).unwrap_or(crate::DEFAULT_SHM_MB);
-    let pool = sipr_mem::ShmPool::create_mb(shm_mb).map_err(|e| StartError::Other(format!("shared memory (-m {shm_mb}): {e}")))?;
+    let pool = sipr_mem::ShmPool::create_mb(shm_mb)
+        .map_err(|e| StartError::Other(format!("shared memory (-m {shm_mb}): {e}")))?;
     crate::shm::install(pool);
     modules.init_all().map_err(StartError::Other)?;
 
     // the listen sockets: opened before the fork, so every process can send from any
     let mut listen = core.listen.clone();
     if listen.is_empty() {
-        listen.push(crate::cfg::ListenAddr { proto: Proto::Udp, host: "0.0.0.0".into(), port: core.port, advertise: None });
+        listen.push(crate::cfg::ListenAddr {
+            proto: Proto::Udp,
+            host: "0.0.0.0".into(),
+            port: core.port,
+            advertise: None,
+        });
     }
     let mut sockets: Vec<UdpSocket> = Vec::new();
     for l in listen.iter().filter(|l| l.proto == Proto::Udp) {
@@ -95,7 +106,11 @@ pub fn run_foreground(opts: &Options) -> Result<i32, StartError> {
     let info = CoreInfo {
         listen: listen.clone(),
         aliases: core.aliases.clone(),
-        server_header: core.server_header.clone().map(|h| h.trim_start_matches("Server:").trim().to_string()).unwrap_or_default(),
+        server_header: core
+            .server_header
+            .clone()
+            .map(|h| h.trim_start_matches("Server:").trim().to_string())
+            .unwrap_or_default(),
         secret: {
             let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
             crate::hash::fnv1a64(&[&t.to_be_bytes(), &process::current_pid().to_be_bytes()])
@@ -115,7 +130,8 @@ pub fn run_foreground(opts: &Options) -> Result<i32, StartError> {
     for (si, sock) in sockets.iter().enumerate() {
         for c in 0..children {
             rank += 1;
-            let desc = format!("udp receiver child={c} sock={}", sock.local_addr().map(|a| a.to_string()).unwrap_or_default());
+            let desc =
+                format!("udp receiver child={c} sock={}", sock.local_addr().map(|a| a.to_string()).unwrap_or_default());
             // SAFETY: no thread has been started in this process (sipr
             // starts none before the last fork); the child runs the worker
             // loop and leaves with exit_now.

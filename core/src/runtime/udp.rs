@@ -54,10 +54,8 @@ fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, out: &mut UdpOut<'_>,
         return;
     }
     let ip = src.ip().to_string();
-    let opts = crate::sip::ReplyOpts {
-        source: Some(crate::sip::Source { ip: &ip, port: src.port() }),
-        ..Default::default()
-    };
+    let opts =
+        crate::sip::ReplyOpts { source: Some(crate::sip::Source { ip: &ip, port: src.port() }), ..Default::default() };
     if let Ok(data) = crate::sip::local_reply(msg, code, reason, &opts) {
         let _ = out.send(Dest::Source, &data);
     }
