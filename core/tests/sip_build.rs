@@ -160,3 +160,25 @@ fn branches() {
     assert_ne!(s1, stateless_branch(&SipMsg::parse(other.as_bytes()).unwrap()).unwrap());
     assert!(s1.starts_with("z9hG4bK"));
 }
+
+#[test]
+fn salvage_reply_answers_what_does_not_parse() {
+    use sipr_core::sip::salvage_reply;
+    let bad = b"INVITE sip:bob@h SIP/2.0\r\nv: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP 10.0.0.2\r\n\
+To: \"unterminated <sip:bob@h>\r\nf: <sip:a@h>;tag=1\r\ni: c1\r\nCSeq: 1 INVITE\r\n folded\r\nContent-Length: 0\r\n\r\n";
+    let r = String::from_utf8(salvage_reply(bad, 400, "Bad To", "t1").unwrap()).unwrap();
+    assert_eq!(
+        r,
+        "SIP/2.0 400 Bad To\r\nv: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP 10.0.0.2\r\n\
+f: <sip:a@h>;tag=1\r\nTo: \"unterminated <sip:bob@h>;tag=t1\r\ni: c1\r\nCSeq: 1 INVITE folded\r\nContent-Length: 0\r\n\r\n"
+    );
+    assert!(salvage_reply(b"SIP/2.0 200 OK\r\nVia: x\r\n\r\n", 400, "x", "t").is_none(), "never a reply to a reply");
+    assert!(
+        salvage_reply(b"ACK sip:a@b SIP/2.0\r\nVia: x\r\n\r\n", 400, "x", "t").is_none(),
+        "never a reply to an ACK"
+    );
+    assert!(
+        salvage_reply(b"INVITE sip:a@b SIP/2.0\r\nTo: x\r\n\r\n", 400, "x", "t").is_none(),
+        "no Via: nowhere to answer"
+    );
+}

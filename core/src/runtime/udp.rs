@@ -56,8 +56,17 @@ fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, out: &mut UdpOut<'_>,
     let ip = src.ip().to_string();
     let opts =
         crate::sip::ReplyOpts { source: Some(crate::sip::Source { ip: &ip, port: src.port() }), ..Default::default() };
-    if let Ok(data) = crate::sip::local_reply(msg, code, reason, &opts) {
-        let _ = out.send(Dest::Source, &data);
+    match crate::sip::local_reply(msg, code, reason, &opts) {
+        Ok(data) => {
+            let _ = out.send(Dest::Source, &data);
+        }
+        // the headers a reply copies are the broken ones: copy their lines
+        Err(_) => {
+            let tag = format!("{:08x}", crate::hash::fnv1a64(&[msg.buf()]) as u32);
+            if let Some(data) = crate::sip::salvage_reply(msg.buf(), code, reason, &tag) {
+                let _ = out.send(Dest::Source, &data);
+            }
+        }
     }
 }
 
@@ -84,7 +93,16 @@ pub(super) fn receive_loop(sock: &UdpSocket, sockets: &[UdpSocket], prog: &Progr
         let msg = match SipMsg::parse(data) {
             Ok(m) => m,
             Err(e) => {
-                ::log::debug!("dropped a message from {src}: {e}");
+                // a request that does not parse still gets its 400 / 505
+                // when its Via can be found (RFC 4475 §3.1.2)
+                let tag = format!("{:08x}", crate::hash::fnv1a64(&[&info.secret.to_be_bytes(), data]) as u32);
+                match crate::sip::salvage_reply(data, e.reply_code(), &e.reason(), &tag) {
+                    Some(reply) => {
+                        ::log::debug!("bad message from {src}: {e}; answered {}", e.reply_code());
+                        let _ = out.send(Dest::Source, &reply);
+                    }
+                    None => ::log::debug!("dropped a message from {src}: {e}"),
+                }
                 continue;
             }
         };

@@ -355,3 +355,68 @@ pub fn local_to_tag(secret: &[u8], msg: &SipMsg<'_>) -> Result<String, BuildErro
     ]);
     Ok(format!("{:08x}-{:08x}", fnv1a64(&[secret]) as u32, part as u32))
 }
+
+/// A reply to a request that did not parse (RFC 4475 §3.1.2: answer 400
+/// when a reply can be built): a lenient line scan copies every Via line
+/// and the first From, To (tagged when it has no tag), Call-ID and CSeq
+/// lines it finds (compact forms included, folded lines joined). `None`
+/// when the text is not a request or has no Via (nowhere to answer).
+pub fn salvage_reply(raw: &[u8], code: u16, reason: &str, to_tag: &str) -> Option<Vec<u8>> {
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 2)
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 1))
+        .unwrap_or(raw.len());
+    let head = &raw[..head_end];
+    // unfold: a line starting with blank continues the previous one
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    for l in head.split(|c| *c == b'\n') {
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        if l.is_empty() {
+            continue;
+        }
+        if (l[0] == b' ' || l[0] == b'\t') && !lines.is_empty() {
+            let last = lines.last_mut().expect("checked non-empty");
+            last.push(b' ');
+            last.extend_from_slice(l.trim_ascii());
+        } else {
+            lines.push(l.to_vec());
+        }
+    }
+    let first = lines.first()?;
+    // replies and ACKs are never answered
+    if first.starts_with(b"SIP/") || first.starts_with(b"ACK ") || !first.contains(&b' ') {
+        return None;
+    }
+    let name_of = |l: &[u8]| -> Vec<u8> {
+        let n = l.iter().position(|c| *c == b':').map_or(l, |p| &l[..p]);
+        n.trim_ascii().to_ascii_lowercase()
+    };
+    let is = |l: &[u8], long: &[u8], short: &[u8]| {
+        let n = name_of(l);
+        n == long || (!short.is_empty() && n == short)
+    };
+    let vias: Vec<&Vec<u8>> = lines.iter().skip(1).filter(|l| is(l, b"via", b"v")).collect();
+    if vias.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(512);
+    let _ = write!(out, "SIP/2.0 {code} {reason}\r\n");
+    for v in vias {
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    for (long, short) in [(&b"from"[..], &b"f"[..]), (b"to", b"t"), (b"call-id", b"i"), (b"cseq", b"")] {
+        if let Some(l) = lines.iter().skip(1).find(|l| is(l, long, short)) {
+            out.extend_from_slice(l);
+            let lower = l.to_ascii_lowercase();
+            if long == b"to" && code > 100 && !lower.windows(5).any(|w| w == b";tag=") {
+                let _ = write!(out, ";tag={to_tag}");
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    Some(out)
+}

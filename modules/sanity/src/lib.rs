@@ -13,7 +13,7 @@
 //! | 8, 16 | Via version / protocol (not implemented in Kamailio either) | – |
 //! | 32 | CSeq method = request method | 400 CSeq method does not match request method |
 //! | 64 | CSeq number valid | 400 CSeq number is illegal |
-//! | 128 | Content-Length = body length | 400 Content-Length mis-match |
+//! | 128 | Content-Length = body length (bytes of a datagram beyond it are discarded, RFC 3261 §18.3) | 400 Content-Length mis-match |
 //! | 256 | Expires is a number | 400 Expires value is illegal |
 //! | 512 | Proxy-Require items supported (`proxy_require`) | 420 Bad Extension + Unsupported |
 //! | 1024 | URIs parse (uri_checks: 1 R-URI, 2 From, 4 To, 8 Contact) | 400 Bad Request URI / Bad From URI / Bad To URI / Bad Contact URI |
@@ -119,12 +119,11 @@ fn run_checks(ctx: &Ctx<'_>, msg_checks: i64, uri_checks: i64) -> Result<(), Fai
         }
     }
     if on(128) {
-        // over UDP the datagram's remainder is the body: bytes beyond
-        // Content-Length are a mismatch (a shorter body is refused by the
-        // parser already); streams are framed by Content-Length
+        // RFC 3261 §18.3: bytes of a datagram beyond Content-Length are
+        // discarded, not an error (RFC 4475 dblreq); a body shorter than
+        // Content-Length is refused by the message layer already
         if let Some(cl) = msg.content_length() {
-            let actual = buf.len().saturating_sub(msg.body_span().off as usize);
-            if cl != actual && ctx.rcv.proto == sipr_sdk::net::Proto::Udp {
+            if cl != msg.body().len() {
                 return fail(400, "Content-Length mis-match");
             }
         }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# RFC 4475 torture messages thrown at the running server over UDP
+# (../shared/conformance/run_torture.py --strict): no process dies, the
+# server keeps answering, and every message gets the answer the manifest
+# expects — 50 of 50 (Kamailio manages 29). Skipped with a message when
+# ../shared/conformance is not beside the repository.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SIPR=${SIPR:-$ROOT/target/debug/sipr}
+MODDIR=$(dirname "$SIPR")
+CONF=${SIPR_SHARED_DIR:-$ROOT/../shared}/conformance
+PORT=${SIPR_TEST_PORT:-25180}
+if [ ! -f "$CONF/run_torture.py" ]; then
+    echo "SKIPPED: $CONF/run_torture.py not found"
+    exit 0
+fi
+WORK=$(mktemp -d /tmp/sipr-torture.XXXXXX)
+PID=
+cleanup() {
+    [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cat > "$WORK/sipr.cfg" <<CFG
+listen=udp:127.0.0.1:$PORT
+children=2
+debug=0
+loadmodule "sl"
+loadmodule "sanity"
+request_route {
+    # the stock cfg's checks plus Proxy-Require (512) and Contact URIs (uri 8)
+    if (!sanity_check("18407", "15")) { exit; }
+    if (method == "OPTIONS") { sl_send_reply("200", "OK"); exit; }
+    if (method == "ACK") { exit; }
+    sl_send_reply("405", "Method Not Allowed");
+}
+CFG
+"$SIPR" -DD -E -L "$MODDIR" -f "$WORK/sipr.cfg" -m 32 >"$WORK/sipr.log" 2>&1 &
+PID=$!
+sleep 1
+kill -0 "$PID" || { cat "$WORK/sipr.log"; echo "FAIL: sipr did not start"; exit 1; }
+out=$(timeout 300 python3 "$CONF/run_torture.py" 127.0.0.1 "$PORT" udp --pid "$PID" --strict --timeout 0.5 \
+    --out "$WORK/torture.tsv" 2>&1 | tail -1)
+echo "$out"
+kill -TERM "$PID"
+wait "$PID" || true
+PID=
+case "$out" in
+    "torture: 50 messages, 50 acceptable, 0 crashes") echo "torture_udp: ok" ;;
+    *) awk -F'\t' 'NR>1 && $11 != "ok" && $11 != "ACCEPTABLE"' "$WORK/torture.tsv" >&2 || true
+       echo "FAIL: expected 50/50 acceptable and no crash"; exit 1 ;;
+esac
