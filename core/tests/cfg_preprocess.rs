@@ -173,3 +173,18 @@ fn includes_of_devices_are_refused() {
     .to_string();
     assert!(e.contains("/dev/zero") && e.contains("not a regular file"), "{e}");
 }
+
+#[test]
+fn self_referencing_and_fanning_defines_stay_bounded() {
+    // a define is not expanded inside itself (as in C)
+    let out = pp("#!define N N+1\nx = N;\n").unwrap();
+    assert_eq!(lines(&out).pop().unwrap(), "x = N+1;");
+    // 16 defines each using the next 4 times would be 4^16 words: bounded
+    let mut text = String::new();
+    for i in 0..16 {
+        text.push_str(&format!("#!define D{i} D{n} D{n} D{n} D{n}\n", n = i + 1));
+    }
+    text.push_str("x = D0;\n");
+    let out = pp(&text).unwrap();
+    assert!(out.len() < 4 << 20, "{} bytes", out.len());
+}

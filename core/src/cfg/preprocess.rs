@@ -537,11 +537,13 @@ fn is_ident(c: u8) -> bool {
 impl Lexer {
     /// Expands defines in one line outside strings, comments and PV names.
     fn expand_line(&mut self, line: &str, defs: &Defines, lineno: usize) -> String {
-        self.expand(line, defs, lineno, 0)
+        let mut active = Vec::new();
+        let mut budget = MAX_EXPANSION_BYTES;
+        self.expand(line, defs, lineno, &mut Expansion { active: &mut active, budget: &mut budget })
     }
 
-    /// `depth` counts defines expanding to defines.
-    fn expand(&mut self, line: &str, defs: &Defines, lineno: usize, depth: usize) -> String {
+    /// `ex` tracks the defines being expanded and the bytes left.
+    fn expand(&mut self, line: &str, defs: &Defines, lineno: usize, ex: &mut Expansion<'_>) -> String {
         let b = line.as_bytes();
         let mut out = String::with_capacity(line.len());
         let mut i = 0;
@@ -616,7 +618,7 @@ impl Lexer {
                     while j < b.len() && is_ident(b[j]) {
                         j += 1;
                     }
-                    out.push_str(&expand_ident(&line[i..j], defs, depth));
+                    out.push_str(&expand_ident(&line[i..j], defs, ex));
                     i = j;
                 }
                 _ => {
@@ -630,12 +632,36 @@ impl Lexer {
     }
 }
 
+/// The state of one line's expansion.
+struct Expansion<'a> {
+    /// Defines being expanded (a define is not expanded inside itself, as
+    /// in C: `#!define N N+1` gives `N+1`).
+    active: &'a mut Vec<String>,
+    /// Bytes the expansion may still produce (defines fanning out into
+    /// defines grow exponentially).
+    budget: &'a mut usize,
+}
+
+/// Most bytes one line may expand to.
+const MAX_EXPANSION_BYTES: usize = 1 << 20;
+
 /// The text an identifier stands for: its define's value, itself expanded
-/// as cfg text (a define may use defines; bounded against cycles), or the
-/// identifier unchanged.
-fn expand_ident(ident: &str, defs: &Defines, depth: usize) -> String {
+/// as cfg text (a define may use other defines), or the identifier
+/// unchanged (not defined, being expanded already, too deep, or the
+/// line's expansion budget spent — the parser then reports the name).
+fn expand_ident(ident: &str, defs: &Defines, ex: &mut Expansion<'_>) -> String {
     match defs.get(ident) {
-        Some(v) if depth < MAX_EXPANSION_DEPTH => Lexer::default().expand(v, defs, 0, depth + 1),
+        Some(v)
+            if ex.active.len() < MAX_EXPANSION_DEPTH
+                && !ex.active.iter().any(|a| a == ident)
+                && v.len() <= *ex.budget =>
+        {
+            *ex.budget -= v.len();
+            ex.active.push(ident.to_owned());
+            let out = Lexer::default().expand(v, defs, 0, ex);
+            ex.active.pop();
+            out
+        }
         _ => ident.to_owned(),
     }
 }
