@@ -2,7 +2,8 @@
 # End-to-end, the real binary on loopback: sipr answers OPTIONS over UDP
 # with sl_send_reply (sipp, 20,000 at 2,000/s, 0 failures), stops every
 # process within 5 s on SIGTERM and removes its pidfile, shuts down when a
-# worker dies, refuses a busy port and a bad cfg with clear errors.
+# worker dies, refuses a busy port and a bad cfg with clear errors, and
+# does the same as a daemon (the launcher's exit status tells).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SIPR=${SIPR:-$ROOT/target/debug/sipr}
@@ -86,6 +87,28 @@ grep -q "worker $victim (rank [0-9]*, udp receiver child=[0-9]* sock=127.0.0.1:$
     || fail "the dead worker was not logged"
 [ -n "$(kids "$PID")" ] && fail "workers left behind"
 wait "$PID" || true
+
+# alive and not a zombie (a daemon is reparented to an init that may reap late)
+running() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null || true); [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
+
+echo "== daemon mode: the launcher returns 0 once serving; SIGTERM ends everything"
+rm -f "$WORK/sipr.pid"
+"$SIPR" -L "$MODDIR" -f "$WORK/sipr.cfg" -P "$WORK/sipr.pid" -m 32 >"$WORK/daemon.log" 2>&1 || fail "daemon launcher failed: $(cat "$WORK/daemon.log")"
+[ -f "$WORK/sipr.pid" ] || fail "no pidfile"
+DPID=$(cat "$WORK/sipr.pid")
+PIDS+=("$DPID")
+dworkers=$(kids "$DPID")
+[ -n "$dworkers" ] || fail "daemon has no workers"
+timeout 30 sipp -sf "$ROOT/test/scenarios/options_uac.xml" "127.0.0.1:$PORT" -i 127.0.0.1 -p $((PORT + 1)) \
+    -m 20 -r 20 -nostdin -timeout 20 >"$WORK/sipp-d.out" 2>&1 || fail "sipp against the daemon failed"
+echo "== daemon mode: a second daemon on the port fails at the launcher"
+if "$SIPR" -L "$MODDIR" -f "$WORK/sipr.cfg" -m 32 >"$WORK/daemon2.log" 2>&1; then fail "second daemon started"; fi
+grep -q "cannot bind udp:127.0.0.1:$PORT" "$WORK/daemon2.log" || fail "no bind error from the launcher: $(cat "$WORK/daemon2.log")"
+kill -TERM "$DPID"
+for _ in $(seq 50); do running "$DPID" || break; sleep 0.1; done
+running "$DPID" && fail "daemon still running 5 s after SIGTERM"
+for w in $dworkers; do running "$w" && fail "daemon worker $w survived"; done
+[ -f "$WORK/sipr.pid" ] && fail "daemon left its pidfile"
 
 echo "== a bad cfg: file:line:column, non-zero exit, nothing left running"
 printf 'listen=udp:127.0.0.1:%s\nrequest_route {\n  nofunc();\n}\n' "$PORT" > "$WORK/bad.cfg"

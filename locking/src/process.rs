@@ -286,6 +286,34 @@ pub fn ignore_signal(sig: i32) {
     unsafe { libc::signal(sig, libc::SIG_IGN) };
 }
 
+/// Starts a new session (the daemon leaves the launcher's terminal).
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: setsid has no memory-safety preconditions.
+    if unsafe { libc::setsid() } == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Points stdin and stdout (and stderr unless `keep_stderr`) at
+/// /dev/null (a daemon keeps no terminal).
+pub fn detach_stdio(keep_stderr: bool) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null")?;
+    let fd = null.as_raw_fd();
+    let targets: &[i32] = if keep_stderr { &[0, 1] } else { &[0, 1, 2] };
+    for &t in targets {
+        // SAFETY: dup2 onto the standard descriptors with a valid open fd;
+        // no Rust object owns fds 0-2 in a way this invalidates (std's
+        // handles just write to whatever they now refer to).
+        if unsafe { libc::dup2(fd, t) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Ends this process at once with `code`, without running destructors or
 /// atexit handlers (a forked worker leaving).
 pub fn exit_now(code: i32) -> ! {

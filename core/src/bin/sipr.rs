@@ -13,7 +13,7 @@ fn usage() -> String {
          \x20   -V, --version   print version and exit\n\
          \x20   -h, --help      print this help and exit\n\
          \x20   -m MB           size of the shared memory pool in MB (default {})\n\
-         \x20   -D / -DD        run in the foreground (daemon mode comes later)\n\
+         \x20   -D / -DD        do not fork into the background (-DD: the same; workers forked)\n\
          \x20   -E              log to stderr (otherwise syslog)\n\
          \x20   -d              more verbose (repeatable)\n\
          \x20   -n N            SIP workers per UDP socket (overrides children)\n\
@@ -159,10 +159,6 @@ fn main() -> ExitCode {
         };
     }
     if !check {
-        if foreground == 0 {
-            eprintln!("sipr: daemon mode is not built yet: run in the foreground with -DD (or -D)");
-            return ExitCode::from(255);
-        }
         let opts = sipr_core::runtime::Options {
             cfg: cfg_file,
             defines,
@@ -173,6 +169,9 @@ fn main() -> ExitCode {
             children,
             debug_bump,
         };
+        if foreground == 0 {
+            return ExitCode::from(sipr_core::runtime::run_daemon(&opts) as u8);
+        }
         return match sipr_core::runtime::run_foreground(&opts) {
             Ok(code) => ExitCode::from(code as u8),
             Err(e) => {

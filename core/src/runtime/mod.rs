@@ -63,9 +63,74 @@ impl std::fmt::Display for StartError {
     }
 }
 
-/// Runs the server in the foreground (`-DD`): returns when it has shut
-/// down, with the process exit code.
+/// Runs the server as a daemon (Kamailio's default): the launcher forks,
+/// the child starts a session and forks the server, which tells the
+/// launcher through a socket pair whether it started; the launcher exits
+/// with that status (0, or 255 with the error printed) — so a bad cfg or a
+/// busy port fails the command that started the daemon.
+pub fn run_daemon(opts: &Options) -> i32 {
+    use std::io::{Read, Write};
+    let (mut launcher_end, daemon_end) = match std::os::unix::net::UnixStream::pair() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("sipr: cannot start the daemon: {e}");
+            return 255;
+        }
+    };
+    // SAFETY: the launcher has started no thread; the child only calls
+    // setsid, forks again and runs the server (which itself forks before
+    // starting any thread).
+    match unsafe { process::fork() } {
+        Err(e) => {
+            eprintln!("sipr: fork: {e}");
+            255
+        }
+        Ok(process::Forked::Parent(pid)) => {
+            drop(daemon_end);
+            let mut status = String::new();
+            let _ = launcher_end.read_to_string(&mut status);
+            let _ = process::wait_pid(pid);
+            match status.as_str() {
+                "ok" => 0,
+                "" => {
+                    eprintln!("sipr: the server died while starting");
+                    255
+                }
+                err => {
+                    eprintln!("sipr: {err}");
+                    255
+                }
+            }
+        }
+        Ok(process::Forked::Child) => {
+            drop(launcher_end);
+            let _ = process::setsid();
+            // SAFETY: as above: this process has no thread.
+            match unsafe { process::fork() } {
+                Ok(process::Forked::Child) => {}
+                _ => process::exit_now(0),
+            }
+            let _ = process::detach_stdio(opts.log_stderr);
+            let mut ready = daemon_end;
+            let code = match run_server(opts, Some(&mut ready)) {
+                Ok(code) => code,
+                Err(e) => {
+                    let _ = ready.write_all(e.to_string().as_bytes());
+                    255
+                }
+            };
+            process::exit_now(code)
+        }
+    }
+}
+
+/// Runs the server in the foreground (`-D` / `-DD`): returns when it has
+/// shut down, with the process exit code.
 pub fn run_foreground(opts: &Options) -> Result<i32, StartError> {
+    run_server(opts, None)
+}
+
+fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>) -> Result<i32, StartError> {
     let mut modules = ModuleSet::new(&opts.module_dirs);
     let defines = Defines::from_args(opts.defines.iter().map(String::as_str));
     let prog = crate::cfg::load(&opts.cfg, defines, FnRegistry::core(), PvRegistry::core(), &mut modules)
@@ -147,6 +212,12 @@ pub fn run_foreground(opts: &Options) -> Result<i32, StartError> {
     }
     for (pid, rank, desc) in &workers {
         ::log::info!("process {pid}: rank {rank}, {desc}");
+    }
+    if let Some(r) = ready {
+        use std::io::Write;
+        // the launcher exits 0 on this; then the channel closes
+        let _ = r.write_all(b"ok");
+        let _ = r.shutdown(std::net::Shutdown::Both);
     }
     let code = supervise(&mut workers);
     modules.destroy_all();
