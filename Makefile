@@ -69,9 +69,14 @@ test: deps
 	$(CARGO) test -p sipr-mem --features debug
 	@if ls test/*.sh >/dev/null 2>&1; then for t in test/*.sh; do echo "== $$t"; bash $$t || exit 1; done; fi
 
+# Benchmarks: the crates' (allocator, locks, parser, script), then the
+# server against Kamailio on ../shared/bench (installs kamailio, sipp and
+# sipsak when missing).
 bench:
+	$(MAKE) deps TEST_APT_PACKAGES="kamailio sip-tester sipsak"
 	$(CARGO) build --release --workspace
 	$(CARGO) bench -p sipr-mem -p sipr-locking -p sipr-core
+	bash scripts/bench-server.sh
 
 lint: toolchain
 	$(CARGO) fmt --all -- --check
