@@ -62,6 +62,12 @@ bad=$(grep -E "Failed call" "$WORK/sipp.out" | awk -F'|' '{gsub(/ /,"",$3); prin
 echo "successful=$ok failed=$bad"
 [ "$ok" = "$CALLS" ] && [ "$bad" = "0" ] || fail "expected $CALLS answered, 0 failed"
 
+echo "== process names"
+for w in $(kids "$PID"); do
+    case "$(ps -o comm= -p "$w")" in sipr-udp-*) ;; *) fail "worker $w is not named sipr-udp-N";; esac
+done
+[ "$(ps -o comm= -p "$PID")" = "sipr-main" ] || fail "main process not named sipr-main"
+
 echo "== a second server on the same port is refused"
 if "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/sipr.cfg" -m 32 >"$WORK/second.log" 2>&1; then
     fail "a second server started on a busy port"

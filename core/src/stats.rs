@@ -71,7 +71,8 @@ pub fn rpc_reset_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
     Ok(RpcValue::Null)
 }
 
-/// The core's own RPC commands (modules add theirs).
+/// The core's own RPC commands (modules add theirs): statistics,
+/// `core.ps`, `core.version`.
 pub static CORE_RPCS: &[crate::rpc::RpcDef] = &[
     crate::rpc::RpcDef {
         name: "stats.get_statistics",
@@ -83,4 +84,10 @@ pub static CORE_RPCS: &[crate::rpc::RpcDef] = &[
         doc: "Reset counters: group:name or all",
         call: rpc_reset_statistics,
     },
+    crate::rpc::RpcDef { name: "core.ps", doc: "The server's processes", call: crate::runtime::procs::rpc_ps },
+    crate::rpc::RpcDef { name: "core.version", doc: "Version", call: rpc_version },
 ];
+
+fn rpc_version(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Ok(RpcValue::Str(crate::server_signature()))
+}

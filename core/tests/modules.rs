@@ -623,3 +623,18 @@ fn modules_declare_extra_processes() {
     (p.run)(1);
     assert!(common::logs().iter().any(|l| l.contains("test_faulty worker panicked: test_faulty process 1 gives up")));
 }
+
+#[test]
+fn core_ps_lists_the_process_table() {
+    let (_, set) = compile_with_modules("loadmodule \"sl\"\n").unwrap();
+    sipr_core::runtime::procs::init().unwrap();
+    sipr_core::runtime::procs::add(4242, 1, "udp receiver child=0 sock=127.0.0.1:5060");
+    sipr_core::runtime::procs::add(4241, 0, "main process - attendant");
+    let sipr_core::rpc::RpcValue::Array(ps) = set.rpc("core.ps", &[]).unwrap() else { panic!("a list") };
+    let dsc: Vec<String> = ps.iter().filter_map(|p| p.member("DSC").and_then(|d| d.as_text())).collect();
+    assert!(dsc.iter().any(|d| d == "main process - attendant"), "{dsc:?}");
+    assert!(dsc.iter().any(|d| d == "udp receiver child=0 sock=127.0.0.1:5060"), "{dsc:?}");
+    sipr_core::runtime::procs::remove(4242);
+    assert!(!sipr_core::runtime::procs::list().iter().any(|(p, _, _)| *p == 4242));
+    assert!(set.rpc("core.version", &[]).unwrap().as_text().unwrap().starts_with("sipr ("));
+}

@@ -286,6 +286,17 @@ pub fn ignore_signal(sig: i32) {
     unsafe { libc::signal(sig, libc::SIG_IGN) };
 }
 
+/// Names this process as `ps -o comm` / `top` show it (at most 15 bytes
+/// kept by the kernel).
+pub fn set_name(name: &str) {
+    let mut buf = [0u8; 16];
+    let n = name.len().min(15);
+    buf[..n].copy_from_slice(&name.as_bytes()[..n]);
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16
+    // bytes from `buf`, which lives for the call.
+    unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr() as libc::c_ulong, 0, 0, 0) };
+}
+
 /// Starts a new session (the daemon leaves the launcher's terminal).
 pub fn setsid() -> io::Result<()> {
     // SAFETY: setsid has no memory-safety preconditions.

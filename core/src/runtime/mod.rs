@@ -11,6 +11,7 @@
 //! (PR_SET_PDEATHSIG). SIGHUP is ignored, as Kamailio.
 
 mod log;
+pub mod procs;
 mod udp;
 
 use std::net::UdpSocket;
@@ -146,6 +147,7 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     let pool = sipr_mem::ShmPool::create_mb(shm_mb)
         .map_err(|e| StartError::Other(format!("shared memory (-m {shm_mb}): {e}")))?;
     crate::shm::install(pool);
+    procs::init().map_err(StartError::Other)?;
     modules.init_all().map_err(StartError::Other)?;
 
     // the listen sockets: opened before the fork, so every process can send from any
@@ -190,6 +192,8 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     process::block_signals(&process::SERVER_SIGNALS).map_err(|e| StartError::Other(format!("signals: {e}")))?;
     let children = opts.children.unwrap_or(core.children).max(1);
     let main_pid = process::current_pid();
+    procs::add(main_pid, 0, "main process - attendant");
+    process::set_name("sipr-main");
     let mut workers: Vec<(i32, i32, String)> = Vec::new();
     let mut rank = 0;
     for (si, sock) in sockets.iter().enumerate() {
@@ -206,7 +210,10 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
                     let code = worker(rank, si, &sockets, &prog, &modules, &info, main_pid);
                     process::exit_now(code);
                 }
-                process::Forked::Parent(pid) => workers.push((pid, rank, desc)),
+                process::Forked::Parent(pid) => {
+                    procs::add(pid, rank, &desc);
+                    workers.push((pid, rank, desc));
+                }
             }
         }
     }
@@ -236,6 +243,7 @@ fn supervise(workers: &mut Vec<(i32, i32, String)>) -> i32 {
         // reap whatever ended (SIGCHLD or not: signals can merge)
         let mut died = false;
         while let Some((pid, status)) = process::reap_any() {
+            procs::remove(pid);
             if let Some(i) = workers.iter().position(|(p, _, _)| *p == pid) {
                 let (_, rank, desc) = workers.remove(i);
                 let how = match status {
@@ -287,6 +295,7 @@ fn worker(
     main_pid: i32,
 ) -> i32 {
     log::set_rank(rank);
+    process::set_name(&format!("sipr-udp-{rank}"));
     let _ = process::unblock_signals(&process::SERVER_SIGNALS);
     match process::die_with_parent(sig::TERM, main_pid) {
         Ok(true) => {}
