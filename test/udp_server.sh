@@ -116,6 +116,28 @@ running "$DPID" && fail "daemon still running 5 s after SIGTERM"
 for w in $dworkers; do running "$w" && fail "daemon worker $w survived"; done
 [ -f "$WORK/sipr.pid" ] && fail "daemon left its pidfile"
 
+echo "== the timer process runs module timers; a panicking timer does not stop it"
+cat > "$WORK/timer.cfg" <<CFG
+listen=udp:127.0.0.1:$PORT
+children=1
+debug=1
+loadmodule "sl"
+loadmodule "test_faulty"
+request_route { sl_send_reply("200", "OK"); }
+CFG
+SIPR_TEST_TIMER=1 "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/timer.cfg" -m 32 >"$WORK/timer.log" 2>&1 &
+TPID=$!
+PIDS+=("$TPID")
+sleep 1
+timer_pid=""
+for k in $(kids "$TPID"); do [ "$(ps -o comm= -p "$k")" = "sipr-timer" ] && timer_pid=$k; done
+[ -n "$timer_pid" ] || fail "no sipr-timer process"
+grep -q "test_faulty timer tick 3" "$WORK/timer.log" || fail "timer ticks missing: $(cat "$WORK/timer.log")"
+grep -q "test_faulty tick panicked: test_faulty timer panics on tick 2" "$WORK/timer.log" || fail "the timer panic was not logged"
+kill -TERM "$TPID"
+wait "$TPID" || true
+running "$timer_pid" && fail "timer process survived"
+
 echo "== a bad cfg: file:line:column, non-zero exit, nothing left running"
 printf 'listen=udp:127.0.0.1:%s\nrequest_route {\n  nofunc();\n}\n' "$PORT" > "$WORK/bad.cfg"
 if "$SIPR" -DD -E -f "$WORK/bad.cfg" >"$WORK/bad.log" 2>&1; then fail "a bad cfg started"; fi

@@ -3,7 +3,7 @@
 use crate::cfg::{FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 6;
+pub const ABI_VERSION: u32 = 7;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -49,6 +49,17 @@ pub struct CoreApi {
         name: *const u8,
         name_len: usize,
     ) -> *const std::sync::atomic::AtomicU64,
+    /// Registers a timer run by the timer process (before the fork):
+    /// name (UTF-8 range), interval in ms, periodic (1) or once (0), the
+    /// callback and its argument. 0 on success.
+    pub timer: extern "C" fn(
+        name: *const u8,
+        name_len: usize,
+        ms: u64,
+        periodic: u8,
+        cb: crate::timer::TimerFn,
+        arg: usize,
+    ) -> i32,
 }
 
 // SAFETY: the table is immutable after construction and its pointers
@@ -228,6 +239,26 @@ extern "C" fn core_counter(
     crate::stats::register(group, name).map_or(std::ptr::null(), |c| c as *const _)
 }
 
+extern "C" fn core_timer(
+    name: *const u8,
+    name_len: usize,
+    ms: u64,
+    periodic: u8,
+    cb: crate::timer::TimerFn,
+    arg: usize,
+) -> i32 {
+    // SAFETY: the SDK passes a live UTF-8 byte range for this call.
+    let name = unsafe { std::slice::from_raw_parts(name, name_len) };
+    let name = String::from_utf8_lossy(name);
+    match crate::timer::register(&name, std::time::Duration::from_millis(ms), periodic != 0, cb, arg) {
+        Ok(()) => 0,
+        Err(e) => {
+            log::error!("{e}");
+            -1
+        }
+    }
+}
+
 /// The table handed to every module.
 pub static CORE_API: CoreApi = CoreApi {
     abi_version: ABI_VERSION,
@@ -238,4 +269,5 @@ pub static CORE_API: CoreApi = CoreApi {
     shm_pool: core_shm_pool,
     find_api: core_find_api,
     counter: core_counter,
+    timer: core_timer,
 };

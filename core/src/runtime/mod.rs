@@ -217,6 +217,32 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
             }
         }
     }
+    // the timer process (Kamailio's rank -1), when anything registered a timer
+    if crate::timer::count() > 0 {
+        // SAFETY: as for the workers: no thread has been started.
+        let forked = unsafe { process::fork() }.map_err(|e| StartError::Other(format!("fork: {e}")))?;
+        match forked {
+            process::Forked::Child => {
+                log::set_rank(crate::module::abi::rank::TIMER);
+                process::set_name("sipr-timer");
+                let _ = process::unblock_signals(&process::SERVER_SIGNALS);
+                if !matches!(process::die_with_parent(sig::TERM, main_pid), Ok(true)) {
+                    process::exit_now(0);
+                }
+                if let Err(e) = modules.child_init_all(crate::module::abi::rank::TIMER) {
+                    ::log::error!("{e}");
+                    process::exit_now(1);
+                }
+                crate::timer::run(|| false);
+                process::exit_now(0);
+            }
+            process::Forked::Parent(pid) => {
+                let desc = "timer".to_string();
+                procs::add(pid, crate::module::abi::rank::TIMER, &desc);
+                workers.push((pid, crate::module::abi::rank::TIMER, desc));
+            }
+        }
+    }
     for (pid, rank, desc) in &workers {
         ::log::info!("process {pid}: rank {rank}, {desc}");
     }

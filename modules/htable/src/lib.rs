@@ -18,8 +18,8 @@
 //! RPC commands: `htable.get`, `htable.delete`, `htable.sets`,
 //! `htable.seti`, `htable.dump`, `htable.flush`, `htable.listTables`,
 //! `htable.stats` (`htable.reload` answers 500 until the DB modules).
-//! Expired items are dropped when read or swept by the functions above
-//! until the timer process exists.
+//! Expired items are dropped when read, and swept every `timer_interval`
+//! seconds (default 20) by the timer process.
 
 use std::sync::{Mutex, OnceLock};
 
@@ -98,8 +98,40 @@ fn mod_init() -> Result<(), String> {
             .ok_or_else(|| format!("no shared memory for table '{}'", d.name))?;
         tables.push((d, t));
     }
+    let sweep = tables.iter().any(|(d, _)| d.autoexpire > 0);
     let _ = TABLES.set(tables);
+    if sweep {
+        let secs = TIMER_INTERVAL.load(std::sync::atomic::Ordering::Relaxed).max(1);
+        sipr_sdk::register_timer("htable expiry", secs * 1000, true, sweep_expired)?;
+    }
     Ok(())
+}
+
+/// `timer_interval` (seconds, default 20 as Kamailio): how often expired
+/// items are swept.
+static TIMER_INTERVAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(20);
+
+fn set_timer_interval(v: &ModValue) -> Result<(), String> {
+    match v {
+        ModValue::Int(i) if *i > 0 => {
+            TIMER_INTERVAL.store(*i as u64, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+        other => Err(format!("timer_interval must be a positive number of seconds, not {other:?}")),
+    }
+}
+
+/// Drops expired items from every table (the timer process).
+fn sweep_expired() {
+    let n = now();
+    for (d, t) in TABLES.get().map(Vec::as_slice).unwrap_or(&[]) {
+        if d.autoexpire > 0 {
+            let gone = t.retain(n, |_, _| true);
+            if gone > 0 {
+                log::debug!("htable {}: {gone} expired items swept", d.name);
+            }
+        }
+    }
 }
 
 /// The index of a declared table (at startup: declarations are complete).
@@ -422,7 +454,7 @@ sipr_sdk::module! {
         ("expires_column", Any, accept),
         ("array_size_suffix", Any, accept),
         ("fetch_rows", Any, accept),
-        ("timer_interval", Any, accept),
+        ("timer_interval", Int, set_timer_interval),
         ("timer_procs", Any, accept),
         ("db_expires", Any, accept),
         ("enable_dmq", Any, accept),

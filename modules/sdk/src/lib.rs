@@ -370,6 +370,37 @@ pub fn counter(group: &str, name: &str) -> Result<&'static std::sync::atomic::At
     unsafe { p.as_ref() }.ok_or_else(|| format!("cannot register counter {group}:{name}"))
 }
 
+/// Timer callbacks this module registered (run through [`timer_tick`]).
+static TIMERS: std::sync::Mutex<Vec<(String, fn())>> = std::sync::Mutex::new(Vec::new());
+
+/// The callback the core's timer process calls: runs this module's timer
+/// `i` inside a panic guard.
+extern "C" fn timer_tick(i: usize) {
+    // nothing may unwind out of an extern "C" function: guard all of it
+    let _ = catch_unwind(|| {
+        let t = TIMERS.lock().ok().and_then(|t| t.get(i).cloned());
+        if let Some((name, f)) = t {
+            guard_unit(&name, f);
+        }
+    });
+}
+
+/// Registers a timer (call from `mod_init`): `f` runs in the timer
+/// process every `ms` milliseconds when `periodic`, else once after
+/// `ms`.
+pub fn register_timer(name: &str, ms: u64, periodic: bool, f: fn()) -> Result<(), String> {
+    let core = CORE.get().ok_or("not loaded by sipr")?;
+    let i = {
+        let mut t = TIMERS.lock().map_err(|_| "timer list poisoned")?;
+        t.push((name.to_string(), f));
+        t.len() - 1
+    };
+    match (core.timer)(name.as_ptr(), name.len(), ms, u8::from(periodic), timer_tick, i) {
+        0 => Ok(()),
+        _ => Err(format!("cannot register timer {name}")),
+    }
+}
+
 /// Binds to another module's API (as Kamailio's `load_tm_api`): call it
 /// from `mod_init`, when every module is loaded. The error says whether
 /// the API is missing, of another version, or of another type.

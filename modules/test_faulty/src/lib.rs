@@ -39,7 +39,21 @@ fn proc_body(i: u32) {
     panic!("test_faulty process {i} gives up");
 }
 
+/// A timer that logs (the e2e test looks for it), then panics on its third
+/// run (the timer process must go on).
+fn tick() {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    log::warn!("test_faulty timer tick {n}");
+    if n == 2 {
+        panic!("test_faulty timer panics on tick 2");
+    }
+}
+
 fn mod_init() -> Result<(), String> {
+    if std::env::var_os("SIPR_TEST_TIMER").is_some() {
+        sipr_sdk::register_timer("test_faulty tick", 100, true, tick)?;
+    }
     let mut out = BOUND.lock().map_err(|_| "poisoned")?;
     out.clear();
     match sipr_sdk::bind_api::<sipr_sdk::testing::ExampleApi>("example", 1) {
