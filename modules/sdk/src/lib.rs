@@ -370,8 +370,11 @@ pub fn counter(group: &str, name: &str) -> Result<&'static std::sync::atomic::At
     unsafe { p.as_ref() }.ok_or_else(|| format!("cannot register counter {group}:{name}"))
 }
 
+/// A timer callback of this module, with its name.
+type ModuleTimer = (String, fn());
+
 /// Timer callbacks this module registered (run through [`timer_tick`]).
-static TIMERS: std::sync::Mutex<Vec<(String, fn())>> = std::sync::Mutex::new(Vec::new());
+static TIMERS: std::sync::Mutex<Vec<ModuleTimer>> = std::sync::Mutex::new(Vec::new());
 
 /// The callback the core's timer process calls: runs this module's timer
 /// `i` inside a panic guard.
