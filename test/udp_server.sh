@@ -134,6 +134,12 @@ for k in $(kids "$TPID"); do [ "$(ps -o comm= -p "$k")" = "sipr-timer" ] && time
 [ -n "$timer_pid" ] || fail "no sipr-timer process"
 grep -q "test_faulty timer tick 3" "$WORK/timer.log" || fail "timer ticks missing: $(cat "$WORK/timer.log")"
 grep -q "test_faulty tick panicked: test_faulty timer panics on tick 2" "$WORK/timer.log" || fail "the timer panic was not logged"
+echo "== module processes are forked and listed (test_faulty declares 2)"
+nmod=0
+# (the kernel keeps 15 bytes of a process name: sipr-test_fault)
+for k in $(kids "$TPID"); do case "$(ps -o comm= -p "$k")" in sipr-test_fault*) nmod=$((nmod + 1));; esac; done
+[ "$nmod" = 2 ] || fail "expected 2 sipr-test_faulty processes, found $nmod"
+grep -q "test_faulty worker panicked: test_faulty process 1 gives up" "$WORK/timer.log" || fail "module process panic not logged"
 kill -TERM "$TPID"
 wait "$TPID" || true
 running "$timer_pid" && fail "timer process survived"

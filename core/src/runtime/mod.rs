@@ -243,6 +243,40 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
             }
         }
     }
+    // processes modules asked for (ranks from 1000, after the workers)
+    let mut mod_rank = 1000;
+    for (module, p) in modules.extra_processes() {
+        for i in 0..p.count {
+            mod_rank += 1;
+            let desc = format!("{} {i} (module {module})", p.desc);
+            // SAFETY: as for the workers: no thread has been started.
+            let forked = unsafe { process::fork() }.map_err(|e| StartError::Other(format!("fork: {e}")))?;
+            match forked {
+                process::Forked::Child => {
+                    log::set_rank(mod_rank);
+                    process::set_name(&format!("sipr-{module}"));
+                    let _ = process::unblock_signals(&process::SERVER_SIGNALS);
+                    if !matches!(process::die_with_parent(sig::TERM, main_pid), Ok(true)) {
+                        process::exit_now(0);
+                    }
+                    if let Err(e) = modules.child_init_all(mod_rank) {
+                        ::log::error!("{e}");
+                        process::exit_now(1);
+                    }
+                    (p.run)(i);
+                    // a module process that returns has finished its work:
+                    // wait for the shutdown rather than look like a crash
+                    loop {
+                        std::thread::sleep(Duration::from_secs(3600));
+                    }
+                }
+                process::Forked::Parent(pid) => {
+                    procs::add(pid, mod_rank, &desc);
+                    workers.push((pid, mod_rank, desc));
+                }
+            }
+        }
+    }
     for (pid, rank, desc) in &workers {
         ::log::info!("process {pid}: rank {rank}, {desc}");
     }
