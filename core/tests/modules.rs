@@ -638,3 +638,15 @@ fn core_ps_lists_the_process_table() {
     assert!(!sipr_core::runtime::procs::list().iter().any(|(p, _, _)| *p == 4242));
     assert!(set.rpc("core.version", &[]).unwrap().as_text().unwrap().starts_with("sipr ("));
 }
+
+#[test]
+fn module_fixups_check_constant_parameters_at_startup() {
+    let e =
+        compile_with_modules("loadmodule \"sl\"\nrequest_route {\n  sl_send_reply(\"99\", \"x\");\n}\n").unwrap_err();
+    assert!(e.contains("mod.cfg:3:3: sl_send_reply(): invalid reply code 99"), "{e}");
+    let e = compile_with_modules("loadmodule \"maxfwd\"\nrequest_route {\n  mf_process_maxfwd_header(\"300\");\n}\n")
+        .unwrap_err();
+    assert!(e.contains("mod.cfg:3:3: mf_process_maxfwd_header(): invalid max value 300 (1..255)"), "{e}");
+    // a PV is checked per call instead
+    assert!(compile_with_modules("loadmodule \"sl\"\nrequest_route { sl_send_reply(\"$var(c)\", \"x\"); }\n").is_ok());
+}

@@ -38,6 +38,14 @@ fn max_value(ctx: &Ctx<'_>, p: &Param) -> Result<i64, ModError> {
     Ok(max)
 }
 
+/// Startup check: a constant max must be 1..255.
+fn check_max(p: &mut [Param]) -> Result<(), String> {
+    match p.first() {
+        Some(Param::Int(m)) if !(1..=255).contains(m) => Err(format!("invalid max value {m} (1..255)")),
+        _ => Ok(()),
+    }
+}
+
 fn mf_process_maxfwd_header(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let max = max_value(ctx, &p[0])?;
     if ctx.module_int(LOCAL_VALUE).is_some() {
@@ -83,8 +91,8 @@ fn is_maxfwd_lt(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 sipr_sdk::module! {
     name: "maxfwd",
     functions: [
-        ("mf_process_maxfwd_header", [IntOrPv], RouteMask::REQUEST_LIKE, mf_process_maxfwd_header),
-        ("is_maxfwd_lt", [IntOrPv], RouteMask::REQUEST_LIKE, is_maxfwd_lt),
+        ("mf_process_maxfwd_header", [IntOrPv], RouteMask::REQUEST_LIKE, mf_process_maxfwd_header, check_max),
+        ("is_maxfwd_lt", [IntOrPv], RouteMask::REQUEST_LIKE, is_maxfwd_lt, check_max),
     ],
     params: [("max_limit", Int, set_max_limit)],
 }

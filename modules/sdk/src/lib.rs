@@ -12,7 +12,8 @@
 //!
 //! sipr_sdk::module! {
 //!     name: "maxfwd",
-//!     functions: [("is_maxfwd_lt", [IntOrPv], RouteMask::ANY, is_maxfwd_lt)],
+//!     // (name, parameter kinds, route types, function[, startup check])
+//!     functions: [("is_maxfwd_lt", [IntOrPv], RouteMask::ANY, is_maxfwd_lt, check_max)],
 //!     params: [("max_limit", Int, set_max_limit)],
 //! }
 //! ```
@@ -220,7 +221,7 @@ fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
 macro_rules! module {
     (
         name: $name:literal,
-        functions: [ $( ($fname:literal, [$($kind:ident),* $(,)?], $routes:expr, $f:path) ),* $(,)? ],
+        functions: [ $( ($fname:literal, [$($kind:ident),* $(,)?], $routes:expr, $f:path $(, $fix:path)?) ),* $(,)? ],
         params: [ $( ($pname:literal, $pkind:ident, $pset:path) ),* $(,)? ]
         $(, pvs: [ $($pv:expr),* $(,)? ] )?
         $(, rpcs: [ $( ($rname:literal, $rdoc:literal, $rf:path) ),* $(,)? ] )?
@@ -243,7 +244,7 @@ macro_rules! module {
                     }
                     __call
                 },
-                fixup: None,
+                fixup: $crate::__fn_fixup!($fname $(, $fix)?),
             }
         ),* ];
         static __SIPR_PARAMS: &[$crate::ModParamDef] = &[ $(
@@ -298,6 +299,22 @@ macro_rules! module {
         pub extern "C" fn sipr_module_exports(core: *const $crate::CoreApi) -> *const $crate::ModuleHeader {
             $crate::init(core, &__SIPR_HEADER)
         }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __fn_fixup {
+    ($fname:literal) => {
+        None
+    };
+    ($fname:literal, $fix:path) => {
+        Some({
+            fn __fixup(p: &mut [$crate::Param]) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::guard_hook($fname, || $fix(p))
+            }
+            __fixup
+        })
     };
 }
 

@@ -68,6 +68,15 @@ fn code_param(ctx: &Ctx<'_>, p: &Param) -> Result<u16, ModError> {
     }
 }
 
+/// Startup check: a constant reply code must be 100..699 (as Kamailio's
+/// fixup refuses `sl_send_reply("99", ...)`).
+fn check_code(p: &mut [Param]) -> Result<(), String> {
+    match p.first() {
+        Some(Param::Int(c)) if !(100..=699).contains(c) => Err(format!("invalid reply code {c}")),
+        _ => Ok(()),
+    }
+}
+
 /// Sends a local reply and counts it.
 fn reply(ctx: &mut Ctx<'_>, code: u16, reason: &str) -> FnResult {
     match sipr_sdk::reply::send(ctx, code, reason, b"", b"") {
@@ -150,8 +159,8 @@ fn rpc_stats(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
 sipr_sdk::module! {
     name: "sl",
     functions: [
-        ("sl_send_reply", [IntOrPv, Fmt], RouteMask::REQUEST_LIKE, sl_send_reply),
-        ("send_reply", [IntOrPv, Fmt], RouteMask::REQUEST_LIKE, sl_send_reply),
+        ("sl_send_reply", [IntOrPv, Fmt], RouteMask::REQUEST_LIKE, sl_send_reply, check_code),
+        ("send_reply", [IntOrPv, Fmt], RouteMask::REQUEST_LIKE, sl_send_reply, check_code),
         ("sl_reply_error", [], RouteMask::REQUEST_LIKE, sl_reply_error),
         ("sl_forward_reply", [], RouteMask::REPLY, sl_forward_reply0),
         ("sl_forward_reply", [IntOrPv, Fmt], RouteMask::REPLY, sl_forward_reply),
