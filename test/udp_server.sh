@@ -123,7 +123,9 @@ children=1
 debug=1
 loadmodule "sl"
 loadmodule "test_faulty"
+loadmodule "xlog"
 request_route { sl_send_reply("200", "OK"); }
+event_route[core:worker-one-init] { xlog("L_WARN", "worker one init: rank one at \$Ts\n"); }
 CFG
 SIPR_TEST_TIMER=1 "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/timer.cfg" -m 32 >"$WORK/timer.log" 2>&1 &
 TPID=$!
@@ -133,6 +135,7 @@ timer_pid=""
 for k in $(kids "$TPID"); do [ "$(ps -o comm= -p "$k")" = "sipr-timer" ] && timer_pid=$k; done
 [ -n "$timer_pid" ] || fail "no sipr-timer process"
 grep -q "test_faulty timer tick 3" "$WORK/timer.log" || fail "timer ticks missing: $(cat "$WORK/timer.log")"
+[ "$(grep -c "worker one init: rank one" "$WORK/timer.log")" = 1 ] || fail "event_route[core:worker-one-init] did not run once"
 grep -q "test_faulty tick panicked: test_faulty timer panics on tick 2" "$WORK/timer.log" || fail "the timer panic was not logged"
 echo "== module processes are forked and listed (test_faulty declares 2)"
 nmod=0

@@ -365,6 +365,11 @@ fn worker(
         ::log::error!("{e}");
         return 1;
     }
+    if rank == 1 {
+        if let Some(r) = prog.event_route("core:worker-one-init") {
+            udp::run_event_route(prog, r, info, &sockets[socket], sockets);
+        }
+    }
     udp::receive_loop(&sockets[socket], sockets, prog, info, prog.core.maxbuffer as usize);
     0
 }

@@ -70,6 +70,23 @@ fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, out: &mut UdpOut<'_>,
     }
 }
 
+/// The message event routes run on (Kamailio's "faked" message).
+const FAKED: &[u8] = b"OPTIONS sip:you@sipr.local SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9\r\n\
+From: <sip:you@sipr.local>;tag=faked\r\nTo: <sip:you@sipr.local>\r\nCall-ID: faked\r\nCSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n";
+
+/// Runs an event route (`event_route[core:worker-one-init]`) on a faked
+/// message, as Kamailio.
+pub(super) fn run_event_route(prog: &Program, route: usize, info: &CoreInfo, sock: &UdpSocket, sockets: &[UdpSocket]) {
+    let Ok(msg) = SipMsg::parse(FAKED) else { return };
+    let local = sock.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let mut proc = ProcState::default();
+    let mut out = UdpOut { sockets, recv: sock, src: local };
+    let rcv = RecvInfo { src: local, dst: local, proto: Proto::Udp };
+    let mut ctx = Ctx::new(&msg, rcv, info, &mut proc, &mut out);
+    prog.run(route, &mut ctx);
+}
+
 /// Receives and handles messages until the process is told to stop.
 pub(super) fn receive_loop(sock: &UdpSocket, sockets: &[UdpSocket], prog: &Program, info: &CoreInfo, maxbuf: usize) {
     let mut buf = vec![0u8; maxbuf.clamp(4096, 65_535)];
