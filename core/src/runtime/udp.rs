@@ -106,44 +106,66 @@ pub(super) fn receive_loop(sock: &UdpSocket, sockets: &[UdpSocket], prog: &Progr
         if data.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
-        let mut out = UdpOut { sockets, recv: sock, src };
-        let msg = match SipMsg::parse(data) {
-            Ok(m) => m,
-            Err(e) => {
-                // a request that does not parse still gets its 400 / 505
-                // when its Via can be found (RFC 4475 §3.1.2)
-                let tag = format!("{:08x}", crate::hash::fnv1a64(&[&info.secret.to_be_bytes(), data]) as u32);
-                match crate::sip::salvage_reply(data, e.reply_code(), &e.reason(), &tag) {
-                    Some(reply) => {
-                        ::log::debug!("bad message from {src}: {e}; answered {}", e.reply_code());
-                        let _ = out.send(Dest::Source, &reply);
-                    }
-                    None => ::log::debug!("dropped a message from {src}: {e}"),
-                }
-                continue;
-            }
-        };
-        if let Err(e) = msg.validate_basic() {
-            ::log::debug!("bad message from {src}: {e}");
-            reply_to_bad(&msg, e.reply_code(), &e.reason(), &mut out, src);
-            continue;
+        // crash containment: a bug met while handling one message costs
+        // that message (logged), not the worker and with it the server
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handle(data, src, local, sock, sockets, prog, info, &mut proc)
+        }));
+        if handled.is_err() {
+            ::log::error!("a message from {src} ({n} bytes) hit a bug and was dropped; the worker goes on");
         }
-        let rcv = RecvInfo { src, dst: local, proto: Proto::Udp };
-        let is_request = msg.is_request();
-        let mut ctx = Ctx::new(&msg, rcv, info, &mut proc, &mut out);
-        if is_request {
-            if let Some(r) = prog.request_route {
-                prog.run(r, &mut ctx);
+    }
+}
+
+/// Handles one received datagram.
+#[allow(clippy::too_many_arguments)]
+fn handle(
+    data: &[u8],
+    src: SocketAddr,
+    local: SocketAddr,
+    sock: &UdpSocket,
+    sockets: &[UdpSocket],
+    prog: &Program,
+    info: &CoreInfo,
+    proc: &mut ProcState,
+) {
+    let mut out = UdpOut { sockets, recv: sock, src };
+    let msg = match SipMsg::parse(data) {
+        Ok(m) => m,
+        Err(e) => {
+            // a request that does not parse still gets its 400 / 505
+            // when its Via can be found (RFC 4475 §3.1.2)
+            let tag = format!("{:08x}", crate::hash::fnv1a64(&[&info.secret.to_be_bytes(), data]) as u32);
+            match crate::sip::salvage_reply(data, e.reply_code(), &e.reason(), &tag) {
+                Some(reply) => {
+                    ::log::debug!("bad message from {src}: {e}; answered {}", e.reply_code());
+                    let _ = out.send(Dest::Source, &reply);
+                }
+                None => ::log::debug!("dropped a message from {src}: {e}"),
             }
-        } else {
-            let mut forward = true;
-            if let Some(r) = prog.reply_route {
-                let o = prog.run(r, &mut ctx);
-                forward = !o.dropped;
-            }
-            if forward {
-                forward_reply(&mut ctx);
-            }
+            return;
+        }
+    };
+    if let Err(e) = msg.validate_basic() {
+        ::log::debug!("bad message from {src}: {e}");
+        reply_to_bad(&msg, e.reply_code(), &e.reason(), &mut out, src);
+        return;
+    }
+    let rcv = RecvInfo { src, dst: local, proto: Proto::Udp };
+    let is_request = msg.is_request();
+    let mut ctx = Ctx::new(&msg, rcv, info, proc, &mut out);
+    if is_request {
+        if let Some(r) = prog.request_route {
+            prog.run(r, &mut ctx);
+        }
+    } else {
+        let mut forward = true;
+        if let Some(r) = prog.reply_route {
+            let o = prog.run(r, &mut ctx);
+            forward = !o.dropped;
+        }
+        if forward {
+            forward_reply(&mut ctx);
         }
     }
 }
