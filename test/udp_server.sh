@@ -130,7 +130,8 @@ CFG
 SIPR_TEST_TIMER=1 "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/timer.cfg" -m 32 >"$WORK/timer.log" 2>&1 &
 TPID=$!
 PIDS+=("$TPID")
-sleep 1
+# up to 5 s for the timer to tick four times (slow CI machines)
+for _ in $(seq 50); do grep -q "test_faulty timer tick 3" "$WORK/timer.log" && break; sleep 0.1; done
 timer_pid=""
 for k in $(kids "$TPID"); do [ "$(ps -o comm= -p "$k")" = "sipr-timer" ] && timer_pid=$k; done
 [ -n "$timer_pid" ] || fail "no sipr-timer process"
