@@ -26,7 +26,7 @@ fn compile_with_modules(cfg: &str) -> Result<(Program, ModuleSet), String> {
     sipr_core::shm::install(sipr_mem::ShmPool::create_mb(16).unwrap());
     let mut set = ModuleSet::new(&[module_dir()]);
     let prog = load_str(cfg, "mod.cfg", FnRegistry::core(), PvRegistry::core(), &mut set).map_err(|e| e.to_string())?;
-    set.init_all()?;
+    set.init_all().map_err(|e| e.to_string())?;
     Ok((prog, set))
 }
 
@@ -412,7 +412,7 @@ impl sipr_core::cfg::ModuleLoader for Hybrid {
     }
     fn modparam(&mut self, module: &str, param: &str, value: &sipr_core::cfg::ModValue) -> Result<(), String> {
         if module.split('|').all(|m| self.real_names.iter().any(|r| r == m)) {
-            self.real.set_param(module, param, value)
+            self.real.set_param(module, param, value).map_err(|e| e.to_string())
         } else {
             self.stub.modparam(module, param, value)
         }
@@ -530,8 +530,9 @@ fn child_init_failures_name_the_module() {
     let (_, set) = compile_with_modules("loadmodule \"test_faulty\"\nloadmodule \"sl\"\n").unwrap();
     assert!(set.child_init_all(sipr_core::module::abi::rank::SIP_WORKER_1).is_ok());
     let e = set.child_init_all(99).unwrap_err();
-    assert_eq!(e, "module 'test_faulty' child_init(99) failed: rank 99 is refused");
-    let e = set.child_init_all(98).unwrap_err();
+    assert!(matches!(&e, sipr_core::module::LoadError::ChildInit { rank: 99, .. }), "{e:?}");
+    assert_eq!(e.to_string(), "module 'test_faulty' child_init(99) failed: rank 99 is refused");
+    let e = set.child_init_all(98).unwrap_err().to_string();
     assert!(e.contains("child_init panicked: rank 98 panics"), "{e}");
 }
 

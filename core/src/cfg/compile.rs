@@ -396,8 +396,8 @@ pub fn compile(
         match item {
             Item::Param { name, value, at, value_at } => {
                 if let Err(e) = core.set(name, value) {
-                    let pos = if e.starts_with("unknown core parameter") { *at } else { *value_at };
-                    c.error(pos, e);
+                    let pos = if matches!(e, super::params::ParamError::Unknown(_)) { *at } else { *value_at };
+                    c.error(pos, e.to_string());
                 }
             }
             Item::CustomParam { name, value, desc, .. } => {

@@ -43,7 +43,7 @@ pub use exec::Outcome;
 /// The compiled regex type of function parameters.
 pub type ParamRegex = regex::bytes::Regex;
 pub use func::{FixupFn, FnDef, FnRegistry, Param, ParamKind, ScriptFn};
-pub use params::{parse_hostport, CoreParams};
+pub use params::{parse_hostport, CoreParams, ParamError};
 pub use parse::{bool_word, parse, SyntaxError};
 pub use preprocess::{cfg_print, preprocess, preprocess_str, Defines, Loc, PreprocessError, Preprocessed};
 pub use pv::{

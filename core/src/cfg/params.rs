@@ -328,32 +328,74 @@ impl Default for CoreParams {
     }
 }
 
-fn as_int(v: &ParamValue) -> Result<i64, String> {
+/// Why a core parameter was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamError {
+    /// Not a core parameter.
+    Unknown(String),
+    /// The value has the wrong type.
+    Type {
+        /// What the parameter takes.
+        expected: &'static str,
+        /// What was written.
+        found: String,
+    },
+    /// A number out of the parameter's range.
+    Range(i64),
+    /// A value of the right type the parameter still refuses (a bad
+    /// listen address, an unknown facility...).
+    Invalid(String),
+}
+
+impl std::fmt::Display for ParamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParamError::Unknown(n) => write!(f, "unknown core parameter '{n}'"),
+            ParamError::Type { expected, found } => write!(f, "expected {expected}, found {found}"),
+            ParamError::Range(i) => write!(f, "value {i} out of range"),
+            ParamError::Invalid(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for ParamError {}
+
+/// How a value is shown in "found ..." messages.
+fn shown(v: &ParamValue) -> String {
+    match v {
+        ParamValue::Int(i) => i.to_string(),
+        ParamValue::Str(s) => format!("\"{s}\""),
+        ParamValue::Bool(b) => (if *b { "yes" } else { "no" }).to_string(),
+        ParamValue::Ident(w) | ParamValue::Raw(w) => format!("'{w}'"),
+    }
+}
+
+fn as_int(v: &ParamValue) -> Result<i64, ParamError> {
+    let bad = || ParamError::Type { expected: "a number", found: shown(v) };
     match v {
         ParamValue::Int(i) => Ok(*i),
         ParamValue::Bool(b) => Ok(*b as i64),
-        ParamValue::Str(s) => s.trim().parse().map_err(|_| format!("expected a number, found \"{s}\"")),
-        ParamValue::Ident(w) => Err(format!("expected a number, found '{w}'")),
-        ParamValue::Raw(r) => Err(format!("expected a number, found '{r}'")),
+        ParamValue::Str(s) => s.trim().parse().map_err(|_| bad()),
+        ParamValue::Ident(_) | ParamValue::Raw(_) => Err(bad()),
     }
 }
 
-fn as_bool(v: &ParamValue) -> Result<bool, String> {
+fn as_bool(v: &ParamValue) -> Result<bool, ParamError> {
     match v {
         ParamValue::Bool(b) => Ok(*b),
         ParamValue::Int(i) => Ok(*i != 0),
-        other => Err(format!("expected yes/no or a number, found {other:?}")),
+        other => Err(ParamError::Type { expected: "yes/no or a number", found: shown(other) }),
     }
 }
 
-fn as_str(v: &ParamValue) -> Result<String, String> {
+fn as_str(v: &ParamValue) -> Result<String, ParamError> {
     match v {
         ParamValue::Str(s) => Ok(s.clone()),
-        other => Err(format!("expected a string, found {other:?}")),
+        other => Err(ParamError::Type { expected: "a string", found: shown(other) }),
     }
 }
 
-fn as_word(v: &ParamValue) -> Result<String, String> {
+fn as_word(v: &ParamValue) -> Result<String, ParamError> {
     match v {
         ParamValue::Str(s) | ParamValue::Ident(s) | ParamValue::Raw(s) => Ok(s.clone()),
         ParamValue::Int(i) => Ok(i.to_string()),
@@ -361,9 +403,9 @@ fn as_word(v: &ParamValue) -> Result<String, String> {
     }
 }
 
-fn uint<T: TryFrom<i64>>(v: &ParamValue) -> Result<T, String> {
+fn uint<T: TryFrom<i64>>(v: &ParamValue) -> Result<T, ParamError> {
     let i = as_int(v)?;
-    T::try_from(i).map_err(|_| format!("value {i} out of range"))
+    T::try_from(i).map_err(|_| ParamError::Range(i))
 }
 
 /// Parses `[proto:]host[:port]`; `port` 0 when not given.
@@ -431,9 +473,9 @@ fn parse_listen(s: &str, default_port: u16) -> Result<Vec<ListenAddr>, String> {
 
 impl CoreParams {
     /// Sets parameter `name`; the error says why it was refused.
-    pub fn set(&mut self, name: &str, v: &ParamValue) -> Result<(), String> {
+    pub fn set(&mut self, name: &str, v: &ParamValue) -> Result<(), ParamError> {
         let Some(&(_, kind)) = CORE_PARAMS.iter().find(|(n, _)| *n == name) else {
-            return Err(format!("unknown core parameter '{name}'"));
+            return Err(ParamError::Unknown(name.to_string()));
         };
         match kind {
             Kind::Int => {
@@ -454,11 +496,11 @@ impl CoreParams {
             "children" => self.children = uint(v)?,
             "listen" | "socket" => {
                 let text = as_word(v)?;
-                self.listen.extend(parse_listen(&text, self.port)?);
+                self.listen.extend(parse_listen(&text, self.port).map_err(ParamError::Invalid)?);
             }
             "port" => self.port = uint(v)?,
             "alias" => {
-                let (_, h, p) = parse_hostport(&as_word(v)?)?;
+                let (_, h, p) = parse_hostport(&as_word(v)?).map_err(ParamError::Invalid)?;
                 self.aliases.push((h.to_ascii_lowercase(), p));
             }
             "debug" => self.debug = uint(v)?,
@@ -488,7 +530,7 @@ impl CoreParams {
                     "LOG_SYSLOG",
                 ];
                 if !FACILITIES.contains(&f.as_str()) {
-                    return Err(format!("unknown log facility '{f}'"));
+                    return Err(ParamError::Invalid(format!("unknown log facility '{f}'")));
                 }
                 self.log_facility = f;
             }
@@ -561,8 +603,11 @@ mod tests {
         p.set("disable_tcp", &ParamValue::Bool(true)).unwrap();
         p.set("log_facility", &ParamValue::Ident("LOG_LOCAL0".into())).unwrap();
         assert_eq!((p.children, p.disable_tcp, p.log_facility.as_str()), (4, true, "LOG_LOCAL0"));
-        assert!(p.set("childrn", &ParamValue::Int(4)).unwrap_err().contains("childrn"));
-        assert!(p.set("children", &ParamValue::Str("x".into())).is_err());
+        assert_eq!(p.set("childrn", &ParamValue::Int(4)), Err(ParamError::Unknown("childrn".into())));
+        assert_eq!(
+            p.set("children", &ParamValue::Str("x".into())),
+            Err(ParamError::Type { expected: "a number", found: "\"x\"".into() })
+        );
         assert!(p.set("log_facility", &ParamValue::Ident("LOG_NOPE".into())).is_err());
     }
 }

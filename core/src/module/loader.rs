@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::abi::{CoreApi, ExportsFn, ModuleDef, ModuleHeader, ABI_VERSION, BUILD_ID, CORE_API, EXPORTS_SYMBOL};
 use crate::cfg::{FnRegistry, ModValue, ModuleLoader, PvRegistry};
 
-/// Why a module could not be loaded.
+/// Why a module could not be loaded, configured or initialised.
 #[derive(Debug)]
 pub enum LoadError {
     /// No file found under any of the tried paths.
@@ -57,6 +57,54 @@ pub enum LoadError {
         /// What clashed.
         reason: String,
     },
+    /// `modparam` for a module that is not loaded.
+    NotLoaded {
+        /// Module name.
+        module: String,
+    },
+    /// `modparam` with a name the module does not have.
+    NoParam {
+        /// Module name.
+        module: String,
+        /// Parameter.
+        param: String,
+    },
+    /// `modparam` with a value of the wrong type.
+    ParamType {
+        /// Module name.
+        module: String,
+        /// Parameter.
+        param: String,
+        /// "a number" / "a string".
+        expected: &'static str,
+        /// The value given.
+        found: String,
+    },
+    /// The module's setter refused the value.
+    ParamRefused {
+        /// Module name.
+        module: String,
+        /// Parameter.
+        param: String,
+        /// Why.
+        why: String,
+    },
+    /// `mod_init` failed.
+    Init {
+        /// Module name.
+        module: String,
+        /// Why.
+        why: String,
+    },
+    /// `child_init` failed.
+    ChildInit {
+        /// Module name.
+        module: String,
+        /// The process rank.
+        rank: i32,
+        /// Why.
+        why: String,
+    },
 }
 
 impl fmt::Display for LoadError {
@@ -81,6 +129,16 @@ impl fmt::Display for LoadError {
             ),
             LoadError::Duplicate { name } => write!(f, "module '{name}' is loaded twice"),
             LoadError::Register { name, reason } => write!(f, "module '{name}': {reason}"),
+            LoadError::NotLoaded { module } => write!(f, "module '{module}' is not loaded (loadmodule it above)"),
+            LoadError::NoParam { module, param } => write!(f, "module '{module}' has no parameter '{param}'"),
+            LoadError::ParamType { module, param, expected, found } => {
+                write!(f, "parameter '{param}' of '{module}' takes {expected}, not {found}")
+            }
+            LoadError::ParamRefused { module, param, why } => write!(f, "parameter '{param}' of '{module}': {why}"),
+            LoadError::Init { module, why } => write!(f, "module '{module}' failed to initialise: {why}"),
+            LoadError::ChildInit { module, rank, why } => {
+                write!(f, "module '{module}' child_init({rank}) failed: {why}")
+            }
         }
     }
 }
@@ -248,30 +306,36 @@ impl ModuleSet {
 
     /// Sets a module parameter. `module` may be `a|b` (each gets it), as
     /// Kamailio's modparam.
-    pub fn set_param(&mut self, module: &str, param: &str, value: &ModValue) -> Result<(), String> {
+    pub fn set_param(&mut self, module: &str, param: &str, value: &ModValue) -> Result<(), LoadError> {
         for name in module.split('|') {
             let m = self
                 .modules
                 .iter()
                 .find(|m| m.def.name == name)
-                .ok_or_else(|| format!("module '{name}' is not loaded (loadmodule it above)"))?;
+                .ok_or_else(|| LoadError::NotLoaded { module: name.to_string() })?;
             let p = m
                 .def
                 .params
                 .iter()
                 .find(|p| p.name == param)
-                .ok_or_else(|| format!("module '{name}' has no parameter '{param}'"))?;
+                .ok_or_else(|| LoadError::NoParam { module: name.to_string(), param: param.to_string() })?;
             use super::abi::ModParamKind as K;
+            let wrong = |expected: &'static str, found: String| LoadError::ParamType {
+                module: name.to_string(),
+                param: param.to_string(),
+                expected,
+                found,
+            };
             match (p.kind, value) {
-                (K::Int, ModValue::Str(s)) => {
-                    return Err(format!("parameter '{param}' of '{name}' takes a number, not \"{s}\""))
-                }
-                (K::Str, ModValue::Int(i)) => {
-                    return Err(format!("parameter '{param}' of '{name}' takes a string, not {i}"))
-                }
+                (K::Int, ModValue::Str(s)) => return Err(wrong("a number", format!("\"{s}\""))),
+                (K::Str, ModValue::Int(i)) => return Err(wrong("a string", i.to_string())),
                 _ => {}
             }
-            (p.set)(value).map_err(|e| format!("parameter '{param}' of '{name}': {e}"))?;
+            (p.set)(value).map_err(|why| LoadError::ParamRefused {
+                module: name.to_string(),
+                param: param.to_string(),
+                why,
+            })?;
         }
         Ok(())
     }
@@ -305,20 +369,20 @@ impl ModuleSet {
     }
 
     /// Runs every module's `mod_init`, in load order.
-    pub fn init_all(&self) -> Result<(), String> {
+    pub fn init_all(&self) -> Result<(), LoadError> {
         for m in &self.modules {
             if let Some(init) = m.def.init {
-                init().map_err(|e| format!("module '{}' failed to initialise: {e}", m.def.name))?;
+                init().map_err(|why| LoadError::Init { module: m.def.name.to_string(), why })?;
             }
         }
         Ok(())
     }
 
     /// Runs every module's `child_init(rank)`.
-    pub fn child_init_all(&self, rank: i32) -> Result<(), String> {
+    pub fn child_init_all(&self, rank: i32) -> Result<(), LoadError> {
         for m in &self.modules {
             if let Some(ci) = m.def.child_init {
-                ci(rank).map_err(|e| format!("module '{}' child_init({rank}) failed: {e}", m.def.name))?;
+                ci(rank).map_err(|why| LoadError::ChildInit { module: m.def.name.to_string(), rank, why })?;
             }
         }
         Ok(())
@@ -346,6 +410,6 @@ impl ModuleLoader for ModuleSet {
     }
 
     fn modparam(&mut self, module: &str, param: &str, value: &ModValue) -> Result<(), String> {
-        self.set_param(module, param, value)
+        self.set_param(module, param, value).map_err(|e| e.to_string())
     }
 }

@@ -148,7 +148,7 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
         .map_err(|e| StartError::Other(format!("shared memory (-m {shm_mb}): {e}")))?;
     crate::shm::install(pool);
     procs::init().map_err(StartError::Other)?;
-    modules.init_all().map_err(StartError::Other)?;
+    modules.init_all().map_err(|e| StartError::Other(e.to_string()))?;
 
     // the listen sockets: opened before the fork, so every process can send from any
     let mut listen = core.listen.clone();
