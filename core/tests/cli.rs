@@ -200,3 +200,38 @@ fn check_finds_modules_in_the_installed_layout() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("config file ok, exiting..."), "{err}");
 }
+
+#[test]
+fn command_line_modules_params_and_listen() {
+    let cfg = temp_cfg(
+        "cl.cfg",
+        "request_route {\n  if (is_maxfwd_lt(\"5\")) { exit; }\n  sl_send_reply(\"200\", \"OK\");\n}\n",
+    );
+    let cfg = cfg.to_str().unwrap();
+    let ok = sipr(&[
+        "-c",
+        "-f",
+        cfg,
+        "--loadmodule",
+        "sl",
+        "--loadmodule",
+        "maxfwd.so",
+        "--modparam",
+        "maxfwd:max_limit:i:16",
+        "-l",
+        "udp:127.0.0.1:25210",
+        "-a",
+        "example.com",
+    ]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let bad =
+        sipr(&["-c", "-f", cfg, "--loadmodule", "sl", "--loadmodule", "maxfwd", "--modparam", "maxfwd:max_limit:s:x"]);
+    assert_eq!(bad.status.code(), Some(255));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("<command line>:3:1: modparam(\"maxfwd\", \"max_limit\")"), "{err}");
+    let bad = sipr(&["-c", "-f", cfg, "--modparam", "nocolons"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--modparam needs MODULE:PARAM:TYPE:VALUE"));
+    // without the modules the functions are unknown
+    let bad = sipr(&["-c", "-f", cfg]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown function 'is_maxfwd_lt'"));
+}

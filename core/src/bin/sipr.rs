@@ -17,6 +17,10 @@ fn usage() -> String {
          \x20   -E              log to stderr (otherwise syslog)\n\
          \x20   -d              more verbose (repeatable)\n\
          \x20   -n N            SIP workers per UDP socket (overrides children)\n\
+         \x20   -l ADDR         listen on [proto:]addr[:port] too (repeatable)\n\
+         \x20   -a, --alias A   alias (repeatable)\n\
+         \x20   --loadmodule M  load module M\n\
+         \x20   --modparam MOD:PARAM:TYPE:VALUE   set a module parameter (TYPE i or s)\n\
          \x20   -P FILE         pidfile\n\
          \x20   -w DIR          working directory\n\
          \x20   -M MB, -Y DIR, -x NAME, -u USER, -g GROUP   accepted (Kamailio's), not used yet\n\
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
     let mut pidfile: Option<std::path::PathBuf> = None;
     let mut children: Option<u32> = None;
     let mut debug_bump = 0i32;
+    let mut extra_cfg: Vec<String> = Vec::new();
     // Kamailio's "-DD", "-dd" come as one argument too
     let args: Vec<String> = args
         .into_iter()
@@ -103,6 +108,19 @@ fn main() -> ExitCode {
             "-D" => foreground += 1,
             "-E" => log_stderr = true,
             "-d" => debug_bump += 1,
+            "-l" | "-a" | "--alias" | "--loadmodule" | "--modparam" => {
+                let Some(v) = it.next() else {
+                    eprintln!("sipr: option {arg} needs a value");
+                    return ExitCode::from(255);
+                };
+                match cmdline_cfg(arg, v) {
+                    Ok(line) => extra_cfg.push(line),
+                    Err(e) => {
+                        eprintln!("sipr: {e}");
+                        return ExitCode::from(255);
+                    }
+                }
+            }
             "-P" | "-n" | "-M" | "-Y" | "-w" | "-x" | "-X" | "-u" | "-g" => {
                 let Some(v) = it.next() else {
                     eprintln!("sipr: option {arg} needs a value");
@@ -168,6 +186,7 @@ fn main() -> ExitCode {
             pidfile,
             children,
             debug_bump,
+            extra_cfg,
         };
         if foreground == 0 {
             return ExitCode::from(sipr_core::runtime::run_daemon(&opts) as u8);
@@ -195,16 +214,47 @@ fn main() -> ExitCode {
             return ExitCode::from(255);
         }
     }
-    check_cfg(&cfg_file, &defines, &module_dirs)
+    check_cfg(&cfg_file, &defines, &module_dirs, &extra_cfg)
+}
+
+/// A command-line option as the cfg line it stands for (Kamailio's
+/// `-l`, `-a`, `--loadmodule`, `--modparam MOD:PARAM:TYPE:VALUE`).
+fn cmdline_cfg(opt: &str, v: &str) -> Result<String, String> {
+    let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    Ok(match opt {
+        "-l" => format!("listen={v}"),
+        "-a" | "--alias" => format!("alias=\"{}\"", quote(v)),
+        "--loadmodule" => format!("loadmodule \"{}\"", quote(v)),
+        _ => {
+            let mut parts = v.splitn(4, ':');
+            let (Some(m), Some(p), Some(t), Some(val)) = (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(format!("--modparam needs MODULE:PARAM:TYPE:VALUE (TYPE i or s), not '{v}'"));
+            };
+            match t {
+                "i" => {
+                    let n: i64 = val.parse().map_err(|_| format!("--modparam {v}: '{val}' is not a number"))?;
+                    format!("modparam(\"{}\", \"{}\", {n})", quote(m), quote(p))
+                }
+                "s" => format!("modparam(\"{}\", \"{}\", \"{}\")", quote(m), quote(p), quote(val)),
+                _ => return Err(format!("--modparam {v}: type must be i or s")),
+            }
+        }
+    })
 }
 
 /// `sipr -c`: preprocess, parse and compile the cfg (every name resolved,
 /// every parameter fixed up), as `kamailio -c`.
-fn check_cfg(cfg_file: &std::path::Path, defines: &[String], module_dirs: &[std::path::PathBuf]) -> ExitCode {
+fn check_cfg(
+    cfg_file: &std::path::Path,
+    defines: &[String],
+    module_dirs: &[std::path::PathBuf],
+    extra: &[String],
+) -> ExitCode {
     use sipr_core::cfg;
     let defs = cfg::Defines::from_args(defines.iter().map(String::as_str));
     let mut loader = sipr_core::module::ModuleSet::new(module_dirs);
-    match cfg::load(cfg_file, defs, cfg::FnRegistry::core(), cfg::PvRegistry::core(), &mut loader) {
+    match cfg::load_with_extra(cfg_file, defs, extra, cfg::FnRegistry::core(), cfg::PvRegistry::core(), &mut loader) {
         Ok(_) => {
             eprintln!("config file ok, exiting...");
             ExitCode::SUCCESS

@@ -165,6 +165,36 @@ pub fn load(
     compile_preprocessed(pre, fns, pvs, loader)
 }
 
+/// Preprocesses the cfg file at `path`, appends `extra` top-level lines
+/// (the command line's `-l`, `-a`, `--loadmodule`, `--modparam`, as cfg
+/// text; their errors name `<command line>`), then parses and compiles.
+pub fn load_with_extra(
+    path: &Path,
+    defines: Defines,
+    extra: &[String],
+    fns: FnRegistry,
+    pvs: PvRegistry,
+    loader: &mut dyn ModuleLoader,
+) -> Result<Program, CfgLoadError> {
+    let mut pre = preprocess(path, defines).map_err(CfgLoadError::Preprocess)?;
+    if !extra.is_empty() {
+        if !pre.text.ends_with('\n') && !pre.text.is_empty() {
+            pre.text.push('\n');
+            let last = pre.origins.last().cloned();
+            if let Some(l) = last {
+                pre.origins.push(l);
+            }
+        }
+        let origin: std::sync::Arc<str> = std::sync::Arc::from("<command line>");
+        for (i, line) in extra.iter().enumerate() {
+            pre.text.push_str(line);
+            pre.text.push('\n');
+            pre.origins.push((origin.clone(), i as u32 + 1));
+        }
+    }
+    compile_preprocessed(pre, fns, pvs, loader)
+}
+
 /// Compiles cfg text as if read from `name` (tests, `sipr -c` on stdin).
 pub fn load_str(
     text: &str,

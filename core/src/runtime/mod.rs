@@ -43,6 +43,9 @@ pub struct Options {
     pub children: Option<u32>,
     /// `-d` given N times: more verbose.
     pub debug_bump: i32,
+    /// Cfg lines from the command line (`-l`, `-a`, `--loadmodule`,
+    /// `--modparam`), added after the cfg file.
+    pub extra_cfg: Vec<String>,
 }
 
 /// Why the server could not start.
@@ -134,8 +137,15 @@ pub fn run_foreground(opts: &Options) -> Result<i32, StartError> {
 fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>) -> Result<i32, StartError> {
     let mut modules = ModuleSet::new(&opts.module_dirs);
     let defines = Defines::from_args(opts.defines.iter().map(String::as_str));
-    let prog = crate::cfg::load(&opts.cfg, defines, FnRegistry::core(), PvRegistry::core(), &mut modules)
-        .map_err(|e| StartError::Cfg(e.to_string()))?;
+    let prog = crate::cfg::load_with_extra(
+        &opts.cfg,
+        defines,
+        &opts.extra_cfg,
+        FnRegistry::core(),
+        PvRegistry::core(),
+        &mut modules,
+    )
+    .map_err(|e| StartError::Cfg(e.to_string()))?;
     let core = &prog.core;
     log::init(
         opts.log_stderr || core.log_stderror,
