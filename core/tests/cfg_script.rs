@@ -418,3 +418,15 @@ fn counter_increment_keeps_kamailio_typing() {
     let o = out(r#"$avp(x) = "v1"; $avp(x) = "v2"; $avp(x) = $null; $avp(y) = "w"; xlog("$avp(x) $avp(y)");"#);
     assert_eq!(o, lines(&["v1 w"]));
 }
+
+#[test]
+fn forward_uses_the_listen_advertise_address() {
+    let r = run(r#"
+        listen=udp:127.0.0.1:5060 advertise 203.0.113.7:5080
+        request_route { forward("10.9.9.9", 5060); set_advertised_address("198.51.100.1"); forward("10.9.9.9", 5060); }
+    "#);
+    let first = String::from_utf8_lossy(&r.sent[0].data).into_owned();
+    assert!(first.contains("\r\nVia: SIP/2.0/UDP 203.0.113.7:5080;branch="), "{first}");
+    let second = String::from_utf8_lossy(&r.sent[1].data).into_owned();
+    assert!(second.contains("\r\nVia: SIP/2.0/UDP 198.51.100.1:5080;branch="), "{second}");
+}

@@ -401,10 +401,24 @@ fn build_forward(ctx: &mut Ctx<'_>, proto: Proto) -> Result<Vec<u8>, String> {
             (h, d.port())
         }
     };
-    let host = ctx.advertised_address.as_ref().map_or(local_host, |a| String::from_utf8_lossy(a).into_owned());
+    // the sending socket's `listen ... advertise host:port`, unless the
+    // script set one (set_advertised_address / _port)
+    let listen_adv = ctx.core.listen.iter().find_map(|l| {
+        let same_host = l.host.trim_start_matches('[').trim_end_matches(']')
+            == local_host.trim_start_matches('[').trim_end_matches(']');
+        (same_host && l.port == local_port && l.proto == proto).then(|| l.advertise.clone()).flatten()
+    });
+    let (adv_host, adv_port) = match listen_adv {
+        Some((h, p)) => (Some(h), Some(p)),
+        None => (None, None),
+    };
+    let host = match &ctx.advertised_address {
+        Some(a) => String::from_utf8_lossy(a).into_owned(),
+        None => adv_host.unwrap_or(local_host),
+    };
     let port = match &ctx.advertised_port {
         Some(p) => String::from_utf8_lossy(p).parse().ok(),
-        None => Some(local_port),
+        None => Some(adv_port.unwrap_or(local_port)),
     };
     let transport = proto.name().to_ascii_uppercase();
     let src_ip = ctx.rcv.src.ip().to_string();
