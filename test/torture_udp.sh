@@ -2,7 +2,8 @@
 # RFC 4475 torture messages thrown at the running server over UDP
 # (../shared/conformance/run_torture.py --strict): no process dies, the
 # server keeps answering, and every message gets the answer the manifest
-# expects — 50 of 50 (Kamailio manages 29). Skipped with a message when
+# expects — 50 of 50 (Kamailio manages 29), with the default etc/sipr.cfg
+# and with a cfg calling sanity_check. Skipped with a message when
 # ../shared/conformance is not beside the repository.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat > "$WORK/sipr.cfg" <<CFG
+cat > "$WORK/sanity.cfg" <<CFG
 listen=udp:127.0.0.1:$PORT
 children=2
 debug=0
@@ -36,18 +37,27 @@ request_route {
     sl_send_reply("405", "Method Not Allowed");
 }
 CFG
-"$SIPR" -DD -E -L "$MODDIR" -f "$WORK/sipr.cfg" -m 32 >"$WORK/sipr.log" 2>&1 &
-PID=$!
-sleep 1
-kill -0 "$PID" || { cat "$WORK/sipr.log"; echo "FAIL: sipr did not start"; exit 1; }
-out=$(timeout 300 python3 "$CONF/run_torture.py" 127.0.0.1 "$PORT" udp --pid "$PID" --strict --timeout 0.5 \
-    --out "$WORK/torture.tsv" 2>&1 | tail -1)
-echo "$out"
-kill -TERM "$PID"
-wait "$PID" || true
-PID=
-case "$out" in
-    "torture: 50 messages, 50 acceptable, 0 crashes") echo "torture_udp: ok" ;;
-    *) awk -F'\t' 'NR>1 && $11 != "ok" && $11 != "ACCEPTABLE"' "$WORK/torture.tsv" >&2 || true
-       echo "FAIL: expected 50/50 acceptable and no crash"; exit 1 ;;
-esac
+
+torture() {
+    local name=$1
+    shift
+    "$SIPR" -DD -E -L "$MODDIR" "$@" -m 32 >"$WORK/sipr-$name.log" 2>&1 &
+    PID=$!
+    sleep 1
+    kill -0 "$PID" || { cat "$WORK/sipr-$name.log"; echo "FAIL: sipr did not start ($name)"; exit 1; }
+    out=$(timeout 300 python3 "$CONF/run_torture.py" 127.0.0.1 "$PORT" udp --pid "$PID" --strict --timeout 0.5 \
+        --out "$WORK/torture-$name.tsv" 2>&1 | tail -1)
+    echo "$name: $out"
+    kill -TERM "$PID"
+    wait "$PID" || true
+    PID=
+    case "$out" in
+        "torture: 50 messages, 50 acceptable, 0 crashes") ;;
+        *) awk -F'\t' 'NR>1 && $11 != "ok" && $11 != "ACCEPTABLE"' "$WORK/torture-$name.tsv" >&2 || true
+           echo "FAIL: expected 50/50 acceptable and no crash ($name)"; exit 1 ;;
+    esac
+}
+
+torture default -f "$ROOT/etc/sipr.cfg" -A "SIPR_LISTEN=udp:127.0.0.1:$PORT"
+torture sanity -f "$WORK/sanity.cfg"
+echo "torture_udp: ok"

@@ -50,12 +50,19 @@ impl Outbound for UdpOut<'_> {
 /// Answers a request that failed the minimal checks with the reply the
 /// error calls for, when a reply can be built; else drops it.
 fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, out: &mut UdpOut<'_>, src: SocketAddr) {
+    reply_to_bad_with(msg, code, reason, b"", out, src)
+}
+
+fn reply_to_bad_with(msg: &SipMsg<'_>, code: u16, reason: &str, extra: &[u8], out: &mut UdpOut<'_>, src: SocketAddr) {
     if !msg.is_request() || msg.method() == Some(crate::sip::Method::Ack) {
         return;
     }
     let ip = src.ip().to_string();
-    let opts =
-        crate::sip::ReplyOpts { source: Some(crate::sip::Source { ip: &ip, port: src.port() }), ..Default::default() };
+    let opts = crate::sip::ReplyOpts {
+        source: Some(crate::sip::Source { ip: &ip, port: src.port() }),
+        extra_headers: extra,
+        ..Default::default()
+    };
     match crate::sip::local_reply(msg, code, reason, &opts) {
         Ok(data) => {
             let _ = out.send(Dest::Source, &data);
@@ -68,6 +75,39 @@ fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, out: &mut UdpOut<'_>,
             }
         }
     }
+}
+
+/// What RFC 3261 §16.3 asks of a proxy before routing a request: a
+/// Request-URI scheme it understands (else 416), no Proxy-Require
+/// extension it does not support (else 420 with Unsupported — sipr
+/// supports none yet), and header values that parse (a Contact that does
+/// not: 400). `None` when the request may go to the script. ACK and CANCEL
+/// are exempt from Proxy-Require (§16.3 step 4 does not apply to them).
+fn proxy_checks(msg: &SipMsg<'_>) -> Option<(u16, &'static str, Vec<u8>)> {
+    use crate::sip::{HeaderKind, Method, Scheme};
+    if let Ok(u) = msg.ruri() {
+        if u.scheme == Scheme::Other {
+            return Some((416, "Unsupported URI Scheme", Vec::new()));
+        }
+    }
+    if !matches!(msg.method(), Some(Method::Ack | Method::Cancel)) {
+        let buf = msg.buf();
+        let required: Vec<String> = msg
+            .headers()
+            .iter()
+            .filter(|h| h.kind == HeaderKind::ProxyRequire)
+            .flat_map(|h| h.value.get(buf).split(|c| *c == b','))
+            .map(|t| String::from_utf8_lossy(t.trim_ascii()).into_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if !required.is_empty() {
+            return Some((420, "Bad Extension", format!("Unsupported: {}\r\n", required.join(", ")).into_bytes()));
+        }
+    }
+    if msg.contact().is_err() {
+        return Some((400, "Bad Contact Header", Vec::new()));
+    }
+    None
 }
 
 /// The message event routes run on (Kamailio's "faked" message).
@@ -150,6 +190,13 @@ fn handle(
         ::log::debug!("bad message from {src}: {e}");
         reply_to_bad(&msg, e.reply_code(), &e.reason(), &mut out, src);
         return;
+    }
+    if msg.is_request() {
+        if let Some((code, reason, extra)) = proxy_checks(&msg) {
+            ::log::debug!("request from {src} refused before routing: {code} {reason}");
+            reply_to_bad_with(&msg, code, reason, &extra, &mut out, src);
+            return;
+        }
     }
     let rcv = RecvInfo { src, dst: local, proto: Proto::Udp };
     let is_request = msg.is_request();
