@@ -133,15 +133,8 @@ impl Exec<'_> {
     #[inline(never)]
     fn op_other(&mut self, op: &Op, ctx: &mut Ctx<'_>) -> Flow {
         match &op.kind {
-            OpKind::Call { f, params, .. } => {
-                let code = f(ctx, params) as i64;
-                ctx.retcode = code;
-                if code == 0 {
-                    Flow::Exit
-                } else {
-                    Flow::Next
-                }
-            }
+            // handled by `op` (which never hands them over)
+            OpKind::Call { .. } | OpKind::If { .. } => self.op(op, ctx),
             OpKind::Route(r) => match self.call_route(*r, ctx, op) {
                 Ok(_) => Flow::Next,
                 Err(f) => f,
@@ -212,11 +205,6 @@ impl Exec<'_> {
                 }
                 Flow::Next
             }
-            OpKind::If { cond, then, els } => match self.test(cond, ctx, op) {
-                Ok(true) => self.block(then, ctx),
-                Ok(false) => self.block(els, ctx),
-                Err(f) => f,
-            },
             OpKind::Switch { value, labels, default, body } => {
                 let v = match self.value(value, ctx, op) {
                     Ok(v) => v,
