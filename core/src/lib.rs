@@ -29,6 +29,8 @@ pub mod timer;
 
 /// `sipr (0.1.0 (x86_64/linux))`: the default `Server:` / `User-Agent:`
 /// value, shaped as Kamailio's `kamailio (5.6.3 (x86_64/linux))`.
-pub fn server_signature() -> String {
-    format!("sipr ({} ({}/{}))", VERSION, std::env::consts::ARCH, std::env::consts::OS)
+/// Built once: every local reply carries it.
+pub fn server_signature() -> &'static str {
+    static SIG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SIG.get_or_init(|| format!("sipr ({} ({}/{}))", VERSION, std::env::consts::ARCH, std::env::consts::OS))
 }

@@ -89,5 +89,5 @@ pub static CORE_RPCS: &[crate::rpc::RpcDef] = &[
 ];
 
 fn rpc_version(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    Ok(RpcValue::Str(crate::server_signature()))
+    Ok(RpcValue::Str(crate::server_signature().to_string()))
 }

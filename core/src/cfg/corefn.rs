@@ -31,11 +31,11 @@ pub static CORE_FUNCTIONS: &[FnDef] = &[
     def!("resetflag", [K::Flag], ANY, resetflag),
     def!("isflagset", [K::Flag], ANY, isflagset),
     def!("setbflag", [K::Flag], ANY, setbflag),
-    def!("setbflag", [K::Flag, K::IntOrPv], ANY, setbflag2),
+    def!("setbflag", [K::Flag, K::IntOrPv], ANY, setbflag),
     def!("resetbflag", [K::Flag], ANY, resetbflag),
-    def!("resetbflag", [K::Flag, K::IntOrPv], ANY, resetbflag2),
+    def!("resetbflag", [K::Flag, K::IntOrPv], ANY, resetbflag),
     def!("isbflagset", [K::Flag], ANY, isbflagset),
-    def!("isbflagset", [K::Flag, K::IntOrPv], ANY, isbflagset2),
+    def!("isbflagset", [K::Flag, K::IntOrPv], ANY, isbflagset),
     def!("setsflag", [K::Flag], ANY, setsflag),
     def!("resetsflag", [K::Flag], ANY, resetsflag),
     def!("issflagset", [K::Flag], ANY, issflagset),
@@ -112,43 +112,28 @@ fn bflags_mut<'a>(ctx: &'a mut Ctx<'_>, idx: i64) -> Option<&'a mut u32> {
         _ => None,
     }
 }
-fn setbflag(ctx: &mut Ctx<'_>, p: &P) -> i32 {
-    ctx.bflags |= 1 << flag_bit(&p[0]);
-    1
+/// Runs `op` on the branch flags the call names (branch 0 without a
+/// second parameter) and the flag's mask; -1 for a branch that does not
+/// exist.
+fn bflag_op(ctx: &mut Ctx<'_>, p: &P, op: fn(&mut u32, u32) -> bool) -> i32 {
+    let idx = p.get(1).map_or(0, |i| i.int(ctx));
+    let mask = 1 << flag_bit(&p[0]);
+    bflags_mut(ctx, idx).map_or(-1, |f| rc(op(f, mask)))
 }
-fn setbflag2(ctx: &mut Ctx<'_>, p: &P) -> i32 {
-    let idx = p[1].int(ctx);
-    let bit = flag_bit(&p[0]);
-    match bflags_mut(ctx, idx) {
-        Some(f) => {
-            *f |= 1 << bit;
-            1
-        }
-        None => -1,
-    }
+fn setbflag(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    bflag_op(ctx, p, |f, m| {
+        *f |= m;
+        true
+    })
 }
 fn resetbflag(ctx: &mut Ctx<'_>, p: &P) -> i32 {
-    ctx.bflags &= !(1 << flag_bit(&p[0]));
-    1
-}
-fn resetbflag2(ctx: &mut Ctx<'_>, p: &P) -> i32 {
-    let idx = p[1].int(ctx);
-    let bit = flag_bit(&p[0]);
-    match bflags_mut(ctx, idx) {
-        Some(f) => {
-            *f &= !(1 << bit);
-            1
-        }
-        None => -1,
-    }
+    bflag_op(ctx, p, |f, m| {
+        *f &= !m;
+        true
+    })
 }
 fn isbflagset(ctx: &mut Ctx<'_>, p: &P) -> i32 {
-    rc(ctx.bflags & (1 << flag_bit(&p[0])) != 0)
-}
-fn isbflagset2(ctx: &mut Ctx<'_>, p: &P) -> i32 {
-    let idx = p[1].int(ctx);
-    let bit = flag_bit(&p[0]);
-    rc(bflags_mut(ctx, idx).is_some_and(|f| *f & (1 << bit) != 0))
+    bflag_op(ctx, p, |f, m| *f & m != 0)
 }
 fn setsflag(ctx: &mut Ctx<'_>, p: &P) -> i32 {
     ctx.sflags |= 1 << flag_bit(&p[0]);
@@ -172,21 +157,22 @@ fn rewrite(ctx: &mut Ctx<'_>, part: UriPart, new: Option<&[u8]>) -> i32 {
     ctx.set_new_uri(Some(rebuild_uri(&cur, &uri, part, new)));
     1
 }
-fn rewritehost(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+/// Rewrites `part` of the Request-URI with the call's first parameter.
+fn rewrite_part(ctx: &mut Ctx<'_>, p: &P, part: UriPart) -> i32 {
     let v = p[0].text(ctx).into_owned();
-    rewrite(ctx, UriPart::Host, Some(&v))
+    rewrite(ctx, part, Some(&v))
+}
+fn rewritehost(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    rewrite_part(ctx, p, UriPart::Host)
 }
 fn rewritehostport(ctx: &mut Ctx<'_>, p: &P) -> i32 {
-    let v = p[0].text(ctx).into_owned();
-    rewrite(ctx, UriPart::HostPort, Some(&v))
+    rewrite_part(ctx, p, UriPart::HostPort)
 }
 fn rewriteuser(ctx: &mut Ctx<'_>, p: &P) -> i32 {
-    let v = p[0].text(ctx).into_owned();
-    rewrite(ctx, UriPart::User, Some(&v))
+    rewrite_part(ctx, p, UriPart::User)
 }
 fn rewriteport(ctx: &mut Ctx<'_>, p: &P) -> i32 {
-    let v = p[0].text(ctx).into_owned();
-    rewrite(ctx, UriPart::Port, Some(&v))
+    rewrite_part(ctx, p, UriPart::Port)
 }
 fn rewriteuri(ctx: &mut Ctx<'_>, p: &P) -> i32 {
     let v = p[0].text(ctx).into_owned();
@@ -464,4 +450,24 @@ fn forward2(ctx: &mut Ctx<'_>, p: &P) -> i32 {
         return -1;
     };
     forward_to(ctx, Some(host), Some(port))
+}
+
+/// Forwards the reply in `ctx` statelessly to the Via below ours (its
+/// `received` / `rport` honoured, its transport kept): the core's reply
+/// path and sl's `sl_forward_reply` share it.
+pub fn forward_reply_upstream(ctx: &mut Ctx<'_>) -> Result<(), String> {
+    if ctx.msg.is_request() {
+        return Err("only a reply is forwarded upstream".into());
+    }
+    let buf = ctx.msg.buf();
+    let vias = ctx.msg.vias().map_err(|e| e.to_string())?;
+    let next = vias.get(1).ok_or("no Via left to send the reply to")?;
+    let host = next.received(buf).unwrap_or_else(|| next.host.get(buf)).to_vec();
+    let port = match next.rport(buf) {
+        Some(Some(p)) => Some(p),
+        _ => next.port,
+    };
+    let proto = Proto::from_name(&String::from_utf8_lossy(next.transport.get(buf)));
+    let data = crate::sip::forward_reply(ctx.msg, ctx.lumps.clone()).map_err(|e| e.to_string())?;
+    ctx.out.send(Dest::Host { host: &host, port, proto }, &data)
 }

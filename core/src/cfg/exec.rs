@@ -547,13 +547,7 @@ fn elem_value<'c>(el: Elem, ctx: &'c Ctx<'_>) -> Value<'c> {
         Elem::Uri => Value::opt_str(ctx.ruri()),
         Elem::FromUri => ctx.msg.from().map_or(Value::Null, |n| Value::str(n.uri_span.get(buf))),
         Elem::ToUri => ctx.msg.to().map_or(Value::Null, |n| Value::str(n.uri_span.get(buf))),
-        Elem::Method => {
-            if let crate::sip::FirstLine::Request { method_span, .. } = ctx.msg.first_line() {
-                Value::str(method_span.get(buf))
-            } else {
-                ctx.msg.cseq().map_or(Value::Null, |c| Value::str(c.method.get(buf)))
-            }
-        }
+        Elem::Method => Value::opt_str(ctx.msg.method_text()),
         Elem::Status => ctx.msg.status().map_or(Value::Null, |s| Value::string(s.to_string().into_bytes())),
         Elem::SrcIp => Value::string(ctx.rcv.src.ip().to_string().into_bytes()),
         Elem::DstIp => Value::string(ctx.rcv.dst.ip().to_string().into_bytes()),
@@ -567,10 +561,7 @@ fn elem_value<'c>(el: Elem, ctx: &'c Ctx<'_>) -> Value<'c> {
 
 /// `method == "X"`, ignoring case.
 fn method_is(name: &[u8], ctx: &Ctx<'_>) -> bool {
-    match elem_value(Elem::Method, ctx) {
-        Value::Str(m) => m.eq_ignore_ascii_case(name),
-        _ => false,
-    }
+    ctx.msg.method_text().is_some_and(|m| m.eq_ignore_ascii_case(name))
 }
 
 /// `elem == myself`.

@@ -35,6 +35,7 @@ pub use compile::{
     compile, compile_param_regex, route_type, Block, CExpr, CaseLabel, Const, CustomParam, Elem, ModuleLoader,
     NoModules, Op, OpKind, Program, Route,
 };
+pub use corefn::forward_reply_upstream;
 pub use ctx::{
     Avp, Branch, CoreInfo, Ctx, Dest, ListenAddr, Outbound, Outgoing, ProcState, Recorder, RouteMask, RouteType,
     SendFlags, Xavp,

@@ -632,14 +632,7 @@ fn get_cs<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
     )
 }
 fn get_rm<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
-    if ctx.msg.is_request() {
-        let fl = ctx.msg.buf();
-        let end = fl.iter().position(|c| *c == b' ').unwrap_or(0);
-        Value::str(&fl[..end])
-    } else {
-        let buf = ctx.msg.buf();
-        ctx.msg.cseq().map_or(Value::Null, |c| Value::str(c.method.get(buf)))
-    }
+    Value::opt_str(ctx.msg.method_text())
 }
 fn get_rs<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
     ctx.msg.status().map_or(Value::Null, |s| Value::Int(s as i64))

@@ -11,6 +11,8 @@ use crate::sip::SipMsg;
 /// Sends for one received message.
 struct UdpOut<'a> {
     sockets: &'a [UdpSocket],
+    /// Whether each socket is IPv4 (read once, not per send).
+    v4: &'a [bool],
     recv: &'a UdpSocket,
     src: SocketAddr,
 }
@@ -35,11 +37,8 @@ impl Outbound for UdpOut<'_> {
                         .next()
                         .ok_or_else(|| format!("{h} has no address"))?,
                 };
-                let sock = self
-                    .sockets
-                    .iter()
-                    .find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == to.is_ipv4()))
-                    .unwrap_or(self.recv);
+                let sock =
+                    self.sockets.iter().zip(self.v4).find(|(_, v4)| **v4 == to.is_ipv4()).map_or(self.recv, |(s, _)| s);
                 (sock, to)
             }
         };
@@ -121,10 +120,16 @@ pub(super) fn run_event_route(prog: &Program, route: usize, info: &CoreInfo, soc
     let Ok(msg) = SipMsg::parse(FAKED) else { return };
     let local = sock.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let mut proc = ProcState::default();
-    let mut out = UdpOut { sockets, recv: sock, src: local };
+    let v4 = families(sockets);
+    let mut out = UdpOut { sockets, v4: &v4, recv: sock, src: local };
     let rcv = RecvInfo { src: local, dst: local, proto: Proto::Udp };
     let mut ctx = Ctx::new(&msg, rcv, info, &mut proc, &mut out);
     prog.run(route, &mut ctx);
+}
+
+/// Whether each socket is IPv4.
+fn families(sockets: &[UdpSocket]) -> Vec<bool> {
+    sockets.iter().map(|s| s.local_addr().is_ok_and(|a| a.is_ipv4())).collect()
 }
 
 /// Receives and handles messages until the process is told to stop.
@@ -132,6 +137,8 @@ pub(super) fn receive_loop(sock: &UdpSocket, sockets: &[UdpSocket], prog: &Progr
     let mut buf = vec![0u8; maxbuf.clamp(4096, 65_535)];
     let mut proc = ProcState::default();
     let local = sock.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let v4 = families(sockets);
+    let me = Worker { sock, sockets, v4: &v4, local, prog, info };
     loop {
         let (n, src) = match sock.recv_from(&mut buf) {
             Ok(r) => r,
@@ -148,28 +155,28 @@ pub(super) fn receive_loop(sock: &UdpSocket, sockets: &[UdpSocket], prog: &Progr
         }
         // crash containment: a bug met while handling one message costs
         // that message (logged), not the worker and with it the server
-        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            handle(data, src, local, sock, sockets, prog, info, &mut proc)
-        }));
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(&me, data, src, &mut proc)));
         if handled.is_err() {
             ::log::error!("a message from {src} ({n} bytes) hit a bug and was dropped; the worker goes on");
         }
     }
 }
 
-/// Handles one received datagram.
-#[allow(clippy::too_many_arguments)]
-fn handle(
-    data: &[u8],
-    src: SocketAddr,
+/// What a worker handles messages with (fixed for its life).
+#[derive(Clone, Copy)]
+struct Worker<'a> {
+    sock: &'a UdpSocket,
+    sockets: &'a [UdpSocket],
+    v4: &'a [bool],
     local: SocketAddr,
-    sock: &UdpSocket,
-    sockets: &[UdpSocket],
-    prog: &Program,
-    info: &CoreInfo,
-    proc: &mut ProcState,
-) {
-    let mut out = UdpOut { sockets, recv: sock, src };
+    prog: &'a Program,
+    info: &'a CoreInfo,
+}
+
+/// Handles one received datagram.
+fn handle(me: &Worker<'_>, data: &[u8], src: SocketAddr, proc: &mut ProcState) {
+    let Worker { sock, sockets, v4, local, prog, info } = *me;
+    let mut out = UdpOut { sockets, v4, recv: sock, src };
     let msg = match SipMsg::parse(data) {
         Ok(m) => m,
         Err(e) => {
@@ -212,28 +219,9 @@ fn handle(
             forward = !o.dropped;
         }
         if forward {
-            forward_reply(&mut ctx);
-        }
-    }
-}
-
-/// The core's stateless reply forwarding: to the Via below ours
-/// (received / rport honoured).
-fn forward_reply(ctx: &mut Ctx<'_>) {
-    let buf = ctx.msg.buf();
-    let Ok(vias) = ctx.msg.vias() else { return };
-    let Some(next) = vias.get(1) else { return };
-    let host = next.received(buf).unwrap_or_else(|| next.host.get(buf)).to_vec();
-    let port = match next.rport(buf) {
-        Some(Some(p)) => Some(p),
-        _ => next.port,
-    };
-    match crate::sip::forward_reply(ctx.msg, ctx.lumps.clone()) {
-        Ok(data) => {
-            if let Err(e) = ctx.out.send(Dest::Host { host: &host, port, proto: Some(Proto::Udp) }, &data) {
-                ::log::warn!("cannot forward a reply: {e}");
+            if let Err(e) = crate::cfg::forward_reply_upstream(&mut ctx) {
+                ::log::debug!("cannot forward a reply from {src}: {e}");
             }
         }
-        Err(e) => ::log::debug!("cannot forward a reply: {e}"),
     }
 }

@@ -332,6 +332,16 @@ impl<'a> SipMsg<'a> {
         }
     }
 
+    /// The method's text: the request line's, or for a reply the CSeq's
+    /// (what `$rm`, `method ==` and `is_method` look at). `None` for a
+    /// reply whose CSeq does not parse.
+    pub fn method_text(&self) -> Option<&'a [u8]> {
+        match self.first {
+            FirstLine::Request { method_span, .. } => Some(method_span.get(self.buf)),
+            FirstLine::Reply { .. } => self.cseq().ok().map(|c| c.method.get(self.buf)),
+        }
+    }
+
     /// The status code of a reply.
     pub fn status(&self) -> Option<u16> {
         match self.first {

@@ -29,8 +29,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 pub use sipr_core::cfg::{
-    rebuild_uri, Branch, Ctx, Dest, FnDef, Format, ModValue, Names, Param, ParamKind, PvArg, PvClass, PvRef,
-    PvRegistry, RouteMask, RouteType, UriPart, Value,
+    forward_reply_upstream, rebuild_uri, Branch, Ctx, Dest, FnDef, Format, ModValue, Names, Param, ParamKind, PvArg,
+    PvClass, PvRef, PvRegistry, RouteMask, RouteType, UriPart, Value,
 };
 pub use sipr_core::module::abi::{ApiDef, CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader, ProcDef};
 pub use sipr_core::rpc::{text_param, RpcDef, RpcError, RpcValue};
@@ -460,11 +460,6 @@ pub mod regex_type {
     pub use sipr_core::cfg::ParamRegex as Regex;
 }
 
-/// The default `Server:` value (`sipr (VERSION (arch/os))`).
-pub fn sip_server_signature() -> String {
-    sipr_core::server_signature()
-}
-
 /// Local replies, shared by every module that answers statelessly (sl,
 /// siputils' `options_reply`, ...): one place for RFC 3261 §8.2.6.
 pub mod reply {
@@ -498,15 +493,14 @@ pub mod reply {
         }
         let tag = local_to_tag(&ctx.core.secret.to_be_bytes(), ctx.msg)?;
         let src_ip = ctx.rcv.src.ip().to_string();
-        let signature;
-        let server = if ctx.core.server_header.is_empty() {
-            signature = sipr_core::server_signature();
-            signature.as_str()
+        let server =
+            if ctx.core.server_header.is_empty() { sipr_core::server_signature() } else { &ctx.core.server_header };
+        // the script's append_to_reply headers, then the caller's
+        let headers: std::borrow::Cow<'_, [u8]> = if extra.is_empty() {
+            std::borrow::Cow::Borrowed(&ctx.reply_headers)
         } else {
-            ctx.core.server_header.as_str()
+            std::borrow::Cow::Owned([&ctx.reply_headers[..], extra].concat())
         };
-        let mut headers = ctx.reply_headers.clone();
-        headers.extend_from_slice(extra);
         let body = if body.is_empty() { &ctx.reply_body[..] } else { body };
         let data = local_reply(
             ctx.msg,

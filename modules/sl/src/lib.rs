@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sipr_sdk::prelude::*;
 use sipr_sdk::reply::Sent;
-use sipr_sdk::sip::forward_reply;
 use sipr_sdk::{RpcError, RpcValue};
 
 /// Kamailio's sl counter names, in the order of the indexes below.
@@ -125,22 +124,13 @@ fn sl_forward_reply(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     forward(ctx)
 }
 
-/// Sends the reply being processed to the Via below ours.
+/// Sends the reply being processed to the Via below ours (the core's
+/// stateless reply path).
 fn forward(ctx: &mut Ctx<'_>) -> FnResult {
     if ctx.msg.is_request() {
         return Err("sl_forward_reply() works on replies".into());
     }
-    let buf = ctx.msg.buf();
-    let vias = ctx.msg.vias()?;
-    let next = vias.get(1).ok_or("no Via left to send the reply to")?;
-    let host = next.received(buf).unwrap_or_else(|| next.host.get(buf)).to_vec();
-    let port = match next.rport(buf) {
-        Some(Some(p)) => Some(p),
-        _ => next.port,
-    };
-    let proto = sipr_sdk::net::Proto::from_name(&String::from_utf8_lossy(next.transport.get(buf)));
-    let data = forward_reply(ctx.msg, ctx.lumps.clone())?;
-    ctx.out.send(Dest::Host { host: &host, port, proto }, &data).map_err(|e| format!("cannot send: {e}"))?;
+    sipr_sdk::forward_reply_upstream(ctx).map_err(|e| format!("cannot forward the reply: {e}"))?;
     Ok(1)
 }
 

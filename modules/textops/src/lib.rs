@@ -21,17 +21,8 @@ fn bool_rc(b: bool) -> i32 {
     }
 }
 
-/// The method of the request, or of the CSeq for a reply.
-fn method_text<'a>(ctx: &Ctx<'a>) -> Option<&'a [u8]> {
-    let buf = ctx.msg.buf();
-    match ctx.msg.first_line() {
-        sipr_sdk::sip::FirstLine::Request { method_span, .. } => Some(method_span.get(buf)),
-        _ => ctx.msg.cseq().ok().map(|c| c.method.get(buf)),
-    }
-}
-
 fn is_method(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let Some(m) = method_text(ctx) else { return Ok(-1) };
+    let Some(m) = ctx.msg.method_text() else { return Ok(-1) };
     let list = p[0].text(ctx);
     // known methods compare ignoring case (as Kamailio's method ids), others exactly
     let known = !matches!(Method::from_token(&m.to_ascii_uppercase()), Method::Other);
