@@ -44,6 +44,7 @@ mod error;
 mod futex;
 mod lockset;
 mod mutex;
+pub mod net;
 pub mod process;
 mod rwlock;
 mod spin;

@@ -258,6 +258,10 @@ pub struct CoreParams {
     pub tcp_connection_lifetime: u32,
     /// `tcp_max_connections`.
     pub tcp_max_connections: u32,
+    /// `tcp_connect_timeout`, seconds.
+    pub tcp_connect_timeout: u32,
+    /// `tcp_send_timeout`, seconds.
+    pub tcp_send_timeout: u32,
     /// `mhomed`.
     pub mhomed: bool,
     /// `dns`.
@@ -309,6 +313,8 @@ impl Default for CoreParams {
             enable_tls: false,
             tcp_connection_lifetime: 120,
             tcp_max_connections: 2048,
+            tcp_connect_timeout: 10,
+            tcp_send_timeout: 10,
             mhomed: false,
             dns: false,
             rev_dns: false,
@@ -557,6 +563,8 @@ impl CoreParams {
             "disable_tls" => self.enable_tls = !as_bool(v)?,
             "tcp_connection_lifetime" => self.tcp_connection_lifetime = uint(v)?,
             "tcp_max_connections" => self.tcp_max_connections = uint(v)?,
+            "tcp_connect_timeout" => self.tcp_connect_timeout = uint(v)?,
+            "tcp_send_timeout" => self.tcp_send_timeout = uint(v)?,
             "mhomed" => self.mhomed = as_bool(v)?,
             "dns" => self.dns = as_bool(v)?,
             "rev_dns" => self.rev_dns = as_bool(v)?,

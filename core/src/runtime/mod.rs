@@ -12,9 +12,12 @@
 
 mod log;
 pub mod procs;
+mod receive;
+pub mod tcp;
 mod udp;
 
-use std::net::UdpSocket;
+use std::net::{TcpListener, UdpSocket};
+use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -161,24 +164,28 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     modules.init_all().map_err(|e| StartError::Other(e.to_string()))?;
 
     // the listen sockets: opened before the fork, so every process can send from any
-    let mut listen = core.listen.clone();
-    if listen.is_empty() {
-        listen.push(crate::cfg::ListenAddr {
-            proto: Proto::Udp,
-            host: "0.0.0.0".into(),
-            port: core.port,
-            advertise: None,
-        });
-    }
-    let mut sockets: Vec<UdpSocket> = Vec::new();
-    for l in listen.iter().filter(|l| l.proto == Proto::Udp) {
+    let listen = listen_entries(core);
+    let mut udp: Vec<UdpSocket> = Vec::new();
+    let mut tcp_listeners: Vec<(TcpListener, u16)> = Vec::new();
+    let sctp_ok = sctp_wanted(core, &listen)?;
+    for l in &listen {
         let host = l.host.trim_start_matches('[').trim_end_matches(']');
-        let s = UdpSocket::bind((host, l.port))
-            .map_err(|e| StartError::Bind(format!("cannot bind udp:{}:{}: {e}", l.host, l.port)))?;
-        sockets.push(s);
-    }
-    for l in listen.iter().filter(|l| l.proto != Proto::Udp) {
-        ::log::warn!("listen={}:{}:{}: only UDP is served so far; ignored", l.proto, l.host, l.port);
+        match l.proto {
+            Proto::Udp => udp.push(
+                UdpSocket::bind((host, l.port))
+                    .map_err(|e| StartError::Bind(format!("cannot bind udp:{}:{}: {e}", l.host, l.port)))?,
+            ),
+            Proto::Tcp if core.disable_tcp => {
+                ::log::info!("listen=tcp:{}:{}: TCP is disabled (disable_tcp)", l.host, l.port)
+            }
+            Proto::Tcp => {
+                let s = TcpListener::bind((host, l.port))
+                    .map_err(|e| StartError::Bind(format!("cannot bind tcp:{}:{}: {e}", l.host, l.port)))?;
+                tcp_listeners.push((s, tcp_listeners.len() as u16));
+            }
+            Proto::Sctp if !sctp_ok => {}
+            other => ::log::warn!("listen={other}:{}:{}: {other} is not served yet; ignored", l.host, l.port),
+        }
     }
     let info = CoreInfo {
         listen: listen.clone(),
@@ -197,6 +204,7 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
         std::fs::write(p, format!("{}\n", process::current_pid()))
             .map_err(|e| StartError::Other(format!("cannot write pidfile {}: {e}", p.display())))?;
     }
+    drop_privileges(core)?;
 
     process::ignore_signal(sig::PIPE);
     process::block_signals(&process::SERVER_SIGNALS).map_err(|e| StartError::Other(format!("signals: {e}")))?;
@@ -204,89 +212,101 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     let main_pid = process::current_pid();
     procs::add(main_pid, 0, "main process - attendant");
     process::set_name("sipr-main");
-    let mut workers: Vec<(i32, i32, String)> = Vec::new();
+    let mut sp = Spawner { modules: &modules, main_pid, procs: Vec::new() };
+
+    // TCP: the connection table, a request channel to the TCP main for
+    // every SIP process, a hand-over channel for every reader
+    let tcp_on = !tcp_listeners.is_empty();
+    let tcp_children = if tcp_on { core.tcp_children.unwrap_or(children).max(1) } else { 0 };
+    let sip_procs = udp.len() * children as usize + tcp_children as usize;
+    let table = if tcp_on { Some(tcp::table::init(core.tcp_max_connections).map_err(StartError::Other)?) } else { None };
+    let pair = || UnixDatagram::pair().map_err(|e| StartError::Other(format!("socket pair: {e}")));
+    let requests = if tcp_on { (0..sip_procs).map(|_| pair()).collect::<Result<Vec<_>, _>>()? } else { Vec::new() };
+    let handoffs = (0..tcp_children).map(|_| pair()).collect::<Result<Vec<_>, _>>()?;
+    let tcp_locals: Vec<(u16, bool)> =
+        tcp_listeners.iter().map(|(l, i)| (*i, l.local_addr().is_ok_and(|a| a.is_ipv4()))).collect();
+    let client_for = |n: usize| -> Option<tcp::TcpClient> {
+        let (table, (_, end)) = (table?, requests.get(n)?);
+        let chan = end.try_clone().ok()?;
+        tcp::TcpClient::new(
+            chan,
+            table,
+            Duration::from_secs(core.tcp_connect_timeout.into()),
+            Duration::from_secs(core.tcp_send_timeout.into()),
+            tcp_locals.clone(),
+        )
+        .ok()
+    };
+
     let mut rank = 0;
-    for (si, sock) in sockets.iter().enumerate() {
+    for (si, sock) in udp.iter().enumerate() {
         for c in 0..children {
             rank += 1;
-            let desc =
-                format!("udp receiver child={c} sock={}", sock.local_addr().map(|a| a.to_string()).unwrap_or_default());
-            // SAFETY: no thread has been started in this process (sipr
-            // starts none before the last fork); the child runs the worker
-            // loop and leaves with exit_now.
-            let forked = unsafe { process::fork() }.map_err(|e| StartError::Other(format!("fork: {e}")))?;
-            match forked {
-                process::Forked::Child => {
-                    let code = worker(rank, si, &sockets, &prog, &modules, &info, main_pid);
-                    process::exit_now(code);
+            let at = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let n = rank as usize - 1;
+            sp.spawn(rank, format!("udp receiver child={c} sock={at}"), &format!("sipr-udp-{rank}"), || {
+                let client = client_for(n);
+                let net = receive::Net::new(&udp, client.as_ref(), &prog, &info);
+                if rank == 1 {
+                    if let Some(r) = prog.event_route("core:worker-one-init") {
+                        receive::run_event_route(&net, r);
+                    }
                 }
-                process::Forked::Parent(pid) => {
-                    procs::add(pid, rank, &desc);
-                    workers.push((pid, rank, desc));
-                }
-            }
+                udp::receive_loop(&net, si, prog.core.maxbuffer as usize);
+                0
+            })?;
         }
+    }
+    for c in 0..tcp_children as usize {
+        rank += 1;
+        let n = rank as usize - 1;
+        let lifetime = Duration::from_secs(core.tcp_connection_lifetime.max(1).into());
+        let handoff = &handoffs[c].1;
+        sp.spawn(rank, format!("tcp receiver (generic) child={c}"), &format!("sipr-tcp-{rank}"), || {
+            let Some(client) = client_for(n) else {
+                ::log::error!("tcp reader: no channel to the TCP main");
+                return 1;
+            };
+            let net = receive::Net::new(&udp, Some(&client), &prog, &info);
+            tcp::reader::run(&net, &client, handoff, lifetime)
+        })?;
+    }
+    if let Some(table) = table {
+        let reader_ranks = (rank - tcp_children as i32 + 1..=rank).collect::<Vec<_>>();
+        sp.spawn(crate::module::abi::rank::TCP_MAIN, "tcp main process".into(), "sipr-tcp-main", || {
+            tcp::main::TcpMain {
+                listeners: &tcp_listeners,
+                readers: handoffs.iter().map(|(m, _)| m).zip(reader_ranks.iter().copied()).collect(),
+                requests: requests.iter().map(|(m, _)| m).collect(),
+                max_connections: core.tcp_max_connections as usize,
+                table,
+            }
+            .run()
+        })?;
     }
     // the timer process (Kamailio's rank -1), when anything registered a timer
     if crate::timer::count() > 0 {
-        // SAFETY: as for the workers: no thread has been started.
-        let forked = unsafe { process::fork() }.map_err(|e| StartError::Other(format!("fork: {e}")))?;
-        match forked {
-            process::Forked::Child => {
-                log::set_rank(crate::module::abi::rank::TIMER);
-                process::set_name("sipr-timer");
-                let _ = process::unblock_signals(&process::SERVER_SIGNALS);
-                if !matches!(process::die_with_parent(sig::TERM, main_pid), Ok(true)) {
-                    process::exit_now(0);
-                }
-                if let Err(e) = modules.child_init_all(crate::module::abi::rank::TIMER) {
-                    ::log::error!("{e}");
-                    process::exit_now(1);
-                }
-                crate::timer::run(|| false);
-                process::exit_now(0);
-            }
-            process::Forked::Parent(pid) => {
-                let desc = "timer".to_string();
-                procs::add(pid, crate::module::abi::rank::TIMER, &desc);
-                workers.push((pid, crate::module::abi::rank::TIMER, desc));
-            }
-        }
+        sp.spawn(crate::module::abi::rank::TIMER, "timer".into(), "sipr-timer", || {
+            crate::timer::run(|| false);
+            0
+        })?;
     }
     // processes modules asked for (ranks from 1000, after the workers)
     let mut mod_rank = 1000;
     for (module, p) in modules.extra_processes() {
         for i in 0..p.count {
             mod_rank += 1;
-            let desc = format!("{} {i} (module {module})", p.desc);
-            // SAFETY: as for the workers: no thread has been started.
-            let forked = unsafe { process::fork() }.map_err(|e| StartError::Other(format!("fork: {e}")))?;
-            match forked {
-                process::Forked::Child => {
-                    log::set_rank(mod_rank);
-                    process::set_name(&format!("sipr-{module}"));
-                    let _ = process::unblock_signals(&process::SERVER_SIGNALS);
-                    if !matches!(process::die_with_parent(sig::TERM, main_pid), Ok(true)) {
-                        process::exit_now(0);
-                    }
-                    if let Err(e) = modules.child_init_all(mod_rank) {
-                        ::log::error!("{e}");
-                        process::exit_now(1);
-                    }
-                    (p.run)(i);
-                    // a module process that returns has finished its work:
-                    // wait for the shutdown rather than look like a crash
-                    loop {
-                        std::thread::sleep(Duration::from_secs(3600));
-                    }
+            sp.spawn(mod_rank, format!("{} {i} (module {module})", p.desc), &format!("sipr-{module}"), || {
+                (p.run)(i);
+                // a module process that returns has finished its work:
+                // wait for the shutdown rather than look like a crash
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
                 }
-                process::Forked::Parent(pid) => {
-                    procs::add(pid, mod_rank, &desc);
-                    workers.push((pid, mod_rank, desc));
-                }
-            }
+            })?;
         }
     }
+    let mut workers = sp.procs;
     for (pid, rank, desc) in &workers {
         ::log::info!("process {pid}: rank {rank}, {desc}");
     }
@@ -302,6 +322,97 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
         let _ = std::fs::remove_file(p);
     }
     Ok(code)
+}
+
+/// The listen entries: the cfg's, or Kamailio's default (every address,
+/// UDP and TCP, on `port`).
+fn listen_entries(core: &crate::cfg::CoreParams) -> Vec<crate::cfg::ListenAddr> {
+    if !core.listen.is_empty() {
+        return core.listen.clone();
+    }
+    [Proto::Udp, Proto::Tcp]
+        .into_iter()
+        .map(|proto| crate::cfg::ListenAddr { proto, host: "0.0.0.0".into(), port: core.port, advertise: None })
+        .collect()
+}
+
+/// Whether SCTP listen entries are served: `disable_sctp=auto` (the
+/// default) turns SCTP off with a warning when the kernel lacks it;
+/// `disable_sctp=no` makes that a start-up error.
+fn sctp_wanted(core: &crate::cfg::CoreParams, listen: &[crate::cfg::ListenAddr]) -> Result<bool, StartError> {
+    let entries: Vec<String> =
+        listen.iter().filter(|l| l.proto == Proto::Sctp).map(|l| format!("sctp:{}:{}", l.host, l.port)).collect();
+    if entries.is_empty() || core.disable_sctp == Some(true) {
+        return Ok(false);
+    }
+    if sipr_locking::net::sctp_supported() {
+        ::log::warn!("listen={}: SCTP is not served yet; ignored", entries.join(", "));
+        return Ok(false);
+    }
+    match core.disable_sctp {
+        None => {
+            ::log::warn!(
+                "SCTP: the kernel does not support SCTP; SCTP disabled (disable_sctp=auto), not listening on {}",
+                entries.join(", ")
+            );
+            Ok(false)
+        }
+        _ => Err(StartError::Bind(format!(
+            "SCTP is required (disable_sctp=no) but the kernel does not support it: cannot listen on {}",
+            entries.join(", ")
+        ))),
+    }
+}
+
+/// `user` / `group`: switches to them after the sockets are bound (ports
+/// below 1024 need root), before any child is forked.
+fn drop_privileges(core: &crate::cfg::CoreParams) -> Result<(), StartError> {
+    if core.user.is_none() && core.group.is_none() {
+        return Ok(());
+    }
+    process::switch_user(core.user.as_deref(), core.group.as_deref())
+        .map_err(|e| StartError::Other(format!("cannot switch to user/group: {e}")))
+}
+
+/// Forks the server's processes.
+struct Spawner<'a> {
+    modules: &'a ModuleSet,
+    main_pid: i32,
+    /// (pid, rank, description) of every process started.
+    procs: Vec<(i32, i32, String)>,
+}
+
+impl Spawner<'_> {
+    /// Forks a process of rank `rank`: it names itself, dies with the main
+    /// process, runs the modules' `child_init(rank)` and then `body`,
+    /// whose result is its exit code.
+    fn spawn(&mut self, rank: i32, desc: String, title: &str, body: impl FnOnce() -> i32) -> Result<(), StartError> {
+        // SAFETY: no thread has been started in this process (sipr starts
+        // none before the last fork); the child runs `body` and leaves
+        // with exit_now, never returning into the parent's code.
+        let forked = unsafe { process::fork() }.map_err(|e| StartError::Other(format!("fork: {e}")))?;
+        match forked {
+            process::Forked::Child => {
+                log::set_rank(rank);
+                process::set_name(title);
+                let _ = process::unblock_signals(&process::SERVER_SIGNALS);
+                if !matches!(process::die_with_parent(sig::TERM, self.main_pid), Ok(true)) {
+                    process::exit_now(0);
+                }
+                if let Err(e) = self.modules.child_init_all(rank) {
+                    ::log::error!("{e}");
+                    process::exit_now(1);
+                }
+                let code = body();
+                process::exit_now(code)
+            }
+            process::Forked::Parent(pid) => {
+                procs::add(pid, rank, &desc);
+                self.procs.push((pid, rank, desc));
+                Ok(())
+            }
+        }
+    }
 }
 
 /// The main process after the fork: waits for signals and children.
@@ -352,34 +463,4 @@ fn supervise(workers: &mut Vec<(i32, i32, String)>) -> i32 {
         let _ = process::wait_pid(*pid);
     }
     code
-}
-
-/// A worker process: receives on its socket, runs the routes.
-fn worker(
-    rank: i32,
-    socket: usize,
-    sockets: &[UdpSocket],
-    prog: &crate::cfg::Program,
-    modules: &ModuleSet,
-    info: &CoreInfo,
-    main_pid: i32,
-) -> i32 {
-    log::set_rank(rank);
-    process::set_name(&format!("sipr-udp-{rank}"));
-    let _ = process::unblock_signals(&process::SERVER_SIGNALS);
-    match process::die_with_parent(sig::TERM, main_pid) {
-        Ok(true) => {}
-        _ => return 0,
-    }
-    if let Err(e) = modules.child_init_all(rank) {
-        ::log::error!("{e}");
-        return 1;
-    }
-    if rank == 1 {
-        if let Some(r) = prog.event_route("core:worker-one-init") {
-            udp::run_event_route(prog, r, info, &sockets[socket], sockets);
-        }
-    }
-    udp::receive_loop(&sockets[socket], sockets, prog, info, prog.core.maxbuffer as usize);
-    0
 }

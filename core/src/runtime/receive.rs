@@ -1,0 +1,280 @@
+//! The message path every transport shares: a received message is parsed,
+//! checked (the minimum of RFC 3261, then what §16.3 asks of a proxy),
+//! routed through the script, and whatever the script sends leaves through
+//! [`Out`] — back on the transport it came in on, or to a next hop over
+//! UDP or TCP.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+
+use super::tcp::TcpClient;
+use crate::cfg::{CoreInfo, Ctx, Dest, Outbound, ProcState, Program};
+use crate::net::{Proto, RecvInfo};
+use crate::sip::SipMsg;
+
+/// What a process sends with and routes by (fixed for its life).
+pub(super) struct Net<'a> {
+    /// Every UDP listen socket (any process can send from any).
+    pub udp: &'a [UdpSocket],
+    /// Whether each UDP socket is IPv4 (read once, not per send).
+    pub udp_v4: Vec<bool>,
+    /// TCP sending (None when TCP is off).
+    pub tcp: Option<&'a TcpClient>,
+    /// The compiled script.
+    pub prog: &'a Program,
+    /// Server facts for the script.
+    pub info: &'a CoreInfo,
+}
+
+impl<'a> Net<'a> {
+    pub fn new(udp: &'a [UdpSocket], tcp: Option<&'a TcpClient>, prog: &'a Program, info: &'a CoreInfo) -> Self {
+        let udp_v4 = udp.iter().map(|s| s.local_addr().is_ok_and(|a| a.is_ipv4())).collect();
+        Net { udp, udp_v4, tcp, prog, info }
+    }
+}
+
+/// How a message arrived: the UDP socket, or the TCP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Arrival {
+    /// On UDP listen socket number `sock`.
+    Udp { sock: usize },
+    /// On TCP connection `conn`.
+    Tcp { conn: u32 },
+}
+
+impl Arrival {
+    fn proto(self) -> Proto {
+        match self {
+            Arrival::Udp { .. } => Proto::Udp,
+            Arrival::Tcp { .. } => Proto::Tcp,
+        }
+    }
+}
+
+/// Sends for one received message.
+pub(super) struct Out<'n, 'a> {
+    pub net: &'n Net<'a>,
+    pub arrival: Arrival,
+    pub src: SocketAddr,
+}
+
+/// Resolves a next hop to one address (a name through the system
+/// resolver, A/AAAA).
+fn resolve(host: &[u8], port: u16) -> Result<SocketAddr, String> {
+    let h = std::str::from_utf8(host).map_err(|_| "host is not UTF-8")?;
+    let h = h.trim_start_matches('[').trim_end_matches(']');
+    match h.parse::<IpAddr>() {
+        Ok(ip) => Ok(SocketAddr::new(ip, port)),
+        Err(_) => (h, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {h}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{h} has no address")),
+    }
+}
+
+impl Outbound for Out<'_, '_> {
+    fn send(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
+        let net = self.net;
+        match dest {
+            Dest::Source => match self.arrival {
+                Arrival::Udp { sock } => {
+                    net.udp[sock].send_to(data, self.src).map(|_| ()).map_err(|e| format!("send to {}: {e}", self.src))
+                }
+                Arrival::Tcp { conn } => {
+                    net.tcp.ok_or("TCP is off")?.send_on(conn, self.src, data).map_err(|e| e.to_string())
+                }
+            },
+            Dest::Host { host, port, proto } => {
+                let proto = proto.unwrap_or(Proto::Udp);
+                let to = resolve(host, port.unwrap_or(proto.default_port()))?;
+                match proto {
+                    Proto::Udp => {
+                        let sock = net
+                            .udp
+                            .iter()
+                            .zip(&net.udp_v4)
+                            .find(|(_, v4)| **v4 == to.is_ipv4())
+                            .map(|(s, _)| s)
+                            .or(net.udp.first())
+                            .ok_or("no UDP socket to send from")?;
+                        sock.send_to(data, to).map(|_| ()).map_err(|e| format!("send to {to}: {e}"))
+                    }
+                    Proto::Tcp => net.tcp.ok_or("TCP is off")?.send_to(to, data).map_err(|e| e.to_string()),
+                    other => Err(format!("{other} is not served yet")),
+                }
+            }
+        }
+    }
+}
+
+/// Answers a request that failed the minimal checks with the reply the
+/// error calls for, when a reply can be built; else drops it.
+fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, extra: &[u8], out: &mut Out<'_, '_>) {
+    if !msg.is_request() || msg.method() == Some(crate::sip::Method::Ack) {
+        return;
+    }
+    let ip = out.src.ip().to_string();
+    let opts = crate::sip::ReplyOpts {
+        source: Some(crate::sip::Source { ip: &ip, port: out.src.port() }),
+        extra_headers: extra,
+        ..Default::default()
+    };
+    match crate::sip::local_reply(msg, code, reason, &opts) {
+        Ok(data) => {
+            let _ = out.send(Dest::Source, &data);
+        }
+        // the headers a reply copies are the broken ones: copy their lines
+        Err(_) => {
+            let tag = format!("{:08x}", crate::hash::fnv1a64(&[msg.buf()]) as u32);
+            if let Some(data) = crate::sip::salvage_reply(msg.buf(), code, reason, &tag) {
+                let _ = out.send(Dest::Source, &data);
+            }
+        }
+    }
+}
+
+/// What RFC 3261 §16.3 asks of a proxy before routing a request: a
+/// Request-URI scheme it understands (else 416), no Proxy-Require
+/// extension it does not support (else 420 with Unsupported — sipr
+/// supports none yet), and header values that parse (a Contact that does
+/// not: 400). `None` when the request may go to the script. ACK and CANCEL
+/// are exempt from Proxy-Require (§16.3 step 4 does not apply to them).
+fn proxy_checks(msg: &SipMsg<'_>) -> Option<(u16, &'static str, Vec<u8>)> {
+    use crate::sip::{HeaderKind, Method, Scheme};
+    if let Ok(u) = msg.ruri() {
+        if u.scheme == Scheme::Other {
+            return Some((416, "Unsupported URI Scheme", Vec::new()));
+        }
+    }
+    if !matches!(msg.method(), Some(Method::Ack | Method::Cancel)) {
+        let buf = msg.buf();
+        let required: Vec<String> = msg
+            .headers()
+            .iter()
+            .filter(|h| h.kind == HeaderKind::ProxyRequire)
+            .flat_map(|h| h.value.get(buf).split(|c| *c == b','))
+            .map(|t| String::from_utf8_lossy(t.trim_ascii()).into_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if !required.is_empty() {
+            return Some((420, "Bad Extension", format!("Unsupported: {}\r\n", required.join(", ")).into_bytes()));
+        }
+    }
+    if msg.contact().is_err() {
+        return Some((400, "Bad Contact Header", Vec::new()));
+    }
+    None
+}
+
+/// Answers bytes that do not parse as a message with the 400 / 505 their
+/// error calls for, when a Via can be found in them (RFC 4475 §3.1.2);
+/// `false` when nothing could be answered.
+pub(super) fn answer_unparsable(
+    data: &[u8],
+    code: u16,
+    reason: &str,
+    secret: u64,
+    out: &mut dyn Outbound,
+) -> bool {
+    let tag = format!("{:08x}", crate::hash::fnv1a64(&[&secret.to_be_bytes(), data]) as u32);
+    match crate::sip::salvage_reply(data, code, reason, &tag) {
+        Some(reply) => {
+            let _ = out.send(Dest::Source, &reply);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Handles one received message: `local` is the socket that received it.
+pub(super) fn handle(
+    net: &Net<'_>,
+    data: &[u8],
+    arrival: Arrival,
+    src: SocketAddr,
+    local: SocketAddr,
+    proc: &mut ProcState,
+) {
+    let mut out = Out { net, arrival, src };
+    let msg = match SipMsg::parse(data) {
+        Ok(m) => m,
+        Err(e) => {
+            if answer_unparsable(data, e.reply_code(), &e.reason(), net.info.secret, &mut out) {
+                ::log::debug!("bad message from {src}: {e}; answered {}", e.reply_code());
+            } else {
+                ::log::debug!("dropped a message from {src}: {e}");
+            }
+            return;
+        }
+    };
+    if let Err(e) = msg.validate_basic() {
+        ::log::debug!("bad message from {src}: {e}");
+        reply_to_bad(&msg, e.reply_code(), &e.reason(), b"", &mut out);
+        return;
+    }
+    if msg.is_request() {
+        if let Some((code, reason, extra)) = proxy_checks(&msg) {
+            ::log::debug!("request from {src} refused before routing: {code} {reason}");
+            reply_to_bad(&msg, code, reason, &extra, &mut out);
+            return;
+        }
+    }
+    let rcv = RecvInfo { src, dst: local, proto: arrival.proto() };
+    let is_request = msg.is_request();
+    let prog = net.prog;
+    let mut ctx = Ctx::new(&msg, rcv, net.info, proc, &mut out);
+    if is_request {
+        if let Some(r) = prog.request_route {
+            prog.run(r, &mut ctx);
+        }
+    } else {
+        let mut forward = true;
+        if let Some(r) = prog.reply_route {
+            let o = prog.run(r, &mut ctx);
+            forward = !o.dropped;
+        }
+        if forward {
+            if let Err(e) = crate::cfg::forward_reply_upstream(&mut ctx) {
+                ::log::debug!("cannot forward a reply from {src}: {e}");
+            }
+        }
+    }
+}
+
+/// Runs `handle` with crash containment: a bug met while handling one
+/// message costs that message (logged), not the process and with it the
+/// server.
+pub(super) fn handle_contained(
+    net: &Net<'_>,
+    data: &[u8],
+    arrival: Arrival,
+    src: SocketAddr,
+    local: SocketAddr,
+    proc: &mut ProcState,
+) {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(net, data, arrival, src, local, proc)));
+    if r.is_err() {
+        ::log::error!("a message from {src} ({} bytes) hit a bug and was dropped; the process goes on", data.len());
+    }
+}
+
+/// The message event routes run on (Kamailio's "faked" message).
+const FAKED: &[u8] = b"OPTIONS sip:you@sipr.local SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9\r\n\
+From: <sip:you@sipr.local>;tag=faked\r\nTo: <sip:you@sipr.local>\r\nCall-ID: faked\r\nCSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n";
+
+/// Runs an event route (`event_route[core:worker-one-init]`) on a faked
+/// message, as Kamailio.
+pub(super) fn run_event_route(net: &Net<'_>, route: usize) {
+    let Ok(msg) = SipMsg::parse(FAKED) else { return };
+    let local = net
+        .udp
+        .first()
+        .and_then(|s| s.local_addr().ok())
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let mut proc = ProcState::default();
+    let mut out = Out { net, arrival: Arrival::Udp { sock: 0 }, src: local };
+    let rcv = RecvInfo { src: local, dst: local, proto: Proto::Udp };
+    let mut ctx = Ctx::new(&msg, rcv, net.info, &mut proc, &mut out);
+    net.prog.run(route, &mut ctx);
+}

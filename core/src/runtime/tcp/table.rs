@@ -1,0 +1,210 @@
+//! The TCP connection table in shm: every open connection with its peer,
+//! the listen socket it belongs to, the reader that owns it and when it
+//! was last used — so any process can find the connection to a peer
+//! (replies and requests reuse connections, as Kamailio's tcp aliases),
+//! and a per-connection write lock so two processes never interleave
+//! their messages on one stream.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use sipr_locking::{LockSet, RawMutexGuard};
+use sipr_mem::{shm_struct, ShmBox, ShmHashTable};
+
+shm_struct! {
+    /// A peer address as a table key.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct PeerKey {
+        /// IPv4 (mapped) or IPv6 address bytes.
+        pub ip: [u8; 16],
+        /// Port.
+        pub port: u16,
+        /// 1 for IPv4.
+        pub v4: u8,
+    }
+}
+
+impl PeerKey {
+    /// The key of `addr`.
+    pub fn of(addr: SocketAddr) -> PeerKey {
+        let (ip, v4) = match addr.ip() {
+            IpAddr::V4(a) => (a.to_ipv6_mapped().octets(), 1),
+            IpAddr::V6(a) => (a.octets(), 0),
+        };
+        PeerKey { ip, port: addr.port(), v4 }
+    }
+
+    /// Back to an address.
+    pub fn addr(&self) -> SocketAddr {
+        let v6 = std::net::Ipv6Addr::from(self.ip);
+        let ip = match (self.v4, v6.to_ipv4_mapped()) {
+            (1, Some(a)) => IpAddr::V4(a),
+            _ => IpAddr::V6(v6),
+        };
+        SocketAddr::new(ip, self.port)
+    }
+}
+
+shm_struct! {
+    /// One connection.
+    #[derive(Debug, Clone, Copy)]
+    pub struct ConnRec {
+        /// The far end.
+        pub peer: PeerKey,
+        /// Index of the TCP listen socket it belongs to.
+        pub local: u16,
+        /// Rank of the reader that owns it.
+        pub reader: i32,
+        /// Milliseconds (server clock) when it was opened.
+        pub created_ms: u64,
+        /// Milliseconds (server clock) when a message last went through it.
+        pub last_ms: u64,
+    }
+}
+
+shm_struct! {
+    struct Counters {
+        next_id: AtomicU32,
+    }
+}
+
+/// The table (one per server, created before the fork).
+pub struct ConnTable {
+    by_id: ShmHashTable<'static, u32, ConnRec>,
+    by_peer: ShmHashTable<'static, PeerKey, u32>,
+    write_locks: LockSet,
+    counters: ShmBox<'static, Counters>,
+    /// The server clock's origin: an Instant taken before the fork reads
+    /// the same CLOCK_MONOTONIC in every process.
+    epoch: Instant,
+}
+
+impl std::fmt::Debug for ConnTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnTable").field("connections", &self.by_id.len()).finish()
+    }
+}
+
+static TABLE: OnceLock<ConnTable> = OnceLock::new();
+
+/// Creates the table for up to `max` connections (main process, before
+/// the fork).
+pub fn init(max: u32) -> Result<&'static ConnTable, String> {
+    if let Some(t) = TABLE.get() {
+        return Ok(t);
+    }
+    let pool = crate::shm::pool().ok_or("no shared memory pool")?;
+    let buckets = (max as usize).clamp(16, 1 << 16);
+    let locks = (buckets / 4).clamp(4, 256);
+    let no_room = || "no shared memory for the TCP connection table".to_string();
+    let by_id = ShmHashTable::new_in(pool, buckets, locks, "tcp conns").ok_or_else(no_room)?;
+    let by_peer = ShmHashTable::new_in(pool, buckets, locks, "tcp peers").ok_or_else(no_room)?;
+    let write_locks = pool.alloc_lock_set(locks, "tcp writes").ok_or_else(no_room)?;
+    let counters = sipr_mem::ShmBox::new_in(pool, Counters { next_id: AtomicU32::new(1) }).ok_or_else(no_room)?;
+    let t = ConnTable { by_id, by_peer, write_locks, counters, epoch: Instant::now() };
+    Ok(TABLE.get_or_init(|| t))
+}
+
+/// The table, when TCP is on.
+pub fn get() -> Option<&'static ConnTable> {
+    TABLE.get()
+}
+
+/// The table is full (no shm for a new entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoRoom;
+
+impl ConnTable {
+    /// Milliseconds on the server clock.
+    pub fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Records a new connection; its id (never 0).
+    pub fn register(&self, peer: SocketAddr, local: u16, reader: i32) -> Result<u32, NoRoom> {
+        let mut id = self.counters().next_id.fetch_add(1, Ordering::Relaxed);
+        if id == 0 {
+            id = self.counters().next_id.fetch_add(1, Ordering::Relaxed);
+        }
+        let now = self.now_ms();
+        let key = PeerKey::of(peer);
+        let rec = ConnRec { peer: key, local, reader, created_ms: now, last_ms: now };
+        self.by_id.insert(id, rec).map_err(|_| NoRoom)?;
+        if self.by_peer.insert(key, id).is_err() {
+            self.by_id.remove(&id);
+            return Err(NoRoom);
+        }
+        Ok(id)
+    }
+
+    /// The connection to `peer`, if one is open.
+    pub fn find(&self, peer: SocketAddr) -> Option<u32> {
+        self.by_peer.with(&PeerKey::of(peer), |id| *id)
+    }
+
+    /// The record of connection `id`.
+    pub fn get(&self, id: u32) -> Option<ConnRec> {
+        self.by_id.with(&id, |r| *r)
+    }
+
+    /// Marks connection `id` as used now (extends its lifetime).
+    pub fn touch(&self, id: u32) {
+        let now = self.now_ms();
+        self.by_id.with(&id, |r| r.last_ms = now);
+    }
+
+    /// Forgets connection `id`.
+    pub fn remove(&self, id: u32) {
+        if let Some(rec) = self.by_id.remove(&id) {
+            // only when the peer still points at this connection (a newer
+            // one to the same peer may have taken its place)
+            if self.by_peer.with(&rec.peer, |cur| *cur == id) == Some(true) {
+                self.by_peer.remove(&rec.peer);
+            }
+        }
+    }
+
+    /// Open connections.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether no connection is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every connection: (id, record).
+    pub fn list(&self) -> Vec<(u32, ConnRec)> {
+        let mut v = Vec::new();
+        self.by_id.for_each(|id, r| v.push((*id, *r)));
+        v.sort_by_key(|(id, _)| *id);
+        v
+    }
+
+    /// The lock that serialises writes on connection `id`. A writer that
+    /// died mid-message cannot be repaired; the stream goes on (the peer
+    /// will see a broken message and the connection will be closed).
+    pub fn lock_write(&self, id: u32) -> RawMutexGuard<'_> {
+        self.write_locks.lock(id).unwrap_or_else(|died| died.into_guard())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip() {
+        for a in ["127.0.0.1:5060", "[::1]:5070", "[::ffff:1.2.3.4]:9"] {
+            let addr: SocketAddr = a.parse().unwrap();
+            assert_eq!(PeerKey::of(addr).addr(), addr, "{a}");
+        }
+    }
+}

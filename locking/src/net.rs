@@ -1,0 +1,167 @@
+//! The socket system calls the standard library lacks, fenced here with
+//! the other process syscalls: passing a file descriptor to another
+//! process over a unix socket (SCM_RIGHTS — how the TCP main process hands
+//! connections to its readers and to workers that send on them), waiting
+//! for one descriptor to become writable with a timeout, and opening SCTP
+//! sockets.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixDatagram;
+use std::time::Duration;
+
+/// Sends `data` over `sock`, with `fd` attached when given (the receiver
+/// gets its own descriptor for the same open file).
+pub fn send_with_fd(sock: &UnixDatagram, data: &[u8], fd: Option<BorrowedFd<'_>>) -> io::Result<usize> {
+    let Some(fd) = fd else { return sock.send(data) };
+    let raw = fd.as_raw_fd();
+    // Room for one cmsghdr carrying one int, aligned as the kernel wants.
+    let mut control = [0u64; 8];
+    let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+    // SAFETY: msghdr is plain old data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE only computes a size.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as _;
+    assert!(msg.msg_controllen as usize <= std::mem::size_of_val(&control));
+    // SAFETY: msg_control points at `control`, large enough (checked just
+    // above) for the one header CMSG_FIRSTHDR returns; the header and its
+    // int payload are written inside that buffer.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), raw);
+    }
+    // SAFETY: `msg` points at live buffers (data, control) for the call;
+    // `raw` stays open for its duration (borrowed).
+    let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Receives one datagram into `buf` and the descriptor attached to it, if
+/// any. Descriptors beyond the first are closed (the protocol passes one).
+pub fn recv_with_fd(sock: &UnixDatagram, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    let mut control = [0u64; 8];
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: plain old data, all-zero is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: `msg` points at `buf` and `control`, both live and writable
+    // for their stated lengths; MSG_CMSG_CLOEXEC keeps received fds from
+    // leaking into exec'd programs.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut fd = None;
+    // SAFETY: the kernel filled `control` and msg_controllen; the CMSG
+    // macros walk only inside it. Every descriptor found is owned by this
+    // process now (the kernel installed it), so wrapping each in an
+    // OwnedFd exactly once is sound.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg).cast::<libc::c_int>();
+                let header = libc::CMSG_LEN(0) as usize;
+                let count = ((*cmsg).cmsg_len as usize).saturating_sub(header) / std::mem::size_of::<libc::c_int>();
+                for i in 0..count {
+                    let raw = std::ptr::read_unaligned(data.add(i));
+                    let owned = OwnedFd::from_raw_fd(raw);
+                    if fd.is_none() {
+                        fd = Some(owned);
+                    }
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok((n as usize, fd))
+}
+
+/// Waits until `fd` can be written (or has an error to report), at most
+/// `timeout`. `Ok(false)` when the time ran out.
+pub fn wait_writable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
+    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+    loop {
+        // SAFETY: one valid pollfd for the call's duration.
+        let rc = unsafe { libc::poll(&mut p, 1, ms) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        return Ok(rc > 0);
+    }
+}
+
+/// Whether the kernel offers SCTP (a one-to-many socket can be created).
+pub fn sctp_supported() -> bool {
+    sctp_socket(false).is_ok()
+}
+
+/// A one-to-many SCTP socket (`SOCK_SEQPACKET`, RFC 6458 §3): message
+/// boundaries kept, peers addressed per message with sendto/recvfrom as
+/// for UDP, associations set up by the kernel.
+pub fn sctp_socket(ipv6: bool) -> io::Result<OwnedFd> {
+    let family = if ipv6 { libc::AF_INET6 } else { libc::AF_INET };
+    // SAFETY: socket() takes plain integers; a non-negative result is a
+    // new descriptor this process owns.
+    let fd = unsafe { libc::socket(family, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, libc::IPPROTO_SCTP) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn a_descriptor_crosses_a_socket_pair() {
+        let (a, b) = UnixDatagram::pair().unwrap();
+        let (mut s1, s2) = std::os::unix::net::UnixStream::pair().unwrap();
+        send_with_fd(&a, b"N1", Some(s2.as_fd())).unwrap();
+        drop(s2);
+        let mut buf = [0u8; 16];
+        let (n, fd) = recv_with_fd(&b, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"N1");
+        let mut s2: std::os::unix::net::UnixStream = fd.expect("a descriptor").into();
+        s1.write_all(b"hello").unwrap();
+        let mut got = [0u8; 5];
+        s2.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"hello");
+        // and without one
+        send_with_fd(&a, b"X", None).unwrap();
+        let (n, fd) = recv_with_fd(&b, &mut buf).unwrap();
+        assert_eq!((&buf[..n], fd.is_none()), (&b"X"[..], true));
+    }
+
+    #[test]
+    fn writable_and_timeout() {
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert!(wait_writable(a.as_fd(), Duration::from_millis(10)).unwrap());
+        // fill the pipe: then it is not writable within the timeout
+        a.set_nonblocking(true).unwrap();
+        let chunk = [0u8; 65536];
+        while (&a).write(&chunk).is_ok() {}
+        assert!(!wait_writable(a.as_fd(), Duration::from_millis(20)).unwrap());
+    }
+}
