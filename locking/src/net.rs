@@ -108,6 +108,19 @@ pub fn wait_writable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> 
     }
 }
 
+/// Sets the accept queue length of a listening socket (std binds with a
+/// fixed 128; a SIP server taking bursts of new connections needs more —
+/// Kamailio uses 1024). Calling listen() again on a listening socket only
+/// changes its backlog.
+pub fn set_listen_backlog(fd: BorrowedFd<'_>, backlog: u32) -> io::Result<()> {
+    let n = backlog.min(i32::MAX as u32) as libc::c_int;
+    // SAFETY: listen() on a descriptor the caller keeps open; integers only.
+    if unsafe { libc::listen(fd.as_raw_fd(), n) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Whether the kernel offers SCTP (a one-to-many socket can be created).
 pub fn sctp_supported() -> bool {
     sctp_socket(false).is_ok()

@@ -351,10 +351,14 @@ fn forward_to(ctx: &mut Ctx<'_>, host: Option<Vec<u8>>, port: Option<u16>) -> i3
                 return -1;
             };
             let proto = u.transport(&target).and_then(|t| Proto::from_name(&String::from_utf8_lossy(t)));
+            // a sips: URI without a transport means TLS (RFC 3261 §26.2)
+            let proto = proto.or((u.scheme == crate::sip::Scheme::Sips).then_some(Proto::Tls));
             (u.host.get(&target).to_vec(), u.port, proto)
         }
     };
-    let send_proto = proto.or(ctx.send_socket.as_ref().map(|s| s.0)).unwrap_or(ctx.rcv.proto);
+    // no transport in the URI and no socket forced: UDP, whatever the
+    // request came over (RFC 3263 §4.1 for a numeric host; Kamailio alike)
+    let send_proto = proto.or(ctx.send_socket.as_ref().map(|s| s.0)).unwrap_or(Proto::Udp);
     let data = match build_forward(ctx, send_proto) {
         Ok(d) => d,
         Err(e) => {

@@ -17,6 +17,7 @@ pub mod tcp;
 mod udp;
 
 use std::net::{TcpListener, UdpSocket};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -181,6 +182,9 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
             Proto::Tcp => {
                 let s = TcpListener::bind((host, l.port))
                     .map_err(|e| StartError::Bind(format!("cannot bind tcp:{}:{}: {e}", l.host, l.port)))?;
+                if let Err(e) = sipr_locking::net::set_listen_backlog(s.as_fd(), TCP_LISTEN_BACKLOG) {
+                    ::log::warn!("tcp:{}:{}: cannot set the listen backlog: {e}", l.host, l.port);
+                }
                 tcp_listeners.push((s, tcp_listeners.len() as u16));
             }
             Proto::Sctp if !sctp_ok => {}
@@ -257,11 +261,10 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
             })?;
         }
     }
-    for c in 0..tcp_children as usize {
+    for (c, (_, handoff)) in handoffs.iter().enumerate() {
         rank += 1;
         let n = rank as usize - 1;
         let lifetime = Duration::from_secs(core.tcp_connection_lifetime.max(1).into());
-        let handoff = &handoffs[c].1;
         sp.spawn(rank, format!("tcp receiver (generic) child={c}"), &format!("sipr-tcp-{rank}"), || {
             let Some(client) = client_for(n) else {
                 ::log::error!("tcp reader: no channel to the TCP main");
@@ -323,6 +326,9 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     }
     Ok(code)
 }
+
+/// Accept queue of TCP listen sockets (Kamailio's default).
+const TCP_LISTEN_BACKLOG: u32 = 1024;
 
 /// The listen entries: the cfg's, or Kamailio's default (every address,
 /// UDP and TCP, on `port`).

@@ -77,7 +77,7 @@ pub(in crate::runtime) fn run(net: &Net<'_>, client: &TcpClient, handoff: &UnixD
             let Some(conn) = conns.get_mut(&id) else { continue };
             if let Some(why) = read_conn(net, id, conn, &mut chunk, &mut proc) {
                 if let Close::Unframable(e) = &why {
-                    log::info!("tcp: closing the connection with {}: {e}", conn.peer);
+                    log::warn!("tcp: closing the connection with {}: {e}", conn.peer);
                 }
                 close(id, &poll, &mut conns, client);
             }

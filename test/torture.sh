@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# RFC 4475 torture messages thrown at the running server over UDP
-# (../shared/conformance/run_torture.py --strict): no process dies, the
+# RFC 4475 torture messages thrown at the running server over UDP and over
+# TCP (../shared/conformance/run_torture.py --strict): no process dies, the
 # server keeps answering, and every message gets the answer the manifest
-# expects — 50 of 50 (Kamailio manages 29), with the default etc/sipr.cfg
-# and with a cfg calling sanity_check. Skipped with a message when
+# expects — 50 of 50 on each (Kamailio manages 29 and 32), with the default
+# etc/sipr.cfg and with a cfg calling sanity_check. Skipped with a message when
 # ../shared/conformance is not beside the repository.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +25,7 @@ trap cleanup EXIT
 
 cat > "$WORK/sanity.cfg" <<CFG
 listen=udp:127.0.0.1:$PORT
+listen=tcp:127.0.0.1:$PORT
 children=2
 debug=0
 loadmodule "sl"
@@ -39,13 +40,13 @@ request_route {
 CFG
 
 torture() {
-    local name=$1
-    shift
+    local name=$1 transport=$2
+    shift 2
     "$SIPR" -DD -E -L "$MODDIR" "$@" -m 32 >"$WORK/sipr-$name.log" 2>&1 &
     PID=$!
     sleep 1
     kill -0 "$PID" || { cat "$WORK/sipr-$name.log"; echo "FAIL: sipr did not start ($name)"; exit 1; }
-    out=$(timeout 300 python3 "$CONF/run_torture.py" 127.0.0.1 "$PORT" udp --pid "$PID" --strict --timeout 0.5 \
+    out=$(timeout 300 python3 "$CONF/run_torture.py" 127.0.0.1 "$PORT" "$transport" --pid "$PID" --strict --timeout 0.5 \
         --out "$WORK/torture-$name.tsv" 2>&1 | tail -1)
     echo "$name: $out"
     kill -TERM "$PID"
@@ -58,6 +59,8 @@ torture() {
     esac
 }
 
-torture default -f "$ROOT/etc/sipr.cfg" -A "SIPR_LISTEN=udp:127.0.0.1:$PORT"
-torture sanity -f "$WORK/sanity.cfg"
-echo "torture_udp: ok"
+for transport in udp tcp; do
+    torture "default-$transport" "$transport" -f "$ROOT/etc/sipr.cfg" -A "SIPR_LISTEN=127.0.0.1:$PORT"
+    torture "sanity-$transport" "$transport" -f "$WORK/sanity.cfg"
+done
+echo "torture: ok"
