@@ -151,7 +151,7 @@ fn debian_kamailio_cfg_preprocesses() {
 #[test]
 fn sipr_default_cfg_preprocesses() {
     let p = preprocess(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../etc/sipr.cfg"), Defines::new()).unwrap();
-    assert!(p.text.contains("listen=udp:127.0.0.1:5060"));
+    assert!(p.text.contains("listen=127.0.0.1:5060"));
     assert!(p.text.contains("children=4"));
 }
 
