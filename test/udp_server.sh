@@ -64,7 +64,7 @@ echo "successful=$ok failed=$bad"
 
 echo "== process names"
 for w in $(kids "$PID"); do
-    case "$(ps -o comm= -p "$w")" in sipr-udp-*) ;; *) fail "worker $w is not named sipr-udp-N";; esac
+    case "$(ps -o comm= -p "$w")" in sipr-udp-*|sipr-timer) ;; *) fail "process $w is not named sipr-udp-N or sipr-timer";; esac
 done
 [ "$(ps -o comm= -p "$PID")" = "sipr-main" ] || fail "main process not named sipr-main"
 
@@ -124,7 +124,7 @@ debug=1
 loadmodule "sl"
 loadmodule "test_faulty"
 loadmodule "xlog"
-request_route { sl_send_reply("200", "OK"); }
+request_route { test_arm_timer("30"); sl_send_reply("200", "OK"); }
 event_route[core:worker-one-init] { xlog("L_WARN", "worker one init: rank one at \$Ts\n"); }
 CFG
 SIPR_TEST_TIMER=1 "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/timer.cfg" -m 32 >"$WORK/timer.log" 2>&1 &
@@ -138,6 +138,19 @@ for k in $(kids "$TPID"); do [ "$(ps -o comm= -p "$k")" = "sipr-timer" ] && time
 grep -q "test_faulty timer tick 3" "$WORK/timer.log" || fail "timer ticks missing: $(cat "$WORK/timer.log")"
 [ "$(grep -c "worker one init: rank one" "$WORK/timer.log")" = 1 ] || fail "event_route[core:worker-one-init] did not run once"
 grep -q "test_faulty tick panicked: test_faulty timer panics on tick 2" "$WORK/timer.log" || fail "the timer panic was not logged"
+echo "== a SIP worker arms shm wheel timers that the timer process runs (and one it cancels)"
+timeout 30 sipp -sf "$ROOT/test/scenarios/options_uac.xml" "127.0.0.1:$PORT" -i 127.0.0.1 -p $((PORT + 1)) \
+    -m 1 -r 1 -nostdin -timeout 20 >"$WORK/sipp-t.out" 2>&1 || fail "sipp against the timer cfg failed"
+for _ in $(seq 50); do grep -q "test_faulty wheel timer 30 run 3" "$WORK/timer.log" && break; sleep 0.1; done
+armer=$(sed -n 's/.*test_faulty armed wheel timer 30 in process \([0-9]*\) (second one cancelled: Yes).*/\1/p' "$WORK/timer.log")
+[ -n "$armer" ] || fail "the worker did not arm (or cancel) its timers: $(grep test_faulty "$WORK/timer.log")"
+for n in 1 2 3; do
+    grep -q "test_faulty wheel timer 30 run $n in process $timer_pid\$" "$WORK/timer.log" \
+        || fail "wheel timer run $n not in the timer process $timer_pid: $(grep 'wheel timer' "$WORK/timer.log")"
+done
+[ "$armer" != "$timer_pid" ] || fail "the timer was armed in the timer process itself"
+grep -q "run 4" "$WORK/timer.log" && fail "the wheel timer ran a fourth time"
+grep -q "cancelled wheel timer 30 ran" "$WORK/timer.log" && fail "a cancelled wheel timer ran"
 echo "== module processes are forked and listed (test_faulty declares 2)"
 nmod=0
 # (the kernel keeps 15 bytes of a process name: sipr-test_fault)

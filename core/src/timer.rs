@@ -1,9 +1,70 @@
-//! Timers for the core and modules (Kamailio's `register_timer`):
-//! registered before the fork, run by the timer process (rank -1) at
-//! millisecond resolution — periodic, or once after a delay.
+//! Timers for the core and modules, run by the timer process (rank -1):
+//!
+//! - registered timers (Kamailio's `register_timer`): declared before the
+//!   fork, periodic or once, millisecond resolution;
+//! - the shm timer wheel (Kamailio's timer lists): armed and cancelled by
+//!   any process at any time — tm's retransmission and final-response
+//!   timers — with [`WHEEL_TICK`] resolution.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+use sipr_mem::{Cancelled, ShmTimerWheel, TimerHandler, TimerId, TimerNoRoom};
+
+/// Resolution of the shm timer wheel.
+pub const WHEEL_TICK: Duration = Duration::from_millis(10);
+/// Slots of the wheel: one turn is 10.24 s; later timers wait in their
+/// slot for their turn.
+const WHEEL_SLOTS: usize = 1024;
+
+static WHEEL: OnceLock<ShmTimerWheel<'static>> = OnceLock::new();
+
+/// Creates the shm timer wheel (main process, after the pool, before the
+/// fork).
+pub fn init_wheel() -> Result<(), String> {
+    let pool = crate::shm::pool().ok_or("no shared memory pool")?;
+    let w = ShmTimerWheel::new_in(pool, WHEEL_SLOTS, WHEEL_TICK).ok_or("no shared memory for the timer wheel")?;
+    let _ = WHEEL.set(w);
+    Ok(())
+}
+
+/// Whether the wheel exists (the server then always has a timer process).
+pub fn has_wheel() -> bool {
+    WHEEL.get().is_some()
+}
+
+/// Why a timer could not be armed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArmError {
+    /// No wheel (not a running server).
+    NoWheel,
+    /// The shm pool is full.
+    NoRoom,
+}
+
+impl std::fmt::Display for ArmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArmError::NoWheel => f.write_str("no timer wheel (the server is not running)"),
+            ArmError::NoRoom => std::fmt::Display::fmt(&TimerNoRoom, f),
+        }
+    }
+}
+
+impl std::error::Error for ArmError {}
+
+/// Arms a timer on the wheel, from any process: `handler(data, arg)` runs
+/// in the timer process after `after`, and again after whatever
+/// non-zero milliseconds it returns.
+pub fn arm(after: Duration, handler: TimerHandler, data: usize, arg: u64) -> Result<TimerId, ArmError> {
+    let w = WHEEL.get().ok_or(ArmError::NoWheel)?;
+    w.arm(after, handler, data, arg).map_err(|_| ArmError::NoRoom)
+}
+
+/// Cancels a timer armed with [`arm`], from any process.
+pub fn cancel(id: TimerId) -> Cancelled {
+    WHEEL.get().map_or(Cancelled::Stale, |w| w.cancel(id))
+}
 
 /// A timer callback: the core calls `cb(arg)` (a module passes a
 /// trampoline of its own and an index, so that its callback runs inside
@@ -43,8 +104,8 @@ pub fn count() -> usize {
     TIMERS.lock().map(|t| t.len()).unwrap_or(0)
 }
 
-/// The timer process's loop: runs every timer when it is due, until
-/// `stop()` says so (checked at least every 100 ms).
+/// The timer process's loop: runs every registered timer and every wheel
+/// timer when due, until `stop()` says so (checked at least every 100 ms).
 pub fn run(stop: impl Fn() -> bool) {
     let timers = TIMERS.lock().map(|t| t.clone()).unwrap_or_default();
     let start = Instant::now();
@@ -60,8 +121,13 @@ pub fn run(stop: impl Fn() -> bool) {
                 }
             }
         }
+        let mut limit = Duration::from_millis(100);
+        if let Some(w) = WHEEL.get() {
+            w.run_due();
+            limit = WHEEL_TICK;
+        }
         let next = due.iter().flatten().min().copied();
-        let wait = next.map_or(Duration::from_millis(100), |n| n.saturating_duration_since(Instant::now()));
-        std::thread::sleep(wait.min(Duration::from_millis(100)));
+        let wait = next.map_or(limit, |n| n.saturating_duration_since(Instant::now()));
+        std::thread::sleep(wait.min(limit));
     }
 }

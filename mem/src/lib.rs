@@ -28,6 +28,7 @@ mod pool;
 mod site;
 mod table;
 mod tlsf;
+mod wheel;
 
 pub use boxed::{assert_shm_safe, RawShmSlice, ShmBox, ShmPtr, ShmSafe, ShmSlice, ShmStr};
 pub use error::MemError;
@@ -35,6 +36,7 @@ pub use kv::{KvValue, ShmKvTable};
 pub use pool::{LiveBlock, ShmPool, ShmStats, SiteUsage, DEFAULT_POOL_MB, MAX_POOL_BYTES, MIN_POOL_BYTES};
 pub use site::AllocSite;
 pub use table::{ShmHashTable, StableHasher, TableFull};
+pub use wheel::{Cancelled, NoRoom as TimerNoRoom, ShmTimerWheel, TimerHandler, TimerId};
 pub use tlsf::{CheckSummary, Corruption};
 
 /// Alignment of every block handed out.

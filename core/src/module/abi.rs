@@ -3,7 +3,7 @@
 use crate::cfg::{FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 7;
+pub const ABI_VERSION: u32 = 8;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -60,6 +60,20 @@ pub struct CoreApi {
         cb: crate::timer::TimerFn,
         arg: usize,
     ) -> i32,
+    /// Arms a timer on the shm wheel (any process, any time): after `ms`
+    /// the timer process calls `handler(data, arg)`, again after what it
+    /// returns until that is 0. Writes the timer's id to `out`; 0 on
+    /// success, -1 when the pool is full or there is no wheel.
+    pub timer_arm: extern "C" fn(
+        ms: u64,
+        handler: sipr_mem::TimerHandler,
+        data: usize,
+        arg: u64,
+        out: *mut sipr_mem::TimerId,
+    ) -> i32,
+    /// Cancels a wheel timer: 1 cancelled, 2 its handler is running now
+    /// (it will not run again), 0 stale (already done or cancelled).
+    pub timer_cancel: extern "C" fn(id: sipr_mem::TimerId) -> i32,
 }
 
 // SAFETY: the table is immutable after construction and its pointers
@@ -259,6 +273,36 @@ extern "C" fn core_timer(
     }
 }
 
+extern "C" fn core_timer_arm(
+    ms: u64,
+    handler: sipr_mem::TimerHandler,
+    data: usize,
+    arg: u64,
+    out: *mut sipr_mem::TimerId,
+) -> i32 {
+    match crate::timer::arm(std::time::Duration::from_millis(ms), handler, data, arg) {
+        Ok(id) => {
+            // SAFETY: the SDK passes a pointer to a live TimerId slot.
+            if let Some(o) = unsafe { out.as_mut() } {
+                *o = id;
+            }
+            0
+        }
+        Err(e) => {
+            log::error!("timer: {e}");
+            -1
+        }
+    }
+}
+
+extern "C" fn core_timer_cancel(id: sipr_mem::TimerId) -> i32 {
+    match crate::timer::cancel(id) {
+        sipr_mem::Cancelled::Yes => 1,
+        sipr_mem::Cancelled::WhileRunning => 2,
+        sipr_mem::Cancelled::Stale => 0,
+    }
+}
+
 /// The table handed to every module.
 pub static CORE_API: CoreApi = CoreApi {
     abi_version: ABI_VERSION,
@@ -270,4 +314,6 @@ pub static CORE_API: CoreApi = CoreApi {
     find_api: core_find_api,
     counter: core_counter,
     timer: core_timer,
+    timer_arm: core_timer_arm,
+    timer_cancel: core_timer_cancel,
 };

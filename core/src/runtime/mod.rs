@@ -162,6 +162,7 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
         .map_err(|e| StartError::Other(format!("shared memory (-m {shm_mb}): {e}")))?;
     crate::shm::install(pool);
     procs::init().map_err(StartError::Other)?;
+    crate::timer::init_wheel().map_err(StartError::Other)?;
     modules.init_all().map_err(|e| StartError::Other(e.to_string()))?;
 
     // the listen sockets: opened before the fork, so every process can send from any
@@ -287,8 +288,9 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
             .run()
         })?;
     }
-    // the timer process (Kamailio's rank -1), when anything registered a timer
-    if crate::timer::count() > 0 {
+    // the timer process (Kamailio's rank -1): registered timers and the shm
+    // timer wheel any process may arm
+    if crate::timer::count() > 0 || crate::timer::has_wheel() {
         sp.spawn(crate::module::abi::rank::TIMER, "timer".into(), "sipr-timer", || {
             crate::timer::run(|| false);
             0

@@ -35,7 +35,7 @@ pub use sipr_core::cfg::{
 pub use sipr_core::module::abi::{ApiDef, CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader, ProcDef};
 pub use sipr_core::rpc::{text_param, RpcDef, RpcError, RpcValue};
 pub use sipr_core::{net, sip};
-pub use sipr_mem::{KvValue, ShmKvTable, ShmPool, TableFull};
+pub use sipr_mem::{Cancelled, KvValue, ShmKvTable, ShmPool, TableFull, TimerId};
 
 /// The server's shared-memory pool (through the core's table: this
 /// module's own copy of sipr-mem has no pool), or `None` before the
@@ -418,6 +418,47 @@ pub fn register_timer(name: &str, ms: u64, periodic: bool, f: fn()) -> Result<()
     match (core.timer)(name.as_ptr(), name.len(), ms, u8::from(periodic), timer_tick, i) {
         0 => Ok(()),
         _ => Err(format!("cannot register timer {name}")),
+    }
+}
+
+/// A shm wheel timer's handler: gets the `arg` it was armed with, returns
+/// the milliseconds until it should run again (0: never).
+pub type WheelHandler = fn(arg: u64) -> u64;
+
+/// What the core's timer process calls for this module's wheel timers:
+/// runs the module's handler inside a panic guard (a panicking handler
+/// is logged and not re-armed).
+extern "C" fn wheel_trampoline(data: usize, arg: u64) -> u64 {
+    // SAFETY: `data` was made from a WheelHandler of this module in
+    // arm_timer; the module is loaded before the fork and never unloaded,
+    // so the address is the same function in the timer process.
+    let f = unsafe { std::mem::transmute::<usize, WheelHandler>(data) };
+    catch_unwind(AssertUnwindSafe(|| f(arg))).unwrap_or_else(|p| {
+        log::error!("timer handler panicked: {}", panic_text(&p));
+        0
+    })
+}
+
+/// Arms a timer on the core's shm wheel, from any process at any time
+/// (tm's retransmissions): `f(arg)` runs in the timer process after
+/// `after`, then again after the delay it returns until that is 0.
+pub fn arm_timer(after: std::time::Duration, f: WheelHandler, arg: u64) -> Result<TimerId, String> {
+    let core = CORE.get().ok_or("not loaded by sipr")?;
+    let mut id = std::mem::MaybeUninit::<TimerId>::uninit();
+    let ms = after.as_millis().min(u64::MAX as u128) as u64;
+    match (core.timer_arm)(ms, wheel_trampoline, f as usize, arg, id.as_mut_ptr()) {
+        // SAFETY: on success the core wrote the id.
+        0 => Ok(unsafe { id.assume_init() }),
+        _ => Err("cannot arm a timer (shared memory full?)".into()),
+    }
+}
+
+/// Cancels a timer armed with [`arm_timer`], from any process.
+pub fn cancel_timer(id: TimerId) -> Cancelled {
+    match CORE.get().map(|core| (core.timer_cancel)(id)) {
+        Some(1) => Cancelled::Yes,
+        Some(2) => Cancelled::WhileRunning,
+        _ => Cancelled::Stale,
     }
 }
 

@@ -50,6 +50,37 @@ fn tick() {
     }
 }
 
+/// A shm wheel timer: logs where it runs and runs three times (the e2e
+/// test arms it from a SIP worker and finds the lines from the timer
+/// process).
+fn wheel_fired(arg: u64) -> u64 {
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    log::warn!("test_faulty wheel timer {arg} run {n} in process {}", std::process::id());
+    if n < 3 {
+        20
+    } else {
+        0
+    }
+}
+
+/// Must never run: its timer is cancelled right after it is armed.
+fn wheel_cancelled(arg: u64) -> u64 {
+    log::error!("test_faulty cancelled wheel timer {arg} ran");
+    0
+}
+
+/// `test_arm_timer(ms)`: arms `wheel_fired` after `ms`, and a second timer
+/// that it cancels at once; logs the arming process.
+fn test_arm_timer(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let ms = p[0].int(ctx).max(1) as u64;
+    sipr_sdk::arm_timer(std::time::Duration::from_millis(ms), wheel_fired, ms)?;
+    let doomed = sipr_sdk::arm_timer(std::time::Duration::from_millis(ms), wheel_cancelled, ms)?;
+    let c = sipr_sdk::cancel_timer(doomed);
+    log::warn!("test_faulty armed wheel timer {ms} in process {} (second one cancelled: {c:?})", std::process::id());
+    Ok(1)
+}
+
 fn mod_init() -> Result<(), String> {
     if std::env::var_os("SIPR_TEST_TIMER").is_some() {
         sipr_sdk::register_timer("test_faulty tick", 100, true, tick)?;
@@ -81,6 +112,7 @@ sipr_sdk::module! {
     functions: [
         ("panic_now", [], RouteMask::ANY, panic_now),
         ("fail_now", [], RouteMask::ANY, fail_now),
+        ("test_arm_timer", [IntOrPv], RouteMask::ANY, test_arm_timer),
     ],
     params: [("boom", Any, set_boom)],
     rpcs: [("test_faulty.bound", "what binding the example API gave", rpc_bound)],
