@@ -17,6 +17,7 @@ pub fn version_line() -> String {
 pub const DEFAULT_SHM_MB: usize = sipr_mem::DEFAULT_POOL_MB;
 
 pub mod cfg;
+pub mod dns;
 pub mod hash;
 pub mod module;
 pub mod net;

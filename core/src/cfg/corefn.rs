@@ -356,9 +356,13 @@ fn forward_to(ctx: &mut Ctx<'_>, host: Option<Vec<u8>>, port: Option<u16>) -> i3
             (u.host.get(&target).to_vec(), u.port, proto)
         }
     };
-    // no transport in the URI and no socket forced: UDP, whatever the
-    // request came over (RFC 3263 §4.1 for a numeric host; Kamailio alike)
-    let send_proto = proto.or(ctx.send_socket.as_ref().map(|s| s.0)).unwrap_or(Proto::Udp);
+    // no transport in the URI and no socket forced: what DNS says (RFC
+    // 3263 §4.1), UDP for an address — whatever the request came over,
+    // as Kamailio
+    let send_proto = match proto.or(ctx.send_socket.as_ref().map(|s| s.0)) {
+        Some(p) => p,
+        None => ctx.out.transport_for(&host, port),
+    };
     let data = match build_forward(ctx, send_proto) {
         Ok(d) => d,
         Err(e) => {

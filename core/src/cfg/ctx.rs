@@ -146,6 +146,14 @@ pub struct Outgoing {
 pub trait Outbound {
     /// Sends `data` to `dest`; an error text when it could not be sent.
     fn send(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String>;
+
+    /// The transport a request to `host`:`port` goes over when neither the
+    /// URI nor the script chose one (RFC 3263: what the SRV records say;
+    /// UDP when they say nothing).
+    fn transport_for(&mut self, host: &[u8], port: Option<u16>) -> Proto {
+        let _ = (host, port);
+        Proto::Udp
+    }
 }
 
 /// An [`Outbound`] that keeps what was sent (tests, `sipr -c`).

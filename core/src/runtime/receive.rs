@@ -4,7 +4,8 @@
 //! [`Out`] — back on the transport it came in on, or to a next hop over
 //! UDP or TCP.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::cell::RefCell;
+use std::net::{SocketAddr, UdpSocket};
 
 use super::tcp::TcpClient;
 use crate::cfg::{CoreInfo, Ctx, Dest, Outbound, ProcState, Program};
@@ -23,12 +24,15 @@ pub(super) struct Net<'a> {
     pub prog: &'a Program,
     /// Server facts for the script.
     pub info: &'a CoreInfo,
+    /// This process's resolver and DNS cache.
+    pub dns: RefCell<crate::dns::Resolver>,
 }
 
 impl<'a> Net<'a> {
     pub fn new(udp: &'a [UdpSocket], tcp: Option<&'a TcpClient>, prog: &'a Program, info: &'a CoreInfo) -> Self {
         let udp_v4 = udp.iter().map(|s| s.local_addr().is_ok_and(|a| a.is_ipv4())).collect();
-        Net { udp, udp_v4, tcp, prog, info }
+        let dns = crate::dns::Resolver::new(crate::dns::DnsConfig::system().with_params(&prog.core));
+        Net { udp, udp_v4, tcp, prog, info, dns: RefCell::new(dns) }
     }
 }
 
@@ -57,22 +61,12 @@ pub(super) struct Out<'n, 'a> {
     pub src: SocketAddr,
 }
 
-/// Resolves a next hop to one address (a name through the system
-/// resolver, A/AAAA).
-fn resolve(host: &[u8], port: u16) -> Result<SocketAddr, String> {
-    let h = std::str::from_utf8(host).map_err(|_| "host is not UTF-8")?;
-    let h = h.trim_start_matches('[').trim_end_matches(']');
-    match h.parse::<IpAddr>() {
-        Ok(ip) => Ok(SocketAddr::new(ip, port)),
-        Err(_) => (h, port)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {h}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{h} has no address")),
-    }
-}
-
 impl Outbound for Out<'_, '_> {
+    fn transport_for(&mut self, host: &[u8], port: Option<u16>) -> Proto {
+        let Ok(host) = std::str::from_utf8(host) else { return Proto::Udp };
+        self.net.dns.borrow_mut().resolve_sip(host, port, None).map_or(Proto::Udp, |(_, p)| p)
+    }
+
     fn send(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
         let net = self.net;
         match dest {
@@ -85,8 +79,9 @@ impl Outbound for Out<'_, '_> {
                 }
             },
             Dest::Host { host, port, proto } => {
-                let proto = proto.unwrap_or(Proto::Udp);
-                let to = resolve(host, port.unwrap_or(proto.default_port()))?;
+                let host = std::str::from_utf8(host).map_err(|_| "host is not UTF-8")?;
+                // RFC 3263: SRV when no port, the transport it finds
+                let (to, proto) = net.dns.borrow_mut().resolve_sip(host, port, proto).map_err(|e| e.to_string())?;
                 match proto {
                     Proto::Udp => {
                         let sock = net
