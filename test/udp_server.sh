@@ -161,6 +161,47 @@ kill -TERM "$TPID"
 wait "$TPID" || true
 running "$timer_pid" && fail "timer process survived"
 
+echo "== SCTP: served where the kernel has it; else a warning (disable_sctp=auto) or an error (disable_sctp=no)"
+printf 'listen=udp:127.0.0.1:%s\nlisten=sctp:127.0.0.1:%s\nchildren=1\nloadmodule "sl"\nrequest_route { sl_send_reply("200", "OK"); }\n' \
+    "$PORT" "$PORT" > "$WORK/sctp.cfg"
+if python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_SEQPACKET, 132)' 2>/dev/null; then
+    "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/sctp.cfg" -m 32 >"$WORK/sctp.log" 2>&1 &
+    SPID=$!
+    PIDS+=("$SPID")
+    sleep 1
+    python3 - "$PORT" <<'PY' || fail "no 200 over SCTP"
+import socket, sys
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_SEQPACKET, 132)
+s.settimeout(3)
+m = ("OPTIONS sip:x@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/SCTP 127.0.0.1:9;branch=z9hG4bKsctp\r\n"
+     "From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: sctp@t\r\nCSeq: 1 OPTIONS\r\n"
+     "Content-Length: 0\r\n\r\n" % port).encode()
+s.sendto(m, ("127.0.0.1", port))
+sys.exit(0 if s.recv(4096).startswith(b"SIP/2.0 200") else 1)
+PY
+    kill -TERM "$SPID"
+    wait "$SPID" || true
+    echo "SCTP served"
+else
+    "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/sctp.cfg" -m 32 >"$WORK/sctp.log" 2>&1 &
+    SPID=$!
+    PIDS+=("$SPID")
+    sleep 1
+    kill -0 "$SPID" 2>/dev/null || fail "sipr did not run without SCTP: $(cat "$WORK/sctp.log")"
+    grep -q "the kernel does not support SCTP; SCTP disabled (disable_sctp=auto)" "$WORK/sctp.log" \
+        || fail "no SCTP warning: $(cat "$WORK/sctp.log")"
+    kill -TERM "$SPID"
+    wait "$SPID" || true
+    printf 'disable_sctp=no\n' | cat - "$WORK/sctp.cfg" > "$WORK/sctp-forced.cfg"
+    if "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/sctp-forced.cfg" -m 32 >"$WORK/sctp2.log" 2>&1; then
+        fail "disable_sctp=no started without SCTP"
+    fi
+    grep -q "SCTP is required (disable_sctp=no) but the kernel does not support it" "$WORK/sctp2.log" \
+        || fail "no clear SCTP error: $(cat "$WORK/sctp2.log")"
+    echo "no SCTP in this kernel: warned, and refused when required"
+fi
+
 echo "== a bad cfg: file:line:column, non-zero exit, nothing left running"
 printf 'listen=udp:127.0.0.1:%s\nrequest_route {\n  nofunc();\n}\n' "$PORT" > "$WORK/bad.cfg"
 if "$SIPR" -DD -E -f "$WORK/bad.cfg" >"$WORK/bad.log" 2>&1; then fail "a bad cfg started"; fi

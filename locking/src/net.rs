@@ -7,6 +7,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
@@ -123,13 +124,10 @@ pub fn set_listen_backlog(fd: BorrowedFd<'_>, backlog: u32) -> io::Result<()> {
 
 /// Whether the kernel offers SCTP (a one-to-many socket can be created).
 pub fn sctp_supported() -> bool {
-    sctp_socket(false).is_ok()
+    sctp_raw_socket(false).is_ok()
 }
 
-/// A one-to-many SCTP socket (`SOCK_SEQPACKET`, RFC 6458 §3): message
-/// boundaries kept, peers addressed per message with sendto/recvfrom as
-/// for UDP, associations set up by the kernel.
-pub fn sctp_socket(ipv6: bool) -> io::Result<OwnedFd> {
+fn sctp_raw_socket(ipv6: bool) -> io::Result<OwnedFd> {
     let family = if ipv6 { libc::AF_INET6 } else { libc::AF_INET };
     // SAFETY: socket() takes plain integers; a non-negative result is a
     // new descriptor this process owns.
@@ -139,6 +137,142 @@ pub fn sctp_socket(ipv6: bool) -> io::Result<OwnedFd> {
     }
     // SAFETY: `fd` was just created and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A socket address in the kernel's layout.
+fn to_sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain old data; all-zero is valid.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for
+            // sockaddr_in.
+            unsafe { std::ptr::write(std::ptr::addr_of_mut!(ss).cast::<libc::sockaddr_in>(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: as above, for sockaddr_in6.
+            unsafe { std::ptr::write(std::ptr::addr_of_mut!(ss).cast::<libc::sockaddr_in6>(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (ss, len as libc::socklen_t)
+}
+
+/// Back from the kernel's layout.
+fn from_sockaddr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match ss.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let sin = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = std::net::Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+            Some(SocketAddr::from((ip, u16::from_be(sin.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let sin6 = unsafe { &*(ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+                ip,
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// A one-to-many SCTP socket (`SOCK_SEQPACKET`, RFC 6458 §3): message
+/// boundaries kept, peers addressed per message with sendto/recvfrom as
+/// for UDP, associations set up and torn down by the kernel.
+#[derive(Debug)]
+pub struct SctpSocket(OwnedFd);
+
+impl SctpSocket {
+    /// A socket bound to `addr` and accepting associations.
+    pub fn bind(addr: SocketAddr) -> io::Result<SctpSocket> {
+        let fd = sctp_raw_socket(addr.is_ipv6())?;
+        let (ss, len) = to_sockaddr(addr);
+        // SAFETY: `ss` holds a valid address of `len` bytes for the call.
+        if unsafe { libc::bind(fd.as_raw_fd(), std::ptr::addr_of!(ss).cast(), len) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: listen() on our descriptor; integers only.
+        if unsafe { libc::listen(fd.as_raw_fd(), 1024) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(SctpSocket(fd))
+    }
+
+    /// Receives one message: its length and sender.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        // SAFETY: plain old data, all-zero is valid.
+        let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: `buf`, `ss` and `len` are live and writable for their
+        // stated sizes for the call.
+        let n = unsafe {
+            libc::recvfrom(
+                self.0.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                0,
+                std::ptr::addr_of_mut!(ss).cast(),
+                &mut len,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let from = from_sockaddr(&ss).ok_or_else(|| io::Error::other("SCTP message from an unknown address family"))?;
+        Ok((n as usize, from))
+    }
+
+    /// Sends one message to `to` (an association is set up when needed).
+    pub fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
+        let (ss, len) = to_sockaddr(to);
+        // SAFETY: `data` and `ss` are live for the call.
+        let n = unsafe {
+            libc::sendto(
+                self.0.as_raw_fd(),
+                data.as_ptr().cast(),
+                data.len(),
+                libc::MSG_NOSIGNAL,
+                std::ptr::addr_of!(ss).cast(),
+                len,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        // SAFETY: plain old data, all-zero is valid.
+        let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: `ss` and `len` are live and writable for the call.
+        if unsafe { libc::getsockname(self.0.as_raw_fd(), std::ptr::addr_of_mut!(ss).cast(), &mut len) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        from_sockaddr(&ss).ok_or_else(|| io::Error::other("unknown address family"))
+    }
 }
 
 #[cfg(test)]
@@ -165,6 +299,40 @@ mod tests {
         send_with_fd(&a, b"X", None).unwrap();
         let (n, fd) = recv_with_fd(&b, &mut buf).unwrap();
         assert_eq!((&buf[..n], fd.is_none()), (&b"X"[..], true));
+    }
+
+    #[test]
+    fn addresses_round_trip_the_kernel_layout() {
+        for a in ["127.0.0.1:5060", "[::1]:5061", "[fe80::1%2]:9"] {
+            let addr: SocketAddr = a.parse().unwrap();
+            let (ss, _) = to_sockaddr(addr);
+            assert_eq!(from_sockaddr(&ss), Some(addr), "{a}");
+        }
+    }
+
+    #[test]
+    fn sctp_where_the_kernel_has_it() {
+        match SctpSocket::bind("127.0.0.1:0".parse().unwrap()) {
+            Ok(a) => {
+                // the kernel has SCTP: a message crosses loopback whole
+                let b = SctpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+                let to = b.local_addr().unwrap();
+                a.send_to(b"OPTIONS sip:x SIP/2.0", to).unwrap();
+                let mut buf = [0u8; 64];
+                let (n, from) = b.recv_from(&mut buf).unwrap();
+                assert_eq!(&buf[..n], b"OPTIONS sip:x SIP/2.0");
+                assert_eq!(from.port(), a.local_addr().unwrap().port());
+                assert!(sctp_supported());
+            }
+            Err(e) => {
+                // no SCTP here: the error says so, and so does the probe
+                assert!(
+                    matches!(e.raw_os_error(), Some(libc::EPROTONOSUPPORT | libc::ESOCKTNOSUPPORT | libc::EAFNOSUPPORT)),
+                    "{e}"
+                );
+                assert!(!sctp_supported());
+            }
+        }
     }
 
     #[test]

@@ -14,9 +14,9 @@ mod log;
 pub mod procs;
 mod receive;
 pub mod tcp;
-mod udp;
+mod datagram;
 
-use std::net::{TcpListener, UdpSocket};
+use std::net::{TcpListener, ToSocketAddrs, UdpSocket};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
@@ -169,6 +169,7 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     let listen = listen_entries(core);
     let mut udp: Vec<UdpSocket> = Vec::new();
     let mut tcp_listeners: Vec<(TcpListener, u16)> = Vec::new();
+    let mut sctp: Vec<sipr_locking::net::SctpSocket> = Vec::new();
     let sctp_ok = sctp_wanted(core, &listen)?;
     for l in &listen {
         let host = l.host.trim_start_matches('[').trim_end_matches(']');
@@ -189,6 +190,17 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
                 tcp_listeners.push((s, tcp_listeners.len() as u16));
             }
             Proto::Sctp if !sctp_ok => {}
+            Proto::Sctp => {
+                let addr = (host, l.port)
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .ok_or_else(|| StartError::Bind(format!("cannot resolve sctp:{}:{}", l.host, l.port)))?;
+                sctp.push(
+                    sipr_locking::net::SctpSocket::bind(addr)
+                        .map_err(|e| StartError::Bind(format!("cannot bind sctp:{}:{}: {e}", l.host, l.port)))?,
+                );
+            }
             other => ::log::warn!("listen={other}:{}:{}: {other} is not served yet; ignored", l.host, l.port),
         }
     }
@@ -223,7 +235,8 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     // every SIP process, a hand-over channel for every reader
     let tcp_on = !tcp_listeners.is_empty();
     let tcp_children = if tcp_on { core.tcp_children.unwrap_or(children).max(1) } else { 0 };
-    let sip_procs = udp.len() * children as usize + tcp_children as usize;
+    let sctp_children = core.sctp_children.unwrap_or(children).max(1);
+    let sip_procs = (udp.len() * children as usize) + (sctp.len() * sctp_children as usize) + tcp_children as usize;
     let table = if tcp_on { Some(tcp::table::init(core.tcp_max_connections).map_err(StartError::Other)?) } else { None };
     let pair = || UnixDatagram::pair().map_err(|e| StartError::Other(format!("socket pair: {e}")));
     let requests = if tcp_on { (0..sip_procs).map(|_| pair()).collect::<Result<Vec<_>, _>>()? } else { Vec::new() };
@@ -251,13 +264,28 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
             let n = rank as usize - 1;
             sp.spawn(rank, format!("udp receiver child={c} sock={at}"), &format!("sipr-udp-{rank}"), || {
                 let client = client_for(n);
-                let net = receive::Net::new(&udp, client.as_ref(), &prog, &info);
+                let net = receive::Net::new(&udp, &sctp, client.as_ref(), &prog, &info);
                 if rank == 1 {
                     if let Some(r) = prog.event_route("core:worker-one-init") {
                         receive::run_event_route(&net, r);
                     }
                 }
-                udp::receive_loop(&net, si, prog.core.maxbuffer as usize);
+                let arrival = receive::Arrival::Udp { sock: si };
+                datagram::receive_loop(&net, &udp[si], arrival, prog.core.maxbuffer as usize);
+                0
+            })?;
+        }
+    }
+    for (si, sock) in sctp.iter().enumerate() {
+        for c in 0..sctp_children {
+            rank += 1;
+            let at = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let n = rank as usize - 1;
+            sp.spawn(rank, format!("sctp receiver child={c} sock={at}"), &format!("sipr-sctp-{rank}"), || {
+                let client = client_for(n);
+                let net = receive::Net::new(&udp, &sctp, client.as_ref(), &prog, &info);
+                let arrival = receive::Arrival::Sctp { sock: si };
+                datagram::receive_loop(&net, &sctp[si], arrival, prog.core.maxbuffer as usize);
                 0
             })?;
         }
@@ -271,7 +299,7 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
                 ::log::error!("tcp reader: no channel to the TCP main");
                 return 1;
             };
-            let net = receive::Net::new(&udp, Some(&client), &prog, &info);
+            let net = receive::Net::new(&udp, &sctp, Some(&client), &prog, &info);
             tcp::reader::run(&net, &client, handoff, lifetime)
         })?;
     }
@@ -354,8 +382,7 @@ fn sctp_wanted(core: &crate::cfg::CoreParams, listen: &[crate::cfg::ListenAddr])
         return Ok(false);
     }
     if sipr_locking::net::sctp_supported() {
-        ::log::warn!("listen={}: SCTP is not served yet; ignored", entries.join(", "));
-        return Ok(false);
+        return Ok(true);
     }
     match core.disable_sctp {
         None => {

@@ -16,6 +16,8 @@ use crate::sip::SipMsg;
 pub(super) struct Net<'a> {
     /// Every UDP listen socket (any process can send from any).
     pub udp: &'a [UdpSocket],
+    /// Every SCTP listen socket.
+    pub sctp: &'a [sipr_locking::net::SctpSocket],
     /// Whether each UDP socket is IPv4 (read once, not per send).
     pub udp_v4: Vec<bool>,
     /// TCP sending (None when TCP is off).
@@ -29,10 +31,16 @@ pub(super) struct Net<'a> {
 }
 
 impl<'a> Net<'a> {
-    pub fn new(udp: &'a [UdpSocket], tcp: Option<&'a TcpClient>, prog: &'a Program, info: &'a CoreInfo) -> Self {
+    pub fn new(
+        udp: &'a [UdpSocket],
+        sctp: &'a [sipr_locking::net::SctpSocket],
+        tcp: Option<&'a TcpClient>,
+        prog: &'a Program,
+        info: &'a CoreInfo,
+    ) -> Self {
         let udp_v4 = udp.iter().map(|s| s.local_addr().is_ok_and(|a| a.is_ipv4())).collect();
         let dns = crate::dns::Resolver::new(crate::dns::DnsConfig::system().with_params(&prog.core));
-        Net { udp, udp_v4, tcp, prog, info, dns: RefCell::new(dns) }
+        Net { udp, sctp, udp_v4, tcp, prog, info, dns: RefCell::new(dns) }
     }
 }
 
@@ -43,6 +51,8 @@ pub(super) enum Arrival {
     Udp { sock: usize },
     /// On TCP connection `conn`.
     Tcp { conn: u32 },
+    /// On SCTP listen socket number `sock`.
+    Sctp { sock: usize },
 }
 
 impl Arrival {
@@ -50,6 +60,7 @@ impl Arrival {
         match self {
             Arrival::Udp { .. } => Proto::Udp,
             Arrival::Tcp { .. } => Proto::Tcp,
+            Arrival::Sctp { .. } => Proto::Sctp,
         }
     }
 }
@@ -77,6 +88,9 @@ impl Outbound for Out<'_, '_> {
                 Arrival::Tcp { conn } => {
                     net.tcp.ok_or("TCP is off")?.send_on(conn, self.src, data).map_err(|e| e.to_string())
                 }
+                Arrival::Sctp { sock } => {
+                    net.sctp[sock].send_to(data, self.src).map(|_| ()).map_err(|e| format!("send to sctp:{}: {e}", self.src))
+                }
             },
             Dest::Host { host, port, proto } => {
                 let host = std::str::from_utf8(host).map_err(|_| "host is not UTF-8")?;
@@ -95,6 +109,14 @@ impl Outbound for Out<'_, '_> {
                         sock.send_to(data, to).map(|_| ()).map_err(|e| format!("send to {to}: {e}"))
                     }
                     Proto::Tcp => net.tcp.ok_or("TCP is off")?.send_to(to, data).map_err(|e| e.to_string()),
+                    Proto::Sctp => {
+                        let sock = net
+                            .sctp
+                            .iter()
+                            .find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == to.is_ipv4()))
+                            .ok_or("no SCTP socket to send from")?;
+                        sock.send_to(data, to).map(|_| ()).map_err(|e| format!("send to sctp:{to}: {e}"))
+                    }
                     other => Err(format!("{other} is not served yet")),
                 }
             }
