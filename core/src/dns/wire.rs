@@ -150,6 +150,11 @@ fn name_at(m: &[u8], mut at: usize) -> Result<(String, usize), WireError> {
             }
             0x00 => {
                 let label = m.get(at + 1..at + 1 + len).ok_or(WireError::Short)?;
+                // host names only: a dot, a blank, a control or non-ASCII
+                // byte inside a label would change meaning once printed
+                if !label.iter().all(|c| c.is_ascii_graphic() && *c != b'.') {
+                    return Err(WireError::BadName);
+                }
                 if !name.is_empty() {
                     name.push('.');
                 }
@@ -310,6 +315,17 @@ mod tests {
         }
         // a query is not a response
         assert_eq!(parse(&query(1, "a.b", QType::A).unwrap()), Err(WireError::NotResponse));
+    }
+
+    #[test]
+    fn labels_must_be_printable_without_dots() {
+        for label in [&b"a.b"[..], b"a b", b"\0", b"\xc3\xa9"] {
+            let mut m = vec![0, 1, 0x81, 0x80, 0, 0, 0, 1, 0, 0, 0, 0];
+            m.push(label.len() as u8);
+            m.extend_from_slice(label);
+            m.extend_from_slice(&[0, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 0, 0, 1]);
+            assert_eq!(parse(&m), Err(WireError::BadName), "{label:?}");
+        }
     }
 
     #[test]
