@@ -62,6 +62,23 @@ bad=$(grep -E "Failed call" "$WORK/sipp.out" | awk -F'|' '{gsub(/ /,"",$3); prin
 echo "successful=$ok failed=$bad"
 [ "$ok" = "$CALLS" ] && [ "$bad" = "0" ] || fail "expected $CALLS answered, 0 failed"
 
+echo "== replies go where the top Via says (RFC 3261 §18.2.2, RFC 3581): its port, or the source port with rport"
+python3 - "$PORT" <<'PY' || fail "reply routing by Via"
+import socket, sys
+port = int(sys.argv[1])
+catcher = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); catcher.bind(("127.0.0.1", 0)); catcher.settimeout(3)
+src = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); src.bind(("127.0.0.1", 0)); src.settimeout(3)
+def options(via_port, rport, n):
+    return ("OPTIONS sip:x@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKvia%d%s\r\n"
+            "From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: via%d@t\r\nCSeq: 1 OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n" % (port, via_port, n, ";rport" if rport else "", n)).encode()
+src.sendto(options(catcher.getsockname()[1], False, 1), ("127.0.0.1", port))
+assert catcher.recv(4096).startswith(b"SIP/2.0 200"), "no reply at the Via port"
+src.sendto(options(catcher.getsockname()[1], True, 2), ("127.0.0.1", port))
+r = src.recv(4096)
+assert r.startswith(b"SIP/2.0 200") and b";rport=%d" % src.getsockname()[1] in r, r
+PY
+
 echo "== process names"
 for w in $(kids "$PID"); do
     case "$(ps -o comm= -p "$w")" in sipr-udp-*|sipr-timer) ;; *) fail "process $w is not named sipr-udp-N or sipr-timer";; esac

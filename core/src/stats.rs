@@ -85,6 +85,11 @@ pub static CORE_RPCS: &[crate::rpc::RpcDef] = &[
         call: rpc_reset_statistics,
     },
     crate::rpc::RpcDef { name: "core.ps", doc: "The server's processes", call: crate::runtime::procs::rpc_ps },
+    crate::rpc::RpcDef {
+        name: "core.psx",
+        doc: "The server's processes, with their index",
+        call: crate::runtime::procs::rpc_psx,
+    },
     crate::rpc::RpcDef { name: "core.version", doc: "Version", call: rpc_version },
 ];
 

@@ -631,8 +631,13 @@ fn core_ps_lists_the_process_table() {
     sipr_core::runtime::procs::init().unwrap();
     sipr_core::runtime::procs::add(4242, 1, "udp receiver child=0 sock=127.0.0.1:5060");
     sipr_core::runtime::procs::add(4241, 0, "main process - attendant");
-    let sipr_core::rpc::RpcValue::Array(ps) = set.rpc("core.ps", &[]).unwrap() else { panic!("a list") };
+    // core.psx: {IDX, PID, DSC} structs; core.ps: pid, description, ... (as Kamailio)
+    let sipr_core::rpc::RpcValue::Array(ps) = set.rpc("core.psx", &[]).unwrap() else { panic!("a list") };
     let dsc: Vec<String> = ps.iter().filter_map(|p| p.member("DSC").and_then(|d| d.as_text())).collect();
+    let sipr_core::rpc::RpcValue::Array(flat) = set.rpc("core.ps", &[]).unwrap() else { panic!("a list") };
+    let flat_dsc: Vec<String> = flat.iter().skip(1).step_by(2).filter_map(|d| d.as_text()).collect();
+    assert_eq!(flat_dsc, dsc);
+    assert!(flat.iter().step_by(2).all(|p| matches!(p, sipr_core::rpc::RpcValue::Int(_))));
     assert!(dsc.iter().any(|d| d == "main process - attendant"), "{dsc:?}");
     assert!(dsc.iter().any(|d| d == "udp receiver child=0 sock=127.0.0.1:5060"), "{dsc:?}");
     sipr_core::runtime::procs::remove(4242);

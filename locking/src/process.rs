@@ -392,6 +392,20 @@ pub fn switch_user(user: Option<&str>, group: Option<&str>) -> io::Result<()> {
     Ok(())
 }
 
+/// Creates a FIFO (named pipe) at `path` with permission bits `mode`
+/// (an existing file there is an error: the caller removes stale ones).
+pub fn make_fifo(path: &std::path::Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+    // SAFETY: a live NUL-terminated path and an integer mode.
+    if unsafe { libc::mkfifo(c.as_ptr(), mode as libc::mode_t) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // mkfifo applies the umask: set the mode the cfg asked for
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+}
+
 /// Ends this process at once with `code`, without running destructors or
 /// atexit handlers (a forked worker leaving).
 pub fn exit_now(code: i32) -> ! {

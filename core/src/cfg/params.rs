@@ -138,6 +138,7 @@ const CORE_PARAMS: &[(&str, Kind)] = &[
     ("wdir", Kind::Str),
     ("runtime_dir", Kind::Str),
     ("rundir", Kind::Str),
+    ("run_dir", Kind::Str),
     ("advertised_address", Kind::Word),
     ("advertised_port", Kind::Int),
     ("phone2tel", Kind::Int),
@@ -290,6 +291,9 @@ pub struct CoreParams {
     pub group: Option<String>,
     /// `max_while_loops` (0 = unlimited).
     pub max_while_loops: u32,
+    /// `run_dir` / `rundir` / `runtime_dir`: where control sockets and
+    /// FIFOs go.
+    pub run_dir: String,
     /// Every other known parameter as written.
     pub other: HashMap<String, ParamValue>,
 }
@@ -329,6 +333,7 @@ impl Default for CoreParams {
             user: None,
             group: None,
             max_while_loops: 100,
+            run_dir: "/run/sipr".into(),
             other: HashMap::new(),
         }
     }
@@ -579,6 +584,7 @@ impl CoreParams {
             "user" | "uid" => self.user = Some(as_word(v)?),
             "group" | "gid" => self.group = Some(as_word(v)?),
             "max_while_loops" => self.max_while_loops = uint(v)?,
+            "run_dir" | "rundir" | "runtime_dir" => self.run_dir = as_str(v)?,
             _ => {
                 self.other.insert(name.to_string(), v.clone());
             }

@@ -3,7 +3,7 @@
 use crate::cfg::{FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 8;
+pub const ABI_VERSION: u32 = 9;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -74,6 +74,18 @@ pub struct CoreApi {
     /// Cancels a wheel timer: 1 cancelled, 2 its handler is running now
     /// (it will not run again), 0 stale (already done or cancelled).
     pub timer_cancel: extern "C" fn(id: sipr_mem::TimerId) -> i32,
+    /// Runs one JSON-RPC request (UTF-8 bytes) against the server's RPC
+    /// commands and hands the reply bytes to `sink(ctx, bytes, len)`
+    /// (called at most once, during the call). 0 when answered, -1 when
+    /// the bytes are not a JSON request (no answer is due).
+    pub rpc_exec: extern "C" fn(
+        req: *const u8,
+        len: usize,
+        sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
+        ctx: *mut std::ffi::c_void,
+    ) -> i32,
+    /// The cfg's `run_dir` (UTF-8; its length written to `len`).
+    pub run_dir: extern "C" fn(len: *mut usize) -> *const u8,
 }
 
 // SAFETY: the table is immutable after construction and its pointers
@@ -303,6 +315,41 @@ extern "C" fn core_timer_cancel(id: sipr_mem::TimerId) -> i32 {
     }
 }
 
+extern "C" fn core_rpc_exec(
+    req: *const u8,
+    len: usize,
+    sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
+    ctx: *mut std::ffi::c_void,
+) -> i32 {
+    // SAFETY: the SDK passes a live byte range for this call.
+    let req = unsafe { std::slice::from_raw_parts(req, len) };
+    match crate::rpc::json::answer_bytes(req, crate::rpc::call) {
+        Some(reply) => {
+            sink(ctx, reply.as_ptr(), reply.len());
+            0
+        }
+        None => -1,
+    }
+}
+
+/// `run_dir`, set once before the modules' processes start.
+static RUN_DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records the cfg's `run_dir` for modules (main process, before
+/// `mod_init`).
+pub fn set_run_dir(dir: &str) {
+    let _ = RUN_DIR.set(dir.to_string());
+}
+
+extern "C" fn core_run_dir(len: *mut usize) -> *const u8 {
+    let d = RUN_DIR.get().map_or("/run/sipr", String::as_str);
+    // SAFETY: the SDK passes a pointer to a live usize.
+    if let Some(l) = unsafe { len.as_mut() } {
+        *l = d.len();
+    }
+    d.as_ptr()
+}
+
 /// The table handed to every module.
 pub static CORE_API: CoreApi = CoreApi {
     abi_version: ABI_VERSION,
@@ -316,4 +363,6 @@ pub static CORE_API: CoreApi = CoreApi {
     timer: core_timer,
     timer_arm: core_timer_arm,
     timer_cancel: core_timer_cancel,
+    rpc_exec: core_rpc_exec,
+    run_dir: core_run_dir,
 };

@@ -354,6 +354,11 @@ impl ModuleSet {
         (def.call)(params)
     }
 
+    /// Every RPC command: the core's and the loaded modules'.
+    pub fn rpc_defs(&self) -> Vec<crate::rpc::RpcDef> {
+        crate::stats::CORE_RPCS.iter().chain(self.modules.iter().flat_map(|m| m.def.rpcs.iter())).copied().collect()
+    }
+
     /// Every RPC command of the loaded modules, with its help line.
     pub fn rpc_commands(&self) -> Vec<(&'static str, &'static str)> {
         crate::stats::CORE_RPCS

@@ -163,7 +163,9 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     crate::shm::install(pool);
     procs::init().map_err(StartError::Other)?;
     crate::timer::init_wheel().map_err(StartError::Other)?;
+    crate::module::abi::set_run_dir(&core.run_dir);
     modules.init_all().map_err(|e| StartError::Other(e.to_string()))?;
+    crate::rpc::publish(modules.rpc_defs());
 
     // the listen sockets: opened before the fork, so every process can send from any
     let listen = listen_entries(core);

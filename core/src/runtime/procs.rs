@@ -50,8 +50,15 @@ pub fn list() -> Vec<(i32, i32, String)> {
     out
 }
 
-/// `core.ps`: Kamailio's shape, a list of {IDX, PID, DSC}.
+/// `core.ps`: Kamailio's shape, a flat list: pid, description, pid, ...
 pub fn rpc_ps(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Ok(RpcValue::Array(
+        list().into_iter().flat_map(|(pid, _, desc)| [RpcValue::Int(pid as i64), RpcValue::Str(desc)]).collect(),
+    ))
+}
+
+/// `core.psx`: Kamailio's shape, a list of {IDX, PID, DSC}.
+pub fn rpc_psx(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
     Ok(RpcValue::Array(
         list()
             .into_iter()

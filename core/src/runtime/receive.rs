@@ -69,7 +69,32 @@ impl Arrival {
 pub(super) struct Out<'n, 'a> {
     pub net: &'n Net<'a>,
     pub arrival: Arrival,
+    /// Where the message came from.
     pub src: SocketAddr,
+    /// Where replies to it go over a datagram transport (RFC 3261
+    /// §18.2.2): the source address, with the source port when the top Via
+    /// asks for `rport` (RFC 3581), else the Via's port (5060 when none) —
+    /// as Kamailio.
+    pub reply_to: SocketAddr,
+}
+
+impl<'n, 'a> Out<'n, 'a> {
+    /// Sends for a message from `src`, replies to the source until
+    /// [`Out::reply_by_via`] says otherwise.
+    pub fn new(net: &'n Net<'a>, arrival: Arrival, src: SocketAddr) -> Self {
+        Out { net, arrival, src, reply_to: src }
+    }
+
+    /// Points replies where the top Via of `msg` says.
+    fn reply_by_via(&mut self, msg: &SipMsg<'_>) {
+        if let Ok(vias) = msg.vias() {
+            if let Some(v) = vias.first() {
+                if v.rport(msg.buf()).is_none() {
+                    self.reply_to = SocketAddr::new(self.src.ip(), v.port.unwrap_or(5060));
+                }
+            }
+        }
+    }
 }
 
 impl Outbound for Out<'_, '_> {
@@ -82,15 +107,17 @@ impl Outbound for Out<'_, '_> {
         let net = self.net;
         match dest {
             Dest::Source => match self.arrival {
-                Arrival::Udp { sock } => {
-                    net.udp[sock].send_to(data, self.src).map(|_| ()).map_err(|e| format!("send to {}: {e}", self.src))
-                }
+                Arrival::Udp { sock } => net.udp[sock]
+                    .send_to(data, self.reply_to)
+                    .map(|_| ())
+                    .map_err(|e| format!("send to {}: {e}", self.reply_to)),
                 Arrival::Tcp { conn } => {
                     net.tcp.ok_or("TCP is off")?.send_on(conn, self.src, data).map_err(|e| e.to_string())
                 }
-                Arrival::Sctp { sock } => {
-                    net.sctp[sock].send_to(data, self.src).map(|_| ()).map_err(|e| format!("send to sctp:{}: {e}", self.src))
-                }
+                Arrival::Sctp { sock } => net.sctp[sock]
+                    .send_to(data, self.reply_to)
+                    .map(|_| ())
+                    .map_err(|e| format!("send to sctp:{}: {e}", self.reply_to)),
             },
             Dest::Host { host, port, proto } => {
                 let host = std::str::from_utf8(host).map_err(|_| "host is not UTF-8")?;
@@ -212,7 +239,7 @@ pub(super) fn handle(
     local: SocketAddr,
     proc: &mut ProcState,
 ) {
-    let mut out = Out { net, arrival, src };
+    let mut out = Out::new(net, arrival, src);
     let msg = match SipMsg::parse(data) {
         Ok(m) => m,
         Err(e) => {
@@ -224,6 +251,7 @@ pub(super) fn handle(
             return;
         }
     };
+    out.reply_by_via(&msg);
     if let Err(e) = msg.validate_basic() {
         ::log::debug!("bad message from {src}: {e}");
         reply_to_bad(&msg, e.reply_code(), &e.reason(), b"", &mut out);
@@ -290,7 +318,7 @@ pub(super) fn run_event_route(net: &Net<'_>, route: usize) {
         .and_then(|s| s.local_addr().ok())
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let mut proc = ProcState::default();
-    let mut out = Out { net, arrival: Arrival::Udp { sock: 0 }, src: local };
+    let mut out = Out::new(net, Arrival::Udp { sock: 0 }, local);
     let rcv = RecvInfo { src: local, dst: local, proto: Proto::Udp };
     let mut ctx = Ctx::new(&msg, rcv, net.info, &mut proc, &mut out);
     net.prog.run(route, &mut ctx);

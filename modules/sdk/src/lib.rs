@@ -462,6 +462,39 @@ pub fn cancel_timer(id: TimerId) -> Cancelled {
     }
 }
 
+extern "C" fn collect_reply(ctx: *mut std::ffi::c_void, data: *const u8, len: usize) {
+    // SAFETY: `ctx` is the Vec passed by rpc_exec below, alive for the
+    // call; the core passes a live byte range.
+    unsafe { (*ctx.cast::<Vec<u8>>()).extend_from_slice(std::slice::from_raw_parts(data, len)) };
+}
+
+/// Runs one JSON-RPC request against the server's RPC commands (any
+/// process): the reply text, or `None` when the bytes are not a JSON
+/// request (no answer is due, as Kamailio).
+pub fn rpc_exec(request: &[u8]) -> Option<Vec<u8>> {
+    let core = CORE.get()?;
+    let mut reply: Vec<u8> = Vec::new();
+    let ctx = (&mut reply as *mut Vec<u8>).cast::<std::ffi::c_void>();
+    match (core.rpc_exec)(request.as_ptr(), request.len(), collect_reply, ctx) {
+        0 => Some(reply),
+        _ => None,
+    }
+}
+
+/// The cfg's `run_dir` (where control sockets and FIFOs go).
+pub fn run_dir() -> std::path::PathBuf {
+    let Some(core) = CORE.get() else { return "/run/sipr".into() };
+    let mut len = 0usize;
+    let p = (core.run_dir)(&mut len);
+    // SAFETY: the core returns a pointer to its own UTF-8 string of `len`
+    // bytes, alive for the process.
+    let s = unsafe { std::slice::from_raw_parts(p, len) };
+    std::path::PathBuf::from(String::from_utf8_lossy(s).into_owned())
+}
+
+pub use sipr_core::rpc::json as jsonrpc;
+pub use sipr_locking::process::make_fifo;
+
 /// Binds to another module's API (as Kamailio's `load_tm_api`): call it
 /// from `mod_init`, when every module is loaded. The error says whether
 /// the API is missing, of another version, or of another type.

@@ -187,7 +187,7 @@ fn handle_frames(net: &Net<'_>, id: u32, conn: &mut Conn, proc: &mut ProcState) 
                 start += len;
             }
             Frame::Invalid(e) => {
-                let mut out = Out { net, arrival, src: conn.peer };
+                let mut out = Out::new(net, arrival, conn.peer);
                 answer_unparsable(rest, e.reply_code(), &e.reason(), net.info.secret, &mut out);
                 break Some(Close::Unframable(e.to_string()));
             }

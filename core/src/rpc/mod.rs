@@ -1,9 +1,14 @@
 //! RPC commands (Kamailio's `core.*`, `htable.*`, ...): what a command
-//! takes and returns, independent of the transport (JSON-RPC over a unix
-//! socket / FIFO comes with the control issue). Modules export commands
-//! through their `ModuleDef`; the module set finds and runs them by name.
+//! takes and returns, independent of the transport. Modules export
+//! commands through their `ModuleDef`; the server publishes the whole set
+//! once before the fork ([`publish`]) and any process runs one by name
+//! ([`call`]) — the jsonrpcs module's processes through the core API,
+//! with the JSON-RPC 2.0 codec of [`json`].
+
+pub mod json;
 
 use std::fmt;
+use std::sync::OnceLock;
 
 /// A parameter or result: JSON's shapes, as Kamailio's RPC layer has.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,4 +95,41 @@ pub struct RpcDef {
 /// The `n`th parameter as text, or a 400.
 pub fn text_param(params: &[RpcValue], n: usize, what: &str) -> Result<String, RpcError> {
     params.get(n).and_then(RpcValue::as_text).ok_or_else(|| RpcError::new(400, format!("missing parameter: {what}")))
+}
+
+static COMMANDS: OnceLock<Vec<RpcDef>> = OnceLock::new();
+
+/// Publishes the server's commands (core and loaded modules; main
+/// process, before the fork).
+pub fn publish(commands: Vec<RpcDef>) {
+    let _ = COMMANDS.set(commands);
+}
+
+/// Every published command.
+pub fn commands() -> &'static [RpcDef] {
+    COMMANDS.get().map_or(&[], Vec::as_slice)
+}
+
+/// Runs command `name`: Kamailio's 500 "Method Not Found" when there is
+/// none. `system.listMethods` and `system.methodHelp` are answered here.
+pub fn call(name: &str, params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    match name {
+        "system.listMethods" => {
+            let mut names: Vec<&str> = commands().iter().map(|c| c.name).collect();
+            names.extend(["system.listMethods", "system.methodHelp"]);
+            names.sort_unstable();
+            Ok(RpcValue::Array(names.into_iter().map(|n| RpcValue::Str(n.to_string())).collect()))
+        }
+        "system.methodHelp" => {
+            let m = text_param(params, 0, "method name")?;
+            let c = commands().iter().find(|c| c.name == m).ok_or_else(|| RpcError::new(500, "Method Not Found"))?;
+            Ok(RpcValue::Str(c.doc.to_string()))
+        }
+        _ => {
+            let c = commands().iter().find(|c| c.name == name).ok_or_else(|| RpcError::new(500, "Method Not Found"))?;
+            // a module's command runs inside its own panic guard (the SDK's
+            // guard_rpc); the core's own commands do not panic
+            (c.call)(params)
+        }
+    }
 }

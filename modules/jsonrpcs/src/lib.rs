@@ -1,0 +1,304 @@
+//! jsonrpcs: the server's RPC commands as JSON-RPC 2.0, as Kamailio's
+//! jsonrpcs module serves them — over a FIFO (`fifo_name`, default
+//! `sipr_rpc.fifo` in `run_dir`; a request names the FIFO to answer on in
+//! `reply_name`, relative to `fifo_reply_dir`) and over a unix datagram
+//! socket (`dgram_socket`, default `sipr_rpc.sock` in `run_dir`; answers go
+//! to the sender's socket). `transport` selects them as Kamailio's bits:
+//! 2 FIFO, 4 datagram, 6 both (the default), 0 all. Each transport has its
+//! own process ("JSONRPCS FIFO", "JSONRPCS DATAGRAM"), as in Kamailio; the
+//! FIFO and socket are created in `mod_init`, so a bad path is a start-up
+//! error, and removed at shutdown.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use sipr_sdk::prelude::*;
+
+const FIFO: i64 = 2;
+const DATAGRAM: i64 = 4;
+
+struct Settings {
+    transport: i64,
+    fifo_name: String,
+    fifo_mode: u32,
+    fifo_reply_dir: String,
+    dgram_socket: String,
+    dgram_mode: u32,
+}
+
+static SETTINGS: Mutex<Settings> = Mutex::new(Settings {
+    transport: FIFO | DATAGRAM,
+    fifo_name: String::new(),
+    fifo_mode: 0o660,
+    fifo_reply_dir: String::new(),
+    dgram_socket: String::new(),
+    dgram_mode: 0o660,
+});
+
+/// What mod_init opened for the processes.
+struct Opened {
+    fifo: Option<PathBuf>,
+    fifo_reply_dir: PathBuf,
+    dgram: Option<(PathBuf, UnixDatagram)>,
+}
+
+static OPENED: OnceLock<Opened> = OnceLock::new();
+
+fn with_settings(f: impl FnOnce(&mut Settings)) -> Result<(), String> {
+    let mut s = SETTINGS.lock().map_err(|_| "jsonrpcs settings poisoned")?;
+    f(&mut s);
+    Ok(())
+}
+
+fn set_transport(v: &ModValue) -> Result<(), String> {
+    let ModValue::Int(t) = v else { return Err("transport takes a number".into()) };
+    if !(0..=15).contains(t) {
+        return Err(format!("transport {t}: bits 1 (HTTP), 2 (FIFO), 4 (datagram), 8 (TCP) only"));
+    }
+    with_settings(|s| s.transport = *t)
+}
+
+fn text(v: &ModValue, what: &str) -> Result<String, String> {
+    match v {
+        ModValue::Str(s) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(format!("{what} takes a non-empty string")),
+    }
+}
+
+fn mode(v: &ModValue) -> Result<u32, String> {
+    match v {
+        ModValue::Int(m) if (0..=0o777).contains(m) => Ok(*m as u32),
+        _ => Err("a mode is a number such as 0660".into()),
+    }
+}
+
+fn set_fifo_name(v: &ModValue) -> Result<(), String> {
+    let n = text(v, "fifo_name")?;
+    with_settings(|s| s.fifo_name = n)
+}
+
+fn set_fifo_mode(v: &ModValue) -> Result<(), String> {
+    let m = mode(v)?;
+    with_settings(|s| s.fifo_mode = m)
+}
+
+fn set_fifo_reply_dir(v: &ModValue) -> Result<(), String> {
+    let d = text(v, "fifo_reply_dir")?;
+    with_settings(|s| s.fifo_reply_dir = d)
+}
+
+fn set_dgram_socket(v: &ModValue) -> Result<(), String> {
+    let n = text(v, "dgram_socket")?;
+    with_settings(|s| s.dgram_socket = n)
+}
+
+fn set_dgram_mode(v: &ModValue) -> Result<(), String> {
+    let m = mode(v)?;
+    with_settings(|s| s.dgram_mode = m)
+}
+
+fn accept(_: &ModValue) -> Result<(), String> {
+    Ok(())
+}
+
+/// A path from the cfg: absolute as it is, else inside `run_dir`.
+fn in_run_dir(name: &str) -> PathBuf {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        sipr_sdk::run_dir().join(p)
+    }
+}
+
+fn mod_init() -> Result<(), String> {
+    let s = SETTINGS.lock().map_err(|_| "jsonrpcs settings poisoned")?;
+    let all = s.transport == 0;
+    if s.transport & 1 != 0 || s.transport & 8 != 0 {
+        log::warn!("jsonrpcs: the HTTP and TCP transports are not served; FIFO and datagram only");
+    }
+    let fifo = if all || s.transport & FIFO != 0 {
+        let path = in_run_dir(if s.fifo_name.is_empty() { "sipr_rpc.fifo" } else { &s.fifo_name });
+        prepare_dir(&path)?;
+        sipr_sdk::make_fifo(&path, s.fifo_mode).map_err(|e| format!("jsonrpcs: cannot create {}: {e}", path.display()))?;
+        Some(path)
+    } else {
+        None
+    };
+    let dgram = if all || s.transport & DATAGRAM != 0 {
+        let path = in_run_dir(if s.dgram_socket.is_empty() { "sipr_rpc.sock" } else { &s.dgram_socket });
+        prepare_dir(&path)?;
+        let sock = UnixDatagram::bind(&path).map_err(|e| format!("jsonrpcs: cannot bind {}: {e}", path.display()))?;
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(s.dgram_mode))
+            .map_err(|e| format!("jsonrpcs: {}: {e}", path.display()))?;
+        Some((path, sock))
+    } else {
+        None
+    };
+    let reply_dir = if s.fifo_reply_dir.is_empty() { "/tmp/" } else { &s.fifo_reply_dir };
+    let _ = OPENED.set(Opened { fifo, fifo_reply_dir: PathBuf::from(reply_dir), dgram });
+    Ok(())
+}
+
+/// Creates the directory of `path` and removes a stale file at `path` (a
+/// previous run's FIFO or socket).
+fn prepare_dir(path: &Path) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("jsonrpcs: cannot create {}: {e}", dir.display()))?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("jsonrpcs: cannot remove the old {}: {e}", path.display())),
+    }
+}
+
+fn destroy() {
+    if let Some(o) = OPENED.get() {
+        if let Some(p) = &o.fifo {
+            let _ = std::fs::remove_file(p);
+        }
+        if let Some((p, _)) = &o.dgram {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// The FIFO process: reads JSON documents from the FIFO and answers each
+/// on the FIFO its `reply_name` names (requests without one are run and
+/// not answered, as Kamailio).
+fn fifo_process(_: u32) {
+    let Some(Opened { fifo: Some(path), fifo_reply_dir, .. }) = OPENED.get() else { return };
+    // opened for writing too, so that the FIFO never reports end of file
+    // between clients
+    let mut fifo = match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            log::error!("jsonrpcs: cannot open {}: {e}", path.display());
+            return;
+        }
+    };
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = match fifo.read(&mut chunk) {
+            Ok(0) => continue,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::error!("jsonrpcs: reading {}: {e}", path.display());
+                return;
+            }
+        };
+        pending.extend_from_slice(&chunk[..n]);
+        loop {
+            match sipr_sdk::jsonrpc::next_document(&pending) {
+                Ok(Some((doc, used))) => {
+                    let request = pending[..used].to_vec();
+                    pending.drain(..used);
+                    let reply = sipr_sdk::rpc_exec(&request);
+                    match (sipr_sdk::jsonrpc::reply_name(&doc), reply) {
+                        (Some(name), Some(reply)) => answer_fifo(fifo_reply_dir, name, &reply),
+                        (None, _) => log::debug!("jsonrpcs: a FIFO request without reply_name was run"),
+                        (Some(_), None) => {}
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    log::warn!("jsonrpcs: {} bytes on the FIFO are not JSON: dropped", pending.len());
+                    pending.clear();
+                    break;
+                }
+            }
+        }
+        if pending.len() > 1 << 20 {
+            log::warn!("jsonrpcs: a FIFO request over 1 MB: dropped");
+            pending.clear();
+        }
+    }
+}
+
+/// Writes `reply` to the reply FIFO `name` (a bare file name inside the
+/// reply directory: a name with a path in it is refused).
+fn answer_fifo(dir: &Path, name: &str, reply: &[u8]) {
+    if name.is_empty() || name.contains('/') || name == ".." {
+        log::warn!("jsonrpcs: reply_name '{name}' refused (a file name in fifo_reply_dir only)");
+        return;
+    }
+    let path = dir.join(name);
+    // non-blocking open: a client that went away must not block the process
+    let opened = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags_nonblocking()
+        .open(&path);
+    match opened {
+        Ok(mut f) => {
+            if let Err(e) = f.write_all(reply) {
+                log::warn!("jsonrpcs: writing the reply to {}: {e}", path.display());
+            }
+        }
+        Err(e) => log::warn!("jsonrpcs: cannot open the reply FIFO {}: {e}", path.display()),
+    }
+}
+
+/// `O_NONBLOCK` on an `OpenOptions` (std's `custom_flags`, named).
+trait NonBlocking {
+    fn custom_flags_nonblocking(&mut self) -> &mut Self;
+}
+
+impl NonBlocking for std::fs::OpenOptions {
+    fn custom_flags_nonblocking(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK on Linux
+        self.custom_flags(0o4000)
+    }
+}
+
+/// The datagram process: one request per datagram, the answer to the
+/// sender's socket.
+fn dgram_process(_: u32) {
+    let Some(Opened { dgram: Some((path, sock)), .. }) = OPENED.get() else { return };
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let (n, from) = match sock.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::error!("jsonrpcs: receiving on {}: {e}", path.display());
+                continue;
+            }
+        };
+        let Some(reply) = sipr_sdk::rpc_exec(&buf[..n]) else { continue };
+        let sent = match from.as_pathname() {
+            Some(p) => sock.send_to(&reply, p).map(|_| ()),
+            None => Err(std::io::Error::other("the client's socket has no name to answer to")),
+        };
+        if let Err(e) = sent {
+            log::warn!("jsonrpcs: cannot answer on the datagram socket: {e}");
+        }
+    }
+}
+
+sipr_sdk::module! {
+    name: "jsonrpcs",
+    functions: [],
+    params: [
+        ("transport", Int, set_transport),
+        ("fifo_name", Str, set_fifo_name),
+        ("fifo_mode", Int, set_fifo_mode),
+        ("fifo_reply_dir", Str, set_fifo_reply_dir),
+        ("dgram_socket", Str, set_dgram_socket),
+        ("dgram_mode", Int, set_dgram_mode),
+        ("pretty_format", Int, accept),
+        ("fifo_group", Any, accept),
+        ("fifo_user", Any, accept),
+        ("dgram_group", Any, accept),
+        ("dgram_user", Any, accept),
+        ("dgram_timeout", Int, accept),
+    ],
+    procs: [("JSONRPCS FIFO", 1, fifo_process), ("JSONRPCS DATAGRAM", 1, dgram_process)],
+    init: mod_init,
+    destroy: destroy,
+}

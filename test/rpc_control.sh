@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The control processes end to end: jsonrpcs serves the RPC commands as
+# JSON-RPC 2.0 over its unix datagram socket and its FIFO (reply_name), as
+# Kamailio's: core.ps / core.psx list every process (the JSONRPCS ones
+# too), core.version, system.listMethods, htable.* change the shm table
+# the SIP workers read, an unknown method is 500 "Method Not Found", bad
+# JSON gets no answer; the socket and FIFO are removed at shutdown.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SIPR=${SIPR:-$ROOT/target/debug/sipr}
+MODDIR=$(dirname "$SIPR")
+PORT=${SIPR_TEST_PORT:-25360}
+WORK=$(mktemp -d /tmp/sipr-rpc.XXXXXX)
+PID=
+cleanup() {
+    [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; tail -20 "$WORK/sipr.log" >&2 || true; exit 1; }
+
+cat > "$WORK/sipr.cfg" <<CFG
+listen=udp:127.0.0.1:$PORT
+children=2
+debug=1
+run_dir="$WORK/run"
+loadmodule "sl"
+loadmodule "htable"
+loadmodule "jsonrpcs"
+modparam("htable", "htable", "t=>size=4;")
+modparam("jsonrpcs", "fifo_reply_dir", "$WORK/")
+request_route {
+    if (\$sht(t=>answer) != \$null) { sl_send_reply("\$sht(t=>answer)", "From htable"); exit; }
+    sl_send_reply("200", "OK");
+}
+CFG
+"$SIPR" -DD -E -L "$MODDIR" -f "$WORK/sipr.cfg" -m 32 >"$WORK/sipr.log" 2>&1 &
+PID=$!
+for _ in $(seq 50); do [ -S "$WORK/run/sipr_rpc.sock" ] && [ -p "$WORK/run/sipr_rpc.fifo" ] && break; sleep 0.1; done
+[ -S "$WORK/run/sipr_rpc.sock" ] || fail "no datagram socket in run_dir"
+[ -p "$WORK/run/sipr_rpc.fifo" ] || fail "no FIFO in run_dir"
+sleep 0.5
+
+python3 - "$WORK" "$PORT" <<'PY' || fail "RPC checks"
+import json, os, socket, sys, time
+work, port = sys.argv[1], int(sys.argv[2])
+cli = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+cli.bind(os.path.join(work, "client.sock"))
+cli.settimeout(3)
+
+def rpc(method, *params, raw=None):
+    req = raw if raw is not None else json.dumps({"jsonrpc": "2.0", "method": method, "params": list(params), "id": 9}).encode()
+    cli.sendto(req, os.path.join(work, "run", "sipr_rpc.sock"))
+    return json.loads(cli.recv(65536))
+
+def check(cond, what):
+    if not cond:
+        print("FAIL:", what, file=sys.stderr)
+        sys.exit(1)
+
+ps = rpc("core.ps")["result"]
+descs = ps[1::2]
+check(all(isinstance(p, int) for p in ps[0::2]), "core.ps: pid, description pairs")
+check("main process - attendant" in descs, "core.ps lists the main process")
+check(any(d.startswith("udp receiver child=0 sock=127.0.0.1:%d" % port) for d in descs), "core.ps lists the UDP workers")
+check(any(d.startswith("JSONRPCS FIFO") for d in descs) and any(d.startswith("JSONRPCS DATAGRAM") for d in descs),
+      "core.ps lists the control processes: %r" % descs)
+psx = rpc("core.psx")["result"]
+check(psx[0]["IDX"] == 0 and "PID" in psx[0] and "DSC" in psx[0], "core.psx: IDX/PID/DSC")
+check(rpc("core.version")["result"].startswith("sipr"), "core.version")
+methods = rpc("system.listMethods")["result"]
+check("htable.sets" in methods and "core.ps" in methods, "system.listMethods")
+err = rpc("no.such")
+check(err.get("error") == {"code": 500, "message": "Method Not Found"} and err.get("id") == 9, "unknown method: %r" % err)
+
+# htable through RPC changes what the workers answer
+check("error" not in rpc("htable.seti", "t", "answer", 486), "htable.seti")
+check(rpc("htable.get", "t", "answer")["result"]["item"]["value"] == 486, "htable.get")
+sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sip.bind(("127.0.0.1", 0))
+sip.settimeout(3)
+sip.sendto(("OPTIONS sip:x@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKrpc\r\n"
+            "From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: rpc@t\r\nCSeq: 1 OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n" % (port, sip.getsockname()[1])).encode(),
+           ("127.0.0.1", port))
+check(sip.recv(4096).startswith(b"SIP/2.0 486 From htable"), "the worker read the value set over RPC")
+
+# bad JSON: no answer
+cli.sendto(b"{bad", os.path.join(work, "run", "sipr_rpc.sock"))
+cli.settimeout(0.5)
+try:
+    cli.recv(100)
+    check(False, "an answer to bad JSON")
+except socket.timeout:
+    pass
+cli.settimeout(3)
+
+# the FIFO, with a reply FIFO named in the request (as kamctl does)
+reply = os.path.join(work, "reply.fifo")
+os.mkfifo(reply)
+with open(os.path.join(work, "run", "sipr_rpc.fifo"), "w") as f:
+    f.write(json.dumps({"jsonrpc": "2.0", "method": "core.psx", "id": 3, "reply_name": "reply.fifo"}) + "\n")
+fd = os.open(reply, os.O_RDONLY | os.O_NONBLOCK)
+data, end = b"", time.time() + 3
+while time.time() < end:
+    try:
+        chunk = os.read(fd, 65536)
+    except BlockingIOError:
+        chunk = b""
+    data += chunk
+    if data.endswith(b"\n"):
+        break
+    time.sleep(0.05)
+r = json.loads(data)
+check(r["id"] == 3 and any(p["DSC"].startswith("JSONRPCS") for p in r["result"]), "FIFO answer: %r" % data[:200])
+print("rpc: datagram and FIFO ok")
+PY
+kill -TERM "$PID"
+wait "$PID" || true
+PID=
+[ -e "$WORK/run/sipr_rpc.sock" ] && fail "socket left behind"
+[ -e "$WORK/run/sipr_rpc.fifo" ] && fail "FIFO left behind"
+echo "rpc_control: ok"
