@@ -232,15 +232,17 @@ pub fn parse(m: &[u8]) -> Result<Response, WireError> {
 /// Builds a response (tests and the test DNS server of the e2e tests use
 /// the same layout): answers for the question of `query`.
 pub fn response(query: &[u8], rcode: u8, answers: &[Record]) -> Result<Vec<u8>, WireError> {
-    let (_, qend) = name_at(query, 12)?;
-    let question = query.get(12..qend + 4).ok_or(WireError::Short)?;
+    let (qname, qend) = name_at(query, 12)?;
+    // the question re-encoded (its name may point elsewhere in `query`)
+    let qtail = query.get(qend..qend + 4).ok_or(WireError::Short)?;
     let mut out = Vec::new();
     out.extend_from_slice(query.get(0..2).ok_or(WireError::Short)?);
     out.extend_from_slice(&(0x8180u16 | rcode as u16).to_be_bytes());
     out.extend_from_slice(&1u16.to_be_bytes());
     out.extend_from_slice(&(answers.len() as u16).to_be_bytes());
     out.extend_from_slice(&[0, 0, 0, 0]);
-    out.extend_from_slice(question);
+    encode_name(&mut out, &qname)?;
+    out.extend_from_slice(qtail);
     for r in answers {
         encode_name(&mut out, &r.name)?;
         let (t, rdata): (u16, Vec<u8>) = match &r.data {
