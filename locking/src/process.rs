@@ -406,6 +406,13 @@ pub fn make_fifo(path: &std::path::Path, mode: u32) -> io::Result<()> {
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
 }
 
+/// Opens `path` for writing without blocking (`O_NONBLOCK`): on a FIFO
+/// with no reader this fails at once (ENXIO) instead of waiting for one.
+pub fn open_write_nonblocking(path: &std::path::Path) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path)
+}
+
 /// Ends this process at once with `code`, without running destructors or
 /// atexit handlers (a forked worker leaving).
 pub fn exit_now(code: i32) -> ! {

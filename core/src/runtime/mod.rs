@@ -331,7 +331,9 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     for (module, p) in modules.extra_processes() {
         for i in 0..p.count {
             mod_rank += 1;
-            sp.spawn(mod_rank, format!("{} {i} (module {module})", p.desc), &format!("sipr-{module}"), || {
+            // Kamailio's descriptions: "JSONRPCS FIFO"; numbered when several
+            let desc = if p.count == 1 { p.desc.to_string() } else { format!("{} {i}", p.desc) };
+            sp.spawn(mod_rank, desc, &format!("sipr-{module}"), || {
                 (p.run)(i);
                 // a module process that returns has finished its work:
                 // wait for the shutdown rather than look like a crash

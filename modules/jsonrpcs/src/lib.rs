@@ -229,10 +229,7 @@ fn answer_fifo(dir: &Path, name: &str, reply: &[u8]) {
     }
     let path = dir.join(name);
     // non-blocking open: a client that went away must not block the process
-    let opened = std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags_nonblocking()
-        .open(&path);
+    let opened = sipr_sdk::open_write_nonblocking(&path);
     match opened {
         Ok(mut f) => {
             if let Err(e) = f.write_all(reply) {
@@ -240,19 +237,6 @@ fn answer_fifo(dir: &Path, name: &str, reply: &[u8]) {
             }
         }
         Err(e) => log::warn!("jsonrpcs: cannot open the reply FIFO {}: {e}", path.display()),
-    }
-}
-
-/// `O_NONBLOCK` on an `OpenOptions` (std's `custom_flags`, named).
-trait NonBlocking {
-    fn custom_flags_nonblocking(&mut self) -> &mut Self;
-}
-
-impl NonBlocking for std::fs::OpenOptions {
-    fn custom_flags_nonblocking(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        // O_NONBLOCK on Linux
-        self.custom_flags(0o4000)
     }
 }
 
