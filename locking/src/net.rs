@@ -6,8 +6,8 @@
 //! sockets.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
@@ -327,7 +327,10 @@ mod tests {
             Err(e) => {
                 // no SCTP here: the error says so, and so does the probe
                 assert!(
-                    matches!(e.raw_os_error(), Some(libc::EPROTONOSUPPORT | libc::ESOCKTNOSUPPORT | libc::EAFNOSUPPORT)),
+                    matches!(
+                        e.raw_os_error(),
+                        Some(libc::EPROTONOSUPPORT | libc::ESOCKTNOSUPPORT | libc::EAFNOSUPPORT)
+                    ),
                     "{e}"
                 );
                 assert!(!sctp_supported());

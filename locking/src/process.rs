@@ -338,7 +338,13 @@ pub fn switch_user(user: Option<&str>, group: Option<&str>) -> io::Result<()> {
         // SAFETY: getpwnam/getpwuid return a pointer to static storage or
         // null; it is read at once, before any other passwd call, and this
         // process has no other thread.
-        let pw = unsafe { if let Some(n) = uid { libc::getpwuid(n) } else { libc::getpwnam(cname.as_ptr()) } };
+        let pw = unsafe {
+            if let Some(n) = uid {
+                libc::getpwuid(n)
+            } else {
+                libc::getpwnam(cname.as_ptr())
+            }
+        };
         if pw.is_null() {
             match uid {
                 Some(n) => uid_gid = Some((n, u32::MAX, cname)),
@@ -347,7 +353,8 @@ pub fn switch_user(user: Option<&str>, group: Option<&str>) -> io::Result<()> {
         } else {
             // SAFETY: non-null: a valid passwd record (see above); pw_name
             // is a NUL-terminated string in the same storage.
-            let (id, gid, name) = unsafe { ((*pw).pw_uid, (*pw).pw_gid, std::ffi::CStr::from_ptr((*pw).pw_name).to_owned()) };
+            let (id, gid, name) =
+                unsafe { ((*pw).pw_uid, (*pw).pw_gid, std::ffi::CStr::from_ptr((*pw).pw_name).to_owned()) };
             uid_gid = Some((id, gid, name));
         }
     }

@@ -36,8 +36,8 @@ pub use kv::{KvValue, ShmKvTable};
 pub use pool::{LiveBlock, ShmPool, ShmStats, SiteUsage, DEFAULT_POOL_MB, MAX_POOL_BYTES, MIN_POOL_BYTES};
 pub use site::AllocSite;
 pub use table::{ShmHashTable, StableHasher, TableFull};
-pub use wheel::{Cancelled, NoRoom as TimerNoRoom, ShmTimerWheel, TimerHandler, TimerId};
 pub use tlsf::{CheckSummary, Corruption};
+pub use wheel::{Cancelled, NoRoom as TimerNoRoom, ShmTimerWheel, TimerHandler, TimerId};
 
 /// Alignment of every block handed out.
 pub const ALIGN: usize = tlsf::UNIT;

@@ -209,8 +209,9 @@ const TIMEOUT_MEMORY: Duration = Duration::from_secs(5);
 impl Resolver {
     /// A resolver asking as `config` says.
     pub fn new(config: DnsConfig) -> Resolver {
-        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
-            ^ ((std::process::id() as u64) << 32);
+        let seed =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+                ^ ((std::process::id() as u64) << 32);
         Resolver { config, cache: HashMap::new(), rng: seed | 1, queries_sent: 0 }
     }
 
@@ -266,7 +267,8 @@ impl Resolver {
                 self.cache.clear();
             }
         }
-        self.cache.insert(key, Cached { until: Instant::now() + Duration::from_secs(ttl.into()), answer: answer.clone() });
+        self.cache
+            .insert(key, Cached { until: Instant::now() + Duration::from_secs(ttl.into()), answer: answer.clone() });
         match answer {
             Ok(r) => Ok(r),
             Err(3) => Err(DnsError::NotFound(name)),
@@ -280,14 +282,18 @@ impl Resolver {
         if self.config.servers.is_empty() {
             return Err(DnsError::NoServers);
         }
-        let servers: Vec<SocketAddr> = self.config.servers.iter().take(self.config.max_servers.max(1)).copied().collect();
+        let servers: Vec<SocketAddr> =
+            self.config.servers.iter().take(self.config.max_servers.max(1)).copied().collect();
         let mut buf = [0u8; 4096];
         for _ in 0..self.config.attempts.max(1) {
             for server in &servers {
                 let id = self.random() as u16;
                 let q = wire::query(id, name, qtype).map_err(|_| DnsError::BadName(name.to_string()))?;
-                let bind: SocketAddr =
-                    if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
+                let bind: SocketAddr = if server.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                };
                 let sock = UdpSocket::bind(bind).map_err(DnsError::Io)?;
                 if sock.connect(server).and_then(|_| sock.send(&q)).is_err() {
                     continue;
@@ -385,7 +391,12 @@ impl Resolver {
 
     /// Where to send for a SIP URI or Via host (RFC 3263): the address and
     /// the transport.
-    pub fn resolve_sip(&mut self, host: &str, port: Option<u16>, proto: Option<Proto>) -> Result<(SocketAddr, Proto), DnsError> {
+    pub fn resolve_sip(
+        &mut self,
+        host: &str,
+        port: Option<u16>,
+        proto: Option<Proto>,
+    ) -> Result<(SocketAddr, Proto), DnsError> {
         let h = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = h.parse::<IpAddr>() {
             let p = proto.unwrap_or(Proto::Udp);
@@ -470,7 +481,10 @@ mod tests {
                         r.name == name
                             && matches!(
                                 (&r.data, qtype),
-                                (Rdata::A(_), 1) | (Rdata::Aaaa(_), 28) | (Rdata::Srv { .. }, 33) | (Rdata::Cname(_), _)
+                                (Rdata::A(_), 1)
+                                    | (Rdata::Aaaa(_), 28)
+                                    | (Rdata::Srv { .. }, 33)
+                                    | (Rdata::Cname(_), _)
                             )
                     })
                     .cloned()
@@ -506,7 +520,10 @@ mod tests {
             rec("a.svc.test", Rdata::A(Ipv4Addr::new(127, 0, 0, 7))),
             rec("alias.test", Rdata::Cname("a.svc.test".into())),
             rec("alias.test", Rdata::A(Ipv4Addr::new(127, 0, 0, 7))),
-            rec("_sip._tcp.tcponly.test", Rdata::Srv { priority: 1, weight: 0, port: 5090, target: "a.svc.test".into() }),
+            rec(
+                "_sip._tcp.tcponly.test",
+                Rdata::Srv { priority: 1, weight: 0, port: 5090, target: "a.svc.test".into() },
+            ),
         ];
         let (addr, h) = stub(zone, 7);
         let mut r = resolver(addr);
@@ -516,14 +533,20 @@ mod tests {
         assert_eq!(r.resolve_sip("SVC.test", None, None).unwrap().0.port(), 5080);
         assert_eq!(r.queries_sent, sent, "answered from the cache");
         // a port: no SRV, the A record
-        assert_eq!(r.resolve_sip("alias.test", Some(5070), None).unwrap(), ("127.0.0.7:5070".parse().unwrap(), Proto::Udp));
+        assert_eq!(
+            r.resolve_sip("alias.test", Some(5070), None).unwrap(),
+            ("127.0.0.7:5070".parse().unwrap(), Proto::Udp)
+        );
         // no UDP SRV: TCP's is found and decides the transport
         assert_eq!(r.resolve_sip("tcponly.test", None, None).unwrap(), ("127.0.0.7:5090".parse().unwrap(), Proto::Tcp));
         // nothing at all
         assert!(matches!(r.resolve_sip("nope.test", None, Some(Proto::Udp)), Err(DnsError::NotFound(_))));
         // IP literals never touch DNS
         let before = r.queries_sent;
-        assert_eq!(r.resolve_sip("[::1]", None, Some(Proto::Tls)).unwrap(), ("[::1]:5061".parse().unwrap(), Proto::Tls));
+        assert_eq!(
+            r.resolve_sip("[::1]", None, Some(Proto::Tls)).unwrap(),
+            ("[::1]:5061".parse().unwrap(), Proto::Tls)
+        );
         assert_eq!(r.queries_sent, before);
         drop(r);
         let _ = h.join();

@@ -10,11 +10,11 @@
 //! is not respawned over). Workers die with the main process
 //! (PR_SET_PDEATHSIG). SIGHUP is ignored, as Kamailio.
 
+mod datagram;
 mod log;
 pub mod procs;
 mod receive;
 pub mod tcp;
-mod datagram;
 
 use std::net::{TcpListener, ToSocketAddrs, UdpSocket};
 use std::os::fd::AsFd;
@@ -239,7 +239,8 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     let tcp_children = if tcp_on { core.tcp_children.unwrap_or(children).max(1) } else { 0 };
     let sctp_children = core.sctp_children.unwrap_or(children).max(1);
     let sip_procs = (udp.len() * children as usize) + (sctp.len() * sctp_children as usize) + tcp_children as usize;
-    let table = if tcp_on { Some(tcp::table::init(core.tcp_max_connections).map_err(StartError::Other)?) } else { None };
+    let table =
+        if tcp_on { Some(tcp::table::init(core.tcp_max_connections).map_err(StartError::Other)?) } else { None };
     let pair = || UnixDatagram::pair().map_err(|e| StartError::Other(format!("socket pair: {e}")));
     let requests = if tcp_on { (0..sip_procs).map(|_| pair()).collect::<Result<Vec<_>, _>>()? } else { Vec::new() };
     let handoffs = (0..tcp_children).map(|_| pair()).collect::<Result<Vec<_>, _>>()?;

@@ -213,13 +213,7 @@ fn proxy_checks(msg: &SipMsg<'_>) -> Option<(u16, &'static str, Vec<u8>)> {
 /// Answers bytes that do not parse as a message with the 400 / 505 their
 /// error calls for, when a Via can be found in them (RFC 4475 §3.1.2);
 /// `false` when nothing could be answered.
-pub(super) fn answer_unparsable(
-    data: &[u8],
-    code: u16,
-    reason: &str,
-    secret: u64,
-    out: &mut dyn Outbound,
-) -> bool {
+pub(super) fn answer_unparsable(data: &[u8], code: u16, reason: &str, secret: u64, out: &mut dyn Outbound) -> bool {
     let tag = format!("{:08x}", crate::hash::fnv1a64(&[&secret.to_be_bytes(), data]) as u32);
     match crate::sip::salvage_reply(data, code, reason, &tag) {
         Some(reply) => {
@@ -312,11 +306,8 @@ Content-Length: 0\r\n\r\n";
 /// message, as Kamailio.
 pub(super) fn run_event_route(net: &Net<'_>, route: usize) {
     let Ok(msg) = SipMsg::parse(FAKED) else { return };
-    let local = net
-        .udp
-        .first()
-        .and_then(|s| s.local_addr().ok())
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let local =
+        net.udp.first().and_then(|s| s.local_addr().ok()).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let mut proc = ProcState::default();
     let mut out = Out::new(net, Arrival::Udp { sock: 0 }, local);
     let rcv = RecvInfo { src: local, dst: local, proto: Proto::Udp };

@@ -122,7 +122,8 @@ fn mod_init() -> Result<(), String> {
     let fifo = if all || s.transport & FIFO != 0 {
         let path = in_run_dir(if s.fifo_name.is_empty() { "sipr_rpc.fifo" } else { &s.fifo_name });
         prepare_dir(&path)?;
-        sipr_sdk::make_fifo(&path, s.fifo_mode).map_err(|e| format!("jsonrpcs: cannot create {}: {e}", path.display()))?;
+        sipr_sdk::make_fifo(&path, s.fifo_mode)
+            .map_err(|e| format!("jsonrpcs: cannot create {}: {e}", path.display()))?;
         Some(path)
     } else {
         None
