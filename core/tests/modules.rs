@@ -47,8 +47,9 @@ fn run_on(prog: &Program, msg: &[u8]) -> Sent {
     };
     let mut proc = ProcState::default();
     let mut out = Recorder::default();
+    let arena = sipr_core::cfg::MsgArena::new();
     let retcode = {
-        let mut ctx = Ctx::new(&msg, common::rcv(), &core, &mut proc, &mut out);
+        let mut ctx = Ctx::new(&msg, common::rcv(), &core, &mut proc, &mut out).with_arena(&arena);
         prog.run(prog.request_route.unwrap(), &mut ctx).retcode
     };
     Sent { out, retcode, logs: common::logs() }
@@ -246,6 +247,44 @@ request_route {
     assert!(fwd.contains("User-Agent: OtherUA/1.0\r\n"), "{fwd}");
     let first = fwd.find("X-First").unwrap();
     assert!(first < fwd.find("Via: SIP/2.0/UDP 10.0.0.5").unwrap(), "{fwd}");
+}
+
+#[test]
+fn msg_apply_changes_shows_the_changes_to_later_reads() {
+    // the expected lines are what Kamailio 5.6.3 printed for this route
+    // (test/kamailio-route.py)
+    let (prog, _set) = compile_with_modules(
+        r#"loadmodule "textops"
+loadmodule "textopsx"
+loadmodule "xlog"
+request_route {
+    if (msg_apply_changes()) { xlog("L_INFO", "empty: yes\n"); } else { xlog("L_INFO", "empty: no\n"); }
+    append_hf("X-A: 1\r\n");
+    if (is_present_hf("X-A")) { xlog("L_INFO", "before: present\n"); } else { xlog("L_INFO", "before: absent\n"); }
+    if (msg_apply_changes()) { xlog("L_INFO", "apply: yes\n"); } else { xlog("L_INFO", "apply: no\n"); }
+    if (is_present_hf("X-A")) { xlog("L_INFO", "after: present $hdr(X-A)\n"); } else { xlog("L_INFO", "after: absent\n"); }
+    remove_hf("X-A");
+    msg_apply_changes();
+    if (is_present_hf("X-A")) { xlog("L_INFO", "removed: still\n"); } else { xlog("L_INFO", "removed: gone\n"); }
+    append_hf("X-B: 2\r\n");
+    msg_apply_changes();
+    forward("10.1.1.1", 5060);
+}
+"#,
+    )
+    .unwrap();
+    let r = run_on(&prog, common::INVITE);
+    let logs = r.logs.join("\n");
+    let mut at = 0;
+    for want in ["empty: yes", "before: absent", "apply: yes", "after: present 1", "removed: gone"] {
+        let i = logs[at..].find(want).unwrap_or_else(|| panic!("{want} missing (in order) in\n{logs}"));
+        at += i + want.len();
+    }
+    // what was applied goes out once, not twice
+    let fwd = String::from_utf8_lossy(&r.out.sent[0].data).into_owned();
+    assert_eq!(fwd.matches("X-B: 2\r\n").count(), 1, "{fwd}");
+    assert!(!fwd.contains("X-A"), "{fwd}");
+    assert!(SipMsg::parse(fwd.as_bytes()).unwrap().validate_basic().is_ok());
 }
 
 #[test]

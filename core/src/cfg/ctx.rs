@@ -249,10 +249,42 @@ pub struct ProcState {
     avp_bufs: Vec<Vec<u8>>,
 }
 
+/// Where `msg_apply_changes()` keeps the messages it rebuilds while one
+/// received message is handled: made (empty, no allocation) beside the
+/// received message and dropped with it, so a rebuilt message lives as
+/// long as the original and the script goes on with it in its place.
+#[derive(Default)]
+pub struct MsgArena<'m> {
+    bufs: typed_arena::Arena<Vec<u8>>,
+    msgs: typed_arena::Arena<SipMsg<'m>>,
+}
+
+impl std::fmt::Debug for MsgArena<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MsgArena").field("messages", &self.msgs.len()).finish()
+    }
+}
+
+impl<'m> MsgArena<'m> {
+    /// An empty arena (allocates nothing until used).
+    pub fn new() -> Self {
+        MsgArena { bufs: typed_arena::Arena::with_capacity(0), msgs: typed_arena::Arena::with_capacity(0) }
+    }
+
+    /// Parses `buf` into a message that lives as long as the arena.
+    fn keep(&'m self, buf: Vec<u8>) -> Result<&'m SipMsg<'m>, crate::sip::ParseError> {
+        let b: &'m Vec<u8> = self.bufs.alloc(buf);
+        let m = SipMsg::parse(b)?;
+        Ok(self.msgs.alloc(m))
+    }
+}
+
 /// Everything a script run touches.
 pub struct Ctx<'m> {
-    /// The message.
+    /// The message (after `msg_apply_changes()`, the rebuilt one).
     pub msg: &'m SipMsg<'m>,
+    /// Where rebuilt messages are kept, when the caller gave one.
+    arena: Option<&'m MsgArena<'m>>,
     /// Where it came from.
     pub rcv: RecvInfo,
     /// Server facts.
@@ -367,6 +399,7 @@ impl<'m> Ctx<'m> {
         let avps = std::mem::take(&mut proc.avp_storage);
         Ctx {
             msg,
+            arena: None,
             rcv,
             core,
             proc,
@@ -397,6 +430,30 @@ impl<'m> Ctx<'m> {
             reply_headers: Vec::new(),
             reply_body: Vec::new(),
         }
+    }
+
+    /// Lets `msg_apply_changes()` rebuild the message into `arena`.
+    pub fn with_arena(mut self, arena: &'m MsgArena<'m>) -> Self {
+        self.arena = Some(arena);
+        self
+    }
+
+    /// `msg_apply_changes()`: applies the lumps to the message and goes on
+    /// with the result, so that later reads (headers, `search`, PVs) see
+    /// the changes — as Kamailio re-parses its rebuilt buffer. `Ok(false)`
+    /// when there was nothing to apply; an error when the rebuilt message
+    /// does not parse (the original stays, with its lumps) or no arena was
+    /// given.
+    pub fn apply_changes(&mut self) -> Result<bool, String> {
+        if self.lumps.is_empty() {
+            return Ok(false);
+        }
+        let arena = self.arena.ok_or("the message cannot be rebuilt here (no arena)")?;
+        let buf = self.lumps.apply(self.msg.buf()).map_err(|e| e.to_string())?;
+        let msg = arena.keep(buf).map_err(|e| format!("the changed message does not parse: {e}"))?;
+        self.msg = msg;
+        self.lumps = Lumps::new();
+        Ok(true)
     }
 
     /// The current Request-URI text: the rewritten one or the message's.

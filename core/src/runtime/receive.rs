@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::net::{SocketAddr, UdpSocket};
 
 use super::tcp::TcpClient;
-use crate::cfg::{CoreInfo, Ctx, Dest, Outbound, ProcState, Program};
+use crate::cfg::{CoreInfo, Ctx, Dest, MsgArena, Outbound, ProcState, Program};
 use crate::net::{Proto, RecvInfo};
 use crate::sip::SipMsg;
 
@@ -261,7 +261,8 @@ pub(super) fn handle(
     let rcv = RecvInfo { src, dst: local, proto: arrival.proto() };
     let is_request = msg.is_request();
     let prog = net.prog;
-    let mut ctx = Ctx::new(&msg, rcv, net.info, proc, &mut out);
+    let arena = MsgArena::new();
+    let mut ctx = Ctx::new(&msg, rcv, net.info, proc, &mut out).with_arena(&arena);
     if is_request {
         if let Some(r) = prog.request_route {
             prog.run(r, &mut ctx);

@@ -10,12 +10,19 @@
 
 use sipr_sdk::prelude::*;
 
+/// Applies the changes made so far (the lumps) to the message: later
+/// functions and PVs see the changed message, as in Kamailio. 1 when
+/// applied or when there was nothing to apply (as Kamailio), -1 when the
+/// changed message does not parse (logged; the original stays).
 fn msg_apply_changes(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
-    if ctx.lumps.is_empty() {
-        return Ok(1);
+    match ctx.apply_changes() {
+        Ok(true) => Ok(1),
+        Ok(false) => {
+            debug!("msg_apply_changes: nothing to apply");
+            Ok(1)
+        }
+        Err(e) => Err(format!("msg_apply_changes: {e}").into()),
     }
-    debug!("msg_apply_changes: changes are kept as lumps until the message is sent");
-    Ok(1)
 }
 
 fn remove_body(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
