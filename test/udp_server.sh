@@ -137,6 +137,7 @@ echo "== the timer process runs module timers; a panicking timer does not stop i
 cat > "$WORK/timer.cfg" <<CFG
 listen=udp:127.0.0.1:$PORT
 children=1
+async_workers=1
 debug=1
 loadmodule "sl"
 loadmodule "test_faulty"
@@ -155,7 +156,7 @@ for k in $(kids "$TPID"); do [ "$(ps -o comm= -p "$k")" = "sipr-timer" ] && time
 grep -q "test_faulty timer tick 3" "$WORK/timer.log" || fail "timer ticks missing: $(cat "$WORK/timer.log")"
 [ "$(grep -c "worker one init: rank one" "$WORK/timer.log")" = 1 ] || fail "event_route[core:worker-one-init] did not run once"
 grep -q "test_faulty tick panicked: test_faulty timer panics on tick 2" "$WORK/timer.log" || fail "the timer panic was not logged"
-echo "== a SIP worker arms shm wheel timers that the timer process runs (and one it cancels)"
+echo "== a SIP worker arms shm wheel timers that the timer process runs (one cancelled, one handed to an async worker)"
 timeout 30 sipp -sf "$ROOT/test/scenarios/options_uac.xml" "127.0.0.1:$PORT" -i 127.0.0.1 -p $((PORT + 1)) \
     -m 1 -r 1 -nostdin -timeout 20 >"$WORK/sipp-t.out" 2>&1 || fail "sipp against the timer cfg failed"
 for _ in $(seq 50); do grep -q "test_faulty wheel timer 30 run 3" "$WORK/timer.log" && break; sleep 0.1; done
@@ -166,6 +167,14 @@ for n in 1 2 3; do
         || fail "wheel timer run $n not in the timer process $timer_pid: $(grep 'wheel timer' "$WORK/timer.log")"
 done
 [ "$armer" != "$timer_pid" ] || fail "the timer was armed in the timer process itself"
+async_pid=""
+for k in $(kids "$TPID"); do [ "$(ps -o comm= -p "$k")" = "sipr-async-0" ] && async_pid=$k; done
+[ -n "$async_pid" ] || fail "no sipr-async-0 process (async_workers=1)"
+for _ in $(seq 50); do grep -q "test_faulty worker timer 30 run 2" "$WORK/timer.log" && break; sleep 0.1; done
+for n in 1 2; do
+    grep -q "test_faulty worker timer 30 run $n in process $async_pid\$" "$WORK/timer.log" \
+        || fail "worker timer run $n not in the async worker $async_pid: $(grep 'worker timer' "$WORK/timer.log")"
+done
 grep -q "run 4" "$WORK/timer.log" && fail "the wheel timer ran a fourth time"
 grep -q "cancelled wheel timer 30 ran" "$WORK/timer.log" && fail "a cancelled wheel timer ran"
 echo "== module processes are forked and listed (test_faulty declares 2)"

@@ -9,7 +9,9 @@
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use sipr_mem::{Cancelled, ShmTimerWheel, TimerHandler, TimerId, TimerNoRoom};
+use std::os::unix::net::UnixDatagram;
+
+use sipr_mem::{Cancelled, DueRun, ShmTimerWheel, TimerHandler, TimerId, TimerNoRoom};
 
 /// Resolution of the shm timer wheel.
 pub const WHEEL_TICK: Duration = Duration::from_millis(10);
@@ -59,6 +61,47 @@ impl std::error::Error for ArmError {}
 pub fn arm(after: Duration, handler: TimerHandler, data: usize, arg: u64) -> Result<TimerId, ArmError> {
     let w = WHEEL.get().ok_or(ArmError::NoWheel)?;
     w.arm(after, handler, data, arg).map_err(|_| ArmError::NoRoom)
+}
+
+/// As [`arm`], but the timer process hands each run to one of the
+/// `async_workers` processes (run in the timer process when there are
+/// none): for handlers that may take long and must not hold up the
+/// other timers.
+pub fn arm_in_worker(after: Duration, handler: TimerHandler, data: usize, arg: u64) -> Result<TimerId, ArmError> {
+    let w = WHEEL.get().ok_or(ArmError::NoWheel)?;
+    w.arm_for(after, handler, data, arg, true).map_err(|_| ArmError::NoRoom)
+}
+
+/// The channel from the timer process to the async workers: (the timer
+/// process's end, the end the workers share).
+static ASYNC: OnceLock<(UnixDatagram, UnixDatagram)> = OnceLock::new();
+
+/// Creates the async workers' channel (main process, before the fork,
+/// when `async_workers` > 0).
+pub fn init_async_workers() -> Result<(), String> {
+    let pair = UnixDatagram::pair().map_err(|e| format!("async workers: {e}"))?;
+    let _ = ASYNC.set(pair);
+    Ok(())
+}
+
+/// An async worker's loop: runs the wheel timers the timer process hands
+/// over, until the process is told to stop.
+pub fn run_async_worker() {
+    let (Some((_, rx)), Some(w)) = (ASYNC.get(), WHEEL.get()) else { return };
+    let mut buf = [0u8; 16];
+    loop {
+        match rx.recv(&mut buf) {
+            Ok(16) => {
+                w.run_dispatched(DueRun::from_bytes(&buf));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                log::error!("async worker: {e}");
+                return;
+            }
+        }
+    }
 }
 
 /// Cancels a timer armed with [`arm`], from any process.
@@ -123,7 +166,9 @@ pub fn run(stop: impl Fn() -> bool) {
         }
         let mut limit = Duration::from_millis(100);
         if let Some(w) = WHEEL.get() {
-            w.run_due();
+            // runs armed for a worker go to the async workers when there
+            // are any (else they run here)
+            w.run_due_with(|run| ASYNC.get().is_some_and(|(tx, _)| tx.send(&run.to_bytes()).is_ok()));
             limit = WHEEL_TICK;
         }
         let next = due.iter().flatten().min().copied();

@@ -37,7 +37,7 @@ pub use pool::{LiveBlock, ShmPool, ShmStats, SiteUsage, DEFAULT_POOL_MB, MAX_POO
 pub use site::AllocSite;
 pub use table::{ShmHashTable, StableHasher, TableFull};
 pub use tlsf::{CheckSummary, Corruption};
-pub use wheel::{Cancelled, NoRoom as TimerNoRoom, ShmTimerWheel, TimerHandler, TimerId};
+pub use wheel::{Cancelled, DueRun, NoRoom as TimerNoRoom, ShmTimerWheel, TimerHandler, TimerId};
 
 /// Alignment of every block handed out.
 pub const ALIGN: usize = tlsf::UNIT;

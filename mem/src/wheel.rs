@@ -79,7 +79,8 @@ struct Entry {
     data: usize,
     arg: u64,
     state: u32,
-    _pad: u32,
+    /// 1: run by a worker ([`ShmTimerWheel::run_due_with`]'s dispatcher).
+    in_worker: u32,
 }
 
 #[repr(C)]
@@ -240,6 +241,20 @@ impl<'p> ShmTimerWheel<'p> {
     /// from now (rounded up to the tick), and again as long as it returns
     /// a non-zero delay.
     pub fn arm(&self, after: Duration, handler: TimerHandler, data: usize, arg: u64) -> Result<TimerId, NoRoom> {
+        self.arm_for(after, handler, data, arg, false)
+    }
+
+    /// As [`ShmTimerWheel::arm`]; with `in_worker` the timer process hands
+    /// the run to a worker (see [`ShmTimerWheel::run_due_with`]) instead of
+    /// running the handler itself.
+    pub fn arm_for(
+        &self,
+        after: Duration,
+        handler: TimerHandler,
+        data: usize,
+        arg: u64,
+        in_worker: bool,
+    ) -> Result<TimerId, NoRoom> {
         let expires = self.now_ms() + (after.as_millis() as u64).max(1);
         let mut h = self.lock();
         let e = match NonNull::new(h.free.as_ptr()) {
@@ -264,7 +279,7 @@ impl<'p> ShmTimerWheel<'p> {
                 data,
                 arg,
                 state: ARMED,
-                _pad: 0,
+                in_worker: in_worker as u32,
             });
             self.link(e);
         }
@@ -322,6 +337,14 @@ impl<'p> ShmTimerWheel<'p> {
     /// Runs every handler due by now (the timer process calls this every
     /// tick); how many ran.
     pub fn run_due(&self) -> usize {
+        self.run_due_with(|_| false)
+    }
+
+    /// As [`ShmTimerWheel::run_due`], handing each timer armed for a
+    /// worker to `dispatch` (which returns `false` when it could not — the
+    /// handler then runs here). A dispatched run must end with
+    /// [`ShmTimerWheel::run_dispatched`] in the worker.
+    pub fn run_due_with(&self, mut dispatch: impl FnMut(DueRun) -> bool) -> usize {
         let now = self.now_ms();
         let now_tick = self.tick_of(now);
         let mut due: Vec<*mut Entry> = Vec::new();
@@ -348,29 +371,88 @@ impl<'p> ShmTimerWheel<'p> {
             h.last_tick = now_tick;
         }
         for &e in &due {
-            // SAFETY: a RUNNING entry is only changed by this process
-            // (cancel only flips its state under the lock), so reading its
-            // handler fields without the lock is race-free. The handler
-            // was stored from a TimerHandler in arm(), and code addresses
-            // are the same in every process (module docs).
-            let again = unsafe {
-                let handler: TimerHandler = std::mem::transmute::<usize, TimerHandler>((*e).handler);
-                handler((*e).data, (*e).arg)
-            };
-            let mut h = self.lock();
-            // SAFETY: lock held; `e` is live and unlinked.
-            unsafe {
-                if again == 0 || (*e).state == RUNNING_CANCELLED {
-                    self.release(&mut h, e);
-                    h.armed -= 1;
-                } else {
-                    (*e).expires = self.now_ms() + again;
-                    (*e).state = ARMED;
-                    self.link(e);
-                }
+            // SAFETY: a RUNNING entry's fields are only changed by whoever
+            // runs it (cancel only flips its state under the lock).
+            let (in_worker, generation) = unsafe { ((*e).in_worker != 0, (*e).generation) };
+            if in_worker && dispatch(DueRun { entry: ShmPtr::from_raw(e), generation }) {
+                continue;
             }
+            self.run_entry(e);
         }
         due.len()
+    }
+
+    /// Runs a timer the timer process dispatched to this worker, then
+    /// re-arms or frees it as its handler says. A run that does not match
+    /// (its entry was recycled meanwhile) is ignored.
+    pub fn run_dispatched(&self, run: DueRun) -> bool {
+        let Some(e) = NonNull::new(run.entry.as_ptr()) else { return false };
+        let e = e.as_ptr();
+        {
+            let _h = self.lock();
+            // SAFETY: entries are never given back to the pool, so the
+            // pointer is a live entry; the lock is held for the check.
+            let ok = unsafe { (*e).generation == run.generation && matches!((*e).state, RUNNING | RUNNING_CANCELLED) };
+            if !ok {
+                return false;
+            }
+        }
+        self.run_entry(e);
+        true
+    }
+
+    /// Calls a RUNNING entry's handler, then re-arms or frees it.
+    fn run_entry(&self, e: *mut Entry) {
+        // SAFETY: a RUNNING entry is only changed by the process running
+        // it (cancel only flips its state under the lock), so reading its
+        // handler fields without the lock is race-free. The handler was
+        // stored from a TimerHandler in arm(), and code addresses are the
+        // same in every process (module docs).
+        let again = unsafe {
+            let handler: TimerHandler = std::mem::transmute::<usize, TimerHandler>((*e).handler);
+            handler((*e).data, (*e).arg)
+        };
+        let mut h = self.lock();
+        // SAFETY: lock held; `e` is live and unlinked.
+        unsafe {
+            if again == 0 || (*e).state == RUNNING_CANCELLED {
+                self.release(&mut h, e);
+                h.armed -= 1;
+            } else {
+                (*e).expires = self.now_ms() + again;
+                (*e).state = ARMED;
+                self.link(e);
+            }
+        }
+    }
+}
+
+/// A due timer handed to a worker: what it passes back to
+/// [`ShmTimerWheel::run_dispatched`] (plain data: it travels between
+/// processes as 16 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueRun {
+    entry: ShmPtr<Entry>,
+    generation: u64,
+}
+
+impl DueRun {
+    /// The 16 bytes that carry it to a worker.
+    pub fn to_bytes(self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&(self.entry.as_ptr() as usize as u64).to_le_bytes());
+        b[8..].copy_from_slice(&self.generation.to_le_bytes());
+        b
+    }
+
+    /// Back from [`DueRun::to_bytes`]; what the bytes claim is checked by
+    /// `run_dispatched` only as far as a generation can: pass only bytes
+    /// that came from the timer process over the server's own channel.
+    pub fn from_bytes(b: &[u8; 16]) -> DueRun {
+        let addr = u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8])) as usize;
+        let generation = u64::from_le_bytes(b[8..].try_into().unwrap_or([0; 8]));
+        DueRun { entry: ShmPtr::from_raw(addr as *mut Entry), generation }
     }
 }
 
@@ -435,6 +517,40 @@ mod tests {
             w.cancel(t);
         }
         assert_eq!(pool.stats().used, used);
+    }
+
+    #[test]
+    fn runs_dispatched_to_a_worker_process() {
+        let pool = ShmPool::create_mb(4).unwrap();
+        let w = ShmTimerWheel::new_in(&pool, 16, Duration::from_millis(1)).unwrap();
+        let n = crate::ShmBox::new_in(&pool, AtomicU64::new(0)).unwrap();
+        let data = &*n as *const AtomicU64 as usize;
+        w.arm_for(Duration::from_millis(1), thrice, data, 0, true).unwrap();
+        // the "timer process" hands each run over; a forked "worker" runs it
+        let mut handed = 0;
+        let end = Instant::now() + Duration::from_secs(2);
+        while n.load(Ordering::SeqCst) < 3 && Instant::now() < end {
+            w.run_due_with(|run| {
+                handed += 1;
+                let bytes = run.to_bytes();
+                // SAFETY: the child only runs the wheel code and exits.
+                let pid = unsafe {
+                    sipr_locking::process::fork_child(|| i32::from(!w.run_dispatched(DueRun::from_bytes(&bytes))))
+                }
+                .unwrap();
+                let st = sipr_locking::process::wait_pid(pid).unwrap();
+                assert_eq!(st, sipr_locking::process::ExitStatus::Exited(0));
+                true
+            });
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(n.load(Ordering::SeqCst), 3, "ran three times, in the worker (the counter is in shm)");
+        assert_eq!(handed, 3);
+        assert_eq!(w.armed(), 0);
+        // a stale run (its entry recycled) is refused
+        let t = w.arm(Duration::from_secs(60), count, 0, 0).unwrap();
+        let stale = DueRun { entry: t.entry, generation: t.generation + 1 };
+        assert!(!w.run_dispatched(stale));
     }
 
     #[test]

@@ -291,6 +291,9 @@ pub struct CoreParams {
     pub group: Option<String>,
     /// `max_while_loops` (0 = unlimited).
     pub max_while_loops: u32,
+    /// `async_workers`: processes that run work handed over by others
+    /// (wheel timers armed for a worker).
+    pub async_workers: u32,
     /// `run_dir` / `rundir` / `runtime_dir`: where control sockets and
     /// FIFOs go.
     pub run_dir: String,
@@ -333,6 +336,7 @@ impl Default for CoreParams {
             user: None,
             group: None,
             max_while_loops: 100,
+            async_workers: 0,
             run_dir: "/run/sipr".into(),
             other: HashMap::new(),
         }
@@ -584,6 +588,7 @@ impl CoreParams {
             "user" | "uid" => self.user = Some(as_word(v)?),
             "group" | "gid" => self.group = Some(as_word(v)?),
             "max_while_loops" => self.max_while_loops = uint(v)?,
+            "async_workers" => self.async_workers = uint(v)?,
             "run_dir" | "rundir" | "runtime_dir" => self.run_dir = as_str(v)?,
             _ => {
                 self.other.insert(name.to_string(), v.clone());

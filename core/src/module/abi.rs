@@ -3,7 +3,7 @@
 use crate::cfg::{FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 9;
+pub const ABI_VERSION: u32 = 10;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -61,7 +61,8 @@ pub struct CoreApi {
         arg: usize,
     ) -> i32,
     /// Arms a timer on the shm wheel (any process, any time): after `ms`
-    /// the timer process calls `handler(data, arg)`, again after what it
+    /// the timer process calls `handler(data, arg)` — or hands the call to
+    /// an async worker when `in_worker` is 1 —, again after what it
     /// returns until that is 0. Writes the timer's id to `out`; 0 on
     /// success, -1 when the pool is full or there is no wheel.
     pub timer_arm: extern "C" fn(
@@ -69,6 +70,7 @@ pub struct CoreApi {
         handler: sipr_mem::TimerHandler,
         data: usize,
         arg: u64,
+        in_worker: u8,
         out: *mut sipr_mem::TimerId,
     ) -> i32,
     /// Cancels a wheel timer: 1 cancelled, 2 its handler is running now
@@ -290,9 +292,16 @@ extern "C" fn core_timer_arm(
     handler: sipr_mem::TimerHandler,
     data: usize,
     arg: u64,
+    in_worker: u8,
     out: *mut sipr_mem::TimerId,
 ) -> i32 {
-    match crate::timer::arm(std::time::Duration::from_millis(ms), handler, data, arg) {
+    let after = std::time::Duration::from_millis(ms);
+    let armed = if in_worker != 0 {
+        crate::timer::arm_in_worker(after, handler, data, arg)
+    } else {
+        crate::timer::arm(after, handler, data, arg)
+    };
+    match armed {
         Ok(id) => {
             // SAFETY: the SDK passes a pointer to a live TimerId slot.
             if let Some(o) = unsafe { out.as_mut() } {

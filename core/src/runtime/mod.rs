@@ -163,6 +163,9 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     crate::shm::install(pool);
     procs::init().map_err(StartError::Other)?;
     crate::timer::init_wheel().map_err(StartError::Other)?;
+    if core.async_workers > 0 {
+        crate::timer::init_async_workers().map_err(StartError::Other)?;
+    }
     crate::module::abi::set_run_dir(&core.run_dir);
     modules.init_all().map_err(|e| StartError::Other(e.to_string()))?;
     crate::rpc::publish(modules.rpc_defs());
@@ -324,6 +327,15 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     if crate::timer::count() > 0 || crate::timer::has_wheel() {
         sp.spawn(crate::module::abi::rank::TIMER, "timer".into(), "sipr-timer", || {
             crate::timer::run(|| false);
+            0
+        })?;
+    }
+    // async workers (Kamailio's `async_workers`): run the wheel timers
+    // armed for a worker
+    for c in 0..core.async_workers {
+        rank += 1;
+        sp.spawn(rank, format!("async worker child={c}"), &format!("sipr-async-{c}"), || {
+            crate::timer::run_async_worker();
             0
         })?;
     }

@@ -17,6 +17,8 @@ use std::sync::{Mutex, OnceLock};
 use sipr_sdk::prelude::*;
 
 const FIFO: i64 = 2;
+/// "No such device or address": a FIFO opened for writing with no reader.
+const ENXIO: i32 = 6;
 const DATAGRAM: i64 = 4;
 
 struct Settings {
@@ -229,8 +231,19 @@ fn answer_fifo(dir: &Path, name: &str, reply: &[u8]) {
         return;
     }
     let path = dir.join(name);
-    // non-blocking open: a client that went away must not block the process
-    let opened = sipr_sdk::open_write_nonblocking(&path);
+    // non-blocking open: a client that went away must not block the
+    // process; one that has not opened its end yet gets a few chances
+    // (4 × 80 ms, as Kamailio's FIFO server)
+    let mut opened = sipr_sdk::open_write_nonblocking(&path);
+    for _ in 0..4 {
+        match &opened {
+            Err(e) if e.raw_os_error() == Some(ENXIO) => {
+                std::thread::sleep(std::time::Duration::from_millis(80));
+                opened = sipr_sdk::open_write_nonblocking(&path);
+            }
+            _ => break,
+        }
+    }
     match opened {
         Ok(mut f) => {
             if let Err(e) = f.write_all(reply) {

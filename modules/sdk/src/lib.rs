@@ -443,10 +443,21 @@ extern "C" fn wheel_trampoline(data: usize, arg: u64) -> u64 {
 /// (tm's retransmissions): `f(arg)` runs in the timer process after
 /// `after`, then again after the delay it returns until that is 0.
 pub fn arm_timer(after: std::time::Duration, f: WheelHandler, arg: u64) -> Result<TimerId, String> {
+    arm_wheel(after, f, arg, false)
+}
+
+/// As [`arm_timer`], but each run is handed to one of the `async_workers`
+/// processes (in the timer process when there are none): for handlers
+/// that may take long.
+pub fn arm_timer_in_worker(after: std::time::Duration, f: WheelHandler, arg: u64) -> Result<TimerId, String> {
+    arm_wheel(after, f, arg, true)
+}
+
+fn arm_wheel(after: std::time::Duration, f: WheelHandler, arg: u64, in_worker: bool) -> Result<TimerId, String> {
     let core = CORE.get().ok_or("not loaded by sipr")?;
     let mut id = std::mem::MaybeUninit::<TimerId>::uninit();
     let ms = after.as_millis().min(u64::MAX as u128) as u64;
-    match (core.timer_arm)(ms, wheel_trampoline, f as usize, arg, id.as_mut_ptr()) {
+    match (core.timer_arm)(ms, wheel_trampoline, f as usize, arg, u8::from(in_worker), id.as_mut_ptr()) {
         // SAFETY: on success the core wrote the id.
         0 => Ok(unsafe { id.assume_init() }),
         _ => Err("cannot arm a timer (shared memory full?)".into()),

@@ -64,6 +64,18 @@ fn wheel_fired(arg: u64) -> u64 {
     }
 }
 
+/// A wheel timer run by an async worker: logs its process, runs twice.
+fn worker_fired(arg: u64) -> u64 {
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    log::warn!("test_faulty worker timer {arg} run {n} in process {}", std::process::id());
+    if n < 2 {
+        20
+    } else {
+        0
+    }
+}
+
 /// Must never run: its timer is cancelled right after it is armed.
 fn wheel_cancelled(arg: u64) -> u64 {
     log::error!("test_faulty cancelled wheel timer {arg} ran");
@@ -75,6 +87,8 @@ fn wheel_cancelled(arg: u64) -> u64 {
 fn test_arm_timer(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let ms = p[0].int(ctx).max(1) as u64;
     sipr_sdk::arm_timer(std::time::Duration::from_millis(ms), wheel_fired, ms)?;
+    // and one whose runs go to an async worker
+    sipr_sdk::arm_timer_in_worker(std::time::Duration::from_millis(ms), worker_fired, ms)?;
     let doomed = sipr_sdk::arm_timer(std::time::Duration::from_millis(ms), wheel_cancelled, ms)?;
     let c = sipr_sdk::cancel_timer(doomed);
     log::warn!("test_faulty armed wheel timer {ms} in process {} (second one cancelled: {c:?})", std::process::id());
