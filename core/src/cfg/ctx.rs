@@ -250,32 +250,41 @@ pub struct ProcState {
 }
 
 /// Where `msg_apply_changes()` keeps the messages it rebuilds while one
-/// received message is handled: made (empty, no allocation) beside the
-/// received message and dropped with it, so a rebuilt message lives as
-/// long as the original and the script goes on with it in its place.
+/// received message is handled: made beside the received message (it
+/// allocates nothing until a message is rebuilt) and dropped with it, so
+/// a rebuilt message lives as long as the original and the script goes on
+/// with it in its place.
 #[derive(Default)]
 pub struct MsgArena<'m> {
+    inner: std::cell::OnceCell<ArenaInner<'m>>,
+}
+
+struct ArenaInner<'m> {
     bufs: typed_arena::Arena<Vec<u8>>,
     msgs: typed_arena::Arena<SipMsg<'m>>,
 }
 
 impl std::fmt::Debug for MsgArena<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MsgArena").field("messages", &self.msgs.len()).finish()
+        f.debug_struct("MsgArena").field("messages", &self.inner.get().map_or(0, |i| i.msgs.len())).finish()
     }
 }
 
 impl<'m> MsgArena<'m> {
-    /// An empty arena (allocates nothing until used).
+    /// An empty arena.
     pub fn new() -> Self {
-        MsgArena { bufs: typed_arena::Arena::with_capacity(0), msgs: typed_arena::Arena::with_capacity(0) }
+        MsgArena { inner: std::cell::OnceCell::new() }
     }
 
     /// Parses `buf` into a message that lives as long as the arena.
     fn keep(&'m self, buf: Vec<u8>) -> Result<&'m SipMsg<'m>, crate::sip::ParseError> {
-        let b: &'m Vec<u8> = self.bufs.alloc(buf);
+        let inner = self.inner.get_or_init(|| ArenaInner {
+            bufs: typed_arena::Arena::with_capacity(1),
+            msgs: typed_arena::Arena::with_capacity(1),
+        });
+        let b: &'m Vec<u8> = inner.bufs.alloc(buf);
         let m = SipMsg::parse(b)?;
-        Ok(self.msgs.alloc(m))
+        Ok(inner.msgs.alloc(m))
     }
 }
 
