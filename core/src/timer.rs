@@ -165,14 +165,23 @@ pub fn run(stop: impl Fn() -> bool) {
             }
         }
         let mut limit = Duration::from_millis(100);
+        let mut ticket = None;
         if let Some(w) = WHEEL.get() {
+            ticket = Some(w.ticket());
             // runs armed for a worker go to the async workers when there
             // are any (else they run here)
             w.run_due_with(|run| ASYNC.get().is_some_and(|(tx, _)| tx.send(&run.to_bytes()).is_ok()));
-            limit = WHEEL_TICK;
+            // tick while timers are armed; idle otherwise (the first arm
+            // rings the wheel's doorbell)
+            if w.armed() > 0 {
+                limit = WHEEL_TICK;
+            }
         }
         let next = due.iter().flatten().min().copied();
-        let wait = next.map_or(limit, |n| n.saturating_duration_since(Instant::now()));
-        std::thread::sleep(wait.min(limit));
+        let wait = next.map_or(limit, |n| n.saturating_duration_since(Instant::now())).min(limit);
+        match (WHEEL.get(), ticket) {
+            (Some(w), Some(t)) => w.wait(t, wait),
+            _ => std::thread::sleep(wait),
+        }
     }
 }

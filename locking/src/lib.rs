@@ -40,6 +40,7 @@
 //! reused before anyone looked is taken for alive. The supervisor closes
 //! that gap: it learns of every child death by `SIGCHLD` and sweeps at once.
 
+mod doorbell;
 mod error;
 mod futex;
 mod lockset;
@@ -49,6 +50,7 @@ pub mod process;
 mod rwlock;
 mod spin;
 
+pub use doorbell::Doorbell;
 pub use error::{LockResult, OwnerDied, TryLockError};
 pub use lockset::LockSet;
 pub use mutex::{Mutex, MutexGuard, RawMutex, RawMutexGuard};

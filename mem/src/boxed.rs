@@ -43,7 +43,7 @@ shm_safe!(
     std::sync::atomic::AtomicI64,
     std::sync::atomic::AtomicIsize,
 );
-shm_safe!(sipr_locking::RawMutex, sipr_locking::SpinLock, sipr_locking::RwLock);
+shm_safe!(sipr_locking::RawMutex, sipr_locking::SpinLock, sipr_locking::RwLock, sipr_locking::Doorbell);
 // SAFETY: a LockSet handle is a pointer to a set allocated in the pool.
 unsafe impl ShmSafe for sipr_locking::LockSet {}
 // SAFETY: a mutex around shm-safe data is a lock word, a name array and

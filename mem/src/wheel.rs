@@ -18,7 +18,7 @@
 use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
-use sipr_locking::{RawMutex, RawMutexGuard};
+use sipr_locking::{Doorbell, RawMutex, RawMutexGuard};
 
 use crate::boxed::ShmPtr;
 use crate::pool::ShmPool;
@@ -86,6 +86,9 @@ struct Entry {
 #[repr(C)]
 struct Header {
     lock: RawMutex,
+    /// Rung when the first timer is armed on an idle wheel (the timer
+    /// process sleeps longer while nothing is armed).
+    bell: Doorbell,
     lists: Lists,
 }
 
@@ -256,6 +259,7 @@ impl<'p> ShmTimerWheel<'p> {
         in_worker: bool,
     ) -> Result<TimerId, NoRoom> {
         let expires = self.now_ms() + (after.as_millis() as u64).max(1);
+        let was_idle;
         let mut h = self.lock();
         let e = match NonNull::new(h.free.as_ptr()) {
             Some(e) => {
@@ -283,8 +287,31 @@ impl<'p> ShmTimerWheel<'p> {
             });
             self.link(e);
         }
+        was_idle = h.armed == 0;
         h.armed += 1;
+        drop(h);
+        if was_idle {
+            self.bell().ring();
+        }
         Ok(TimerId { entry: ShmPtr::from_raw(e), generation })
+    }
+
+    fn bell(&self) -> &Doorbell {
+        // SAFETY: the header lives in the pool for the wheel's life; the
+        // doorbell is only used through shared references (atomics).
+        unsafe { &(*self.header.as_ptr()).bell }
+    }
+
+    /// What the timer process passes to [`ShmTimerWheel::wait`]: taken
+    /// before it looks for work, so a timer armed meanwhile is not missed.
+    pub fn ticket(&self) -> u32 {
+        self.bell().ticket()
+    }
+
+    /// Sleeps `timeout`, or less when the first timer is armed on an idle
+    /// wheel after `ticket` was taken.
+    pub fn wait(&self, ticket: u32, timeout: Duration) {
+        self.bell().wait(ticket, timeout)
     }
 
     /// Cancels a timer (from any process).
