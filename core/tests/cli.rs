@@ -35,6 +35,54 @@ fn bad_arguments_fail_clearly() {
 
     let out = sipr(&["-m"]);
     assert!(!out.status.success());
+
+    // Kamailio's options that take a number or a value
+    for (args, want) in [
+        (&["-N", "many"][..], "option -N needs a number, not 'many'"),
+        (&["-Q", "x"][..], "option -Q needs a number, not 'x'"),
+        (&["--debug=loud"][..], "option --debug needs a number, not 'loud'"),
+        (&["-u"][..], "option -u needs a value"),
+        (&["-G"][..], "option -G needs a value"),
+    ] {
+        let out = sipr(args);
+        assert_eq!(out.status.code(), Some(255), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(want),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn kamailio_flags_become_cfg_settings() {
+    // -N / -Q / -T / -S / -Y / -u / -g / --debug are cfg settings given on
+    // the command line: `-c` checks them with the cfg
+    let cfg = temp_cfg("flags.cfg", "loadmodule \"sl\"\nrequest_route { sl_send_reply(\"200\", \"OK\"); }\n");
+    let dir = std::path::Path::new(env!("CARGO_BIN_EXE_sipr")).parent().unwrap().to_str().unwrap().to_string();
+    let out = sipr(&[
+        "-c",
+        "-L",
+        &dir,
+        "-f",
+        cfg.to_str().unwrap(),
+        "-N",
+        "3",
+        "-Q",
+        "2",
+        "-T",
+        "-S",
+        "-e",
+        "-Y",
+        "/tmp/sipr-run",
+        "-u",
+        "nobody",
+        "-g",
+        "nogroup",
+        "--debug=3",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("config file ok"));
 }
 
 #[test]

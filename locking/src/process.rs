@@ -420,6 +420,25 @@ pub fn open_write_nonblocking(path: &std::path::Path) -> io::Result<std::fs::Fil
     std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path)
 }
 
+/// This process's process group id.
+pub fn process_group() -> i32 {
+    // SAFETY: getpgrp has no preconditions.
+    unsafe { libc::getpgrp() }
+}
+
+/// Changes the root directory to `dir` (and the working directory to the
+/// new root), as Kamailio's `-t`.
+pub fn change_root(dir: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+    // SAFETY: a live NUL-terminated path.
+    if unsafe { libc::chroot(c.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    std::env::set_current_dir("/")
+}
+
 /// Ends this process at once with `code`, without running destructors or
 /// atexit handlers (a forked worker leaving).
 pub fn exit_now(code: i32) -> ! {

@@ -62,6 +62,7 @@ fn main() -> ExitCode {
     let mut foreground = 0u32;
     let mut log_stderr = false;
     let mut pidfile: Option<std::path::PathBuf> = None;
+    let mut pgid_file: Option<std::path::PathBuf> = None;
     let mut children: Option<u32> = None;
     let mut debug_bump = 0i32;
     let mut extra_cfg: Vec<String> = Vec::new();
@@ -108,7 +109,24 @@ fn main() -> ExitCode {
             "-D" => foreground += 1,
             "-E" => log_stderr = true,
             "-d" => debug_bump += 1,
-            "-l" | "-a" | "--alias" | "--loadmodule" | "--modparam" => {
+            // flags that stand for a cfg setting
+            "-T" | "-S" | "-e" => extra_cfg.push(
+                match arg.as_str() {
+                    "-T" => "disable_tcp=yes",
+                    "-S" => "disable_sctp=yes",
+                    _ => "log_color=yes",
+                }
+                .to_string(),
+            ),
+            a if a.starts_with("--debug=") => match cmdline_cfg("--debug", &a["--debug=".len()..]) {
+                Ok(line) => extra_cfg.push(line),
+                Err(e) => {
+                    eprintln!("sipr: {e}");
+                    return ExitCode::from(255);
+                }
+            },
+            "-l" | "-a" | "--alias" | "--loadmodule" | "--modparam" | "-u" | "-g" | "-Y" | "-N" | "-Q" | "-t"
+            | "--debug" => {
                 let Some(v) = it.next() else {
                     eprintln!("sipr: option {arg} needs a value");
                     return ExitCode::from(255);
@@ -121,13 +139,14 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            "-P" | "-n" | "-M" | "-Y" | "-w" | "-x" | "-X" | "-u" | "-g" => {
+            "-P" | "-G" | "-n" | "-M" | "-w" | "-x" | "-X" => {
                 let Some(v) = it.next() else {
                     eprintln!("sipr: option {arg} needs a value");
                     return ExitCode::from(255);
                 };
                 match arg.as_str() {
                     "-P" => pidfile = Some(v.into()),
+                    "-G" => pgid_file = Some(v.into()),
                     "-n" => match v.parse() {
                         Ok(n) => children = Some(n),
                         Err(_) => {
@@ -141,7 +160,8 @@ fn main() -> ExitCode {
                             return ExitCode::from(255);
                         }
                     }
-                    // -M (pkg memory), -Y (runtime dir), -x/-X (allocator), -u/-g (user/group: later)
+                    // -M (private memory: sipr has no private pool), -x/-X
+                    // (allocator: sipr has one)
                     _ => {}
                 }
             }
@@ -184,6 +204,7 @@ fn main() -> ExitCode {
             shm_mb: shm_given.then_some(shm_mb),
             log_stderr,
             pidfile,
+            pgid_file,
             children,
             debug_bump,
             extra_cfg,
@@ -223,6 +244,19 @@ fn cmdline_cfg(opt: &str, v: &str) -> Result<String, String> {
     let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
     Ok(match opt {
         "-l" => format!("listen={v}"),
+        "-u" => format!("user=\"{}\"", quote(v)),
+        "-g" => format!("group=\"{}\"", quote(v)),
+        "-Y" => format!("run_dir=\"{}\"", quote(v)),
+        "-t" => format!("chroot=\"{}\"", quote(v)),
+        "-N" | "-Q" | "--debug" => {
+            let n: i64 = v.parse().map_err(|_| format!("option {opt} needs a number, not '{v}'"))?;
+            let name = match opt {
+                "-N" => "tcp_children",
+                "-Q" => "sctp_children",
+                _ => "debug",
+            };
+            format!("{name}={n}")
+        }
         "-a" | "--alias" => format!("alias=\"{}\"", quote(v)),
         "--loadmodule" => format!("loadmodule \"{}\"", quote(v)),
         _ => {

@@ -43,6 +43,8 @@ pub struct Options {
     pub log_stderr: bool,
     /// `-P`: pidfile.
     pub pidfile: Option<PathBuf>,
+    /// `-G`: file for the process group id.
+    pub pgid_file: Option<PathBuf>,
     /// `-n`: number of workers per socket, overriding `children`.
     pub children: Option<u32>,
     /// `-d` given N times: more verbose.
@@ -226,6 +228,14 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
         std::fs::write(p, format!("{}\n", process::current_pid()))
             .map_err(|e| StartError::Other(format!("cannot write pidfile {}: {e}", p.display())))?;
     }
+    if let Some(p) = &opts.pgid_file {
+        std::fs::write(p, format!("{}\n", process::process_group()))
+            .map_err(|e| StartError::Other(format!("cannot write pgid file {}: {e}", p.display())))?;
+    }
+    if let Some(crate::cfg::ParamValue::Str(dir)) = core.other.get("chroot") {
+        process::change_root(std::path::Path::new(dir))
+            .map_err(|e| StartError::Other(format!("cannot chroot to {dir}: {e}")))?;
+    }
     drop_privileges(core)?;
 
     process::ignore_signal(sig::PIPE);
@@ -368,7 +378,7 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     }
     let code = supervise(&mut workers);
     modules.destroy_all();
-    if let Some(p) = &opts.pidfile {
+    for p in opts.pidfile.iter().chain(&opts.pgid_file) {
         let _ = std::fs::remove_file(p);
     }
     Ok(code)
