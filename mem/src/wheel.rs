@@ -259,7 +259,6 @@ impl<'p> ShmTimerWheel<'p> {
         in_worker: bool,
     ) -> Result<TimerId, NoRoom> {
         let expires = self.now_ms() + (after.as_millis() as u64).max(1);
-        let was_idle;
         let mut h = self.lock();
         let e = match NonNull::new(h.free.as_ptr()) {
             Some(e) => {
@@ -287,7 +286,7 @@ impl<'p> ShmTimerWheel<'p> {
             });
             self.link(e);
         }
-        was_idle = h.armed == 0;
+        let was_idle = h.armed == 0;
         h.armed += 1;
         drop(h);
         if was_idle {
