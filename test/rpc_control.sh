@@ -4,7 +4,8 @@
 # Kamailio's: core.ps / core.psx list every process (the JSONRPCS ones
 # too), core.version, system.listMethods, htable.* change the shm table
 # the SIP workers read, an unknown method is 500 "Method Not Found", bad
-# JSON gets no answer; the socket and FIFO are removed at shutdown.
+# JSON gets no answer, core.tcp_list shows an open TCP connection; the
+# socket and FIFO are removed at shutdown.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SIPR=${SIPR:-$ROOT/target/debug/sipr}
@@ -21,6 +22,7 @@ fail() { echo "FAIL: $*" >&2; tail -20 "$WORK/sipr.log" >&2 || true; exit 1; }
 
 cat > "$WORK/sipr.cfg" <<CFG
 listen=udp:127.0.0.1:$PORT
+listen=tcp:127.0.0.1:$PORT
 children=2
 debug=1
 run_dir="$WORK/run"
@@ -84,6 +86,14 @@ sip.sendto(("OPTIONS sip:x@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d
             "Content-Length: 0\r\n\r\n" % (port, sip.getsockname()[1])).encode(),
            ("127.0.0.1", port))
 check(sip.recv(4096).startswith(b"SIP/2.0 486 From htable"), "the worker read the value set over RPC")
+
+# an open TCP connection is listed by core.tcp_list
+tcp = socket.create_connection(("127.0.0.1", port), timeout=3)
+time.sleep(0.3)
+conns = rpc("core.tcp_list")["result"]
+mine = "127.0.0.1:%d" % tcp.getsockname()[1]
+check(any(c["src"] == mine and c["type"] == "TCP" for c in conns), "core.tcp_list: %r (want %s)" % (conns, mine))
+tcp.close()
 
 # bad JSON: no answer
 cli.sendto(b"{bad", os.path.join(work, "run", "sipr_rpc.sock"))

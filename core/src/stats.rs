@@ -91,6 +91,11 @@ pub static CORE_RPCS: &[crate::rpc::RpcDef] = &[
         call: crate::runtime::procs::rpc_psx,
     },
     crate::rpc::RpcDef { name: "core.version", doc: "Version", call: rpc_version },
+    crate::rpc::RpcDef {
+        name: "core.tcp_list",
+        doc: "The open TCP connections",
+        call: crate::runtime::tcp::table::rpc_tcp_list,
+    },
 ];
 
 fn rpc_version(_: &[RpcValue]) -> Result<RpcValue, RpcError> {

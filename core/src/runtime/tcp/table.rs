@@ -196,6 +196,31 @@ impl ConnTable {
     }
 }
 
+/// `core.tcp_list` (Kamailio's command name; sipr's fields): every open
+/// TCP connection with its id, type, state, seconds idle, the rank of the
+/// reader that owns it, the peer, and its listen socket's index.
+pub fn rpc_tcp_list(_: &[crate::rpc::RpcValue]) -> Result<crate::rpc::RpcValue, crate::rpc::RpcError> {
+    use crate::rpc::RpcValue;
+    let Some(t) = get() else { return Ok(RpcValue::Array(Vec::new())) };
+    let now = t.now_ms();
+    Ok(RpcValue::Array(
+        t.list()
+            .into_iter()
+            .map(|(id, r)| {
+                RpcValue::Struct(vec![
+                    ("id".into(), RpcValue::Int(id as i64)),
+                    ("type".into(), RpcValue::Str("TCP".into())),
+                    ("state".into(), RpcValue::Str("CONN_OK".into())),
+                    ("idle".into(), RpcValue::Int((now.saturating_sub(r.last_ms) / 1000) as i64)),
+                    ("reader".into(), RpcValue::Int(r.reader as i64)),
+                    ("src".into(), RpcValue::Str(r.peer.addr().to_string())),
+                    ("listen".into(), RpcValue::Int(r.local as i64)),
+                ])
+            })
+            .collect(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
