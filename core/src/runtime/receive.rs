@@ -20,6 +20,8 @@ pub(super) struct Net<'a> {
     pub sctp: &'a [sipr_locking::net::SctpSocket],
     /// Whether each UDP socket is IPv4 (read once, not per send).
     pub udp_v4: Vec<bool>,
+    /// The same for the SCTP sockets.
+    pub sctp_v4: Vec<bool>,
     /// TCP sending (None when TCP is off).
     pub tcp: Option<&'a TcpClient>,
     /// The compiled script.
@@ -39,8 +41,9 @@ impl<'a> Net<'a> {
         info: &'a CoreInfo,
     ) -> Self {
         let udp_v4 = udp.iter().map(|s| s.local_addr().is_ok_and(|a| a.is_ipv4())).collect();
+        let sctp_v4 = sctp.iter().map(|s| s.local_addr().is_ok_and(|a| a.is_ipv4())).collect();
         let dns = crate::dns::Resolver::new(crate::dns::DnsConfig::system().with_params(&prog.core));
-        Net { udp, sctp, udp_v4, tcp, prog, info, dns: RefCell::new(dns) }
+        Net { udp, sctp, udp_v4, sctp_v4, tcp, prog, info, dns: RefCell::new(dns) }
     }
 }
 
@@ -124,23 +127,14 @@ impl Outbound for Out<'_, '_> {
                 let (to, proto) = net.dns.borrow_mut().resolve_sip(host, port, proto).map_err(|e| e.to_string())?;
                 match proto {
                     Proto::Udp => {
-                        let sock = net
-                            .udp
-                            .iter()
-                            .zip(&net.udp_v4)
-                            .find(|(_, v4)| **v4 == to.is_ipv4())
-                            .map(|(s, _)| s)
+                        let sock = of_family(net.udp, &net.udp_v4, to)
                             .or(net.udp.first())
                             .ok_or("no UDP socket to send from")?;
                         sock.send_to(data, to).map(|_| ()).map_err(|e| format!("send to {to}: {e}"))
                     }
                     Proto::Tcp => net.tcp.ok_or("TCP is off")?.send_to(to, data).map_err(|e| e.to_string()),
                     Proto::Sctp => {
-                        let sock = net
-                            .sctp
-                            .iter()
-                            .find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4() == to.is_ipv4()))
-                            .ok_or("no SCTP socket to send from")?;
+                        let sock = of_family(net.sctp, &net.sctp_v4, to).ok_or("no SCTP socket to send from")?;
                         sock.send_to(data, to).map(|_| ()).map_err(|e| format!("send to sctp:{to}: {e}"))
                     }
                     other => Err(format!("{other} is not served yet")),
@@ -148,6 +142,11 @@ impl Outbound for Out<'_, '_> {
             }
         }
     }
+}
+
+/// The first of `socks` (whose families `v4` lists) of `to`'s family.
+fn of_family<'s, S>(socks: &'s [S], v4: &[bool], to: SocketAddr) -> Option<&'s S> {
+    socks.iter().zip(v4).find(|(_, v4)| **v4 == to.is_ipv4()).map(|(s, _)| s)
 }
 
 /// Answers a request that failed the minimal checks with the reply the
