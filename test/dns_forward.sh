@@ -9,6 +9,8 @@
 # 0 failures (the scenarios of ../shared/bench; skipped when absent).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=test/common.bash
+. "$ROOT/test/common.bash"
 SIPR=${SIPR:-$ROOT/target/debug/sipr}
 SCEN=${SIPR_SHARED_DIR:-$ROOT/../shared}/bench/scenarios
 PORT=${SIPR_TEST_PORT:-25340}
@@ -62,8 +64,7 @@ kill -0 "$SPID" || fail "sipr did not start"
 calls() { # name, request user, local port
     timeout 120 sipp -sf "$SCEN/invite_uac.xml" "127.0.0.1:$PORT" -s "$2" -i 127.0.0.1 -p "$3" \
         -m 200 -r 100 -nostdin -timeout 100 >"$WORK/uac-$1.out" 2>&1 || fail "sipp UAC ($1) exited with $?"
-    ok=$(grep -E "Successful call" "$WORK/uac-$1.out" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
-    bad=$(grep -E "Failed call" "$WORK/uac-$1.out" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
+    sipp_counts "$WORK/uac-$1.out"
     echo "$1: successful=$ok failed=$bad"
     [ "$ok" = 200 ] && [ "$bad" = "0" ] || fail "$1: expected 200 calls, 0 failed"
 }

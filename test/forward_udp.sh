@@ -4,6 +4,8 @@
 # (the scenarios of ../shared/bench; skipped when it is absent).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=test/common.bash
+. "$ROOT/test/common.bash"
 SIPR=${SIPR:-$ROOT/target/debug/sipr}
 SCEN=${SIPR_SHARED_DIR:-$ROOT/../shared}/bench/scenarios
 PORT=${SIPR_TEST_PORT:-25240}
@@ -40,8 +42,7 @@ sleep 1
 kill -0 "$SPID" || fail "sipr did not start"
 timeout 120 sipp -sf "$SCEN/invite_uac.xml" "127.0.0.1:$PORT" -i 127.0.0.1 -p $((PORT + 2)) \
     -m "$CALLS" -r "$RATE" -nostdin -timeout 100 >"$WORK/uac.out" 2>&1 || fail "sipp UAC exited with $?"
-ok=$(grep -E "Successful call" "$WORK/uac.out" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
-bad=$(grep -E "Failed call" "$WORK/uac.out" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
+sipp_counts "$WORK/uac.out"
 echo "successful=$ok failed=$bad"
 [ "$ok" = "$CALLS" ] && [ "$bad" = "0" ] || fail "expected $CALLS calls, 0 failed"
 kill -TERM "$SPID" "$UAS" 2>/dev/null || true

@@ -12,6 +12,8 @@
 # 0 failures, the scenarios of ../shared/bench when present).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=test/common.bash
+. "$ROOT/test/common.bash"
 SIPR=${SIPR:-$ROOT/target/debug/sipr}
 MODDIR=$(dirname "$SIPR")
 PORT=${SIPR_TEST_PORT:-25200}
@@ -60,8 +62,7 @@ options() { # name, sipp transport mode, local port, requests, rate
     timeout 120 sipp -sf "$ROOT/test/scenarios/options_uac.xml" "127.0.0.1:$PORT" -t "$2" -i 127.0.0.1 -p "$3" \
         -m "$4" -r "$5" -l 5000 -max_socket 6000 -nostdin -timeout 100 >"$WORK/sipp-$1.out" 2>&1 \
         || fail "sipp ($1) exited with $? ($(tail -3 "$WORK/sipp-$1.out"))"
-    ok=$(grep -E "Successful call" "$WORK/sipp-$1.out" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
-    bad=$(grep -E "Failed call" "$WORK/sipp-$1.out" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
+    sipp_counts "$WORK/sipp-$1.out"
     echo "$1: successful=$ok failed=$bad"
     [ "$ok" = "$4" ] && [ "$bad" = "0" ] || fail "$1: expected $4 answered, 0 failed"
 }
@@ -131,8 +132,7 @@ CFG
         set -- $leg
         timeout 120 sipp -sf "$SCEN/invite_uac.xml" "127.0.0.1:$PORT" -t "$2" -i 127.0.0.1 -p "$3" \
             -m 2500 -r 500 -nostdin -timeout 100 >"$WORK/uac-$1.out" 2>&1 || fail "sipp UAC ($1) exited with $?"
-        ok=$(grep -E "Successful call" "$WORK/uac-$1.out" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
-        bad=$(grep -E "Failed call" "$WORK/uac-$1.out" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
+        sipp_counts "$WORK/uac-$1.out"
         echo "$1: successful=$ok failed=$bad"
         [ "$ok" = 2500 ] && [ "$bad" = "0" ] || fail "forwarding $1: expected 2500 calls, 0 failed"
     done

@@ -6,6 +6,8 @@
 # does the same as a daemon (the launcher's exit status tells).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=test/common.bash
+. "$ROOT/test/common.bash"
 SIPR=${SIPR:-$ROOT/target/debug/sipr}
 MODDIR=$(dirname "$SIPR")
 PORT=${SIPR_TEST_PORT:-25160}
@@ -57,8 +59,7 @@ start
 timeout 120 sipp -sf "$ROOT/test/scenarios/options_uac.xml" "127.0.0.1:$PORT" -i 127.0.0.1 -p $((PORT + 1)) \
     -m "$CALLS" -r "$RATE" -l 5000 -nostdin -timeout 100 -trace_stat -stf "$WORK/stat.csv" >"$WORK/sipp.out" 2>&1 \
     || fail "sipp exited with $? ($(tail -3 "$WORK/sipp.out"))"
-ok=$(grep -E "Successful call" "$WORK/sipp.out" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
-bad=$(grep -E "Failed call" "$WORK/sipp.out" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
+sipp_counts "$WORK/sipp.out"
 echo "successful=$ok failed=$bad"
 [ "$ok" = "$CALLS" ] && [ "$bad" = "0" ] || fail "expected $CALLS answered, 0 failed"
 
