@@ -8,3 +8,27 @@ sipp_counts() {
     ok=$(grep -E "Successful call" "$1" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
     bad=$(grep -E "Failed call" "$1" | awk -F'|' '{gsub(/ /,"",$3); print $3}')
 }
+
+# e2e_workdir NAME: a fresh $WORK directory, the $PIDS every started
+# process is recorded in, and an exit trap that kills them by pid and
+# removes $WORK (kept when KEEP is set, for debugging).
+e2e_workdir() {
+    WORK=$(mktemp -d "/tmp/sipr-$1.XXXXXX")
+    PIDS=()
+    trap e2e_cleanup EXIT
+}
+
+e2e_cleanup() {
+    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+
+# fail MESSAGE: says why, shows the server log's end, exits 1.
+fail() {
+    echo "FAIL: $*" >&2
+    [ -f "$WORK/sipr.log" ] && tail -20 "$WORK/sipr.log" >&2
+    exit 1
+}
+
+# kids PID: the children of a process.
+kids() { pgrep -P "$1" || true; }

@@ -18,14 +18,7 @@ if [ ! -f "$SCEN/invite_uac.xml" ] || [ ! -f "$SCEN/uas.xml" ]; then
     echo "SKIPPED: $SCEN/{invite_uac,uas}.xml not found"
     exit 0
 fi
-WORK=$(mktemp -d /tmp/sipr-dns.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; tail -20 "$WORK/sipr.log" >&2 || true; exit 1; }
+e2e_workdir dns
 
 DNS=$((PORT + 9))
 python3 "$ROOT/test/dns_stub.py" "$DNS" \

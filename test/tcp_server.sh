@@ -20,14 +20,7 @@ PORT=${SIPR_TEST_PORT:-25200}
 CALLS=${SIPR_TEST_CALLS:-20000}
 RATE=${SIPR_TEST_RATE:-2000}
 SCEN=${SIPR_SHARED_DIR:-$ROOT/../shared}/bench/scenarios
-WORK=$(mktemp -d /tmp/sipr-tcp.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; tail -20 "$WORK/sipr.log" >&2 || true; exit 1; }
+e2e_workdir tcp
 
 command -v sipp >/dev/null || fail "sipp not installed (apt-get install sip-tester; make test does)"
 [ -x "$SIPR" ] || fail "$SIPR not built"
@@ -47,7 +40,6 @@ request_route {
     sl_send_reply("405", "Method Not Allowed");
 }
 CFG
-kids() { pgrep -P "$1" || true; }
 "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/sipr.cfg" -m 32 >"$WORK/sipr.log" 2>&1 &
 PID=$!
 PIDS+=("$PID")

@@ -13,16 +13,7 @@ MODDIR=$(dirname "$SIPR")
 PORT=${SIPR_TEST_PORT:-25160}
 CALLS=${SIPR_TEST_CALLS:-20000}
 RATE=${SIPR_TEST_RATE:-2000}
-WORK=$(mktemp -d /tmp/sipr-e2e.XXXXXX)
-PIDS=()
-
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*" >&2; [ -f "$WORK/sipr.log" ] && tail -20 "$WORK/sipr.log" >&2; exit 1; }
+e2e_workdir e2e
 
 command -v sipp >/dev/null || fail "sipp not installed (apt-get install sip-tester; make test does)"
 [ -x "$SIPR" ] || fail "$SIPR not built"
@@ -39,8 +30,6 @@ request_route {
 }
 CFG
 
-# children of a pid
-kids() { pgrep -P "$1" || true; }
 
 start() {
     "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/sipr.cfg" -P "$WORK/sipr.pid" -m 32 >>"$WORK/sipr.log" 2>&1 &
