@@ -5,7 +5,8 @@
 use super::headers::HeaderKind;
 use super::message::Span;
 use super::scan::{
-    is_lws, is_token_char, parse_params, parse_u32, quoted_end, skip_lws, split_list, token_end, trim, Param, Params,
+    find_byte, is_lws, is_token_char, parse_params, parse_u32, quoted_end, skip_lws, split_list, token_end, trim,
+    Param, Params,
 };
 use super::uri::{Uri, UriError};
 
@@ -325,7 +326,7 @@ impl NameAddr {
                 return Err(HeaderError::BadDisplayName);
             }
             let us = i + 1;
-            let ue = memchr::memchr(b'>', &buf[us..end]).map(|p| us + p).ok_or(HeaderError::Unbalanced)?;
+            let ue = find_byte(&buf[us..end], b'>').map(|p| us + p).ok_or(HeaderError::Unbalanced)?;
             (Span::new(us, ue), ue + 1)
         } else {
             // addr-spec: the URI runs to ';' (header params), ',' or LWS;

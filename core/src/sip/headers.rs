@@ -92,21 +92,81 @@ const NAMES: &[(&str, HeaderKind)] = &[
     ("Request-Disposition", HeaderKind::RequestDisposition),
 ];
 
-/// Case-insensitive equality of a header-name token with a lower-case
-/// candidate made of letters and `-`: OR-ing 0x20 lower-cases letters and
-/// leaves `-` alone, and no other token character maps onto a letter or
-/// `-` (so this is exact for tokens, and branch-free per byte).
-fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
-    name.len() == lower.len() && name.iter().zip(lower).fold(0u8, |acc, (a, b)| acc | ((a | 0x20) ^ b)) == 0
+/// A header name of up to 24 bytes as three little-endian words, every
+/// byte OR 0x20 and zero past the name: one to three word compares tell a
+/// name from a candidate. OR-ing 0x20 lower-cases letters and leaves `-`
+/// alone, and no other token character maps onto a letter or `-`, so the
+/// comparison is exact (and case-insensitive) for tokens.
+type NameWords = [u64; 3];
+
+const LOWER: u64 = 0x2020_2020_2020_2020;
+
+const fn pack(name: &str) -> NameWords {
+    let b = name.as_bytes();
+    let mut w = [0u64; 3];
+    let mut i = 0;
+    while i < b.len() {
+        w[i / 8] |= ((b[i] | 0x20) as u64) << (8 * (i % 8));
+        i += 1;
+    }
+    w
+}
+
+/// `NAMES` packed, indexed by `HeaderKind as usize` (the table is in the
+/// enum's order; checked when it is built).
+static PACKED: [NameWords; NAMES.len()] = {
+    let mut t = [[0u64; 3]; NAMES.len()];
+    let mut i = 0;
+    while i < NAMES.len() {
+        assert!(NAMES[i].1 as usize == i && NAMES[i].0.len() <= 24);
+        t[i] = pack(NAMES[i].0);
+        i += 1;
+    }
+    t
+};
+
+/// Word `k` of the name at `buf[off..off + len]` (`8 * k < len`), packed
+/// as `pack` does. Reads the eight bytes at once when the buffer has them
+/// (it usually does: a name is followed by its value) and masks off what
+/// is past the name.
+#[inline(always)]
+fn name_word(buf: &[u8], off: usize, len: usize, k: usize) -> u64 {
+    let at = off + 8 * k;
+    let n = (len - 8 * k).min(8);
+    let raw = match buf.get(at..at + 8) {
+        Some(b) => u64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+        None => {
+            let mut b = [0u8; 8];
+            b[..n].copy_from_slice(&buf[at..at + n]);
+            u64::from_le_bytes(b)
+        }
+    };
+    (raw | LOWER) & (u64::MAX >> (64 - 8 * n))
+}
+
+/// Whether the name at `buf[off..off + len]` is `kind`'s (whose name has
+/// `len` bytes): the words past the first are read only when needed.
+#[inline(always)]
+fn name_is(buf: &[u8], off: usize, len: usize, kind: HeaderKind) -> bool {
+    let want = &PACKED[kind as usize];
+    want[0] == name_word(buf, off, len, 0)
+        && (len <= 8 || want[1] == name_word(buf, off, len, 1))
+        && (len <= 16 || want[2] == name_word(buf, off, len, 2))
 }
 
 impl HeaderKind {
     /// The kind of a header named `name` (case-insensitive, compact forms).
     pub fn from_name(name: &[u8]) -> HeaderKind {
+        Self::from_name_at(name, 0, name.len())
+    }
+
+    /// The kind of the header whose name is `buf[off..off + len]`; the
+    /// bytes after the name may be read (and ignored).
+    pub(crate) fn from_name_at(buf: &[u8], off: usize, len: usize) -> HeaderKind {
         use HeaderKind as H;
-        let Some(&first) = name.first() else { return H::Other };
+        let Some(&first) = buf.get(off).filter(|_| len > 0) else { return H::Other };
         let first = first | 0x20;
-        if name.len() == 1 {
+        if len == 1 {
             return match first {
                 b'v' => H::Via,
                 b'f' => H::From,
@@ -130,54 +190,54 @@ impl HeaderKind {
                 _ => H::Other,
             };
         }
-        // Length and first letter leave at most two candidates; one
-        // case-insensitive compare confirms.
-        let candidates: &[(&str, HeaderKind)] = match (name.len(), first) {
-            (2, b't') => &[("to", H::To)],
-            (3, b'v') => &[("via", H::Via)],
-            (4, b'f') => &[("from", H::From)],
-            (4, b'c') => &[("cseq", H::CSeq)],
-            (4, b'p') => &[("path", H::Path)],
-            (4, b'd') => &[("date", H::Date)],
-            (5, b'r') => &[("route", H::Route)],
-            (5, b'a') => &[("allow", H::Allow)],
-            (5, b'e') => &[("event", H::Event)],
-            (6, b's') => &[("server", H::Server)],
-            (6, b'a') => &[("accept", H::Accept)],
-            (7, b'c') => &[("call-id", H::CallId), ("contact", H::Contact)],
-            (7, b'e') => &[("expires", H::Expires)],
-            (7, b'r') => &[("require", H::Require)],
-            (7, b's') => &[("subject", H::Subject)],
-            (8, b'r') => &[("refer-to", H::ReferTo)],
-            (8, b'i') => &[("identity", H::Identity)],
-            (9, b's') => &[("supported", H::Supported)],
-            (10, b'u') => &[("user-agent", H::UserAgent)],
-            (11, b'm') => &[("min-expires", H::MinExpires)],
-            (11, b'u') => &[("unsupported", H::Unsupported)],
-            (11, b'r') => &[("referred-by", H::ReferredBy)],
-            (12, b'm') => &[("max-forwards", H::MaxForwards)],
-            (12, b'c') => &[("content-type", H::ContentType)],
-            (12, b'r') => &[("record-route", H::RecordRoute)],
-            (12, b'a') => &[("allow-events", H::AllowEvents)],
-            (13, b'a') => &[("authorization", H::Authorization)],
-            (13, b'p') => &[("proxy-require", H::ProxyRequire)],
-            (14, b'c') => &[("content-length", H::ContentLength)],
-            (14, b'a') => &[("accept-contact", H::AcceptContact)],
-            (14, b'r') => &[("reject-contact", H::RejectContact)],
-            (15, b's') => &[("session-expires", H::SessionExpires)],
-            (16, b'c') => &[("content-encoding", H::ContentEncoding)],
-            (16, b'w') => &[("www-authenticate", H::WwwAuthenticate)],
-            (18, b'p') => &[("proxy-authenticate", H::ProxyAuthenticate)],
-            (19, b'p') => &[("proxy-authorization", H::ProxyAuthorization)],
-            (19, b'r') => &[("request-disposition", H::RequestDisposition)],
+        // Length and first letter leave at most two candidates; word
+        // compares confirm.
+        let candidates: &[HeaderKind] = match (len, first) {
+            (2, b't') => &[H::To],
+            (3, b'v') => &[H::Via],
+            (4, b'f') => &[H::From],
+            (4, b'c') => &[H::CSeq],
+            (4, b'p') => &[H::Path],
+            (4, b'd') => &[H::Date],
+            (5, b'r') => &[H::Route],
+            (5, b'a') => &[H::Allow],
+            (5, b'e') => &[H::Event],
+            (6, b's') => &[H::Server],
+            (6, b'a') => &[H::Accept],
+            (7, b'c') => &[H::CallId, H::Contact],
+            (7, b'e') => &[H::Expires],
+            (7, b'r') => &[H::Require],
+            (7, b's') => &[H::Subject],
+            (8, b'r') => &[H::ReferTo],
+            (8, b'i') => &[H::Identity],
+            (9, b's') => &[H::Supported],
+            (10, b'u') => &[H::UserAgent],
+            (11, b'm') => &[H::MinExpires],
+            (11, b'u') => &[H::Unsupported],
+            (11, b'r') => &[H::ReferredBy],
+            (12, b'm') => &[H::MaxForwards],
+            (12, b'c') => &[H::ContentType],
+            (12, b'r') => &[H::RecordRoute],
+            (12, b'a') => &[H::AllowEvents],
+            (13, b'a') => &[H::Authorization],
+            (13, b'p') => &[H::ProxyRequire],
+            (14, b'c') => &[H::ContentLength],
+            (14, b'a') => &[H::AcceptContact],
+            (14, b'r') => &[H::RejectContact],
+            (15, b's') => &[H::SessionExpires],
+            (16, b'c') => &[H::ContentEncoding],
+            (16, b'w') => &[H::WwwAuthenticate],
+            (18, b'p') => &[H::ProxyAuthenticate],
+            (19, b'p') => &[H::ProxyAuthorization],
+            (19, b'r') => &[H::RequestDisposition],
             _ => return H::Other,
         };
-        candidates.iter().find(|(n, _)| eq_lower(name, n.as_bytes())).map_or(H::Other, |&(_, k)| k)
+        candidates.iter().copied().find(|&k| name_is(buf, off, len, k)).unwrap_or(H::Other)
     }
 
     /// The canonical full name (`None` for `Other`).
     pub fn canonical_name(self) -> Option<&'static str> {
-        NAMES.iter().find(|n| n.1 == self).map(|n| n.0)
+        NAMES.get(self as usize).map(|n| n.0)
     }
 
     /// Whether the header's value is a comma-separated list that may be
@@ -225,6 +285,16 @@ mod tests {
         }
         assert_eq!(HeaderKind::from_name(b"Contacts"), HeaderKind::Other);
         assert_eq!(HeaderKind::from_name(b"Call-IX"), HeaderKind::Other);
+        assert_eq!(HeaderKind::Other.canonical_name(), None);
+        // Names read out of a longer buffer (the bytes after the name are
+        // ignored) and at its very end (no word past the end to load).
+        let line = b"xCONTENT-LENGTH: 0";
+        assert_eq!(HeaderKind::from_name_at(line, 1, 14), HeaderKind::ContentLength);
+        assert_eq!(HeaderKind::from_name_at(line, 1, 7), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name_at(b"ab Record-Route", 3, 12), HeaderKind::RecordRoute);
+        // A byte that only differs in bit 0x20 from a letter is not one.
+        assert_eq!(HeaderKind::from_name(b"Via\x0d"), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(b"Vi\x01"), HeaderKind::Other);
         assert!(HeaderKind::Via.is_list() && !HeaderKind::From.is_list());
     }
 }

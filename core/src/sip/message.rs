@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 use super::error::{ParseError, ParseErrorKind as K};
 use super::hdr::{parse_number, CSeq, Contact, HeaderError, NameAddr, Via};
 use super::headers::HeaderKind;
-use super::scan::{is_token_char, SmallList};
+use super::scan::{find_byte, is_token_char, SmallList};
 use super::uri::{Scheme, Uri};
 
 /// Largest message accepted (the largest UDP payload).
@@ -164,17 +164,21 @@ fn is_sip20(v: &[u8]) -> bool {
 }
 
 /// End of the line starting at `pos`: (index of its last content byte + 1,
-/// index after its line terminator). Accepts CRLF and bare LF.
-fn line_end(buf: &[u8], pos: usize) -> Option<(usize, usize)> {
-    let nl = pos + memchr::memchr(b'\n', &buf[pos..])?;
+/// index after its line terminator). Accepts CRLF and bare LF. A line is
+/// long enough (and the rest of the buffer longer) for `memchr`'s vector
+/// search to pay for its set-up, unlike the short spans `find_byte` takes.
+#[inline]
+fn line_end(buf: &[u8], pos: usize) -> Result<(usize, usize), ParseError> {
+    let nl =
+        pos + memchr::memchr(b'\n', &buf[pos..]).ok_or_else(|| ParseError::at(K::UnterminatedHeaders, buf.len()))?;
     let end = if nl > pos && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
-    Some((end, nl + 1))
+    Ok((end, nl + 1))
 }
 
 fn parse_first_line(buf: &[u8], start: usize, end: usize) -> Result<FirstLine, ParseError> {
     let line = &buf[start..end];
     if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
-        let sp = memchr::memchr(b' ', line).ok_or(ParseError::at(K::BadFirstLine, start))?;
+        let sp = find_byte(line, b' ').ok_or(ParseError::at(K::BadFirstLine, start))?;
         if !is_sip20(&line[..sp]) {
             return Err(ParseError::at(K::UnsupportedVersion, start));
         }
@@ -188,7 +192,7 @@ fn parse_first_line(buf: &[u8], start: usize, end: usize) -> Result<FirstLine, P
         let reason_start = (start + sp + 5).min(end);
         return Ok(FirstLine::Reply { code, reason: Span::new(reason_start, end) });
     }
-    let msp = memchr::memchr(b' ', line).ok_or(ParseError::at(K::BadFirstLine, start))?;
+    let msp = find_byte(line, b' ').ok_or(ParseError::at(K::BadFirstLine, start))?;
     let method = &line[..msp];
     if method.is_empty() || !method.iter().all(|&b| is_token_char(b)) {
         return Err(ParseError::at(K::BadMethod, start));
@@ -217,6 +221,39 @@ fn parse_first_line(buf: &[u8], start: usize, end: usize) -> Result<FirstLine, P
     })
 }
 
+/// The header name of the line `buf[pos..end]`: its span, its kind and
+/// the index after the colon. The usual case costs a colon search and a
+/// few word compares: a name that is a known header's is made of token
+/// characters, only another name is checked byte by byte. Whatever fails
+/// is re-scanned the slow way, which says what is wrong and where.
+#[inline]
+fn header_name(buf: &[u8], pos: usize, end: usize) -> Result<(Span, HeaderKind, usize), ParseError> {
+    if let Some(colon) = find_byte(&buf[pos..end], b':').map(|c| pos + c) {
+        let mut name_end = colon;
+        while name_end > pos && is_ws(buf[name_end - 1]) {
+            name_end -= 1;
+        }
+        let kind = HeaderKind::from_name_at(buf, pos, name_end - pos);
+        if name_end > pos && (kind != HeaderKind::Other || buf[pos..name_end].iter().all(|&b| is_token_char(b))) {
+            return Ok((Span::new(pos, name_end), kind, colon + 1));
+        }
+    }
+    let line = &buf[pos..end];
+    let name_len = line.iter().position(|&b| !is_token_char(b)).unwrap_or(line.len());
+    if name_len == 0 {
+        return Err(ParseError::at(K::BadHeaderName, pos));
+    }
+    let name = Span::new(pos, pos + name_len);
+    let mut i = pos + name_len;
+    while i < end && is_ws(buf[i]) {
+        i += 1;
+    }
+    if i == end || buf[i] != b':' {
+        return Err(ParseError::in_header(K::MissingColon, i, name.get(buf)));
+    }
+    Ok((name, HeaderKind::from_name(name.get(buf)), i + 1))
+}
+
 impl<'a> SipMsg<'a> {
     /// Parses a whole datagram: first line, header boundaries and the body
     /// as Content-Length says (bytes beyond it are ignored, RFC 3261 §18.3).
@@ -238,7 +275,7 @@ impl<'a> SipMsg<'a> {
         }
         // RFC 3261 §7.5: CRLFs before the start line are ignored.
         let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').ok_or(ParseError::at(K::Empty, 0))?;
-        let (fl_end, mut pos) = line_end(buf, start).ok_or(ParseError::at(K::UnterminatedHeaders, buf.len()))?;
+        let (fl_end, mut pos) = line_end(buf, start)?;
         let first = parse_first_line(buf, start, fl_end)?;
         let mut msg = SipMsg {
             buf,
@@ -249,29 +286,16 @@ impl<'a> SipMsg<'a> {
             parsed: Parsed::default(),
         };
         loop {
-            let (end, next) = line_end(buf, pos).ok_or(ParseError::at(K::UnterminatedHeaders, buf.len()))?;
+            let (end, next) = line_end(buf, pos)?;
             if end == pos {
                 pos = next;
                 break;
             }
-            let line = &buf[pos..end];
-            let name_len = line.iter().position(|&b| !is_token_char(b)).unwrap_or(line.len());
-            if name_len == 0 {
-                return Err(ParseError::at(K::BadHeaderName, pos));
-            }
-            let name = Span::new(pos, pos + name_len);
-            let mut i = pos + name_len;
-            while i < end && is_ws(buf[i]) {
-                i += 1;
-            }
-            if i == end || buf[i] != b':' {
-                return Err(ParseError::in_header(K::MissingColon, i, name.get(buf)));
-            }
-            i += 1;
+            let (name, kind, mut i) = header_name(buf, pos, end)?;
             // The value runs on over continuation lines (leading SP/HT).
             let (mut vend, mut after) = (end, next);
             while after < buf.len() && is_ws(buf[after]) {
-                let (e, n) = line_end(buf, after).ok_or(ParseError::at(K::UnterminatedHeaders, buf.len()))?;
+                let (e, n) = line_end(buf, after)?;
                 vend = e;
                 after = n;
             }
@@ -281,7 +305,6 @@ impl<'a> SipMsg<'a> {
             while vend > i && matches!(buf[vend - 1], b' ' | b'\t' | b'\r' | b'\n') {
                 vend -= 1;
             }
-            let kind = HeaderKind::from_name(name.get(buf));
             let value = Span::new(i, vend);
             if kind == HeaderKind::ContentLength {
                 let v = value.get(buf);

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::message::Span;
-use super::scan::{byte_class, parse_params, Param, Params};
+use super::scan::{byte_class, find_byte, parse_params, parse_params_checked, scan_until, Param, Params};
 
 /// URI schemes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +102,8 @@ static HOST_CHARS: [bool; 256] = byte_class(true, b"-._");
 
 /// Checks that every byte is in `ok` or a valid `%XX` escape.
 fn valid_escaped(s: &[u8], ok: &[bool; 256]) -> bool {
-    let mut i = 0;
+    // Escapes are rare: the plain walk first.
+    let mut i = scan_until(s, 0, s.len(), |b| !ok[b as usize]);
     while i < s.len() {
         if ok[s[i] as usize] {
             i += 1;
@@ -159,7 +160,7 @@ impl Uri {
     pub fn parse(buf: &[u8], span: Span) -> Result<Uri, UriError> {
         let s = span.get(buf);
         let base = span.off as usize;
-        let colon = memchr::memchr(b':', s).ok_or(UriError::MissingScheme)?;
+        let colon = find_byte(s, b':').ok_or(UriError::MissingScheme)?;
         let scheme_txt = &s[..colon];
         if scheme_txt.is_empty()
             || !scheme_txt[0].is_ascii_alphabetic()
@@ -212,7 +213,7 @@ impl Uri {
 
     fn parse_sip(buf: &[u8], base: usize, s: &[u8], rest: usize, uri: &mut Uri) -> Result<(), UriError> {
         let mut i = rest;
-        if let Some(at) = memchr::memchr(b'@', &s[rest..]).map(|p| rest + p) {
+        if let Some(at) = find_byte(&s[rest..], b'@').map(|p| rest + p) {
             let userinfo = &s[rest..at];
             let (user, pass) = match userinfo.iter().position(|&b| b == b':') {
                 Some(c) => (&userinfo[..c], Some((rest + c + 1, at))),
@@ -240,9 +241,7 @@ impl Uri {
             i = close + 1;
             uri.host_kind = HostKind::Ipv6;
         } else {
-            while i < s.len() && HOST_CHARS[s[i] as usize] {
-                i += 1;
-            }
+            i = scan_until(s, i, s.len(), |b| !HOST_CHARS[b as usize]);
             let host = &s[hs..i];
             if host.is_empty() || host.starts_with(b".") || host.starts_with(b"-") {
                 return Err(UriError::BadHost);
@@ -261,14 +260,11 @@ impl Uri {
             uri.port = Some(port as u16);
         }
         let end = base + s.len();
-        let (params, stop) = parse_params(buf, base + i, end, true).ok_or(UriError::BadParam)?;
-        for p in params.iter(buf) {
-            if !valid_escaped(p.name.get(buf), &PARAM_CHARS)
-                || p.value.is_some_and(|v| !valid_escaped(v.get(buf), &PARAM_CHARS))
-            {
-                return Err(UriError::BadParam);
-            }
-        }
+        let (params, stop) = parse_params_checked(buf, base + i, end, true, |p| {
+            valid_escaped(p.name.get(buf), &PARAM_CHARS)
+                && p.value.is_none_or(|v| valid_escaped(v.get(buf), &PARAM_CHARS))
+        })
+        .ok_or(UriError::BadParam)?;
         uri.params = params;
         if stop < end {
             if buf[stop] != b'?' {
