@@ -10,6 +10,14 @@
                                      closes the connection
     tcp_probe.py PORT limit N        N connections held open: the (N+1)th and
                                      later are closed at once by the server
+    tcp_probe.py PORT alias VPORT HOW yes|no
+                                     a connection sends OPTIONS with Via port
+                                     VPORT (HOW: via = with ;alias, force = to
+                                     user "force", none = neither), then a UDP
+                                     MESSAGE to user VPORT, which the cfg
+                                     forwards to tcp:127.0.0.1:VPORT where
+                                     nothing listens: it arrives on the
+                                     connection (yes) or not (no)
 Exit 0 on success; a message and 1 otherwise.
 """
 import socket
@@ -114,6 +122,42 @@ def main():
         held[0].sendall(options(7, port))
         if read_replies(held[0], 1) != ["probe-7@127.0.0.1"]:
             sys.exit("limit: a connection within the limit got no answer")
+    elif what == "alias":
+        vport, how, want = int(sys.argv[3]), sys.argv[4], sys.argv[5] == "yes"
+        s = connect(port)
+        user = "force" if how == "force" else "probe"
+        alias = ";alias" if how == "via" else ""
+        s.sendall((
+            "OPTIONS sip:%s@127.0.0.1:%d SIP/2.0\r\n"
+            "Via: SIP/2.0/TCP 127.0.0.1:%d;branch=z9hG4bKalias%d%s\r\n"
+            "From: <sip:probe@127.0.0.1>;tag=a1\r\nTo: <sip:probe@127.0.0.1>\r\n"
+            "Call-ID: alias-%d@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n" % (user, port, vport, vport, alias, vport)).encode())
+        if read_replies(s, 1) != ["alias-%d@127.0.0.1" % vport]:
+            sys.exit("alias: no answer to the OPTIONS")
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        u.sendto((
+            "MESSAGE sip:%d@127.0.0.1:%d SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKmsg%d\r\n"
+            "From: <sip:probe@127.0.0.1>;tag=m1\r\nTo: <sip:%d@127.0.0.1>\r\n"
+            "Call-ID: msg-%d@127.0.0.1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n" % (vport, port, u.getsockname()[1], vport, vport, vport)).encode(),
+            ("127.0.0.1", port))
+        data, end = b"", time.time() + 2
+        while b"\r\n\r\n" not in data and time.time() < end:
+            s.settimeout(max(0.05, end - time.time()))
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            data += chunk
+        got = data.startswith(b"MESSAGE sip:")
+        if got != want:
+            sys.exit("alias %s %d: the MESSAGE %s over the connection (%r)"
+                     % (how, vport, "came" if got else "did not come", data[:60]))
     else:
         sys.exit("unknown check " + what)
 

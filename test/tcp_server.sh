@@ -7,7 +7,8 @@
 # behind; CRLF keep-alives answered; a message split over writes
 # and two in one write; idle connections closed after
 # tcp_connection_lifetime; tcp_max_connections enforced with a log line;
-# an oversized message closes its connection with a log line; stateless
+# an oversized message closes its connection with a log line; tcp aliases
+# (force_tcp_alias(), Via ;alias with tcp_accept_aliases); stateless
 # forwarding UDP → TCP and TCP → UDP (INVITE/200/ACK/BYE at 500 calls/s,
 # 0 failures, the scenarios of ../shared/bench when present).
 set -euo pipefail
@@ -35,7 +36,17 @@ tcp_max_connections=2048
 debug=1
 loadmodule "sl"
 request_route {
-    if (method == "OPTIONS") { sl_send_reply("200", "OK"); exit; }
+    if (method == "OPTIONS") {
+        if (\$rU == "force") { force_tcp_alias(); }
+        sl_send_reply("200", "OK");
+        exit;
+    }
+    if (method == "MESSAGE") {
+        # to the R-URI user's port over TCP: a tcp alias or nothing
+        \$du = "sip:127.0.0.1:" + \$rU + ";transport=tcp";
+        forward();
+        exit;
+    }
     if (method == "ACK") { exit; }
     sl_send_reply("405", "Method Not Allowed");
 }
@@ -84,17 +95,24 @@ for check in keepalive split "idle 3" oversize; do
 done
 grep -q "tcp: closing the connection with 127.0.0.1:[0-9]*: Message Too Large" "$WORK/sipr.log" \
     || fail "no log line for the oversized message"
+echo "== tcp aliases: force_tcp_alias(); a Via ;alias without tcp_accept_aliases; neither"
+timeout 30 python3 "$ROOT/test/tcp_probe.py" "$PORT" alias $((PORT + 20)) force yes || fail "tcp check 'alias force'"
+timeout 30 python3 "$ROOT/test/tcp_probe.py" "$PORT" alias $((PORT + 21)) via no || fail "tcp check 'alias via' (off)"
+timeout 30 python3 "$ROOT/test/tcp_probe.py" "$PORT" alias $((PORT + 22)) none no || fail "tcp check 'alias none'"
 kill -0 "$PID" || fail "the server died"
 kill -TERM "$PID"
 wait "$PID" || true
 for k in $(kids "$PID"); do kill -0 "$k" 2>/dev/null && fail "process $k survived"; done
-sed -e 's/^tcp_max_connections=.*/tcp_max_connections=8/' "$WORK/sipr.cfg" > "$WORK/limit.cfg"
+sed -e 's/^tcp_max_connections=.*/tcp_max_connections=8\ntcp_accept_aliases=yes/' "$WORK/sipr.cfg" > "$WORK/limit.cfg"
 "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/limit.cfg" -m 32 >"$WORK/sipr.log" 2>&1 &
 PID=$!
 PIDS+=("$PID")
 sleep 1
 timeout 30 python3 "$ROOT/test/tcp_probe.py" "$PORT" limit 8 || fail "tcp check 'limit'"
 grep -q "maximum number of connections exceeded (8)" "$WORK/sipr.log" || fail "no log line for the connection limit"
+echo "== tcp aliases: a Via ;alias with tcp_accept_aliases=yes"
+sleep 3.5 # the probe's connections outlive tcp_connection_lifetime first
+timeout 30 python3 "$ROOT/test/tcp_probe.py" "$PORT" alias $((PORT + 23)) via yes || fail "tcp check 'alias via' (on)"
 kill -TERM "$PID"
 wait "$PID" || true
 

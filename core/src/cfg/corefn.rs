@@ -63,6 +63,10 @@ pub static CORE_FUNCTIONS: &[FnDef] = &[
     def!("force_rport", [], ANY, force_rport),
     def!("add_rport", [], ANY, force_rport),
     def!("add_local_rport", [], ANY, add_local_rport),
+    def!("force_tcp_alias", [], ANY, force_tcp_alias0),
+    def!("force_tcp_alias", [K::IntOrPv], ANY, force_tcp_alias1),
+    def!("add_tcp_alias", [], ANY, force_tcp_alias0),
+    def!("add_tcp_alias", [K::IntOrPv], ANY, force_tcp_alias1),
     def!("force_send_socket", [K::Fmt], REQ, force_send_socket),
     def!("set_advertised_address", [K::Fmt], ANY, set_advertised_address),
     def!("set_advertised_port", [K::Fmt], ANY, set_advertised_port),
@@ -248,6 +252,32 @@ fn force_rport(ctx: &mut Ctx<'_>, _: &P) -> i32 {
 fn add_local_rport(ctx: &mut Ctx<'_>, _: &P) -> i32 {
     ctx.add_local_rport = true;
     1
+}
+/// `force_tcp_alias()` / `add_tcp_alias()`: the connection the message
+/// came over stands for the top Via's port of its peer too (5060 when the
+/// Via has none); with an argument, for that port.
+fn force_tcp_alias0(ctx: &mut Ctx<'_>, _: &P) -> i32 {
+    let port = ctx.msg.via1().ok().and_then(|v| v.port).unwrap_or(Proto::Tcp.default_port());
+    tcp_alias(ctx, port)
+}
+fn force_tcp_alias1(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let port = p[0].int(ctx);
+    match u16::try_from(port) {
+        Ok(port) if port > 0 => tcp_alias(ctx, port),
+        _ => {
+            log::error!("force_tcp_alias: bad port {port}");
+            -1
+        }
+    }
+}
+fn tcp_alias(ctx: &mut Ctx<'_>, port: u16) -> i32 {
+    match ctx.out.tcp_alias(port) {
+        Ok(()) => 1,
+        Err(e) => {
+            log::error!("force_tcp_alias: {e}");
+            -1
+        }
+    }
 }
 fn force_send_socket(ctx: &mut Ctx<'_>, p: &P) -> i32 {
     let s = String::from_utf8_lossy(&p[0].text(ctx)).into_owned();

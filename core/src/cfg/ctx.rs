@@ -154,6 +154,15 @@ pub trait Outbound {
         let _ = (host, port);
         Proto::Udp
     }
+
+    /// Makes the connection the message came over also the connection to
+    /// `port` of its peer's address (a tcp alias); an error text when it
+    /// could not. A message that did not come over a connection has
+    /// nothing to alias: nothing to do, as Kamailio.
+    fn tcp_alias(&mut self, port: u16) -> Result<(), String> {
+        let _ = port;
+        Ok(())
+    }
 }
 
 /// An [`Outbound`] that keeps what was sent (tests, `sipr -c`).

@@ -263,6 +263,9 @@ pub struct CoreParams {
     pub tcp_connect_timeout: u32,
     /// `tcp_send_timeout`, seconds.
     pub tcp_send_timeout: u32,
+    /// `tcp_accept_aliases`: a request whose top Via has `;alias` adds
+    /// the Via's port as an alias of its connection.
+    pub tcp_accept_aliases: bool,
     /// `mhomed`.
     pub mhomed: bool,
     /// `dns`.
@@ -322,6 +325,7 @@ impl Default for CoreParams {
             tcp_max_connections: 2048,
             tcp_connect_timeout: 10,
             tcp_send_timeout: 10,
+            tcp_accept_aliases: false,
             mhomed: false,
             dns: false,
             rev_dns: false,
@@ -574,6 +578,7 @@ impl CoreParams {
             "tcp_max_connections" => self.tcp_max_connections = uint(v)?,
             "tcp_connect_timeout" => self.tcp_connect_timeout = uint(v)?,
             "tcp_send_timeout" => self.tcp_send_timeout = uint(v)?,
+            "tcp_accept_aliases" => self.tcp_accept_aliases = as_bool(v)?,
             "mhomed" => self.mhomed = as_bool(v)?,
             "dns" => self.dns = as_bool(v)?,
             "rev_dns" => self.rev_dns = as_bool(v)?,

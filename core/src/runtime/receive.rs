@@ -100,6 +100,13 @@ impl<'n, 'a> Out<'n, 'a> {
 }
 
 impl Outbound for Out<'_, '_> {
+    fn tcp_alias(&mut self, port: u16) -> Result<(), String> {
+        match (self.arrival, super::tcp::table::get()) {
+            (Arrival::Tcp { conn }, Some(table)) => table.add_alias(conn, port).map_err(|e| e.to_string()),
+            _ => Ok(()),
+        }
+    }
+
     fn transport_for(&mut self, host: &[u8], port: Option<u16>) -> Proto {
         let Ok(host) = std::str::from_utf8(host) else { return Proto::Udp };
         self.net.dns.borrow_mut().resolve_sip(host, port, None).map_or(Proto::Udp, |(_, p)| p)
@@ -256,8 +263,11 @@ pub(super) fn handle(
             return;
         }
     }
-    let rcv = RecvInfo { src, dst: local, proto: arrival.proto() };
     let is_request = msg.is_request();
+    if is_request && net.prog.core.tcp_accept_aliases {
+        accept_via_alias(&msg, &mut out);
+    }
+    let rcv = RecvInfo { src, dst: local, proto: arrival.proto() };
     let prog = net.prog;
     let arena = MsgArena::new();
     let mut ctx = Ctx::new(&msg, rcv, net.info, proc, &mut out).with_arena(&arena);
@@ -276,6 +286,19 @@ pub(super) fn handle(
                 ::log::debug!("cannot forward a reply from {src}: {e}");
             }
         }
+    }
+}
+
+/// `tcp_accept_aliases`: a request whose top Via carries `;alias` makes
+/// its connection the connection to the Via's port as well (RFC 5923 §5,
+/// port only, as Kamailio).
+fn accept_via_alias(msg: &SipMsg<'_>, out: &mut Out<'_, '_>) {
+    let Ok(via) = msg.via1() else { return };
+    if via.params.get(msg.buf(), "alias").is_none() {
+        return;
+    }
+    if let Err(e) = out.tcp_alias(via.port.unwrap_or(Proto::Tcp.default_port())) {
+        ::log::error!("tcp alias for {}: {e}", out.src);
     }
 }
 

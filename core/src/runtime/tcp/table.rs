@@ -61,6 +61,35 @@ shm_struct! {
         pub created_ms: u64,
         /// Milliseconds (server clock) when a message last went through it.
         pub last_ms: u64,
+        /// Further ports of the peer's address this connection stands for
+        /// (tcp aliases: `tcp_accept_aliases`, `force_tcp_alias()`); 0 is
+        /// a free slot.
+        pub aliases: [u16; MAX_ALIASES],
+    }
+}
+
+/// Alias ports a connection can carry besides its own (Kamailio allows
+/// four addresses per connection in all).
+pub const MAX_ALIASES: usize = 3;
+
+/// Why an alias was not added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AliasError {
+    /// The connection is gone.
+    NoConnection,
+    /// It carries `MAX_ALIASES` already.
+    TooMany,
+    /// No shm for the entry.
+    NoRoom,
+}
+
+impl std::fmt::Display for AliasError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AliasError::NoConnection => "no such connection",
+            AliasError::TooMany => "too many aliases on the connection",
+            AliasError::NoRoom => "no shared memory for the alias",
+        })
     }
 }
 
@@ -134,7 +163,7 @@ impl ConnTable {
         }
         let now = self.now_ms();
         let key = PeerKey::of(peer);
-        let rec = ConnRec { peer: key, local, reader, created_ms: now, last_ms: now };
+        let rec = ConnRec { peer: key, local, reader, created_ms: now, last_ms: now, aliases: [0; MAX_ALIASES] };
         self.by_id.insert(id, rec).map_err(|_| NoRoom)?;
         if self.by_peer.insert(key, id).is_err() {
             self.by_id.remove(&id);
@@ -159,13 +188,48 @@ impl ConnTable {
         self.by_id.with(&id, |r| r.last_ms = now);
     }
 
-    /// Forgets connection `id`.
+    /// Makes connection `id` also the connection to port `port` of its
+    /// peer's address: a message for that address and port goes over it
+    /// instead of a new connection (RFC 5923's connection reuse, by port
+    /// only as Kamailio does: a host alias would trust the peer's word for
+    /// another address). The newest connection claiming an address wins.
+    pub fn add_alias(&self, id: u32, port: u16) -> Result<(), AliasError> {
+        let claimed = self.by_id.with(&id, |r| {
+            if r.peer.port == port || r.aliases.contains(&port) {
+                return Ok(None);
+            }
+            let slot = r.aliases.iter_mut().find(|a| **a == 0).ok_or(AliasError::TooMany)?;
+            *slot = port;
+            Ok(Some(r.peer))
+        });
+        let Some(peer) = claimed.ok_or(AliasError::NoConnection)?? else { return Ok(()) };
+        let key = PeerKey { port, ..peer };
+        if self.by_peer.insert(key, id).is_err() {
+            self.by_id.with(&id, |r| r.aliases.iter_mut().filter(|a| **a == port).for_each(|a| *a = 0));
+            return Err(AliasError::NoRoom);
+        }
+        // closed meanwhile: its removal may have run before the insert
+        if self.by_id.with(&id, |_| ()).is_none() {
+            self.forget_key(key, id);
+            return Err(AliasError::NoConnection);
+        }
+        Ok(())
+    }
+
+    /// Drops `key` when it still points at connection `id` (a newer
+    /// connection to the same address may have taken its place).
+    fn forget_key(&self, key: PeerKey, id: u32) {
+        if self.by_peer.with(&key, |cur| *cur == id) == Some(true) {
+            self.by_peer.remove(&key);
+        }
+    }
+
+    /// Forgets connection `id`, its aliases with it.
     pub fn remove(&self, id: u32) {
         if let Some(rec) = self.by_id.remove(&id) {
-            // only when the peer still points at this connection (a newer
-            // one to the same peer may have taken its place)
-            if self.by_peer.with(&rec.peer, |cur| *cur == id) == Some(true) {
-                self.by_peer.remove(&rec.peer);
+            self.forget_key(rec.peer, id);
+            for port in rec.aliases.into_iter().filter(|&p| p != 0) {
+                self.forget_key(PeerKey { port, ..rec.peer }, id);
             }
         }
     }
@@ -231,5 +295,32 @@ mod tests {
             let addr: SocketAddr = a.parse().unwrap();
             assert_eq!(PeerKey::of(addr).addr(), addr, "{a}");
         }
+    }
+
+    #[test]
+    fn aliases_point_at_the_connection_until_it_closes() {
+        crate::shm::install(sipr_mem::ShmPool::create_mb(8).unwrap());
+        let t = init(64).unwrap();
+        let peer: SocketAddr = "127.0.0.7:40000".parse().unwrap();
+        let at = |port: u16| SocketAddr::new(peer.ip(), port);
+        let a = t.register(peer, 0, 1).unwrap();
+        assert_eq!(t.find(at(5070)), None);
+        t.add_alias(a, 5070).unwrap();
+        t.add_alias(a, 5070).unwrap(); // twice: one slot
+        t.add_alias(a, 40000).unwrap(); // its own port: nothing to add
+        assert_eq!((t.find(at(5070)), t.find(peer)), (Some(a), Some(a)));
+        assert_eq!(t.find("127.0.0.8:5070".parse().unwrap()), None, "same port, other address");
+        t.add_alias(a, 5071).unwrap();
+        t.add_alias(a, 5072).unwrap();
+        assert_eq!(t.add_alias(a, 5073), Err(AliasError::TooMany));
+        // a newer connection from the same address claims 5070
+        let b = t.register(at(40001), 0, 1).unwrap();
+        t.add_alias(b, 5070).unwrap();
+        assert_eq!(t.find(at(5070)), Some(b));
+        t.remove(a);
+        assert_eq!((t.find(at(5070)), t.find(at(5071)), t.find(peer)), (Some(b), None, None));
+        assert_eq!(t.add_alias(a, 5080), Err(AliasError::NoConnection));
+        t.remove(b);
+        assert_eq!(t.find(at(5070)), None);
     }
 }
