@@ -3,12 +3,15 @@
 # workload of ../shared/bench for sipr and for Kamailio (-x tlsf, its
 # fastest allocator) at 2,000 and 10,000 requests/s, same children, same
 # machine, one run each; prints CPU µs per request for both and the ratio
-# (target: sipr ≤ 0.67× Kamailio, 0 failures).
+# (target: sipr ≤ 0.67× Kamailio, 0 failures); then the highest rate each
+# server carries with 0 failures (MAX_RATES, 5 s of load per step, up to
+# the first step that fails; target: sipr's ≥ Kamailio's).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${SIPR_SHARED_DIR:-$ROOT/../shared}/bench
 SIPR=${SIPR:-$ROOT/target/release/sipr}
 RATES=${RATES:-"2000 10000"}
+MAX_RATES=${MAX_RATES:-"10000 20000 30000 40000 50000"}
 if [ ! -x "$BENCH/run.sh" ]; then
     echo "SKIPPED: $BENCH/run.sh not found (../shared beside the repository)"
     exit 0
@@ -31,3 +34,35 @@ for rate in $RATES; do
     ratio=$(awk -v a="$su" -v b="$ku" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
     echo "| $rate | $su | $ku | $ratio | $(field "$s" ok)/$(field "$s" fail) | $(field "$k" ok)/$(field "$k" fail) | $(field "$s" achieved_cps) | $(field "$k" achieved_cps) |"
 done
+
+# The rate sweep: a step passes when every request was answered (ok =
+# calls, fail = 0); retransmissions (sipp re-sending what a full socket
+# dropped) and the rate sipp achieved are shown beside it, since past
+# ~30,000/s on 2 cores sipp itself is the limit.
+sweep() { # server kind, extra run.sh environment...
+    local kind=$1 line calls passed=1
+    shift
+    for rate in $MAX_RATES; do
+        calls=$((rate * 5))
+        # a run that could not start (the previous server's port not yet
+        # free) is retried once
+        for _ in 1 2; do
+            line=$(env "$@" RESULTS_FILE="$RESULTS" DURATION=5 "$BENCH/run.sh" "$kind" options "$rate" "$calls" 2>/dev/null | tail -1) || true
+            case "$line" in workload=*) break ;; *) sleep 3 ;; esac
+        done
+        if [ "$(field "$line" ok)" = "$calls" ] && [ "$(field "$line" fail)" = 0 ]; then
+            [ "$passed" = 1 ] && best[$kind]=$rate
+        else
+            passed=0
+        fi
+        echo "| $kind | $rate | $(field "$line" ok)/$(field "$line" fail) | $(field "$line" retrans) | $(field "$line" achieved_cps) | $(field "$line" cpu_us_per_call) |"
+    done
+}
+declare -A best=([sipr]=0 [kamailio]=0)
+echo
+echo "| server | rate /s (5 s) | ok/fail | retransmissions | achieved/s | CPU µs/request |"
+echo "|---|---|---|---|---|---|"
+sweep sipr SERVER_BIN="$SIPR"
+sweep kamailio SERVER_EXTRA_ARGS="-x tlsf"
+echo
+echo "highest 0-failure rate: sipr ${best[sipr]}/s, Kamailio ${best[kamailio]}/s"

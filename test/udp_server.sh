@@ -69,6 +69,12 @@ r = src.recv(4096)
 assert r.startswith(b"SIP/2.0 200") and b";rport=%d" % src.getsockname()[1] in r, r
 PY
 
+echo "== the UDP socket's receive buffer grown to maxbuffer (256 KB; the kernel books twice), as Kamailio's"
+rb=$(ss -Huamn "sport = :$PORT" | sed -n 's/.*rb\([0-9]*\).*/\1/p' | head -1)
+want=$(( $(cat /proc/sys/net/core/rmem_max) < 262144 ? $(cat /proc/sys/net/core/rmem_max) : 262144 ))
+[ "$(cat /proc/sys/net/core/rmem_default)" -ge $((2 * want)) ] || [ "$rb" = $((2 * want)) ] \
+    || fail "receive buffer $rb bytes, expected $((2 * want))"
+
 echo "== process names"
 for w in $(kids "$PID"); do
     case "$(ps -o comm= -p "$w")" in sipr-udp-*|sipr-timer) ;; *) fail "process $w is not named sipr-udp-N or sipr-timer";; esac

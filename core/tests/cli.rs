@@ -56,7 +56,7 @@ fn bad_arguments_fail_clearly() {
 
 #[test]
 fn kamailio_flags_become_cfg_settings() {
-    // -N / -Q / -T / -S / -Y / -u / -g / --debug are cfg settings given on
+    // -N / -Q / -T / -S / -Y / -u / -g / -b / --debug are cfg settings given on
     // the command line: `-c` checks them with the cfg
     let cfg = temp_cfg("flags.cfg", "loadmodule \"sl\"\nrequest_route { sl_send_reply(\"200\", \"OK\"); }\n");
     let dir = std::path::Path::new(env!("CARGO_BIN_EXE_sipr")).parent().unwrap().to_str().unwrap().to_string();
@@ -80,9 +80,14 @@ fn kamailio_flags_become_cfg_settings() {
         "-g",
         "nogroup",
         "--debug=3",
+        "-b",
+        "524288",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("config file ok"));
+    let bad = sipr(&["-c", "-L", &dir, "-f", cfg.to_str().unwrap(), "-b", "lots"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("option -b needs a number, not 'lots'"));
 }
 
 #[test]

@@ -122,6 +122,56 @@ pub fn set_listen_backlog(fd: BorrowedFd<'_>, backlog: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Grows the socket's receive buffer to `max` bytes (what `setsockopt`
+/// takes; the kernel books twice that) unless it is that large already,
+/// as Kamailio does with `maxbuffer`: a burst of datagrams waits in it
+/// instead of being dropped while every worker is busy. The kernel caps
+/// the request at `net.core.rmem_max`; never shrinks. Returns the size
+/// the kernel reports afterwards.
+pub fn grow_recv_buffer(fd: BorrowedFd<'_>, max: u32) -> io::Result<u32> {
+    let current = recv_buffer(fd)?;
+    let want = max.min(i32::MAX as u32 / 2) as libc::c_int;
+    if current >= 2 * want as u32 {
+        return Ok(current);
+    }
+    // SAFETY: setsockopt() reads `size_of::<c_int>()` bytes from a live
+    // local; the descriptor is kept open by the caller.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&want as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    recv_buffer(fd)
+}
+
+/// The socket's receive buffer size as the kernel reports it.
+pub fn recv_buffer(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt() writes at most `len` bytes into the live local
+    // `v` and updates `len`; the descriptor is kept open by the caller.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(v.max(0) as u32)
+}
+
 /// Whether the kernel offers SCTP (a one-to-many socket can be created).
 pub fn sctp_supported() -> bool {
     sctp_raw_socket(false).is_ok()
@@ -278,6 +328,19 @@ impl SctpSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn receive_buffer_grows_never_shrinks() {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let before = recv_buffer(s.as_fd()).unwrap();
+        // smaller than what it has: unchanged
+        assert_eq!(grow_recv_buffer(s.as_fd(), 4096).unwrap(), before);
+        // larger: the kernel books twice the request (when rmem_max allows)
+        let want = before + 65536;
+        let after = grow_recv_buffer(s.as_fd(), want).unwrap();
+        assert!(after > before, "{before} -> {after}");
+        assert!(after <= 2 * want);
+    }
     use std::io::{Read, Write};
     use std::os::fd::AsFd;
 

@@ -10,32 +10,39 @@ fn usage() -> String {
     format!(
         "{}\nUsage: sipr [options]\n\
          Options:\n\
-         \x20   -V, --version   print version and exit\n\
+         \x20   -V, -v, --version   print version and exit\n\
          \x20   -h, --help      print this help and exit\n\
-         \x20   -m MB           size of the shared memory pool in MB (default {})\n\
-         \x20   -D / -DD        do not fork into the background (-DD: the same; workers forked)\n\
-         \x20   -E              log to stderr (otherwise syslog)\n\
-         \x20   -d              more verbose (repeatable)\n\
-         \x20   -n N            SIP workers per UDP socket (overrides children)\n\
-         \x20   -l ADDR         listen on [proto:]addr[:port] too (repeatable)\n\
-         \x20   -a, --alias A   alias (repeatable)\n\
-         \x20   --loadmodule M  load module M\n\
-         \x20   --modparam MOD:PARAM:TYPE:VALUE   set a module parameter (TYPE i or s)\n\
-         \x20   -P FILE         pidfile\n\
-         \x20   -w DIR          working directory\n\
-         \x20   -M MB, -Y DIR, -x NAME, -u USER, -g GROUP   accepted (Kamailio's), not used yet\n\
+         \x20   -f FILE         configuration file (default {})\n\
          \x20   -c              check the cfg file (preprocess, parse, resolve names, fix up\n\
          \x20                   parameters) and the shared memory pool, then exit\n\
-         \x20   -f FILE         configuration file (default {})\n\
+         \x20   --cfg-print     print the cfg with includes and #!ifdef blocks evaluated, exit\n\
          \x20   -A NAME[=VAL]   add a cfg preprocessor define (repeatable)\n\
          \x20   -L DIR          directory to look for modules in (repeatable; before\n\
          \x20                   mpath's defaults: PREFIX/lib/sipr/modules, the binary's dir)\n\
-         \x20   --cfg-print     print the cfg with includes and #!ifdef blocks evaluated, exit\n\
+         \x20   -m MB           size of the shared memory pool in MB (default {})\n\
+         \x20   -D / -DD        do not fork into the background (-DD: the same; workers forked)\n\
+         \x20   -E              log to stderr (otherwise syslog)\n\
+         \x20   -e              colours on stderr (log_color)\n\
+         \x20   -d, --debug=N   more verbose (repeatable) / log level N\n\
+         \x20   -l ADDR         listen on [proto:]addr[:port] too (repeatable)\n\
+         \x20   -a, --alias A   alias (repeatable)\n\
+         \x20   -n N            SIP workers per UDP socket (overrides children)\n\
+         \x20   -N N, -Q N      TCP readers (tcp_children), SCTP receivers (sctp_children)\n\
+         \x20   -T, -S          disable TCP, disable SCTP\n\
+         \x20   -b BYTES        UDP socket receive buffer to grow to (maxbuffer)\n\
+         \x20   --loadmodule M  load module M\n\
+         \x20   --modparam MOD:PARAM:TYPE:VALUE   set a module parameter (TYPE i or s)\n\
+         \x20   -P FILE, -G FILE   pid file, process group id file\n\
+         \x20   -w DIR, -Y DIR  working directory, runtime directory (run_dir)\n\
+         \x20   -u USER, -g GROUP   user and group to run as after binding the sockets\n\
+         \x20   -t DIR          chroot to DIR once the sockets are open\n\
+         \x20   -M MB, -x NAME, -X NAME   accepted (Kamailio's private pool and allocator\n\
+         \x20                   choice); sipr has one allocator and no private pool\n\
          \x20   --parse FILE... parse SIP messages from files, print their structure;\n\
          \x20                   exit 1 if any is malformed (with the reply a server would send)\n",
         sipr_core::version_line(),
-        sipr_core::DEFAULT_SHM_MB,
-        default_cfg().display()
+        default_cfg().display(),
+        sipr_core::DEFAULT_SHM_MB
     )
 }
 
@@ -126,7 +133,7 @@ fn main() -> ExitCode {
                 }
             },
             "-l" | "-a" | "--alias" | "--loadmodule" | "--modparam" | "-u" | "-g" | "-Y" | "-N" | "-Q" | "-t"
-            | "--debug" => {
+            | "-b" | "--debug" => {
                 let Some(v) = it.next() else {
                     eprintln!("sipr: option {arg} needs a value");
                     return ExitCode::from(255);
@@ -248,11 +255,12 @@ fn cmdline_cfg(opt: &str, v: &str) -> Result<String, String> {
         "-g" => format!("group=\"{}\"", quote(v)),
         "-Y" => format!("run_dir=\"{}\"", quote(v)),
         "-t" => format!("chroot=\"{}\"", quote(v)),
-        "-N" | "-Q" | "--debug" => {
+        "-N" | "-Q" | "-b" | "--debug" => {
             let n: i64 = v.parse().map_err(|_| format!("option {opt} needs a number, not '{v}'"))?;
             let name = match opt {
                 "-N" => "tcp_children",
                 "-Q" => "sctp_children",
+                "-b" => "maxbuffer",
                 _ => "debug",
             };
             format!("{name}={n}")

@@ -181,10 +181,15 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     for l in &listen {
         let host = l.host.trim_start_matches('[').trim_end_matches(']');
         match l.proto {
-            Proto::Udp => udp.push(
-                UdpSocket::bind((host, l.port))
-                    .map_err(|e| StartError::Bind(format!("cannot bind udp:{}:{}: {e}", l.host, l.port)))?,
-            ),
+            Proto::Udp => {
+                let s = UdpSocket::bind((host, l.port))
+                    .map_err(|e| StartError::Bind(format!("cannot bind udp:{}:{}: {e}", l.host, l.port)))?;
+                match sipr_locking::net::grow_recv_buffer(s.as_fd(), core.maxbuffer) {
+                    Ok(n) => ::log::debug!("udp:{}:{}: receive buffer {n} bytes", l.host, l.port),
+                    Err(e) => ::log::warn!("udp:{}:{}: cannot grow the receive buffer: {e}", l.host, l.port),
+                }
+                udp.push(s);
+            }
             Proto::Tcp if core.disable_tcp => {
                 ::log::info!("listen=tcp:{}:{}: TCP is disabled (disable_tcp)", l.host, l.port)
             }
