@@ -60,6 +60,17 @@ fn errors_say_what_and_which_reply() {
     assert_eq!((e.kind, e.reply_code()), (ParseErrorKind::UnsupportedVersion, 505));
     let e = SipMsg::parse(b"INVITE sip:a@b SIP/2.0\r\nVia SIP/2.0/UDP h\r\n\r\n").unwrap_err();
     assert_eq!((e.kind, e.header.as_deref()), (ParseErrorKind::MissingColon, Some("Via")));
+    // a name with a non-token byte in it, even one a case-blind compare
+    // would take for a known name's '-', is no header name
+    let e = SipMsg::parse(b"INVITE sip:a@b SIP/2.0\r\nCall\rID: x\r\n\r\n").unwrap_err();
+    assert_eq!((e.kind, e.header.as_deref(), e.offset), (ParseErrorKind::MissingColon, Some("Call"), 28));
+    let e = SipMsg::parse(b"INVITE sip:a@b SIP/2.0\r\nX Y: x\r\n\r\n").unwrap_err();
+    assert_eq!((e.kind, e.header.as_deref()), (ParseErrorKind::MissingColon, Some("X")));
+    let e = SipMsg::parse(b"INVITE sip:a@b SIP/2.0\r\n: x\r\n\r\n").unwrap_err();
+    assert_eq!(e.kind, ParseErrorKind::BadHeaderName);
+    let m = SipMsg::parse(b"INVITE sip:a@b SIP/2.0\r\nX-Odd_Name.1 \t: v\r\ncALL-iD \t:c\r\n\r\n").unwrap();
+    assert_eq!(m.headers()[0].name.get(m.buf()), b"X-Odd_Name.1");
+    assert_eq!((m.headers()[1].kind, m.headers()[1].value.get(m.buf())), (HeaderKind::CallId, &b"c"[..]));
     let e = SipMsg::parse(b"INVITE sip:a@b SIP/2.0\r\nContent-Length: 10\r\n\r\nabc").unwrap_err();
     assert_eq!((e.kind, e.reply_code()), (ParseErrorKind::BodyTruncated, 400));
     let e = SipMsg::parse(b"INVITE sip:a@b SIP/2.0\r\nl: 1\r\nContent-Length: 2\r\n\r\nab").unwrap_err();

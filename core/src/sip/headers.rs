@@ -92,30 +92,40 @@ const NAMES: &[(&str, HeaderKind)] = &[
     ("Request-Disposition", HeaderKind::RequestDisposition),
 ];
 
-/// A header name of up to 24 bytes as three little-endian words, every
-/// byte OR 0x20 and zero past the name: one to three word compares tell a
-/// name from a candidate. OR-ing 0x20 lower-cases letters and leaves `-`
-/// alone, and no other token character maps onto a letter or `-`, so the
-/// comparison is exact (and case-insensitive) for tokens.
+/// A header name of up to 24 bytes as three little-endian words, zero
+/// past the name: one to three word compares tell a name from a
+/// candidate.
 type NameWords = [u64; 3];
 
-const LOWER: u64 = 0x2020_2020_2020_2020;
+/// A known name for those compares: its lower-case words, and the bits
+/// that may differ in a match — 0x20 of every letter (any case matches)
+/// and nothing else: a `-` must be a `-` (OR-ing 0x20 into every byte
+/// would let a CR pass for one).
+#[derive(Clone, Copy)]
+struct KnownName {
+    lower: NameWords,
+    case: NameWords,
+}
 
-const fn pack(name: &str) -> NameWords {
+const fn pack(name: &str) -> KnownName {
     let b = name.as_bytes();
-    let mut w = [0u64; 3];
+    let mut k = KnownName { lower: [0; 3], case: [0; 3] };
     let mut i = 0;
     while i < b.len() {
-        w[i / 8] |= ((b[i] | 0x20) as u64) << (8 * (i % 8));
+        let shift = 8 * (i % 8);
+        k.lower[i / 8] |= (b[i].to_ascii_lowercase() as u64) << shift;
+        if b[i].is_ascii_alphabetic() {
+            k.case[i / 8] |= 0x20 << shift;
+        }
         i += 1;
     }
-    w
+    k
 }
 
 /// `NAMES` packed, indexed by `HeaderKind as usize` (the table is in the
 /// enum's order; checked when it is built).
-static PACKED: [NameWords; NAMES.len()] = {
-    let mut t = [[0u64; 3]; NAMES.len()];
+static PACKED: [KnownName; NAMES.len()] = {
+    let mut t = [KnownName { lower: [0; 3], case: [0; 3] }; NAMES.len()];
     let mut i = 0;
     while i < NAMES.len() {
         assert!(NAMES[i].1 as usize == i && NAMES[i].0.len() <= 24);
@@ -125,10 +135,9 @@ static PACKED: [NameWords; NAMES.len()] = {
     t
 };
 
-/// Word `k` of the name at `buf[off..off + len]` (`8 * k < len`), packed
-/// as `pack` does. Reads the eight bytes at once when the buffer has them
-/// (it usually does: a name is followed by its value) and masks off what
-/// is past the name.
+/// Word `k` of the name at `buf[off..off + len]` (`8 * k < len`), zero
+/// past the name. Reads the eight bytes at once when the buffer has them
+/// (it usually does: a name is followed by its value).
 #[inline(always)]
 fn name_word(buf: &[u8], off: usize, len: usize, k: usize) -> u64 {
     let at = off + 8 * k;
@@ -141,17 +150,17 @@ fn name_word(buf: &[u8], off: usize, len: usize, k: usize) -> u64 {
             u64::from_le_bytes(b)
         }
     };
-    (raw | LOWER) & (u64::MAX >> (64 - 8 * n))
+    raw & (u64::MAX >> (64 - 8 * n))
 }
 
 /// Whether the name at `buf[off..off + len]` is `kind`'s (whose name has
-/// `len` bytes): the words past the first are read only when needed.
+/// `len` bytes), in any case: the words past the first are read only when
+/// needed.
 #[inline(always)]
 fn name_is(buf: &[u8], off: usize, len: usize, kind: HeaderKind) -> bool {
     let want = &PACKED[kind as usize];
-    want[0] == name_word(buf, off, len, 0)
-        && (len <= 8 || want[1] == name_word(buf, off, len, 1))
-        && (len <= 16 || want[2] == name_word(buf, off, len, 2))
+    let word_is = |w: usize| want.lower[w] == name_word(buf, off, len, w) | want.case[w];
+    word_is(0) && (len <= 8 || word_is(1)) && (len <= 16 || word_is(2))
 }
 
 impl HeaderKind {
@@ -292,9 +301,13 @@ mod tests {
         assert_eq!(HeaderKind::from_name_at(line, 1, 14), HeaderKind::ContentLength);
         assert_eq!(HeaderKind::from_name_at(line, 1, 7), HeaderKind::Other);
         assert_eq!(HeaderKind::from_name_at(b"ab Record-Route", 3, 12), HeaderKind::RecordRoute);
-        // A byte that only differs in bit 0x20 from a letter is not one.
+        // Only letters match in either case: a byte that differs from a
+        // name's byte in bit 0x20 alone is not it (CR | 0x20 is '-').
         assert_eq!(HeaderKind::from_name(b"Via\x0d"), HeaderKind::Other);
         assert_eq!(HeaderKind::from_name(b"Vi\x01"), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(b"Call\rID"), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(b"Max\rForwards"), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(b"cALL-iD"), HeaderKind::CallId);
         assert!(HeaderKind::Via.is_list() && !HeaderKind::From.is_list());
     }
 }
