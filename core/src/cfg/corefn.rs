@@ -257,7 +257,7 @@ fn add_local_rport(ctx: &mut Ctx<'_>, _: &P) -> i32 {
 /// came over stands for the top Via's port of its peer too (5060 when the
 /// Via has none); with an argument, for that port.
 fn force_tcp_alias0(ctx: &mut Ctx<'_>, _: &P) -> i32 {
-    let port = ctx.msg.via1().ok().and_then(|v| v.port).unwrap_or(Proto::Tcp.default_port());
+    let port = ctx.msg.via1().map_or(Proto::Tcp.default_port(), |v| v.port_or_default(ctx.msg.buf()));
     tcp_alias(ctx, port)
 }
 fn force_tcp_alias1(ctx: &mut Ctx<'_>, p: &P) -> i32 {

@@ -93,7 +93,7 @@ impl<'n, 'a> Out<'n, 'a> {
     fn reply_by_via(&mut self, msg: &SipMsg<'_>) {
         if let Ok(v) = msg.via1() {
             if v.rport(msg.buf()).is_none() {
-                self.reply_to = SocketAddr::new(self.src.ip(), v.port.unwrap_or(5060));
+                self.reply_to = SocketAddr::new(self.src.ip(), v.port_or_default(msg.buf()));
             }
         }
     }
@@ -294,10 +294,10 @@ pub(super) fn handle(
 /// port only, as Kamailio).
 fn accept_via_alias(msg: &SipMsg<'_>, out: &mut Out<'_, '_>) {
     let Ok(via) = msg.via1() else { return };
-    if via.params.get(msg.buf(), "alias").is_none() {
+    if !via.alias(msg.buf()) {
         return;
     }
-    if let Err(e) = out.tcp_alias(via.port.unwrap_or(Proto::Tcp.default_port())) {
+    if let Err(e) = out.tcp_alias(via.port_or_default(msg.buf())) {
         ::log::error!("tcp alias for {}: {e}", out.src);
     }
 }

@@ -160,6 +160,18 @@ impl Via {
         self.param(buf, "rport").map(|v| v.and_then(|v| parse_u32(v, 65_535)).map(|p| p as u16))
     }
 
+    /// `;alias` (RFC 5923: the sender offers its connection for requests
+    /// to its sent-by address).
+    pub fn alias(&self, buf: &[u8]) -> bool {
+        self.params.get(buf, "alias").is_some()
+    }
+
+    /// The sent-by port, or the transport's default when the Via names
+    /// none (RFC 3261 §18.2.2: 5060, 5061 for TLS).
+    pub fn port_or_default(&self, buf: &[u8]) -> u16 {
+        self.port.unwrap_or(if self.transport.get(buf).eq_ignore_ascii_case(b"TLS") { 5061 } else { 5060 })
+    }
+
     /// `;maddr=`.
     pub fn maddr<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
         self.param(buf, "maddr").flatten()
@@ -716,6 +728,12 @@ mod tests {
         assert_eq!(v[1].rport(b), Some(Some(5070)));
         assert_eq!(v[1].maddr(b), Some(&b"224.2.0.1"[..]));
         assert_eq!(v[1].ttl(b), Some(&b"16"[..]));
+        assert!(!v[0].alias(b) && !v[1].alias(b));
+        let b = b"SIP/2.0/TLS h;alias, SIP/2.0/TCP h;ALIAS;x, SIP/2.0/UDP h:7";
+        let v = Via::parse_list(b, all(b)).unwrap();
+        assert!(v[0].alias(b) && v[1].alias(b));
+        let ports: Vec<u16> = v.iter().map(|v| v.port_or_default(b)).collect();
+        assert_eq!(ports, [5061, 5060, 7]);
         for bad in [&b"SIP/2.0 host"[..], b"SIP/2.0/UDP", b"SIP/2.0/UDP host:99999", b"SIP/2.0/UDP host junk", b""] {
             assert!(Via::parse_list(bad, all(bad)).is_err(), "{}", String::from_utf8_lossy(bad));
         }
