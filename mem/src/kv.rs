@@ -194,25 +194,40 @@ impl<'p> ShmKvTable<'p> {
     /// never.
     #[track_caller]
     pub fn set(&self, key: &[u8], value: KvValue<'_>, expires: u64) -> Result<(), TableFull> {
+        let hash = Self::hash(key);
+        let b = self.bucket(hash);
+        // allocated and written before the bucket lock is taken: the lock
+        // is held for the link only
+        let e = self.new_entry(hash, key, value, expires)?;
+        let _g = self.lock(b);
+        self.link_new(b, hash, key, e);
+        Ok(())
+    }
+
+    /// A new, unlinked entry for `key` = `value`.
+    fn new_entry(&self, hash: u64, key: &[u8], value: KvValue<'_>, expires: u64) -> Result<*mut Entry, TableFull> {
         let (is_str, int, bytes): (u32, i64, &[u8]) = match value {
             KvValue::Int(i) => (0, i, b""),
             KvValue::Str(s) => (1, 0, s),
         };
         let key_len = u32::try_from(key.len()).map_err(|_| TableFull)?;
         let val_len = u32::try_from(bytes.len()).map_err(|_| TableFull)?;
-        let hash = Self::hash(key);
-        let b = self.bucket(hash);
         let mem = self.pool.alloc(HEADER + key.len() + bytes.len()).ok_or(TableFull)?;
         let e = mem.cast::<Entry>().as_ptr();
-        let _g = self.lock(b);
-        // SAFETY: a fresh block sized for header, key and value; written in
-        // full before the single store that links it.
+        // SAFETY: a fresh block sized for header, key and value, written in
+        // full here; nobody else can reach it until it is linked.
         unsafe {
             let data = mem.as_ptr().add(HEADER);
             std::ptr::copy_nonoverlapping(key.as_ptr(), data, key.len());
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), data.add(key.len()), bytes.len());
             e.write(Entry { next: ShmPtr::null(), hash, expires, int, key_len, val_len, is_str, _pad: 0 });
         }
+        Ok(e)
+    }
+
+    /// Links the new entry `e` for `key` into bucket `b` (whose lock the
+    /// caller holds), replacing the key's old entry if any.
+    fn link_new(&self, b: usize, hash: u64, key: &[u8], e: *mut Entry) {
         if let Some(link) = self.find_link(b, hash, key) {
             self.unlink(link);
         }
@@ -222,7 +237,6 @@ impl<'p> ShmKvTable<'p> {
             *self.head(b) = ShmPtr::from_raw(e);
         }
         self.counter().fetch_add(1, Ordering::Relaxed);
-        Ok(())
     }
 
     /// Runs `f` on the value of `key` (bucket locked): `None` when absent
@@ -245,28 +259,31 @@ impl<'p> ShmKvTable<'p> {
     /// Adds `delta` to the int at `key` (absent: starts from `init`);
     /// returns the new value, or `None` when the value is a string.
     #[track_caller]
+    /// The whole read-modify-write holds the bucket lock, the first add of
+    /// a key included: two processes adding to an absent key both count.
     pub fn add(&self, key: &[u8], delta: i64, init: i64, expires: u64, now: u64) -> Result<Option<i64>, TableFull> {
         let hash = Self::hash(key);
         let b = self.bucket(hash);
-        {
-            let _g = self.lock(b);
-            if let Some(link) = self.find_link(b, hash, key) {
-                // SAFETY: lock held; live entry, changed in place.
-                let e = unsafe { (*link).as_ptr() };
-                if !Self::expired(e, now) {
-                    // SAFETY: as above.
-                    unsafe {
-                        if (*e).is_str != 0 {
-                            return Ok(None);
-                        }
-                        (*e).int = (*e).int.wrapping_add(delta);
-                        return Ok(Some((*e).int));
+        let _g = self.lock(b);
+        if let Some(link) = self.find_link(b, hash, key) {
+            // SAFETY: lock held; live entry, changed in place.
+            let e = unsafe { (*link).as_ptr() };
+            if !Self::expired(e, now) {
+                // SAFETY: as above.
+                unsafe {
+                    if (*e).is_str != 0 {
+                        return Ok(None);
                     }
+                    (*e).int = (*e).int.wrapping_add(delta);
+                    return Ok(Some((*e).int));
                 }
             }
         }
+        // absent (or expired): the new entry is linked before the lock
+        // goes (allocating under a bucket lock, as `unlink` frees under one)
         let v = init.wrapping_add(delta);
-        self.set(key, KvValue::Int(v), expires)?;
+        let e = self.new_entry(hash, key, KvValue::Int(v), expires)?;
+        self.link_new(b, hash, key, e);
         Ok(Some(v))
     }
 

@@ -190,3 +190,42 @@ fn counters_and_kv_tables_are_shared_across_processes() {
     assert_eq!(table.len(), 3 * 200 + 1);
     assert!(pool.integrity_check().is_ok());
 }
+
+#[test]
+fn first_adds_of_a_key_from_several_processes_all_count() {
+    // Three processes add 1 to the same 3,000 absent keys at once: the
+    // first add of a key must not lose a concurrent one (each ends at 3).
+    use sipr_mem::{KvValue, ShmKvTable};
+    let pool = ShmPool::create_mb(8).unwrap();
+    let table = ShmKvTable::new_in(&pool, 256, 16, "first adds").unwrap();
+    let go = pool.alloc_counter().unwrap();
+    let work = || {
+        go.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        while go.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+            std::hint::spin_loop();
+        }
+        for i in 0..3_000u32 {
+            if table.add(format!("k{i}").as_bytes(), 1, 0, 0, 0).is_err() {
+                return 1;
+            }
+        }
+        0
+    };
+    let pids: Vec<i32> = (0..2)
+        .map(|_| {
+            let work = &work;
+            // SAFETY: the child touches only the pool (counter, table) and its
+            // own heap, then _exits.
+            unsafe { fork_child(work) }.unwrap()
+        })
+        .collect();
+    assert_eq!(work(), 0);
+    for pid in pids {
+        assert_eq!(wait_pid(pid).unwrap(), ExitStatus::Exited(0));
+    }
+    let short: Vec<u32> = (0..3_000u32)
+        .filter(|i| table.get(format!("k{i}").as_bytes(), 0, |v, _| v == KvValue::Int(3)) != Some(true))
+        .collect();
+    assert!(short.is_empty(), "{} keys lost an add, e.g. k{}", short.len(), short[0]);
+    assert_eq!(table.len(), 3_000);
+}
