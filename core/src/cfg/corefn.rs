@@ -254,23 +254,24 @@ fn add_local_rport(ctx: &mut Ctx<'_>, _: &P) -> i32 {
     1
 }
 /// `force_tcp_alias()` / `add_tcp_alias()`: the connection the message
-/// came over stands for the top Via's port of its peer too (5060 when the
-/// Via has none); with an argument, for that port.
+/// came over stands for the top Via's port of its peer too (the
+/// transport's default when the Via has none); with an argument, for that
+/// port.
 fn force_tcp_alias0(ctx: &mut Ctx<'_>, _: &P) -> i32 {
-    let port = ctx.msg.via1().map_or(Proto::Tcp.default_port(), |v| v.port_or_default(ctx.msg.buf()));
+    let port = ctx.msg.via1().ok().and_then(|v| v.port);
     tcp_alias(ctx, port)
 }
 fn force_tcp_alias1(ctx: &mut Ctx<'_>, p: &P) -> i32 {
     let port = p[0].int(ctx);
     match u16::try_from(port) {
-        Ok(port) if port > 0 => tcp_alias(ctx, port),
+        Ok(port) if port > 0 => tcp_alias(ctx, Some(port)),
         _ => {
             log::error!("force_tcp_alias: bad port {port}");
             -1
         }
     }
 }
-fn tcp_alias(ctx: &mut Ctx<'_>, port: u16) -> i32 {
+fn tcp_alias(ctx: &mut Ctx<'_>, port: Option<u16>) -> i32 {
     match ctx.out.tcp_alias(port) {
         Ok(()) => 1,
         Err(e) => {

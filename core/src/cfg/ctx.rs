@@ -156,10 +156,11 @@ pub trait Outbound {
     }
 
     /// Makes the connection the message came over also the connection to
-    /// `port` of its peer's address (a tcp alias); an error text when it
-    /// could not. A message that did not come over a connection has
-    /// nothing to alias: nothing to do, as Kamailio.
-    fn tcp_alias(&mut self, port: u16) -> Result<(), String> {
+    /// `port` of its peer's address (a tcp alias; `None`: the transport's
+    /// default port, 5060 for TCP); an error text when it could not. A
+    /// message that did not come over a connection has nothing to alias:
+    /// nothing to do, as Kamailio.
+    fn tcp_alias(&mut self, port: Option<u16>) -> Result<(), String> {
         let _ = port;
         Ok(())
     }

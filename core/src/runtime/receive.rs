@@ -93,16 +93,19 @@ impl<'n, 'a> Out<'n, 'a> {
     fn reply_by_via(&mut self, msg: &SipMsg<'_>) {
         if let Ok(v) = msg.via1() {
             if v.rport(msg.buf()).is_none() {
-                self.reply_to = SocketAddr::new(self.src.ip(), v.port_or_default(msg.buf()));
+                self.reply_to = SocketAddr::new(self.src.ip(), v.port.unwrap_or(5060));
             }
         }
     }
 }
 
 impl Outbound for Out<'_, '_> {
-    fn tcp_alias(&mut self, port: u16) -> Result<(), String> {
+    fn tcp_alias(&mut self, port: Option<u16>) -> Result<(), String> {
         match (self.arrival, super::tcp::table::get()) {
-            (Arrival::Tcp { conn }, Some(table)) => table.add_alias(conn, port).map_err(|e| e.to_string()),
+            (Arrival::Tcp { conn }, Some(table)) => {
+                let port = port.unwrap_or(self.arrival.proto().default_port());
+                table.add_alias(conn, port).map_err(|e| e.to_string())
+            }
             _ => Ok(()),
         }
     }
@@ -291,13 +294,14 @@ pub(super) fn handle(
 
 /// `tcp_accept_aliases`: a request whose top Via carries `;alias` makes
 /// its connection the connection to the Via's port as well (RFC 5923 §5,
-/// port only, as Kamailio).
+/// port only, as Kamailio; the transport's default port when the Via has
+/// none).
 fn accept_via_alias(msg: &SipMsg<'_>, out: &mut Out<'_, '_>) {
     let Ok(via) = msg.via1() else { return };
     if !via.alias(msg.buf()) {
         return;
     }
-    if let Err(e) = out.tcp_alias(via.port_or_default(msg.buf())) {
+    if let Err(e) = out.tcp_alias(via.port) {
         ::log::error!("tcp alias for {}: {e}", out.src);
     }
 }

@@ -166,12 +166,6 @@ impl Via {
         self.params.get(buf, "alias").is_some()
     }
 
-    /// The sent-by port, or the transport's default when the Via names
-    /// none (RFC 3261 §18.2.2: 5060, 5061 for TLS).
-    pub fn port_or_default(&self, buf: &[u8]) -> u16 {
-        self.port.unwrap_or(if self.transport.get(buf).eq_ignore_ascii_case(b"TLS") { 5061 } else { 5060 })
-    }
-
     /// `;maddr=`.
     pub fn maddr<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
         self.param(buf, "maddr").flatten()
@@ -732,8 +726,6 @@ mod tests {
         let b = b"SIP/2.0/TLS h;alias, SIP/2.0/TCP h;ALIAS;x, SIP/2.0/UDP h:7";
         let v = Via::parse_list(b, all(b)).unwrap();
         assert!(v[0].alias(b) && v[1].alias(b));
-        let ports: Vec<u16> = v.iter().map(|v| v.port_or_default(b)).collect();
-        assert_eq!(ports, [5061, 5060, 7]);
         for bad in [&b"SIP/2.0 host"[..], b"SIP/2.0/UDP", b"SIP/2.0/UDP host:99999", b"SIP/2.0/UDP host junk", b""] {
             assert!(Via::parse_list(bad, all(bad)).is_err(), "{}", String::from_utf8_lossy(bad));
         }
