@@ -15,7 +15,7 @@ CFG      ?= etc/sipr.cfg
 # Debian packages the tests need: kamailio, whose stock
 # /etc/kamailio/kamailio.cfg the cfg tests read, and sip-tester (sipp) for
 # the end-to-end tests in test/.
-TEST_APT_PACKAGES ?= kamailio sip-tester
+TEST_APT_PACKAGES ?= kamailio sip-tester python3 procps iproute2
 
 RELEASE_DIR := target/release
 # Module crates (modules/NAME, lib NAME → libNAME.so → NAME.so); the SDK
@@ -73,7 +73,7 @@ test: deps
 # server against Kamailio on ../shared/bench (installs kamailio, sipp and
 # sipsak when missing).
 bench:
-	$(MAKE) deps TEST_APT_PACKAGES="kamailio sip-tester sipsak"
+	$(MAKE) deps TEST_APT_PACKAGES="kamailio sip-tester sipsak procps iproute2 time"
 	$(CARGO) build --release --workspace
 	$(CARGO) bench -p sipr-mem -p sipr-locking -p sipr-core
 	bash scripts/bench-server.sh
