@@ -40,11 +40,11 @@ def connect(port):
     return s
 
 
-def read_replies(s, want, timeout=5.0):
-    """Reads until `want` status lines arrived; returns the Call-IDs seen."""
+def read_until(s, enough, timeout):
+    """Reads from `s` until `enough(data)`, EOF or `timeout` seconds."""
     data = b""
     end = time.time() + timeout
-    while data.count(b"SIP/2.0 ") < want and time.time() < end:
+    while not enough(data) and time.time() < end:
         s.settimeout(max(0.05, end - time.time()))
         try:
             chunk = s.recv(65536)
@@ -53,6 +53,12 @@ def read_replies(s, want, timeout=5.0):
         if not chunk:
             break
         data += chunk
+    return data
+
+
+def read_replies(s, want, timeout=5.0):
+    """Reads until `want` status lines arrived; returns the Call-IDs seen."""
+    data = read_until(s, lambda d: d.count(b"SIP/2.0 ") >= want, timeout)
     return [l.split(b":", 1)[1].strip().decode() for l in data.split(b"\r\n") if l.lower().startswith(b"call-id:")]
 
 
@@ -144,16 +150,7 @@ def main():
             "Call-ID: msg-%d@127.0.0.1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
             "Content-Length: 0\r\n\r\n" % (vport, port, u.getsockname()[1], vport, vport, vport)).encode(),
             ("127.0.0.1", port))
-        data, end = b"", time.time() + 2
-        while b"\r\n\r\n" not in data and time.time() < end:
-            s.settimeout(max(0.05, end - time.time()))
-            try:
-                chunk = s.recv(65536)
-            except socket.timeout:
-                break
-            if not chunk:
-                break
-            data += chunk
+        data = read_until(s, lambda d: b"\r\n\r\n" in d, 2)
         got = data.startswith(b"MESSAGE sip:")
         if got != want:
             sys.exit("alias %s %d: the MESSAGE %s over the connection (%r)"

@@ -50,30 +50,30 @@ fn tick() {
     }
 }
 
-/// A shm wheel timer: logs where it runs and runs three times (the e2e
-/// test arms it from a SIP worker and finds the lines from the timer
-/// process).
-fn wheel_fired(arg: u64) -> u64 {
-    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-    log::warn!("test_faulty wheel timer {arg} run {n} in process {}", std::process::id());
-    if n < 3 {
+/// Logs run `n` of a test timer (counted in `runs`) and the process it
+/// runs in; asks to run again in 20 ms until it has run `times` times.
+fn counted_run(runs: &std::sync::atomic::AtomicU32, what: &str, arg: u64, times: u32) -> u64 {
+    let n = runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    log::warn!("test_faulty {what} timer {arg} run {n} in process {}", std::process::id());
+    if n < times {
         20
     } else {
         0
     }
 }
 
+/// A shm wheel timer: logs where it runs and runs three times (the e2e
+/// test arms it from a SIP worker and finds the lines from the timer
+/// process).
+fn wheel_fired(arg: u64) -> u64 {
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    counted_run(&RUNS, "wheel", arg, 3)
+}
+
 /// A wheel timer run by an async worker: logs its process, runs twice.
 fn worker_fired(arg: u64) -> u64 {
     static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-    log::warn!("test_faulty worker timer {arg} run {n} in process {}", std::process::id());
-    if n < 2 {
-        20
-    } else {
-        0
-    }
+    counted_run(&RUNS, "worker", arg, 2)
 }
 
 /// Must never run: its timer is cancelled right after it is armed.
