@@ -22,7 +22,7 @@ hellotrailing-garbage";
 fn spec<'a>() -> ForwardRequest<'a> {
     ForwardRequest {
         via: ViaSpec { transport: "UDP", host: "192.0.2.1", port: Some(5060), branch: "z9hG4bKnew.1", rport: true },
-        source: Some(Source { ip: "203.0.113.9", port: 40000 }),
+        source: Some(Source { ip: "203.0.113.9".parse().unwrap(), port: 40000 }),
         new_ruri: Some(b"sip:bob@10.1.1.1:5070"),
         record_route: Some("<sip:192.0.2.1;lr>"),
         pop_route: true,
@@ -86,7 +86,7 @@ fn max_forwards_zero_absent_and_content_length_for_streams() {
     let mut s = spec();
     s.pop_route = true;
     s.record_route = None;
-    s.source = Some(Source { ip: "10.0.0.5", port: 5060 });
+    s.source = Some(Source { ip: "10.0.0.5".parse().unwrap(), port: 5060 });
     s.ensure_content_length = true;
     let out = forward_request(&m, &s, Lumps::new()).unwrap();
     let f = SipMsg::parse(&out).unwrap();
@@ -118,8 +118,8 @@ fn local_reply_follows_8_2_6() {
     let m = SipMsg::parse(REQ).unwrap();
     let tag = local_to_tag(b"server-secret", &m).unwrap();
     let opts = ReplyOpts {
-        to_tag: Some(&tag),
-        source: Some(Source { ip: "203.0.113.9", port: 40000 }),
+        to_tag: Some(tag.as_str()),
+        source: Some(Source { ip: "203.0.113.9".parse().unwrap(), port: 40000 }),
         server: Some("sipr (0.1.0)"),
         extra_headers: b"Allow: INVITE, ACK\r\n",
         body: b"",
@@ -131,7 +131,7 @@ fn local_reply_follows_8_2_6() {
     let via = r.via1().unwrap();
     assert_eq!(via.received(&out), Some(&b"203.0.113.9"[..]));
     assert_eq!(via.rport(&out), Some(Some(40000)));
-    assert_eq!(r.to().unwrap().tag(&out), Some(tag.as_bytes()));
+    assert_eq!(r.to().unwrap().tag(&out), Some(tag.as_str().as_bytes()));
     assert_eq!(r.from().unwrap().tag(&out), Some(&b"1928"[..]));
     assert_eq!(r.call_id().unwrap(), b"c1@10.0.0.5");
     assert_eq!(r.cseq().unwrap().seq, 7);
@@ -181,4 +181,47 @@ f: <sip:a@h>;tag=1\r\nTo: \"unterminated <sip:bob@h>;tag=t1\r\ni: c1\r\nCSeq: 1 
         salvage_reply(b"INVITE sip:a@b SIP/2.0\r\nTo: x\r\n\r\n", 400, "x", "t").is_none(),
         "no Via: nowhere to answer"
     );
+}
+
+/// The reply's top Via, byte for byte: `rport` filled in where it stands,
+/// `received` at the end of the first Via (also when a second Via shares
+/// its line), none when the sent-by is the source address and rport was
+/// not asked for (addresses compared as addresses).
+#[test]
+fn local_reply_edits_only_the_top_via() {
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "SIP/2.0/UDP 10.0.0.5:5062;rport;branch=z9hG4bKa",
+            "203.0.113.9",
+            "SIP/2.0/UDP 10.0.0.5:5062;rport=40000;branch=z9hG4bKa;received=203.0.113.9",
+        ),
+        (
+            "SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKa;rport , SIP/2.0/UDP 10.9.9.9;branch=z9hG4bKb",
+            "10.0.0.5",
+            "SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKa;rport=40000;received=10.0.0.5 , SIP/2.0/UDP 10.9.9.9;branch=z9hG4bKb",
+        ),
+        ("SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKa", "10.0.0.5", "SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKa"),
+        ("SIP/2.0/UDP [2001:db8:0::1];branch=z9hG4bKa", "2001:db8::1", "SIP/2.0/UDP [2001:db8:0::1];branch=z9hG4bKa"),
+        (
+            "SIP/2.0/UDP host.example;branch=z9hG4bKa;received=192.0.2.1",
+            "2001:db8::1",
+            "SIP/2.0/UDP host.example;branch=z9hG4bKa;received=192.0.2.1",
+        ),
+    ];
+    for (via, src, want) in cases {
+        let req = format!(
+            "OPTIONS sip:x@y SIP/2.0\r\nVia: {via}\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n"
+        );
+        let m = SipMsg::parse(req.as_bytes()).unwrap();
+        let opts = ReplyOpts { source: Some(Source { ip: src.parse().unwrap(), port: 40000 }), ..Default::default() };
+        let out = local_reply(&m, 200, "OK", &opts).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(&format!("\r\nVia: {want}\r\n")), "{via} from {src}:\n{text}");
+    }
+    // hostname sent-by from an IPv6 source: received in RFC 5952 text
+    let m = SipMsg::parse(REQ).unwrap();
+    let opts =
+        ReplyOpts { source: Some(Source { ip: "2001:db8:0:0::7".parse().unwrap(), port: 5 }), ..Default::default() };
+    let out = String::from_utf8(local_reply(&m, 200, "OK", &opts).unwrap()).unwrap();
+    assert!(out.contains("branch=z9hG4bKabc;rport=5;received=2001:db8::7\r\n"), "{out}");
 }

@@ -165,9 +165,8 @@ fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, extra: &[u8], out: &m
     if !msg.is_request() || msg.method() == Some(crate::sip::Method::Ack) {
         return;
     }
-    let ip = out.src.ip().to_string();
     let opts = crate::sip::ReplyOpts {
-        source: Some(crate::sip::Source { ip: &ip, port: out.src.port() }),
+        source: Some(crate::sip::Source { ip: out.src.ip(), port: out.src.port() }),
         extra_headers: extra,
         ..Default::default()
     };
@@ -193,10 +192,10 @@ fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, extra: &[u8], out: &m
 /// are exempt from Proxy-Require (§16.3 step 4 does not apply to them).
 fn proxy_checks(msg: &SipMsg<'_>) -> Option<(u16, &'static str, Vec<u8>)> {
     use crate::sip::{HeaderKind, Method, Scheme};
-    if let Ok(u) = msg.ruri() {
-        if u.scheme == Scheme::Other {
-            return Some((416, "Unsupported URI Scheme", Vec::new()));
-        }
+    // the scheme alone: the rest of the Request-URI is parsed when the
+    // script asks for it
+    if let Some(Ok((Scheme::Other, _))) = msg.request_uri().map(Scheme::of_uri) {
+        return Some((416, "Unsupported URI Scheme", Vec::new()));
     }
     if !matches!(msg.method(), Some(Method::Ack | Method::Cancel)) {
         let buf = msg.buf();

@@ -3,7 +3,9 @@
 //! change is a lump on the received buffer; nothing is re-serialised.
 
 use std::io::Write as _;
+use std::net::IpAddr;
 
+use super::emit::{hex8, push_decimal, push_ip};
 use super::error::ParseError;
 use super::hdr::Via;
 use super::headers::HeaderKind;
@@ -59,9 +61,9 @@ impl From<LumpError> for BuildError {
 /// Where a request came from, for `received` / `rport` (RFC 3261
 /// §18.2.1, RFC 3581).
 #[derive(Debug, Clone, Copy)]
-pub struct Source<'s> {
-    /// Source IP as text (IPv6 without brackets).
-    pub ip: &'s str,
+pub struct Source {
+    /// Source IP.
+    pub ip: IpAddr,
     /// Source port.
     pub port: u16,
 }
@@ -119,7 +121,7 @@ pub struct ForwardRequest<'s> {
     /// Our Via.
     pub via: ViaSpec<'s>,
     /// Where the request came from (received/rport on its top Via).
-    pub source: Option<Source<'s>>,
+    pub source: Option<Source>,
     /// New Request-URI.
     pub new_ruri: Option<&'s [u8]>,
     /// A Record-Route value to add, e.g. `<sip:192.0.2.1;lr>`.
@@ -137,20 +139,61 @@ pub struct ForwardRequest<'s> {
 
 /// Edits that RFC 3261 §18.2.1 and RFC 3581 make to the top Via of a
 /// received request: `received=` when the sent-by host is not the source
-/// address, or `rport` is asked for; `rport=PORT` filled in. Offsets are
-/// absolute in the message buffer.
-fn received_edits(msg: &SipMsg<'_>, via: &Via, src: Source<'_>, lumps: &mut Lumps) {
-    let buf = msg.buf();
-    let host = via.host.get(buf);
-    let host = host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")).unwrap_or(host);
-    let rport = via.params.get(buf, "rport");
-    let wants_rport = rport.is_some_and(|p| p.value.is_none());
-    let end = via.whole.end();
-    if (wants_rport || !host.eq_ignore_ascii_case(src.ip.as_bytes())) && via.received(buf).is_none() {
-        lumps.insert_fmt(end, format_args!(";received={}", src.ip));
+/// address (compared as addresses) or `rport` is asked for; `rport=PORT`
+/// filled in. Offsets are absolute in the message buffer.
+struct ReceivedEdits {
+    /// Where `;received=` goes (the Via's end), if it is to be added.
+    received_at: Option<usize>,
+    /// The valueless `rport` parameter's name, to become `rport=PORT`.
+    rport_name: Option<std::ops::Range<usize>>,
+    src: Source,
+}
+
+impl ReceivedEdits {
+    fn of(msg: &SipMsg<'_>, via: &Via, src: Source) -> Self {
+        let buf = msg.buf();
+        let rport_name =
+            via.params.get(buf, "rport").filter(|p| p.value.is_none()).map(|p| p.name.off as usize..p.name.end());
+        let wants_received = (rport_name.is_some() || !via.sent_by_is(buf, src.ip)) && via.received(buf).is_none();
+        ReceivedEdits { received_at: wants_received.then(|| via.whole.end()), rport_name, src }
     }
-    if let (true, Some(p)) = (wants_rport, rport) {
-        lumps.replace_fmt(p.name.off as usize, p.name.len as usize, format_args!("rport={}", src.port));
+
+    fn write_received(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b";received=");
+        push_ip(out, self.src.ip);
+    }
+
+    fn write_rport(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"rport=");
+        push_decimal(out, u64::from(self.src.port));
+    }
+
+    /// Records the edits as lumps (forwarding).
+    fn record(&self, lumps: &mut Lumps) {
+        if let Some(at) = self.received_at {
+            lumps.replace_with(at, 0, |out| self.write_received(out));
+        }
+        if let Some(name) = &self.rport_name {
+            lumps.replace_with(name.start, name.len(), |out| self.write_rport(out));
+        }
+    }
+
+    /// Appends the Via header line `line` of `buf` with the edits made
+    /// (a local reply copies this one line).
+    fn write_line(&self, buf: &[u8], line: std::ops::Range<usize>, out: &mut Vec<u8>) {
+        let mut cursor = line.start;
+        // the rport parameter lies inside the Via, before its end
+        if let Some(name) = self.rport_name.as_ref().filter(|n| n.start >= cursor && n.end <= line.end) {
+            out.extend_from_slice(&buf[cursor..name.start]);
+            self.write_rport(out);
+            cursor = name.end;
+        }
+        if let Some(at) = self.received_at.filter(|at| (cursor..=line.end).contains(at)) {
+            out.extend_from_slice(&buf[cursor..at]);
+            self.write_received(out);
+            cursor = at;
+        }
+        out.extend_from_slice(&buf[cursor..line.end]);
     }
 }
 
@@ -194,7 +237,7 @@ pub fn forward_request(msg: &SipMsg<'_>, spec: &ForwardRequest<'_>, mut lumps: L
         lumps.insert_fmt(top, format_args!("Record-Route: {rr}\r\n"));
     }
     if let (Some(src), Ok(via)) = (spec.source, msg.via1()) {
-        received_edits(msg, via, src, &mut lumps);
+        ReceivedEdits::of(msg, via, src).record(&mut lumps);
     }
     if let Some(ruri) = spec.new_ruri {
         if let super::message::FirstLine::Request { uri, .. } = msg.first_line() {
@@ -237,7 +280,7 @@ pub struct ReplyOpts<'s> {
     /// To-tag to add when the request's To has none (ignored for 100).
     pub to_tag: Option<&'s str>,
     /// Source of the request: received/rport on the copied top Via.
-    pub source: Option<Source<'s>>,
+    pub source: Option<Source>,
     /// `Server:` value.
     pub server: Option<&'s str>,
     /// Extra header lines, each CRLF-terminated.
@@ -251,8 +294,11 @@ pub struct ReplyOpts<'s> {
 pub fn local_reply(req: &SipMsg<'_>, code: u16, reason: &str, opts: &ReplyOpts<'_>) -> Result<Vec<u8>, BuildError> {
     let buf = req.buf();
     let mut out = Vec::with_capacity(512 + opts.body.len() + opts.extra_headers.len());
-    // Writes into a Vec cannot fail.
-    let _ = write!(out, "SIP/2.0 {code} {reason}\r\n");
+    out.extend_from_slice(b"SIP/2.0 ");
+    push_decimal(&mut out, u64::from(code));
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
     let via1 = req.via1()?;
     let to = req.to()?;
     req.from()?;
@@ -264,13 +310,12 @@ pub fn local_reply(req: &SipMsg<'_>, code: u16, reason: &str, opts: &ReplyOpts<'
         match h.kind {
             HeaderKind::Via if first_via => {
                 first_via = false;
-                let mut l = Lumps::new();
-                if let Some(src) = opts.source {
-                    received_edits(req, via1, src, &mut l);
+                match opts.source {
+                    Some(src) => {
+                        ReceivedEdits::of(req, via1, src).write_line(buf, h.line.off as usize..h.line.end(), &mut out)
+                    }
+                    None => out.extend_from_slice(line),
                 }
-                // The edits were recorded on the whole buffer: apply them
-                // to this line alone.
-                out.extend_from_slice(&l.rebased(h.line.off as usize).apply(line)?);
             }
             HeaderKind::Via | HeaderKind::From | HeaderKind::CallId | HeaderKind::CSeq => out.extend_from_slice(line),
             HeaderKind::To => {
@@ -279,7 +324,8 @@ pub fn local_reply(req: &SipMsg<'_>, code: u16, reason: &str, opts: &ReplyOpts<'
                     Some(tag) => {
                         let cut = h.value.end() - h.line.off as usize;
                         out.extend_from_slice(&line[..cut]);
-                        let _ = write!(out, ";tag={tag}");
+                        out.extend_from_slice(b";tag=");
+                        out.extend_from_slice(tag.as_bytes());
                         out.extend_from_slice(&line[cut..]);
                     }
                     None => out.extend_from_slice(line),
@@ -290,9 +336,13 @@ pub fn local_reply(req: &SipMsg<'_>, code: u16, reason: &str, opts: &ReplyOpts<'
     }
     out.extend_from_slice(opts.extra_headers);
     if let Some(server) = opts.server {
-        let _ = write!(out, "Server: {server}\r\n");
+        out.extend_from_slice(b"Server: ");
+        out.extend_from_slice(server.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
-    let _ = write!(out, "Content-Length: {}\r\n\r\n", opts.body.len());
+    out.extend_from_slice(b"Content-Length: ");
+    push_decimal(&mut out, opts.body.len() as u64);
+    out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(opts.body);
     Ok(out)
 }
@@ -344,7 +394,7 @@ pub fn stateless_branch(msg: &SipMsg<'_>) -> Result<String, BuildError> {
 /// The To-tag of a locally generated reply: a prefix from `secret` (one per
 /// server) and a part from the request, so that every retransmission of
 /// a request is answered with the same tag.
-pub fn local_to_tag(secret: &[u8], msg: &SipMsg<'_>) -> Result<String, BuildError> {
+pub fn local_to_tag(secret: &[u8], msg: &SipMsg<'_>) -> Result<LocalTag, BuildError> {
     let buf = msg.buf();
     let via = msg.via1()?;
     let part = fnv1a64(&[
@@ -353,7 +403,22 @@ pub fn local_to_tag(secret: &[u8], msg: &SipMsg<'_>) -> Result<String, BuildErro
         via.branch(buf).unwrap_or(b""),
         &msg.cseq()?.seq.to_be_bytes(),
     ]);
-    Ok(format!("{:08x}-{:08x}", fnv1a64(&[secret]) as u32, part as u32))
+    let mut text = [b'-'; 17];
+    text[..8].copy_from_slice(&hex8(fnv1a64(&[secret]) as u32));
+    text[9..].copy_from_slice(&hex8(part as u32));
+    Ok(LocalTag(text))
+}
+
+/// A To-tag made by [`local_to_tag`]: `xxxxxxxx-xxxxxxxx`, hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTag([u8; 17]);
+
+impl LocalTag {
+    /// The tag's text.
+    pub fn as_str(&self) -> &str {
+        // only hex digits and '-' were written
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 /// A reply to a request that did not parse (RFC 4475 §3.1.2: answer 400

@@ -24,7 +24,7 @@ pub fn exercise(data: &[u8]) {
     let _ = black_box(m.record_routes());
     let _ = black_box(m.expires());
     let _ = black_box(describe(&m));
-    let src = Source { ip: "192.0.2.7", port: 5099 };
+    let src = Source { ip: std::net::IpAddr::from([192, 0, 2, 7]), port: 5099 };
     let spec = ForwardRequest {
         via: ViaSpec {
             transport: "TCP",
@@ -45,8 +45,13 @@ pub fn exercise(data: &[u8]) {
             // What we send must parse again.
             assert!(SipMsg::parse(&out).is_ok(), "forwarded request does not parse");
         }
-        let tag = local_to_tag(b"fuzz", &m).unwrap_or_default();
-        let opts = ReplyOpts { to_tag: Some(&tag), source: Some(src), server: Some("sipr"), ..Default::default() };
+        let tag = local_to_tag(b"fuzz", &m).ok();
+        let opts = ReplyOpts {
+            to_tag: tag.as_ref().map(|t| t.as_str()),
+            source: Some(src),
+            server: Some("sipr"),
+            ..Default::default()
+        };
         if let Ok(out) = local_reply(&m, 400, "Bad Request", &opts) {
             assert!(SipMsg::parse(&out).is_ok(), "local reply does not parse");
         }

@@ -155,6 +155,15 @@ impl Via {
         self.param(buf, "received").flatten()
     }
 
+    /// Whether the sent-by host is the address `ip` (compared as
+    /// addresses, an IPv6 reference with or without brackets): when it is
+    /// not, a server adds `received=` (RFC 3261 §18.2.1).
+    pub fn sent_by_is(&self, buf: &[u8], ip: std::net::IpAddr) -> bool {
+        let host = self.host.get(buf);
+        let host = host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")).unwrap_or(host);
+        std::str::from_utf8(host).ok().and_then(|h| h.parse::<std::net::IpAddr>().ok()) == Some(ip)
+    }
+
     /// `;rport`: `None` absent, `Some(None)` without value, `Some(Some(p))`.
     pub fn rport(&self, buf: &[u8]) -> Option<Option<u16>> {
         self.param(buf, "rport").map(|v| v.and_then(|v| parse_u32(v, 65_535)).map(|p| p as u16))

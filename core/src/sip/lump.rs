@@ -85,6 +85,15 @@ impl Lumps {
         self.replace_fmt(off, 0, args);
     }
 
+    /// Replaces `len` bytes at `off` by what `write` appends to the
+    /// arena (for text built from pieces, e.g. by `sip::emit`, without
+    /// `core::fmt`).
+    pub fn replace_with(&mut self, off: usize, len: usize, write: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.arena.len();
+        write(&mut self.arena);
+        self.push_range(off, len, start);
+    }
+
     /// Inserts `data` before the byte at `off`.
     pub fn insert(&mut self, off: usize, data: &[u8]) {
         self.push(off, 0, data);

@@ -9,6 +9,7 @@
 
 mod build;
 mod describe;
+pub mod emit;
 mod error;
 mod exercise;
 mod framing;
@@ -21,7 +22,8 @@ mod uri;
 
 pub use build::{
     decode_stateful_branch, forward_reply, forward_request, local_reply, local_to_tag, salvage_reply, stateful_branch,
-    stateless_branch, BuildError, ForwardRequest, ReplyOpts, Source, ViaSpec, DEFAULT_MAX_FORWARDS, MAGIC_COOKIE,
+    stateless_branch, BuildError, ForwardRequest, LocalTag, ReplyOpts, Source, ViaSpec, DEFAULT_MAX_FORWARDS,
+    MAGIC_COOKIE,
 };
 pub use describe::describe;
 pub use error::{ParseError, ParseErrorKind};

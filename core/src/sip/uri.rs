@@ -155,11 +155,11 @@ fn is_ipv4(h: &[u8]) -> bool {
     n == 4
 }
 
-impl Uri {
-    /// Parses the URI in `span` of `buf`.
-    pub fn parse(buf: &[u8], span: Span) -> Result<Uri, UriError> {
-        let s = span.get(buf);
-        let base = span.off as usize;
+impl Scheme {
+    /// The scheme of the URI text `s` and where its colon is; an error
+    /// when `s` has no `scheme:` (RFC 3261 §25.1). Classifies without
+    /// parsing the rest (a proxy's 416 check needs only this).
+    pub fn of_uri(s: &[u8]) -> Result<(Scheme, usize), UriError> {
         let colon = find_byte(s, b':').ok_or(UriError::MissingScheme)?;
         let scheme_txt = &s[..colon];
         if scheme_txt.is_empty()
@@ -177,6 +177,16 @@ impl Uri {
         } else {
             Scheme::Other
         };
+        Ok((scheme, colon))
+    }
+}
+
+impl Uri {
+    /// Parses the URI in `span` of `buf`.
+    pub fn parse(buf: &[u8], span: Span) -> Result<Uri, UriError> {
+        let s = span.get(buf);
+        let base = span.off as usize;
+        let (scheme, colon) = Scheme::of_uri(s)?;
         let mut uri = Uri {
             scheme,
             whole: span,

@@ -577,7 +577,6 @@ pub mod reply {
             return Err(format!("invalid reply code {code}").into());
         }
         let tag = local_to_tag(&ctx.core.secret.to_be_bytes(), ctx.msg)?;
-        let src_ip = ctx.rcv.src.ip().to_string();
         let server =
             if ctx.core.server_header.is_empty() { sipr_core::server_signature() } else { &ctx.core.server_header };
         // the script's append_to_reply headers, then the caller's
@@ -592,8 +591,8 @@ pub mod reply {
             code,
             reason,
             &ReplyOpts {
-                to_tag: Some(&tag),
-                source: Some(Source { ip: &src_ip, port: ctx.rcv.src.port() }),
+                to_tag: Some(tag.as_str()),
+                source: Some(Source { ip: ctx.rcv.src.ip(), port: ctx.rcv.src.port() }),
                 server: Some(server),
                 extra_headers: &headers,
                 body,

@@ -101,7 +101,15 @@ fn reply(ctx: &mut Ctx<'_>, code: u16, reason: &str) -> FnResult {
 
 fn sl_send_reply(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let code = code_param(ctx, &p[0])?;
-    let reason = String::from_utf8_lossy(&p[1].text(ctx)).into_owned();
+    // a constant reason (the usual case) is used in place
+    let evaluated;
+    let reason = match &p[1] {
+        Param::Str(s) => String::from_utf8_lossy(s),
+        other => {
+            evaluated = other.text(ctx).into_owned();
+            String::from_utf8_lossy(&evaluated)
+        }
+    };
     reply(ctx, code, &reason)
 }
 
