@@ -75,6 +75,7 @@ test: deps
 bench:
 	$(MAKE) deps TEST_APT_PACKAGES="kamailio sip-tester sipsak procps iproute2 time"
 	$(CARGO) build --release --workspace
+	$(CARGO) build --release -p sipr-core --example udp_floor
 	$(CARGO) bench -p sipr-mem -p sipr-locking -p sipr-core
 	bash scripts/bench-server.sh
 

@@ -3,13 +3,16 @@
 # workload of ../shared/bench for sipr and for Kamailio (-x tlsf, its
 # fastest allocator) at 2,000 and 10,000 requests/s, same children, same
 # machine, one run each; prints CPU µs per request for both and the ratio
-# (target: sipr ≤ 0.67× Kamailio, 0 failures); then the highest rate each
+# (target: sipr ≤ 0.67× Kamailio, 0 failures) and that of a responder
+# doing no SIP work (the floor); then the highest rate each
 # server carries with 0 failures (MAX_RATES, 5 s of load per step, up to
 # the first step that fails; target: sipr's ≥ Kamailio's).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${SIPR_SHARED_DIR:-$ROOT/../shared}/bench
 SIPR=${SIPR:-$ROOT/target/release/sipr}
+FLOOR=${FLOOR:-$ROOT/target/release/examples/udp_floor}
+export FLOOR
 RATES=${RATES:-"2000 10000"}
 MAX_RATES=${MAX_RATES:-"10000 20000 30000 40000 50000"}
 if [ ! -x "$BENCH/run.sh" ]; then
@@ -25,14 +28,25 @@ trap 'rm -f "$RESULTS"' EXIT
 
 field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 
-echo "| rate | sipr µs/request | Kamailio µs/request | ratio | sipr ok/fail | Kamailio ok/fail | sipr achieved/s | Kamailio achieved/s |"
-echo "|---|---|---|---|---|---|---|---|"
+# FLOOR (core/examples/udp_floor.rs, built by make bench) answers with
+# the same two syscalls per request and no SIP work: what is left of a
+# request's cost when a server does nothing (the kernel's share).
+echo "| rate | sipr µs/request | Kamailio µs/request | ratio | floor µs/request | floor/Kamailio | sipr ok/fail | Kamailio ok/fail | sipr achieved/s | Kamailio achieved/s |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for rate in $RATES; do
     s=$(SERVER_BIN="$SIPR" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" sipr options "$rate" 2>/dev/null | tail -1)
     k=$(RESULTS_FILE="$RESULTS" SERVER_EXTRA_ARGS="-x tlsf" "$BENCH/run.sh" kamailio options "$rate" 2>/dev/null | tail -1)
-    su=$(field "$s" cpu_us_per_call); ku=$(field "$k" cpu_us_per_call)
+    f=""
+    if [ -x "$FLOOR" ]; then
+        # evaluated by run.sh, which sets SERVER_PORT and CHILDREN
+        # shellcheck disable=SC2016
+        f=$(SERVER_CMD='"$FLOOR" 127.0.0.1:$SERVER_PORT $CHILDREN' RESULTS_FILE="$RESULTS" \
+            "$BENCH/run.sh" floor options "$rate" 2>/dev/null | tail -1) || true
+    fi
+    su=$(field "$s" cpu_us_per_call); ku=$(field "$k" cpu_us_per_call); fu=$(field "$f" cpu_us_per_call)
     ratio=$(awk -v a="$su" -v b="$ku" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-    echo "| $rate | $su | $ku | $ratio | $(field "$s" ok)/$(field "$s" fail) | $(field "$k" ok)/$(field "$k" fail) | $(field "$s" achieved_cps) | $(field "$k" achieved_cps) |"
+    fratio=$(awk -v a="$fu" -v b="$ku" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "-" }')
+    echo "| $rate | $su | $ku | $ratio | ${fu:--} | $fratio | $(field "$s" ok)/$(field "$s" fail) | $(field "$k" ok)/$(field "$k" fail) | $(field "$s" achieved_cps) | $(field "$k" achieved_cps) |"
 done
 
 # The rate sweep: a step passes when every request was answered (ok =
