@@ -159,7 +159,14 @@ impl Scheme {
     /// The scheme of the URI text `s` and where its colon is; an error
     /// when `s` has no `scheme:` (RFC 3261 §25.1). Classifies without
     /// parsing the rest (a proxy's 416 check needs only this).
+    #[inline]
     pub fn of_uri(s: &[u8]) -> Result<(Scheme, usize), UriError> {
+        // nearly every URI a SIP server sees starts with `sip:`
+        if let Some(head) = s.get(..4) {
+            if head[3] == b':' && head[..3].eq_ignore_ascii_case(b"sip") {
+                return Ok((Scheme::Sip, 3));
+            }
+        }
         let colon = find_byte(s, b':').ok_or(UriError::MissingScheme)?;
         let scheme_txt = &s[..colon];
         if scheme_txt.is_empty()
