@@ -189,7 +189,7 @@ f: <sip:a@h>;tag=1\r\nTo: \"unterminated <sip:bob@h>;tag=t1\r\ni: c1\r\nCSeq: 1 
 /// not asked for (addresses compared as addresses).
 #[test]
 fn local_reply_edits_only_the_top_via() {
-    let cases: [(&str, &str, &str); 5] = [
+    let cases: [(&str, &str, &str); 6] = [
         (
             "SIP/2.0/UDP 10.0.0.5:5062;rport;branch=z9hG4bKa",
             "203.0.113.9",
@@ -201,6 +201,12 @@ fn local_reply_edits_only_the_top_via() {
             "SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKa;rport=40000;received=10.0.0.5 , SIP/2.0/UDP 10.9.9.9;branch=z9hG4bKb",
         ),
         ("SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKa", "10.0.0.5", "SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKa"),
+        // a value the client should not have put is overwritten (as Kamailio)
+        (
+            "SIP/2.0/UDP 10.0.0.5;rport=1234;branch=z9hG4bKa",
+            "10.0.0.5",
+            "SIP/2.0/UDP 10.0.0.5;rport=40000;branch=z9hG4bKa;received=10.0.0.5",
+        ),
         ("SIP/2.0/UDP [2001:db8:0::1];branch=z9hG4bKa", "2001:db8::1", "SIP/2.0/UDP [2001:db8:0::1];branch=z9hG4bKa"),
         (
             "SIP/2.0/UDP host.example;branch=z9hG4bKa;received=192.0.2.1",

@@ -139,23 +139,26 @@ pub struct ForwardRequest<'s> {
 
 /// Edits that RFC 3261 §18.2.1 and RFC 3581 make to the top Via of a
 /// received request: `received=` when the sent-by host is not the source
-/// address (compared as addresses) or `rport` is asked for; `rport=PORT`
+/// address (compared as addresses) or `rport` is there; `rport=PORT`
 /// filled in. Offsets are absolute in the message buffer.
 struct ReceivedEdits {
     /// Where `;received=` goes (the Via's end), if it is to be added.
     received_at: Option<usize>,
-    /// The valueless `rport` parameter's name, to become `rport=PORT`.
-    rport_name: Option<std::ops::Range<usize>>,
+    /// The `rport` parameter (name and value, if any), to become
+    /// `rport=PORT`.
+    rport: Option<std::ops::Range<usize>>,
     src: Source,
 }
 
 impl ReceivedEdits {
     fn of(msg: &SipMsg<'_>, via: &Via, src: Source) -> Self {
         let buf = msg.buf();
-        let rport_name =
-            via.params.get(buf, "rport").filter(|p| p.value.is_none()).map(|p| p.name.off as usize..p.name.end());
-        let wants_received = (rport_name.is_some() || !via.sent_by_is(buf, src.ip)) && via.received(buf).is_none();
-        ReceivedEdits { received_at: wants_received.then(|| via.whole.end()), rport_name, src }
+        // a value the client put there (RFC 3581 §3 says it must not) is
+        // overwritten too, as Kamailio does: the reply goes to the port
+        // the request came from
+        let rport = via.params.get(buf, "rport").map(|p| p.name.off as usize..p.value.unwrap_or(p.name).end());
+        let wants_received = (rport.is_some() || !via.sent_by_is(buf, src.ip)) && via.received(buf).is_none();
+        ReceivedEdits { received_at: wants_received.then(|| via.whole.end()), rport, src }
     }
 
     fn write_received(&self, out: &mut Vec<u8>) {
@@ -173,8 +176,8 @@ impl ReceivedEdits {
         if let Some(at) = self.received_at {
             lumps.replace_with(at, 0, |out| self.write_received(out));
         }
-        if let Some(name) = &self.rport_name {
-            lumps.replace_with(name.start, name.len(), |out| self.write_rport(out));
+        if let Some(rport) = &self.rport {
+            lumps.replace_with(rport.start, rport.len(), |out| self.write_rport(out));
         }
     }
 
@@ -183,10 +186,10 @@ impl ReceivedEdits {
     fn write_line(&self, buf: &[u8], line: std::ops::Range<usize>, out: &mut Vec<u8>) {
         let mut cursor = line.start;
         // the rport parameter lies inside the Via, before its end
-        if let Some(name) = self.rport_name.as_ref().filter(|n| n.start >= cursor && n.end <= line.end) {
-            out.extend_from_slice(&buf[cursor..name.start]);
+        if let Some(rport) = self.rport.as_ref().filter(|r| r.start >= cursor && r.end <= line.end) {
+            out.extend_from_slice(&buf[cursor..rport.start]);
             self.write_rport(out);
-            cursor = name.end;
+            cursor = rport.end;
         }
         if let Some(at) = self.received_at.filter(|at| (cursor..=line.end).contains(at)) {
             out.extend_from_slice(&buf[cursor..at]);
