@@ -231,3 +231,28 @@ fn local_reply_edits_only_the_top_via() {
     let out = String::from_utf8(local_reply(&m, 200, "OK", &opts).unwrap()).unwrap();
     assert!(out.contains("branch=z9hG4bKabc;rport=5;received=2001:db8::7\r\n"), "{out}");
 }
+
+/// Record-Route is copied into 18x and 2xx local replies only, every
+/// line in order (checked against Kamailio 5.6's sl: 100, 101..179, 3xx,
+/// 4xx get none).
+#[test]
+fn local_reply_copies_record_route_for_18x_and_2xx() {
+    let req = b"OPTIONS sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKa\r\n\
+Record-Route: <sip:10.1.1.1;lr>, <sip:10.2.2.2;lr>\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\n\
+Record-Route: <sip:10.3.3.3;lr>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n";
+    let m = SipMsg::parse(req).unwrap();
+    for code in [100u16, 101, 179, 180, 183, 200, 299, 300, 404, 500] {
+        let out = local_reply(&m, code, "X", &ReplyOpts::default()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rr: Vec<&str> = text.lines().filter(|l| l.starts_with("Record-Route:")).collect();
+        if (180..300).contains(&code) {
+            assert_eq!(
+                rr,
+                ["Record-Route: <sip:10.1.1.1;lr>, <sip:10.2.2.2;lr>", "Record-Route: <sip:10.3.3.3;lr>"],
+                "{code}"
+            );
+        } else {
+            assert!(rr.is_empty(), "{code}: {text}");
+        }
+    }
+}

@@ -293,7 +293,8 @@ pub struct ReplyOpts<'s> {
 }
 
 /// A reply generated here to `req` (RFC 3261 §8.2.6): Via(s), From, To
-/// (tagged), Call-ID and CSeq copied; Server; Content-Length.
+/// (tagged), Call-ID and CSeq copied, Record-Route too for 180..299;
+/// Server; Content-Length.
 pub fn local_reply(req: &SipMsg<'_>, code: u16, reason: &str, opts: &ReplyOpts<'_>) -> Result<Vec<u8>, BuildError> {
     let buf = req.buf();
     let mut out = Vec::with_capacity(512 + opts.body.len() + opts.extra_headers.len());
@@ -321,6 +322,9 @@ pub fn local_reply(req: &SipMsg<'_>, code: u16, reason: &str, opts: &ReplyOpts<'
                 }
             }
             HeaderKind::Via | HeaderKind::From | HeaderKind::CallId | HeaderKind::CSeq => out.extend_from_slice(line),
+            // as Kamailio: Record-Route goes into 18x and 2xx replies (the
+            // ones that may establish a dialog, RFC 3261 §12.1.1), in order
+            HeaderKind::RecordRoute if (180..300).contains(&code) => out.extend_from_slice(line),
             HeaderKind::To => {
                 let tag = opts.to_tag.filter(|_| code > 100 && to.tag(buf).is_none());
                 match tag {
