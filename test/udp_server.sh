@@ -26,6 +26,7 @@ loadmodule "sl"
 request_route {
     if (method == "OPTIONS") { sl_send_reply("200", "OK"); exit; }
     if (method == "ACK") { exit; }
+    if (method == "INFO") { force_rport(); sl_send_reply("200", "OK"); exit; }
     sl_send_reply("405", "Method Not Allowed");
 }
 CFG
@@ -52,21 +53,27 @@ sipp_counts "$WORK/sipp.out"
 echo "successful=$ok failed=$bad"
 [ "$ok" = "$CALLS" ] && [ "$bad" = "0" ] || fail "expected $CALLS answered, 0 failed"
 
-echo "== replies go where the top Via says (RFC 3261 §18.2.2, RFC 3581): its port, or the source port with rport"
+echo "== replies go where the top Via says (RFC 3261 §18.2.2, RFC 3581): its port, or the source port with rport or force_rport()"
 python3 - "$PORT" <<'PY' || fail "reply routing by Via"
 import socket, sys
 port = int(sys.argv[1])
 catcher = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); catcher.bind(("127.0.0.1", 0)); catcher.settimeout(3)
 src = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); src.bind(("127.0.0.1", 0)); src.settimeout(3)
-def options(via_port, rport, n):
-    return ("OPTIONS sip:x@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKvia%d%s\r\n"
-            "From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: via%d@t\r\nCSeq: 1 OPTIONS\r\n"
-            "Content-Length: 0\r\n\r\n" % (port, via_port, n, ";rport" if rport else "", n)).encode()
-src.sendto(options(catcher.getsockname()[1], False, 1), ("127.0.0.1", port))
+def request(via_port, rport, n, method="OPTIONS"):
+    return ("%s sip:x@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKvia%d%s\r\n"
+            "From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: via%d@t\r\nCSeq: 1 %s\r\n"
+            "Content-Length: 0\r\n\r\n" % (method, port, via_port, n, ";rport" if rport else "", n, method)).encode()
+src.sendto(request(catcher.getsockname()[1], False, 1), ("127.0.0.1", port))
 assert catcher.recv(4096).startswith(b"SIP/2.0 200"), "no reply at the Via port"
-src.sendto(options(catcher.getsockname()[1], True, 2), ("127.0.0.1", port))
+src.sendto(request(catcher.getsockname()[1], True, 2), ("127.0.0.1", port))
 r = src.recv(4096)
 assert r.startswith(b"SIP/2.0 200") and b";rport=%d" % src.getsockname()[1] in r, r
+# force_rport() in the script: as if the Via had rport (Kamailio: rport
+# added at the Via's end, no received for the same address)
+src.sendto(request(catcher.getsockname()[1], False, 3, "INFO"), ("127.0.0.1", port))
+r = src.recv(4096)
+want = b";branch=z9hG4bKvia3;rport=%d\r\n" % src.getsockname()[1]
+assert r.startswith(b"SIP/2.0 200") and want in r, r
 PY
 
 echo "== the UDP socket's receive buffer grown to maxbuffer (256 KB; the kernel books twice), as Kamailio's"

@@ -44,7 +44,7 @@ fn main() {
     ];
     let spec = ForwardRequest {
         via: ViaSpec { transport: "UDP", host: "192.0.2.1", port: Some(5060), branch: "z9hG4bK1a2b.7.0", rport: false },
-        source: Some(Source { ip: "203.0.113.9".parse().unwrap(), port: 5060 }),
+        source: Some(Source { ip: "203.0.113.9".parse().unwrap(), port: 5060, force_rport: false }),
         new_ruri: None,
         record_route: Some("<sip:192.0.2.1;lr>"),
         pop_route: true,

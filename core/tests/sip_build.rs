@@ -22,7 +22,7 @@ hellotrailing-garbage";
 fn spec<'a>() -> ForwardRequest<'a> {
     ForwardRequest {
         via: ViaSpec { transport: "UDP", host: "192.0.2.1", port: Some(5060), branch: "z9hG4bKnew.1", rport: true },
-        source: Some(Source { ip: "203.0.113.9".parse().unwrap(), port: 40000 }),
+        source: Some(Source { ip: "203.0.113.9".parse().unwrap(), port: 40000, force_rport: false }),
         new_ruri: Some(b"sip:bob@10.1.1.1:5070"),
         record_route: Some("<sip:192.0.2.1;lr>"),
         pop_route: true,
@@ -86,7 +86,7 @@ fn max_forwards_zero_absent_and_content_length_for_streams() {
     let mut s = spec();
     s.pop_route = true;
     s.record_route = None;
-    s.source = Some(Source { ip: "10.0.0.5".parse().unwrap(), port: 5060 });
+    s.source = Some(Source { ip: "10.0.0.5".parse().unwrap(), port: 5060, force_rport: false });
     s.ensure_content_length = true;
     let out = forward_request(&m, &s, Lumps::new()).unwrap();
     let f = SipMsg::parse(&out).unwrap();
@@ -119,7 +119,7 @@ fn local_reply_follows_8_2_6() {
     let tag = local_to_tag(b"server-secret", &m).unwrap();
     let opts = ReplyOpts {
         to_tag: Some(tag.as_str()),
-        source: Some(Source { ip: "203.0.113.9".parse().unwrap(), port: 40000 }),
+        source: Some(Source { ip: "203.0.113.9".parse().unwrap(), port: 40000, force_rport: false }),
         server: Some("sipr (0.1.0)"),
         extra_headers: b"Allow: INVITE, ACK\r\n",
         body: b"",
@@ -219,15 +219,20 @@ fn local_reply_edits_only_the_top_via() {
             "OPTIONS sip:x@y SIP/2.0\r\nVia: {via}\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n"
         );
         let m = SipMsg::parse(req.as_bytes()).unwrap();
-        let opts = ReplyOpts { source: Some(Source { ip: src.parse().unwrap(), port: 40000 }), ..Default::default() };
+        let opts = ReplyOpts {
+            source: Some(Source { ip: src.parse().unwrap(), port: 40000, force_rport: false }),
+            ..Default::default()
+        };
         let out = local_reply(&m, 200, "OK", &opts).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains(&format!("\r\nVia: {want}\r\n")), "{via} from {src}:\n{text}");
     }
     // hostname sent-by from an IPv6 source: received in RFC 5952 text
     let m = SipMsg::parse(REQ).unwrap();
-    let opts =
-        ReplyOpts { source: Some(Source { ip: "2001:db8:0:0::7".parse().unwrap(), port: 5 }), ..Default::default() };
+    let opts = ReplyOpts {
+        source: Some(Source { ip: "2001:db8:0:0::7".parse().unwrap(), port: 5, force_rport: false }),
+        ..Default::default()
+    };
     let out = String::from_utf8(local_reply(&m, 200, "OK", &opts).unwrap()).unwrap();
     assert!(out.contains("branch=z9hG4bKabc;rport=5;received=2001:db8::7\r\n"), "{out}");
 }
@@ -254,5 +259,44 @@ Record-Route: <sip:10.3.3.3;lr>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n";
         } else {
             assert!(rr.is_empty(), "{code}: {text}");
         }
+    }
+}
+
+/// The script's force_rport(): the top Via gets `rport=PORT` (and
+/// `received` only when the sent-by is another address), at its end in a
+/// local reply and right after the sent-by in a forwarded request — byte
+/// for byte what Kamailio 5.6 writes.
+#[test]
+fn forced_rport_edits_as_kamailio() {
+    let cases: [(&str, &str, &str); 3] = [
+        (
+            "127.0.0.1:5999;branch=z9hG4bKf1",
+            "127.0.0.1:5999;branch=z9hG4bKf1;rport=40000",
+            "127.0.0.1:5999;rport=40000;branch=z9hG4bKf1",
+        ),
+        (
+            "10.7.7.7:5999;branch=z9hG4bKf2",
+            "10.7.7.7:5999;branch=z9hG4bKf2;rport=40000;received=127.0.0.1",
+            "10.7.7.7:5999;rport=40000;received=127.0.0.1;branch=z9hG4bKf2",
+        ),
+        // an rport the client asked for is filled in where it stands
+        (
+            "127.0.0.1:5999;branch=z9hG4bKf3;rport",
+            "127.0.0.1:5999;branch=z9hG4bKf3;rport=40000;received=127.0.0.1",
+            "127.0.0.1:5999;received=127.0.0.1;branch=z9hG4bKf3;rport=40000",
+        ),
+    ];
+    for (via, in_reply, forwarded) in cases {
+        let req = format!(
+            "OPTIONS sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP {via}\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n"
+        );
+        let m = SipMsg::parse(req.as_bytes()).unwrap();
+        let src = Source { ip: "127.0.0.1".parse().unwrap(), port: 40000, force_rport: true };
+        let reply = local_reply(&m, 200, "OK", &ReplyOpts { source: Some(src), ..Default::default() }).unwrap();
+        let reply = String::from_utf8(reply).unwrap();
+        assert!(reply.contains(&format!("\r\nVia: SIP/2.0/UDP {in_reply}\r\n")), "{via}:\n{reply}");
+        let spec = ForwardRequest { source: Some(src), record_route: None, pop_route: false, new_ruri: None, ..spec() };
+        let fwd = String::from_utf8(forward_request(&m, &spec, Lumps::new()).unwrap()).unwrap();
+        assert!(fwd.contains(&format!("\r\nVia: SIP/2.0/UDP {forwarded}\r\n")), "{via}:\n{fwd}");
     }
 }

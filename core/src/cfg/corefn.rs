@@ -447,22 +447,10 @@ fn build_forward(ctx: &mut Ctx<'_>, proto: Proto) -> Result<Vec<u8>, String> {
     };
     let transport = proto.name().to_ascii_uppercase();
     let src_ip = ctx.rcv.src.ip();
-    let mut lumps = ctx.lumps.clone();
-    if ctx.force_rport {
-        // RFC 3581 behaviour even though the client did not ask for it
-        if let Ok(via) = msg.via1() {
-            let buf = msg.buf();
-            if via.params.get(buf, "rport").is_none() {
-                if via.sent_by_is(buf, src_ip) && via.received(buf).is_none() {
-                    lumps.insert_fmt(via.whole.end(), format_args!(";received={src_ip}"));
-                }
-                lumps.insert_fmt(via.whole.end(), format_args!(";rport={}", ctx.rcv.src.port()));
-            }
-        }
-    }
+    let lumps = ctx.lumps.clone();
     let spec = ForwardRequest {
         via: ViaSpec { transport: &transport, host: &host, port, branch: &branch, rport: ctx.add_local_rport },
-        source: Some(Source { ip: src_ip, port: ctx.rcv.src.port() }),
+        source: Some(Source { ip: src_ip, port: ctx.rcv.src.port(), force_rport: ctx.force_rport }),
         new_ruri: ctx.new_uri(),
         record_route: None,
         pop_route: false,

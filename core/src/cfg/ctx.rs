@@ -120,8 +120,14 @@ pub enum Dest<'a> {
         proto: Option<Proto>,
     },
     /// Back to the sender of the message being processed (a reply), on
-    /// the socket or connection it came from.
-    Source,
+    /// the socket or connection it came from: over UDP and SCTP to the
+    /// top Via's port (RFC 3261 §18.2.2) unless it has `rport`, or
+    /// `symmetric` (the script's `force_rport()`), then to the source
+    /// port (RFC 3581).
+    Source {
+        /// Send to the source port whatever the Via says.
+        symmetric: bool,
+    },
 }
 
 /// A message as a [`Recorder`] kept it.
@@ -177,7 +183,7 @@ impl Outbound for Recorder {
     fn send(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
         let (host, port, proto, to_source) = match dest {
             Dest::Host { host, port, proto } => (host.to_vec(), port, proto, false),
-            Dest::Source => (Vec::new(), None, None, true),
+            Dest::Source { .. } => (Vec::new(), None, None, true),
         };
         self.sent.push(Outgoing { host, port, proto, to_source, data: data.to_vec() });
         Ok(())

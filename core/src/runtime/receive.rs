@@ -118,19 +118,20 @@ impl Outbound for Out<'_, '_> {
     fn send(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
         let net = self.net;
         match dest {
-            Dest::Source => match self.arrival {
-                Arrival::Udp { sock } => net.udp[sock]
-                    .send_to(data, self.reply_to)
-                    .map(|_| ())
-                    .map_err(|e| format!("send to {}: {e}", self.reply_to)),
-                Arrival::Tcp { conn } => {
-                    net.tcp.ok_or("TCP is off")?.send_on(conn, self.src, data).map_err(|e| e.to_string())
+            Dest::Source { symmetric } => {
+                let to = if symmetric { self.src } else { self.reply_to };
+                match self.arrival {
+                    Arrival::Udp { sock } => {
+                        net.udp[sock].send_to(data, to).map(|_| ()).map_err(|e| format!("send to {to}: {e}"))
+                    }
+                    Arrival::Tcp { conn } => {
+                        net.tcp.ok_or("TCP is off")?.send_on(conn, self.src, data).map_err(|e| e.to_string())
+                    }
+                    Arrival::Sctp { sock } => {
+                        net.sctp[sock].send_to(data, to).map(|_| ()).map_err(|e| format!("send to sctp:{to}: {e}"))
+                    }
                 }
-                Arrival::Sctp { sock } => net.sctp[sock]
-                    .send_to(data, self.reply_to)
-                    .map(|_| ())
-                    .map_err(|e| format!("send to sctp:{}: {e}", self.reply_to)),
-            },
+            }
             Dest::Host { host, port, proto } => {
                 let host = std::str::from_utf8(host).map_err(|_| "host is not UTF-8")?;
                 // RFC 3263: SRV when no port, the transport it finds
@@ -166,19 +167,19 @@ fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, extra: &[u8], out: &m
         return;
     }
     let opts = crate::sip::ReplyOpts {
-        source: Some(crate::sip::Source { ip: out.src.ip(), port: out.src.port() }),
+        source: Some(crate::sip::Source { ip: out.src.ip(), port: out.src.port(), force_rport: false }),
         extra_headers: extra,
         ..Default::default()
     };
     match crate::sip::local_reply(msg, code, reason, &opts) {
         Ok(data) => {
-            let _ = out.send(Dest::Source, &data);
+            let _ = out.send(Dest::Source { symmetric: false }, &data);
         }
         // the headers a reply copies are the broken ones: copy their lines
         Err(_) => {
             let tag = format!("{:08x}", crate::hash::fnv1a64(&[msg.buf()]) as u32);
             if let Some(data) = crate::sip::salvage_reply(msg.buf(), code, reason, &tag) {
-                let _ = out.send(Dest::Source, &data);
+                let _ = out.send(Dest::Source { symmetric: false }, &data);
             }
         }
     }
@@ -224,7 +225,7 @@ pub(super) fn answer_unparsable(data: &[u8], code: u16, reason: &str, secret: u6
     let tag = format!("{:08x}", crate::hash::fnv1a64(&[&secret.to_be_bytes(), data]) as u32);
     match crate::sip::salvage_reply(data, code, reason, &tag) {
         Some(reply) => {
-            let _ = out.send(Dest::Source, &reply);
+            let _ = out.send(Dest::Source { symmetric: false }, &reply);
             true
         }
         None => false,

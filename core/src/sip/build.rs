@@ -66,6 +66,9 @@ pub struct Source {
     pub ip: IpAddr,
     /// Source port.
     pub port: u16,
+    /// The script asked for RFC 3581 behaviour (`force_rport()`) though
+    /// the Via has no `rport`: `rport=PORT` is added.
+    pub force_rport: bool,
 }
 
 /// The Via a forwarding element adds.
@@ -142,11 +145,19 @@ pub struct ForwardRequest<'s> {
 /// address (compared as addresses) or `rport` is there; `rport=PORT`
 /// filled in. Offsets are absolute in the message buffer.
 struct ReceivedEdits {
-    /// Where `;received=` goes (the Via's end), if it is to be added.
-    received_at: Option<usize>,
+    /// Whether `;received=` is to be added.
+    received: bool,
+    /// Where a forwarded request gets it: right after the sent-by (as
+    /// Kamailio writes it).
+    params_start: usize,
+    /// Where a local reply gets it: after the last parameter (as
+    /// Kamailio's sl writes it).
+    via_end: usize,
     /// The `rport` parameter (name and value, if any), to become
     /// `rport=PORT`.
     rport: Option<std::ops::Range<usize>>,
+    /// `;rport=PORT` to be added (`force_rport()` and no `rport` there).
+    add_rport: bool,
     src: Source,
 }
 
@@ -157,8 +168,17 @@ impl ReceivedEdits {
         // overwritten too, as Kamailio does: the reply goes to the port
         // the request came from
         let rport = via.params.get(buf, "rport").map(|p| p.name.off as usize..p.value.unwrap_or(p.name).end());
+        // a forced rport adds received only for another address, as
+        // Kamailio's force_rport()
         let wants_received = (rport.is_some() || !via.sent_by_is(buf, src.ip)) && via.received(buf).is_none();
-        ReceivedEdits { received_at: wants_received.then(|| via.whole.end()), rport, src }
+        ReceivedEdits {
+            received: wants_received,
+            add_rport: rport.is_none() && src.force_rport,
+            params_start: via.params.span().off as usize,
+            via_end: via.whole.end(),
+            rport,
+            src,
+        }
     }
 
     fn write_received(&self, out: &mut Vec<u8>) {
@@ -173,8 +193,14 @@ impl ReceivedEdits {
 
     /// Records the edits as lumps (forwarding).
     fn record(&self, lumps: &mut Lumps) {
-        if let Some(at) = self.received_at {
-            lumps.replace_with(at, 0, |out| self.write_received(out));
+        if self.add_rport {
+            lumps.replace_with(self.params_start, 0, |out| {
+                out.push(b';');
+                self.write_rport(out);
+            });
+        }
+        if self.received {
+            lumps.replace_with(self.params_start, 0, |out| self.write_received(out));
         }
         if let Some(rport) = &self.rport {
             lumps.replace_with(rport.start, rport.len(), |out| self.write_rport(out));
@@ -191,10 +217,16 @@ impl ReceivedEdits {
             self.write_rport(out);
             cursor = rport.end;
         }
-        if let Some(at) = self.received_at.filter(|at| (cursor..=line.end).contains(at)) {
-            out.extend_from_slice(&buf[cursor..at]);
-            self.write_received(out);
-            cursor = at;
+        if (cursor..=line.end).contains(&self.via_end) {
+            out.extend_from_slice(&buf[cursor..self.via_end]);
+            if self.add_rport {
+                out.push(b';');
+                self.write_rport(out);
+            }
+            if self.received {
+                self.write_received(out);
+            }
+            cursor = self.via_end;
         }
         out.extend_from_slice(&buf[cursor..line.end]);
     }

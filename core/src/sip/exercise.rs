@@ -24,7 +24,8 @@ pub fn exercise(data: &[u8]) {
     let _ = black_box(m.record_routes());
     let _ = black_box(m.expires());
     let _ = black_box(describe(&m));
-    let src = Source { ip: std::net::IpAddr::from([192, 0, 2, 7]), port: 5099 };
+    // both Via edit paths: with and without the script's force_rport()
+    let src = Source { ip: std::net::IpAddr::from([192, 0, 2, 7]), port: 5099, force_rport: m.buf().len() % 2 == 0 };
     let spec = ForwardRequest {
         via: ViaSpec {
             transport: "TCP",

@@ -592,13 +592,15 @@ pub mod reply {
             reason,
             &ReplyOpts {
                 to_tag: Some(tag.as_str()),
-                source: Some(Source { ip: ctx.rcv.src.ip(), port: ctx.rcv.src.port() }),
+                source: Some(Source { ip: ctx.rcv.src.ip(), port: ctx.rcv.src.port(), force_rport: ctx.force_rport }),
                 server: Some(server),
                 extra_headers: &headers,
                 body,
             },
         )?;
-        ctx.out.send(Dest::Source, &data).map_err(|e| ModError(format!("cannot send the reply: {e}")))?;
+        ctx.out
+            .send(Dest::Source { symmetric: ctx.force_rport }, &data)
+            .map_err(|e| ModError(format!("cannot send the reply: {e}")))?;
         Ok(Sent::Yes)
     }
 }
