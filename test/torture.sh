@@ -3,8 +3,10 @@
 # TCP (../shared/conformance/run_torture.py --strict): no process dies, the
 # server keeps answering, and every message gets the answer the manifest
 # expects — 50 of 50 on each (Kamailio manages 29 and 32), with the default
-# etc/sipr.cfg and with a cfg calling sanity_check. Skipped with a message when
-# ../shared/conformance is not beside the repository.
+# etc/sipr.cfg and with a cfg calling sanity_check; then the shared fuzz
+# replay (seeds and 1,000 mutants) over each: no process dies, OPTIONS
+# still answered. Skipped with a message when ../shared/conformance is not
+# beside the repository.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SIPR=${SIPR:-$ROOT/target/debug/sipr}
@@ -59,8 +61,35 @@ torture() {
     esac
 }
 
+# The robustness replay (run_fuzz.py): the shared fuzz seeds (PROTOS,
+# pjproject, Kamailio test messages) plus deterministic mutants of them
+# and of the RFC 4475 messages; no process may die and OPTIONS must still
+# be answered.
+replay() {
+    local transport=$1 out
+    "$SIPR" -DD -E -L "$MODDIR" -f "$ROOT/etc/sipr.cfg" -A "SIPR_LISTEN=127.0.0.1:$PORT" -m 32 \
+        >"$WORK/sipr-replay-$transport.log" 2>&1 &
+    PID=$!
+    sleep 1
+    kill -0 "$PID" || { cat "$WORK/sipr-replay-$transport.log"; echo "FAIL: sipr did not start (replay)"; exit 1; }
+    local workers
+    workers=$(pgrep -P "$PID" | tr '\n' ' ')
+    out=$(timeout 300 python3 "$CONF/run_fuzz.py" 127.0.0.1 "$PORT" "$transport" --pid "$PID" \
+        --mutations "${SIPR_TEST_MUTATIONS:-1000}" --max-seconds 200 --out "$WORK/replay-$transport.tsv" 2>&1 | tail -1)
+    echo "replay-$transport: $out"
+    for w in $workers; do kill -0 "$w" 2>/dev/null || { echo "FAIL: process $w died in the replay"; exit 1; }; done
+    kill -TERM "$PID"
+    wait "$PID" || true
+    PID=
+    case "$out" in
+        "fuzz: "*" sent, 0 crashes, server alive=yes, answers OPTIONS=yes") ;;
+        *) echo "FAIL: the server did not survive the fuzz replay over $transport"; exit 1 ;;
+    esac
+}
+
 for transport in udp tcp; do
     torture "default-$transport" "$transport" -f "$ROOT/etc/sipr.cfg" -A "SIPR_LISTEN=127.0.0.1:$PORT"
     torture "sanity-$transport" "$transport" -f "$WORK/sanity.cfg"
+    if [ -f "$CONF/run_fuzz.py" ]; then replay "$transport"; fi
 done
 echo "torture: ok"
