@@ -231,6 +231,28 @@ else
     echo "no SCTP in this kernel: warned, and refused when required"
 fi
 
+echo "== force_rport=yes (core parameter): every reply goes to the source port, rport added"
+printf 'force_rport=yes\n' | cat - "$WORK/sipr.cfg" > "$WORK/rport.cfg"
+"$SIPR" -DD -E -L "$MODDIR" -f "$WORK/rport.cfg" -m 32 >"$WORK/rport.log" 2>&1 &
+RPID=$!
+PIDS+=("$RPID")
+for _ in $(seq 50); do [ -n "$(kids "$RPID")" ] && break; sleep 0.1; done
+sleep 0.3
+python3 - "$PORT" <<'PY' || fail "force_rport=yes not honoured: $(cat "$WORK/rport.log")"
+import socket, sys
+port = int(sys.argv[1])
+src = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); src.bind(("127.0.0.1", 0)); src.settimeout(3)
+# the Via names a port nobody listens on: only the source port can get the reply
+req = ("OPTIONS sip:x@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKfr1\r\n"
+       "From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: fr1@t\r\nCSeq: 1 OPTIONS\r\n"
+       "Content-Length: 0\r\n\r\n" % port).encode()
+src.sendto(req, ("127.0.0.1", port))
+r = src.recv(4096)
+assert r.startswith(b"SIP/2.0 200") and b";branch=z9hG4bKfr1;rport=%d\r\n" % src.getsockname()[1] in r, r
+PY
+kill -TERM "$RPID"
+wait "$RPID" || true
+
 echo "== a bad cfg: file:line:column, non-zero exit, nothing left running"
 printf 'listen=udp:127.0.0.1:%s\nrequest_route {\n  nofunc();\n}\n' "$PORT" > "$WORK/bad.cfg"
 if "$SIPR" -DD -E -f "$WORK/bad.cfg" >"$WORK/bad.log" 2>&1; then fail "a bad cfg started"; fi

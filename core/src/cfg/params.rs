@@ -266,6 +266,9 @@ pub struct CoreParams {
     /// `tcp_accept_aliases`: a request whose top Via has `;alias` adds
     /// the Via's port as an alias of its connection.
     pub tcp_accept_aliases: bool,
+    /// `force_rport`: every request is handled as if its top Via had
+    /// `rport` (what the script's `force_rport()` does for one).
+    pub force_rport: bool,
     /// `mhomed`.
     pub mhomed: bool,
     /// `dns`.
@@ -326,6 +329,7 @@ impl Default for CoreParams {
             tcp_connect_timeout: 10,
             tcp_send_timeout: 10,
             tcp_accept_aliases: false,
+            force_rport: false,
             mhomed: false,
             dns: false,
             rev_dns: false,
@@ -579,6 +583,7 @@ impl CoreParams {
             "tcp_connect_timeout" => self.tcp_connect_timeout = uint(v)?,
             "tcp_send_timeout" => self.tcp_send_timeout = uint(v)?,
             "tcp_accept_aliases" => self.tcp_accept_aliases = as_bool(v)?,
+            "force_rport" => self.force_rport = as_bool(v)?,
             "mhomed" => self.mhomed = as_bool(v)?,
             "dns" => self.dns = as_bool(v)?,
             "rev_dns" => self.rev_dns = as_bool(v)?,

@@ -274,6 +274,8 @@ pub(super) fn handle(
     let prog = net.prog;
     let arena = MsgArena::new();
     let mut ctx = Ctx::new(&msg, rcv, net.info, proc, &mut out).with_arena(&arena);
+    // the core's force_rport=yes: as if force_rport() started every route
+    ctx.force_rport = prog.core.force_rport;
     if is_request {
         if let Some(r) = prog.request_route {
             prog.run(r, &mut ctx);

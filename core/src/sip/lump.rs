@@ -117,19 +117,6 @@ impl Lumps {
         self.items.iter().filter(|l| l.off >= off).map(|l| l.data.len() as isize - l.del as isize).sum()
     }
 
-    /// The same lumps with every offset made relative to `base` (lumps
-    /// before `base` are dropped): to apply edits recorded on a whole
-    /// message to one header line.
-    pub fn rebased(&self, base: usize) -> Lumps {
-        let items = self
-            .items
-            .iter()
-            .filter(|l| l.off >= base)
-            .map(|l| Lump { off: l.off - base, del: l.del, data: l.data.clone(), seq: l.seq })
-            .collect();
-        Lumps { items, arena: self.arena.clone() }
-    }
-
     /// Bytes the result will have at most (for one allocation).
     fn capacity_hint(&self, len: usize) -> usize {
         len + self.arena.len()
