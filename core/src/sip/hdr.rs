@@ -160,8 +160,14 @@ impl Via {
     /// not, a server adds `received=` (RFC 3261 §18.2.1).
     pub fn sent_by_is(&self, buf: &[u8], ip: std::net::IpAddr) -> bool {
         let host = self.host.get(buf);
-        let host = host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")).unwrap_or(host);
-        std::str::from_utf8(host).ok().and_then(|h| h.parse::<std::net::IpAddr>().ok()) == Some(ip)
+        match ip {
+            // the usual case, without std's general address parser
+            std::net::IpAddr::V4(v4) => super::uri::ipv4_octets(host) == Some(v4.octets()),
+            std::net::IpAddr::V6(v6) => {
+                let host = host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")).unwrap_or(host);
+                std::str::from_utf8(host).ok().and_then(|h| h.parse::<std::net::Ipv6Addr>().ok()) == Some(v6)
+            }
+        }
     }
 
     /// `;rport`: `None` absent, `Some(None)` without value, `Some(Some(p))`.

@@ -255,10 +255,12 @@ impl Param {
     }
 }
 
-/// Bytes that end a parameter name: LWS, `;`, `=`, `,`.
-static PARAM_NAME_END: [bool; 256] = byte_class(false, b" \t\r\n;=,");
-/// Bytes that end an unquoted parameter value: LWS, `;`, `,`.
-static PARAM_VALUE_END: [bool; 256] = byte_class(false, b" \t\r\n;,");
+/// Bytes that end a parameter name: LWS, `;`, `=`, `,` — and `?` in a
+/// URI (`[1]`, the `stop_q` lists: URI parameters before URI headers).
+/// One table per mode keeps the per-byte test a single lookup.
+static PARAM_NAME_END: [[bool; 256]; 2] = [byte_class(false, b" \t\r\n;=,"), byte_class(false, b" \t\r\n;=,?")];
+/// Bytes that end an unquoted parameter value: LWS, `;`, `,` (and `?`).
+static PARAM_VALUE_END: [[bool; 256]; 2] = [byte_class(false, b" \t\r\n;,"), byte_class(false, b" \t\r\n;,?")];
 
 /// One parameter at `i` (which must be at LWS or `;`): `Ok(None)` when
 /// the list ends there, `Err` when it is malformed. `stop_q`: a `?` ends
@@ -271,7 +273,8 @@ pub(crate) fn next_param(buf: &[u8], i: usize, end: usize, stop_q: bool) -> Resu
     }
     i = skip_lws(buf, i + 1, end);
     let ns = i;
-    i = scan_until(buf, i, end, |b| PARAM_NAME_END[b as usize] || (stop_q && b == b'?'));
+    let name_end = &PARAM_NAME_END[stop_q as usize];
+    i = scan_until(buf, i, end, |b| name_end[b as usize]);
     if i == ns {
         return Err(());
     }
@@ -289,7 +292,8 @@ pub(crate) fn next_param(buf: &[u8], i: usize, end: usize, stop_q: bool) -> Resu
         // IPv6 reference as a value (received=[::1]).
         i = find_byte(&buf[i..end], b']').map_or(end, |p| i + p + 1);
     } else {
-        i = scan_until(buf, i, end, |b| PARAM_VALUE_END[b as usize] || (stop_q && b == b'?'));
+        let value_end = &PARAM_VALUE_END[stop_q as usize];
+        i = scan_until(buf, i, end, |b| value_end[b as usize]);
     }
     Ok(Some((Param { name, value: Some(Span::new(vs, i)) }, i)))
 }
@@ -379,10 +383,18 @@ pub(crate) fn parse_params_checked(
 
 /// Parses an unsigned decimal that must fit in `max`.
 pub(crate) fn parse_u32(digits: &[u8], max: u32) -> Option<u32> {
-    if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || digits.len() > 10 {
         return None;
     }
-    let n = digits.iter().fold(0u64, |n, d| n * 10 + (d - b'0') as u64);
+    // one pass: check and accumulate together (ten digits fit a u64)
+    let mut n = 0u64;
+    for &d in digits {
+        let v = d.wrapping_sub(b'0');
+        if v > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(v);
+    }
     u32::try_from(n).ok().filter(|&n| n <= max)
 }
 

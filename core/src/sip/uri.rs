@@ -142,17 +142,39 @@ pub fn unescape(s: &[u8]) -> Cow<'_, [u8]> {
 }
 
 fn is_ipv4(h: &[u8]) -> bool {
-    let mut n = 0;
-    for part in h.split(|&b| b == b'.') {
-        n += 1;
-        if part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
-            return false;
-        }
-        if part.iter().fold(0u32, |v, d| v * 10 + (d - b'0') as u32) > 255 {
-            return false;
+    ipv4_octets(h).is_some()
+}
+
+/// The address of a dotted-quad IPv4 text (four groups of 1-3 digits,
+/// each ≤ 255), in one pass.
+pub(crate) fn ipv4_octets(h: &[u8]) -> Option<[u8; 4]> {
+    let mut octets = [0u8; 4];
+    let (mut group, mut digits, mut value) = (0, 0, 0u32);
+    for &b in h {
+        if b == b'.' {
+            if digits == 0 || group == 3 {
+                return None;
+            }
+            octets[group] = value as u8;
+            group += 1;
+            (digits, value) = (0, 0);
+        } else {
+            let v = b.wrapping_sub(b'0');
+            if v > 9 || digits == 3 {
+                return None;
+            }
+            value = value * 10 + u32::from(v);
+            digits += 1;
+            if value > 255 {
+                return None;
+            }
         }
     }
-    n == 4
+    if group != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = value as u8;
+    Some(octets)
 }
 
 impl Scheme {
@@ -443,6 +465,29 @@ mod tests {
         let o = parse(b"name:John_Smith").unwrap();
         assert_eq!(o.scheme, Scheme::Other);
         assert_eq!(parse(b"nocolon").unwrap_err(), UriError::MissingScheme);
+    }
+
+    #[test]
+    fn ipv4_texts() {
+        for (text, want) in [
+            ("127.0.0.1", Some([127, 0, 0, 1])),
+            ("255.255.255.255", Some([255; 4])),
+            ("0.0.0.0", Some([0; 4])),
+            ("10.020.3.4", Some([10, 20, 3, 4])),
+            ("256.0.0.1", None),
+            ("1.2.3", None),
+            ("1.2.3.4.5", None),
+            ("1..3.4", None),
+            (".1.2.3", None),
+            ("1.2.3.", None),
+            ("1.2.3.4a", None),
+            ("1000.2.3.4", None),
+            ("", None),
+            ("a.b.c.d", None),
+        ] {
+            assert_eq!(ipv4_octets(text.as_bytes()), want, "{text}");
+            assert_eq!(is_ipv4(text.as_bytes()), want.is_some(), "{text}");
+        }
     }
 
     #[test]
