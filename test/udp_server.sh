@@ -249,6 +249,11 @@ req = ("OPTIONS sip:x@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branc
 src.sendto(req, ("127.0.0.1", port))
 r = src.recv(4096)
 assert r.startswith(b"SIP/2.0 200") and b";branch=z9hG4bKfr1;rport=%d\r\n" % src.getsockname()[1] in r, r
+# the core's own 400 (a CSeq that does not parse: built from the raw
+# lines) goes there too
+src.sendto(req.replace(b"CSeq: 1 OPTIONS", b"CSeq: one OPTIONS"), ("127.0.0.1", port))
+r = src.recv(4096)
+assert r.startswith(b"SIP/2.0 400"), r
 PY
 kill -TERM "$RPID"
 wait "$RPID" || true

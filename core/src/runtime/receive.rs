@@ -162,24 +162,26 @@ fn of_family<'s, S>(socks: &'s [S], v4: &[bool], to: SocketAddr) -> Option<&'s S
 
 /// Answers a request that failed the minimal checks with the reply the
 /// error calls for, when a reply can be built; else drops it.
-fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, extra: &[u8], out: &mut Out<'_, '_>) {
+/// `force_rport`: the cfg's `force_rport=yes` (to the source port, rport
+/// added).
+fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, extra: &[u8], force_rport: bool, out: &mut Out<'_, '_>) {
     if !msg.is_request() || msg.method() == Some(crate::sip::Method::Ack) {
         return;
     }
     let opts = crate::sip::ReplyOpts {
-        source: Some(crate::sip::Source { ip: out.src.ip(), port: out.src.port(), force_rport: false }),
+        source: Some(crate::sip::Source { ip: out.src.ip(), port: out.src.port(), force_rport }),
         extra_headers: extra,
         ..Default::default()
     };
     match crate::sip::local_reply(msg, code, reason, &opts) {
         Ok(data) => {
-            let _ = out.send(Dest::Source { symmetric: false }, &data);
+            let _ = out.send(Dest::Source { symmetric: force_rport }, &data);
         }
         // the headers a reply copies are the broken ones: copy their lines
         Err(_) => {
             let tag = format!("{:08x}", crate::hash::fnv1a64(&[msg.buf()]) as u32);
             if let Some(data) = crate::sip::salvage_reply(msg.buf(), code, reason, &tag) {
-                let _ = out.send(Dest::Source { symmetric: false }, &data);
+                let _ = out.send(Dest::Source { symmetric: force_rport }, &data);
             }
         }
     }
@@ -256,13 +258,13 @@ pub(super) fn handle(
     out.reply_by_via(&msg);
     if let Err(e) = msg.validate_basic() {
         ::log::debug!("bad message from {src}: {e}");
-        reply_to_bad(&msg, e.reply_code(), &e.reason(), b"", &mut out);
+        reply_to_bad(&msg, e.reply_code(), &e.reason(), b"", net.prog.core.force_rport, &mut out);
         return;
     }
     if msg.is_request() {
         if let Some((code, reason, extra)) = proxy_checks(&msg) {
             ::log::debug!("request from {src} refused before routing: {code} {reason}");
-            reply_to_bad(&msg, code, reason, &extra, &mut out);
+            reply_to_bad(&msg, code, reason, &extra, net.prog.core.force_rport, &mut out);
             return;
         }
     }
