@@ -183,6 +183,11 @@ f: <sip:a@h>;tag=1\r\nTo: \"unterminated <sip:bob@h>;tag=t1\r\ni: c1\r\nCSeq: 1 
     );
 }
 
+/// A minimal OPTIONS whose top Via header value is `via`.
+fn options_with_via(via: &str) -> String {
+    format!("OPTIONS sip:x@y SIP/2.0\r\nVia: {via}\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n")
+}
+
 /// The reply's top Via, byte for byte: `rport` filled in where it stands,
 /// `received` at the end of the first Via (also when a second Via shares
 /// its line), none when the sent-by is the source address and rport was
@@ -215,9 +220,7 @@ fn local_reply_edits_only_the_top_via() {
         ),
     ];
     for (via, src, want) in cases {
-        let req = format!(
-            "OPTIONS sip:x@y SIP/2.0\r\nVia: {via}\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n"
-        );
+        let req = options_with_via(via);
         let m = SipMsg::parse(req.as_bytes()).unwrap();
         let opts = ReplyOpts {
             source: Some(Source { ip: src.parse().unwrap(), port: 40000, force_rport: false }),
@@ -287,9 +290,7 @@ fn forced_rport_edits_as_kamailio() {
         ),
     ];
     for (via, in_reply, forwarded) in cases {
-        let req = format!(
-            "OPTIONS sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP {via}\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n"
-        );
+        let req = options_with_via(&format!("SIP/2.0/UDP {via}"));
         let m = SipMsg::parse(req.as_bytes()).unwrap();
         let src = Source { ip: "127.0.0.1".parse().unwrap(), port: 40000, force_rport: true };
         let reply = local_reply(&m, 200, "OK", &ReplyOpts { source: Some(src), ..Default::default() }).unwrap();
