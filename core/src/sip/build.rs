@@ -167,7 +167,7 @@ impl ReceivedEdits {
         // a value the client put there (RFC 3581 §3 says it must not) is
         // overwritten too, as Kamailio does: the reply goes to the port
         // the request came from
-        let rport = via.rport_param().map(|p| p.name.off as usize..p.value.unwrap_or(p.name).end());
+        let rport = via.params.get(buf, "rport").map(|p| p.name.off as usize..p.value.unwrap_or(p.name).end());
         // a forced rport adds received only for another address, as
         // Kamailio's force_rport()
         let wants_received = (rport.is_some() || !via.sent_by_is(buf, src.ip)) && via.received(buf).is_none();

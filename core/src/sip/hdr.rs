@@ -5,8 +5,8 @@
 use super::headers::HeaderKind;
 use super::message::Span;
 use super::scan::{
-    find_byte, is_lws, is_token_char, parse_params_checked, parse_u32, quoted_end, skip_lws, split_list, token_end,
-    trim, Param, Params,
+    find_byte, is_lws, is_token_char, parse_params, parse_u32, quoted_end, skip_lws, split_list, token_end, trim,
+    Param, Params,
 };
 use super::uri::{Uri, UriError};
 
@@ -72,23 +72,7 @@ fn params_to_end(buf: &[u8], i: usize, end: usize) -> Result<Params, HeaderError
 /// The `;name=value` list that closes one element of a comma list: returns
 /// it and where the element ends — at the `,` that follows, or at `end`.
 fn params_to_element_end(buf: &[u8], i: usize, end: usize) -> Result<(Params, usize), HeaderError> {
-    params_to_element_end_seen(buf, i, end, |_| {})
-}
-
-/// [`params_to_element_end`], showing each parameter to `seen` on the way
-/// (a header keeps the ones it is asked for on every message, so they are
-/// not looked up by a second walk).
-fn params_to_element_end_seen(
-    buf: &[u8],
-    i: usize,
-    end: usize,
-    mut seen: impl FnMut(&Param),
-) -> Result<(Params, usize), HeaderError> {
-    let (params, stop) = parse_params_checked(buf, i, end, false, |p| {
-        seen(p);
-        true
-    })
-    .ok_or(HeaderError::BadParams)?;
+    let (params, stop) = parse_params(buf, i, end, false).ok_or(HeaderError::BadParams)?;
     let stop = skip_lws(buf, stop, end);
     if stop != end && buf[stop] != b',' {
         return Err(HeaderError::TrailingGarbage);
@@ -154,17 +138,6 @@ pub struct Via {
     pub port: Option<u16>,
     /// All parameters.
     pub params: Params,
-    /// The first `branch`, `received` and `rport` parameters, found while
-    /// the list was parsed (every reply and forward asks for them).
-    known: ViaKnownParams,
-}
-
-/// See [`Via`]'s `known`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct ViaKnownParams {
-    branch: Option<Param>,
-    received: Option<Param>,
-    rport: Option<Param>,
 }
 
 impl Via {
@@ -174,17 +147,12 @@ impl Via {
 
     /// `;branch=`.
     pub fn branch<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
-        self.known.branch.and_then(|p| p.value).map(|v| v.get(buf))
+        self.param(buf, "branch").flatten()
     }
 
     /// `;received=`.
     pub fn received<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
-        self.known.received.and_then(|p| p.value).map(|v| v.get(buf))
-    }
-
-    /// The `rport` parameter itself (name and value spans), if there.
-    pub fn rport_param(&self) -> Option<Param> {
-        self.known.rport
+        self.param(buf, "received").flatten()
     }
 
     /// Whether the sent-by host is the address `ip` (compared as
@@ -204,7 +172,7 @@ impl Via {
 
     /// `;rport`: `None` absent, `Some(None)` without value, `Some(Some(p))`.
     pub fn rport(&self, buf: &[u8]) -> Option<Option<u16>> {
-        self.known.rport.map(|p| p.value.and_then(|v| parse_u32(v.get(buf), 65_535)).map(|p| p as u16))
+        self.param(buf, "rport").map(|v| v.and_then(|v| parse_u32(v, 65_535)).map(|p| p as u16))
     }
 
     /// `;alias` (RFC 5923: the sender offers its connection for requests
@@ -268,21 +236,9 @@ impl Via {
         }
         let protocol = Span::new(parts[0].off as usize, parts[1].end());
         let (host, port, after) = parse_host_port(buf, i, end)?;
-        let mut known = ViaKnownParams::default();
-        let (params, stop) = params_to_element_end_seen(buf, after, end, |p| {
-            let slot = if p.is(buf, "branch") {
-                &mut known.branch
-            } else if p.is(buf, "received") {
-                &mut known.received
-            } else if p.is(buf, "rport") {
-                &mut known.rport
-            } else {
-                return;
-            };
-            slot.get_or_insert(*p);
-        })?;
+        let (params, stop) = params_to_element_end(buf, after, end)?;
         let whole = element_span(buf, start, stop);
-        Ok((Via { whole, protocol, transport: parts[2], host, port, params, known }, stop))
+        Ok((Via { whole, protocol, transport: parts[2], host, port, params }, stop))
     }
 }
 
@@ -338,9 +294,6 @@ pub struct NameAddr {
     pub uri: Uri,
     /// Header parameters after the URI (`;tag=`, `;expires=`, `;q=`...).
     pub params: Params,
-    /// The first `tag` parameter, found while the list was parsed (every
-    /// reply asks for From's and To's).
-    tag: Option<Param>,
 }
 
 impl NameAddr {
@@ -409,14 +362,9 @@ impl NameAddr {
             (Span::new(i, ue), ue)
         };
         let uri = Uri::parse(buf, uri_span).map_err(HeaderError::BadUri)?;
-        let mut tag = None;
-        let (params, stop) = params_to_element_end_seen(buf, after, end, |p| {
-            if tag.is_none() && p.is(buf, "tag") {
-                tag = Some(*p);
-            }
-        })?;
+        let (params, stop) = params_to_element_end(buf, after, end)?;
         let whole = element_span(buf, start, stop);
-        Ok((NameAddr { whole, display, uri_span, uri, params, tag }, stop))
+        Ok((NameAddr { whole, display, uri_span, uri, params }, stop))
     }
 
     /// Checks every element of a list without keeping them.
@@ -443,9 +391,9 @@ impl NameAddr {
         self.params.value(buf, name)
     }
 
-    /// `;tag=` (empty for a `tag` without a value).
+    /// `;tag=`.
     pub fn tag<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
-        self.tag.map(|p| p.value.map_or(&b""[..], |v| v.get(buf)))
+        self.param(buf, "tag")
     }
 
     /// `;expires=` as seconds (saturating at u32::MAX).
