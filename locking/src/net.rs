@@ -328,6 +328,8 @@ impl SctpSocket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::os::fd::AsFd;
 
     #[test]
     fn receive_buffer_grows_never_shrinks() {
@@ -341,8 +343,6 @@ mod tests {
         assert!(after > before, "{before} -> {after}");
         assert!(after <= 2 * want);
     }
-    use std::io::{Read, Write};
-    use std::os::fd::AsFd;
 
     #[test]
     fn a_descriptor_crosses_a_socket_pair() {

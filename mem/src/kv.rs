@@ -258,9 +258,9 @@ impl<'p> ShmKvTable<'p> {
 
     /// Adds `delta` to the int at `key` (absent: starts from `init`);
     /// returns the new value, or `None` when the value is a string.
-    #[track_caller]
     /// The whole read-modify-write holds the bucket lock, the first add of
     /// a key included: two processes adding to an absent key both count.
+    #[track_caller]
     pub fn add(&self, key: &[u8], delta: i64, init: i64, expires: u64, now: u64) -> Result<Option<i64>, TableFull> {
         let hash = Self::hash(key);
         let b = self.bucket(hash);
