@@ -55,12 +55,14 @@ fn main() {
     println!("| message | bytes | scan | full parse | forward build |");
     println!("|---|---|---|---|---|");
     for (name, bytes) in messages {
+        // the message is used where the result holds it, as the server
+        // does: moving it out would copy its inline header list
         let scan = ns_per_msg(&|| {
-            black_box(SipMsg::parse(black_box(bytes)).unwrap());
+            black_box(SipMsg::parse(black_box(bytes)).as_ref().unwrap());
         });
         let full = ns_per_msg(&|| {
-            let m = SipMsg::parse(black_box(bytes)).unwrap();
-            black_box(m.parse_all_headers().unwrap());
+            let parsed = SipMsg::parse(black_box(bytes));
+            black_box(parsed.as_ref().unwrap().parse_all_headers().unwrap());
         });
         let parsed = SipMsg::parse(bytes).unwrap();
         parsed.parse_all_headers().unwrap();

@@ -244,7 +244,10 @@ pub(super) fn handle(
     proc: &mut ProcState,
 ) {
     let mut out = Out::new(net, arrival, src);
-    let msg = match SipMsg::parse(data) {
+    // borrowed out of the result, not moved: the message is large (its
+    // header list is inline) and a move is a copy
+    let parsed = SipMsg::parse(data);
+    let msg = match &parsed {
         Ok(m) => m,
         Err(e) => {
             if answer_unparsable(data, e.reply_code(), &e.reason(), net.info.secret, &mut out) {
@@ -255,27 +258,27 @@ pub(super) fn handle(
             return;
         }
     };
-    out.reply_by_via(&msg);
+    out.reply_by_via(msg);
     if let Err(e) = msg.validate_basic() {
         ::log::debug!("bad message from {src}: {e}");
-        reply_to_bad(&msg, e.reply_code(), &e.reason(), b"", net.prog.core.force_rport, &mut out);
+        reply_to_bad(msg, e.reply_code(), &e.reason(), b"", net.prog.core.force_rport, &mut out);
         return;
     }
     if msg.is_request() {
-        if let Some((code, reason, extra)) = proxy_checks(&msg) {
+        if let Some((code, reason, extra)) = proxy_checks(msg) {
             ::log::debug!("request from {src} refused before routing: {code} {reason}");
-            reply_to_bad(&msg, code, reason, &extra, net.prog.core.force_rport, &mut out);
+            reply_to_bad(msg, code, reason, &extra, net.prog.core.force_rport, &mut out);
             return;
         }
     }
     let is_request = msg.is_request();
     if is_request && net.prog.core.tcp_accept_aliases {
-        accept_via_alias(&msg, &mut out);
+        accept_via_alias(msg, &mut out);
     }
     let rcv = RecvInfo { src, dst: local, proto: arrival.proto() };
     let prog = net.prog;
     let arena = MsgArena::new();
-    let mut ctx = Ctx::new(&msg, rcv, net.info, proc, &mut out).with_arena(&arena);
+    let mut ctx = Ctx::new(msg, rcv, net.info, proc, &mut out).with_arena(&arena);
     // the core's force_rport=yes: as if force_rport() started every route
     ctx.force_rport = prog.core.force_rport;
     if is_request {

@@ -5,6 +5,11 @@
 /// A header's identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum HeaderKind {
+    /// Any other header; its name is in [`crate::sip::Header::name`].
+    /// First, so that a zeroed header list is a list of `Other`s (the
+    /// message's inline header list is then cleared by one memset).
+    #[default]
+    Other,
     Via,
     From,
     To,
@@ -43,9 +48,6 @@ pub enum HeaderKind {
     AcceptContact,
     RejectContact,
     RequestDisposition,
-    /// Any other header; its name is in [`crate::sip::Header::name`].
-    #[default]
-    Other,
 }
 
 /// Canonical names. The compact letters (in `from_name`) are from RFC 3261
@@ -122,13 +124,14 @@ const fn pack(name: &str) -> KnownName {
     k
 }
 
-/// `NAMES` packed, indexed by `HeaderKind as usize` (the table is in the
-/// enum's order; checked when it is built).
+/// `NAMES` packed, indexed by `HeaderKind as usize - 1` (the table is in
+/// the enum's order, `Other` first and not in it; checked when it is
+/// built).
 static PACKED: [KnownName; NAMES.len()] = {
     let mut t = [KnownName { lower: [0; 3], case: [0; 3] }; NAMES.len()];
     let mut i = 0;
     while i < NAMES.len() {
-        assert!(NAMES[i].1 as usize == i && NAMES[i].0.len() <= 24);
+        assert!(NAMES[i].1 as usize == i + 1 && NAMES[i].0.len() <= 24);
         t[i] = pack(NAMES[i].0);
         i += 1;
     }
@@ -158,7 +161,7 @@ fn name_word(buf: &[u8], off: usize, len: usize, k: usize) -> u64 {
 /// needed.
 #[inline(always)]
 fn name_is(buf: &[u8], off: usize, len: usize, kind: HeaderKind) -> bool {
-    let want = &PACKED[kind as usize];
+    let want = &PACKED[kind as usize - 1];
     let word_is = |w: usize| want.lower[w] == name_word(buf, off, len, w) | want.case[w];
     word_is(0) && (len <= 8 || word_is(1)) && (len <= 16 || word_is(2))
 }
@@ -246,7 +249,7 @@ impl HeaderKind {
 
     /// The canonical full name (`None` for `Other`).
     pub fn canonical_name(self) -> Option<&'static str> {
-        NAMES.get(self as usize).map(|n| n.0)
+        (self as usize).checked_sub(1).and_then(|i| NAMES.get(i)).map(|n| n.0)
     }
 
     /// Whether the header's value is a comma-separated list that may be

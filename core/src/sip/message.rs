@@ -257,6 +257,7 @@ fn header_name(buf: &[u8], pos: usize, end: usize) -> Result<(Span, HeaderKind, 
 impl<'a> SipMsg<'a> {
     /// Parses a whole datagram: first line, header boundaries and the body
     /// as Content-Length says (bytes beyond it are ignored, RFC 3261 §18.3).
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<SipMsg<'a>, ParseError> {
         Self::scan(buf, true)
     }
@@ -267,24 +268,40 @@ impl<'a> SipMsg<'a> {
         Self::scan(buf, false)
     }
 
-    /// The one pass behind both: the message is built in place (it is
-    /// large: the header list is inline) and returned once.
+    /// The one pass behind both. The message is large (its header list is
+    /// inline), so it is built where it is returned: every path after the
+    /// first line returns the one `result`, and the headers are filled in
+    /// there.
+    #[inline(always)]
     fn scan(buf: &'a [u8], datagram: bool) -> Result<SipMsg<'a>, ParseError> {
         if buf.len() > MAX_MESSAGE_LEN {
             return Err(ParseError::at(K::TooLarge, MAX_MESSAGE_LEN));
         }
         // RFC 3261 §7.5: CRLFs before the start line are ignored.
         let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').ok_or(ParseError::at(K::Empty, 0))?;
-        let (fl_end, mut pos) = line_end(buf, start)?;
+        let (fl_end, pos) = line_end(buf, start)?;
         let first = parse_first_line(buf, start, fl_end)?;
-        let mut msg = SipMsg {
+        let mut result = Ok(SipMsg {
             buf,
             first,
             headers: SmallList::new(),
             body: Span::default(),
             content_length: None,
             parsed: Parsed::default(),
-        };
+        });
+        if let Ok(msg) = &mut result {
+            if let Err(e) = msg.scan_headers(pos, datagram) {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
+    /// The headers from `pos` (the line after the first) to the empty
+    /// line, and the body.
+    #[inline(always)]
+    fn scan_headers(&mut self, mut pos: usize, datagram: bool) -> Result<(), ParseError> {
+        let buf = self.buf;
         loop {
             let (end, next) = line_end(buf, pos)?;
             if end == pos {
@@ -311,25 +328,25 @@ impl<'a> SipMsg<'a> {
                 let n = (!v.is_empty() && v.len() <= 9 && v.iter().all(u8::is_ascii_digit))
                     .then(|| v.iter().fold(0usize, |n, d| n * 10 + (d - b'0') as usize))
                     .ok_or_else(|| ParseError::in_header(K::BadContentLength, value.off as usize, name.get(buf)))?;
-                if msg.content_length.is_some_and(|old| old != n) {
+                if self.content_length.is_some_and(|old| old != n) {
                     return Err(ParseError::in_header(K::BadContentLength, value.off as usize, name.get(buf)));
                 }
-                msg.content_length = Some(n);
+                self.content_length = Some(n);
             }
-            msg.headers.push(Header { kind, name, value, line: Span::new(pos, after) });
+            self.headers.push(Header { kind, name, value, line: Span::new(pos, after) });
             pos = after;
         }
         // The body: as Content-Length says for a datagram (bytes beyond it
         // are not body, RFC 3261 §18.3); empty at its offset for a stream
         // head, which the framing sizes itself.
-        let len = match msg.content_length {
+        let len = match self.content_length {
             _ if !datagram => 0,
             Some(cl) if cl > buf.len() - pos => return Err(ParseError::at(K::BodyTruncated, pos)),
             Some(cl) => cl,
             None => buf.len() - pos,
         };
-        msg.body = Span::new(pos, pos + len);
-        Ok(msg)
+        self.body = Span::new(pos, pos + len);
+        Ok(())
     }
 
     /// The buffer the spans point into.
