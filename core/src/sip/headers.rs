@@ -202,49 +202,55 @@ impl HeaderKind {
                 _ => H::Other,
             };
         }
-        // Length and first letter leave at most two candidates; word
-        // compares confirm.
-        let candidates: &[HeaderKind] = match (len, first) {
-            (2, b't') => &[H::To],
-            (3, b'v') => &[H::Via],
-            (4, b'f') => &[H::From],
-            (4, b'c') => &[H::CSeq],
-            (4, b'p') => &[H::Path],
-            (4, b'd') => &[H::Date],
-            (5, b'r') => &[H::Route],
-            (5, b'a') => &[H::Allow],
-            (5, b'e') => &[H::Event],
-            (6, b's') => &[H::Server],
-            (6, b'a') => &[H::Accept],
-            (7, b'c') => &[H::CallId, H::Contact],
-            (7, b'e') => &[H::Expires],
-            (7, b'r') => &[H::Require],
-            (7, b's') => &[H::Subject],
-            (8, b'r') => &[H::ReferTo],
-            (8, b'i') => &[H::Identity],
-            (9, b's') => &[H::Supported],
-            (10, b'u') => &[H::UserAgent],
-            (11, b'm') => &[H::MinExpires],
-            (11, b'u') => &[H::Unsupported],
-            (11, b'r') => &[H::ReferredBy],
-            (12, b'm') => &[H::MaxForwards],
-            (12, b'c') => &[H::ContentType],
-            (12, b'r') => &[H::RecordRoute],
-            (12, b'a') => &[H::AllowEvents],
-            (13, b'a') => &[H::Authorization],
-            (13, b'p') => &[H::ProxyRequire],
-            (14, b'c') => &[H::ContentLength],
-            (14, b'a') => &[H::AcceptContact],
-            (14, b'r') => &[H::RejectContact],
-            (15, b's') => &[H::SessionExpires],
-            (16, b'c') => &[H::ContentEncoding],
-            (16, b'w') => &[H::WwwAuthenticate],
-            (18, b'p') => &[H::ProxyAuthenticate],
-            (19, b'p') => &[H::ProxyAuthorization],
-            (19, b'r') => &[H::RequestDisposition],
+        // Length and first letter leave one candidate; word compares
+        // confirm.
+        let candidate = match (len, first) {
+            (2, b't') => H::To,
+            (3, b'v') => H::Via,
+            (4, b'f') => H::From,
+            (4, b'c') => H::CSeq,
+            (4, b'p') => H::Path,
+            (4, b'd') => H::Date,
+            (5, b'r') => H::Route,
+            (5, b'a') => H::Allow,
+            (5, b'e') => H::Event,
+            (6, b's') => H::Server,
+            (6, b'a') => H::Accept,
+            // the one pair sharing both: the second letter tells them apart
+            (7, b'c') if buf.get(off + 1).is_some_and(|b| b | 0x20 == b'a') => H::CallId,
+            (7, b'c') => H::Contact,
+            (7, b'e') => H::Expires,
+            (7, b'r') => H::Require,
+            (7, b's') => H::Subject,
+            (8, b'r') => H::ReferTo,
+            (8, b'i') => H::Identity,
+            (9, b's') => H::Supported,
+            (10, b'u') => H::UserAgent,
+            (11, b'm') => H::MinExpires,
+            (11, b'u') => H::Unsupported,
+            (11, b'r') => H::ReferredBy,
+            (12, b'm') => H::MaxForwards,
+            (12, b'c') => H::ContentType,
+            (12, b'r') => H::RecordRoute,
+            (12, b'a') => H::AllowEvents,
+            (13, b'a') => H::Authorization,
+            (13, b'p') => H::ProxyRequire,
+            (14, b'c') => H::ContentLength,
+            (14, b'a') => H::AcceptContact,
+            (14, b'r') => H::RejectContact,
+            (15, b's') => H::SessionExpires,
+            (16, b'c') => H::ContentEncoding,
+            (16, b'w') => H::WwwAuthenticate,
+            (18, b'p') => H::ProxyAuthenticate,
+            (19, b'p') => H::ProxyAuthorization,
+            (19, b'r') => H::RequestDisposition,
             _ => return H::Other,
         };
-        candidates.iter().copied().find(|&k| name_is(buf, off, len, k)).unwrap_or(H::Other)
+        if name_is(buf, off, len, candidate) {
+            candidate
+        } else {
+            H::Other
+        }
     }
 
     /// The canonical full name (`None` for `Other`).

@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 use super::error::{ParseError, ParseErrorKind as K};
 use super::hdr::{parse_number, CSeq, Contact, HeaderError, NameAddr, Via};
 use super::headers::HeaderKind;
-use super::scan::{find_byte, is_token_char, SmallList};
+use super::scan::{find_byte, has_ctl_or_space, is_token_char, SmallList};
 use super::uri::{Scheme, Uri};
 
 /// Largest message accepted (the largest UDP payload).
@@ -211,7 +211,7 @@ fn parse_first_line(buf: &[u8], start: usize, end: usize) -> Result<FirstLine, P
         return Err(ParseError::at(kind, start + usp + 1));
     }
     let uri = &line[uri_start..usp];
-    if uri.iter().any(|&b| b <= b' ' || b == 0x7f) {
+    if has_ctl_or_space(uri) {
         return Err(ParseError::at(K::BadRequestUri, start + uri_start));
     }
     Ok(FirstLine::Request {
@@ -530,7 +530,7 @@ impl<'a> SipMsg<'a> {
     pub fn call_id(&self) -> Result<&'a [u8], ParseError> {
         let h = self.required(HeaderKind::CallId)?;
         let v = h.value.get(self.buf);
-        if v.is_empty() || v.iter().any(|&b| b <= b' ') {
+        if v.is_empty() || has_ctl_or_space(v) {
             return Err(self.header_error(h, HeaderError::BadToken));
         }
         Ok(v)

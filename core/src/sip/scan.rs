@@ -71,6 +71,14 @@ fn find_byte_swar(hay: &[u8], needle: u8) -> Option<usize> {
     chunks.remainder().iter().position(|&b| b == needle).map(|p| base + p)
 }
 
+/// Whether any byte of `s` is a control character or space (≤ 0x20) or
+/// DEL: the bytes a Request-URI or a Call-ID may not hold. Folded without
+/// an early exit, so the compiler checks 32 bytes per vector step.
+#[inline]
+pub(crate) fn has_ctl_or_space(s: &[u8]) -> bool {
+    s.iter().fold(false, |seen, &b| seen | (b <= b' ') | (b == 0x7f))
+}
+
 /// Space, tab, CR or LF (LWS once folded lines are part of a value).
 #[inline]
 pub(crate) fn is_lws(b: u8) -> bool {
@@ -205,6 +213,7 @@ pub(crate) struct SmallList<T: Copy + Default, const N: usize> {
 }
 
 impl<T: Copy + Default, const N: usize> SmallList<T, N> {
+    #[inline(always)]
     pub(crate) fn new() -> Self {
         SmallList { len: 0, inline: [T::default(); N], spill: Vec::new() }
     }
