@@ -5,10 +5,10 @@
 use super::headers::HeaderKind;
 use super::message::Span;
 use super::scan::{
-    find_byte, is_lws, is_token_char, parse_params, parse_u32, quoted_end, skip_lws, split_list, token_end, trim,
-    Param, Params,
+    find_byte, is_lws, is_token_char, parse_params, parse_u32, quoted_end, scan_until, skip_lws, split_list, token_end,
+    trim, Param, Params,
 };
-use super::uri::{Uri, UriError};
+use super::uri::{Uri, UriError, HOST_CHARS};
 
 /// Why a header value is malformed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,9 +259,7 @@ fn parse_host_port(buf: &[u8], i: usize, end: usize) -> Result<(Span, Option<u16
         }
         i += 1;
     } else {
-        while i < end && (buf[i].is_ascii_alphanumeric() || b"-._".contains(&buf[i])) {
-            i += 1;
-        }
+        i = scan_until(buf, i, end, |b| !HOST_CHARS[b as usize]);
     }
     if i == hs {
         return Err(HeaderError::BadHostPort);

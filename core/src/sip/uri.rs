@@ -98,7 +98,9 @@ static PASSWORD_CHARS: [bool; 256] = byte_class(true, b"-_.!~*'()&=+$,");
 static PARAM_CHARS: [bool; 256] = byte_class(true, b"-_.!~*'()[]/:&+$");
 static HEADER_CHARS: [bool; 256] = byte_class(true, b"-_.!~*'()[]/?:+$&=");
 static TEL_CHARS: [bool; 256] = byte_class(true, b"-_.!~*'()+#*/");
-static HOST_CHARS: [bool; 256] = byte_class(true, b"-._");
+/// hostname characters (IPv4 text included), RFC 3261 §25.1; also the
+/// Via sent-by's.
+pub(crate) static HOST_CHARS: [bool; 256] = byte_class(true, b"-._");
 
 /// Checks that every byte is in `ok` or a valid `%XX` escape.
 fn valid_escaped(s: &[u8], ok: &[bool; 256]) -> bool {
