@@ -226,7 +226,7 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
             .unwrap_or_default(),
         secret: {
             let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-            crate::hash::fnv1a64(&[&t.to_be_bytes(), &process::current_pid().to_be_bytes()])
+            crate::hash::id64(&[&t.to_be_bytes(), &process::current_pid().to_be_bytes()])
         },
     };
     if let Some(p) = &opts.pidfile {

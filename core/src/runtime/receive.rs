@@ -179,7 +179,7 @@ fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, extra: &[u8], force_r
         }
         // the headers a reply copies are the broken ones: copy their lines
         Err(_) => {
-            let tag = format!("{:08x}", crate::hash::fnv1a64(&[msg.buf()]) as u32);
+            let tag = format!("{:08x}", crate::hash::id64(&[msg.buf()]) as u32);
             if let Some(data) = crate::sip::salvage_reply(msg.buf(), code, reason, &tag) {
                 let _ = out.send(Dest::Source { symmetric: force_rport }, &data);
             }
@@ -224,7 +224,7 @@ fn proxy_checks(msg: &SipMsg<'_>) -> Option<(u16, &'static str, Vec<u8>)> {
 /// error calls for, when a Via can be found in them (RFC 4475 §3.1.2);
 /// `false` when nothing could be answered.
 pub(super) fn answer_unparsable(data: &[u8], code: u16, reason: &str, secret: u64, out: &mut dyn Outbound) -> bool {
-    let tag = format!("{:08x}", crate::hash::fnv1a64(&[&secret.to_be_bytes(), data]) as u32);
+    let tag = format!("{:08x}", crate::hash::id64(&[&secret.to_be_bytes(), data]) as u32);
     match crate::sip::salvage_reply(data, code, reason, &tag) {
         Some(reply) => {
             let _ = out.send(Dest::Source { symmetric: false }, &reply);

@@ -12,7 +12,7 @@ use super::headers::HeaderKind;
 use super::lump::{LumpError, Lumps};
 use super::message::{Header, SipMsg};
 use super::scan::split_list;
-use crate::hash::fnv1a64;
+use crate::hash::id64;
 
 /// RFC 3261 §8.1.1.7: branches of compliant elements start with this.
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
@@ -417,9 +417,9 @@ pub fn stateless_branch(msg: &SipMsg<'_>) -> Result<String, BuildError> {
     let via = msg.via1()?;
     let h = match via.branch(buf).filter(|b| b.starts_with(MAGIC_COOKIE.as_bytes())) {
         // A compliant upstream branch identifies the transaction.
-        Some(b) => fnv1a64(&[b, via.host.get(buf), msg.request_uri().unwrap_or(b"")]),
+        Some(b) => id64(&[b, via.host.get(buf), msg.request_uri().unwrap_or(b"")]),
         // RFC 2543 peer: derive it from what identifies the request.
-        None => fnv1a64(&[
+        None => id64(&[
             msg.call_id()?,
             msg.from()?.tag(buf).unwrap_or(b""),
             &msg.cseq()?.seq.to_be_bytes(),
@@ -436,14 +436,14 @@ pub fn stateless_branch(msg: &SipMsg<'_>) -> Result<String, BuildError> {
 pub fn local_to_tag(secret: &[u8], msg: &SipMsg<'_>) -> Result<LocalTag, BuildError> {
     let buf = msg.buf();
     let via = msg.via1()?;
-    let part = fnv1a64(&[
+    let part = id64(&[
         msg.call_id()?,
         msg.from()?.tag(buf).unwrap_or(b""),
         via.branch(buf).unwrap_or(b""),
         &msg.cseq()?.seq.to_be_bytes(),
     ]);
     let mut text = [b'-'; 17];
-    text[..8].copy_from_slice(&hex8(fnv1a64(&[secret]) as u32));
+    text[..8].copy_from_slice(&hex8(id64(&[secret]) as u32));
     text[9..].copy_from_slice(&hex8(part as u32));
     Ok(LocalTag(text))
 }
