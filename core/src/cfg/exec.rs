@@ -559,9 +559,10 @@ fn elem_value<'c>(el: Elem, ctx: &'c Ctx<'_>) -> Value<'c> {
     }
 }
 
-/// `method == "X"`, ignoring case.
+/// `method == "X"`, ignoring case (methods are written in capitals, and
+/// so are the scripts' names for them: the byte compare first).
 fn method_is(name: &[u8], ctx: &Ctx<'_>) -> bool {
-    ctx.msg.method_text().is_some_and(|m| m.eq_ignore_ascii_case(name))
+    ctx.msg.method_text().is_some_and(|m| m == name || m.eq_ignore_ascii_case(name))
 }
 
 /// `elem == myself`.
