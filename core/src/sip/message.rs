@@ -269,9 +269,10 @@ impl<'a> SipMsg<'a> {
     }
 
     /// The one pass behind both. The message is large (its header list is
-    /// inline), so it is built where it is returned: every path after the
-    /// first line returns the one `result`, and the headers are filled in
-    /// there.
+    /// inline, ~1.6 KB): it is built once, in the `result` every path
+    /// after the first line returns, and its headers are filled in there;
+    /// callers use it where the result holds it (`match &parsed`) rather
+    /// than moving it out, since every move is a copy.
     #[inline(always)]
     fn scan(buf: &'a [u8], datagram: bool) -> Result<SipMsg<'a>, ParseError> {
         if buf.len() > MAX_MESSAGE_LEN {
