@@ -89,6 +89,39 @@ fn errors_say_what_and_which_reply() {
     assert!(e.to_string().contains("Bad Header Name"), "{e}");
 }
 
+/// The Request-URI and Call-ID byte checks (folded so they vectorise):
+/// a control byte, space or DEL anywhere — past the first vector step
+/// too — is refused; anything else passes.
+#[test]
+fn request_uri_and_call_id_refuse_control_bytes() {
+    let long = "x".repeat(70);
+    for bad in [b'\0', b'\x01', b'\x7f', b' '] {
+        for at in [0, 33, 69] {
+            let mut user = long.clone().into_bytes();
+            user[at] = bad;
+            let mut req = b"OPTIONS sip:".to_vec();
+            req.extend_from_slice(&user);
+            req.extend_from_slice(b"@h SIP/2.0\r\n\r\n");
+            let e = SipMsg::parse(&req).unwrap_err();
+            assert_eq!((e.kind, e.reply_code()), (ParseErrorKind::BadRequestUri, 400), "byte {bad:#x} at {at}");
+            if bad == b' ' && at != 33 {
+                continue; // a header value's edges are trimmed of blanks
+            }
+            let mut req = b"OPTIONS sip:a@h SIP/2.0\r\nCall-ID: ".to_vec();
+            req.extend_from_slice(&user);
+            req.extend_from_slice(b"\r\n\r\n");
+            let m = SipMsg::parse(&req).unwrap();
+            let e = m.call_id().unwrap_err();
+            assert_eq!(e.header.as_deref(), Some("Call-ID"), "byte {bad:#x} at {at}");
+        }
+    }
+    let req = format!("OPTIONS sip:{long}@h SIP/2.0\r\nCall-ID: {long}@h\r\n\r\n");
+    let m = SipMsg::parse(req.as_bytes()).unwrap();
+    assert_eq!(m.call_id().unwrap(), format!("{long}@h").as_bytes());
+    // an unset header slot reads as an unknown header
+    assert_eq!(HeaderKind::default(), HeaderKind::Other);
+}
+
 #[test]
 fn stream_framing_handles_splits_batches_and_keepalives() {
     let one = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 5\r\n\r\nhello";
