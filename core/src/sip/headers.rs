@@ -147,13 +147,18 @@ fn name_word(buf: &[u8], off: usize, len: usize, k: usize) -> u64 {
     let n = (len - 8 * k).min(8);
     let raw = match buf.get(at..at + 8) {
         Some(b) => u64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
-        None => {
-            let mut b = [0u8; 8];
-            b[..n].copy_from_slice(&buf[at..at + n]);
-            u64::from_le_bytes(b)
-        }
+        None => name_word_at_end(buf, at, n),
     };
     raw & (u64::MAX >> (64 - 8 * n))
+}
+
+/// `name_word` for a name that ends within eight bytes of the buffer's end
+/// (a bare name given to `from_name`, never a header line's).
+#[cold]
+fn name_word_at_end(buf: &[u8], at: usize, n: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b[..n].copy_from_slice(&buf[at..at + n]);
+    u64::from_le_bytes(b)
 }
 
 /// Whether the name at `buf[off..off + len]` is `kind`'s (whose name has
@@ -166,6 +171,66 @@ fn name_is(buf: &[u8], off: usize, len: usize, kind: HeaderKind) -> bool {
     word_is(0) && (len <= 8 || word_is(1)) && (len <= 16 || word_is(2))
 }
 
+/// Names this long or longer are never a known header's.
+const MAX_KEYED_LEN: usize = 32;
+
+/// The `CANDIDATE` slot for a name of `len` bytes (< `MAX_KEYED_LEN`)
+/// starting with `first`: the length and the letter's low five bits (the
+/// same for both cases).
+#[inline(always)]
+const fn candidate_key(len: usize, first: u8) -> usize {
+    (len << 5) | (first & 0x1f) as usize
+}
+
+/// For each (length, first letter), the only known header that can have
+/// that name: compact forms at length 1, full names at theirs. Length and
+/// first letter leave exactly one candidate for every full name but
+/// Call-ID/Contact (both `c`, 7), which `from_name_at` splits by the
+/// second letter: Contact is the one in the table. Checked when built.
+static CANDIDATE: [HeaderKind; MAX_KEYED_LEN << 5] = {
+    use HeaderKind as H;
+    const COMPACT: &[(u8, HeaderKind)] = &[
+        (b'v', H::Via),
+        (b'f', H::From),
+        (b't', H::To),
+        (b'i', H::CallId),
+        (b'l', H::ContentLength),
+        (b'c', H::ContentType),
+        (b'e', H::ContentEncoding),
+        (b'm', H::Contact),
+        (b'k', H::Supported),
+        (b'u', H::AllowEvents),
+        (b'o', H::Event),
+        (b's', H::Subject),
+        (b'r', H::ReferTo),
+        (b'b', H::ReferredBy),
+        (b'x', H::SessionExpires),
+        (b'y', H::Identity),
+        (b'a', H::AcceptContact),
+        (b'j', H::RejectContact),
+        (b'd', H::RequestDisposition),
+    ];
+    let mut t = [H::Other; MAX_KEYED_LEN << 5];
+    let mut i = 0;
+    while i < COMPACT.len() {
+        t[candidate_key(1, COMPACT[i].0)] = COMPACT[i].1;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < NAMES.len() {
+        let (name, kind) = (NAMES[i].0.as_bytes(), NAMES[i].1);
+        let key = candidate_key(name.len(), name[0]);
+        if matches!(kind, H::CallId) {
+            i += 1;
+            continue;
+        }
+        assert!(matches!(t[key], H::Other), "two known names share length and first letter");
+        t[key] = kind;
+        i += 1;
+    }
+    t
+};
+
 impl HeaderKind {
     /// The kind of a header named `name` (case-insensitive, compact forms).
     pub fn from_name(name: &[u8]) -> HeaderKind {
@@ -173,83 +238,31 @@ impl HeaderKind {
     }
 
     /// The kind of the header whose name is `buf[off..off + len]`; the
-    /// bytes after the name may be read (and ignored).
+    /// bytes after the name may be read (and ignored). Inlined into the
+    /// header scan: one table load picks the only candidate, one to three
+    /// word compares confirm it.
+    #[inline(always)]
     pub(crate) fn from_name_at(buf: &[u8], off: usize, len: usize) -> HeaderKind {
-        use HeaderKind as H;
-        let Some(&first) = buf.get(off).filter(|_| len > 0) else { return H::Other };
-        let first = first | 0x20;
-        if len == 1 {
-            return match first {
-                b'v' => H::Via,
-                b'f' => H::From,
-                b't' => H::To,
-                b'i' => H::CallId,
-                b'l' => H::ContentLength,
-                b'c' => H::ContentType,
-                b'e' => H::ContentEncoding,
-                b'm' => H::Contact,
-                b'k' => H::Supported,
-                b'u' => H::AllowEvents,
-                b'o' => H::Event,
-                b's' => H::Subject,
-                b'r' => H::ReferTo,
-                b'b' => H::ReferredBy,
-                b'x' => H::SessionExpires,
-                b'y' => H::Identity,
-                b'a' => H::AcceptContact,
-                b'j' => H::RejectContact,
-                b'd' => H::RequestDisposition,
-                _ => H::Other,
-            };
-        }
-        // Length and first letter leave one candidate; word compares
-        // confirm.
-        let candidate = match (len, first) {
-            (2, b't') => H::To,
-            (3, b'v') => H::Via,
-            (4, b'f') => H::From,
-            (4, b'c') => H::CSeq,
-            (4, b'p') => H::Path,
-            (4, b'd') => H::Date,
-            (5, b'r') => H::Route,
-            (5, b'a') => H::Allow,
-            (5, b'e') => H::Event,
-            (6, b's') => H::Server,
-            (6, b'a') => H::Accept,
-            // the one pair sharing both: the second letter tells them apart
-            (7, b'c') if buf.get(off + 1).is_some_and(|b| b | 0x20 == b'a') => H::CallId,
-            (7, b'c') => H::Contact,
-            (7, b'e') => H::Expires,
-            (7, b'r') => H::Require,
-            (7, b's') => H::Subject,
-            (8, b'r') => H::ReferTo,
-            (8, b'i') => H::Identity,
-            (9, b's') => H::Supported,
-            (10, b'u') => H::UserAgent,
-            (11, b'm') => H::MinExpires,
-            (11, b'u') => H::Unsupported,
-            (11, b'r') => H::ReferredBy,
-            (12, b'm') => H::MaxForwards,
-            (12, b'c') => H::ContentType,
-            (12, b'r') => H::RecordRoute,
-            (12, b'a') => H::AllowEvents,
-            (13, b'a') => H::Authorization,
-            (13, b'p') => H::ProxyRequire,
-            (14, b'c') => H::ContentLength,
-            (14, b'a') => H::AcceptContact,
-            (14, b'r') => H::RejectContact,
-            (15, b's') => H::SessionExpires,
-            (16, b'c') => H::ContentEncoding,
-            (16, b'w') => H::WwwAuthenticate,
-            (18, b'p') => H::ProxyAuthenticate,
-            (19, b'p') => H::ProxyAuthorization,
-            (19, b'r') => H::RequestDisposition,
-            _ => return H::Other,
+        let Some(&first) = buf.get(off).filter(|_| len > 0 && len < MAX_KEYED_LEN) else {
+            return HeaderKind::Other;
         };
-        if name_is(buf, off, len, candidate) {
+        let candidate = CANDIDATE[candidate_key(len, first)];
+        if len == 1 {
+            // A compact form is the whole check; only a letter is one (the
+            // key folds a few non-letters onto letters' slots).
+            return if first.is_ascii_alphabetic() { candidate } else { HeaderKind::Other };
+        }
+        // Call-ID and Contact share length and first letter: the second
+        // letter tells them apart.
+        let candidate = if candidate == HeaderKind::Contact && buf.get(off + 1).is_some_and(|b| b | 0x20 == b'a') {
+            HeaderKind::CallId
+        } else {
+            candidate
+        };
+        if candidate != HeaderKind::Other && name_is(buf, off, len, candidate) {
             candidate
         } else {
-            H::Other
+            HeaderKind::Other
         }
     }
 
@@ -317,6 +330,16 @@ mod tests {
         assert_eq!(HeaderKind::from_name(b"Call\rID"), HeaderKind::Other);
         assert_eq!(HeaderKind::from_name(b"Max\rForwards"), HeaderKind::Other);
         assert_eq!(HeaderKind::from_name(b"cALL-iD"), HeaderKind::CallId);
+        // The candidate table's edges: a one-byte non-letter whose low bits
+        // are a letter's, a seven-byte `c` name that is neither Call-ID nor
+        // Contact, names past the table's lengths.
+        assert_eq!(HeaderKind::from_name(b"A"), HeaderKind::AcceptContact);
+        assert_eq!(HeaderKind::from_name(b"!"), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(b"\x01"), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(b"Cantact"), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(b"Coll-ID"), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(&[b'a'; 31]), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(&[b'v'; 300]), HeaderKind::Other);
         assert!(HeaderKind::Via.is_list() && !HeaderKind::From.is_list());
     }
 }

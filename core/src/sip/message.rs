@@ -169,10 +169,21 @@ fn is_sip20(v: &[u8]) -> bool {
 /// search to pay for its set-up, unlike the short spans `find_byte` takes.
 #[inline]
 fn line_end(buf: &[u8], pos: usize) -> Result<(usize, usize), ParseError> {
-    let nl =
-        pos + memchr::memchr(b'\n', &buf[pos..]).ok_or_else(|| ParseError::at(K::UnterminatedHeaders, buf.len()))?;
+    let nl = pos + find_newline(&buf[pos..]).ok_or_else(|| ParseError::at(K::UnterminatedHeaders, buf.len()))?;
     let end = if nl > pos && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
     Ok((end, nl + 1))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn find_newline(hay: &[u8]) -> Option<usize> {
+    memchr::arch::x86_64::sse2::memchr::One::new(b'\n').and_then(|one| one.find(hay))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn find_newline(hay: &[u8]) -> Option<usize> {
+    memchr::memchr(b'\n', hay)
 }
 
 fn parse_first_line(buf: &[u8], start: usize, end: usize) -> Result<FirstLine, ParseError> {

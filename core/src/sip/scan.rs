@@ -204,45 +204,43 @@ pub(crate) fn split_list(buf: &[u8], span: Span) -> Option<Vec<Span>> {
 
 /// A list that keeps its first `N` elements inline and spills to the heap
 /// only beyond that: the header scan of an ordinary message allocates
-/// nothing.
+/// nothing. The inline part is an `ArrayVec`, whose unused slots are never
+/// written: a zeroed `[T; N]` cost a store per slot (and a copy of the
+/// whole array) for every message, however few headers it had.
 #[derive(Clone)]
-pub(crate) struct SmallList<T: Copy + Default, const N: usize> {
-    len: usize,
-    inline: [T; N],
+pub(crate) struct SmallList<T: Copy, const N: usize> {
+    inline: arrayvec::ArrayVec<T, N>,
     spill: Vec<T>,
 }
 
-impl<T: Copy + Default, const N: usize> SmallList<T, N> {
+impl<T: Copy, const N: usize> SmallList<T, N> {
     #[inline(always)]
     pub(crate) fn new() -> Self {
-        SmallList { len: 0, inline: [T::default(); N], spill: Vec::new() }
+        SmallList { inline: arrayvec::ArrayVec::new(), spill: Vec::new() }
     }
 
     #[inline]
     pub(crate) fn push(&mut self, x: T) {
-        if self.len < N {
-            self.inline[self.len] = x;
-        } else {
-            if self.spill.is_empty() {
-                self.spill.reserve(2 * N);
-                self.spill.extend_from_slice(&self.inline);
-            }
+        if !self.spill.is_empty() {
             self.spill.push(x);
+        } else if let Err(full) = self.inline.try_push(x) {
+            self.spill.reserve(2 * N);
+            self.spill.extend_from_slice(&self.inline);
+            self.spill.push(full.element());
         }
-        self.len += 1;
     }
 
     #[inline]
     pub(crate) fn as_slice(&self) -> &[T] {
-        if self.len <= N {
-            &self.inline[..self.len]
+        if self.spill.is_empty() {
+            &self.inline
         } else {
             &self.spill
         }
     }
 }
 
-impl<T: Copy + Default + std::fmt::Debug, const N: usize> std::fmt::Debug for SmallList<T, N> {
+impl<T: Copy + std::fmt::Debug, const N: usize> std::fmt::Debug for SmallList<T, N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.as_slice()).finish()
     }
