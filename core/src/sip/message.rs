@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 use super::error::{ParseError, ParseErrorKind as K};
 use super::hdr::{parse_number, CSeq, Contact, HeaderError, NameAddr, Via};
 use super::headers::HeaderKind;
-use super::scan::{find_byte, has_ctl_or_space, is_token_char, SmallList};
+use super::scan::{find_byte, find_byte_far, has_ctl_or_space, is_token_char, rfind_byte_far, SmallList};
 use super::uri::{Scheme, Uri};
 
 /// Largest message accepted (the largest UDP payload).
@@ -169,21 +169,10 @@ fn is_sip20(v: &[u8]) -> bool {
 /// search to pay for its set-up, unlike the short spans `find_byte` takes.
 #[inline]
 fn line_end(buf: &[u8], pos: usize) -> Result<(usize, usize), ParseError> {
-    let nl = pos + find_newline(&buf[pos..]).ok_or_else(|| ParseError::at(K::UnterminatedHeaders, buf.len()))?;
+    let nl =
+        pos + find_byte_far(&buf[pos..], b'\n').ok_or_else(|| ParseError::at(K::UnterminatedHeaders, buf.len()))?;
     let end = if nl > pos && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
     Ok((end, nl + 1))
-}
-
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn find_newline(hay: &[u8]) -> Option<usize> {
-    memchr::arch::x86_64::sse2::memchr::One::new(b'\n').and_then(|one| one.find(hay))
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn find_newline(hay: &[u8]) -> Option<usize> {
-    memchr::memchr(b'\n', hay)
 }
 
 fn parse_first_line(buf: &[u8], start: usize, end: usize) -> Result<FirstLine, ParseError> {
@@ -209,7 +198,7 @@ fn parse_first_line(buf: &[u8], start: usize, end: usize) -> Result<FirstLine, P
         return Err(ParseError::at(K::BadMethod, start));
     }
     let uri_start = msp + 1;
-    let usp = memchr::memrchr(b' ', line)
+    let usp = rfind_byte_far(line, b' ')
         .filter(|&i| i > uri_start)
         .ok_or(ParseError::at(K::BadRequestUri, start + uri_start))?;
     let version = &line[usp + 1..];

@@ -39,7 +39,7 @@ pub(crate) fn is_token_char(b: u8) -> bool {
 pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
     const HEAD: usize = 64;
     let head = &hay[..hay.len().min(HEAD)];
-    if let Some(p) = find_byte_swar(head, needle) {
+    if let Some(p) = find_any(head, [needle]) {
         return Some(p);
     }
     if hay.len() > HEAD {
@@ -48,27 +48,61 @@ pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
     None
 }
 
-/// `find_byte` over a short slice, a word at a time: a zero byte in
-/// `word ^ pattern` marks the needle; `(x - 0x01..) & !x & 0x80..` flags
-/// it, and its lowest flagged byte is always a true match (a borrow only
-/// ever flags bytes above a real zero).
+/// First index of `needle` in `hay` when it is usually tens of bytes in
+/// (a line end, the space before SIP/2.0): memchr's SSE2 searcher, called
+/// directly. SSE2 is part of x86-64, so this skips `memchr::memchr`'s
+/// run-time choice of an implementation, which cost more per call than
+/// the search of a 50-byte line.
 #[inline(always)]
-fn find_byte_swar(hay: &[u8], needle: u8) -> Option<usize> {
+pub(crate) fn find_byte_far(hay: &[u8], needle: u8) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        memchr::arch::x86_64::sse2::memchr::One::new(needle).and_then(|one| one.find(hay))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        memchr::memchr(needle, hay)
+    }
+}
+
+/// Last index of `needle` in `hay`, as `find_byte_far` finds the first.
+#[inline(always)]
+pub(crate) fn rfind_byte_far(hay: &[u8], needle: u8) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        memchr::arch::x86_64::sse2::memchr::One::new(needle).and_then(|one| one.rfind(hay))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        memchr::memrchr(needle, hay)
+    }
+}
+
+/// First index in `hay` of any of `needles`, eight bytes at a time in a
+/// `u64`: a zero byte in `word ^ needle` marks a match; `(x - 0x01..) & !x
+/// & 0x80..` flags it, and its lowest flagged byte is always a true match
+/// (a borrow only ever flags bytes above a real zero) — so the lowest
+/// flagged byte of several needles' flags is the first match of any.
+#[inline(always)]
+pub(crate) fn find_any<const N: usize>(hay: &[u8], needles: [u8; N]) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    let pattern = LO * needle as u64;
     let mut chunks = hay.chunks_exact(8);
     let mut base = 0;
     for chunk in &mut chunks {
         let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let x = word ^ pattern;
-        let found = x.wrapping_sub(LO) & !x & HI;
+        let mut found = 0;
+        for needle in needles {
+            let x = word ^ (LO * needle as u64);
+            found |= x.wrapping_sub(LO) & !x;
+        }
+        found &= HI;
         if found != 0 {
             return Some(base + (found.trailing_zeros() / 8) as usize);
         }
         base += 8;
     }
-    chunks.remainder().iter().position(|&b| b == needle).map(|p| base + p)
+    chunks.remainder().iter().position(|b| needles.contains(b)).map(|p| base + p)
 }
 
 /// Whether any byte of `s` is a control character or space (≤ 0x20) or
@@ -119,21 +153,22 @@ pub(crate) fn token_end(buf: &[u8], i: usize, end: usize) -> usize {
 }
 
 /// Index after the closing quote of the quoted string whose opening quote
-/// is at `i`; `None` when it is not closed before `end`.
+/// is at `i`; `None` when it is not closed before `end`. Jumps from one
+/// quote or backslash to the next (a backslash escapes the byte after it,
+/// RFC 3261 §25.1 `quoted-pair`): digest nonces and responses are tens of
+/// bytes with neither.
 pub(crate) fn quoted_end(buf: &[u8], i: usize, end: usize) -> Option<usize> {
     debug_assert_eq!(buf.get(i), Some(&b'"'));
     let mut j = i + 1;
     while j < end {
-        match buf[j] {
-            b'\\' => j += 2,
-            b'"' => return Some(j + 1),
-            _ => j += 1,
+        j += find_any(&buf[j..end], [b'"', b'\\'])?;
+        if buf[j] == b'"' {
+            return Some(j + 1);
         }
+        j += 2;
     }
     None
 }
-
-static LIST_SPECIAL: [bool; 256] = byte_class(false, b"\"<,");
 
 /// The elements of a comma-separated header value, honouring quoted
 /// strings and `<...>` (a comma inside either does not split). Empty
@@ -160,15 +195,13 @@ impl Iterator for ListIter<'_> {
         while !self.done {
             let start = self.i;
             let mut i = start;
-            // Stop only at the bytes that matter: quotes, brackets, commas.
-            // Values are short: a table lookup per byte beats a SIMD search
-            // call per element.
+            // Stop only at the bytes that matter: quotes, brackets, commas,
+            // looked for eight bytes at a time (values are too short for a
+            // vector search's set-up).
             let stop = loop {
-                while i < end && !LIST_SPECIAL[buf[i] as usize] {
-                    i += 1;
-                }
-                if i == end {
-                    break end;
+                match find_any(&buf[i..end], [b'"', b'<', b',']) {
+                    Some(p) => i += p,
+                    None => break end,
                 }
                 let skipped = match buf[i] {
                     b'"' => quoted_end(buf, i, end),
@@ -458,6 +491,40 @@ mod tests {
                 assert_eq!(find_byte(&hay, 0x0a), want, "len {len} at {at:?}");
             }
         }
+    }
+
+    #[test]
+    fn find_any_of_two_agrees_with_a_plain_search() {
+        // Either needle at every place of every length across the word
+        // boundaries, one needle's bytes next to the other's (a borrow out
+        // of one test must not flag the other's byte).
+        for len in 0..40 {
+            for (at, needle) in (0..len).flat_map(|i| [(Some(i), b'"'), (Some(i), b'\\')]).chain([(None, 0)]) {
+                let mut hay: Vec<u8> = (0..len).map(|i| [b'!', b'#', 0x22 ^ 0x80, b'[', 0x00][i % 5]).collect();
+                if let Some(at) = at {
+                    hay[at] = needle;
+                    if at + 1 < len {
+                        hay[at + 1] = if needle == b'"' { b'\\' } else { b'"' };
+                    }
+                }
+                let want = hay.iter().position(|&b| b == b'"' || b == b'\\');
+                assert_eq!(find_any(&hay, [b'"', b'\\']), want, "len {len} at {at:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn quoted_strings_end_at_an_unescaped_quote() {
+        let b = br#"x"abc" "a\"b\\" "long string past one word" "\"#;
+        let all = b.len();
+        assert_eq!(quoted_end(b, 1, all), Some(6));
+        assert_eq!(&b[7..quoted_end(b, 7, all).unwrap()], br#""a\"b\\""#);
+        let long = 7 + br#""a\"b\\" "#.len();
+        assert_eq!(&b[long..quoted_end(b, long, all).unwrap()], br#""long string past one word""#);
+        // An escaped quote, or a backslash at the very end, closes nothing.
+        assert_eq!(quoted_end(b, all - 2, all), None);
+        assert_eq!(quoted_end(b"\"abc", 0, 4), None);
+        assert_eq!(quoted_end(b"\"a\\\"", 0, 4), None);
     }
 
     #[test]
