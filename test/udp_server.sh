@@ -74,6 +74,27 @@ src.sendto(request(catcher.getsockname()[1], False, 3, "INFO"), ("127.0.0.1", po
 r = src.recv(4096)
 want = b";branch=z9hG4bKvia3;rport=%d\r\n" % src.getsockname()[1]
 assert r.startswith(b"SIP/2.0 200") and want in r, r
+assert b"\r\nServer: sipr (" in r, r
+PY
+
+echo "== the core's own refusals (416 before the script) are tagged and signed as sl's replies (RFC 3261 §8.2.6)"
+python3 - "$PORT" <<'PY' || fail "core 416"
+import re, socket, sys
+port = int(sys.argv[1])
+src = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); src.bind(("127.0.0.1", 0)); src.settimeout(3)
+req = ("INVITE http://example.com/ SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK416\r\n"
+       "From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: s416@t\r\nCSeq: 1 INVITE\r\n"
+       "Content-Length: 0\r\n\r\n" % src.getsockname()[1]).encode()
+tags = []
+for _ in range(2):
+    src.sendto(req, ("127.0.0.1", port))
+    r = src.recv(4096)
+    assert r.startswith(b"SIP/2.0 416 "), r
+    assert b"\r\nServer: sipr (" in r, r
+    m = re.search(rb"\r\nTo: <sip:x@127.0.0.1>;tag=([^\r;]+)\r\n", r)
+    assert m, r
+    tags.append(m.group(1))
+assert tags[0] == tags[1], tags  # a retransmission gets the same tag
 PY
 
 echo "== the UDP socket's receive buffer grown to maxbuffer (256 KB; the kernel books twice), as Kamailio's"
@@ -231,8 +252,8 @@ else
     echo "no SCTP in this kernel: warned, and refused when required"
 fi
 
-echo "== force_rport=yes (core parameter): every reply goes to the source port, rport added"
-printf 'force_rport=yes\n' | cat - "$WORK/sipr.cfg" > "$WORK/rport.cfg"
+echo "== force_rport=yes (core parameter): every reply goes to the source port, rport added; server_signature=no: no Server header"
+printf 'force_rport=yes\nserver_signature=no\n' | cat - "$WORK/sipr.cfg" > "$WORK/rport.cfg"
 "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/rport.cfg" -m 32 >"$WORK/rport.log" 2>&1 &
 RPID=$!
 PIDS+=("$RPID")
@@ -249,11 +270,12 @@ req = ("OPTIONS sip:x@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branc
 src.sendto(req, ("127.0.0.1", port))
 r = src.recv(4096)
 assert r.startswith(b"SIP/2.0 200") and b";branch=z9hG4bKfr1;rport=%d\r\n" % src.getsockname()[1] in r, r
+assert b"\r\nServer:" not in r, r
 # the core's own 400 (a CSeq that does not parse: built from the raw
 # lines) goes there too
 src.sendto(req.replace(b"CSeq: 1 OPTIONS", b"CSeq: one OPTIONS"), ("127.0.0.1", port))
 r = src.recv(4096)
-assert r.startswith(b"SIP/2.0 400"), r
+assert r.startswith(b"SIP/2.0 400") and b"\r\nServer:" not in r, r
 PY
 kill -TERM "$RPID"
 wait "$RPID" || true

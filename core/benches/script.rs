@@ -67,7 +67,7 @@ fn main() {
     let core = CoreInfo {
         listen: prog.core.listen.clone(),
         aliases: prog.core.aliases.clone(),
-        server_header: String::new(),
+        server_header: Some(sipr_core::server_signature().to_string()),
         secret: 0,
     };
     let rcv = RecvInfo {

@@ -42,7 +42,7 @@ fn run_on(prog: &Program, msg: &[u8]) -> Sent {
     let core = CoreInfo {
         listen: prog.core.listen.clone(),
         aliases: prog.core.aliases.clone(),
-        server_header: String::new(),
+        server_header: Some(sipr_core::server_signature().to_string()),
         secret: 0,
     };
     let mut proc = ProcState::default();

@@ -198,9 +198,10 @@ pub struct CoreInfo {
     pub listen: Vec<ListenAddr>,
     /// `alias=` entries: host (lower case) and port (0 = any).
     pub aliases: Vec<(String, u16)>,
-    /// `Server:` header value for local replies (empty: sipr's
-    /// signature).
-    pub server_header: String,
+    /// `Server:` header value for local replies: `server_header`, else
+    /// sipr's signature; `None` with `server_signature=no` (Kamailio's
+    /// rule: no Server header at all).
+    pub server_header: Option<String>,
     /// A per-server random value fixed before the fork (To-tags of local
     /// replies are derived from it, so every process tags alike).
     pub secret: u64,

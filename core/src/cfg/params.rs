@@ -283,6 +283,8 @@ pub struct CoreParams {
     pub user_agent_header: Option<String>,
     /// `sip_warning`.
     pub sip_warning: bool,
+    /// `server_signature`: whether local replies carry a Server header.
+    pub server_signature: bool,
     /// `memlog`.
     pub memlog: i32,
     /// `mpath` / `loadpath`.
@@ -337,6 +339,7 @@ impl Default for CoreParams {
             server_header: None,
             user_agent_header: None,
             sip_warning: false,
+            server_signature: true,
             memlog: 3,
             mpath: None,
             shm_mem_size: None,
@@ -591,6 +594,7 @@ impl CoreParams {
             "server_header" => self.server_header = Some(as_str(v)?),
             "user_agent_header" => self.user_agent_header = Some(as_str(v)?),
             "sip_warning" => self.sip_warning = as_bool(v)?,
+            "server_signature" => self.server_signature = as_bool(v)?,
             "memlog" | "mem_log" => self.memlog = uint(v)?,
             "mpath" | "loadpath" => self.mpath = Some(as_str(v)?),
             "shm_mem_size" => self.shm_mem_size = Some(uint(v)?),

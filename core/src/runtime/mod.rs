@@ -219,11 +219,12 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     let info = CoreInfo {
         listen: listen.clone(),
         aliases: core.aliases.clone(),
-        server_header: core
-            .server_header
-            .clone()
-            .map(|h| h.trim_start_matches("Server:").trim().to_string())
-            .unwrap_or_default(),
+        server_header: core.server_signature.then(|| {
+            core.server_header.as_deref().map_or_else(
+                || crate::server_signature().to_string(),
+                |h| h.trim_start_matches("Server:").trim().to_string(),
+            )
+        }),
         secret: {
             let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
             crate::hash::id64(&[&t.to_be_bytes(), &process::current_pid().to_be_bytes()])

@@ -161,17 +161,32 @@ fn of_family<'s, S>(socks: &'s [S], v4: &[bool], to: SocketAddr) -> Option<&'s S
 }
 
 /// Answers a request that failed the minimal checks with the reply the
-/// error calls for, when a reply can be built; else drops it.
+/// error calls for, when a reply can be built; else drops it. The reply
+/// is what sl would send (RFC 3261 §8.2.6: a To-tag, the Server header).
 /// `force_rport`: the cfg's `force_rport=yes` (to the source port, rport
 /// added).
-fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, extra: &[u8], force_rport: bool, out: &mut Out<'_, '_>) {
+fn reply_to_bad(
+    msg: &SipMsg<'_>,
+    (code, reason, extra): (u16, &str, &[u8]),
+    info: &CoreInfo,
+    force_rport: bool,
+    out: &mut Out<'_, '_>,
+) {
     if !msg.is_request() || msg.method() == Some(crate::sip::Method::Ack) {
         return;
     }
+    // The tag sl gives when the headers it is made of parse; else one from
+    // the whole request, as stable across retransmissions.
+    let tag = crate::sip::local_to_tag(&info.secret.to_be_bytes(), msg).map_or_else(
+        |_| format!("{:08x}", crate::hash::id64(&[&info.secret.to_be_bytes(), msg.buf()]) as u32),
+        |t| t.as_str().to_string(),
+    );
     let opts = crate::sip::ReplyOpts {
+        to_tag: Some(&tag),
         source: Some(crate::sip::Source { ip: out.src.ip(), port: out.src.port(), force_rport }),
+        server: info.server_header.as_deref(),
         extra_headers: extra,
-        ..Default::default()
+        body: b"",
     };
     match crate::sip::local_reply(msg, code, reason, &opts) {
         Ok(data) => {
@@ -179,7 +194,6 @@ fn reply_to_bad(msg: &SipMsg<'_>, code: u16, reason: &str, extra: &[u8], force_r
         }
         // the headers a reply copies are the broken ones: copy their lines
         Err(_) => {
-            let tag = format!("{:08x}", crate::hash::id64(&[msg.buf()]) as u32);
             if let Some(data) = crate::sip::salvage_reply(msg.buf(), code, reason, &tag) {
                 let _ = out.send(Dest::Source { symmetric: force_rport }, &data);
             }
@@ -261,13 +275,13 @@ pub(super) fn handle(
     out.reply_by_via(msg);
     if let Err(e) = msg.validate_basic() {
         ::log::debug!("bad message from {src}: {e}");
-        reply_to_bad(msg, e.reply_code(), &e.reason(), b"", net.prog.core.force_rport, &mut out);
+        reply_to_bad(msg, (e.reply_code(), &e.reason(), b""), net.info, net.prog.core.force_rport, &mut out);
         return;
     }
     if msg.is_request() {
         if let Some((code, reason, extra)) = proxy_checks(msg) {
             ::log::debug!("request from {src} refused before routing: {code} {reason}");
-            reply_to_bad(msg, code, reason, &extra, net.prog.core.force_rport, &mut out);
+            reply_to_bad(msg, (code, reason, &extra), net.info, net.prog.core.force_rport, &mut out);
             return;
         }
     }

@@ -250,7 +250,7 @@ pub fn run_with(prog: &Program, msg: &[u8], proc: &mut ProcState) -> Run {
     let core = CoreInfo {
         listen: prog.core.listen.clone(),
         aliases: prog.core.aliases.clone(),
-        server_header: String::new(),
+        server_header: Some(sipr_core::server_signature().to_string()),
         secret: 0,
     };
     let mut rec = Recorder::default();

@@ -577,8 +577,6 @@ pub mod reply {
             return Err(format!("invalid reply code {code}").into());
         }
         let tag = local_to_tag(&ctx.core.secret.to_be_bytes(), ctx.msg)?;
-        let server =
-            if ctx.core.server_header.is_empty() { sipr_core::server_signature() } else { &ctx.core.server_header };
         // the script's append_to_reply headers, then the caller's
         let headers: std::borrow::Cow<'_, [u8]> = if extra.is_empty() {
             std::borrow::Cow::Borrowed(&ctx.reply_headers)
@@ -593,7 +591,7 @@ pub mod reply {
             &ReplyOpts {
                 to_tag: Some(tag.as_str()),
                 source: Some(Source { ip: ctx.rcv.src.ip(), port: ctx.rcv.src.port(), force_rport: ctx.force_rport }),
-                server: Some(server),
+                server: ctx.core.server_header.as_deref(),
                 extra_headers: &headers,
                 body,
             },
