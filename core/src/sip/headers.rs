@@ -6,8 +6,8 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum HeaderKind {
     /// Any other header; its name is in [`crate::sip::Header::name`].
-    /// First, so that a zeroed header list is a list of `Other`s (the
-    /// message's inline header list is then cleared by one memset).
+    /// First, and the default: the known kinds follow in `NAMES`' order,
+    /// which indexes the packed names by `kind as usize - 1`.
     #[default]
     Other,
     Via,
