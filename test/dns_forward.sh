@@ -15,8 +15,8 @@ SIPR=${SIPR:-$ROOT/target/debug/sipr}
 SCEN=${SIPR_SHARED_DIR:-$ROOT/../shared}/bench/scenarios
 PORT=${SIPR_TEST_PORT:-25340}
 if [ ! -f "$SCEN/invite_uac.xml" ] || [ ! -f "$SCEN/uas.xml" ]; then
-    echo "SKIPPED: $SCEN/{invite_uac,uas}.xml not found"
-    exit 0
+    echo "FAIL: $SCEN/{invite_uac,uas}.xml not found (the shared/ folder must sit beside the repository, or set SIPR_SHARED_DIR)" >\&2
+    exit 1
 fi
 e2e_workdir dns
 

@@ -12,8 +12,8 @@ PORT=${SIPR_TEST_PORT:-25240}
 CALLS=${SIPR_TEST_CALLS:-2500}
 RATE=${SIPR_TEST_RATE:-500}
 if [ ! -f "$SCEN/invite_uac.xml" ] || [ ! -f "$SCEN/uas.xml" ]; then
-    echo "SKIPPED: $SCEN/{invite_uac,uas}.xml not found"
-    exit 0
+    echo "FAIL: $SCEN/{invite_uac,uas}.xml not found (the shared/ folder must sit beside the repository, or set SIPR_SHARED_DIR)" >\&2
+    exit 1
 fi
 e2e_workdir fwd
 

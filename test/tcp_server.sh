@@ -149,6 +149,6 @@ CFG
     kill -TERM "$PID"
     wait "$PID" || true
 else
-    echo "SKIPPED forwarding: $SCEN/{invite_uac,uas}.xml not found"
+    fail "$SCEN/{invite_uac,uas}.xml not found (the shared/ folder must sit beside the repository)"
 fi
 echo "tcp_server: ok"

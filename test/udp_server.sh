@@ -18,10 +18,12 @@ e2e_workdir e2e
 command -v sipp >/dev/null || fail "sipp not installed (apt-get install sip-tester; make test does)"
 [ -x "$SIPR" ] || fail "$SIPR not built"
 
+# strict_checks: the core's own 416 is tested below
 cat > "$WORK/sipr.cfg" <<CFG
 listen=udp:127.0.0.1:$PORT
 children=2
 debug=1
+strict_checks=yes
 loadmodule "sl"
 request_route {
     if (method == "OPTIONS") { sl_send_reply("200", "OK"); exit; }

@@ -134,8 +134,7 @@ fn errors_name_file_line_column() {
 fn debian_kamailio_cfg_preprocesses() {
     let stock = Path::new("/etc/kamailio/kamailio.cfg");
     if !stock.exists() {
-        eprintln!("SKIPPED: {} not installed (apt-get install kamailio)", stock.display());
-        return;
+        panic!("{} not installed (make test installs it: apt-get install kamailio)", stock.display());
     }
     for defs in [vec![], vec!["WITH_AUTH", "WITH_MYSQL", "WITH_NAT", "WITH_DEBUG"]] {
         let p = preprocess(stock, Defines::from_args(defs.iter().copied())).unwrap();

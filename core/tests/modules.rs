@@ -462,8 +462,7 @@ impl sipr_core::cfg::ModuleLoader for Hybrid {
 fn stock_kamailio_cfg_answers_keepalives_with_the_real_modules() {
     let stock = std::path::Path::new("/etc/kamailio/kamailio.cfg");
     if !stock.exists() {
-        eprintln!("SKIPPED: {} not installed", stock.display());
-        return;
+        panic!("{} not installed (make test installs it: apt-get install kamailio)", stock.display());
     }
     let mut loader = Hybrid { real: ModuleSet::new(&[module_dir()]), stub: Default::default(), real_names: Vec::new() };
     let prog = sipr_core::cfg::load(stock, Default::default(), FnRegistry::core(), PvRegistry::core(), &mut loader)

@@ -830,7 +830,9 @@ impl Compiler<'_> {
                 _ => bad(self, "a regular expression string"),
             },
             ParamKind::Subst => match &arg.kind {
-                ExprKind::Str(s) => match super::subst::SubstExpr::parse(&String::from_utf8_lossy(s)) {
+                ExprKind::Str(s) => match super::subst::SubstExpr::parse(&String::from_utf8_lossy(s))
+                    .and_then(|mut x| x.resolve_pvs(&self.pvs, &mut self.names).map(|()| x))
+                {
                     Ok(x) => Some(Param::Subst(Box::new(x))),
                     Err(e) => {
                         self.error(at, format!("{fname}(): {e}"));

@@ -175,6 +175,7 @@ const CORE_PARAMS: &[(&str, Kind)] = &[
     ("udp4_raw_mtu", Kind::Int),
     ("udp4_raw_ttl", Kind::Int),
     ("force_rport", Kind::Bool),
+    ("strict_checks", Kind::Bool),
     ("tos", Kind::Int),
     ("pmtu_discovery", Kind::Bool),
     ("real_time", Kind::Int),
@@ -269,6 +270,14 @@ pub struct CoreParams {
     /// `force_rport`: every request is handled as if its top Via had
     /// `rport` (what the script's `force_rport()` does for one).
     pub force_rport: bool,
+    /// `strict_checks` (sipr's own, default off): the core refuses, before
+    /// the script, every request RFC 3261 says a proxy must refuse
+    /// (duplicate or malformed From/To/Call-ID/CSeq/Max-Forwards/Contact,
+    /// a CSeq method unlike the request's, headers in the Request-URI,
+    /// an unknown scheme: 416, any Proxy-Require: 420). Off, the core
+    /// refuses only what Kamailio's core refuses and leaves the rest to
+    /// the script (`sanity_check`), as an operator's kamailio.cfg expects.
+    pub strict_checks: bool,
     /// `mhomed`.
     pub mhomed: bool,
     /// `dns`.
@@ -332,6 +341,7 @@ impl Default for CoreParams {
             tcp_send_timeout: 10,
             tcp_accept_aliases: false,
             force_rport: false,
+            strict_checks: false,
             mhomed: false,
             dns: false,
             rev_dns: false,
@@ -587,6 +597,7 @@ impl CoreParams {
             "tcp_send_timeout" => self.tcp_send_timeout = uint(v)?,
             "tcp_accept_aliases" => self.tcp_accept_aliases = as_bool(v)?,
             "force_rport" => self.force_rport = as_bool(v)?,
+            "strict_checks" => self.strict_checks = as_bool(v)?,
             "mhomed" => self.mhomed = as_bool(v)?,
             "dns" => self.dns = as_bool(v)?,
             "rev_dns" => self.rev_dns = as_bool(v)?,

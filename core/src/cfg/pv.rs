@@ -685,6 +685,13 @@ fn get_rb<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
         Value::str(b)
     }
 }
+/// `$cl`: the Content-Length header's value; `$null` without one.
+fn get_cl<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
+    match ctx.msg.content_length() {
+        Some(n) => Value::Int(n as i64),
+        None => Value::Null,
+    }
+}
 fn get_bs<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
     Value::Int(ctx.msg.body().len() as i64)
 }
@@ -1088,6 +1095,7 @@ static CORE_PVS: &[PvClass] = &[
     pv!("mb", get_mb),
     pv!("rb", get_rb),
     pv!("bs", get_bs),
+    pv!("cl", get_cl),
     pv!("hdr", fixup hdr_fixup, get_hdr),
     pv!("hdrc", fixup hdr_fixup, get_hdrc),
     pv!("var", fixup var_fixup, get_var, set_var),

@@ -36,11 +36,14 @@ pub fn split_subst(expr: &str) -> Result<(String, String, String), String> {
 }
 
 /// One piece of a replacement.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Piece {
     Lit(Vec<u8>),
     /// `\N`: capture group N (`\0` the whole match).
     Group(usize),
+    /// Literal text with PVs in it, read per call (the script's `subst*`
+    /// functions: `subst_body('/^o=([a-z]+) /o=$fU /')`).
+    Fmt(std::sync::Arc<super::pv::Format>),
 }
 
 /// A compiled `/regex/replacement/flags`.
@@ -60,8 +63,13 @@ impl SubstExpr {
         if let Some(f) = flags.chars().find(|f| !matches!(f, 'g' | 'i' | 's')) {
             return Err(format!("unknown substitution flag '{f}'"));
         }
+        // as POSIX regcomp with REG_NEWLINE unless `s`: `^`/`$` at line
+        // ends and `.` not crossing them; with `s` the text is one line
+        let one_line = flags.contains('s');
         let re = RegexBuilder::new(&re)
             .case_insensitive(flags.contains('i'))
+            .multi_line(!one_line)
+            .dot_matches_new_line(one_line)
             .unicode(false)
             .build()
             .map_err(|e| format!("bad regular expression: {e}"))?;
@@ -101,9 +109,26 @@ impl SubstExpr {
         Ok(SubstExpr { re, replacement, global: flags.contains('g') })
     }
 
+    /// Lets the replacement's literal parts hold PVs (`$fU`), resolved
+    /// here and read by [`matches`](Self::matches) for the message at hand
+    /// (the cfg's functions; the preprocessor's `#!subst` has none).
+    pub fn resolve_pvs(&mut self, reg: &super::pv::PvRegistry, names: &mut super::pv::Names) -> Result<(), String> {
+        for p in &mut self.replacement {
+            if let Piece::Lit(l) = p {
+                if l.contains(&b'$') {
+                    let f = super::pv::Format::parse(l, reg, names)?;
+                    if f.as_literal().is_none() {
+                        *p = Piece::Fmt(std::sync::Arc::new(f));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The matches in `hay` (the first, or all with `g`) as (start, end,
-    /// replacement text).
-    pub fn matches(&self, hay: &[u8]) -> Vec<(usize, usize, Vec<u8>)> {
+    /// replacement text); PVs in the replacement are read from `ctx`.
+    pub fn matches(&self, hay: &[u8], ctx: Option<&super::ctx::Ctx<'_>>) -> Vec<(usize, usize, Vec<u8>)> {
         let mut out = Vec::new();
         for caps in self.re.captures_iter(hay) {
             let whole = caps.get(0).expect("group 0 always matches");
@@ -112,6 +137,11 @@ impl SubstExpr {
                 match p {
                     Piece::Lit(l) => text.extend_from_slice(l),
                     Piece::Group(g) => text.extend_from_slice(caps.get(*g).map_or(&b""[..], |m| m.as_bytes())),
+                    Piece::Fmt(f) => {
+                        if let Some(ctx) = ctx {
+                            f.eval_into(ctx, &mut text);
+                        }
+                    }
                 }
             }
             out.push((whole.start(), whole.end(), text));
@@ -123,8 +153,8 @@ impl SubstExpr {
     }
 
     /// `hay` with the substitutions made, or `None` when nothing matched.
-    pub fn apply(&self, hay: &[u8]) -> Option<Vec<u8>> {
-        let m = self.matches(hay);
+    pub fn apply(&self, hay: &[u8], ctx: Option<&super::ctx::Ctx<'_>>) -> Option<Vec<u8>> {
+        let m = self.matches(hay, ctx);
         if m.is_empty() {
             return None;
         }
@@ -147,10 +177,10 @@ mod tests {
     #[test]
     fn substitutions() {
         let s = SubstExpr::parse("/^sip:([0-9]+)@(.*)$/sip:00\\1@\\2/").unwrap();
-        assert_eq!(s.apply(b"sip:123@h.example").unwrap(), b"sip:00123@h.example");
+        assert_eq!(s.apply(b"sip:123@h.example", None).unwrap(), b"sip:00123@h.example");
         let s = SubstExpr::parse("#a#b#gi").unwrap();
-        assert_eq!(s.apply(b"AaA").unwrap(), b"bbb");
-        assert!(SubstExpr::parse("/a/b/").unwrap().apply(b"xyz").is_none());
+        assert_eq!(s.apply(b"AaA", None).unwrap(), b"bbb");
+        assert!(SubstExpr::parse("/a/b/").unwrap().apply(b"xyz", None).is_none());
         assert_eq!(split_subst("/a\\/b/c/g").unwrap(), ("a/b".into(), "c".into(), "g".into()));
         assert!(SubstExpr::parse("/a/\\3/").is_err());
         assert!(SubstExpr::parse("/a/b").is_err());

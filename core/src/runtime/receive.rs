@@ -273,12 +273,14 @@ pub(super) fn handle(
         }
     };
     out.reply_by_via(msg);
-    if let Err(e) = msg.validate_basic() {
+    let strict = net.prog.core.strict_checks;
+    let checked = if strict { msg.validate_basic() } else { msg.validate_minimal() };
+    if let Err(e) = checked {
         ::log::debug!("bad message from {src}: {e}");
         reply_to_bad(msg, (e.reply_code(), &e.reason(), b""), net.info, net.prog.core.force_rport, &mut out);
         return;
     }
-    if msg.is_request() {
+    if strict && msg.is_request() {
         if let Some((code, reason, extra)) = proxy_checks(msg) {
             ::log::debug!("request from {src} refused before routing: {code} {reason}");
             reply_to_bad(msg, (code, reason, &extra), net.info, net.prog.core.force_rport, &mut out);

@@ -267,7 +267,10 @@ fn fix_content_length(msg: &SipMsg<'_>, lumps: &mut Lumps, ensure: bool) {
 pub fn forward_request(msg: &SipMsg<'_>, spec: &ForwardRequest<'_>, mut lumps: Lumps) -> Result<Vec<u8>, BuildError> {
     let buf = msg.buf();
     let top = msg.first_line_end();
-    spec.via.insert(&mut lumps, top);
+    // as Kamailio: our Via goes right above the first Via, wherever that
+    // header stands
+    let via_at = msg.header(HeaderKind::Via).map_or(top, |h| h.line.off as usize);
+    spec.via.insert(&mut lumps, via_at);
     if let Some(rr) = spec.record_route {
         lumps.insert_fmt(top, format_args!("Record-Route: {rr}\r\n"));
     }
@@ -335,11 +338,14 @@ pub fn local_reply(req: &SipMsg<'_>, code: u16, reason: &str, opts: &ReplyOpts<'
     out.push(b' ');
     out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\n");
+    // what Kamailio's reply builder needs: a top Via and a To that parse,
+    // a From, Call-ID and CSeq to copy (a duplicate of any of them never
+    // gets past the core's checks)
     let via1 = req.via1()?;
     let to = req.to()?;
-    req.from()?;
-    req.call_id()?;
-    req.cseq()?;
+    req.required(HeaderKind::From)?;
+    req.required(HeaderKind::CallId)?;
+    req.cseq_tokens()?;
     let mut first_via = true;
     for h in req.headers() {
         let line = h.line.get(buf);
@@ -436,11 +442,14 @@ pub fn stateless_branch(msg: &SipMsg<'_>) -> Result<String, BuildError> {
 pub fn local_to_tag(secret: &[u8], msg: &SipMsg<'_>) -> Result<LocalTag, BuildError> {
     let buf = msg.buf();
     let via = msg.via1()?;
+    // a From that does not parse still gets its reply (as Kamailio): the
+    // tag is then made without the From-tag
+    let from_tag = msg.from().ok().and_then(|f| f.tag(buf)).unwrap_or(b"");
     let part = id64(&[
-        msg.call_id()?,
-        msg.from()?.tag(buf).unwrap_or(b""),
+        msg.header_value(HeaderKind::CallId).unwrap_or(b""),
+        from_tag,
         via.branch(buf).unwrap_or(b""),
-        &msg.cseq()?.seq.to_be_bytes(),
+        msg.cseq_tokens()?.0,
     ]);
     let mut text = [b'-'; 17];
     text[..8].copy_from_slice(&hex8(id64(&[secret]) as u32));

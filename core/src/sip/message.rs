@@ -468,7 +468,7 @@ impl<'a> SipMsg<'a> {
         ParseError::in_header(K::BadHeader(e), h.value.off as usize, h.name.get(self.buf))
     }
 
-    fn required(&self, kind: HeaderKind) -> Result<&Header, ParseError> {
+    pub(crate) fn required(&self, kind: HeaderKind) -> Result<&Header, ParseError> {
         self.header(kind).ok_or_else(|| {
             ParseError::named(K::MissingHeader, self.body.off as usize, kind.canonical_name().unwrap_or("header"))
         })
@@ -637,6 +637,52 @@ impl<'a> SipMsg<'a> {
         Ok(typed)
     }
 
+    /// The checks Kamailio's core makes before its script runs, and no
+    /// more: the top Via parses (a reply goes by it); no header that must
+    /// be single is given twice (Kamailio parses such a message no further:
+    /// no reply, no header PV, nothing the script could do works); a
+    /// request has a From, a To that parses, a Call-ID and a CSeq with a
+    /// number and a method. Anything else (duplicates, a bad From or Max-Forwards, a CSeq
+    /// method unlike the request's) is the script's to judge (`sanity_check`).
+    pub fn validate_minimal(&self) -> Result<(), ParseError> {
+        self.via1()?;
+        self.no_duplicate_singletons()?;
+        if self.is_request() {
+            self.required(HeaderKind::From)?;
+            self.required(HeaderKind::CallId)?;
+            self.to()?;
+            self.cseq_tokens()?;
+        }
+        Ok(())
+    }
+
+    /// The CSeq's two tokens, number and method, unchecked beyond being
+    /// there (Kamailio's core takes `CSeq: -5 OPTIONS`; the typed
+    /// [`cseq`](Self::cseq) refuses it).
+    pub fn cseq_tokens(&self) -> Result<(&'a [u8], &'a [u8]), ParseError> {
+        let h = self.required(HeaderKind::CSeq)?;
+        let mut it = h.value.get(self.buf).split(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')).filter(|t| !t.is_empty());
+        match (it.next(), it.next()) {
+            (Some(n), Some(m)) => Ok((n, m)),
+            _ => Err(self.header_error(h, HeaderError::BadToken)),
+        }
+    }
+
+    /// Each header a message may carry once (From, To, Call-ID, CSeq,
+    /// Max-Forwards, Content-Length) is there at most once; the error
+    /// names the second one. Kamailio parses no message further than such
+    /// a duplicate (no reply can be built from it).
+    pub fn no_duplicate_singletons(&self) -> Result<(), ParseError> {
+        use HeaderKind as H;
+        for kind in [H::From, H::To, H::CallId, H::CSeq, H::MaxForwards, H::ContentLength] {
+            let mut it = self.headers().iter().filter(|h| h.kind == kind);
+            if let (Some(_), Some(dup)) = (it.next(), it.next()) {
+                return Err(ParseError::in_header(K::DuplicateHeader, dup.name.off as usize, dup.name.get(self.buf)));
+            }
+        }
+        Ok(())
+    }
+
     /// The checks every element applies before processing (RFC 3261
     /// §8.2, §16.3; the RFC 4475 verdicts): From, To, Call-ID, CSeq and a
     /// Via present, parseable and (but Via) single; Max-Forwards single and
@@ -644,12 +690,7 @@ impl<'a> SipMsg<'a> {
     /// Request-URI that parses and has no headers part. Unknown schemes
     /// pass here (the 416 is sanity's / the script's decision).
     pub fn validate_basic(&self) -> Result<(), ParseError> {
-        for kind in [HeaderKind::From, HeaderKind::To, HeaderKind::CallId, HeaderKind::CSeq, HeaderKind::MaxForwards] {
-            let mut it = self.headers().iter().filter(|h| h.kind == kind);
-            if let (Some(_), Some(dup)) = (it.next(), it.next()) {
-                return Err(ParseError::in_header(K::DuplicateHeader, dup.name.off as usize, dup.name.get(self.buf)));
-            }
-        }
+        self.no_duplicate_singletons()?;
         self.via1()?;
         self.from()?;
         self.to()?;

@@ -86,13 +86,11 @@ fn append_hf1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 fn append_hf2(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let text = hf_text(ctx, &p[0]);
     let name = p[1].text(ctx).into_owned();
-    match headers_named(ctx, &name).first() {
-        Some(h) => {
-            ctx.lumps.insert(h.line.end(), &text);
-            Ok(1)
-        }
-        None => Ok(-1),
-    }
+    // after the last header of that name; without one, after the last
+    // header (Kamailio's fallback)
+    let at = headers_named(ctx, &name).last().map_or(ctx.msg.headers_end(), |h| h.line.end());
+    ctx.lumps.insert(at, &text);
+    Ok(1)
 }
 
 fn insert_hf1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
@@ -105,13 +103,11 @@ fn insert_hf1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 fn insert_hf2(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let text = hf_text(ctx, &p[0]);
     let name = p[1].text(ctx).into_owned();
-    match headers_named(ctx, &name).first() {
-        Some(h) => {
-            ctx.lumps.insert(h.line.off as usize, &text);
-            Ok(1)
-        }
-        None => Ok(-1),
-    }
+    // before the first header of that name; without one, before the
+    // first header (Kamailio's fallback)
+    let at = headers_named(ctx, &name).first().map_or(ctx.msg.first_line_end(), |h| h.line.off as usize);
+    ctx.lumps.insert(at, &text);
+    Ok(1)
 }
 
 /// Removes header lines; the number removed, or -1 when none.
@@ -133,7 +129,11 @@ fn remove_hf(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 }
 
 fn remove_hf_re(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let Param::Regex(re) = &p[0] else { return Err("remove_hf_re needs a regex".into()) };
+    remove_hf_re_pv(ctx, p)
+}
+
+fn remove_hf_re_pv(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let re = regex_of(ctx, &p[0], "remove_hf_re")?;
     let buf = ctx.msg.buf();
     let lines = ctx.msg.headers().iter().filter(|h| re.is_match(h.name.get(buf))).map(|h| h.line).collect();
     remove_lines(ctx, lines)
@@ -144,32 +144,37 @@ fn search(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     Ok(bool_rc(re.is_match(ctx.msg.buf())))
 }
 
+/// `search_append`: after the first match past the first line (as
+/// `replace`; `search` alone looks at the first line too).
 fn search_append(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let Param::Regex(re) = &p[0] else { return Err("search_append needs a regex".into()) };
-    let Some(m) = re.find(ctx.msg.buf()) else { return Ok(-1) };
+    let re = regex_of(ctx, &p[0], "search_append")?;
+    let off = ctx.msg.first_line_end();
+    let Some(m) = re.find(&ctx.msg.buf()[off..]) else { return Ok(-1) };
     let text = p[1].text(ctx).into_owned();
-    ctx.lumps.insert(m.end(), &text);
+    ctx.lumps.insert(off + m.end(), &text);
     Ok(1)
 }
 
+/// `replace`: the first match past the first line (Kamailio's textops
+/// edits the headers and body, never the request or status line).
 fn replace(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let Param::Regex(re) = &p[0] else { return Err("replace needs a regex".into()) };
-    let Some(m) = re.find(ctx.msg.buf()) else { return Ok(-1) };
-    let (s, e) = (m.start(), m.end());
+    let re = regex_of(ctx, &p[0], "replace")?;
     let text = p[1].text(ctx).into_owned();
-    ctx.lumps.replace(s, e - s, &text);
-    Ok(1)
+    let range = (ctx.msg.first_line_end(), ctx.msg.buf().len());
+    replace_in(ctx, &re, range, &text, false)
 }
 
 fn subst(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let Param::Subst(x) = &p[0] else { return Err("subst needs /re/repl/flags".into()) };
-    let matches = x.matches(ctx.msg.buf());
+    // past the first line, as replace
+    let off = ctx.msg.first_line_end();
+    let matches = x.matches(&ctx.msg.buf()[off..], Some(ctx));
     if matches.is_empty() {
         return Ok(-1);
     }
     let n = matches.len() as i32;
     for (s, e, text) in matches {
-        ctx.lumps.replace(s, e - s, &text);
+        ctx.lumps.replace(off + s, e - s, &text);
     }
     Ok(n)
 }
@@ -177,7 +182,7 @@ fn subst(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 fn subst_uri(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let Param::Subst(x) = &p[0] else { return Err("subst_uri needs /re/repl/flags".into()) };
     let Some(cur) = ctx.ruri().map(<[u8]>::to_vec) else { return Ok(-1) };
-    match x.apply(&cur) {
+    match x.apply(&cur, Some(ctx)) {
         Some(new) => {
             if Uri::parse(&new, Span::from_range(0, new.len())).is_err() {
                 return Err(format!("subst_uri: result '{}' is not a URI", String::from_utf8_lossy(&new)).into());
@@ -194,7 +199,7 @@ fn subst_user(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let Some(cur) = ctx.ruri().map(<[u8]>::to_vec) else { return Ok(-1) };
     let uri = Uri::parse(&cur, Span::from_range(0, cur.len()))?;
     let user = uri.user.map(|u| u.get(&cur).to_vec()).unwrap_or_default();
-    match x.apply(&user) {
+    match x.apply(&user, Some(ctx)) {
         Some(new) => {
             let rebuilt = sipr_sdk::rebuild_uri(&cur, &uri, sipr_sdk::UriPart::User, Some(&new));
             ctx.set_new_uri(Some(rebuilt));
@@ -252,6 +257,333 @@ fn set_reply_body(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     Ok(1)
 }
 
+/// The regex of a `Regex` parameter, or one compiled from a dynamic text
+/// (the `_pv` variants, `search_str`).
+fn regex_of<'p>(ctx: &Ctx<'_>, p: &'p Param, what: &str) -> Result<std::borrow::Cow<'p, sipr_sdk::regex_type::Regex>, ModError> {
+    match p {
+        Param::Regex(re) => Ok(std::borrow::Cow::Borrowed(&**re)),
+        other => {
+            let text = other.text(ctx).into_owned();
+            sipr_sdk::compile_regex(&text)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| ModError(format!("{what}: bad regular expression: {e}")))
+        }
+    }
+}
+
+/// Where the body starts in the buffer.
+fn body_off(ctx: &Ctx<'_>) -> usize {
+    ctx.msg.buf().len() - ctx.msg.body().len()
+}
+
+/// The header section: from the first header to the end of the last one.
+fn headers_range(ctx: &Ctx<'_>) -> (usize, usize) {
+    (ctx.msg.first_line_end(), ctx.msg.headers_end())
+}
+
+fn search_body(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let re = regex_of(ctx, &p[0], "search_body")?;
+    Ok(bool_rc(re.is_match(ctx.msg.body())))
+}
+
+fn search_str(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let text = p[0].text(ctx).into_owned();
+    let re = regex_of(ctx, &p[1], "search_str")?;
+    Ok(bool_rc(re.is_match(&text)))
+}
+
+/// Headers of a name picked by search_hf / subst_hf's flags: `f` the
+/// first, `l` the last, anything else all of them.
+fn picked_headers(ctx: &Ctx<'_>, name: &[u8], flags: &[u8]) -> Vec<sipr_sdk::sip::Header> {
+    let mut all = headers_named(ctx, name);
+    match flags.first() {
+        Some(b'f') => all.truncate(1),
+        Some(b'l') => {
+            let last = all.pop();
+            all = last.into_iter().collect();
+        }
+        _ => {}
+    }
+    all
+}
+
+fn search_hf(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let name = p[0].text(ctx).into_owned();
+    let re = regex_of(ctx, &p[1], "search_hf")?;
+    let flags = p[2].text(ctx).into_owned();
+    let buf = ctx.msg.buf();
+    let hit = picked_headers(ctx, &name, &flags).iter().any(|h| re.is_match(h.value.get(buf)));
+    Ok(bool_rc(hit))
+}
+
+fn search_append_body(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let re = regex_of(ctx, &p[0], "search_append_body")?;
+    let Some(m) = re.find(ctx.msg.body()) else { return Ok(-1) };
+    let at = body_off(ctx) + m.end();
+    let text = p[1].text(ctx).into_owned();
+    ctx.lumps.insert(at, &text);
+    Ok(1)
+}
+
+/// Replaces the matches of `re` inside `range` of the buffer (the first,
+/// or every one): true when anything matched.
+fn replace_in(ctx: &mut Ctx<'_>, re: &sipr_sdk::regex_type::Regex, range: (usize, usize), text: &[u8], all: bool) -> FnResult {
+    let hay = &ctx.msg.buf()[range.0..range.1];
+    let spans: Vec<(usize, usize)> = if all {
+        re.find_iter(hay).filter(|m| !m.is_empty() || all).map(|m| (m.start(), m.end())).collect()
+    } else {
+        re.find(hay).map(|m| (m.start(), m.end())).into_iter().collect()
+    };
+    if spans.is_empty() {
+        return Ok(-1);
+    }
+    for (s, e) in spans {
+        ctx.lumps.replace(range.0 + s, e - s, text);
+    }
+    Ok(1)
+}
+
+fn replace_body(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let re = regex_of(ctx, &p[0], "replace_body")?;
+    let text = p[1].text(ctx).into_owned();
+    let range = (body_off(ctx), ctx.msg.buf().len());
+    replace_in(ctx, &re, range, &text, false)
+}
+
+fn replace_hdrs(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let re = regex_of(ctx, &p[0], "replace_hdrs")?;
+    let text = p[1].text(ctx).into_owned();
+    let range = headers_range(ctx);
+    replace_in(ctx, &re, range, &text, false)
+}
+
+fn replace_all(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let re = regex_of(ctx, &p[0], "replace_all")?;
+    let text = p[1].text(ctx).into_owned();
+    let range = (ctx.msg.first_line_end(), ctx.msg.buf().len());
+    replace_in(ctx, &re, range, &text, true)
+}
+
+fn replace_body_all(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let re = regex_of(ctx, &p[0], "replace_body_all")?;
+    let text = p[1].text(ctx).into_owned();
+    let range = (body_off(ctx), ctx.msg.buf().len());
+    replace_in(ctx, &re, range, &text, true)
+}
+
+/// `replace_body_atonce`: every match over the whole body as one text
+/// (`.` then also crosses line ends, as Kamailio's matching without
+/// REG_NEWLINE).
+fn replace_body_atonce(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let src = match &p[0] {
+        Param::Regex(re) => re.as_str().as_bytes().to_vec(),
+        other => other.text(ctx).into_owned(),
+    };
+    let re = regex::bytes::RegexBuilder::new(&String::from_utf8_lossy(&src))
+        .case_insensitive(true)
+        .dot_matches_new_line(true)
+        .unicode(false)
+        .build()
+        .map_err(|e| ModError(format!("replace_body_atonce: bad regular expression: {e}")))?;
+    let text = p[1].text(ctx).into_owned();
+    let range = (body_off(ctx), ctx.msg.buf().len());
+    replace_in(ctx, &re, range, &text, true)
+}
+
+/// `mode`: `a` every occurrence, anything else the first.
+fn replace_plain(ctx: &mut Ctx<'_>, p: &[Param], range: (usize, usize)) -> FnResult {
+    let needle = p[0].text(ctx).into_owned();
+    let text = p[1].text(ctx).into_owned();
+    let all = p[2].text(ctx).first() == Some(&b'a');
+    if needle.is_empty() {
+        return Ok(-1);
+    }
+    let hay = &ctx.msg.buf()[range.0..range.1];
+    let mut spans = Vec::new();
+    let mut at = 0;
+    while let Some(i) = memfind(&hay[at..], &needle) {
+        spans.push(at + i);
+        at += i + needle.len();
+        if !all {
+            break;
+        }
+    }
+    if spans.is_empty() {
+        return Ok(-1);
+    }
+    for s in spans {
+        ctx.lumps.replace(range.0 + s, needle.len(), &text);
+    }
+    Ok(1)
+}
+
+fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn replace_str(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    // headers and body, not the first line
+    let range = (ctx.msg.first_line_end(), ctx.msg.buf().len());
+    replace_plain(ctx, p, range)
+}
+
+fn replace_body_str(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let range = (body_off(ctx), ctx.msg.buf().len());
+    replace_plain(ctx, p, range)
+}
+
+fn replace_hdrs_str(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let range = headers_range(ctx);
+    replace_plain(ctx, p, range)
+}
+
+fn subst_body(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let Param::Subst(x) = &p[0] else { return Err("subst_body needs /re/repl/flags".into()) };
+    let off = body_off(ctx);
+    let matches = x.matches(ctx.msg.body(), Some(ctx));
+    if matches.is_empty() {
+        return Ok(-1);
+    }
+    for (s, e, text) in matches {
+        ctx.lumps.replace(off + s, e - s, &text);
+    }
+    Ok(1)
+}
+
+fn subst_hf(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let name = p[0].text(ctx).into_owned();
+    let Param::Subst(x) = &p[1] else { return Err("subst_hf needs /re/repl/flags".into()) };
+    let flags = p[2].text(ctx).into_owned();
+    let buf = ctx.msg.buf();
+    let mut edits = Vec::new();
+    for h in picked_headers(ctx, &name, &flags) {
+        let off = h.value.off as usize;
+        for (s, e, text) in x.matches(h.value.get(buf), Some(ctx)) {
+            edits.push((off + s, e - s, text));
+        }
+    }
+    if edits.is_empty() {
+        return Ok(-1);
+    }
+    for (at, len, text) in edits {
+        ctx.lumps.replace(at, len, &text);
+    }
+    Ok(1)
+}
+
+/// `is_present_hf_re`: a header whose name matches.
+fn is_present_hf_re(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let re = regex_of(ctx, &p[0], "is_present_hf_re")?;
+    let buf = ctx.msg.buf();
+    Ok(bool_rc(ctx.msg.headers().iter().any(|h| re.is_match(h.name.get(buf)))))
+}
+
+fn remove_hf_exp(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let rm = regex_of(ctx, &p[0], "remove_hf_exp")?;
+    let keep = regex_of(ctx, &p[1], "remove_hf_exp")?;
+    let buf = ctx.msg.buf();
+    let lines = ctx
+        .msg
+        .headers()
+        .iter()
+        .filter(|h| {
+            let n = h.name.get(buf);
+            rm.is_match(n) && !keep.is_match(n)
+        })
+        .map(|h| h.line)
+        .collect();
+    remove_lines(ctx, lines)
+}
+
+/// `remove_hf_idx(name, idx)`: the idx-th header of that name (negative
+/// counts from the last).
+fn remove_hf_idx(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let name = p[0].text(ctx).into_owned();
+    let idx = p[1].int(ctx);
+    let all = headers_named(ctx, &name);
+    let pick = if idx >= 0 { all.get(idx as usize) } else { all.len().checked_sub(idx.unsigned_abs() as usize).and_then(|i| all.get(i)) };
+    match pick {
+        Some(h) => remove_lines(ctx, vec![h.line]),
+        None => Ok(-1),
+    }
+}
+
+fn append_urihf(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let mut text = p[0].text(ctx).into_owned();
+    // the Request-URI as received (Kamailio's first_line uri)
+    let Some(uri) = ctx.msg.request_uri() else { return Ok(-1) };
+    text.extend_from_slice(uri);
+    text.extend_from_slice(&p[1].text(ctx));
+    let at = ctx.msg.headers_end();
+    ctx.lumps.insert(at, &text);
+    Ok(1)
+}
+
+/// `in_list(subject, list, sep)`: the subject is one of the list's items
+/// (the separator is the first character of `sep`).
+fn in_list(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    list_match(ctx, p, |item, subject| item == subject)
+}
+
+/// `in_list_prefix`: an item of the list is a prefix of the subject.
+fn in_list_prefix(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    list_match(ctx, p, |item, subject| subject.starts_with(item))
+}
+
+fn list_match(ctx: &Ctx<'_>, p: &[Param], hit: fn(&[u8], &[u8]) -> bool) -> FnResult {
+    let subject = p[0].text(ctx).into_owned();
+    let list = p[1].text(ctx).into_owned();
+    let sep = p[2].text(ctx);
+    let Some(&sep) = sep.first() else { return Err("in_list: empty separator".into()) };
+    Ok(bool_rc(list.split(|c| *c == sep).map(<[u8]>::trim_ascii).any(|item| !item.is_empty() && hit(item, &subject))))
+}
+
+/// `cmp_str`, `cmp_istr`, `starts_with` answer 1 or, for "no", -2 (as
+/// Kamailio's, where -1 is the error code).
+fn cmp_rc(b: bool) -> i32 {
+    if b {
+        1
+    } else {
+        -2
+    }
+}
+
+fn cmp_str(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    Ok(cmp_rc(p[0].text(ctx) == p[1].text(ctx)))
+}
+
+fn cmp_istr(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    Ok(cmp_rc(p[0].text(ctx).eq_ignore_ascii_case(&p[1].text(ctx))))
+}
+
+fn starts_with(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    Ok(cmp_rc(p[0].text(ctx).starts_with(&p[1].text(ctx))))
+}
+
+/// Unlike `starts_with`, Kamailio's `ends_with` says "no" with -1.
+fn ends_with(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    Ok(bool_rc(p[0].text(ctx).ends_with(&p[1].text(ctx))))
+}
+
+/// `str_find(s1, s2)`: the position of s2 in s1 (from 0 — returned as a
+/// code, a position of 0 is Kamailio's... see the bed), -1 when absent.
+fn str_find(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (a, b) = (p[0].text(ctx).into_owned(), p[1].text(ctx).into_owned());
+    Ok(find_pos(&a, &b))
+}
+
+fn str_ifind(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (a, b) = (p[0].text(ctx).to_ascii_lowercase(), p[1].text(ctx).to_ascii_lowercase());
+    Ok(find_pos(&a, &b))
+}
+
+fn find_pos(hay: &[u8], needle: &[u8]) -> i32 {
+    if needle.is_empty() || needle.len() > hay.len() {
+        return -1;
+    }
+    memfind(hay, needle).map_or(-1, |i| i as i32 + 1)
+}
+
 const ANY: RouteMask = RouteMask::ANY;
 const REQ: RouteMask = RouteMask::REQUEST_LIKE;
 
@@ -278,6 +610,37 @@ sipr_sdk::module! {
         ("is_privacy", [Fmt], ANY, is_privacy),
         ("set_body", [Fmt, Fmt], ANY, set_body),
         ("set_reply_body", [Fmt, Fmt], REQ, set_reply_body),
+        ("search_body", [Regex], ANY, search_body),
+        ("search_str", [Fmt, Fmt], ANY, search_str),
+        ("search_hf", [Str, Regex, Str], ANY, search_hf),
+        ("search_append_body", [Regex, Fmt], ANY, search_append_body),
+        ("replace_body", [Regex, Fmt], ANY, replace_body),
+        ("replace_hdrs", [Regex, Fmt], ANY, replace_hdrs),
+        ("replace_all", [Regex, Fmt], ANY, replace_all),
+        ("replace_body_all", [Regex, Fmt], ANY, replace_body_all),
+        ("replace_body_atonce", [Regex, Fmt], ANY, replace_body_atonce),
+        ("replace_str", [Fmt, Fmt, Fmt], ANY, replace_str),
+        ("replace_body_str", [Fmt, Fmt, Fmt], ANY, replace_body_str),
+        ("replace_hdrs_str", [Fmt, Fmt, Fmt], ANY, replace_hdrs_str),
+        ("subst_body", [Subst], ANY, subst_body),
+        ("subst_hf", [Str, Subst, Str], ANY, subst_hf),
+        ("is_present_hf_pv", [Fmt], ANY, is_present_hf),
+        ("is_present_hf_re", [Regex], ANY, is_present_hf_re),
+        ("is_present_hf_re_pv", [Fmt], ANY, is_present_hf_re),
+        ("remove_hf_pv", [Fmt], ANY, remove_hf),
+        ("remove_hf_re_pv", [Fmt], ANY, remove_hf_re_pv),
+        ("remove_hf_exp", [Regex, Regex], ANY, remove_hf_exp),
+        ("remove_hf_exp_pv", [Fmt, Fmt], ANY, remove_hf_exp),
+        ("remove_hf_idx", [Fmt, IntOrPv], ANY, remove_hf_idx),
+        ("append_urihf", [Fmt, Fmt], REQ, append_urihf),
+        ("in_list", [Fmt, Fmt, Fmt], ANY, in_list),
+        ("in_list_prefix", [Fmt, Fmt, Fmt], ANY, in_list_prefix),
+        ("cmp_str", [Fmt, Fmt], ANY, cmp_str),
+        ("cmp_istr", [Fmt, Fmt], ANY, cmp_istr),
+        ("starts_with", [Fmt, Fmt], ANY, starts_with),
+        ("ends_with", [Fmt, Fmt], ANY, ends_with),
+        ("str_find", [Fmt, Fmt], ANY, str_find),
+        ("str_ifind", [Fmt, Fmt], ANY, str_ifind),
     ],
     params: [],
 }
