@@ -623,12 +623,13 @@ fn get_ci<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
     )
 }
 fn get_cs<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
-    ctx.msg.cseq().map_or_else(
+    // the number's text, a string as Kamailio's $cs (`$cs + 1` concatenates)
+    ctx.msg.cseq_tokens().map_or_else(
         |_| {
             ctx.pv_failed("the CSeq header is missing or bad");
             Value::Null
         },
-        |c| Value::Int(c.seq as i64),
+        |(n, _)| Value::str(n),
     )
 }
 fn get_rm<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {

@@ -87,9 +87,12 @@ impl<'a> Value<'a> {
                 s.extend_from_slice(&rhs.to_bytes());
                 Value::Str(Cow::Owned(s))
             }
+            // Kamailio: an unset left side makes `+` a concatenation with
+            // the empty string, so `$null + 1` is the *string* "1" (a
+            // counter kept in an unset $sht then grows "1", "11", "111")
             Value::Null => match rhs {
                 Value::Null => Value::Null,
-                other => other.into_owned(),
+                other => Value::Str(Cow::Owned(other.to_bytes().into_owned())),
             },
         }
     }
@@ -214,7 +217,9 @@ mod tests {
         assert_eq!(s("5").plus(Value::Int(3)), s("53").into_owned());
         assert_eq!(Value::Int(10).plus(s("5")), Value::Int(15));
         assert_eq!(Value::Int(10).plus(s("abc")), Value::Int(10));
-        assert_eq!(Value::Null.plus(Value::Int(1)), Value::Int(1));
+        // a string: `$avp(n) = $null + 1; $avp(n) + 1` is "11" on Kamailio
+        // (test/diff types:null_plus_int_is_str)
+        assert_eq!(Value::Null.plus(Value::Int(1)), s("1").into_owned());
         assert_eq!(Value::Null.plus(s("s")), s("s").into_owned());
         assert_eq!(s("x").plus(Value::Null), s("x").into_owned());
         assert!(s("10").equals(&Value::Int(10)));
