@@ -661,7 +661,8 @@ impl<'a> SipMsg<'a> {
     /// [`cseq`](Self::cseq) refuses it).
     pub fn cseq_tokens(&self) -> Result<(&'a [u8], &'a [u8]), ParseError> {
         let h = self.required(HeaderKind::CSeq)?;
-        let mut it = h.value.get(self.buf).split(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')).filter(|t| !t.is_empty());
+        let mut it =
+            h.value.get(self.buf).split(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')).filter(|t| !t.is_empty());
         match (it.next(), it.next()) {
             (Some(n), Some(m)) => Ok((n, m)),
             _ => Err(self.header_error(h, HeaderError::BadToken)),

@@ -5,16 +5,19 @@
 //!   `max_limit`) and 1 returned; a header of 0 returns -1 (the script
 //!   answers 483); a bad header returns -2.
 //! * `is_maxfwd_lt(max)`: 1 when the header (as this module left it, if
-//!   it changed it) is below `max`, -1 when it is not (or is absent), -2
-//!   when it does not parse.
-//! * `max_limit` (int, 1..256, default 256).
+//!   it changed it) is below `max`, -1 when it is not, -2 when there is
+//!   none, -3 when it does not parse.
+//! * `maxfwd_process`, `process_maxfwd` (= `mf_process_maxfwd_header`),
+//!   `maxfwd_at_least`, `mf_lowlimit` (= `is_maxfwd_lt`): Kamailio's
+//!   other names for them.
+//! * `max_limit` (int, 1..256, default 70, Kamailio's).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use sipr_sdk::prelude::*;
 use sipr_sdk::sip::HeaderKind;
 
-static MAX_LIMIT: AtomicI64 = AtomicI64::new(256);
+static MAX_LIMIT: AtomicI64 = AtomicI64::new(70);
 
 /// Per-message key: the value of a Max-Forwards this module added (or
 /// set), which `is_maxfwd_lt` must see although the buffer is unchanged.
@@ -82,8 +85,8 @@ fn is_maxfwd_lt(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
         return Ok(if v < max { 1 } else { -1 });
     }
     match ctx.msg.max_forwards() {
-        Err(_) => Ok(-2),
-        Ok(None) => Ok(-1),
+        Err(_) => Ok(-3),
+        Ok(None) => Ok(-2),
         Ok(Some(n)) => Ok(if (n as i64) < max { 1 } else { -1 }),
     }
 }
@@ -92,7 +95,11 @@ sipr_sdk::module! {
     name: "maxfwd",
     functions: [
         ("mf_process_maxfwd_header", [IntOrPv], RouteMask::REQUEST_LIKE, mf_process_maxfwd_header, check_max),
+        ("maxfwd_process", [IntOrPv], RouteMask::REQUEST_LIKE, mf_process_maxfwd_header, check_max),
+        ("process_maxfwd", [IntOrPv], RouteMask::REQUEST_LIKE, mf_process_maxfwd_header, check_max),
         ("is_maxfwd_lt", [IntOrPv], RouteMask::REQUEST_LIKE, is_maxfwd_lt, check_max),
+        ("maxfwd_at_least", [IntOrPv], RouteMask::REQUEST_LIKE, is_maxfwd_lt, check_max),
+        ("mf_lowlimit", [IntOrPv], RouteMask::REQUEST_LIKE, is_maxfwd_lt, check_max),
     ],
     params: [("max_limit", Int, set_max_limit)],
 }

@@ -152,7 +152,8 @@ fn run_checks(ctx: &Ctx<'_>, msg_checks: i64, uri_checks: i64) -> Result<(), Fai
             // a headers part (`?h=v`) is not allowed in a SIP Request-URI
             // (RFC 3261 §19.1.5, RFC 4475 §3.1.2.11); Kamailio's parser
             // takes it — a deliberate difference (test/diff/deliberate)
-            let headers = |u: &sipr_sdk::sip::Uri| u.headers.is_some() && matches!(u.scheme, Scheme::Sip | Scheme::Sips);
+            let headers =
+                |u: &sipr_sdk::sip::Uri| u.headers.is_some() && matches!(u.scheme, Scheme::Sip | Scheme::Sips);
             if msg.ruri().map_or(true, headers) {
                 return fail(400, "Bad Request URI");
             }

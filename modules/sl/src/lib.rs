@@ -113,8 +113,12 @@ fn sl_send_reply(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     reply(ctx, code, &reason)
 }
 
+/// `sl_reply_error`: the reply for the last internal error. sipr's
+/// functions report their errors to the script as return codes, so no
+/// error is pending here: Kamailio answers that case (its unspecified
+/// error, E_UNSPEC) with this 500, which is what is sent.
 fn sl_reply_error(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
-    reply(ctx, 500, "Server Internal Error")
+    reply(ctx, 500, "I'm terribly sorry, server error occurred (1/SL)")
 }
 
 fn sl_forward_reply0(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {

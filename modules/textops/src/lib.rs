@@ -259,7 +259,11 @@ fn set_reply_body(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 
 /// The regex of a `Regex` parameter, or one compiled from a dynamic text
 /// (the `_pv` variants, `search_str`).
-fn regex_of<'p>(ctx: &Ctx<'_>, p: &'p Param, what: &str) -> Result<std::borrow::Cow<'p, sipr_sdk::regex_type::Regex>, ModError> {
+fn regex_of<'p>(
+    ctx: &Ctx<'_>,
+    p: &'p Param,
+    what: &str,
+) -> Result<std::borrow::Cow<'p, sipr_sdk::regex_type::Regex>, ModError> {
     match p {
         Param::Regex(re) => Ok(std::borrow::Cow::Borrowed(&**re)),
         other => {
@@ -327,7 +331,13 @@ fn search_append_body(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 
 /// Replaces the matches of `re` inside `range` of the buffer (the first,
 /// or every one): true when anything matched.
-fn replace_in(ctx: &mut Ctx<'_>, re: &sipr_sdk::regex_type::Regex, range: (usize, usize), text: &[u8], all: bool) -> FnResult {
+fn replace_in(
+    ctx: &mut Ctx<'_>,
+    re: &sipr_sdk::regex_type::Regex,
+    range: (usize, usize),
+    text: &[u8],
+    all: bool,
+) -> FnResult {
     let hay = &ctx.msg.buf()[range.0..range.1];
     let spans: Vec<(usize, usize)> = if all {
         re.find_iter(hay).filter(|m| !m.is_empty() || all).map(|m| (m.start(), m.end())).collect()
@@ -501,7 +511,11 @@ fn remove_hf_idx(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let name = p[0].text(ctx).into_owned();
     let idx = p[1].int(ctx);
     let all = headers_named(ctx, &name);
-    let pick = if idx >= 0 { all.get(idx as usize) } else { all.len().checked_sub(idx.unsigned_abs() as usize).and_then(|i| all.get(i)) };
+    let pick = if idx >= 0 {
+        all.get(idx as usize)
+    } else {
+        all.len().checked_sub(idx.unsigned_abs() as usize).and_then(|i| all.get(i))
+    };
     match pick {
         Some(h) => remove_lines(ctx, vec![h.line]),
         None => Ok(-1),
