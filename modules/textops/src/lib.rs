@@ -8,7 +8,17 @@
 //! `search(re)`, `search_append(re, txt)`, `replace(re, txt)`,
 //! `subst('/re/repl/flags')`, `subst_uri(...)`, `subst_user(...)`,
 //! `append_to_reply(txt)`, `is_privacy(value)`, `set_body(txt, type)`,
-//! `set_reply_body(txt, type)`.
+//! `set_reply_body(txt, type)`, `search_body`, `search_str`,
+//! `search_hf`, `search_append_body`, `replace_body`, `replace_hdrs`,
+//! `replace_all`, `replace_body_all`, `replace_body_atonce`,
+//! `replace_str`, `replace_body_str`, `replace_hdrs_str`, `subst_body`,
+//! `subst_hf`, the `_pv` variants, `is_present_hf_re`, `remove_hf_exp`,
+//! `remove_hf_idx`, `append_urihf`, `in_list`, `in_list_prefix`,
+//! `cmp_str`, `cmp_istr`, `starts_with`, `ends_with`, `str_find`,
+//! `str_ifind`. Each is checked against Kamailio on the differential
+//! bed (`test/diff/cases/textops.cases`). As Kamailio's, the editing
+//! functions (`replace*`, `subst`, `search_append`) work past the first
+//! line; `search` sees it too.
 
 use sipr_sdk::prelude::*;
 use sipr_sdk::sip::{HeaderKind, Method, Span, Uri};
@@ -579,8 +589,8 @@ fn ends_with(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     Ok(bool_rc(p[0].text(ctx).ends_with(&p[1].text(ctx))))
 }
 
-/// `str_find(s1, s2)`: the position of s2 in s1 (from 0 — returned as a
-/// code, a position of 0 is Kamailio's... see the bed), -1 when absent.
+/// `str_find(s1, s2)`: where s2 starts in s1, counted from 1 (a return
+/// code cannot be 0), -1 when absent.
 fn str_find(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let (a, b) = (p[0].text(ctx).into_owned(), p[1].text(ctx).into_owned());
     Ok(find_pos(&a, &b))
