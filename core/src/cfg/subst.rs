@@ -36,18 +36,18 @@ pub fn split_subst(expr: &str) -> Result<(String, String, String), String> {
 }
 
 /// One piece of a replacement.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum Piece {
     Lit(Vec<u8>),
     /// `\N`: capture group N (`\0` the whole match).
     Group(usize),
     /// Literal text with PVs in it, read per call (the script's `subst*`
     /// functions: `subst_body('/^o=([a-z]+) /o=$fU /')`).
-    Fmt(std::sync::Arc<super::pv::Format>),
+    Fmt(Box<super::pv::Format>),
 }
 
 /// A compiled `/regex/replacement/flags`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SubstExpr {
     /// The regex (flag `i`: ignore case).
     pub re: Regex,
@@ -118,7 +118,7 @@ impl SubstExpr {
                 if l.contains(&b'$') {
                     let f = super::pv::Format::parse(l, reg, names)?;
                     if f.as_literal().is_none() {
-                        *p = Piece::Fmt(std::sync::Arc::new(f));
+                        *p = Piece::Fmt(Box::new(f));
                     }
                 }
             }

@@ -642,8 +642,9 @@ impl<'a> SipMsg<'a> {
     /// be single is given twice (Kamailio parses such a message no further:
     /// no reply, no header PV, nothing the script could do works); a
     /// request has a From, a To that parses, a Call-ID and a CSeq with a
-    /// number and a method. Anything else (duplicates, a bad From or Max-Forwards, a CSeq
-    /// method unlike the request's) is the script's to judge (`sanity_check`).
+    /// number and a method. Anything else (a bad From or Max-Forwards, a
+    /// CSeq method unlike the request's, Proxy-Require, an unknown scheme)
+    /// is the script's to judge (`sanity_check`).
     pub fn validate_minimal(&self) -> Result<(), ParseError> {
         self.via1()?;
         self.no_duplicate_singletons()?;
@@ -675,11 +676,23 @@ impl<'a> SipMsg<'a> {
     /// a duplicate (no reply can be built from it).
     pub fn no_duplicate_singletons(&self) -> Result<(), ParseError> {
         use HeaderKind as H;
-        for kind in [H::From, H::To, H::CallId, H::CSeq, H::MaxForwards, H::ContentLength] {
-            let mut it = self.headers().iter().filter(|h| h.kind == kind);
-            if let (Some(_), Some(dup)) = (it.next(), it.next()) {
-                return Err(ParseError::in_header(K::DuplicateHeader, dup.name.off as usize, dup.name.get(self.buf)));
+        // one pass over the headers (this runs for every message): a bit
+        // per kind seen
+        let mut seen = 0u8;
+        for h in self.headers() {
+            let bit = match h.kind {
+                H::From => 1,
+                H::To => 2,
+                H::CallId => 4,
+                H::CSeq => 8,
+                H::MaxForwards => 16,
+                H::ContentLength => 32,
+                _ => continue,
+            };
+            if seen & bit != 0 {
+                return Err(ParseError::in_header(K::DuplicateHeader, h.name.off as usize, h.name.get(self.buf)));
             }
+            seen |= bit;
         }
         Ok(())
     }

@@ -157,36 +157,43 @@ fn search(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 /// `search_append`: after the first match past the first line (as
 /// `replace`; `search` alone looks at the first line too).
 fn search_append(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let re = regex_of(ctx, &p[0], "search_append")?;
-    let off = ctx.msg.first_line_end();
-    let Some(m) = re.find(&ctx.msg.buf()[off..]) else { return Ok(-1) };
+    search_append_in(ctx, p, "search_append", Region::PastFirstLine)
+}
+
+/// Inserts the text after the first match of the regex inside `region`.
+fn search_append_in(ctx: &mut Ctx<'_>, p: &[Param], what: &str, region: Region) -> FnResult {
+    let re = regex_of(ctx, &p[0], what)?;
+    let (start, end) = range_of(ctx, region);
+    let Some(m) = re.find(&ctx.msg.buf()[start..end]) else { return Ok(-1) };
     let text = p[1].text(ctx).into_owned();
-    ctx.lumps.insert(off + m.end(), &text);
+    ctx.lumps.insert(start + m.end(), &text);
     Ok(1)
 }
 
 /// `replace`: the first match past the first line (Kamailio's textops
 /// edits the headers and body, never the request or status line).
 fn replace(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let re = regex_of(ctx, &p[0], "replace")?;
-    let text = p[1].text(ctx).into_owned();
-    let range = (ctx.msg.first_line_end(), ctx.msg.buf().len());
-    replace_in(ctx, &re, range, &text, false)
+    replace_re(ctx, p, "replace", Region::PastFirstLine, false)
 }
 
-fn subst(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let Param::Subst(x) = &p[0] else { return Err("subst needs /re/repl/flags".into()) };
-    // past the first line, as replace
-    let off = ctx.msg.first_line_end();
-    let matches = x.matches(&ctx.msg.buf()[off..], Some(ctx));
+/// Makes a `/re/repl/flags` substitution inside `region`: how many
+/// matches were replaced, or -1 for none.
+fn subst_in(ctx: &mut Ctx<'_>, p: &Param, region: Region) -> FnResult {
+    let Param::Subst(x) = p else { return Err("needs /re/repl/flags".into()) };
+    let (start, end) = range_of(ctx, region);
+    let matches = x.matches(&ctx.msg.buf()[start..end], Some(ctx));
     if matches.is_empty() {
         return Ok(-1);
     }
     let n = matches.len() as i32;
     for (s, e, text) in matches {
-        ctx.lumps.replace(off + s, e - s, &text);
+        ctx.lumps.replace(start + s, e - s, &text);
     }
     Ok(n)
+}
+
+fn subst(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    subst_in(ctx, &p[0], Region::PastFirstLine)
 }
 
 fn subst_uri(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
@@ -285,14 +292,27 @@ fn regex_of<'p>(
     }
 }
 
-/// Where the body starts in the buffer.
-fn body_off(ctx: &Ctx<'_>) -> usize {
-    ctx.msg.buf().len() - ctx.msg.body().len()
+/// The part of the message a function reads or edits. Kamailio's
+/// editing functions never touch the first line; the body ends where
+/// Content-Length says (bytes of a datagram past it are not the message).
+#[derive(Debug, Clone, Copy)]
+enum Region {
+    /// The headers and the body.
+    PastFirstLine,
+    /// From the first header to the end of the last one.
+    Headers,
+    /// The body.
+    Body,
 }
 
-/// The header section: from the first header to the end of the last one.
-fn headers_range(ctx: &Ctx<'_>) -> (usize, usize) {
-    (ctx.msg.first_line_end(), ctx.msg.headers_end())
+/// `region`'s start and end offsets in the buffer.
+fn range_of(ctx: &Ctx<'_>, region: Region) -> (usize, usize) {
+    let body = ctx.msg.body_span();
+    match region {
+        Region::PastFirstLine => (ctx.msg.first_line_end(), body.end()),
+        Region::Headers => (ctx.msg.first_line_end(), ctx.msg.headers_end()),
+        Region::Body => (body.off as usize, body.end()),
+    }
 }
 
 fn search_body(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
@@ -331,26 +351,19 @@ fn search_hf(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 }
 
 fn search_append_body(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let re = regex_of(ctx, &p[0], "search_append_body")?;
-    let Some(m) = re.find(ctx.msg.body()) else { return Ok(-1) };
-    let at = body_off(ctx) + m.end();
-    let text = p[1].text(ctx).into_owned();
-    ctx.lumps.insert(at, &text);
-    Ok(1)
+    search_append_in(ctx, p, "search_append_body", Region::Body)
 }
 
-/// Replaces the matches of `re` inside `range` of the buffer (the first,
-/// or every one): true when anything matched.
-fn replace_in(
-    ctx: &mut Ctx<'_>,
-    re: &sipr_sdk::regex_type::Regex,
-    range: (usize, usize),
-    text: &[u8],
-    all: bool,
-) -> FnResult {
-    let hay = &ctx.msg.buf()[range.0..range.1];
+/// Replaces the matches of the regex in `p[0]` inside `region` with the
+/// text of `p[1]` (the first match, or every one): 1 when anything
+/// matched, else -1.
+fn replace_re(ctx: &mut Ctx<'_>, p: &[Param], what: &str, region: Region, all: bool) -> FnResult {
+    let re = regex_of(ctx, &p[0], what)?;
+    let text = p[1].text(ctx).into_owned();
+    let (start, end) = range_of(ctx, region);
+    let hay = &ctx.msg.buf()[start..end];
     let spans: Vec<(usize, usize)> = if all {
-        re.find_iter(hay).filter(|m| !m.is_empty() || all).map(|m| (m.start(), m.end())).collect()
+        re.find_iter(hay).map(|m| (m.start(), m.end())).collect()
     } else {
         re.find(hay).map(|m| (m.start(), m.end())).into_iter().collect()
     };
@@ -358,116 +371,88 @@ fn replace_in(
         return Ok(-1);
     }
     for (s, e) in spans {
-        ctx.lumps.replace(range.0 + s, e - s, text);
+        ctx.lumps.replace(start + s, e - s, &text);
     }
     Ok(1)
 }
 
 fn replace_body(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let re = regex_of(ctx, &p[0], "replace_body")?;
-    let text = p[1].text(ctx).into_owned();
-    let range = (body_off(ctx), ctx.msg.buf().len());
-    replace_in(ctx, &re, range, &text, false)
+    replace_re(ctx, p, "replace_body", Region::Body, false)
 }
 
 fn replace_hdrs(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let re = regex_of(ctx, &p[0], "replace_hdrs")?;
-    let text = p[1].text(ctx).into_owned();
-    let range = headers_range(ctx);
-    replace_in(ctx, &re, range, &text, false)
+    replace_re(ctx, p, "replace_hdrs", Region::Headers, false)
 }
 
 fn replace_all(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let re = regex_of(ctx, &p[0], "replace_all")?;
-    let text = p[1].text(ctx).into_owned();
-    let range = (ctx.msg.first_line_end(), ctx.msg.buf().len());
-    replace_in(ctx, &re, range, &text, true)
+    replace_re(ctx, p, "replace_all", Region::PastFirstLine, true)
 }
 
 fn replace_body_all(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let re = regex_of(ctx, &p[0], "replace_body_all")?;
-    let text = p[1].text(ctx).into_owned();
-    let range = (body_off(ctx), ctx.msg.buf().len());
-    replace_in(ctx, &re, range, &text, true)
+    replace_re(ctx, p, "replace_body_all", Region::Body, true)
 }
 
-/// `replace_body_atonce`: every match over the whole body as one text
-/// (`.` then also crosses line ends, as Kamailio's matching without
-/// REG_NEWLINE).
+/// `replace_body_atonce`: every match over the whole body as one text;
+/// its regex was recompiled at start-up with `.` crossing line ends
+/// ([`one_text_regex`]), as Kamailio's matching without REG_NEWLINE.
 fn replace_body_atonce(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let src = match &p[0] {
-        Param::Regex(re) => re.as_str().as_bytes().to_vec(),
-        other => other.text(ctx).into_owned(),
-    };
-    let re = regex::bytes::RegexBuilder::new(&String::from_utf8_lossy(&src))
-        .case_insensitive(true)
-        .dot_matches_new_line(true)
-        .unicode(false)
-        .build()
-        .map_err(|e| ModError(format!("replace_body_atonce: bad regular expression: {e}")))?;
-    let text = p[1].text(ctx).into_owned();
-    let range = (body_off(ctx), ctx.msg.buf().len());
-    replace_in(ctx, &re, range, &text, true)
+    replace_re(ctx, p, "replace_body_atonce", Region::Body, true)
 }
 
-/// `mode`: `a` every occurrence, anything else the first.
-fn replace_plain(ctx: &mut Ctx<'_>, p: &[Param], range: (usize, usize)) -> FnResult {
+/// Start-up fixup of `replace_body_atonce`: its constant regex, compiled
+/// again so that `.` also matches a line end.
+fn one_text_regex(p: &mut [Param]) -> Result<(), String> {
+    if let Some(Param::Regex(re)) = p.first_mut() {
+        let whole = regex::bytes::RegexBuilder::new(re.as_str())
+            .case_insensitive(true)
+            .dot_matches_new_line(true)
+            .unicode(false)
+            .build()
+            .map_err(|e| format!("bad regular expression: {e}"))?;
+        **re = whole;
+    }
+    Ok(())
+}
+
+/// Replaces the text of `p[0]` with `p[1]` inside `region`; `p[2]` is
+/// the mode: `a` every occurrence, anything else the first.
+fn replace_plain(ctx: &mut Ctx<'_>, p: &[Param], region: Region) -> FnResult {
     let needle = p[0].text(ctx).into_owned();
     let text = p[1].text(ctx).into_owned();
     let all = p[2].text(ctx).first() == Some(&b'a');
     if needle.is_empty() {
         return Ok(-1);
     }
-    let hay = &ctx.msg.buf()[range.0..range.1];
-    let mut spans = Vec::new();
-    let mut at = 0;
-    while let Some(i) = memfind(&hay[at..], &needle) {
-        spans.push(at + i);
-        at += i + needle.len();
-        if !all {
-            break;
-        }
-    }
+    let (start, end) = range_of(ctx, region);
+    let hay = &ctx.msg.buf()[start..end];
+    let spans: Vec<usize> = if all {
+        memchr::memmem::find_iter(hay, &needle).collect()
+    } else {
+        memchr::memmem::find(hay, &needle).into_iter().collect()
+    };
     if spans.is_empty() {
         return Ok(-1);
     }
     for s in spans {
-        ctx.lumps.replace(range.0 + s, needle.len(), &text);
+        ctx.lumps.replace(start + s, needle.len(), &text);
     }
     Ok(1)
-}
-
-fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 fn replace_str(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    // headers and body, not the first line
-    let range = (ctx.msg.first_line_end(), ctx.msg.buf().len());
-    replace_plain(ctx, p, range)
+    replace_plain(ctx, p, Region::PastFirstLine)
 }
 
 fn replace_body_str(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let range = (body_off(ctx), ctx.msg.buf().len());
-    replace_plain(ctx, p, range)
+    replace_plain(ctx, p, Region::Body)
 }
 
 fn replace_hdrs_str(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let range = headers_range(ctx);
-    replace_plain(ctx, p, range)
+    replace_plain(ctx, p, Region::Headers)
 }
 
 fn subst_body(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let Param::Subst(x) = &p[0] else { return Err("subst_body needs /re/repl/flags".into()) };
-    let off = body_off(ctx);
-    let matches = x.matches(ctx.msg.body(), Some(ctx));
-    if matches.is_empty() {
-        return Ok(-1);
-    }
-    for (s, e, text) in matches {
-        ctx.lumps.replace(off + s, e - s, &text);
-    }
-    Ok(1)
+    Ok(subst_in(ctx, &p[0], Region::Body)?.min(1))
 }
 
 fn subst_hf(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
@@ -605,7 +590,7 @@ fn find_pos(hay: &[u8], needle: &[u8]) -> i32 {
     if needle.is_empty() || needle.len() > hay.len() {
         return -1;
     }
-    memfind(hay, needle).map_or(-1, |i| i as i32 + 1)
+    memchr::memmem::find(hay, needle).map_or(-1, |i| i as i32 + 1)
 }
 
 const ANY: RouteMask = RouteMask::ANY;
@@ -642,7 +627,7 @@ sipr_sdk::module! {
         ("replace_hdrs", [Regex, Fmt], ANY, replace_hdrs),
         ("replace_all", [Regex, Fmt], ANY, replace_all),
         ("replace_body_all", [Regex, Fmt], ANY, replace_body_all),
-        ("replace_body_atonce", [Regex, Fmt], ANY, replace_body_atonce),
+        ("replace_body_atonce", [Regex, Fmt], ANY, replace_body_atonce, one_text_regex),
         ("replace_str", [Fmt, Fmt, Fmt], ANY, replace_str),
         ("replace_body_str", [Fmt, Fmt, Fmt], ANY, replace_body_str),
         ("replace_hdrs_str", [Fmt, Fmt, Fmt], ANY, replace_hdrs_str),
