@@ -1,7 +1,7 @@
 //! sanity: sanity checks on received messages (Kamailio's sanity module).
 //!
 //! `sanity_check([msg_checks [, uri_checks]])` runs the checks selected by
-//! the bits of `msg_checks` (default: the `default_checks` parameter, 999)
+//! the bits of `msg_checks` (default: the `default_checks` parameter, 3047)
 //! and, for bit 1024, the URI checks selected by `uri_checks` (default
 //! `uri_checks`, 7). Kamailio's bits:
 //!
@@ -15,11 +15,11 @@
 //! | 64 | CSeq number valid | 400 CSeq number is illegal |
 //! | 128 | Content-Length = body length (bytes of a datagram beyond it are discarded, RFC 3261 §18.3) | 400 Content-Length mis-match |
 //! | 256 | Expires is a number | 400 Expires value is illegal |
-//! | 512 | Proxy-Require items supported (`proxy_require`) | 420 Bad Extension + Unsupported |
-//! | 1024 | URIs parse (uri_checks: 1 R-URI, 2 From, 4 To, 8 Contact) | 400 Bad Request URI / Bad From URI / Bad To URI / Bad Contact URI |
-//! | 2048 | digest credentials complete | 400 Bad Authorization Header |
-//! | 4096 | one tag at most in To / From | 400 Duplicated To or From tag |
-//! | 8192 | Authorization header parses | 400 Bad Authorization Header |
+//! | 512 | Proxy-Require items supported (`proxy_require`) | 420 Bad Proxy Require Extension + Unsupported |
+//! | 1024 | URIs parse (uri_checks: 1 R-URI — a SIP one without headers, 2 From, 4 To, 8 Contact) | 400 Bad Request URI / Invalid From Header / Bad To URI / Bad Contact URI |
+//! | 2048 | digest credentials complete (another scheme: fails, no reply) | 400 Bad Auth Credentials |
+//! | 4096 | one tag at most in To / From | 400 Many To Tag Params / Many From Tag Params |
+//! | 8192 | Authorization header parses | 400 Bad Auth Header |
 //! | 16384 | first Via parses | 400 Bad Via1 Header |
 //!
 //! A failed check on a request is answered (unless `noreply` is set);
@@ -33,7 +33,7 @@ use std::sync::RwLock;
 use sipr_sdk::prelude::*;
 use sipr_sdk::sip::{AuthParams, Contact, HeaderKind, Method, Scheme};
 
-static DEFAULT_CHECKS: AtomicI64 = AtomicI64::new(999);
+static DEFAULT_CHECKS: AtomicI64 = AtomicI64::new(3047);
 static URI_CHECKS: AtomicI64 = AtomicI64::new(7);
 static AUTODROP: AtomicBool = AtomicBool::new(true);
 static NOREPLY: AtomicBool = AtomicBool::new(false);
@@ -68,7 +68,8 @@ fn set_proxy_require(v: &ModValue) -> Result<(), String> {
     Ok(())
 }
 
-/// A failed check: the reply it calls for, and extra header lines.
+/// A failed check: the reply it calls for (code 0: none), and extra
+/// header lines.
 struct Failure {
     code: u16,
     reason: &'static str,
@@ -144,7 +145,7 @@ fn run_checks(ctx: &Ctx<'_>, msg_checks: i64, uri_checks: i64) -> Result<(), Fai
         }
         if !unsupported.is_empty() {
             let extra = format!("Unsupported: {}\r\n", unsupported.join(", ")).into_bytes();
-            return Err(Failure { code: 420, reason: "Bad Extension", extra });
+            return Err(Failure { code: 420, reason: "Bad Proxy Require Extension", extra });
         }
     }
     if on(1024) {
@@ -159,7 +160,7 @@ fn run_checks(ctx: &Ctx<'_>, msg_checks: i64, uri_checks: i64) -> Result<(), Fai
             }
         }
         if uri_checks & 2 != 0 && msg.header(HeaderKind::From).is_some() && msg.from().is_err() {
-            return fail(400, "Bad From URI");
+            return fail(400, "Invalid From Header");
         }
         if uri_checks & 4 != 0 && msg.header(HeaderKind::To).is_some() && msg.to().is_err() {
             return fail(400, "Bad To URI");
@@ -181,21 +182,25 @@ fn run_checks(ctx: &Ctx<'_>, msg_checks: i64, uri_checks: i64) -> Result<(), Fai
             .iter()
             .filter(|h| matches!(h.kind, HeaderKind::Authorization | HeaderKind::ProxyAuthorization))
         {
-            let Ok(a) = AuthParams::parse(buf, h.value) else { return fail(400, "Bad Authorization Header") };
-            if on(2048)
-                && a.is_digest(buf)
-                && ["username", "realm", "nonce", "uri", "response"].iter().any(|p| a.get(buf, p).is_none())
-            {
-                return fail(400, "Bad Authorization Header");
+            let Ok(a) = AuthParams::parse(buf, h.value) else {
+                return fail(400, if on(8192) { "Bad Auth Header" } else { "Bad Auth Credentials" });
+            };
+            if on(2048) && !a.is_digest(buf) {
+                // Kamailio: another scheme fails the digest check without
+                // a reply
+                return fail(0, "not a digest scheme");
+            }
+            if on(2048) && ["username", "realm", "nonce", "uri", "response"].iter().any(|p| a.get(buf, p).is_none()) {
+                return fail(400, "Bad Auth Credentials");
             }
         }
     }
     if on(4096) {
-        for h in [msg.header(HeaderKind::To), msg.header(HeaderKind::From)].into_iter().flatten() {
-            let v = h.value.get(buf);
-            let tags = v.windows(5).filter(|w| w.eq_ignore_ascii_case(b";tag=")).count();
+        for (kind, reason) in [(HeaderKind::To, "Many To Tag Params"), (HeaderKind::From, "Many From Tag Params")] {
+            let Some(h) = msg.header(kind) else { continue };
+            let tags = h.value.get(buf).windows(5).filter(|w| w.eq_ignore_ascii_case(b";tag=")).count();
             if tags > 1 {
-                return fail(400, "Duplicated To or From tag");
+                return fail(400, reason);
             }
         }
     }
@@ -205,15 +210,42 @@ fn run_checks(ctx: &Ctx<'_>, msg_checks: i64, uri_checks: i64) -> Result<(), Fai
     Ok(())
 }
 
+/// Per-message keys: the checks of a failed `sanity_check`, which
+/// `sanity_reply` runs again to find the reply (the message it reads is
+/// the received one, so the same check fails the same way).
+const FAILED_CHECKS: &str = "sanity.failed_checks";
+const FAILED_URI_CHECKS: &str = "sanity.failed_uri_checks";
+
 fn check(ctx: &mut Ctx<'_>, msg_checks: i64, uri_checks: i64) -> FnResult {
     let Err(f) = run_checks(ctx, msg_checks, uri_checks) else { return Ok(1) };
     debug!("sanity_check failed: {} {}", f.code, f.reason);
-    if ctx.msg.is_request() && !NOREPLY.load(Ordering::Relaxed) {
-        if let Err(e) = sipr_sdk::reply::send(ctx, f.code, f.reason, &f.extra, b"") {
-            warn!("sanity_check: cannot reply {} {}: {e}", f.code, f.reason);
-        }
+    ctx.set_module_int(FAILED_CHECKS, msg_checks);
+    ctx.set_module_int(FAILED_URI_CHECKS, uri_checks);
+    if !NOREPLY.load(Ordering::Relaxed) {
+        send_failure(ctx, &f);
     }
     Ok(if AUTODROP.load(Ordering::Relaxed) { 0 } else { -1 })
+}
+
+fn send_failure(ctx: &mut Ctx<'_>, f: &Failure) {
+    if ctx.msg.is_request() && f.code != 0 {
+        if let Err(e) = sipr_sdk::reply::send(ctx, f.code, f.reason, &f.extra, b"") {
+            warn!("sanity: cannot reply {} {}: {e}", f.code, f.reason);
+        }
+    }
+}
+
+/// `sanity_reply()`: the reply of the last failed `sanity_check` of this
+/// message (with `noreply=1`, the script sends it when it wants); without
+/// a failed check, Kamailio's generic "500 Server Sanity Failure".
+fn sanity_reply(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    let failed = match (ctx.module_int(FAILED_CHECKS), ctx.module_int(FAILED_URI_CHECKS)) {
+        (Some(m), Some(u)) => run_checks(ctx, m, u).err(),
+        _ => None,
+    };
+    let f = failed.unwrap_or(Failure { code: 500, reason: "Server Sanity Failure", extra: Vec::new() });
+    send_failure(ctx, &f);
+    Ok(1)
 }
 
 fn sanity_check0(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
@@ -235,6 +267,7 @@ sipr_sdk::module! {
         ("sanity_check", [], RouteMask::ANY, sanity_check0),
         ("sanity_check", [IntOrPv], RouteMask::ANY, sanity_check1),
         ("sanity_check", [IntOrPv, IntOrPv], RouteMask::ANY, sanity_check2),
+        ("sanity_reply", [], RouteMask::ANY, sanity_reply),
     ],
     params: [
         ("default_checks", Int, set_default_checks),
