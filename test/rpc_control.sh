@@ -5,7 +5,10 @@
 # too), core.version, system.listMethods, htable.* change the shm table
 # the SIP workers read, an unknown method is 500 "Method Not Found", bad
 # JSON gets no answer, core.tcp_list shows an open TCP connection; the
-# socket and FIFO are removed at shutdown.
+# socket and FIFO are removed at shutdown. Replies are laid out on lines
+# (pretty_format, on by default as Kamailio's) or on one (pretty_format=0);
+# fifo_user / fifo_group / dgram_user / dgram_group own the FIFO and the
+# socket; transport=1 (HTTP, not served) is refused with its position.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SIPR=${SIPR:-$ROOT/target/debug/sipr}
@@ -55,11 +58,17 @@ def rpc(method, *params, raw=None):
     cli.sendto(req, os.path.join(work, "run", "sipr_rpc.sock"))
     return json.loads(cli.recv(65536))
 
+def rpc_text(method):
+    cli.sendto(json.dumps({"jsonrpc": "2.0", "method": method, "id": 1}).encode(), os.path.join(work, "run", "sipr_rpc.sock"))
+    return cli.recv(65536)
+
 def check(cond, what):
     if not cond:
         print("FAIL:", what, file=sys.stderr)
         sys.exit(1)
 
+# pretty_format defaults to 1: one value per line, indented
+check(rpc_text("core.psx").count(b"\n") > 5 and b"\n  " in rpc_text("core.psx"), "pretty replies by default")
 ps = rpc("core.ps")["result"]
 descs = ps[1::2]
 check(all(isinstance(p, int) for p in ps[0::2]), "core.ps: pid, description pairs")
@@ -131,4 +140,30 @@ wait "$PID" || true
 PID=
 [ -e "$WORK/run/sipr_rpc.sock" ] && fail "socket left behind"
 [ -e "$WORK/run/sipr_rpc.fifo" ] && fail "FIFO left behind"
+
+echo "== owners, pretty_format=0, transport=1 refused"
+id nobody >/dev/null 2>&1 && getent group nogroup >/dev/null || fail "the test needs user nobody and group nogroup"
+sed -e 's|^modparam("jsonrpcs", "fifo_reply_dir".*|&\nmodparam("jsonrpcs", "fifo_user", "nobody")\nmodparam("jsonrpcs", "fifo_group", "nogroup")\nmodparam("jsonrpcs", "dgram_group", "nogroup")\nmodparam("jsonrpcs", "pretty_format", 0)|' \
+    "$WORK/sipr.cfg" > "$WORK/owners.cfg"
+"$SIPR" -DD -E -L "$MODDIR" -f "$WORK/owners.cfg" -m 32 >"$WORK/sipr.log" 2>&1 &
+PID=$!
+for _ in $(seq 50); do [ -S "$WORK/run/sipr_rpc.sock" ] && [ -p "$WORK/run/sipr_rpc.fifo" ] && break; sleep 0.1; done
+[ "$(stat -c %U:%G "$WORK/run/sipr_rpc.fifo")" = nobody:nogroup ] || fail "FIFO owner $(stat -c %U:%G "$WORK/run/sipr_rpc.fifo")"
+[ "$(stat -c %G "$WORK/run/sipr_rpc.sock")" = nogroup ] || fail "socket group $(stat -c %G "$WORK/run/sipr_rpc.sock")"
+python3 - "$WORK" <<'PY' || fail "pretty_format=0"
+import json, os, socket, sys
+work = sys.argv[1]
+cli = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+cli.bind(os.path.join(work, "client2.sock"))
+cli.settimeout(3)
+cli.sendto(json.dumps({"jsonrpc": "2.0", "method": "core.psx", "id": 1}).encode(), os.path.join(work, "run", "sipr_rpc.sock"))
+r = cli.recv(65536)
+assert r.count(b"\n") == 1 and r.endswith(b"\n"), r[:200]
+PY
+kill -TERM "$PID"
+wait "$PID" || true
+PID=
+printf 'loadmodule "jsonrpcs"\nmodparam("jsonrpcs", "transport", 1)\nrequest_route {\n}\n' > "$WORK/http.cfg"
+if "$SIPR" -c -L "$MODDIR" -f "$WORK/http.cfg" >"$WORK/http.out" 2>&1; then fail "transport=1 accepted"; fi
+grep -q "http.cfg:2:[0-9]*: .*not supported by sipr yet" "$WORK/http.out" || fail "transport=1: $(cat "$WORK/http.out")"
 echo "rpc_control: ok"

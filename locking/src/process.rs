@@ -325,59 +325,67 @@ pub fn detach_stdio(keep_stderr: bool) -> io::Result<()> {
     Ok(())
 }
 
+fn not_found(what: &str, name: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, format!("no {what} '{name}'"))
+}
+
+/// A user by name or number: its uid, its primary gid (none for a number
+/// without a passwd entry) and its name (for `initgroups`).
+pub fn lookup_user(u: &str) -> io::Result<(libc::uid_t, Option<libc::gid_t>, std::ffi::CString)> {
+    let cname = std::ffi::CString::new(u).map_err(|_| not_found("user", u))?;
+    let uid: Option<u32> = u.parse().ok();
+    // SAFETY: getpwnam/getpwuid return a pointer to static storage or
+    // null; it is read at once, before any other passwd call, and the
+    // processes calling this (main before the fork, a module's mod_init)
+    // have no other thread.
+    let pw = unsafe {
+        if let Some(n) = uid {
+            libc::getpwuid(n)
+        } else {
+            libc::getpwnam(cname.as_ptr())
+        }
+    };
+    if pw.is_null() {
+        return match uid {
+            Some(n) => Ok((n, None, cname)),
+            None => Err(not_found("user", u)),
+        };
+    }
+    // SAFETY: non-null: a valid passwd record (see above); pw_name is a
+    // NUL-terminated string in the same storage.
+    let (id, gid, name) = unsafe { ((*pw).pw_uid, (*pw).pw_gid, std::ffi::CStr::from_ptr((*pw).pw_name).to_owned()) };
+    Ok((id, Some(gid), name))
+}
+
+/// A group's gid, by name or number.
+pub fn lookup_group(g: &str) -> io::Result<libc::gid_t> {
+    if let Ok(n) = g.parse::<u32>() {
+        return Ok(n);
+    }
+    let cname = std::ffi::CString::new(g).map_err(|_| not_found("group", g))?;
+    // SAFETY: as for getpwnam in lookup_user: static storage read at once.
+    let gr = unsafe { libc::getgrnam(cname.as_ptr()) };
+    if gr.is_null() {
+        return Err(not_found("group", g));
+    }
+    // SAFETY: non-null group record.
+    Ok(unsafe { (*gr).gr_gid })
+}
+
 /// Switches this process to `user` and/or `group` (names or numbers), as
 /// Kamailio's `user` / `group` (`-u` / `-g`): the group first (and the
 /// user's supplementary groups), then the user, so that the switch cannot
 /// be undone.
 pub fn switch_user(user: Option<&str>, group: Option<&str>) -> io::Result<()> {
-    let not_found = |what: &str, name: &str| io::Error::new(io::ErrorKind::NotFound, format!("no {what} '{name}'"));
-    let mut uid_gid: Option<(libc::uid_t, libc::gid_t, std::ffi::CString)> = None;
-    if let Some(u) = user {
-        let cname = std::ffi::CString::new(u).map_err(|_| not_found("user", u))?;
-        let uid: Option<u32> = u.parse().ok();
-        // SAFETY: getpwnam/getpwuid return a pointer to static storage or
-        // null; it is read at once, before any other passwd call, and this
-        // process has no other thread.
-        let pw = unsafe {
-            if let Some(n) = uid {
-                libc::getpwuid(n)
-            } else {
-                libc::getpwnam(cname.as_ptr())
-            }
-        };
-        if pw.is_null() {
-            match uid {
-                Some(n) => uid_gid = Some((n, u32::MAX, cname)),
-                None => return Err(not_found("user", u)),
-            }
-        } else {
-            // SAFETY: non-null: a valid passwd record (see above); pw_name
-            // is a NUL-terminated string in the same storage.
-            let (id, gid, name) =
-                unsafe { ((*pw).pw_uid, (*pw).pw_gid, std::ffi::CStr::from_ptr((*pw).pw_name).to_owned()) };
-            uid_gid = Some((id, gid, name));
-        }
-    }
-    let mut gid = uid_gid.as_ref().map(|(_, g, _)| *g).filter(|g| *g != u32::MAX);
-    if let Some(g) = group {
-        gid = Some(match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => {
-                let cname = std::ffi::CString::new(g).map_err(|_| not_found("group", g))?;
-                // SAFETY: as for getpwnam: static storage read at once.
-                let gr = unsafe { libc::getgrnam(cname.as_ptr()) };
-                if gr.is_null() {
-                    return Err(not_found("group", g));
-                }
-                // SAFETY: non-null group record.
-                unsafe { (*gr).gr_gid }
-            }
-        });
-    }
+    let user = user.map(lookup_user).transpose()?;
+    let gid = match group {
+        Some(g) => Some(lookup_group(g)?),
+        None => user.as_ref().and_then(|(_, g, _)| *g),
+    };
     if let Some(g) = gid {
         // SAFETY: plain integer arguments; the name is a live C string.
         let rc = unsafe {
-            match &uid_gid {
+            match &user {
                 Some((_, _, name)) => libc::initgroups(name.as_ptr(), g),
                 None => libc::setgroups(1, &g),
             }
@@ -390,13 +398,24 @@ pub fn switch_user(user: Option<&str>, group: Option<&str>) -> io::Result<()> {
             return Err(io::Error::last_os_error());
         }
     }
-    if let Some((uid, _, _)) = uid_gid {
+    if let Some((uid, _, _)) = user {
         // SAFETY: plain integer argument.
         if unsafe { libc::setuid(uid) } != 0 {
             return Err(io::Error::last_os_error());
         }
     }
     Ok(())
+}
+
+/// Gives `path` to `user` and/or `group` (names or numbers; the other
+/// left as it is), as Kamailio's `fifo_user` / `fifo_group`.
+pub fn chown_to(path: &std::path::Path, user: Option<&str>, group: Option<&str>) -> io::Result<()> {
+    let uid = user.map(lookup_user).transpose()?.map(|(u, _, _)| u);
+    let gid = group.map(lookup_group).transpose()?;
+    if uid.is_none() && gid.is_none() {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(path, uid, gid)
 }
 
 /// Creates a FIFO (named pipe) at `path` with permission bits `mode`

@@ -7,7 +7,12 @@
 //! 2 FIFO, 4 datagram, 6 both (the default), 0 all. Each transport has its
 //! own process ("JSONRPCS FIFO", "JSONRPCS DATAGRAM"), as in Kamailio; the
 //! FIFO and socket are created in `mod_init`, so a bad path is a start-up
-//! error, and removed at shutdown.
+//! error, and removed at shutdown. `fifo_user` / `fifo_group` /
+//! `dgram_user` / `dgram_group` (names or numbers) own them;
+//! `pretty_format` (default 1) lays replies out on indented lines;
+//! `dgram_timeout` (ms, default 2000) bounds sending a reply on the socket.
+//! The HTTP (1) and TCP (8) transport bits are refused at start-up: they
+//! are not served yet, and a cfg must never believe they are.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
@@ -28,6 +33,15 @@ struct Settings {
     fifo_reply_dir: String,
     dgram_socket: String,
     dgram_mode: u32,
+    /// Owners given to the FIFO and the socket (`fifo_user`, ...).
+    fifo_user: Option<String>,
+    fifo_group: Option<String>,
+    dgram_user: Option<String>,
+    dgram_group: Option<String>,
+    /// `pretty_format`.
+    pretty: bool,
+    /// `dgram_timeout`: how long sending a reply on the socket may take.
+    dgram_timeout_ms: u64,
 }
 
 static SETTINGS: Mutex<Settings> = Mutex::new(Settings {
@@ -37,6 +51,12 @@ static SETTINGS: Mutex<Settings> = Mutex::new(Settings {
     fifo_reply_dir: String::new(),
     dgram_socket: String::new(),
     dgram_mode: 0o660,
+    fifo_user: None,
+    fifo_group: None,
+    dgram_user: None,
+    dgram_group: None,
+    pretty: true,
+    dgram_timeout_ms: 2000,
 });
 
 /// What mod_init opened for the processes.
@@ -58,6 +78,10 @@ fn set_transport(v: &ModValue) -> Result<(), String> {
     let ModValue::Int(t) = v else { return Err("transport takes a number".into()) };
     if !(0..=15).contains(t) {
         return Err(format!("transport {t}: bits 1 (HTTP), 2 (FIFO), 4 (datagram), 8 (TCP) only"));
+    }
+    // never believed served when it is not
+    if t & (1 | 8) != 0 {
+        return Err(format!("transport {t}: the HTTP (1) and TCP (8) transports are not supported by sipr yet"));
     }
     with_settings(|s| s.transport = *t)
 }
@@ -101,8 +125,68 @@ fn set_dgram_mode(v: &ModValue) -> Result<(), String> {
     with_settings(|s| s.dgram_mode = m)
 }
 
-fn accept(_: &ModValue) -> Result<(), String> {
-    Ok(())
+fn set_fifo_user(v: &ModValue) -> Result<(), String> {
+    let u = owner(v, "fifo_user")?;
+    with_settings(|s| s.fifo_user = Some(u))
+}
+
+fn set_fifo_group(v: &ModValue) -> Result<(), String> {
+    let g = owner(v, "fifo_group")?;
+    with_settings(|s| s.fifo_group = Some(g))
+}
+
+fn set_dgram_user(v: &ModValue) -> Result<(), String> {
+    let u = owner(v, "dgram_user")?;
+    with_settings(|s| s.dgram_user = Some(u))
+}
+
+fn set_dgram_group(v: &ModValue) -> Result<(), String> {
+    let g = owner(v, "dgram_group")?;
+    with_settings(|s| s.dgram_group = Some(g))
+}
+
+/// A user or group as the cfg gives it: a name or a number.
+fn owner(v: &ModValue, what: &str) -> Result<String, String> {
+    match v {
+        ModValue::Int(n) if *n >= 0 => Ok(n.to_string()),
+        ModValue::Str(s) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(format!("{what} takes a user or group name or number")),
+    }
+}
+
+fn set_pretty_format(v: &ModValue) -> Result<(), String> {
+    let ModValue::Int(p) = v else { return Err("pretty_format takes 0 or 1".into()) };
+    with_settings(|s| s.pretty = *p != 0)
+}
+
+fn set_dgram_timeout(v: &ModValue) -> Result<(), String> {
+    match v {
+        ModValue::Int(ms) if *ms > 0 => with_settings(|s| s.dgram_timeout_ms = *ms as u64),
+        _ => Err("dgram_timeout takes a number of milliseconds above 0".into()),
+    }
+}
+
+/// The reply as the client gets it: Kamailio's `pretty_format` (on by
+/// default) lays the document out on indented lines.
+fn formatted(reply: Vec<u8>) -> Vec<u8> {
+    let pretty = SETTINGS.lock().map(|s| s.pretty).unwrap_or(true);
+    if !pretty {
+        return reply;
+    }
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&reply) else { return reply };
+    match serde_json::to_vec_pretty(&doc) {
+        Ok(mut out) => {
+            out.push(b'\n');
+            out
+        }
+        Err(_) => reply,
+    }
+}
+
+/// Gives a control file the owner the cfg names.
+fn give(path: &Path, user: &Option<String>, group: &Option<String>) -> Result<(), String> {
+    sipr_sdk::chown_to(path, user.as_deref(), group.as_deref())
+        .map_err(|e| format!("jsonrpcs: cannot give {} to {user:?}/{group:?}: {e}", path.display()))
 }
 
 /// A path from the cfg: absolute as it is, else inside `run_dir`.
@@ -118,14 +202,12 @@ fn in_run_dir(name: &str) -> PathBuf {
 fn mod_init() -> Result<(), String> {
     let s = SETTINGS.lock().map_err(|_| "jsonrpcs settings poisoned")?;
     let all = s.transport == 0;
-    if s.transport & 1 != 0 || s.transport & 8 != 0 {
-        log::warn!("jsonrpcs: the HTTP and TCP transports are not served; FIFO and datagram only");
-    }
     let fifo = if all || s.transport & FIFO != 0 {
         let path = in_run_dir(if s.fifo_name.is_empty() { "sipr_rpc.fifo" } else { &s.fifo_name });
         prepare_dir(&path)?;
         sipr_sdk::make_fifo(&path, s.fifo_mode)
             .map_err(|e| format!("jsonrpcs: cannot create {}: {e}", path.display()))?;
+        give(&path, &s.fifo_user, &s.fifo_group)?;
         Some(path)
     } else {
         None
@@ -135,6 +217,9 @@ fn mod_init() -> Result<(), String> {
         prepare_dir(&path)?;
         let sock = UnixDatagram::bind(&path).map_err(|e| format!("jsonrpcs: cannot bind {}: {e}", path.display()))?;
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(s.dgram_mode))
+            .map_err(|e| format!("jsonrpcs: {}: {e}", path.display()))?;
+        give(&path, &s.dgram_user, &s.dgram_group)?;
+        sock.set_write_timeout(Some(std::time::Duration::from_millis(s.dgram_timeout_ms)))
             .map_err(|e| format!("jsonrpcs: {}: {e}", path.display()))?;
         Some((path, sock))
     } else {
@@ -201,7 +286,7 @@ fn fifo_process(_: u32) {
                 Ok(Some((doc, used))) => {
                     let request = pending[..used].to_vec();
                     pending.drain(..used);
-                    let reply = sipr_sdk::rpc_exec(&request);
+                    let reply = sipr_sdk::rpc_exec(&request).map(formatted);
                     match (sipr_sdk::jsonrpc::reply_name(&doc), reply) {
                         (Some(name), Some(reply)) => answer_fifo(fifo_reply_dir, name, &reply),
                         (None, _) => log::debug!("jsonrpcs: a FIFO request without reply_name was run"),
@@ -268,7 +353,7 @@ fn dgram_process(_: u32) {
                 continue;
             }
         };
-        let Some(reply) = sipr_sdk::rpc_exec(&buf[..n]) else { continue };
+        let Some(reply) = sipr_sdk::rpc_exec(&buf[..n]).map(formatted) else { continue };
         let sent = match from.as_pathname() {
             Some(p) => sock.send_to(&reply, p).map(|_| ()),
             None => Err(std::io::Error::other("the client's socket has no name to answer to")),
@@ -289,12 +374,12 @@ sipr_sdk::module! {
         ("fifo_reply_dir", Str, set_fifo_reply_dir),
         ("dgram_socket", Str, set_dgram_socket),
         ("dgram_mode", Int, set_dgram_mode),
-        ("pretty_format", Int, accept),
-        ("fifo_group", Any, accept),
-        ("fifo_user", Any, accept),
-        ("dgram_group", Any, accept),
-        ("dgram_user", Any, accept),
-        ("dgram_timeout", Int, accept),
+        ("pretty_format", Int, set_pretty_format),
+        ("fifo_group", Any, set_fifo_group),
+        ("fifo_user", Any, set_fifo_user),
+        ("dgram_group", Any, set_dgram_group),
+        ("dgram_user", Any, set_dgram_user),
+        ("dgram_timeout", Int, set_dgram_timeout),
     ],
     procs: [("JSONRPCS FIFO", 1, fifo_process), ("JSONRPCS DATAGRAM", 1, dgram_process)],
     init: mod_init,

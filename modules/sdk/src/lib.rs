@@ -504,7 +504,7 @@ pub fn run_dir() -> std::path::PathBuf {
 }
 
 pub use sipr_core::rpc::json as jsonrpc;
-pub use sipr_locking::process::{make_fifo, open_write_nonblocking};
+pub use sipr_locking::process::{chown_to, make_fifo, open_write_nonblocking};
 
 /// Binds to another module's API (as Kamailio's `load_tm_api`): call it
 /// from `mod_init`, when every module is loaded. The error says whether
