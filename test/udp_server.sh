@@ -23,6 +23,7 @@ cat > "$WORK/sipr.cfg" <<CFG
 listen=udp:127.0.0.1:$PORT
 children=2
 debug=1
+memlog=1
 strict_checks=yes
 loadmodule "sl"
 request_route {
@@ -125,6 +126,8 @@ kill -0 "$PID" 2>/dev/null && fail "main process still alive 5 s after SIGTERM"
 for w in $workers; do kill -0 "$w" 2>/dev/null && fail "worker $w survived"; done
 [ -f "$WORK/sipr.pid" ] && fail "pidfile left behind"
 wait "$PID" || true
+# memlog=1 <= debug=1: the shared memory summary at exit, as Kamailio's
+grep -q "shared memory at exit: total" "$WORK/sipr.log" || fail "no memory summary at exit (memlog=1)"
 
 echo "== a worker killed: logged with its rank, the server shuts down"
 start

@@ -287,3 +287,41 @@ fn command_line_modules_params_and_listen() {
     let bad = sipr(&["-c", "-f", cfg]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown function 'is_maxfwd_lt'"));
 }
+
+#[test]
+fn settings_kamailio_honours_and_sipr_lacks_are_refused_not_ignored() {
+    let dir = std::env::temp_dir().join(format!("sipr-unsupported-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mods = std::path::Path::new(env!("CARGO_BIN_EXE_sipr")).parent().unwrap().to_str().unwrap().to_string();
+    let check = |body: &str| {
+        let f = dir.join("p.cfg");
+        std::fs::write(&f, format!("{body}\nrequest_route {{\n}}\n")).unwrap();
+        let out = sipr(&["-c", "-L", &mods, "-f", f.to_str().unwrap()]);
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned(), f)
+    };
+    for (body, line_col) in [
+        ("enable_tls=yes", "1:12"),
+        ("disable_tls=no", "1:13"),
+        ("listen=tls:127.0.0.1:5061", "1:8"),
+        ("listen=udp:127.0.0.1:5060 workers 4", "1:8"),
+        ("mhomed=1", "1:8"),
+        ("rev_dns=yes", "1:9"),
+        ("sip_warning=yes", "1:13"),
+        ("auto_aliases=yes", "1:14"),
+        ("fork=no", "1:6"),
+        ("user_agent_header=\"User-Agent: x\"", "1:19"),
+        ("loadmodule \"htable\"\nmodparam(\"htable\", \"db_url\", \"sqlite:///x\")", "2:1"),
+        ("loadmodule \"htable\"\nmodparam(\"htable\", \"htable\", \"a=>size=4;dbtable=a;\")", "2:1"),
+        ("loadmodule \"htable\"\nmodparam(\"htable\", \"enable_dmq\", 1)", "2:1"),
+    ] {
+        let (ok, err, f) = check(body);
+        assert!(!ok, "{body} accepted");
+        let want = format!("{}:{line_col}: ", f.display());
+        assert!(err.contains(&want) && err.contains("is not supported by sipr yet"), "{body}: {err}");
+    }
+    // Kamailio's defaults written out are what sipr does: accepted
+    let (ok, err, _) =
+        check("enable_tls=no\nmhomed=no\nrev_dns=no\nauto_aliases=no\nfork=yes\nsip_warning=no\nmemlog=5");
+    assert!(ok, "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -36,6 +36,18 @@ fn filter(debug: i32) -> log::LevelFilter {
     }
 }
 
+/// The `log` level of a message logged at Kamailio level `l` (`memlog`,
+/// ...): shown when `l` is at most the cfg's `debug`, as Kamailio does.
+pub fn level(l: i32) -> log::Level {
+    match l {
+        i32::MIN..=-1 => log::Level::Error,
+        0 => log::Level::Warn,
+        1 | 2 => log::Level::Info,
+        3 => log::Level::Debug,
+        _ => log::Level::Trace,
+    }
+}
+
 fn facility_code(name: &str) -> u8 {
     match name {
         "LOG_KERN" => 0,

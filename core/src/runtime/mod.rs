@@ -384,6 +384,16 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     }
     let code = supervise(&mut workers);
     modules.destroy_all();
+    // `memlog`: the shared memory summary at exit, logged at that level
+    // (Kamailio's; shown only when memlog <= debug)
+    if let Some(pool) = crate::shm::pool() {
+        let st = pool.stats();
+        ::log::log!(
+            log::level(prog.core.memlog),
+            "shared memory at exit: total {} used {} real_used {} max_used {} free {} fragments {} used blocks {} failed allocations {}",
+            st.total, st.used, st.real_used, st.max_used, st.free, st.fragments, st.used_blocks, st.failed_allocs
+        );
+    }
     for p in opts.pidfile.iter().chain(&opts.pgid_file) {
         let _ = std::fs::remove_file(p);
     }

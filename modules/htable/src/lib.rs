@@ -4,8 +4,9 @@
 //! * `modparam("htable", "htable", "name=>size=8;autoexpire=300;initval=0;")`
 //!   declares a table: 2^size buckets, items expiring `autoexpire` seconds
 //!   after they were last set (0 = never), `initval` read for absent keys
-//!   (otherwise `$null`). `dbtable`/`dbmode` and the other attributes are
-//!   accepted; loading from a database comes with the DB issue.
+//!   (otherwise `$null`). `db_url`, the `dbtable` / `dbmode` /
+//!   `dmqreplicate` attributes and `enable_dmq` are refused at start-up:
+//!   loading from a database comes with the DB issue.
 //! * `$sht(name=>key)` read/write (`$null` removes); the key may hold PVs
 //!   (`$sht(ipban=>$si)`). `$shtex(name=>key)`: seconds until the item
 //!   expires (write: set them). `$shtinc(name=>key)` / `$shtdec(...)`:
@@ -62,7 +63,15 @@ fn parse_def(spec: &str) -> Result<Def, String> {
             }
             "autoexpire" => def.autoexpire = u64::try_from(num()?).map_err(|_| "autoexpire must be >= 0")?,
             "initval" => def.initval = Some(num()?),
-            "dbtable" | "dbmode" | "cols" | "colnull" | "updateexpire" | "dmqreplicate" | "coldelim" | "colcount" => {}
+            // refused rather than ignored: nobody must believe the table
+            // is loaded from or saved to a database, or replicated
+            a @ ("dbtable" | "dbmode" | "dmqreplicate") => {
+                return Err(format!(
+                    "the table attribute '{a}' is not supported by sipr yet (database loading comes with the DB issue)"
+                ))
+            }
+            // only meaningful with dbtable
+            "cols" | "colnull" | "updateexpire" | "coldelim" | "colcount" => {}
             other => return Err(format!("unknown attribute '{other}'")),
         }
     }
@@ -80,8 +89,21 @@ fn set_htable(v: &ModValue) -> Result<(), String> {
     Ok(())
 }
 
+/// Parameters of database loading, inert without `db_url` (which is
+/// refused).
 fn accept(_: &ModValue) -> Result<(), String> {
     Ok(())
+}
+
+fn refuse_db_url(_: &ModValue) -> Result<(), String> {
+    Err("db_url is not supported by sipr yet (htable's database loading comes with the DB issue)".into())
+}
+
+fn set_enable_dmq(v: &ModValue) -> Result<(), String> {
+    match v {
+        ModValue::Int(0) => Ok(()),
+        _ => Err("enable_dmq is not supported by sipr yet (no DMQ replication)".into()),
+    }
 }
 
 fn mod_init() -> Result<(), String> {
@@ -446,7 +468,7 @@ sipr_sdk::module! {
     ],
     params: [
         ("htable", Str, set_htable),
-        ("db_url", Any, accept),
+        ("db_url", Any, refuse_db_url),
         ("key_name_column", Any, accept),
         ("key_type_column", Any, accept),
         ("value_type_column", Any, accept),
@@ -457,7 +479,7 @@ sipr_sdk::module! {
         ("timer_interval", Int, set_timer_interval),
         ("timer_procs", Any, accept),
         ("db_expires", Any, accept),
-        ("enable_dmq", Any, accept),
+        ("enable_dmq", Int, set_enable_dmq),
     ],
     pvs: [
         sipr_sdk::pv_class!("sht", keyed_fixup, get_sht, set_sht),
