@@ -793,6 +793,22 @@ impl Compiler<'_> {
                 ExprKind::Int(i) => Some(Param::Str(i.to_string().into_bytes().into())),
                 _ => bad(self, "a string"),
             },
+            ParamKind::Spve => match &arg.kind {
+                ExprKind::Str(s) if s.starts_with(b"$") => match super::lex::pv_end(s, 0) {
+                    Some(end) if end > 1 => {
+                        let text = String::from_utf8_lossy(&s[..end]).into_owned();
+                        if end < s.len() {
+                            ::log::warn!(
+                                "{fname}(): only {text} of \"{}\" is used (Kamailio takes a parameter that starts with a pseudo-variable as that variable alone)",
+                                String::from_utf8_lossy(s)
+                            );
+                        }
+                        self.pv(&text, at).map(|p| Param::Pv(Box::new(p)))
+                    }
+                    _ => self.param(ParamKind::Fmt, arg, fname),
+                },
+                _ => self.param(ParamKind::Fmt, arg, fname),
+            },
             ParamKind::Fmt => match &arg.kind {
                 ExprKind::Str(s) => match Format::parse(s, &self.pvs, &mut self.names) {
                     Ok(f) => Some(match f.as_literal() {

@@ -321,6 +321,10 @@ pub struct Ctx<'m> {
     pub out: &'m mut dyn Outbound,
     /// Which route type is running.
     pub route_type: RouteType,
+    /// The message is the core's stand-in for an event route
+    /// (`event_route[core:worker-one-init]`), not one that was received
+    /// (corex `is_faked_msg()`).
+    pub faked: bool,
     /// The rewritten Request-URI, if any (set through
     /// [`Ctx::set_new_uri`], which keeps the parsed form in step).
     new_uri: Option<Vec<u8>>,
@@ -431,6 +435,7 @@ impl<'m> Ctx<'m> {
             proc,
             out,
             route_type: RouteType::Request,
+            faked: false,
             new_uri: None,
             new_uri_parsed: std::cell::OnceCell::new(),
             dst_uri: None,

@@ -31,6 +31,11 @@ pub enum ParamKind {
     Str,
     /// A string that may contain PVs, evaluated per call.
     Fmt,
+    /// A string parameter as Kamailio's `spve` ones (sl's reply code and
+    /// reason, ...): a text that *starts* with a PV is that PV alone — what
+    /// follows it is dropped, as Kamailio drops it (`"$rU not found"` is
+    /// the user) — else a [`Fmt`](Self::Fmt).
+    Spve,
     /// An integer constant or a PV read as an int per call.
     IntOrPv,
     /// A constant regular expression.

@@ -361,5 +361,6 @@ pub(super) fn run_event_route(net: &Net<'_>, route: usize) {
     let mut out = Out::new(net, Arrival::Udp { sock: 0 }, local);
     let rcv = RecvInfo { src: local, dst: local, proto: Proto::Udp };
     let mut ctx = Ctx::new(&msg, rcv, net.info, &mut proc, &mut out);
+    ctx.faked = true;
     net.prog.run(route, &mut ctx);
 }

@@ -3,9 +3,9 @@
 //! function set; this module adds:
 //!
 //! * `send_data(uri, data)`: sends `data` to the URI's host/port/transport;
-//! * `is_faked_msg()`: -1 (sipr builds no fake messages yet);
-//! * `set_recv_socket(sock)`: not supported until the runtime has sockets
-//!   (returns -1 with a log line).
+//! * `is_faked_msg()`: 1 on the stand-in message of event routes, else -1;
+//! * `set_recv_socket("proto:addr:port")`: handle the message as received
+//!   on that listen socket.
 
 use sipr_sdk::prelude::*;
 use sipr_sdk::sip::{Span, Uri};
@@ -20,12 +20,33 @@ fn send_data(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     Ok(1)
 }
 
-fn is_faked_msg(_: &mut Ctx<'_>, _: &[Param]) -> FnResult {
-    Ok(-1)
+fn is_faked_msg(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    Ok(if ctx.faked { 1 } else { -1 })
 }
 
-fn set_recv_socket(_: &mut Ctx<'_>, _: &[Param]) -> FnResult {
-    Err("set_recv_socket() is not supported yet (no sockets before the runtime)".into())
+/// `set_recv_socket("proto:addr:port")`: the message is handled as if one
+/// of the server's other listen sockets had received it ($Ri, $Rp, and
+/// what sends from "the receiving socket"). Another text is refused (-1);
+/// an address that is no listen socket changes nothing and, as Kamailio's,
+/// still answers 1.
+fn set_recv_socket(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let text = String::from_utf8_lossy(&p[0].text(ctx)).into_owned();
+    let Some((proto, rest)) = text.split_once(':') else { return Ok(-1) };
+    let Some(proto) = sipr_sdk::net::Proto::from_name(proto) else { return Ok(-1) };
+    let Ok(addr) = rest.parse::<std::net::SocketAddr>() else {
+        // a host[:port] without an IP address cannot name a socket
+        return Ok(-1);
+    };
+    let found = ctx.core.listen.iter().any(|l| {
+        l.proto == proto && l.port == addr.port() && l.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip == addr.ip())
+    });
+    if !found {
+        // Kamailio keeps the socket it has and still answers 1
+        log::warn!("set_recv_socket: {text} is not a listen socket; the message keeps its own");
+        return Ok(1);
+    }
+    ctx.rcv.dst = addr;
+    Ok(1)
 }
 
 sipr_sdk::module! {

@@ -161,11 +161,11 @@ fn rpc_stats(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
 sipr_sdk::module! {
     name: "sl",
     functions: [
-        ("sl_send_reply", [IntOrPv, Fmt], RouteMask::REQUEST_LIKE, sl_send_reply, check_code),
-        ("send_reply", [IntOrPv, Fmt], RouteMask::REQUEST_LIKE, sl_send_reply, check_code),
+        ("sl_send_reply", [IntOrPv, Spve], RouteMask::REQUEST_LIKE, sl_send_reply, check_code),
+        ("send_reply", [IntOrPv, Spve], RouteMask::REQUEST_LIKE, sl_send_reply, check_code),
         ("sl_reply_error", [], RouteMask::REQUEST_LIKE, sl_reply_error),
         ("sl_forward_reply", [], RouteMask::REPLY, sl_forward_reply0),
-        ("sl_forward_reply", [IntOrPv, Fmt], RouteMask::REPLY, sl_forward_reply),
+        ("sl_forward_reply", [IntOrPv, Spve], RouteMask::REPLY, sl_forward_reply),
     ],
     params: [],
     rpcs: [("sl.stats", "Stateless reply counters", rpc_stats)],

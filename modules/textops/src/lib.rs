@@ -547,31 +547,43 @@ fn list_match(ctx: &Ctx<'_>, p: &[Param], hit: fn(&[u8], &[u8]) -> bool) -> FnRe
     Ok(bool_rc(list.split(|c| *c == sep).map(<[u8]>::trim_ascii).any(|item| !item.is_empty() && hit(item, &subject))))
 }
 
-/// `cmp_str`, `cmp_istr`, `starts_with` answer 1 or, for "no", -2 (as
-/// Kamailio's, where -1 is the error code).
-fn cmp_rc(b: bool) -> i32 {
-    if b {
-        1
-    } else {
-        -2
+/// The string comparisons answer as Kamailio's: 1 when equal, else by
+/// the byte order of the first string against the second — -1 when it is
+/// greater, -2 when it is less (a proper prefix is less).
+fn order_rc(o: std::cmp::Ordering) -> i32 {
+    match o {
+        std::cmp::Ordering::Equal => 1,
+        std::cmp::Ordering::Greater => -1,
+        std::cmp::Ordering::Less => -2,
     }
 }
 
 fn cmp_str(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    Ok(cmp_rc(p[0].text(ctx) == p[1].text(ctx)))
+    Ok(order_rc(p[0].text(ctx).as_ref().cmp(p[1].text(ctx).as_ref())))
 }
 
 fn cmp_istr(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    Ok(cmp_rc(p[0].text(ctx).eq_ignore_ascii_case(&p[1].text(ctx))))
+    let (a, b) = (p[0].text(ctx).to_ascii_lowercase(), p[1].text(ctx).to_ascii_lowercase());
+    Ok(order_rc(a.cmp(&b)))
+}
+
+/// `starts_with` / `ends_with`: the part of the first string as long as
+/// the second, compared with it; a second string longer than the first
+/// is -1.
+fn affix_rc(s: &[u8], affix: &[u8], at_end: bool) -> i32 {
+    if affix.len() > s.len() {
+        return -1;
+    }
+    let part = if at_end { &s[s.len() - affix.len()..] } else { &s[..affix.len()] };
+    order_rc(part.cmp(affix))
 }
 
 fn starts_with(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    Ok(cmp_rc(p[0].text(ctx).starts_with(&p[1].text(ctx))))
+    Ok(affix_rc(&p[0].text(ctx), &p[1].text(ctx), false))
 }
 
-/// Unlike `starts_with`, Kamailio's `ends_with` says "no" with -1.
 fn ends_with(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    Ok(bool_rc(p[0].text(ctx).ends_with(&p[1].text(ctx))))
+    Ok(affix_rc(&p[0].text(ctx), &p[1].text(ctx), true))
 }
 
 /// `str_find(s1, s2)`: where s2 starts in s1, counted from 1 (a return
