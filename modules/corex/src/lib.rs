@@ -7,6 +7,10 @@
 //! * `set_recv_socket("proto:addr:port")`: handle the message as received
 //!   on that listen socket.
 
+// A module is safe code: everything unsafe lives in the core, mem/,
+// locking/ and the SDK that fences the module ABI.
+#![forbid(unsafe_code)]
+
 use sipr_sdk::prelude::*;
 use sipr_sdk::sip::{Span, Uri};
 

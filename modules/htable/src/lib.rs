@@ -22,6 +22,10 @@
 //! Expired items are dropped when read, and swept every `timer_interval`
 //! seconds (default 20) by the timer process.
 
+// A module is safe code: everything unsafe lives in the core, mem/,
+// locking/ and the SDK that fences the module ABI.
+#![forbid(unsafe_code)]
+
 use std::sync::{Mutex, OnceLock};
 
 use sipr_sdk::prelude::*;
@@ -501,4 +505,22 @@ sipr_sdk::module! {
         ("htable.reload", "Reload a table from its DB table", rpc_reload),
     ],
     init: mod_init,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_definitions() {
+        let d = parse_def("ipban=>size=8;autoexpire=300;initval=0;").unwrap();
+        assert_eq!((d.name.as_str(), d.size, d.autoexpire, d.initval), ("ipban", 8, 300, Some(0)));
+        assert_eq!(parse_def("t=>").unwrap().size, 4);
+        assert!(parse_def("t=>size=40;").is_err());
+        assert!(parse_def("bad name=>size=4;").is_err());
+        assert!(parse_def("t=>frob=1;").unwrap_err().contains("unknown attribute"));
+        // database attributes are refused, never ignored
+        assert!(parse_def("t=>dbtable=x;").unwrap_err().contains("not supported by sipr yet"));
+        assert!(parse_def("t=>cols='a';").is_ok());
+    }
 }

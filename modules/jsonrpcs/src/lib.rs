@@ -14,6 +14,10 @@
 //! The HTTP (1) and TCP (8) transport bits are refused at start-up: they
 //! are not served yet, and a cfg must never believe they are.
 
+// A module is safe code: everything unsafe lives in the core, mem/,
+// locking/ and the SDK that fences the module ABI.
+#![forbid(unsafe_code)]
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -384,4 +388,37 @@ sipr_sdk::module! {
     procs: [("JSONRPCS FIFO", 1, fifo_process), ("JSONRPCS DATAGRAM", 1, dgram_process)],
     init: mod_init,
     destroy: destroy,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_are_names_or_numbers() {
+        assert_eq!(owner(&ModValue::Str("kamailio".into()), "fifo_user").unwrap(), "kamailio");
+        assert_eq!(owner(&ModValue::Int(33), "fifo_group").unwrap(), "33");
+        assert!(owner(&ModValue::Int(-1), "fifo_group").is_err());
+        assert!(owner(&ModValue::Str(String::new()), "fifo_user").is_err());
+    }
+
+    #[test]
+    fn http_and_tcp_transports_are_refused() {
+        assert!(set_transport(&ModValue::Int(1)).unwrap_err().contains("not supported by sipr yet"));
+        assert!(set_transport(&ModValue::Int(8)).is_err());
+        assert!(set_transport(&ModValue::Int(16)).is_err());
+        assert!(set_transport(&ModValue::Int(6)).is_ok());
+    }
+
+    #[test]
+    fn replies_are_pretty_unless_asked_not_to() {
+        let compact = b"{\"jsonrpc\":\"2.0\",\"result\":[1,2],\"id\":1}\n".to_vec();
+        let pretty = formatted(compact.clone());
+        assert!(pretty.len() > compact.len() && pretty.ends_with(b"}\n") && pretty.contains(&b'\n'));
+        set_pretty_format(&ModValue::Int(0)).unwrap();
+        assert_eq!(formatted(compact.clone()), compact);
+        set_pretty_format(&ModValue::Int(1)).unwrap();
+        // not JSON: passed on as it is
+        assert_eq!(formatted(b"x".to_vec()), b"x");
+    }
 }

@@ -6,6 +6,10 @@
 //! * `km_append_branch([uri])`: as the core's `append_branch`;
 //! * `pv_printf(pv, format)`: assigns the formatted string to a PV.
 
+// A module is safe code: everything unsafe lives in the core, mem/,
+// locking/ and the SDK that fences the module ABI.
+#![forbid(unsafe_code)]
+
 use sipr_sdk::prelude::*;
 
 fn km_append_branch0(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {

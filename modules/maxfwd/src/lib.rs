@@ -12,6 +12,10 @@
 //!   other names for them.
 //! * `max_limit` (int, 1..256, default 70, Kamailio's).
 
+// A module is safe code: everything unsafe lives in the core, mem/,
+// locking/ and the SDK that fences the module ABI.
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use sipr_sdk::prelude::*;

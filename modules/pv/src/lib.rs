@@ -9,6 +9,10 @@
 //! their initial values from `modparam("pv", "shvset", "name=i:1")` /
 //! `"name=s:text"`.
 
+// A module is safe code: everything unsafe lives in the core, mem/,
+// locking/ and the SDK that fences the module ABI.
+#![forbid(unsafe_code)]
+
 use std::sync::{Mutex, OnceLock};
 
 use sipr_sdk::prelude::*;

@@ -27,6 +27,10 @@
 //! failure -1, or 0 (the script stops) when `autodrop` is 1 (the default,
 //! as Kamailio).
 
+// A module is safe code: everything unsafe lives in the core, mem/,
+// locking/ and the SDK that fences the module ABI.
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::RwLock;
 

@@ -5,6 +5,10 @@
 //! `add_uri_param(param)`, `tel2sip(uri, host, result_pv)`, `cmp_uri(a,
 //! b)`, `options_reply()`.
 
+// A module is safe code: everything unsafe lives in the core, mem/,
+// locking/ and the SDK that fences the module ABI.
+#![forbid(unsafe_code)]
+
 use sipr_sdk::prelude::*;
 use sipr_sdk::sip::{Method, Span, Uri};
 

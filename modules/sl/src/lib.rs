@@ -7,13 +7,18 @@
 //!   the server's secret, so a retransmission gets the same one. ACKs are
 //!   never answered (-1, as Kamailio). `send_reply` becomes stateful
 //!   once tm is loaded and a transaction exists (tm's issue).
-//! * `sl_reply_error()`: 500 Server Internal Error (sipr has no "last
-//!   error" state yet).
+//! * `sl_reply_error()`: Kamailio's reply when no internal error is
+//!   pending (sipr's functions report errors as return codes): "500 I'm
+//!   terribly sorry, server error occurred (1/SL)".
 //! * `sl_forward_reply([code, reason])`: forwards the reply being
 //!   processed to the next Via (received/rport honoured).
 //! * Statistics, in shm counters shared by every process: `sl:1xx_replies`
 //!   ... `sl:6xx_replies`, `sl:sent_replies`, `sl:sent_err_replies`,
 //!   `sl:failures`, `sl:received_ACKs` (`stats.get_statistics sl:`, `sl.stats`).
+
+// A module is safe code: everything unsafe lives in the core, mem/,
+// locking/ and the SDK that fences the module ABI.
+#![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -20,6 +20,10 @@
 //! functions (`replace*`, `subst`, `search_append`) work past the first
 //! line; `search` sees it too.
 
+// A module is safe code: everything unsafe lives in the core, mem/,
+// locking/ and the SDK that fences the module ABI.
+#![forbid(unsafe_code)]
+
 use sipr_sdk::prelude::*;
 use sipr_sdk::sip::{HeaderKind, Method, Span, Uri};
 
@@ -664,4 +668,39 @@ sipr_sdk::module! {
         ("str_ifind", [Fmt, Fmt], ANY, str_ifind),
     ],
     params: [],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_comparisons_answer_by_byte_order() {
+        assert_eq!(order_rc(b"abc".as_slice().cmp(b"abc")), 1);
+        assert_eq!(order_rc(b"abd".as_slice().cmp(b"abc")), -1);
+        assert_eq!(order_rc(b"ab".as_slice().cmp(b"abc")), -2);
+        assert_eq!(affix_rc(b"abc", b"ab", false), 1);
+        assert_eq!(affix_rc(b"abc", b"bc", true), 1);
+        assert_eq!(affix_rc(b"ab", b"abc", false), -1);
+        assert_eq!(affix_rc(b"abc", b"bd", true), -2);
+        assert_eq!(affix_rc(b"abc", b"b", true), -1);
+    }
+
+    #[test]
+    fn str_find_counts_from_one() {
+        assert_eq!(find_pos(b"abcdef", b"ab"), 1);
+        assert_eq!(find_pos(b"abcdef", b"cd"), 3);
+        assert_eq!(find_pos(b"abcdef", b"x"), -1);
+        assert_eq!(find_pos(b"ab", b"abc"), -1);
+        assert_eq!(find_pos(b"ab", b""), -1);
+    }
+
+    #[test]
+    fn replace_body_atonce_regex_crosses_lines() {
+        let mut p = vec![Param::Regex(Box::new(sipr_sdk::compile_regex(b"^a.b$").unwrap()))];
+        one_text_regex(&mut p).unwrap();
+        let Param::Regex(re) = &p[0] else { panic!() };
+        assert!(re.is_match(b"a\nb"));
+        assert!(re.is_match(b"A\nB"), "still ignoring case");
+    }
 }

@@ -8,6 +8,10 @@
 //! * `remove_body()`: drops the body (Content-Length is fixed on send).
 //! * `change_reply_status(code, reason)`: rewrites a reply's status line.
 
+// A module is safe code: everything unsafe lives in the core, mem/,
+// locking/ and the SDK that fences the module ABI.
+#![forbid(unsafe_code)]
+
 use sipr_sdk::prelude::*;
 
 /// Applies the changes made so far (the lumps) to the message: later

@@ -11,6 +11,10 @@
 //! The format is compiled at startup (PVs resolved once); `$null` prints
 //! `<null>`. Lines go to the core's logger with target `script`.
 
+// A module is safe code: everything unsafe lives in the core, mem/,
+// locking/ and the SDK that fences the module ABI.
+#![forbid(unsafe_code)]
+
 use std::sync::RwLock;
 
 use sipr_sdk::prelude::*;
