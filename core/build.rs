@@ -1,11 +1,15 @@
 //! Computes the build id that modules must carry to be loaded: a hash of
-//! what decides the layout of the types crossing the module boundary —
-//! the core's sources, the compiler and the target. A module built from
-//! the same sources with the same compiler gets the same id; anything
-//! else is refused at `loadmodule` with both ids in the error. The
-//! profile is left out on purpose: optimisation does not change type
-//! layout, and `cargo test` (opt-level 2 here) must load the modules
-//! `cargo build` made.
+//! everything compiled into both sides of the module boundary — the
+//! sources and manifests of sipr-core, sipr-mem, sipr-locking and the
+//! module SDK (each module links its own copy of them, and they run on one
+//! shm heap and pass repr(Rust) types across), Cargo.lock (the versions of
+//! every dependency), the compiler (`rustc -vV`), the target and the
+//! profile. Cargo features of the shared crates are compared separately
+//! at load time (`abi::FEATURES`), since a build script sees only its own
+//! crate's. A module built from the same tree with the same compiler gets
+//! the same id; anything else is refused at `loadmodule` with both ids.
+//! `cargo test` and `cargo build` share the "debug" profile, so the tests
+//! load the modules the build made.
 
 use std::hash::Hasher;
 use std::path::Path;
@@ -39,17 +43,33 @@ fn hash_dir(h: &mut Fnv, dir: &Path) {
     }
 }
 
+/// The crates whose code ends up on both sides (relative to the
+/// workspace root), and the workspace files that decide how they build.
+const SHARED_DIRS: &[&str] = &["core/src", "mem/src", "locking/src", "modules/sdk/src"];
+const SHARED_FILES: &[&str] =
+    &["Cargo.toml", "Cargo.lock", "core/Cargo.toml", "mem/Cargo.toml", "locking/Cargo.toml", "modules/sdk/Cargo.toml"];
+
 fn main() {
     let mut h = Fnv(0xcbf2_9ce4_8422_2325);
-    for var in ["CARGO_PKG_VERSION", "TARGET"] {
+    for var in ["CARGO_PKG_VERSION", "TARGET", "PROFILE"] {
+        h.write(var.as_bytes());
         h.write(std::env::var(var).unwrap_or_default().as_bytes());
     }
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     if let Ok(out) = std::process::Command::new(rustc).arg("-vV").output() {
         h.write(&out.stdout);
     }
-    hash_dir(&mut h, Path::new("src"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for d in SHARED_DIRS {
+        h.write(d.as_bytes());
+        hash_dir(&mut h, &root.join(d));
+        println!("cargo:rerun-if-changed=../{d}");
+    }
+    for f in SHARED_FILES {
+        h.write(f.as_bytes());
+        h.write(&std::fs::read(root.join(f)).unwrap_or_default());
+        println!("cargo:rerun-if-changed=../{f}");
+    }
     println!("cargo:rustc-env=SIPR_BUILD_ID={:016x}", h.finish());
-    println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -166,7 +166,7 @@ fn loadmodule_forms_and_errors() {
         .find(|p| std::path::Path::new(p).exists());
     if let Some(libm) = libc {
         let e = compile_with_modules(&format!("loadmodule \"{libm}\"\n")).unwrap_err();
-        assert!(e.contains("is not a sipr module (no sipr_module_exports)"), "{e}");
+        assert!(e.contains("is not a sipr module (no sipr_module_header/sipr_module_init)"), "{e}");
     }
     // a module function where it may not be used
     let e =

@@ -41,3 +41,8 @@ pub use wheel::{Cancelled, DueRun, NoRoom as TimerNoRoom, ShmTimerWheel, TimerHa
 
 /// Alignment of every block handed out.
 pub const ALIGN: usize = tlsf::UNIT;
+
+/// The cargo features this crate was built with, as bits (1: `debug`, the
+/// leak finder, which adds a record to every block). Two builds sharing
+/// one pool must agree: the module loader compares them.
+pub const FEATURES: u32 = if cfg!(feature = "debug") { 1 } else { 0 };

@@ -3,17 +3,26 @@
 use crate::cfg::{FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 10;
+pub const ABI_VERSION: u32 = 11;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
 
-/// The symbol every module exports.
-pub const EXPORTS_SYMBOL: &str = "sipr_module_exports";
+/// The cargo features of the crates both sides link (sipr-mem's, shifted
+/// by nothing; others would take the next bits): part of the identity the
+/// loader checks, since a feature can change a shared type's layout.
+pub const FEATURES: u32 = sipr_mem::FEATURES;
 
-/// The module's entry point: given the core's service table, returns the
-/// module's header (a static in the module).
-pub type ExportsFn = unsafe extern "C" fn(core: *const CoreApi) -> *const ModuleHeader;
+/// The data symbol every module exports: its [`ModuleHeader`], read and
+/// checked by the loader before any code of the module runs.
+pub const HEADER_SYMBOL: &str = "sipr_module_header";
+
+/// The function symbol every module exports: run once the header passed,
+/// it takes the core's service table; 0 means the module is ready.
+pub const INIT_SYMBOL: &str = "sipr_module_init";
+
+/// The module's entry point ([`INIT_SYMBOL`]).
+pub type InitFn = unsafe extern "C" fn(core: *const CoreApi) -> i32;
 
 /// Log levels across the boundary (`log::Level` as a number).
 pub type LogLevel = u32;
@@ -94,13 +103,17 @@ pub struct CoreApi {
 // (the build id text) point to 'static data; sharing it is safe.
 unsafe impl Sync for CoreApi {}
 
-/// The first thing a module gives the core. `#[repr(C)]` so that the
-/// version and build id can be checked before anything else is read.
+/// What a module shows the core before anything of it runs: a `static`
+/// exported as [`HEADER_SYMBOL`]. `#[repr(C)]`, and its first fields never
+/// move, so that the version, build id and features can be checked
+/// whatever build made the module.
 #[repr(C)]
 #[derive(Debug)]
 pub struct ModuleHeader {
     /// The module's [`ABI_VERSION`].
     pub abi_version: u32,
+    /// The module's [`FEATURES`].
+    pub features: u32,
     /// Length of the module's build id text.
     pub build_id_len: usize,
     /// The build id of the core the module was built against.
@@ -123,7 +136,13 @@ impl ModuleHeader {
     /// A header claiming another build id (tests of the refusal).
     #[doc(hidden)]
     pub const fn with_build_id(def: &'static ModuleDef, build_id: &'static str) -> Self {
-        ModuleHeader { abi_version: ABI_VERSION, build_id_len: build_id.len(), build_id: build_id.as_ptr(), def }
+        ModuleHeader {
+            abi_version: ABI_VERSION,
+            features: FEATURES,
+            build_id_len: build_id.len(),
+            build_id: build_id.as_ptr(),
+            def,
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::abi::{CoreApi, ExportsFn, ModuleDef, ModuleHeader, ABI_VERSION, BUILD_ID, CORE_API, EXPORTS_SYMBOL};
+use super::abi::{
+    CoreApi, InitFn, ModuleDef, ModuleHeader, ABI_VERSION, BUILD_ID, CORE_API, FEATURES, HEADER_SYMBOL, INIT_SYMBOL,
+};
 use crate::cfg::{FnRegistry, ModValue, ModuleLoader, PvRegistry};
 
 /// Why a module could not be loaded, configured or initialised.
@@ -24,7 +26,8 @@ pub enum LoadError {
         /// dlerror's text.
         reason: String,
     },
-    /// The file has no `sipr_module_exports`: not a sipr module.
+    /// The file has no `sipr_module_header` (or no `sipr_module_init`):
+    /// not a sipr module.
     NoEntryPoint {
         /// The file.
         path: PathBuf,
@@ -36,6 +39,13 @@ pub enum LoadError {
         /// The file.
         path: PathBuf,
         /// The module's version.
+        module: u32,
+    },
+    /// Built with other cargo features of the shared crates.
+    Features {
+        /// The file.
+        path: PathBuf,
+        /// The module's feature bits.
         module: u32,
     },
     /// Built by another build of the core.
@@ -116,11 +126,17 @@ impl fmt::Display for LoadError {
             }
             LoadError::Open { path, reason } => write!(f, "cannot open module {}: {reason}", path.display()),
             LoadError::NoEntryPoint { path, reason } => {
-                write!(f, "{} is not a sipr module (no {EXPORTS_SYMBOL}): {reason}", path.display())
+                write!(f, "{} is not a sipr module (no {HEADER_SYMBOL}/{INIT_SYMBOL}): {reason}", path.display())
             }
             LoadError::AbiVersion { path, module } => {
                 write!(f, "module {} has ABI version {module}, this sipr has {ABI_VERSION}", path.display())
             }
+            LoadError::Features { path, module } => write!(
+                f,
+                "module {} was built with other features of the shared crates (module {module:#x}, this sipr \
+                 {FEATURES:#x}); rebuild it with this tree",
+                path.display()
+            ),
             LoadError::BuildId { path, module } => write!(
                 f,
                 "module {} was built by another build of sipr (module build {module}, this sipr build {BUILD_ID}); \
@@ -231,30 +247,29 @@ impl ModuleSet {
         // happens in the main process before any thread or fork.
         let lib = unsafe { libloading::Library::new(path) }
             .map_err(|e| LoadError::Open { path: path.to_owned(), reason: e.to_string() })?;
-        // SAFETY: the symbol is looked up with the type every sipr module
-        // exports it with (the SDK's macro generates it); a foreign library
-        // exporting the name with another type is outside what can be
-        // checked, as with any dlsym.
-        let entry: ExportsFn = unsafe { lib.get::<ExportsFn>(EXPORTS_SYMBOL.as_bytes()) }
-            .map(|s| *s)
-            .map_err(|e| LoadError::NoEntryPoint { path: path.to_owned(), reason: e.to_string() })?;
         // Modules are never unloaded: their statics (function tables, PV
         // classes, parameters) are referenced for the life of the process.
-        std::mem::forget(lib);
-        let core: *const CoreApi = &CORE_API;
-        // SAFETY: the entry point takes the core table (a 'static) and
-        // returns a pointer to the module's static header; the SDK wraps its
-        // body in catch_unwind so no panic crosses.
-        let header = unsafe { entry(core) };
+        let lib: &'static libloading::Library = Box::leak(Box::new(lib));
+        let not_sipr = |e: libloading::Error| LoadError::NoEntryPoint { path: path.to_owned(), reason: e.to_string() };
+        // The header first: a static, read before any code of the module
+        // runs, so that a module of another build never gets to execute.
+        // SAFETY: a data symbol: `get::<*const T>` yields its address; a
+        // sipr module exports it as a `ModuleHeader` (the SDK's macro), and
+        // a foreign library with that name is outside what dlsym can check.
+        let header: *const ModuleHeader =
+            unsafe { lib.get::<*const ModuleHeader>(HEADER_SYMBOL.as_bytes()) }.map(|s| *s).map_err(not_sipr)?;
         if header.is_null() {
-            return Err(LoadError::Open { path: path.to_owned(), reason: "module refused to initialise".into() });
+            return Err(LoadError::NoEntryPoint { path: path.to_owned(), reason: "null header".into() });
         }
         // SAFETY: non-null and pointing to the module's `static` header,
-        // which is #[repr(C)]: its first fields are readable whatever build
-        // made it.
+        // which is #[repr(C)] with abi_version and features first: readable
+        // whatever build made it.
         let h: &'static ModuleHeader = unsafe { &*header };
         if h.abi_version != ABI_VERSION {
             return Err(LoadError::AbiVersion { path: path.to_owned(), module: h.abi_version });
+        }
+        if h.features != FEATURES {
+            return Err(LoadError::Features { path: path.to_owned(), module: h.features });
         }
         // SAFETY: build_id/build_id_len describe a static &str of the
         // module (checked ABI version: the field layout is ours).
@@ -262,10 +277,18 @@ impl ModuleSet {
         if id != BUILD_ID.as_bytes() {
             return Err(LoadError::BuildId { path: path.to_owned(), module: String::from_utf8_lossy(id).into_owned() });
         }
-        // SAFETY: same ABI version and build id: the module was compiled from
-        // the same core sources by the same compiler with the same settings,
-        // so `ModuleDef` has our layout; it is a static of the module, which
-        // is never unloaded.
+        // SAFETY: looked up with the type the SDK's macro exports it with.
+        let init: InitFn = unsafe { lib.get::<InitFn>(INIT_SYMBOL.as_bytes()) }.map(|s| *s).map_err(not_sipr)?;
+        let core: *const CoreApi = &CORE_API;
+        // SAFETY: the checks passed: the module is of this build; its entry
+        // takes the core table (a 'static) and catches its own panics.
+        if unsafe { init(core) } != 0 {
+            return Err(LoadError::Open { path: path.to_owned(), reason: "module refused to initialise".into() });
+        }
+        // SAFETY: same ABI version, features and build id: the module was
+        // compiled from the same sources by the same compiler with the same
+        // settings, so `ModuleDef` has our layout; it is a static of the
+        // module, which is never unloaded.
         Ok(unsafe { &*h.def })
     }
 

@@ -130,14 +130,14 @@ impl log::Log for Forward {
 static FORWARD: Forward = Forward;
 
 /// The entry point's body (the [`module!`] macro calls it): keeps the
-/// core's table, routes logging to it, returns the header.
+/// core's table and routes logging to it; 0 when done.
 ///
 /// Not `unsafe` so that module code needs none: its only caller is the
 /// generated `extern "C"` entry point, and that one's only caller is the
 /// core's loader, which passes its `static` table.
 #[doc(hidden)]
 #[allow(clippy::not_unsafe_ptr_arg_deref)]
-pub fn init(core: *const CoreApi, header: &'static ModuleHeader) -> *const ModuleHeader {
+pub fn init(core: *const CoreApi) -> i32 {
     let ok = catch_unwind(|| {
         if core.is_null() {
             return false;
@@ -157,8 +157,8 @@ pub fn init(core: *const CoreApi, header: &'static ModuleHeader) -> *const Modul
         true
     });
     match ok {
-        Ok(true) => header,
-        _ => std::ptr::null(),
+        Ok(true) => 0,
+        _ => -1,
     }
 }
 
@@ -293,11 +293,15 @@ macro_rules! module {
             child_init: $crate::__hook_child!($($child)?),
             destroy: $crate::__hook_destroy!($($destroy)?),
         };
-        static __SIPR_HEADER: $crate::ModuleHeader = $crate::__header!(&__SIPR_DEF $(, $bid)?);
-        /// The module's entry point (called once by the core's loader).
+        /// What the loader reads and checks before any code of the module
+        /// runs (version, features, build id).
         #[no_mangle]
-        pub extern "C" fn sipr_module_exports(core: *const $crate::CoreApi) -> *const $crate::ModuleHeader {
-            $crate::init(core, &__SIPR_HEADER)
+        pub static sipr_module_header: $crate::ModuleHeader = $crate::__header!(&__SIPR_DEF $(, $bid)?);
+        /// The module's entry point, called once by the core's loader after
+        /// the header passed its checks.
+        #[no_mangle]
+        pub extern "C" fn sipr_module_init(core: *const $crate::CoreApi) -> i32 {
+            $crate::init(core)
         }
     };
 }
