@@ -643,7 +643,9 @@ fn modules_bind_each_others_api_by_name_and_version() {
     assert_eq!(
         got,
         vec![
-            "double(21)=42".to_string(),
+            "double(21)=Ok(42)".to_string(),
+            // a panic in the exporter's function comes back as an error
+            "double(13)=Err(\"example.double panicked: example.double does not like 13\")".to_string(),
             "API 'example' has version 1, version 2 wanted".to_string(),
             "no loaded module offers the API 'nope'".to_string(),
             "API 'example' is not of the expected type".to_string(),
@@ -694,4 +696,37 @@ fn module_fixups_check_constant_parameters_at_startup() {
     assert!(e.contains("mod.cfg:3:3: mf_process_maxfwd_header(): invalid max value 300 (1..255)"), "{e}");
     // a PV is checked per call instead
     assert!(compile_with_modules("loadmodule \"sl\"\nrequest_route { sl_send_reply(\"$var(c)\", \"x\"); }\n").is_ok());
+}
+
+/// A PV of the core side whose getter panics: a module's copy of the core
+/// reads it (textops evaluates its parameter), and the panic raised in
+/// this binary's code must be caught here, not unwind into the module.
+fn panicking_get<'c>(_: &'c Ctx<'_>, _: &'c sipr_core::cfg::PvRef) -> sipr_core::cfg::Value<'c> {
+    panic!("a core getter gives up");
+}
+
+fn no_arg_fixup(
+    _: Option<&str>,
+    _: &PvRegistry,
+    _: &mut sipr_core::cfg::Names,
+) -> Result<sipr_core::cfg::PvArg, String> {
+    Ok(sipr_core::cfg::PvArg::None)
+}
+
+static PANICKING_PV: sipr_core::cfg::PvClass = sipr_core::guarded_pv_class!("testpanic", no_arg_fixup, panicking_get);
+
+#[test]
+fn a_panic_in_core_code_called_by_a_module_is_contained() {
+    sipr_core::shm::install(sipr_mem::ShmPool::create_mb(16).unwrap());
+    let mut set = ModuleSet::new(&[module_dir()]);
+    let mut pvs = PvRegistry::core();
+    pvs.register(&PANICKING_PV).unwrap();
+    let cfg = "loadmodule \"sl\"\nloadmodule \"textops\"\nrequest_route {\n  append_to_reply(\"X-P: $testpanic\\r\\n\");\n  sl_send_reply(\"200\", \"still here\");\n}\n";
+    let prog = load_str(cfg, "mod.cfg", FnRegistry::core(), pvs, &mut set).unwrap();
+    set.init_all().unwrap();
+    let r = run_on(&prog, OPTIONS);
+    assert_eq!(r.out.sent.len(), 1, "{:?}", r.logs);
+    let text = String::from_utf8_lossy(&r.out.sent[0].data).into_owned();
+    assert!(text.starts_with("SIP/2.0 200 still here") && text.contains("X-P: <null>\r\n"), "{text}");
+    assert!(r.logs.iter().any(|l| l.contains("$testpanic: panicked (a core getter gives up)")), "{:?}", r.logs);
 }

@@ -1046,18 +1046,20 @@ fn set_mf(ctx: &mut Ctx<'_>, _: &PvRef, v: &Value<'_>) -> Result<(), String> {
     Ok(())
 }
 
+/// A core PV class: its pieces run inside panic guards of the core binary
+/// (a module's copy of the core calls them through these pointers).
 macro_rules! pv {
-    ($name:literal, $get:expr) => {
-        PvClass { name: $name, fixup: no_arg, get: $get, set: None }
+    ($name:literal, $get:path) => {
+        $crate::guarded_pv_class!($name, no_arg, $get)
     };
-    ($name:literal, $get:expr, $set:expr) => {
-        PvClass { name: $name, fixup: no_arg, get: $get, set: Some($set) }
+    ($name:literal, $get:path, $set:path) => {
+        $crate::guarded_pv_class!($name, no_arg, $get, $set)
     };
-    ($name:literal, fixup $fix:expr, $get:expr) => {
-        PvClass { name: $name, fixup: $fix, get: $get, set: None }
+    ($name:literal, fixup $fix:path, $get:path) => {
+        $crate::guarded_pv_class!($name, $fix, $get)
     };
-    ($name:literal, fixup $fix:expr, $get:expr, $set:expr) => {
-        PvClass { name: $name, fixup: $fix, get: $get, set: Some($set) }
+    ($name:literal, fixup $fix:path, $get:path, $set:path) => {
+        $crate::guarded_pv_class!($name, $fix, $get, $set)
     };
 }
 

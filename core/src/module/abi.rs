@@ -163,7 +163,10 @@ pub mod rank {
 
 /// An API a module offers to others: found by name, checked by version,
 /// then downcast to the concrete type (a type from a crate both modules
-/// depend on, built once in the same build).
+/// depend on, built once in the same build). Its functions are called
+/// from the binding module's code: each returns `Result` and runs its
+/// body inside the exporter's `sipr_sdk::guard_api`, since only the
+/// exporter's std can catch a panic raised there.
 pub struct ApiDef {
     /// Name (`tm`, `usrloc`, ...).
     pub name: &'static str,
@@ -242,19 +245,22 @@ pub struct ModuleDef {
 
 /// The core's log function, exported to modules.
 extern "C" fn core_log(level: LogLevel, target: *const u8, target_len: usize, msg: *const u8, msg_len: usize) {
-    // SAFETY: the SDK passes pointers to live UTF-8 byte ranges of the
-    // given lengths for the duration of this call (a &str it holds).
-    let (target, msg) =
-        unsafe { (std::slice::from_raw_parts(target, target_len), std::slice::from_raw_parts(msg, msg_len)) };
-    let level = match level {
-        1 => log::Level::Error,
-        2 => log::Level::Warn,
-        3 => log::Level::Info,
-        4 => log::Level::Debug,
-        _ => log::Level::Trace,
-    };
-    let target = String::from_utf8_lossy(target);
-    log::log!(target: &target, level, "{}", String::from_utf8_lossy(msg));
+    // a logger that panics cannot log that it did: dropped silently
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the SDK passes pointers to live UTF-8 byte ranges of the
+        // given lengths for the duration of this call (a &str it holds).
+        let (target, msg) =
+            unsafe { (std::slice::from_raw_parts(target, target_len), std::slice::from_raw_parts(msg, msg_len)) };
+        let level = match level {
+            1 => log::Level::Error,
+            2 => log::Level::Warn,
+            3 => log::Level::Info,
+            4 => log::Level::Debug,
+            _ => log::Level::Trace,
+        };
+        let target = String::from_utf8_lossy(target);
+        log::log!(target: &target, level, "{}", String::from_utf8_lossy(msg));
+    }));
 }
 
 extern "C" fn core_max_level() -> LogLevel {
@@ -262,13 +268,17 @@ extern "C" fn core_max_level() -> LogLevel {
 }
 
 extern "C" fn core_shm_pool() -> *const sipr_mem::ShmPool {
-    crate::shm::pool().map_or(std::ptr::null(), |p| p as *const _)
+    crate::guard::contained("core.shm_pool", std::ptr::null(), || {
+        crate::shm::pool().map_or(std::ptr::null(), |p| p as *const _)
+    })
 }
 
 extern "C" fn core_find_api(name: *const u8, name_len: usize) -> *const ApiDef {
-    // SAFETY: the SDK passes a live UTF-8 byte range for this call.
-    let name = unsafe { std::slice::from_raw_parts(name, name_len) };
-    super::loader::find_api(name).map_or(std::ptr::null(), |a| a as *const ApiDef)
+    crate::guard::contained("core.find_api", std::ptr::null(), || {
+        // SAFETY: the SDK passes a live UTF-8 byte range for this call.
+        let name = unsafe { std::slice::from_raw_parts(name, name_len) };
+        super::loader::find_api(name).map_or(std::ptr::null(), |a| a as *const ApiDef)
+    })
 }
 
 extern "C" fn core_counter(
@@ -277,13 +287,15 @@ extern "C" fn core_counter(
     name: *const u8,
     name_len: usize,
 ) -> *const std::sync::atomic::AtomicU64 {
-    // SAFETY: the SDK passes live UTF-8 byte ranges for this call.
-    let (group, name) =
-        unsafe { (std::slice::from_raw_parts(group, group_len), std::slice::from_raw_parts(name, name_len)) };
-    let (Ok(group), Ok(name)) = (std::str::from_utf8(group), std::str::from_utf8(name)) else {
-        return std::ptr::null();
-    };
-    crate::stats::register(group, name).map_or(std::ptr::null(), |c| c as *const _)
+    crate::guard::contained("core.counter", std::ptr::null(), || {
+        // SAFETY: the SDK passes live UTF-8 byte ranges for this call.
+        let (group, name) =
+            unsafe { (std::slice::from_raw_parts(group, group_len), std::slice::from_raw_parts(name, name_len)) };
+        let (Ok(group), Ok(name)) = (std::str::from_utf8(group), std::str::from_utf8(name)) else {
+            return std::ptr::null();
+        };
+        crate::stats::register(group, name).map_or(std::ptr::null(), |c| c as *const _)
+    })
 }
 
 extern "C" fn core_timer(
@@ -294,16 +306,18 @@ extern "C" fn core_timer(
     cb: crate::timer::TimerFn,
     arg: usize,
 ) -> i32 {
-    // SAFETY: the SDK passes a live UTF-8 byte range for this call.
-    let name = unsafe { std::slice::from_raw_parts(name, name_len) };
-    let name = String::from_utf8_lossy(name);
-    match crate::timer::register(&name, std::time::Duration::from_millis(ms), periodic != 0, cb, arg) {
-        Ok(()) => 0,
-        Err(e) => {
-            log::error!("{e}");
-            -1
+    crate::guard::contained("core.timer", -1, || {
+        // SAFETY: the SDK passes a live UTF-8 byte range for this call.
+        let name = unsafe { std::slice::from_raw_parts(name, name_len) };
+        let name = String::from_utf8_lossy(name);
+        match crate::timer::register(&name, std::time::Duration::from_millis(ms), periodic != 0, cb, arg) {
+            Ok(()) => 0,
+            Err(e) => {
+                log::error!("{e}");
+                -1
+            }
         }
-    }
+    })
 }
 
 extern "C" fn core_timer_arm(
@@ -314,33 +328,35 @@ extern "C" fn core_timer_arm(
     in_worker: u8,
     out: *mut sipr_mem::TimerId,
 ) -> i32 {
-    let after = std::time::Duration::from_millis(ms);
-    let armed = if in_worker != 0 {
-        crate::timer::arm_in_worker(after, handler, data, arg)
-    } else {
-        crate::timer::arm(after, handler, data, arg)
-    };
-    match armed {
-        Ok(id) => {
-            // SAFETY: the SDK passes a pointer to a live TimerId slot.
-            if let Some(o) = unsafe { out.as_mut() } {
-                *o = id;
+    crate::guard::contained("core.timer_arm", -1, || {
+        let after = std::time::Duration::from_millis(ms);
+        let armed = if in_worker != 0 {
+            crate::timer::arm_in_worker(after, handler, data, arg)
+        } else {
+            crate::timer::arm(after, handler, data, arg)
+        };
+        match armed {
+            Ok(id) => {
+                // SAFETY: the SDK passes a pointer to a live TimerId slot.
+                if let Some(o) = unsafe { out.as_mut() } {
+                    *o = id;
+                }
+                0
             }
-            0
+            Err(e) => {
+                log::error!("timer: {e}");
+                -1
+            }
         }
-        Err(e) => {
-            log::error!("timer: {e}");
-            -1
-        }
-    }
+    })
 }
 
 extern "C" fn core_timer_cancel(id: sipr_mem::TimerId) -> i32 {
-    match crate::timer::cancel(id) {
+    crate::guard::contained("core.timer_cancel", 0, || match crate::timer::cancel(id) {
         sipr_mem::Cancelled::Yes => 1,
         sipr_mem::Cancelled::WhileRunning => 2,
         sipr_mem::Cancelled::Stale => 0,
-    }
+    })
 }
 
 extern "C" fn core_rpc_exec(
@@ -349,15 +365,17 @@ extern "C" fn core_rpc_exec(
     sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
     ctx: *mut std::ffi::c_void,
 ) -> i32 {
-    // SAFETY: the SDK passes a live byte range for this call.
-    let req = unsafe { std::slice::from_raw_parts(req, len) };
-    match crate::rpc::json::answer_bytes(req, crate::rpc::call) {
-        Some(reply) => {
-            sink(ctx, reply.as_ptr(), reply.len());
-            0
+    crate::guard::contained("core.rpc_exec", -1, || {
+        // SAFETY: the SDK passes a live byte range for this call.
+        let req = unsafe { std::slice::from_raw_parts(req, len) };
+        match crate::rpc::json::answer_bytes(req, crate::rpc::call) {
+            Some(reply) => {
+                sink(ctx, reply.as_ptr(), reply.len());
+                0
+            }
+            None => -1,
         }
-        None => -1,
-    }
+    })
 }
 
 /// `run_dir`, set once before the modules' processes start.

@@ -99,8 +99,25 @@ impl<'n, 'a> Out<'n, 'a> {
     }
 }
 
+// A module's copy of the core sends through this trait object (sl's
+// replies, forward()...): the bodies run inside the core binary's panic
+// guard (crate::guard explains why).
 impl Outbound for Out<'_, '_> {
     fn tcp_alias(&mut self, port: Option<u16>) -> Result<(), String> {
+        crate::guard::contained("tcp alias", Err("panicked".into()), || self.tcp_alias_unguarded(port))
+    }
+
+    fn transport_for(&mut self, host: &[u8], port: Option<u16>) -> Proto {
+        crate::guard::contained("transport lookup", Proto::Udp, || self.transport_for_unguarded(host, port))
+    }
+
+    fn send(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
+        crate::guard::contained("send", Err("the send panicked".into()), || self.send_unguarded(dest, data))
+    }
+}
+
+impl Out<'_, '_> {
+    fn tcp_alias_unguarded(&mut self, port: Option<u16>) -> Result<(), String> {
         match (self.arrival, super::tcp::table::get()) {
             (Arrival::Tcp { conn }, Some(table)) => {
                 let port = port.unwrap_or(self.arrival.proto().default_port());
@@ -110,12 +127,12 @@ impl Outbound for Out<'_, '_> {
         }
     }
 
-    fn transport_for(&mut self, host: &[u8], port: Option<u16>) -> Proto {
+    fn transport_for_unguarded(&mut self, host: &[u8], port: Option<u16>) -> Proto {
         let Ok(host) = std::str::from_utf8(host) else { return Proto::Udp };
         self.net.dns.borrow_mut().resolve_sip(host, port, None).map_or(Proto::Udp, |(_, p)| p)
     }
 
-    fn send(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
+    fn send_unguarded(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
         let net = self.net;
         match dest {
             Dest::Source { symmetric } => {

@@ -179,14 +179,12 @@ pub fn guard(name: &str, f: impl FnOnce() -> FnResult) -> i32 {
     }
 }
 
-/// Runs a hook or parameter setter, turning a panic into an error.
 #[doc(hidden)]
-pub fn guard_hook<T>(name: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(p) => Err(format!("{name} panicked: {}", panic_text(&p))),
-    }
-}
+pub use sipr_core::guard::{guard_hook, guard_unit, guard_value, panic_text};
+
+/// Runs the body of a function an API offers other modules: a panic
+/// comes back to the caller as an error (see `ApiDef`).
+pub use sipr_core::guard::guard_call as guard_api;
 
 /// Runs an RPC command, turning a panic into a 500.
 #[doc(hidden)]
@@ -198,21 +196,6 @@ pub fn guard_rpc(name: &str, f: impl FnOnce() -> Result<RpcValue, RpcError>) -> 
             Err(RpcError::new(500, "internal error"))
         }
     }
-}
-
-/// Runs `destroy`, swallowing a panic (with a log line).
-#[doc(hidden)]
-pub fn guard_unit(name: &str, f: impl FnOnce()) {
-    if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
-        log::error!("{name} panicked: {}", panic_text(&p));
-    }
-}
-
-fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-text panic".into())
 }
 
 /// Declares a module: its name, script functions, parameters and hooks.
@@ -533,8 +516,9 @@ pub mod testing {
     /// An API with one function.
     #[derive(Debug)]
     pub struct ExampleApi {
-        /// Doubles.
-        pub double: fn(i64) -> i64,
+        /// Doubles (inside the exporter's `guard_api`: a panic comes back
+        /// as an error).
+        pub double: fn(i64) -> Result<i64, String>,
     }
 }
 
@@ -607,72 +591,8 @@ pub mod reply {
     }
 }
 
-/// Runs a PV getter, turning a panic into `$null` with a log line.
-#[doc(hidden)]
-pub fn guard_value<'c>(name: &str, f: impl FnOnce() -> Value<'c>) -> Value<'c> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(v) => v,
-        Err(p) => {
-            log::error!("${name}: panicked ({}); read as $null", panic_text(&p));
-            Value::Null
-        }
-    }
-}
-
 /// A pseudo-variable class for [`module!`]'s `pvs: [...]`, with its
 /// fixup, getter and (optional) setter wrapped so that a panic stays in
-/// the module: `sipr_sdk::pv_class!("sht", fixup, get, set)`.
-#[macro_export]
-macro_rules! pv_class {
-    ($name:literal, $fixup:path, $get:path) => {
-        $crate::PvClass {
-            name: $name,
-            fixup: $crate::__pv_fixup!($name, $fixup),
-            get: $crate::__pv_get!($name, $get),
-            set: None,
-        }
-    };
-    ($name:literal, $fixup:path, $get:path, $set:path) => {
-        $crate::PvClass {
-            name: $name,
-            fixup: $crate::__pv_fixup!($name, $fixup),
-            get: $crate::__pv_get!($name, $get),
-            set: Some({
-                fn __set(
-                    ctx: &mut $crate::Ctx<'_>,
-                    pv: &$crate::PvRef,
-                    v: &$crate::Value<'_>,
-                ) -> ::std::result::Result<(), ::std::string::String> {
-                    $crate::guard_hook($name, || $set(ctx, pv, v))
-                }
-                __set
-            }),
-        }
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __pv_fixup {
-    ($name:literal, $fixup:path) => {{
-        fn __fixup(
-            inner: ::std::option::Option<&str>,
-            reg: &$crate::PvRegistry,
-            names: &mut $crate::Names,
-        ) -> ::std::result::Result<$crate::PvArg, ::std::string::String> {
-            $crate::guard_hook($name, || $fixup(inner, reg, names))
-        }
-        __fixup
-    }};
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __pv_get {
-    ($name:literal, $get:path) => {{
-        fn __get<'c>(ctx: &'c $crate::Ctx<'_>, pv: &'c $crate::PvRef) -> $crate::Value<'c> {
-            $crate::guard_value($name, || $get(ctx, pv))
-        }
-        __get
-    }};
-}
+/// the module: `sipr_sdk::pv_class!("sht", fixup, get, set)` (the core's
+/// `guarded_pv_class!`, expanded in the module).
+pub use sipr_core::guarded_pv_class as pv_class;

@@ -25,8 +25,15 @@ fn child_init(rank: i32) -> Result<(), String> {
     }
 }
 
-fn double(x: i64) -> i64 {
-    x * 2
+/// The API function: 13 makes it panic, which the caller must get back
+/// as an error (the exporter's guard catches it).
+fn double(x: i64) -> Result<i64, String> {
+    sipr_sdk::guard_api("example.double", || {
+        if x == 13 {
+            panic!("example.double does not like 13");
+        }
+        x * 2
+    })
 }
 
 static EXAMPLE: sipr_sdk::testing::ExampleApi = sipr_sdk::testing::ExampleApi { double };
@@ -102,7 +109,10 @@ fn mod_init() -> Result<(), String> {
     let mut out = BOUND.lock().map_err(|_| "poisoned")?;
     out.clear();
     match sipr_sdk::bind_api::<sipr_sdk::testing::ExampleApi>("example", 1) {
-        Ok(api) => out.push(format!("double(21)={}", (api.double)(21))),
+        Ok(api) => {
+            out.push(format!("double(21)={:?}", (api.double)(21)));
+            out.push(format!("double(13)={:?}", (api.double)(13)));
+        }
         Err(e) => out.push(e),
     }
     for (name, version) in [("example", 2), ("nope", 1)] {
