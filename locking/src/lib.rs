@@ -49,6 +49,8 @@ pub mod net;
 pub mod process;
 mod rwlock;
 mod spin;
+#[doc(hidden)]
+pub mod testing;
 
 pub use doorbell::Doorbell;
 pub use error::{LockResult, OwnerDied, TryLockError};

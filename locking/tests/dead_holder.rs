@@ -35,7 +35,6 @@ fn kill_and_reap(pid: i32) {
     assert_eq!(wait_pid(pid).unwrap(), ExitStatus::Signaled(libc::SIGKILL));
 }
 
-#[test]
 fn mutex_holder_killed_is_detected_and_recovered() {
     let r = Region::new(4096);
     let m: &Mutex<u64> = r.at(0);
@@ -60,7 +59,6 @@ fn mutex_holder_killed_is_detected_and_recovered() {
     assert_eq!(m.raw().holder(), None);
 }
 
-#[test]
 fn waiter_blocked_on_a_dying_holder_takes_over() {
     let r = Region::new(4096);
     let m: &RawMutex = r.at(0);
@@ -87,7 +85,6 @@ fn waiter_blocked_on_a_dying_holder_takes_over() {
     assert!(!pid_alive(holder));
 }
 
-#[test]
 fn try_lock_reports_busy_then_dead() {
     let r = Region::new(4096);
     let m: &RawMutex = r.at(0);
@@ -103,7 +100,6 @@ fn try_lock_reports_busy_then_dead() {
     assert!(m.try_lock().is_ok());
 }
 
-#[test]
 fn supervisor_sweeps_lock_set_of_reaped_child() {
     let r = Region::new(1 << 16);
     // SAFETY: zeroed, aligned, large enough, never unmapped, used for nothing else.
@@ -126,7 +122,6 @@ fn supervisor_sweeps_lock_set_of_reaped_child() {
     assert!(set.lock_index(5).is_ok());
 }
 
-#[test]
 fn spinlock_holder_killed_is_recovered() {
     let r = Region::new(4096);
     let s: &SpinLock = r.at(0);
@@ -140,7 +135,6 @@ fn spinlock_holder_killed_is_recovered() {
     assert!(s.try_lock().is_some());
 }
 
-#[test]
 fn rwlock_dead_writer_hands_reader_a_write_guard() {
     let r = Region::new(4096);
     let l: &RwLock = r.at(0);
@@ -154,3 +148,13 @@ fn rwlock_dead_writer_hands_reader_a_write_guard() {
     assert!(l.read().is_ok());
     assert!(l.write().is_ok());
 }
+
+// forks: run on the process's only thread (harness = false)
+sipr_locking::single_threaded_tests!(
+    mutex_holder_killed_is_detected_and_recovered,
+    waiter_blocked_on_a_dying_holder_takes_over,
+    try_lock_reports_busy_then_dead,
+    supervisor_sweeps_lock_set_of_reaped_child,
+    spinlock_holder_killed_is_recovered,
+    rwlock_dead_writer_hands_reader_a_write_guard,
+);

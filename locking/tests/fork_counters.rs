@@ -25,7 +25,6 @@ fn read(cell: &AtomicU32) -> usize {
     cell.load(Ordering::SeqCst) as usize
 }
 
-#[test]
 fn mutex_counter_is_exact() {
     let r = Region::new(4096);
     let lock: &RawMutex = r.at(0);
@@ -42,7 +41,6 @@ fn mutex_counter_is_exact() {
     assert_eq!(lock.holder(), None);
 }
 
-#[test]
 fn spinlock_counter_is_exact() {
     let r = Region::new(4096);
     let lock: &SpinLock = r.at(0);
@@ -59,7 +57,6 @@ fn spinlock_counter_is_exact() {
     assert_eq!(lock.holder(), None);
 }
 
-#[test]
 fn rwlock_writers_exact_and_readers_see_consistent_pairs() {
     let r = Region::new(4096);
     let lock: &RwLock = r.at(0);
@@ -90,7 +87,6 @@ fn rwlock_writers_exact_and_readers_see_consistent_pairs() {
     assert_eq!(lock.writer_pid(), None);
 }
 
-#[test]
 fn lock_set_counters_are_exact_per_bucket() {
     let r = Region::new(1 << 16);
     // SAFETY: the region is zeroed, 8-aligned, large enough and used for
@@ -112,3 +108,11 @@ fn lock_set_counters_are_exact_per_bucket() {
     assert_eq!(set.name(), "test_set");
     assert!(set.held_by(sipr_locking::process::current_pid()).is_empty());
 }
+
+// forks: run on the process's only thread (harness = false)
+sipr_locking::single_threaded_tests!(
+    mutex_counter_is_exact,
+    spinlock_counter_is_exact,
+    rwlock_writers_exact_and_readers_see_consistent_pairs,
+    lock_set_counters_are_exact_per_bucket,
+);

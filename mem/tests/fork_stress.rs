@@ -93,7 +93,6 @@ fn churn(pool: &ShmPool, seed: u64, ops: usize) -> i32 {
     0
 }
 
-#[test]
 fn four_children_churn_the_pool_and_everything_comes_back() {
     let pool = ShmPool::create_mb(96).unwrap();
     let start = pool.stats();
@@ -122,7 +121,6 @@ fn four_children_churn_the_pool_and_everything_comes_back() {
     assert!(end.max_used > start.real_used, "children did allocate");
 }
 
-#[test]
 fn children_killed_mid_churn_never_crash_the_survivor() {
     for round in 0..3u64 {
         let pool = ShmPool::create_mb(32).unwrap();
@@ -153,7 +151,6 @@ fn children_killed_mid_churn_never_crash_the_survivor() {
     }
 }
 
-#[test]
 fn counters_and_kv_tables_are_shared_across_processes() {
     use sipr_mem::{KvValue, ShmKvTable};
     use std::sync::atomic::Ordering;
@@ -191,7 +188,6 @@ fn counters_and_kv_tables_are_shared_across_processes() {
     assert!(pool.integrity_check().is_ok());
 }
 
-#[test]
 fn first_adds_of_a_key_from_several_processes_all_count() {
     // Three processes add 1 to the same 3,000 absent keys at once: the
     // first add of a key must not lose a concurrent one (each ends at 3).
@@ -229,3 +225,11 @@ fn first_adds_of_a_key_from_several_processes_all_count() {
     assert!(short.is_empty(), "{} keys lost an add, e.g. k{}", short.len(), short[0]);
     assert_eq!(table.len(), 3_000);
 }
+
+// forks: run on the process's only thread (harness = false)
+sipr_locking::single_threaded_tests!(
+    four_children_churn_the_pool_and_everything_comes_back,
+    children_killed_mid_churn_never_crash_the_survivor,
+    counters_and_kv_tables_are_shared_across_processes,
+    first_adds_of_a_key_from_several_processes_all_count,
+);

@@ -15,7 +15,6 @@ fn aor(s: &str) -> Aor {
     Aor { user, len: s.len() as u8 }
 }
 
-#[test]
 fn map_semantics() {
     let pool = ShmPool::create_mb(4).unwrap();
     let t: ShmHashTable<'_, Aor, u64> = ShmHashTable::new_in(&pool, 100, 16, "location").unwrap();
@@ -43,7 +42,6 @@ fn map_semantics() {
     pool.integrity_check().unwrap();
 }
 
-#[test]
 fn full_pool_is_an_error_not_a_crash() {
     let pool = ShmPool::create(256 * 1024).unwrap();
     let t: ShmHashTable<'_, u64, [u8; 200]> = ShmHashTable::new_in(&pool, 64, 8, "big").unwrap();
@@ -64,7 +62,6 @@ fn full_pool_is_an_error_not_a_crash() {
     pool.integrity_check().unwrap();
 }
 
-#[test]
 fn forked_processes_share_one_table() {
     let pool = ShmPool::create_mb(16).unwrap();
     let t: ShmHashTable<'_, u64, u64> = ShmHashTable::new_in(&pool, 1024, 64, "shared").unwrap();
@@ -112,3 +109,10 @@ fn forked_processes_share_one_table() {
     assert_eq!(sum, 4 * PER_CHILD / 2);
     pool.integrity_check().unwrap();
 }
+
+// forks: run on the process's only thread (harness = false)
+sipr_locking::single_threaded_tests!(
+    map_semantics,
+    full_pool_is_an_error_not_a_crash,
+    forked_processes_share_one_table,
+);
