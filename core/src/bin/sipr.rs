@@ -59,6 +59,9 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("--parse") {
         return parse_files(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("--exports") {
+        return print_exports(&args[1..]);
+    }
     let mut shm_mb = sipr_core::DEFAULT_SHM_MB;
     let mut check = false;
     let mut cfg_print = false;
@@ -315,6 +318,70 @@ fn check_cfg(
             ExitCode::from(255)
         }
     }
+}
+
+/// `sipr --exports [-L DIR]... MODULE...`: what the core and the named
+/// modules export, a line each (`core fn NAME`, `MODULE param NAME`,
+/// `MODULE pv NAME`, `... rpc NAME`): the compatibility table's input
+/// (test/diff/compat.py).
+fn print_exports(args: &[String]) -> ExitCode {
+    let mut dirs = Vec::new();
+    let mut names = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-L" => match it.next() {
+                Some(d) => dirs.push(std::path::PathBuf::from(d)),
+                None => {
+                    eprintln!("sipr: option -L needs a value");
+                    return ExitCode::from(255);
+                }
+            },
+            m => names.push(m.to_string()),
+        }
+    }
+    use std::fmt::Write as _;
+    // one write at the end: a closed pipe (`| head`) is not an error here
+    let mut out = String::new();
+    let mut fns = sipr_core::cfg::FnRegistry::core();
+    let mut pvs = sipr_core::cfg::PvRegistry::core();
+    for f in fns.names() {
+        let _ = writeln!(out, "core fn {f}");
+    }
+    for p in pvs.names() {
+        let _ = writeln!(out, "core pv {p}");
+    }
+    for r in sipr_core::stats::CORE_RPCS {
+        let _ = writeln!(out, "core rpc {}", r.name);
+    }
+    for r in sipr_core::rpc::BUILTIN {
+        let _ = writeln!(out, "core rpc {r}");
+    }
+    let mut set = sipr_core::module::ModuleSet::new(&dirs);
+    for n in &names {
+        if let Err(e) = set.load_module(n, None, &mut fns, &mut pvs) {
+            eprintln!("sipr: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    for d in set.defs() {
+        let mut fnames: Vec<&str> = d.functions.iter().map(|f| f.name).collect();
+        fnames.dedup();
+        for f in fnames {
+            let _ = writeln!(out, "{} fn {f}", d.name);
+        }
+        for p in d.params {
+            let _ = writeln!(out, "{} param {}", d.name, p.name);
+        }
+        for p in d.pvs {
+            let _ = writeln!(out, "{} pv {}", d.name, p.name);
+        }
+        for r in d.rpcs {
+            let _ = writeln!(out, "{} rpc {}", d.name, r.name);
+        }
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
+    ExitCode::SUCCESS
 }
 
 /// `sipr --parse FILE...`: one dump per file; exit 1 if any file is

@@ -196,4 +196,11 @@ impl FnRegistry {
     pub fn contains(&self, name: &str) -> bool {
         self.by_name.contains_key(name)
     }
+
+    /// Every function name, sorted.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = self.by_name.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
 }

@@ -205,6 +205,13 @@ impl PvRegistry {
         r
     }
 
+    /// Every class name (without `$`), sorted.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = self.classes.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
     /// Adds a class; an existing name is an error naming it.
     pub fn register(&mut self, class: &'static PvClass) -> Result<(), String> {
         if self.classes.contains_key(class.name) {

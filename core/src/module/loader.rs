@@ -378,6 +378,11 @@ impl ModuleSet {
     }
 
     /// Every RPC command: the core's and the loaded modules'.
+    /// The loaded modules' definitions, in load order.
+    pub fn defs(&self) -> Vec<&'static ModuleDef> {
+        self.modules.iter().map(|m| m.def).collect()
+    }
+
     pub fn rpc_defs(&self) -> Vec<crate::rpc::RpcDef> {
         crate::stats::CORE_RPCS.iter().chain(self.modules.iter().flat_map(|m| m.def.rpcs.iter())).copied().collect()
     }

@@ -110,13 +110,16 @@ pub fn commands() -> &'static [RpcDef] {
     COMMANDS.get().map_or(&[], Vec::as_slice)
 }
 
+/// The commands [`call`] answers itself.
+pub const BUILTIN: &[&str] = &["system.listMethods", "system.methodHelp"];
+
 /// Runs command `name`: Kamailio's 500 "Method Not Found" when there is
 /// none. `system.listMethods` and `system.methodHelp` are answered here.
 pub fn call(name: &str, params: &[RpcValue]) -> Result<RpcValue, RpcError> {
     match name {
         "system.listMethods" => {
             let mut names: Vec<&str> = commands().iter().map(|c| c.name).collect();
-            names.extend(["system.listMethods", "system.methodHelp"]);
+            names.extend(BUILTIN);
             names.sort_unstable();
             Ok(RpcValue::Array(names.into_iter().map(|n| RpcValue::Str(n.to_string())).collect()))
         }

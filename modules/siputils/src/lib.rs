@@ -3,11 +3,16 @@
 //! `has_totag()`, `is_request()`, `is_reply()`, `is_first_hop()`,
 //! `is_uri_user_e164(uri)`, `is_user(name)`, `uri_param(name[, value])`,
 //! `add_uri_param(param)`, `tel2sip(uri, host, result_pv)`, `cmp_uri(a,
-//! b)`, `options_reply()`.
+//! b)`, `options_reply()` (its Accept, Accept-Encoding, Accept-Language and
+//! Supported from `options_accept`, `options_accept_encoding`,
+//! `options_accept_language`, `options_support`, Kamailio's defaults).
+//! Each is compared with Kamailio on the bed (`test/diff/cases/modules.cases`).
 
 // A module is safe code: everything unsafe lives in the core, mem/,
 // locking/ and the SDK that fences the module ABI.
 #![forbid(unsafe_code)]
+
+use std::borrow::Cow;
 
 use sipr_sdk::prelude::*;
 use sipr_sdk::sip::{Method, Span, Uri};
@@ -50,18 +55,12 @@ fn is_uri_user_e164(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     rc(uri.user.is_some_and(|u| e164(u.get(&text))))
 }
 
-fn is_user(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    let want = p[0].text(ctx).into_owned();
-    let buf = ctx.msg.buf();
-    let user = ctx
-        .msg
-        .headers()
-        .iter()
-        .filter(|h| {
-            matches!(h.kind, sipr_sdk::sip::HeaderKind::Authorization | sipr_sdk::sip::HeaderKind::ProxyAuthorization)
-        })
-        .find_map(|h| sipr_sdk::sip::AuthParams::parse(buf, h.value).ok().and_then(|a| a.get(buf, "username")));
-    rc(user.is_some_and(|u| u.split(|c| *c == b'@').next() == Some(&want[..])))
+/// `is_user(name)`: whether the *authorized* credentials' user is `name`.
+/// Kamailio reads only credentials the auth module has verified; without
+/// auth (sipr's comes with issue 17) none are, so the answer is -1 however
+/// the Authorization header reads — as Kamailio's without auth.
+fn is_user(_: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    Ok(-1)
 }
 
 fn ruri_param<'c>(ctx: &'c Ctx<'_>, name: &str) -> Option<Option<&'c [u8]>> {
@@ -69,9 +68,12 @@ fn ruri_param<'c>(ctx: &'c Ctx<'_>, name: &str) -> Option<Option<&'c [u8]>> {
     uri.params.get(buf, name).map(|p| p.value.map(|v| v.get(buf)))
 }
 
+/// `uri_param(name)`: the Request-URI has that parameter *without* a
+/// value (Kamailio's reading: `;lr` matches `uri_param("lr")`,
+/// `;transport=tcp` does not match `uri_param("transport")`).
 fn uri_param1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let name = String::from_utf8_lossy(&p[0].text(ctx)).into_owned();
-    rc(ruri_param(ctx, &name).is_some())
+    rc(matches!(ruri_param(ctx, &name), Some(None)))
 }
 
 fn uri_param2(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
@@ -134,12 +136,51 @@ fn options_reply(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     if ctx.ruri_parsed().is_some_and(|(u, _)| u.user.is_some()) {
         return Ok(-1);
     }
-    let extra = b"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, PRACK, UPDATE, SUBSCRIBE, NOTIFY, \
-PUBLISH, MESSAGE, INFO, REFER\r\nAccept: */*\r\nAccept-Encoding: \r\nAccept-Language: en\r\nSupported: \r\n";
-    match sipr_sdk::reply::send(ctx, 200, "OK", extra, b"")? {
+    let o = OPTIONS.read().map_err(|_| "siputils settings poisoned")?;
+    let extra = format!(
+        "Accept: {}\r\nAccept-Encoding: {}\r\nAccept-Language: {}\r\nSupported: {}\r\n",
+        o.accept, o.accept_encoding, o.accept_language, o.support
+    );
+    drop(o);
+    match sipr_sdk::reply::send(ctx, 200, "OK", extra.as_bytes(), b"")? {
         sipr_sdk::reply::Sent::Yes => Ok(1),
         sipr_sdk::reply::Sent::AckNotAnswered => Ok(-1),
     }
+}
+
+/// `options_reply`'s header values (module parameters).
+struct OptionsHeaders {
+    accept: Cow<'static, str>,
+    accept_encoding: Cow<'static, str>,
+    accept_language: Cow<'static, str>,
+    support: Cow<'static, str>,
+}
+
+/// Kamailio's defaults until a parameter says otherwise.
+static OPTIONS: std::sync::RwLock<OptionsHeaders> = std::sync::RwLock::new(OptionsHeaders {
+    accept: Cow::Borrowed("*/*"),
+    accept_encoding: Cow::Borrowed(""),
+    accept_language: Cow::Borrowed("en"),
+    support: Cow::Borrowed(""),
+});
+
+fn set_option(v: &ModValue, f: fn(&mut OptionsHeaders, Cow<'static, str>)) -> Result<(), String> {
+    let ModValue::Str(s) = v else { return Err("takes a string".into()) };
+    let mut o = OPTIONS.write().map_err(|_| "siputils settings poisoned")?;
+    f(&mut o, Cow::Owned(s.clone()));
+    Ok(())
+}
+fn set_options_accept(v: &ModValue) -> Result<(), String> {
+    set_option(v, |o, s| o.accept = s)
+}
+fn set_options_accept_encoding(v: &ModValue) -> Result<(), String> {
+    set_option(v, |o, s| o.accept_encoding = s)
+}
+fn set_options_accept_language(v: &ModValue) -> Result<(), String> {
+    set_option(v, |o, s| o.accept_language = s)
+}
+fn set_options_support(v: &ModValue) -> Result<(), String> {
+    set_option(v, |o, s| o.support = s)
 }
 
 const ANY: RouteMask = RouteMask::ANY;
@@ -161,5 +202,10 @@ sipr_sdk::module! {
         ("cmp_uri", [Fmt, Fmt], ANY, cmp_uri),
         ("options_reply", [], REQ, options_reply),
     ],
-    params: [],
+    params: [
+        ("options_accept", Str, set_options_accept),
+        ("options_accept_encoding", Str, set_options_accept_encoding),
+        ("options_accept_language", Str, set_options_accept_language),
+        ("options_support", Str, set_options_support),
+    ],
 }
