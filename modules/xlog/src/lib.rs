@@ -3,10 +3,15 @@
 //! * `xlog(fmt)` logs at L_ERR, `xlog(level, fmt)` at `level` (`L_ALERT`,
 //!   `L_BUG`, `L_CRIT`, `L_ERR`, `L_WARN`, `L_NOTICE`, `L_INFO`, `L_DBG`,
 //!   or a number, or a PV holding one);
-//! * `xalert`, `xcrit`, `xerr`, `xwarn`, `xnotice`, `xinfo`, `xdbg`;
-//! * `xlogl(level, fmt)`: as xlog with the cfg line as prefix;
-//! * `prefix` (string, default `"<script>: "`); `log_facility`,
-//!   `log_colors`, `methods_filter` are accepted for compatibility.
+//! * `xalert`, `xbug`, `xcrit`, `xerr`, `xwarn`, `xnotice`, `xinfo`, `xdbg`;
+//! * `xlogl(level, fmt)` / `xdbgl(fmt)`: with the cfg line as prefix;
+//! * `xlogm(level, fmt)`: as xlog, but silent for messages whose method's
+//!   Kamailio id is in `methods_filter` (default -1: every method);
+//! * `prefix` (string, default `"<script>: "`), `buf_size` (longer lines
+//!   are not logged, with an error line, as Kamailio's; default 4096);
+//! * refused at start-up unless left at Kamailio's default (sipr's logger
+//!   has one facility and its own colours): `log_facility`, `log_colors`,
+//!   `force_color`, `long_format`, `prefix_mode`.
 //!
 //! The format is compiled at startup (PVs resolved once); `$null` prints
 //! `<null>`. Lines go to the core's logger with target `script`.
@@ -18,6 +23,7 @@
 use std::sync::RwLock;
 
 use sipr_sdk::prelude::*;
+use sipr_sdk::sip::Method;
 
 static PREFIX: RwLock<String> = RwLock::new(String::new());
 static PREFIX_SET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -33,8 +39,58 @@ fn set_prefix(v: &ModValue) -> Result<(), String> {
     }
 }
 
-fn accept(_: &ModValue) -> Result<(), String> {
+static METHODS_FILTER: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(-1);
+static BUF_SIZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(4096);
+
+fn set_methods_filter(v: &ModValue) -> Result<(), String> {
+    let ModValue::Int(m) = v else { return Err("methods_filter takes a number".into()) };
+    METHODS_FILTER.store(*m, std::sync::atomic::Ordering::Relaxed);
     Ok(())
+}
+
+fn set_buf_size(v: &ModValue) -> Result<(), String> {
+    match v {
+        ModValue::Int(n) if *n > 0 => {
+            BUF_SIZE.store(*n as usize, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+        _ => Err("buf_size takes a number above 0".into()),
+    }
+}
+
+/// A parameter sipr takes only at Kamailio's default (0).
+fn only_zero(v: &ModValue) -> Result<(), String> {
+    match v {
+        ModValue::Int(0) => Ok(()),
+        _ => Err("only 0 (the default) is supported by sipr yet".into()),
+    }
+}
+
+/// A parameter sipr does not support yet, whatever its value.
+fn unsupported(_: &ModValue) -> Result<(), String> {
+    Err("is not supported by sipr yet (its logger has one facility and its own colours)".into())
+}
+
+/// Kamailio's internal method ids (parser/msg_parser.h), for
+/// `methods_filter`.
+fn method_id(m: Option<Method>) -> i64 {
+    match m {
+        Some(Method::Invite) => 1,
+        Some(Method::Cancel) => 2,
+        Some(Method::Ack) => 4,
+        Some(Method::Bye) => 8,
+        Some(Method::Info) => 16,
+        Some(Method::Register) => 32,
+        Some(Method::Subscribe) => 64,
+        Some(Method::Notify) => 128,
+        Some(Method::Message) => 256,
+        Some(Method::Options) => 512,
+        Some(Method::Prack) => 1024,
+        Some(Method::Update) => 2048,
+        Some(Method::Refer) => 4096,
+        Some(Method::Publish) => 8192,
+        Some(Method::Other) | None => 1 << 19,
+    }
 }
 
 /// Kamailio's level numbers (L_ALERT -5 .. L_DBG 3).
@@ -55,7 +111,18 @@ fn level_number(text: &[u8]) -> Option<i64> {
     })
 }
 
-fn emit(level: i64, text: &[u8], line: Option<u32>) {
+/// Logs `text`, or refuses it when it does not fit `buf_size` (Kamailio
+/// prints nothing then, with an error line).
+fn emit(level: i64, text: &[u8], line: Option<u32>) -> FnResult {
+    let max = BUF_SIZE.load(std::sync::atomic::Ordering::Relaxed);
+    if text.len() >= max {
+        return Err(format!("the message ({} bytes) does not fit buf_size ({max}): not logged", text.len()).into());
+    }
+    emit_line(level, text, line);
+    Ok(1)
+}
+
+fn emit_line(level: i64, text: &[u8], line: Option<u32>) {
     let lvl = match level {
         l if l <= -1 => log::Level::Error,
         0 => log::Level::Warn,
@@ -75,35 +142,56 @@ fn emit(level: i64, text: &[u8], line: Option<u32>) {
     }
 }
 
+/// The level: a name (`L_WARN`) or a number when written in the cfg; a
+/// number when it comes from a variable (Kamailio reads a PV as an int:
+/// `$var(l) = "L_WARN"` is an invalid level there, nothing is logged).
 fn level_param(ctx: &Ctx<'_>, p: &Param) -> Result<i64, ModError> {
     let t = p.text(ctx);
-    level_number(&t).ok_or_else(|| format!("unknown log level '{}'", String::from_utf8_lossy(&t)).into())
+    let level = match p {
+        Param::Str(_) => level_number(&t),
+        _ => std::str::from_utf8(&t).ok().and_then(|s| s.trim().parse().ok()),
+    };
+    level.ok_or_else(|| format!("invalid log level value '{}'", String::from_utf8_lossy(&t)).into())
 }
 
 fn xlog1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    emit(-1, &p[0].text(ctx), None);
-    Ok(1)
+    emit(-1, &p[0].text(ctx), None)
 }
 fn xlog2(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let level = level_param(ctx, &p[0])?;
-    emit(level, &p[1].text(ctx), None);
-    Ok(1)
+    emit(level, &p[1].text(ctx), None)
 }
 fn xlogl(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let level = level_param(ctx, &p[0])?;
-    emit(level, &p[1].text(ctx), Some(ctx.cfg_line));
-    Ok(1)
+    emit(level, &p[1].text(ctx), Some(ctx.cfg_line))
+}
+
+fn xdbgl(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    emit(3, &p[0].text(ctx), Some(ctx.cfg_line))
+}
+
+/// `xlogm(level, fmt)`: silent for a method in `methods_filter` (a reply
+/// counts as its CSeq's method).
+fn xlogm(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let method = if ctx.msg.is_request() {
+        ctx.msg.method()
+    } else {
+        ctx.msg.cseq_tokens().ok().map(|(_, m)| Method::from_token(m))
+    };
+    if METHODS_FILTER.load(std::sync::atomic::Ordering::Relaxed) & method_id(method) != 0 {
+        return Ok(1);
+    }
+    xlog2(ctx, p)
 }
 
 macro_rules! fixed_level {
     ($($f:ident => $lvl:expr),*) => {$(
         fn $f(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-            emit($lvl, &p[0].text(ctx), None);
-            Ok(1)
+            emit($lvl, &p[0].text(ctx), None)
         }
     )*};
 }
-fixed_level!(xalert => -5, xcrit => -3, xerr => -1, xwarn => 0, xnotice => 1, xinfo => 2, xdbg => 3);
+fixed_level!(xalert => -5, xbug => -4, xcrit => -3, xerr => -1, xwarn => 0, xnotice => 1, xinfo => 2, xdbg => 3);
 
 sipr_sdk::module! {
     name: "xlog",
@@ -118,15 +206,18 @@ sipr_sdk::module! {
         ("xnotice", [Fmt], RouteMask::ANY, xnotice),
         ("xinfo", [Fmt], RouteMask::ANY, xinfo),
         ("xdbg", [Fmt], RouteMask::ANY, xdbg),
+        ("xbug", [Fmt], RouteMask::ANY, xbug),
+        ("xdbgl", [Fmt], RouteMask::ANY, xdbgl),
+        ("xlogm", [Fmt, Fmt], RouteMask::ANY, xlogm),
     ],
     params: [
         ("prefix", Str, set_prefix),
-        ("log_facility", Any, accept),
-        ("log_colors", Any, accept),
-        ("methods_filter", Any, accept),
-        ("buf_size", Any, accept),
-        ("force_color", Any, accept),
-        ("long_format", Any, accept),
-        ("prefix_mode", Any, accept),
+        ("log_facility", Any, unsupported),
+        ("log_colors", Any, unsupported),
+        ("methods_filter", Int, set_methods_filter),
+        ("buf_size", Int, set_buf_size),
+        ("force_color", Int, only_zero),
+        ("long_format", Int, only_zero),
+        ("prefix_mode", Int, only_zero),
     ],
 }
