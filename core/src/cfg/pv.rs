@@ -14,7 +14,7 @@ use std::fmt;
 use super::ctx::{Ctx, Xavp};
 use super::transform::Transform;
 use super::value::{Stored, Value};
-use crate::sip::{HeaderKind, NameAddr, Span, Uri};
+use crate::sip::{civil, HeaderKind, NameAddr, Span, Uri};
 
 /// Reads a PV for the message in `ctx`.
 pub type PvGet = for<'c, 'm> fn(&'c Ctx<'m>, &'c PvRef) -> Value<'c>;
@@ -903,19 +903,6 @@ fn time_fixup(inner: Option<&str>, reg: &PvRegistry, names: &mut Names) -> Resul
         }
     }
     Ok(arg)
-}
-
-/// Civil date from a Unix day number (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// `$time(field)` (UTC: sipr keeps timezone handling out of the core).

@@ -679,12 +679,62 @@ pub struct SipDate {
     pub second: u8,
 }
 
+const DAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
+const MONTHS: [&[u8]; 12] =
+    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+
+/// The proleptic Gregorian (year, month 1–12, day 1–31) of a day counted
+/// from 1970-01-01 (Howard Hinnant's days-from-civil inverse).
+pub fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 impl SipDate {
+    /// The date of a Unix time (seconds since 1970, UTC).
+    pub fn from_unix(secs: u64) -> SipDate {
+        let days = (secs / 86_400) as i64;
+        let (y, m, d) = civil(days);
+        let rest = secs % 86_400;
+        SipDate {
+            year: y as u16,
+            month: m as u8,
+            day: d as u8,
+            hour: (rest / 3600) as u8,
+            minute: (rest / 60 % 60) as u8,
+            second: (rest % 60) as u8,
+        }
+    }
+
+    /// RFC 1123 text, as the Date header carries it: `Sat, 13 Nov 2010
+    /// 23:29:00 GMT`.
+    pub fn to_text(&self) -> String {
+        // the weekday of a civil date (Sakamoto's method: 0 = Sunday)
+        let t = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
+        let y = u32::from(self.year) - u32::from(self.month < 3);
+        let wd = (y + y / 4 - y / 100 + y / 400 + t[usize::from(self.month - 1)] + u32::from(self.day)) % 7;
+        let day_name = DAYS[((wd + 6) % 7) as usize];
+        format!(
+            "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+            String::from_utf8_lossy(day_name),
+            self.day,
+            String::from_utf8_lossy(MONTHS[usize::from(self.month - 1)]),
+            self.year,
+            self.hour,
+            self.minute,
+            self.second
+        )
+    }
+
     /// Parses `Sat, 13 Nov 2010 23:29:00 GMT`.
     pub fn parse(buf: &[u8], value: Span) -> Result<SipDate, HeaderError> {
-        const DAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
-        const MONTHS: [&[u8]; 12] =
-            [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
         let v = trim(buf, value).get(buf);
         let bad = HeaderError::BadToken;
         // "Www, DD Mmm YYYY HH:MM:SS GMT" is exactly 29 bytes.
@@ -816,6 +866,19 @@ mod tests {
         assert_eq!(a.get(b, "algorithm"), Some(&b"MD5"[..]));
         assert_eq!(a.get(b, "nc"), Some(&b"00000001"[..]));
         assert!(AuthParams::parse(b"Digest realm=\"x", all(b"Digest realm=\"x")).is_err());
+    }
+
+    #[test]
+    fn dates_from_unix_time() {
+        for (secs, text) in [
+            (1_289_690_940, "Sat, 13 Nov 2010 23:29:00 GMT"),
+            (0, "Thu, 01 Jan 1970 00:00:00 GMT"),
+            (951_782_400, "Tue, 29 Feb 2000 00:00:00 GMT"),
+        ] {
+            let d = SipDate::from_unix(secs);
+            assert_eq!(d.to_text(), text);
+            assert_eq!(SipDate::parse(text.as_bytes(), all(text.as_bytes())).unwrap(), d);
+        }
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //! `subst_hf`, the `_pv` variants, `is_present_hf_re`, `remove_hf_exp`,
 //! `remove_hf_idx`, `append_urihf`, `in_list`, `in_list_prefix`,
 //! `cmp_str`, `cmp_istr`, `starts_with`, `ends_with`, `str_find`,
-//! `str_ifind`. Each is checked against Kamailio on the differential
+//! `str_ifind`, `append_time`, `append_time_to_request`,
+//! `remove_hf_match`, `regex_substring`. Each is checked against Kamailio on the differential
 //! bed (`test/diff/cases/textops.cases`). As Kamailio's, the editing
 //! functions (`replace*`, `subst`, `search_append`) work past the first
 //! line; `search` sees it too.
@@ -609,6 +610,81 @@ fn find_pos(hay: &[u8], needle: &[u8]) -> i32 {
     memchr::memmem::find(hay, needle).map_or(-1, |i| i as i32 + 1)
 }
 
+/// `Date: <now, RFC 1123, GMT>` and its line end.
+fn date_header() -> Vec<u8> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    format!("Date: {}\r\n", sipr_sdk::sip::SipDate::from_unix(now).to_text()).into_bytes()
+}
+
+/// `append_time()`: a Date header in the reply the script will send.
+fn append_time(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    ctx.reply_headers.extend_from_slice(&date_header());
+    Ok(1)
+}
+
+/// `append_time_to_request()`: a Date header right above the first Via
+/// (where Kamailio puts it).
+fn append_time_to_request(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    let at = ctx.msg.header(HeaderKind::Via).map_or(ctx.msg.first_line_end(), |h| h.line.off as usize);
+    ctx.lumps.insert(at, &date_header());
+    Ok(1)
+}
+
+/// `remove_hf_match(name, op, expr)`: removes the headers of that name
+/// whose value is (`eq`) / is not (`ne`) `expr`, contains it (`in`) or
+/// matches it as a regular expression (`re`).
+fn remove_hf_match(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let name = p[0].text(ctx).into_owned();
+    let op = p[1].text(ctx).into_owned();
+    let expr = p[2].text(ctx).into_owned();
+    let re = if op == b"re" {
+        Some(
+            sipr_sdk::compile_regex(&expr)
+                .map_err(|e| ModError(format!("remove_hf_match: bad regular expression: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let buf = ctx.msg.buf();
+    let mut lines = Vec::new();
+    for h in headers_named(ctx, &name) {
+        let v = h.value.get(buf);
+        let hit = match op.as_slice() {
+            b"eq" => v == expr.as_slice(),
+            b"ne" => v != expr.as_slice(),
+            b"in" => memchr::memmem::find(v, &expr).is_some(),
+            b"re" => re.as_ref().is_some_and(|r| r.is_match(v)),
+            other => {
+                return Err(format!("remove_hf_match: unknown operator '{}'", String::from_utf8_lossy(other)).into())
+            }
+        };
+        if hit {
+            lines.push(h.line);
+        }
+    }
+    // none removed: -2, as Kamailio's
+    remove_lines(ctx, lines).map(|rc| if rc < 0 { -2 } else { rc })
+}
+
+/// `regex_substring(text, re, index, count, pv)`: the first match of `re`
+/// in `text`; its group `index` (0 the whole match, at most `count`
+/// groups looked at) goes to `pv`.
+fn regex_substring(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let text = p[0].text(ctx).into_owned();
+    let re = regex_of(ctx, &p[1], "regex_substring")?;
+    let (index, count) = (p[2].int(ctx), p[3].int(ctx));
+    let Param::Pv(dst) = &p[4] else { return Err("regex_substring needs a writable PV".into()) };
+    // no match (or no such group): -2, as Kamailio's
+    if index < 0 || count <= 0 || index >= count {
+        return Ok(-2);
+    }
+    let Some(caps) = re.captures(&text) else { return Ok(-2) };
+    let Some(m) = caps.get(index as usize) else { return Ok(-2) };
+    let found = m.as_bytes().to_vec();
+    dst.assign(ctx, &sipr_sdk::Value::str(&found)).map_err(ModError)?;
+    Ok(1)
+}
+
 const ANY: RouteMask = RouteMask::ANY;
 const REQ: RouteMask = RouteMask::REQUEST_LIKE;
 
@@ -666,6 +742,10 @@ sipr_sdk::module! {
         ("ends_with", [Fmt, Fmt], ANY, ends_with),
         ("str_find", [Fmt, Fmt], ANY, str_find),
         ("str_ifind", [Fmt, Fmt], ANY, str_ifind),
+        ("append_time", [], REQ, append_time),
+        ("append_time_to_request", [], REQ, append_time_to_request),
+        ("remove_hf_match", [Fmt, Fmt, Fmt], ANY, remove_hf_match),
+        ("regex_substring", [Fmt, Fmt, IntOrPv, IntOrPv, WritablePv], ANY, regex_substring),
     ],
     params: [],
 }
