@@ -13,8 +13,12 @@
 //!   atomic add, returns the new value. `$shtcn(name=>regex)` /
 //!   `$shtcv(name=>regex)`: items whose name / value matches.
 //! * `sht_rm(name, key)`, `sht_rm_name_re("name=>regex")`,
-//!   `sht_rm_value_re("name=>regex")`, `sht_reset(name)`,
-//!   `sht_lock("name=>key")`, `sht_unlock("name=>key")`.
+//!   `sht_rm_value_re("name=>regex")`, `sht_rm_name(name, op, val)` /
+//!   `sht_rm_value(...)` (`re`, `sw`), `sht_match_name` / `sht_has_name` /
+//!   `sht_match_str_value` / `sht_has_str_value` (`eq`, `ne`, `re`, `sw`),
+//!   `sht_setxs` / `sht_setxi` (with an expiry, kept only by tables with
+//!   `autoexpire`, as Kamailio), `sht_reset(name)`, `sht_lock("name=>key")`,
+//!   `sht_unlock("name=>key")`.
 //!
 //! RPC commands: `htable.get`, `htable.delete`, `htable.sets`,
 //! `htable.seti`, `htable.dump`, `htable.flush`, `htable.listTables`,
@@ -196,6 +200,17 @@ fn get_sht<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     })
 }
 
+/// When an item given `secs` of life expires: only tables with
+/// `autoexpire` track expiry at all (Kamailio: `$shtex` and `sht_setx*`
+/// on another table change nothing, `$shtex` reads 0).
+fn expiry_in(def: &Def, secs: u64) -> u64 {
+    if def.autoexpire > 0 && secs > 0 {
+        now() + secs
+    } else {
+        0
+    }
+}
+
 fn expiry(def: &Def) -> u64 {
     if def.autoexpire > 0 {
         now() + def.autoexpire
@@ -225,8 +240,7 @@ fn get_shtex<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
 
 fn set_shtex(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
     let ((def, t), key) = keyed(pv, ctx).ok_or("htable not initialised")?;
-    let secs = v.to_int().max(0) as u64;
-    let exp = if secs == 0 { 0 } else { now() + secs };
+    let exp = expiry_in(def, v.to_int().max(0) as u64);
     let cur: Option<Result<i64, Vec<u8>>> = t.get(&key, now(), |v, _| match v {
         KvValue::Int(i) => Ok(i),
         KvValue::Str(s) => Err(s.to_vec()),
@@ -325,6 +339,99 @@ fn sht_rm_name_re(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 
 fn sht_rm_value_re(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     rm_re(ctx, p, true)
+}
+
+/// The value an item shows to the matching functions: an int as its text.
+fn value_text(v: KvValue<'_>) -> Vec<u8> {
+    match v {
+        KvValue::Str(s) => s.to_vec(),
+        KvValue::Int(n) => n.to_string().into_bytes(),
+    }
+}
+
+/// A matcher for `op` (`eq`, `ne`, `re`, `sw`; `allowed` lists the ones
+/// the function takes) against `val`.
+/// A test of a name or value against the function's operand.
+type Matcher = Box<dyn Fn(&[u8]) -> bool>;
+
+fn matcher(op: &[u8], val: Vec<u8>, allowed: &[&[u8]]) -> Result<Matcher, ModError> {
+    if !allowed.contains(&op) {
+        return Err(format!("unknown operator '{}'", String::from_utf8_lossy(op)).into());
+    }
+    Ok(match op {
+        b"eq" => Box::new(move |x: &[u8]| x == val.as_slice()),
+        b"ne" => Box::new(move |x: &[u8]| x != val.as_slice()),
+        b"sw" => Box::new(move |x: &[u8]| x.starts_with(&val)),
+        _ => {
+            let re = sipr_sdk::compile_regex(&val).map_err(ModError)?;
+            Box::new(move |x: &[u8]| re.is_match(x))
+        }
+    })
+}
+
+/// `sht_rm_name(table, op, val)` / `sht_rm_value(...)`: removes the items
+/// whose name (value) matches (`re`, `sw`).
+fn rm_matching(ctx: &mut Ctx<'_>, p: &[Param], by_value: bool) -> FnResult {
+    let i = named(ctx, &p[0])?;
+    let (op, val) = (p[1].text(ctx).into_owned(), p[2].text(ctx).into_owned());
+    let hit = matcher(&op, val, &[b"re", b"sw"])?;
+    table(i)?.1.retain(now(), |k, v| !(if by_value { hit(&value_text(v)) } else { hit(k) }));
+    Ok(1)
+}
+
+fn sht_rm_name(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    rm_matching(ctx, p, false)
+}
+
+fn sht_rm_value(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    rm_matching(ctx, p, true)
+}
+
+/// `sht_match_name(table, op, val)` (and `sht_has_name`) /
+/// `sht_match_str_value` (`sht_has_str_value`): 1 when an item's name
+/// (string value) matches (`eq`, `ne`, `re`, `sw`), else -1.
+fn match_any(ctx: &mut Ctx<'_>, p: &[Param], by_value: bool) -> FnResult {
+    let i = named(ctx, &p[0])?;
+    let (op, val) = (p[1].text(ctx).into_owned(), p[2].text(ctx).into_owned());
+    let hit = matcher(&op, val, &[b"eq", b"ne", b"re", b"sw"])?;
+    let mut found = false;
+    table(i)?.1.for_each(now(), |k, v, _| {
+        found |= if by_value { matches!(v, KvValue::Str(s) if hit(s)) } else { hit(k) };
+    });
+    Ok(if found { 1 } else { -1 })
+}
+
+fn sht_match_name(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    match_any(ctx, p, false)
+}
+
+fn sht_match_str_value(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    match_any(ctx, p, true)
+}
+
+/// `sht_setxs(table, name, text, expires)` / `sht_setxi(table, name, int,
+/// expires)`: sets the item with its own expiry in seconds (0: none).
+fn setx(ctx: &mut Ctx<'_>, p: &[Param], int: bool) -> FnResult {
+    let i = named(ctx, &p[0])?;
+    let key = p[1].text(ctx).into_owned();
+    let (def, t) = table(i)?;
+    let exp = expiry_in(def, p[3].int(ctx).max(0) as u64);
+    let r = if int {
+        t.set(&key, KvValue::Int(p[2].int(ctx)), exp)
+    } else {
+        let v = p[2].text(ctx).into_owned();
+        t.set(&key, KvValue::Str(&v), exp)
+    };
+    r.map_err(|e| ModError(format!("htable '{}': {e}", def.name)))?;
+    Ok(1)
+}
+
+fn sht_setxs(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    setx(ctx, p, false)
+}
+
+fn sht_setxi(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    setx(ctx, p, true)
 }
 
 fn sht_reset(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
@@ -467,6 +574,14 @@ sipr_sdk::module! {
         ("sht_rm_name_re", [Fmt], RouteMask::ANY, sht_rm_name_re),
         ("sht_rm_value_re", [Fmt], RouteMask::ANY, sht_rm_value_re),
         ("sht_reset", [Fmt], RouteMask::ANY, sht_reset),
+        ("sht_rm_name", [Fmt, Fmt, Fmt], RouteMask::ANY, sht_rm_name),
+        ("sht_rm_value", [Fmt, Fmt, Fmt], RouteMask::ANY, sht_rm_value),
+        ("sht_match_name", [Fmt, Fmt, Fmt], RouteMask::ANY, sht_match_name),
+        ("sht_has_name", [Fmt, Fmt, Fmt], RouteMask::ANY, sht_match_name),
+        ("sht_match_str_value", [Fmt, Fmt, Fmt], RouteMask::ANY, sht_match_str_value),
+        ("sht_has_str_value", [Fmt, Fmt, Fmt], RouteMask::ANY, sht_match_str_value),
+        ("sht_setxs", [Fmt, Fmt, Fmt, IntOrPv], RouteMask::ANY, sht_setxs),
+        ("sht_setxi", [Fmt, Fmt, IntOrPv, IntOrPv], RouteMask::ANY, sht_setxi),
         ("sht_lock", [Fmt], RouteMask::ANY, sht_lock),
         ("sht_unlock", [Fmt], RouteMask::ANY, sht_unlock),
     ],

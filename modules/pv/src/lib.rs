@@ -4,7 +4,9 @@
 //! loaded; loading it gives the functions:
 //!
 //! `pv_isset(pv)`, `pv_unset(pv)`, `is_int(pv)`, `typeof(pv, "int"|"str"|
-//! "null")`, `not_empty(pv)`, and the shared variables `$shv(name)` — in
+//! "null")`, `not_empty(pv)`, `xavp_child_seti`/`xavp_child_sets`,
+//! `xavp_rm`, `xavp_child_rm`, `xavp_params_explode`/`xavp_params_implode`,
+//! and the shared variables `$shv(name)` — in
 //! shm, one value for every process (unset reads 0, as Kamailio) — with
 //! their initial values from `modparam("pv", "shvset", "name=i:1")` /
 //! `"name=s:text"`.
@@ -16,7 +18,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use sipr_sdk::prelude::*;
-use sipr_sdk::{KvValue, Names, PvArg, PvRef, PvRegistry, ShmKvTable};
+use sipr_sdk::{KvValue, Names, PvArg, PvRef, PvRegistry, ShmKvTable, Stored, Xavp};
 
 /// `shvset` values, kept until mod_init writes them into the table.
 static SHVSET: Mutex<Vec<(String, KvOwned)>> = Mutex::new(Vec::new());
@@ -121,6 +123,94 @@ fn not_empty(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     rc(matches!(pv_of(&p[0])?.value(ctx), Value::Str(s) if !s.is_empty()))
 }
 
+/// The newest root item named `root` (`$xavp(root[0])`), created when
+/// there is none.
+fn newest_or_new<'a>(ctx: &'a mut Ctx<'_>, root: &[u8]) -> &'a mut Xavp {
+    let i = match ctx.xavps.iter().rposition(|x| x.name == root) {
+        Some(i) => i,
+        None => {
+            ctx.xavps.push(Xavp { name: root.to_vec(), fields: Vec::new() });
+            ctx.xavps.len() - 1
+        }
+    };
+    &mut ctx.xavps[i]
+}
+
+/// Sets field `child` of the newest `root` item (replacing its values).
+fn set_child(ctx: &mut Ctx<'_>, root: &[u8], child: &[u8], v: Stored) {
+    let item = newest_or_new(ctx, root);
+    item.fields.retain(|(n, _)| n != child);
+    item.fields.push((child.to_vec(), v));
+}
+
+/// `xavp_child_seti(root, child, int)`.
+fn xavp_child_seti(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (root, child, v) = (p[0].text(ctx).into_owned(), p[1].text(ctx).into_owned(), p[2].int(ctx));
+    set_child(ctx, &root, &child, Stored::Int(v));
+    Ok(1)
+}
+
+/// `xavp_child_sets(root, child, text)`.
+fn xavp_child_sets(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (root, child, v) = (p[0].text(ctx).into_owned(), p[1].text(ctx).into_owned(), p[2].text(ctx).into_owned());
+    set_child(ctx, &root, &child, Stored::Str(v));
+    Ok(1)
+}
+
+/// `xavp_rm(root)`: the newest item of that name (`$xavp(root[0])`), as
+/// Kamailio's — older ones stay.
+fn xavp_rm(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let root = p[0].text(ctx).into_owned();
+    if let Some(i) = ctx.xavps.iter().rposition(|x| x.name == root) {
+        ctx.xavps.remove(i);
+    }
+    Ok(1)
+}
+
+/// `xavp_child_rm(root, child)`: the field of the newest item.
+fn xavp_child_rm(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (root, child) = (p[0].text(ctx).into_owned(), p[1].text(ctx).into_owned());
+    if let Some(item) = ctx.xavps.iter_mut().rev().find(|x| x.name == root) {
+        item.fields.retain(|(n, _)| *n != child);
+    }
+    Ok(1)
+}
+
+/// `xavp_params_explode("a=1;b=2", root)`: a new `root` item with a field
+/// per parameter (string values; a parameter without `=` has an empty one).
+fn xavp_params_explode(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (params, root) = (p[0].text(ctx).into_owned(), p[1].text(ctx).into_owned());
+    let mut fields = Vec::new();
+    for part in params.split(|c| *c == b';').map(<[u8]>::trim_ascii).filter(|x| !x.is_empty()) {
+        let (n, v) = match part.iter().position(|c| *c == b'=') {
+            Some(i) => (part[..i].trim_ascii(), part[i + 1..].trim_ascii()),
+            None => (part, &b""[..]),
+        };
+        fields.push((n.to_vec(), Stored::Str(v.to_vec())));
+    }
+    if fields.is_empty() {
+        return Ok(-1);
+    }
+    ctx.xavps.push(Xavp { name: root, fields });
+    Ok(1)
+}
+
+/// `xavp_params_implode(root, pv)`: the newest `root` item's fields as
+/// `name=value;...` into `pv`.
+fn xavp_params_implode(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let root = p[0].text(ctx).into_owned();
+    let Some(item) = ctx.xavps.iter().rev().find(|x| x.name == root) else { return Ok(-1) };
+    let mut out = Vec::new();
+    for (n, v) in &item.fields {
+        out.extend_from_slice(n);
+        out.push(b'=');
+        out.extend_from_slice(&v.get().to_bytes());
+        out.push(b';');
+    }
+    pv_of(&p[1])?.assign(ctx, &Value::str(&out)).map_err(ModError)?;
+    Ok(1)
+}
+
 sipr_sdk::module! {
     name: "pv",
     functions: [
@@ -129,6 +219,12 @@ sipr_sdk::module! {
         ("is_int", [Pv], RouteMask::ANY, is_int),
         ("typeof", [Pv, Str], RouteMask::ANY, type_of),
         ("not_empty", [Pv], RouteMask::ANY, not_empty),
+        ("xavp_child_seti", [Fmt, Fmt, IntOrPv], RouteMask::ANY, xavp_child_seti),
+        ("xavp_child_sets", [Fmt, Fmt, Fmt], RouteMask::ANY, xavp_child_sets),
+        ("xavp_rm", [Fmt], RouteMask::ANY, xavp_rm),
+        ("xavp_child_rm", [Fmt, Fmt], RouteMask::ANY, xavp_child_rm),
+        ("xavp_params_explode", [Fmt, Fmt], RouteMask::ANY, xavp_params_explode),
+        ("xavp_params_implode", [Fmt, WritablePv], RouteMask::ANY, xavp_params_implode),
     ],
     params: [("shvset", Str, set_shvset)],
     pvs: [sipr_sdk::pv_class!("shv", shv_fixup, get_shv, set_shv)],

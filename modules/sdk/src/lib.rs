@@ -30,7 +30,7 @@ use std::sync::OnceLock;
 
 pub use sipr_core::cfg::{
     forward_reply_upstream, rebuild_uri, Branch, Ctx, Dest, FnDef, Format, ModValue, Names, Param, ParamKind, PvArg,
-    PvClass, PvRef, PvRegistry, RouteMask, RouteType, UriPart, Value,
+    PvClass, PvRef, PvRegistry, RouteMask, RouteType, Stored, UriPart, Value, Xavp,
 };
 pub use sipr_core::module::abi::{ApiDef, CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader, ProcDef};
 pub use sipr_core::rpc::{text_param, RpcDef, RpcError, RpcValue};
