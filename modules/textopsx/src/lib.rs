@@ -1,12 +1,17 @@
 //! textopsx: more text operations (Kamailio's textopsx module).
 //!
-//! * `msg_apply_changes()`: Kamailio applies the pending lumps to the
-//!   message buffer so that later functions see them. In sipr changes stay
-//!   lumps until the message is sent (the parsed message borrows the
-//!   receive buffer); the call succeeds and later reads see the received
-//!   text — README "Known gaps".
+//! * `msg_apply_changes()`: applies the pending changes to the message so
+//!   that later functions and PVs see them, as Kamailio's.
 //! * `remove_body()`: drops the body (Content-Length is fixed on send).
-//! * `change_reply_status(code, reason)`: rewrites a reply's status line.
+//! * `change_reply_status(code, reason)`: rewrites a reply's status line;
+//!   `change_reply_status_code(code)`: its code only, the reason kept.
+//! * `fnmatch(value, pattern[, "i"])`: shell-style matching (`*`, `?`,
+//!   `[...]`).
+//! * `keep_hf(regex)`: removes every header whose name does not match,
+//!   but those a message needs (Via, From, To, Call-ID, CSeq,
+//!   Content-Length, Content-Type, Max-Forwards, Contact, Route,
+//!   Record-Route). Kamailio 5.6 refuses `keep_hf()` without the regex at
+//!   start-up (its documentation says it is optional); so does sipr.
 
 // A module is safe code: everything unsafe lives in the core, mem/,
 // locking/ and the SDK that fences the module ABI.
@@ -52,12 +57,179 @@ fn change_reply_status(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     Ok(1)
 }
 
+/// `change_reply_status_code(code)`: a new status code, the reason kept.
+fn change_reply_status_code(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    if ctx.msg.is_request() {
+        return Err("change_reply_status_code() works on replies".into());
+    }
+    let code = p[0].int(ctx);
+    if !(100..=699).contains(&code) {
+        return Err(format!("invalid reply code {code}").into());
+    }
+    // "SIP/2.0 NNN reason": the three digits after the first space
+    let line = &ctx.msg.buf()[..ctx.msg.first_line_end()];
+    let Some(sp) = line.iter().position(|c| *c == b' ') else { return Err("bad status line".into()) };
+    ctx.lumps.replace_fmt(sp + 1, 3, format_args!("{code}"));
+    Ok(1)
+}
+
+/// Shell-style matching of `text` against `pat` (fnmatch(3) without
+/// flags): `*` any run, `?` one byte, `[abc]` / `[a-z]` / `[!a]` a set,
+/// `\x` the byte x.
+fn glob(pat: &[u8], text: &[u8], icase: bool) -> bool {
+    let eq = |a: u8, b: u8| if icase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let (mut p, mut t) = (0, 0);
+    // where to resume after the last `*`: (pattern after it, text position)
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        let step = match pat.get(p) {
+            Some(b'*') => {
+                star = Some((p + 1, t));
+                p += 1;
+                continue;
+            }
+            Some(b'?') => Some(p + 1),
+            Some(b'[') => match class(&pat[p..], text[t], icase) {
+                Some((true, len)) => Some(p + len),
+                _ => None,
+            },
+            Some(b'\\') if p + 1 < pat.len() => eq(pat[p + 1], text[t]).then_some(p + 2),
+            Some(&c) => eq(c, text[t]).then_some(p + 1),
+            None => None,
+        };
+        match (step, star) {
+            (Some(np), _) => {
+                p = np;
+                t += 1;
+            }
+            (None, Some((sp, st))) => {
+                // let the last `*` take one more byte
+                p = sp;
+                t = st + 1;
+                star = Some((sp, st + 1));
+            }
+            (None, None) => return false,
+        }
+    }
+    pat[p..].iter().all(|c| *c == b'*')
+}
+
+/// A `[...]` set at the start of `pat`: whether `c` is in it and the set's
+/// length; `None` when the bracket is not closed (then it matches a `[`).
+fn class(pat: &[u8], c: u8, icase: bool) -> Option<(bool, usize)> {
+    let mut i = 1;
+    let negate = matches!(pat.get(1), Some(b'!' | b'^'));
+    if negate {
+        i += 1;
+    }
+    let first = i;
+    let mut hit = false;
+    let norm = |x: u8| if icase { x.to_ascii_lowercase() } else { x };
+    while i < pat.len() {
+        if pat[i] == b']' && i > first {
+            return Some((hit != negate, i + 1));
+        }
+        if i + 2 < pat.len() && pat[i + 1] == b'-' && pat[i + 2] != b']' {
+            if (norm(pat[i])..=norm(pat[i + 2])).contains(&norm(c)) {
+                hit = true;
+            }
+            i += 3;
+        } else {
+            if norm(pat[i]) == norm(c) {
+                hit = true;
+            }
+            i += 1;
+        }
+    }
+    (c == b'[').then_some((true, 1))
+}
+
+fn fnmatch2(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (v, pat) = (p[0].text(ctx).into_owned(), p[1].text(ctx).into_owned());
+    Ok(if glob(&pat, &v, false) { 1 } else { -1 })
+}
+
+fn fnmatch3(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (v, pat) = (p[0].text(ctx).into_owned(), p[1].text(ctx).into_owned());
+    let icase = p[2].text(ctx).contains(&b'i');
+    Ok(if glob(&pat, &v, icase) { 1 } else { -1 })
+}
+
+/// `keep_hf(regex)`.
+fn keep_hf(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    use sipr_sdk::sip::HeaderKind as H;
+    let re = match p.first() {
+        Some(Param::Regex(re)) => Some(re),
+        _ => None,
+    };
+    let buf = ctx.msg.buf();
+    let doomed: Vec<_> = ctx
+        .msg
+        .headers()
+        .iter()
+        .filter(|h| {
+            let needed = matches!(
+                h.kind,
+                H::Via
+                    | H::From
+                    | H::To
+                    | H::CallId
+                    | H::CSeq
+                    | H::ContentLength
+                    | H::ContentType
+                    | H::MaxForwards
+                    | H::Contact
+                    | H::Route
+                    | H::RecordRoute
+            );
+            !needed && !re.is_some_and(|r| r.is_match(h.name.get(buf)))
+        })
+        .map(|h| h.line)
+        .collect();
+    for l in doomed {
+        ctx.lumps.delete(l.off as usize, l.len as usize);
+    }
+    Ok(1)
+}
+
 sipr_sdk::module! {
     name: "textopsx",
     functions: [
         ("msg_apply_changes", [], RouteMask::ANY, msg_apply_changes),
         ("remove_body", [], RouteMask::ANY, remove_body),
         ("change_reply_status", [IntOrPv, Fmt], RouteMask::REPLY, change_reply_status),
+        ("change_reply_status_code", [IntOrPv], RouteMask::REPLY, change_reply_status_code),
+        ("fnmatch", [Fmt, Fmt], RouteMask::ANY, fnmatch2),
+        ("fnmatch", [Fmt, Fmt, Fmt], RouteMask::ANY, fnmatch3),
+        ("keep_hf", [Regex], RouteMask::ANY, keep_hf),
     ],
     params: [],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn shell_patterns() {
+        for (p, t, want) in [
+            ("123*", "12345", true),
+            ("123*", "1245", false),
+            ("*", "", true),
+            ("a?c", "abc", true),
+            ("a?c", "ac", false),
+            ("*b*d", "abcd", true),
+            ("*b*d", "abce", false),
+            ("[a-c]x", "bx", true),
+            ("[!a-c]x", "bx", false),
+            ("[!a-c]x", "dx", true),
+            ("a\\*", "a*", true),
+            ("a\\*", "ab", false),
+            ("[x", "[x", true),
+        ] {
+            assert_eq!(glob(p.as_bytes(), t.as_bytes(), false), want, "{p} ~ {t}");
+        }
+        assert!(glob(b"ABC*", b"abcd", true));
+        assert!(!glob(b"ABC*", b"abcd", false));
+    }
 }
