@@ -330,6 +330,18 @@ impl<'p> ShmKvTable<'p> {
 
     /// Visits every live entry (key, value, expires), a bucket at a time.
     pub fn for_each(&self, now: u64, mut f: impl FnMut(&[u8], KvValue<'_>, u64)) {
+        self.for_each_in_buckets(now, |_, k, v, e| f(k, v, e));
+    }
+
+    /// The number of buckets (a power of two).
+    pub fn buckets(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// Visits every live entry with its bucket's number (bucket, key,
+    /// value, expires), a bucket at a time and in bucket order: for
+    /// listings that show the table's layout (htable.dump, htable.stats).
+    pub fn for_each_in_buckets(&self, now: u64, mut f: impl FnMut(usize, &[u8], KvValue<'_>, u64)) {
         for b in 0..=self.mask {
             let _g = self.lock(b);
             // SAFETY: lock held; chain of live entries.
@@ -338,7 +350,7 @@ impl<'p> ShmKvTable<'p> {
                 // SAFETY: as above.
                 unsafe {
                     if !Self::expired(e, now) {
-                        f(Self::key_of(e), Self::value_of(e), (*e).expires);
+                        f(b, Self::key_of(e), Self::value_of(e), (*e).expires);
                     }
                     e = (*e).next.as_ptr();
                 }

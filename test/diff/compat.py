@@ -94,9 +94,12 @@ def case_uses():
             if line.startswith("%case "):
                 case = line.split()[1]
                 continue
+            where = f"{suite}:{case}"
+            if line.startswith("%rpc "):
+                uses.setdefault(("rpc", line.split()[1]), []).append(where)
+                continue
             if line.startswith("%"):
                 continue
-            where = f"{suite}:{case}"
             for m in re.finditer(r"\b([a-z_][a-z0-9_]*)\s*\(", line):
                 uses.setdefault(("fn", m.group(1)), []).append(where)
             for m in re.finditer(r"\$\(?([A-Za-z_][A-Za-z0-9_]*)", line):

@@ -5,7 +5,7 @@
 //! not a JSON object get no answer (as Kamailio). Over a FIFO, the request
 //! names the FIFO to answer on in `reply_name`.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{RpcError, RpcValue};
 
@@ -22,21 +22,42 @@ pub fn to_rpc(v: &Value) -> RpcValue {
     }
 }
 
-/// An RPC result as JSON (struct members in order).
-pub fn from_rpc(v: &RpcValue) -> Value {
+/// An RPC value as JSON text, written directly: struct members stay in
+/// their order and a repeated name stays repeated (Kamailio's listings
+/// repeat one, as pv.shvGet's "shv"), which a JSON map would merge.
+pub fn write_rpc(v: &RpcValue, out: &mut String) {
     match v {
-        RpcValue::Null => Value::Null,
-        RpcValue::Int(i) => Value::from(*i),
-        RpcValue::Str(s) => Value::String(s.clone()),
-        RpcValue::Array(a) => Value::Array(a.iter().map(from_rpc).collect()),
-        RpcValue::Struct(m) => {
-            let mut o = Map::new();
-            for (k, v) in m {
-                o.insert(k.clone(), from_rpc(v));
+        RpcValue::Null => out.push_str("null"),
+        RpcValue::Int(i) => out.push_str(&i.to_string()),
+        RpcValue::Str(s) => write_str(s, out),
+        RpcValue::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_rpc(x, out);
             }
-            Value::Object(o)
+            out.push(']');
+        }
+        RpcValue::Struct(m) => {
+            out.push('{');
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(k, out);
+                out.push(':');
+                write_rpc(x, out);
+            }
+            out.push('}');
         }
     }
+}
+
+fn write_str(s: &str, out: &mut String) {
+    // serde_json's escaping: a string's JSON text cannot fail to print
+    out.push_str(&Value::String(s.to_string()).to_string());
 }
 
 /// Bytes that can never become a JSON document (the caller drops them).
@@ -68,12 +89,13 @@ pub fn reply_name(request: &Value) -> Option<&str> {
     request.get("reply_name").and_then(Value::as_str)
 }
 
-/// Answers one request with `dispatch` (method name, params); `None` when
-/// it is not a request object at all (no answer, as Kamailio).
+/// Answers one request with `dispatch` (method name, params): the reply
+/// document as one line of JSON text; `None` when it is not a request
+/// object at all (no answer, as Kamailio).
 pub fn answer(
     request: &Value,
     dispatch: impl FnOnce(&str, &[RpcValue]) -> Result<RpcValue, RpcError>,
-) -> Option<Value> {
+) -> Option<String> {
     let obj = request.as_object()?;
     let id = obj.get("id").cloned();
     let outcome = match obj.get("method").and_then(Value::as_str) {
@@ -87,23 +109,24 @@ pub fn answer(
             dispatch(method, &params)
         }
     };
-    let mut out = Map::new();
-    out.insert("jsonrpc".into(), Value::from("2.0"));
+    let mut out = String::from("{\"jsonrpc\":\"2.0\",");
     match outcome {
         Ok(r) => {
-            out.insert("result".into(), from_rpc(&r));
+            out.push_str("\"result\":");
+            write_rpc(&r, &mut out);
         }
         Err(e) => {
-            let mut err = Map::new();
-            err.insert("code".into(), Value::from(e.code));
-            err.insert("message".into(), Value::from(e.message));
-            out.insert("error".into(), Value::Object(err));
+            out.push_str(&format!("\"error\":{{\"code\":{},\"message\":", e.code));
+            write_str(&e.message, &mut out);
+            out.push('}');
         }
     }
     if let Some(id) = id {
-        out.insert("id".into(), id);
+        out.push_str(",\"id\":");
+        out.push_str(&id.to_string());
     }
-    Some(Value::Object(out))
+    out.push('}');
+    Some(out)
 }
 
 /// Answers request bytes with `dispatch`: the reply text (one line), or
@@ -113,7 +136,7 @@ pub fn answer_bytes(
     dispatch: impl FnOnce(&str, &[RpcValue]) -> Result<RpcValue, RpcError>,
 ) -> Option<Vec<u8>> {
     let v: Value = serde_json::from_slice(request).ok()?;
-    let mut out = serde_json::to_vec(&answer(&v, dispatch)?).ok()?;
+    let mut out = answer(&v, dispatch)?.into_bytes();
     out.push(b'\n');
     Some(out)
 }

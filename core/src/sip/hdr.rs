@@ -733,6 +733,14 @@ impl SipDate {
         )
     }
 
+    /// `2010-11-13 23:29:00`, as Kamailio's RPC listings print a time.
+    pub fn to_iso_text(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+
     /// Parses `Sat, 13 Nov 2010 23:29:00 GMT`.
     pub fn parse(buf: &[u8], value: Span) -> Result<SipDate, HeaderError> {
         let v = trim(buf, value).get(buf);

@@ -22,7 +22,9 @@
 //!
 //! RPC commands: `htable.get`, `htable.delete`, `htable.sets`,
 //! `htable.seti`, `htable.dump`, `htable.flush`, `htable.listTables`,
-//! `htable.stats` (`htable.reload` answers 500 until the DB modules).
+//! `htable.stats`, `htable.setex`, `htable.setxs`, `htable.setxi`, with
+//! Kamailio's answers and messages (`htable.reload` / `htable.store`
+//! answer "No htable db_url" until the DB modules).
 //! Expired items are dropped when read, and swept every `timer_interval`
 //! seconds (default 20) by the timer process.
 
@@ -33,7 +35,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use sipr_sdk::prelude::*;
-use sipr_sdk::{text_param, Format, KvValue, Names, PvArg, PvRef, PvRegistry, RpcError, RpcValue, ShmKvTable};
+use sipr_sdk::{Format, KvValue, Names, PvArg, PvRef, PvRegistry, RpcError, RpcValue, ShmKvTable};
 
 /// A table as declared by modparam.
 #[derive(Debug, Clone)]
@@ -42,6 +44,8 @@ struct Def {
     size: u32,
     autoexpire: u64,
     initval: Option<i64>,
+    /// Whether an update restarts the item's expiry (Kamailio's default).
+    updateexpire: bool,
 }
 
 /// Declarations, collected by modparam before mod_init.
@@ -61,7 +65,7 @@ fn parse_def(spec: &str) -> Result<Def, String> {
     if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
         return Err(format!("bad table name '{name}'"));
     }
-    let mut def = Def { name: name.to_string(), size: 4, autoexpire: 0, initval: None };
+    let mut def = Def { name: name.to_string(), size: 4, autoexpire: 0, initval: None, updateexpire: true };
     for attr in attrs.split(';').map(str::trim).filter(|a| !a.is_empty()) {
         let (k, v) = attr.split_once('=').ok_or_else(|| format!("attribute '{attr}' has no value"))?;
         let num = || v.trim().parse::<i64>().map_err(|_| format!("attribute {k}: '{v}' is not a number"));
@@ -71,6 +75,7 @@ fn parse_def(spec: &str) -> Result<Def, String> {
             }
             "autoexpire" => def.autoexpire = u64::try_from(num()?).map_err(|_| "autoexpire must be >= 0")?,
             "initval" => def.initval = Some(num()?),
+            "updateexpire" => def.updateexpire = num()? != 0,
             // refused rather than ignored: nobody must believe the table
             // is loaded from or saved to a database, or replicated
             a @ ("dbtable" | "dbmode" | "dmqreplicate") => {
@@ -79,7 +84,7 @@ fn parse_def(spec: &str) -> Result<Def, String> {
                 ))
             }
             // only meaningful with dbtable
-            "cols" | "colnull" | "updateexpire" | "coldelim" | "colcount" => {}
+            "cols" | "colnull" | "coldelim" | "colcount" => {}
             other => return Err(format!("unknown attribute '{other}'")),
         }
     }
@@ -219,6 +224,17 @@ fn expiry(def: &Def) -> u64 {
     }
 }
 
+/// The expiry of an item being set: restarted, or (updateexpire=0) the
+/// one a live item already has.
+fn update_expiry(def: &Def, t: &ShmKvTable<'_>, key: &[u8]) -> u64 {
+    if !def.updateexpire {
+        if let Some(exp) = t.get(key, now(), |_, exp| exp) {
+            return exp;
+        }
+    }
+    expiry(def)
+}
+
 fn set_sht(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
     let ((def, t), key) = keyed(pv, ctx).ok_or("htable not initialised")?;
     let r = match v {
@@ -226,8 +242,8 @@ fn set_sht(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
             t.remove(&key);
             Ok(())
         }
-        Value::Int(i) => t.set(&key, KvValue::Int(*i), expiry(def)),
-        Value::Str(s) => t.set(&key, KvValue::Str(s), expiry(def)),
+        Value::Int(i) => t.set(&key, KvValue::Int(*i), update_expiry(def, t, &key)),
+        Value::Str(s) => t.set(&key, KvValue::Str(s), update_expiry(def, t, &key)),
     };
     r.map_err(|e| format!("htable '{}': {e}", def.name))
 }
@@ -454,10 +470,32 @@ fn sht_unlock(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 // ---------------------------------------------------------------------
 // RPC commands (Kamailio's htable.*)
 
+/// Kamailio's answer when a command lacks parameters: what it needs.
+fn need(params: &[RpcValue], n: usize, what: &str) -> Result<(), RpcError> {
+    if params.len() < n {
+        return Err(RpcError::new(500, format!("Not enough parameters ({what})")));
+    }
+    Ok(())
+}
+
 fn rpc_table(params: &[RpcValue]) -> Result<&'static (Def, ShmKvTable<'static>), RpcError> {
-    let name = text_param(params, 0, "table name")?;
-    let i = table_index(&name).map_err(|e| RpcError::new(500, e))?;
+    let name = params.first().and_then(RpcValue::as_text).ok_or_else(|| RpcError::new(500, "No htable name given"))?;
+    let i = table_index(&name).map_err(|_| RpcError::new(500, "No such htable"))?;
     table(i).map_err(|e| RpcError::new(500, e.0))
+}
+
+/// A key parameter: text as given (a number is printed).
+fn rpc_key(params: &[RpcValue], n: usize) -> String {
+    params.get(n).and_then(RpcValue::as_text).unwrap_or_default()
+}
+
+/// An integer parameter as Kamailio's JSON-RPC reads one: a JSON string
+/// where a number is expected reads as 0.
+fn rpc_int(params: &[RpcValue], n: usize) -> i64 {
+    match params.get(n) {
+        Some(RpcValue::Int(i)) => *i,
+        _ => 0,
+    }
 }
 
 fn kv_rpc(v: KvValue<'_>) -> (RpcValue, &'static str) {
@@ -467,80 +505,158 @@ fn kv_rpc(v: KvValue<'_>) -> (RpcValue, &'static str) {
     }
 }
 
+/// An item's expiry as htable.get shows it: "NEVER", or the time.
+fn rpc_expire(expires: u64) -> RpcValue {
+    RpcValue::Str(if expires == 0 { "NEVER".into() } else { sipr_sdk::sip::SipDate::from_unix(expires).to_iso_text() })
+}
+
+/// Kamailio's item flags: 2 marks a string value (its AVP_VAL_STR).
+fn rpc_flags(v: &KvValue<'_>) -> i64 {
+    match v {
+        KvValue::Str(_) => 2,
+        KvValue::Int(_) => 0,
+    }
+}
+
 fn rpc_get(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    need(params, 2, "htable name and key name")?;
     let (_, t) = rpc_table(params)?;
-    let key = text_param(params, 1, "key")?;
-    let v = t
-        .get(key.as_bytes(), now(), |v, _| kv_rpc(v).0)
-        .ok_or_else(|| RpcError::new(404, "Key name doesn't exist in htable."))?;
-    Ok(RpcValue::Struct(vec![(
-        "item".into(),
-        RpcValue::Struct(vec![("name".into(), RpcValue::Str(key)), ("value".into(), v)]),
-    )]))
+    let key = rpc_key(params, 1);
+    let item = t
+        .get(key.as_bytes(), now(), |v, exp| {
+            RpcValue::Struct(vec![
+                ("name".into(), RpcValue::Str(key.clone())),
+                ("value".into(), kv_rpc(v).0),
+                ("flags".into(), RpcValue::Int(rpc_flags(&v))),
+                ("expire".into(), rpc_expire(exp)),
+            ])
+        })
+        .ok_or_else(|| RpcError::new(500, "Key name doesn't exist in htable."))?;
+    Ok(RpcValue::Struct(vec![("item".into(), item)]))
 }
 
 fn rpc_delete(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    need(params, 2, "htable name and key name")?;
     let (_, t) = rpc_table(params)?;
-    let key = text_param(params, 1, "key")?;
-    t.remove(key.as_bytes());
-    Ok(RpcValue::Null)
+    if !t.remove(rpc_key(params, 1).as_bytes()) {
+        return Err(RpcError::new(404, "Key not found in htable."));
+    }
+    Ok(RpcValue::Str("Ok. Key deleted.".into()))
 }
 
-fn rpc_set(params: &[RpcValue], int: bool) -> Result<RpcValue, RpcError> {
-    let (def, t) = rpc_table(params)?;
-    let key = text_param(params, 1, "key")?;
-    let val = params.get(2).ok_or_else(|| RpcError::new(400, "missing parameter: value"))?;
-    let r = if int {
-        let i = val.as_int().ok_or_else(|| RpcError::new(400, "value is not a number"))?;
-        t.set(key.as_bytes(), KvValue::Int(i), expiry(def))
+/// htable.sets / seti / setxs / setxi: `expire` in seconds from now for
+/// the x variants (kept only by tables with autoexpire, as in the script).
+fn rpc_store(params: &[RpcValue], int: bool, with_expire: bool) -> Result<RpcValue, RpcError> {
+    if with_expire {
+        need(params, 4, "htable name, key name, value and expire")?;
     } else {
-        let s = val.as_text().ok_or_else(|| RpcError::new(400, "value is not a string"))?;
-        t.set(key.as_bytes(), KvValue::Str(s.as_bytes()), expiry(def))
+        need(params, 3, "htable name, key name and value")?;
+    }
+    let (def, t) = rpc_table(params)?;
+    let key = rpc_key(params, 1);
+    let exp = if with_expire {
+        expiry_in(def, rpc_int(params, 3).max(0) as u64)
+    } else {
+        update_expiry(def, t, key.as_bytes())
+    };
+    let r = if int {
+        t.set(key.as_bytes(), KvValue::Int(rpc_int(params, 2)), exp)
+    } else {
+        let s = params.get(2).and_then(RpcValue::as_text).unwrap_or_default();
+        t.set(key.as_bytes(), KvValue::Str(s.as_bytes()), exp)
     };
     r.map_err(|e| RpcError::new(500, e.to_string()))?;
-    Ok(RpcValue::Null)
+    Ok(RpcValue::Str("Ok. Key set to new value.".into()))
 }
 
 fn rpc_sets(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    rpc_set(params, false)
+    rpc_store(params, false, false)
 }
 
 fn rpc_seti(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    rpc_set(params, true)
+    rpc_store(params, true, false)
 }
 
+fn rpc_setxs(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    rpc_store(params, false, true)
+}
+
+fn rpc_setxi(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    rpc_store(params, true, true)
+}
+
+fn rpc_setex(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    need(params, 3, "htable name, key name and expire")?;
+    let (def, t) = rpc_table(params)?;
+    let key = rpc_key(params, 1);
+    let exp = expiry_in(def, rpc_int(params, 2).max(0) as u64);
+    let cur: Option<Result<i64, Vec<u8>>> = t.get(key.as_bytes(), now(), |v, _| match v {
+        KvValue::Int(i) => Ok(i),
+        KvValue::Str(s) => Err(s.to_vec()),
+    });
+    let r = match cur {
+        Some(Ok(i)) => t.set(key.as_bytes(), KvValue::Int(i), exp),
+        Some(Err(s)) => t.set(key.as_bytes(), KvValue::Str(&s), exp),
+        None => return Err(RpcError::new(500, "Failed to update the item")),
+    };
+    r.map_err(|e| RpcError::new(500, e.to_string()))?;
+    Ok(RpcValue::Str("Ok".into()))
+}
+
+/// The table by bucket, as Kamailio lists it: the non-empty buckets, each
+/// with its number, its item count and its items.
 fn rpc_dump(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let (_, t) = rpc_table(params)?;
-    let mut items = Vec::new();
-    t.for_each(now(), |k, v, _| {
+    let mut buckets: Vec<(usize, Vec<RpcValue>)> = Vec::new();
+    t.for_each_in_buckets(now(), |b, k, v, _| {
         let (value, ty) = kv_rpc(v);
-        items.push(RpcValue::Struct(vec![
+        let item = RpcValue::Struct(vec![
             ("name".into(), RpcValue::Str(String::from_utf8_lossy(k).into_owned())),
             ("value".into(), value),
             ("type".into(), RpcValue::Str(ty.into())),
-        ]));
+        ]);
+        match buckets.last_mut() {
+            Some((last, items)) if *last == b => items.push(item),
+            _ => buckets.push((b, vec![item])),
+        }
     });
-    Ok(RpcValue::Array(items))
+    Ok(RpcValue::Array(
+        buckets
+            .into_iter()
+            .map(|(b, items)| {
+                RpcValue::Struct(vec![
+                    ("entry".into(), RpcValue::Int(b as i64)),
+                    ("size".into(), RpcValue::Int(items.len() as i64)),
+                    ("slot".into(), RpcValue::Array(items)),
+                ])
+            })
+            .collect(),
+    ))
 }
 
 fn rpc_flush(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let (_, t) = rpc_table(params)?;
     t.retain(0, |_, _| false);
-    Ok(RpcValue::Null)
+    Ok(RpcValue::Str("Ok. Htable flushed.".into()))
+}
+
+/// The tables, newest declaration first (Kamailio's order).
+fn tables_listed() -> impl Iterator<Item = &'static (Def, ShmKvTable<'static>)> {
+    TABLES.get().map(Vec::as_slice).unwrap_or(&[]).iter().rev()
 }
 
 fn rpc_list_tables(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    let tables = TABLES.get().map(Vec::as_slice).unwrap_or(&[]);
     Ok(RpcValue::Array(
-        tables
-            .iter()
+        tables_listed()
             .map(|(d, _)| {
                 RpcValue::Struct(vec![
                     ("name".into(), RpcValue::Str(d.name.clone())),
                     ("dbtable".into(), RpcValue::Str(String::new())),
                     ("dbmode".into(), RpcValue::Int(0)),
                     ("expire".into(), RpcValue::Int(d.autoexpire as i64)),
+                    ("updateexpire".into(), RpcValue::Int(i64::from(d.updateexpire))),
                     ("size".into(), RpcValue::Int(1 << d.size)),
+                    ("dmqreplicate".into(), RpcValue::Int(0)),
                 ])
             })
             .collect(),
@@ -548,23 +664,27 @@ fn rpc_list_tables(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
 }
 
 fn rpc_stats(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    let tables = TABLES.get().map(Vec::as_slice).unwrap_or(&[]);
     Ok(RpcValue::Array(
-        tables
-            .iter()
+        tables_listed()
             .map(|(d, t)| {
+                let mut per_bucket = vec![0i64; t.buckets()];
+                t.for_each_in_buckets(now(), |b, _, _, _| per_bucket[b] += 1);
                 RpcValue::Struct(vec![
                     ("name".into(), RpcValue::Str(d.name.clone())),
-                    ("slots".into(), RpcValue::Int(1 << d.size)),
-                    ("all".into(), RpcValue::Int(t.len() as i64)),
+                    ("slots".into(), RpcValue::Int(per_bucket.len() as i64)),
+                    ("all".into(), RpcValue::Int(per_bucket.iter().sum())),
+                    ("min".into(), RpcValue::Int(per_bucket.iter().copied().min().unwrap_or(0))),
+                    ("max".into(), RpcValue::Int(per_bucket.iter().copied().max().unwrap_or(0))),
                 ])
             })
             .collect(),
     ))
 }
 
-fn rpc_reload(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    Err(RpcError::new(500, "no database: htable loading from a DB comes with the DB modules"))
+/// reload and store read and write the table's database table: without
+/// db_url (refused at start-up until the DB issue) Kamailio answers this.
+fn rpc_no_db(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Err(RpcError::new(500, "No htable db_url"))
 }
 
 sipr_sdk::module! {
@@ -613,11 +733,15 @@ sipr_sdk::module! {
         ("htable.delete", "Delete one item: table, key", rpc_delete),
         ("htable.sets", "Set a string item: table, key, value", rpc_sets),
         ("htable.seti", "Set an integer item: table, key, value", rpc_seti),
+        ("htable.setex", "Set an item's expiry: table, key, seconds", rpc_setex),
+        ("htable.setxs", "Set a string item and its expiry: table, key, value, seconds", rpc_setxs),
+        ("htable.setxi", "Set an integer item and its expiry: table, key, value, seconds", rpc_setxi),
         ("htable.dump", "Dump a table: table", rpc_dump),
         ("htable.flush", "Empty a table: table", rpc_flush),
         ("htable.listTables", "List the tables", rpc_list_tables),
         ("htable.stats", "Table statistics", rpc_stats),
-        ("htable.reload", "Reload a table from its DB table", rpc_reload),
+        ("htable.reload", "Reload a table from its DB table", rpc_no_db),
+        ("htable.store", "Write a table to its DB table", rpc_no_db),
     ],
     init: mod_init,
 }

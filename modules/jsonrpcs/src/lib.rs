@@ -171,20 +171,75 @@ fn set_dgram_timeout(v: &ModValue) -> Result<(), String> {
 }
 
 /// The reply as the client gets it: Kamailio's `pretty_format` (on by
-/// default) lays the document out on indented lines.
+/// default) lays the document out on lines indented by tabs. The compact
+/// text is re-laid token by token, not parsed into a map: a listing may
+/// repeat a member name (pv.shvGet's "shv") and keeps its order.
 fn formatted(reply: Vec<u8>) -> Vec<u8> {
     let pretty = SETTINGS.lock().map(|s| s.pretty).unwrap_or(true);
     if !pretty {
         return reply;
     }
-    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&reply) else { return reply };
-    match serde_json::to_vec_pretty(&doc) {
-        Ok(mut out) => {
-            out.push(b'\n');
-            out
+    pretty_json(&reply)
+}
+
+fn pretty_json(compact: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(compact.len() * 2);
+    let mut depth = 0usize;
+    let mut in_str = false;
+    let mut escaped = false;
+    let newline = |out: &mut Vec<u8>, depth: usize| {
+        out.push(b'\n');
+        out.extend(std::iter::repeat_n(b'\t', depth));
+    };
+    let mut i = 0;
+    while i < compact.len() {
+        let c = compact[i];
+        if in_str {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+            i += 1;
+            continue;
         }
-        Err(_) => reply,
+        match c {
+            b'"' => {
+                in_str = true;
+                out.push(c);
+            }
+            b'{' | b'[' => {
+                // an empty one stays on its line
+                let close = if c == b'{' { b'}' } else { b']' };
+                if compact.get(i + 1) == Some(&close) {
+                    out.extend([c, close]);
+                    i += 2;
+                    continue;
+                }
+                out.push(c);
+                depth += 1;
+                newline(&mut out, depth);
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            b',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            b':' => out.extend(b":\t"),
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            _ => out.push(c),
+        }
+        i += 1;
     }
+    out.push(b'\n');
+    out
 }
 
 /// Gives a control file the owner the cfg names.
@@ -418,7 +473,19 @@ mod tests {
         set_pretty_format(&ModValue::Int(0)).unwrap();
         assert_eq!(formatted(compact.clone()), compact);
         set_pretty_format(&ModValue::Int(1)).unwrap();
-        // not JSON: passed on as it is
-        assert_eq!(formatted(b"x".to_vec()), b"x");
+    }
+
+    #[test]
+    fn pretty_layout_keeps_repeated_members_and_strings() {
+        let compact = br#"{"result":{"items":{"shv":{"a":1},"shv":{"a":"x, {y}: [z]\""}},"e":[],"o":{}},"id":1}"#;
+        let pretty = String::from_utf8(pretty_json(compact)).unwrap();
+        assert_eq!(pretty.matches("\"shv\":").count(), 2, "{pretty}");
+        assert!(pretty.contains("\"x, {y}: [z]\\\"\""), "{pretty}");
+        assert!(pretty.contains("\"e\":\t[]") && pretty.contains("\"o\":\t{}"), "{pretty}");
+        assert!(pretty.contains("\n\t\t\t\"shv\":\t{"), "{pretty}");
+        // the same document once the layout is taken away
+        let a: serde_json::Value = serde_json::from_slice(compact).unwrap();
+        let b: serde_json::Value = serde_json::from_str(&pretty).unwrap();
+        assert_eq!(a, b);
     }
 }

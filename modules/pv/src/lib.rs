@@ -9,7 +9,8 @@
 //! and the shared variables `$shv(name)` — in
 //! shm, one value for every process (unset reads 0, as Kamailio) — with
 //! their initial values from `modparam("pv", "shvset", "name=i:1")` /
-//! `"name=s:text"`.
+//! `"name=s:text"`; the RPC commands `pv.shvGet [name]` and
+//! `pv.shvSet name int|str value` read and write them.
 
 // A module is safe code: everything unsafe lives in the core, mem/,
 // locking/ and the SDK that fences the module ABI.
@@ -18,7 +19,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use sipr_sdk::prelude::*;
-use sipr_sdk::{KvValue, Names, PvArg, PvRef, PvRegistry, ShmKvTable, Stored, Xavp};
+use sipr_sdk::{KvValue, Names, PvArg, PvRef, PvRegistry, RpcError, RpcValue, ShmKvTable, Stored, Xavp};
 
 /// `shvset` values, kept until mod_init writes them into the table.
 static SHVSET: Mutex<Vec<(String, KvOwned)>> = Mutex::new(Vec::new());
@@ -32,6 +33,24 @@ enum KvOwned {
 /// The shared variables, in shm (created in mod_init, before the fork).
 static SHV: OnceLock<ShmKvTable<'static>> = OnceLock::new();
 
+/// The names of the shared variables, in declaration order: by `shvset`
+/// and by each `$shv(name)` the cfg uses (fixups run before the fork, so
+/// every process has the whole list). pv.shvGet / pv.shvSet know only
+/// these, as Kamailio.
+static DECLARED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn declare(name: &str) -> Result<(), String> {
+    let mut d = DECLARED.lock().map_err(|_| "poisoned")?;
+    if !d.iter().any(|n| n == name) {
+        d.push(name.to_string());
+    }
+    Ok(())
+}
+
+fn declared(name: &str) -> bool {
+    DECLARED.lock().is_ok_and(|d| d.iter().any(|n| n == name))
+}
+
 fn set_shvset(v: &ModValue) -> Result<(), String> {
     let ModValue::Str(s) = v else { return Err("shvset takes \"name=i:number\" or \"name=s:text\"".into()) };
     let (name, val) = s.split_once('=').ok_or("expected name=i:number or name=s:text")?;
@@ -40,6 +59,7 @@ fn set_shvset(v: &ModValue) -> Result<(), String> {
         Some(("s", t)) => KvOwned::Str(t.to_string()),
         _ => return Err("expected name=i:number or name=s:text".into()),
     };
+    declare(name.trim())?;
     SHVSET.lock().map_err(|_| "poisoned")?.push((name.trim().to_string(), val));
     Ok(())
 }
@@ -60,9 +80,74 @@ fn mod_init() -> Result<(), String> {
 
 fn shv_fixup(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
     match inner.map(str::trim) {
-        Some(n) if !n.is_empty() => Ok(PvArg::Text(n.as_bytes().into())),
+        Some(n) if !n.is_empty() => {
+            declare(n)?;
+            Ok(PvArg::Text(n.as_bytes().into()))
+        }
         _ => Err("needs a name".into()),
     }
+}
+
+// ---------------------------------------------------------------------
+// RPC commands: pv.shvGet, pv.shvSet (Kamailio's answers and messages)
+
+fn shv_item(name: &str) -> RpcValue {
+    let value = SHV
+        .get()
+        .and_then(|t| {
+            t.get(name.as_bytes(), 0, |v, _| match v {
+                KvValue::Int(i) => (RpcValue::Int(i), "int"),
+                KvValue::Str(s) => (RpcValue::Str(String::from_utf8_lossy(s).into_owned()), "string"),
+            })
+        })
+        .unwrap_or((RpcValue::Int(0), "int"));
+    RpcValue::Struct(vec![
+        ("name".into(), RpcValue::Str(name.into())),
+        ("type".into(), RpcValue::Str(value.1.into())),
+        ("value".into(), value.0),
+    ])
+}
+
+/// One variable, or (no name) every declared one, newest first, each
+/// under the key "shv" as Kamailio lists them.
+fn rpc_shv_get(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let Some(name) = params.first().and_then(RpcValue::as_text) else {
+        let names = DECLARED.lock().map(|d| d.clone()).unwrap_or_default();
+        let items = names.iter().rev().map(|n| ("shv".to_string(), shv_item(n))).collect();
+        return Ok(RpcValue::Struct(vec![("items".into(), RpcValue::Struct(items))]));
+    };
+    if !declared(&name) {
+        return Err(RpcError::new(404, "Variable not found"));
+    }
+    Ok(shv_item(&name))
+}
+
+fn rpc_shv_set(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let missing = |what: &str| RpcError::new(500, format!("Missing parameter {what} (Parameters: varname type value)"));
+    let name = params.first().and_then(RpcValue::as_text).ok_or_else(|| missing("varname"))?;
+    let ty = params.get(1).and_then(RpcValue::as_text).ok_or_else(|| missing("type"))?;
+    let value = params.get(2).ok_or_else(|| {
+        if ty.eq_ignore_ascii_case("int") {
+            RpcError::new(500, "Missing integer parameter value (Parameters: varname type value)")
+        } else {
+            missing("value")
+        }
+    })?;
+    if !declared(&name) {
+        return Err(RpcError::new(404, "Variable not found"));
+    }
+    let t = SHV.get().ok_or_else(|| RpcError::new(500, "$shv not initialised"))?;
+    let r = if ty.eq_ignore_ascii_case("int") {
+        // a JSON string where the number goes reads as 0, as Kamailio's
+        let i = if let RpcValue::Int(i) = value { *i } else { 0 };
+        t.set(name.as_bytes(), KvValue::Int(i), 0)
+    } else if ty.eq_ignore_ascii_case("str") {
+        t.set(name.as_bytes(), KvValue::Str(value.as_text().unwrap_or_default().as_bytes()), 0)
+    } else {
+        return Err(RpcError::new(500, "Unknown parameter type (Types: int or str)"));
+    };
+    r.map_err(|e| RpcError::new(500, e.to_string()))?;
+    Ok(RpcValue::Str("Ok. Variable set to new value.".into()))
 }
 
 fn get_shv<'c>(_: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
@@ -228,5 +313,9 @@ sipr_sdk::module! {
     ],
     params: [("shvset", Str, set_shvset)],
     pvs: [sipr_sdk::pv_class!("shv", shv_fixup, get_shv, set_shv)],
+    rpcs: [
+        ("pv.shvGet", "A shared variable, or all of them: [name]", rpc_shv_get),
+        ("pv.shvSet", "Set a shared variable: name, int|str, value", rpc_shv_set),
+    ],
     init: mod_init,
 }
