@@ -697,7 +697,27 @@ pub fn civil(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// The day counted from 1970-01-01 of a proleptic Gregorian date: the
+/// inverse of [`civil`].
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = year - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((month + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 impl SipDate {
+    /// The Unix time (seconds since 1970, UTC) of the date.
+    pub fn to_unix(&self) -> i64 {
+        days_from_civil(i64::from(self.year), u32::from(self.month), u32::from(self.day)) * 86_400
+            + i64::from(self.hour) * 3600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second)
+    }
+
     /// The date of a Unix time (seconds since 1970, UTC).
     pub fn from_unix(secs: u64) -> SipDate {
         let days = (secs / 86_400) as i64;
@@ -877,6 +897,14 @@ mod tests {
     }
 
     #[test]
+    fn civil_days_round_trip() {
+        for days in (-800_000..800_000).step_by(997) {
+            let (y, m, d) = civil(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    #[test]
     fn dates_from_unix_time() {
         for (secs, text) in [
             (1_289_690_940, "Sat, 13 Nov 2010 23:29:00 GMT"),
@@ -885,6 +913,7 @@ mod tests {
         ] {
             let d = SipDate::from_unix(secs);
             assert_eq!(d.to_text(), text);
+            assert_eq!(d.to_unix(), secs as i64, "{text}");
             assert_eq!(SipDate::parse(text.as_bytes(), all(text.as_bytes())).unwrap(), d);
         }
     }

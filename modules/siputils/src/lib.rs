@@ -2,11 +2,17 @@
 //!
 //! `has_totag()`, `is_request()`, `is_reply()`, `is_first_hop()`,
 //! `is_uri_user_e164(uri)`, `is_user(name)`, `uri_param(name[, value])`,
-//! `add_uri_param(param)`, `tel2sip(uri, host, result_pv)`, `cmp_uri(a,
-//! b)`, `options_reply()` (its Accept, Accept-Encoding, Accept-Language and
+//! `add_uri_param(param)`, `uri_param_any(name)`, `get_uri_param(name,
+//! var)`, `uri_param_rm(name)`, `tel2sip(uri, host, result_pv)`,
+//! `cmp_uri(a, b)`, `cmp_aor(a, b)`, `cmp_hdr_name(a, b)`,
+//! `is_e164(pv)`, `is_uri(pv)`, `is_tel_number(v)`, `is_numeric(v)`,
+//! `is_alphanum(v)`, `is_alphanumex(v, extra)`, `set_uri_user(uri_pv,
+//! user_pv)`, `set_uri_host(uri_pv, host_pv)`, `is_gruu([uri])`,
+//! `is_supported(option)`, `hdr_date_check(seconds)`, `options_reply()` (its Accept, Accept-Encoding, Accept-Language and
 //! Supported from `options_accept`, `options_accept_encoding`,
 //! `options_accept_language`, `options_support`, Kamailio's defaults).
-//! Each is compared with Kamailio on the bed (`test/diff/cases/modules.cases`).
+//! Each is compared with Kamailio on the bed (`test/diff/cases/modules.cases`,
+//! `siputils.cases`), return codes included.
 
 // A module is safe code: everything unsafe lives in the core, mem/,
 // locking/ and the SDK that fences the module ABI.
@@ -15,7 +21,7 @@
 use std::borrow::Cow;
 
 use sipr_sdk::prelude::*;
-use sipr_sdk::sip::{Method, Span, Uri};
+use sipr_sdk::sip::{HeaderKind, Method, Span, Uri};
 
 fn rc(b: bool) -> FnResult {
     Ok(if b { 1 } else { -1 })
@@ -128,6 +134,218 @@ fn cmp_uri(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     rc(ua.equals(&a, &ub, &b))
 }
 
+/// `uri_param_any(name)`: the Request-URI has the parameter, with a
+/// value or without (the name compared without case).
+fn uri_param_any(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let name = String::from_utf8_lossy(&p[0].text(ctx)).into_owned();
+    rc(ruri_param(ctx, &name).is_some())
+}
+
+/// `get_uri_param(name, var)`: the parameter's value (empty when it has
+/// none) into `var`; -1 when absent. Kamailio compares the name *with*
+/// case here, unlike uri_param_any.
+fn get_uri_param(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let name = p[0].text(ctx).into_owned();
+    let Param::Pv(var) = &p[1] else { return Err("get_uri_param needs a writable PV".into()) };
+    let found = ctx.ruri_parsed().and_then(|(uri, buf)| {
+        uri.params
+            .iter(buf)
+            .find(|q| q.name.get(buf) == &name[..])
+            .map(|q| q.value.map_or(Vec::new(), |v| v.get(buf).to_vec()))
+    });
+    let Some(value) = found else { return Ok(-1) };
+    var.assign(ctx, &Value::str(&value)).map_err(ModError)?;
+    Ok(1)
+}
+
+/// `uri_param_rm(name)`: removes every parameter of that name (without
+/// case) from the Request-URI; 1 whether or not there was one.
+fn uri_param_rm(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let name = String::from_utf8_lossy(&p[0].text(ctx)).into_owned();
+    let Some((uri, buf)) = ctx.ruri_parsed() else { return Ok(-1) };
+    if uri.params.get(buf, &name).is_none() {
+        return Ok(1);
+    }
+    // each parameter is `;name[=value]`: cut those named, keep the rest
+    // the spans index `buf`, which may be the whole message
+    let (mut at, stop) = (uri.whole.off as usize, uri.whole.end());
+    let mut out = Vec::with_capacity(stop - at);
+    for q in uri.params.iter(buf) {
+        if q.is(buf, &name) {
+            let start = buf[..q.name.off as usize].iter().rposition(|c| *c == b';').unwrap_or(q.name.off as usize);
+            let end = q.value.map_or(q.name.end(), |v| v.end());
+            out.extend_from_slice(&buf[at..start]);
+            at = end;
+        }
+    }
+    out.extend_from_slice(&buf[at..stop]);
+    ctx.set_new_uri(Some(out));
+    Ok(1)
+}
+
+/// `is_e164(pv)`: `+` and 2 to 15 digits.
+fn is_e164(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    rc(e164(&p[0].text(ctx)))
+}
+
+/// `is_uri(pv)`: the value parses as a URI (sip, sips, tel...).
+fn is_uri(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let text = p[0].text(ctx);
+    rc(!text.is_empty() && parse_uri(&text).is_ok())
+}
+
+/// The character-class checks (is_numeric, is_tel_number, is_alphanum,
+/// is_alphanumex): -2 for an empty value, then Kamailio's code for a
+/// character outside the class (-2 for the number checks, -3 for the
+/// alphanumeric ones).
+fn class_check(text: &[u8], bad_code: i32, ok: impl Fn(usize, u8) -> bool) -> FnResult {
+    if text.is_empty() {
+        return Ok(-2);
+    }
+    Ok(if text.iter().enumerate().all(|(i, c)| ok(i, *c)) { 1 } else { bad_code })
+}
+
+fn is_numeric(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    class_check(&p[0].text(ctx), -2, |_, c| c.is_ascii_digit())
+}
+
+/// One optional leading `+`, then at least one digit.
+fn is_tel_number(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let text = p[0].text(ctx);
+    if text.as_ref() == b"+" {
+        return Ok(-2);
+    }
+    class_check(&text, -2, |i, c| c.is_ascii_digit() || (i == 0 && c == b'+'))
+}
+
+fn is_alphanum(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    class_check(&p[0].text(ctx), -3, |_, c| c.is_ascii_alphanumeric())
+}
+
+fn is_alphanumex(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let extra = p[1].text(ctx).into_owned();
+    class_check(&p[0].text(ctx), -3, |_, c| c.is_ascii_alphanumeric() || extra.contains(&c))
+}
+
+/// `cmp_aor(a, b)`: the same address of record: the user byte for byte,
+/// the host without case, the port (5060 when not written); scheme and
+/// parameters do not count. -2 when either is not a URI.
+fn cmp_aor(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let a = p[0].text(ctx).into_owned();
+    let b = p[1].text(ctx).into_owned();
+    let (Ok(ua), Ok(ub)) = (parse_uri(&a), parse_uri(&b)) else { return Ok(-2) };
+    let user = |u: &Uri, t: &[u8]| u.user.map(|s| s.get(t).to_vec());
+    let same = user(&ua, &a) == user(&ub, &b)
+        && ua.host.get(&a).eq_ignore_ascii_case(ub.host.get(&b))
+        && ua.port.unwrap_or(5060) == ub.port.unwrap_or(5060);
+    rc(same)
+}
+
+/// `cmp_hdr_name(a, b)`: the same header, compact forms and case aside.
+fn cmp_hdr_name(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let a = p[0].text(ctx).into_owned();
+    let b = p[1].text(ctx).into_owned();
+    let (ka, kb) = (HeaderKind::from_name(a.trim_ascii()), HeaderKind::from_name(b.trim_ascii()));
+    rc(if ka == HeaderKind::Other || kb == HeaderKind::Other {
+        ka == kb && a.trim_ascii().eq_ignore_ascii_case(b.trim_ascii())
+    } else {
+        ka == kb
+    })
+}
+
+/// `set_uri_user(uri_pv, user_pv)` / `set_uri_host(uri_pv, host_pv)`:
+/// the URI in the variable with that part replaced (an empty user
+/// removes `user@`, a URI without one gains it).
+fn set_uri_part(ctx: &mut Ctx<'_>, p: &[Param], user: bool) -> FnResult {
+    let Param::Pv(var) = &p[0] else { return Err("needs a writable PV".into()) };
+    let text = p[0].text(ctx).into_owned();
+    let part = p[1].text(ctx).into_owned();
+    let Ok(uri) = parse_uri(&text) else { return Ok(-1) };
+    let (from, to, insert): (usize, usize, Vec<u8>) = if user {
+        match uri.user {
+            Some(u) if part.is_empty() => {
+                // the user, any password, and the `@`
+                let end = uri.password.map_or(u.end(), |pw| pw.end());
+                (u.off as usize, end + 1, Vec::new())
+            }
+            Some(u) => (u.off as usize, u.end(), part),
+            None if part.is_empty() => return Ok(1),
+            None => (uri.host.off as usize, uri.host.off as usize, [&part[..], b"@"].concat()),
+        }
+    } else {
+        (uri.host.off as usize, uri.host.end(), part)
+    };
+    let out = [&text[..from], &insert[..], &text[to..]].concat();
+    var.assign(ctx, &Value::str(&out)).map_err(ModError)?;
+    Ok(1)
+}
+
+fn set_uri_user(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    set_uri_part(ctx, p, true)
+}
+
+fn set_uri_host(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    set_uri_part(ctx, p, false)
+}
+
+/// `is_gruu([uri])` (default the Request-URI): 1 a public GRUU (`gr=`
+/// with a value), 2 a temporary one (`gr` alone), -1 none (RFC 5627).
+fn is_gruu_of(text: &[u8]) -> FnResult {
+    let Ok(uri) = parse_uri(text) else { return Ok(-1) };
+    Ok(match uri.params.get(text, "gr") {
+        Some(q) if q.value.is_some() => 1,
+        Some(_) => 2,
+        None => -1,
+    })
+}
+
+fn is_gruu0(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    let Some(ruri) = ctx.ruri().map(<[u8]>::to_vec) else { return Ok(-1) };
+    is_gruu_of(&ruri)
+}
+
+fn is_gruu1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    is_gruu_of(&p[0].text(ctx))
+}
+
+/// The option tags is_supported knows (Kamailio's list); another name is
+/// refused at start-up.
+const SUPPORTED_OPTIONS: [&str; 6] = ["path", "100rel", "timer", "eventlist", "gruu", "outbound"];
+
+fn supported_option_fixup(p: &mut [Param]) -> Result<(), String> {
+    let Some(Param::Str(name)) = p.first() else { return Ok(()) };
+    let n = String::from_utf8_lossy(name).to_ascii_lowercase();
+    if !SUPPORTED_OPTIONS.contains(&n.as_str()) {
+        return Err(format!("unknown option <{n}> (known: {})", SUPPORTED_OPTIONS.join(", ")));
+    }
+    p[0] = Param::Str(n.into_bytes().into());
+    Ok(())
+}
+
+/// `is_supported(option)`: the option tag is in a Supported header (`k`
+/// included).
+fn is_supported(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let want = p[0].text(ctx).into_owned();
+    let buf = ctx.msg.buf();
+    let mut found = false;
+    for h in ctx.msg.headers().iter().filter(|h| h.kind == HeaderKind::Supported) {
+        // a header that is not a token list holds no option
+        let _ = sipr_sdk::sip::visit_tokens(buf, h.value, |t| found |= t.get(buf).eq_ignore_ascii_case(&want));
+    }
+    rc(found)
+}
+
+/// `hdr_date_check(tdiff)`: the Date header is no more than `tdiff`
+/// seconds old: -1 without a Date that parses, -4 when older.
+fn hdr_date_check(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let tdiff = p[0].int(ctx);
+    let buf = ctx.msg.buf();
+    let Some(h) = ctx.msg.headers().iter().find(|h| h.kind == HeaderKind::Date) else { return Ok(-1) };
+    let Ok(date) = sipr_sdk::sip::SipDate::parse(buf, h.value) else { return Ok(-1) };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    Ok(if date.to_unix() + tdiff >= now { 1 } else { -4 })
+}
+
 /// 200 to an OPTIONS for the server itself (no user in the R-URI).
 fn options_reply(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     if ctx.msg.method() != Some(Method::Options) {
@@ -201,6 +419,23 @@ sipr_sdk::module! {
         ("tel2sip", [Fmt, Fmt, WritablePv], ANY, tel2sip),
         ("cmp_uri", [Fmt, Fmt], ANY, cmp_uri),
         ("options_reply", [], REQ, options_reply),
+        ("uri_param_any", [Fmt], REQ, uri_param_any),
+        ("get_uri_param", [Fmt, WritablePv], REQ, get_uri_param),
+        ("uri_param_rm", [Fmt], REQ, uri_param_rm),
+        ("is_e164", [Pv], ANY, is_e164),
+        ("is_uri", [Pv], ANY, is_uri),
+        ("is_tel_number", [Fmt], ANY, is_tel_number),
+        ("is_numeric", [Fmt], ANY, is_numeric),
+        ("is_alphanum", [Fmt], ANY, is_alphanum),
+        ("is_alphanumex", [Fmt, Fmt], ANY, is_alphanumex),
+        ("cmp_aor", [Fmt, Fmt], ANY, cmp_aor),
+        ("cmp_hdr_name", [Fmt, Fmt], ANY, cmp_hdr_name),
+        ("set_uri_user", [WritablePv, Pv], ANY, set_uri_user),
+        ("set_uri_host", [WritablePv, Pv], ANY, set_uri_host),
+        ("is_gruu", [], ANY, is_gruu0),
+        ("is_gruu", [Fmt], ANY, is_gruu1),
+        ("is_supported", [Str], ANY, is_supported, supported_option_fixup),
+        ("hdr_date_check", [IntOrPv], ANY, hdr_date_check),
     ],
     params: [
         ("options_accept", Str, set_options_accept),
