@@ -554,7 +554,16 @@ request_route {
     set.rpc("htable.sets", &[s("t"), s("m"), s("hello")]).unwrap();
     let got = set.rpc("htable.get", &[s("t"), s("n")]).unwrap();
     assert_eq!(got.member("item").and_then(|i| i.member("value")), Some(&V::Int(42)));
-    let V::Array(items) = set.rpc("htable.dump", &[s("t")]).unwrap() else { panic!("dump is a list") };
+    // the dump lists buckets, each with its items (Kamailio's layout)
+    let V::Array(buckets) = set.rpc("htable.dump", &[s("t")]).unwrap() else { panic!("dump is a list") };
+    let items: Vec<&V> = buckets
+        .iter()
+        .filter_map(|b| match b.member("slot") {
+            Some(V::Array(items)) => Some(items),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     assert!(items.iter().any(|i| i.member("name") == Some(&s("m")) && i.member("value") == Some(&s("hello"))));
     let r2 = run_on(&prog, common::INVITE);
     assert!(r2.logs.iter().any(|l| l.contains("1 [1] [str]")), "{:?}", r2.logs);

@@ -39,6 +39,8 @@ pub enum OpKind {
         name: &'static str,
         /// Fixed-up parameters.
         params: Box<[Param]>,
+        /// A Kamailio core action: leaves `$rc` alone as a statement.
+        core_action: bool,
     },
     /// `route(X)`.
     Route(usize),
@@ -177,6 +179,8 @@ pub enum CExpr {
         name: &'static str,
         /// Parameters.
         params: Box<[Param]>,
+        /// A Kamailio core action: sets `$rc` to 0 in a condition.
+        core_action: bool,
     },
     /// `route(X)` used as a value.
     Route(usize),
@@ -612,7 +616,7 @@ impl Compiler<'_> {
         let kind = match &s.kind {
             StmtKind::Call { name, args } => {
                 let (f, name, params) = self.call(name, args, s.at)?;
-                OpKind::Call { f, name, params }
+                OpKind::Call { f, name, params, core_action: super::corefn::is_core_action(name) }
             }
             StmtKind::Route(name) => OpKind::Route(self.route_ref(RouteKind::Request, name, s.at)?),
             StmtKind::Assign { pv, value } => {
@@ -948,7 +952,7 @@ impl Compiler<'_> {
             }
             ExprKind::Call { name, args } => {
                 let (f, name, params) = self.call(name, args, e.at)?;
-                CExpr::Call { f, name, params }
+                CExpr::Call { f, name, params, core_action: super::corefn::is_core_action(name) }
             }
             ExprKind::Unary(UnOp::Defined, inner) => match &inner.kind {
                 ExprKind::Pv(p) => CExpr::Defined(Box::new(self.pv(p, inner.at)?)),

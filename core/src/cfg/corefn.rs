@@ -21,6 +21,29 @@ macro_rules! def {
 }
 
 /// Every core function.
+/// Functions sipr's core provides that Kamailio's modules export (kex,
+/// corex): like every module function, they set `$rc`. The others are
+/// Kamailio's core actions, which leave `$rc` alone as statements and set
+/// it to 0 in a condition (measured on the bed, `core:rc.*`).
+const MODULE_OWNED: &[&str] = &[
+    "setbflag",
+    "resetbflag",
+    "isbflagset",
+    "setsflag",
+    "resetsflag",
+    "issflagset",
+    "append_branch",
+    "is_myself",
+    "isdsturiset",
+    "resetdsturi",
+    "setdsturi",
+];
+
+/// Whether `name` is one of Kamailio's core actions (see [`MODULE_OWNED`]).
+pub fn is_core_action(name: &str) -> bool {
+    !MODULE_OWNED.contains(&name) && CORE_FUNCTIONS.iter().any(|f| f.name == name)
+}
+
 pub static CORE_FUNCTIONS: &[FnDef] = &[
     def!("forward", [], REQ, forward0),
     def!("forward", [K::Fmt], REQ, forward1),
@@ -74,7 +97,6 @@ pub static CORE_FUNCTIONS: &[FnDef] = &[
     def!("isdsturiset", [], ANY, isdsturiset),
     def!("resetdsturi", [], ANY, resetdsturi),
     def!("setdsturi", [K::Fmt], ANY, setdsturi),
-    def!("len_gt", [K::IntOrPv], ANY, len_gt),
     def!("set_forward_no_connect", [], ANY, set_forward_no_connect),
     def!("set_reply_no_connect", [], ANY, set_reply_no_connect),
     def!("set_forward_close", [], ANY, set_forward_close),
@@ -325,9 +347,6 @@ fn setdsturi(ctx: &mut Ctx<'_>, p: &P) -> i32 {
     ctx.dst_uri = Some(v);
     1
 }
-fn len_gt(ctx: &mut Ctx<'_>, p: &P) -> i32 {
-    rc(ctx.msg.buf().len() as i64 > p[0].int(ctx))
-}
 fn set_forward_no_connect(ctx: &mut Ctx<'_>, _: &P) -> i32 {
     ctx.send_flags.forward_no_connect = true;
     1
@@ -401,7 +420,8 @@ fn forward_to(ctx: &mut Ctx<'_>, host: Option<Vec<u8>>, port: Option<u16>) -> i3
             return -1;
         }
     };
-    match ctx.out.send(Dest::Host { host: &host, port, proto: Some(send_proto) }, &data) {
+    let conn = ctx.send_flags.forward();
+    match ctx.out.send(Dest::Host { host: &host, port, proto: Some(send_proto), conn }, &data) {
         Ok(()) => 1,
         Err(e) => {
             log::error!("forward: send failed: {e}");
@@ -494,5 +514,6 @@ pub fn forward_reply_upstream(ctx: &mut Ctx<'_>) -> Result<(), String> {
     };
     let proto = Proto::from_name(&String::from_utf8_lossy(next.transport.get(buf)));
     let data = crate::sip::forward_reply(ctx.msg, ctx.lumps.clone()).map_err(|e| e.to_string())?;
-    ctx.out.send(Dest::Host { host: &host, port, proto }, &data)
+    let conn = ctx.send_flags.forward();
+    ctx.out.send(Dest::Host { host: &host, port, proto, conn }, &data)
 }

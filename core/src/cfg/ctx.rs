@@ -118,6 +118,8 @@ pub enum Dest<'a> {
         port: Option<u16>,
         /// Transport, when fixed.
         proto: Option<Proto>,
+        /// What a connection-oriented send may do (`set_forward_*`).
+        conn: ConnFlags,
     },
     /// Back to the sender of the message being processed (a reply), on
     /// the socket or connection it came from: over UDP and SCTP to the
@@ -127,7 +129,19 @@ pub enum Dest<'a> {
     Source {
         /// Send to the source port whatever the Via says.
         symmetric: bool,
+        /// What a connection-oriented send may do (`set_reply_*`).
+        conn: ConnFlags,
     },
+}
+
+/// What a send over a connection (TCP) may do: open a new connection when
+/// none is open to the destination, and keep the connection after.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnFlags {
+    /// Send only on a connection already open (fails otherwise).
+    pub no_connect: bool,
+    /// Close the connection once the message is written.
+    pub close: bool,
 }
 
 /// A message as a [`Recorder`] kept it.
@@ -182,7 +196,7 @@ pub struct Recorder {
 impl Outbound for Recorder {
     fn send(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
         let (host, port, proto, to_source) = match dest {
-            Dest::Host { host, port, proto } => (host.to_vec(), port, proto, false),
+            Dest::Host { host, port, proto, .. } => (host.to_vec(), port, proto, false),
             Dest::Source { .. } => (Vec::new(), None, None, true),
         };
         self.sent.push(Outgoing { host, port, proto, to_source, data: data.to_vec() });
@@ -394,6 +408,18 @@ pub struct SendFlags {
     pub reply_close: bool,
 }
 
+impl SendFlags {
+    /// The flags of a forwarded request.
+    pub fn forward(&self) -> ConnFlags {
+        ConnFlags { no_connect: self.forward_no_connect, close: self.forward_close }
+    }
+
+    /// The flags of a reply.
+    pub fn reply(&self) -> ConnFlags {
+        ConnFlags { no_connect: self.reply_no_connect, close: self.reply_close }
+    }
+}
+
 impl Drop for Ctx<'_> {
     fn drop(&mut self) {
         // AVPs die with the message; their list's storage and string
@@ -451,7 +477,7 @@ impl<'m> Ctx<'m> {
             advertised_address: None,
             advertised_port: None,
             send_socket: None,
-            retcode: 1,
+            retcode: 0,
             dropped: false,
             started: std::cell::Cell::new(0),
             send_flags: SendFlags::default(),

@@ -101,10 +101,12 @@ impl Exec<'_> {
     #[inline]
     fn op(&mut self, op: &Op, ctx: &mut Ctx<'_>) -> Flow {
         match &op.kind {
-            OpKind::Call { f, params, .. } => {
+            OpKind::Call { f, params, core_action, .. } => {
                 ctx.cfg_line = op.at.line;
                 let code = f(ctx, params) as i64;
-                ctx.retcode = code;
+                if !core_action {
+                    ctx.retcode = code;
+                }
                 if code == 0 {
                     Flow::Exit
                 } else {
@@ -316,10 +318,10 @@ impl Exec<'_> {
             CExpr::Bin(BinOp::And, a, b, _) => Ok(self.test(a, ctx, at)? && self.test(b, ctx, at)?),
             CExpr::Bin(BinOp::Or, a, b, _) => Ok(self.test(a, ctx, at)? || self.test(b, ctx, at)?),
             CExpr::Unary(UnOp::Not, a, _) => Ok(!self.test(a, ctx, at)?),
-            CExpr::Call { f, params, .. } => {
+            CExpr::Call { f, params, core_action, .. } => {
                 ctx.cfg_line = at.at.line;
                 let code = f(ctx, params) as i64;
-                ctx.retcode = code;
+                ctx.retcode = if *core_action { 0 } else { code };
                 if code == 0 {
                     return Err(Flow::Exit);
                 }
@@ -356,9 +358,9 @@ impl Exec<'_> {
             | CExpr::Bin(BinOp::And | BinOp::Or, ..)
             | CExpr::Unary(UnOp::Not, ..) => {
                 let code = match e {
-                    CExpr::Call { f, params, .. } => {
+                    CExpr::Call { f, params, core_action, .. } => {
                         let c = f(ctx, params) as i64;
-                        ctx.retcode = c;
+                        ctx.retcode = if *core_action { 0 } else { c };
                         if c == 0 {
                             return Err(Ok(Flow::Exit));
                         }

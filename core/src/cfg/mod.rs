@@ -37,8 +37,8 @@ pub use compile::{
 };
 pub use corefn::forward_reply_upstream;
 pub use ctx::{
-    Avp, Branch, CoreInfo, Ctx, Dest, ListenAddr, MsgArena, Outbound, Outgoing, ProcState, Recorder, RouteMask,
-    RouteType, SendFlags, Xavp,
+    Avp, Branch, ConnFlags, CoreInfo, Ctx, Dest, ListenAddr, MsgArena, Outbound, Outgoing, ProcState, Recorder,
+    RouteMask, RouteType, SendFlags, Xavp,
 };
 pub use exec::Outcome;
 /// The compiled regex type of function parameters.

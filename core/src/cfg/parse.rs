@@ -446,6 +446,21 @@ impl<'t> Parser<'t> {
                 }
                 "else" => return Err(self.err(t.off, "'else' without 'if'")),
                 "case" | "default" => return Err(self.err(t.off, format!("'{id}' outside a switch"))),
+                // Kamailio's grammar takes a socket unquoted here:
+                // force_send_socket(udp:127.0.0.1:5060)
+                "force_send_socket" if self.is_punct("(")? => {
+                    self.next()?;
+                    let (raw, off) = self.lx.raw_until(b")")?;
+                    let raw = raw.trim();
+                    let text = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
+                    if text.is_empty() {
+                        return Err(self.err(off, "force_send_socket needs a socket: [proto:]address[:port]"));
+                    }
+                    self.expect_punct(")", "to close force_send_socket(")?;
+                    self.end_stmt("force_send_socket(...)")?;
+                    let at = pos(off);
+                    StmtKind::Call { name: id, args: vec![Expr { kind: ExprKind::Str(text.as_bytes().to_vec()), at }] }
+                }
                 _ => {
                     let args = if self.eat_punct("(")? { self.args()? } else { Vec::new() };
                     self.end_stmt(&format!("{id}(...)"))?;

@@ -912,14 +912,7 @@ fn get_time<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     let (y, m, d) = civil(days);
-    let yday = days - {
-        let mut jan1 = days - 400;
-        // walk back to Jan 1 of year y
-        while civil(jan1).0 < y {
-            jan1 += 1;
-        }
-        jan1
-    };
+    let yday = days - crate::sip::days_from_civil(y, 1, 1);
     Value::Int(match &f[..] {
         b"sec" => secs % 60,
         b"min" => secs / 60 % 60,

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::net::{SocketAddr, UdpSocket};
 
 use super::tcp::TcpClient;
-use crate::cfg::{CoreInfo, Ctx, Dest, MsgArena, Outbound, ProcState, Program};
+use crate::cfg::{ConnFlags, CoreInfo, Ctx, Dest, MsgArena, Outbound, ProcState, Program};
 use crate::net::{Proto, RecvInfo};
 use crate::sip::SipMsg;
 
@@ -135,21 +135,21 @@ impl Out<'_, '_> {
     fn send_unguarded(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
         let net = self.net;
         match dest {
-            Dest::Source { symmetric } => {
+            Dest::Source { symmetric, conn: flags } => {
                 let to = if symmetric { self.src } else { self.reply_to };
                 match self.arrival {
                     Arrival::Udp { sock } => {
                         net.udp[sock].send_to(data, to).map(|_| ()).map_err(|e| format!("send to {to}: {e}"))
                     }
                     Arrival::Tcp { conn } => {
-                        net.tcp.ok_or("TCP is off")?.send_on(conn, self.src, data).map_err(|e| e.to_string())
+                        net.tcp.ok_or("TCP is off")?.send_on(conn, self.src, data, flags).map_err(|e| e.to_string())
                     }
                     Arrival::Sctp { sock } => {
                         net.sctp[sock].send_to(data, to).map(|_| ()).map_err(|e| format!("send to sctp:{to}: {e}"))
                     }
                 }
             }
-            Dest::Host { host, port, proto } => {
+            Dest::Host { host, port, proto, conn: flags } => {
                 let host = std::str::from_utf8(host).map_err(|_| "host is not UTF-8")?;
                 // RFC 3263: SRV when no port, the transport it finds
                 let (to, proto) = net.dns.borrow_mut().resolve_sip(host, port, proto).map_err(|e| e.to_string())?;
@@ -160,7 +160,7 @@ impl Out<'_, '_> {
                             .ok_or("no UDP socket to send from")?;
                         sock.send_to(data, to).map(|_| ()).map_err(|e| format!("send to {to}: {e}"))
                     }
-                    Proto::Tcp => net.tcp.ok_or("TCP is off")?.send_to(to, data).map_err(|e| e.to_string()),
+                    Proto::Tcp => net.tcp.ok_or("TCP is off")?.send_to(to, data, flags).map_err(|e| e.to_string()),
                     Proto::Sctp => {
                         let sock = of_family(net.sctp, &net.sctp_v4, to).ok_or("no SCTP socket to send from")?;
                         sock.send_to(data, to).map(|_| ()).map_err(|e| format!("send to sctp:{to}: {e}"))
@@ -207,12 +207,12 @@ fn reply_to_bad(
     };
     match crate::sip::local_reply(msg, code, reason, &opts) {
         Ok(data) => {
-            let _ = out.send(Dest::Source { symmetric: force_rport }, &data);
+            let _ = out.send(Dest::Source { symmetric: force_rport, conn: ConnFlags::default() }, &data);
         }
         // the headers a reply copies are the broken ones: copy their lines
         Err(_) => {
             if let Some(data) = crate::sip::salvage_reply(msg.buf(), code, reason, &tag) {
-                let _ = out.send(Dest::Source { symmetric: force_rport }, &data);
+                let _ = out.send(Dest::Source { symmetric: force_rport, conn: ConnFlags::default() }, &data);
             }
         }
     }
@@ -258,7 +258,7 @@ pub(super) fn answer_unparsable(data: &[u8], code: u16, reason: &str, secret: u6
     let tag = format!("{:08x}", crate::hash::id64(&[&secret.to_be_bytes(), data]) as u32);
     match crate::sip::salvage_reply(data, code, reason, &tag) {
         Some(reply) => {
-            let _ = out.send(Dest::Source { symmetric: false }, &reply);
+            let _ = out.send(Dest::Source { symmetric: false, conn: ConnFlags::default() }, &reply);
             true
         }
         None => false,

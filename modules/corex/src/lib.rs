@@ -20,7 +20,9 @@ fn send_data(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let u = Uri::parse(&uri, Span::from_range(0, uri.len()))?;
     let host = u.host.get(&uri).to_vec();
     let proto = u.transport(&uri).and_then(|t| sipr_sdk::net::Proto::from_name(&String::from_utf8_lossy(t)));
-    ctx.out.send(Dest::Host { host: &host, port: u.port, proto }, &data).map_err(ModError)?;
+    ctx.out
+        .send(Dest::Host { host: &host, port: u.port, proto, conn: ctx.send_flags.forward() }, &data)
+        .map_err(ModError)?;
     Ok(1)
 }
 

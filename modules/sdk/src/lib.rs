@@ -585,7 +585,7 @@ pub mod reply {
             },
         )?;
         ctx.out
-            .send(Dest::Source { symmetric: ctx.force_rport }, &data)
+            .send(Dest::Source { symmetric: ctx.force_rport, conn: ctx.send_flags.reply() }, &data)
             .map_err(|e| ModError(format!("cannot send the reply: {e}")))?;
         Ok(Sent::Yes)
     }

@@ -15,6 +15,7 @@ use sipr_locking::net::{recv_with_fd, send_with_fd, wait_writable};
 
 use super::table::ConnTable;
 use super::{Op, Packet};
+use crate::cfg::ConnFlags;
 
 /// Why a TCP send failed.
 #[derive(Debug)]
@@ -27,6 +28,9 @@ pub enum TcpError {
     Write(SocketAddr, std::io::Error),
     /// The TCP main refused or did not answer (connection limit, shutdown).
     Main(String),
+    /// No connection was open and the script forbade opening one
+    /// (`set_forward_no_connect`, `set_reply_no_connect`).
+    NotConnected(SocketAddr),
 }
 
 impl std::fmt::Display for TcpError {
@@ -36,6 +40,7 @@ impl std::fmt::Display for TcpError {
             TcpError::SendTimeout(a) => write!(f, "send to tcp:{a} timed out; connection closed"),
             TcpError::Write(a, e) => write!(f, "send to tcp:{a}: {e}"),
             TcpError::Main(e) => write!(f, "tcp: {e}"),
+            TcpError::NotConnected(a) => write!(f, "no open connection to tcp:{a}, and opening one is not allowed"),
         }
     }
 }
@@ -103,38 +108,61 @@ impl TcpClient {
     }
 
     /// Sends on connection `id` (a message's own connection); when it has
-    /// been closed meanwhile, to `peer` on a connection found or opened.
-    pub fn send_on(&self, id: u32, peer: SocketAddr, data: &[u8]) -> Result<(), TcpError> {
-        match self.send_existing(id, peer, data) {
+    /// been closed meanwhile, to `peer` on a connection found or opened
+    /// (unless `flags` forbid opening one).
+    pub fn send_on(&self, id: u32, peer: SocketAddr, data: &[u8], flags: ConnFlags) -> Result<(), TcpError> {
+        match self.send_existing(id, peer, data, flags) {
             Some(r) => r,
-            None => self.send_to(peer, data),
+            None => self.send_to(peer, data, flags),
         }
     }
 
-    /// Sends to `to`: on the open connection to it, else on a new one.
-    pub fn send_to(&self, to: SocketAddr, data: &[u8]) -> Result<(), TcpError> {
+    /// Sends to `to`: on the open connection to it, else on a new one
+    /// (unless `flags` forbid opening one).
+    pub fn send_to(&self, to: SocketAddr, data: &[u8], flags: ConnFlags) -> Result<(), TcpError> {
         if let Some(id) = self.table.find(to) {
-            if let Some(r) = self.send_existing(id, to, data) {
+            if let Some(r) = self.send_existing(id, to, data, flags) {
                 return r;
             }
+        }
+        if flags.no_connect {
+            return Err(TcpError::NotConnected(to));
         }
         let stream = TcpStream::connect_timeout(&to, self.connect_timeout).map_err(|e| TcpError::Connect(to, e))?;
         let _ = stream.set_nodelay(true);
         stream.set_nonblocking(true).map_err(|e| TcpError::Connect(to, e))?;
         let local = self.locals.iter().find(|(_, v4)| *v4 == to.is_ipv4()).or(self.locals.first()).map_or(0, |l| l.0);
         let id = self.adopt(stream.as_fd(), local)?;
-        self.write(id, &stream, to, data)
+        self.write_then(id, &stream, to, data, flags)
     }
 
     /// Sends on connection `id` when it is still open (`None` when not).
-    fn send_existing(&self, id: u32, peer: SocketAddr, data: &[u8]) -> Option<Result<(), TcpError>> {
+    fn send_existing(&self, id: u32, peer: SocketAddr, data: &[u8], flags: ConnFlags) -> Option<Result<(), TcpError>> {
         let mine = self.owned.borrow().get(&id).cloned();
         if let Some(stream) = mine {
-            return Some(self.write(id, &stream, peer, data));
+            return Some(self.write_then(id, &stream, peer, data, flags));
         }
         let fd = self.fetch(id)?;
         let stream = TcpStream::from(fd);
-        Some(self.write(id, &stream, peer, data))
+        Some(self.write_then(id, &stream, peer, data, flags))
+    }
+
+    /// [`Self::write`], then the connection closed when `flags` ask: a
+    /// shutdown reaches the socket whichever process holds a copy, so
+    /// the peer sees the close and the reader cleans up on its EOF.
+    fn write_then(
+        &self,
+        id: u32,
+        stream: &TcpStream,
+        peer: SocketAddr,
+        data: &[u8],
+        flags: ConnFlags,
+    ) -> Result<(), TcpError> {
+        self.write(id, stream, peer, data)?;
+        if flags.close {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        Ok(())
     }
 
     /// Asks the TCP main for a copy of connection `id`'s descriptor.

@@ -4,6 +4,7 @@
 //! connections that end, break the framing, grow a message past the size
 //! limit, or stay idle longer than `tcp_connection_lifetime`.
 
+use crate::cfg::ConnFlags;
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
@@ -177,7 +178,7 @@ fn handle_frames(net: &Net<'_>, id: u32, conn: &mut Conn, proc: &mut ProcState) 
             Frame::KeepAlive { len, ping } => {
                 if ping {
                     if let Some(tcp) = net.tcp {
-                        let _ = tcp.send_on(id, conn.peer, b"\r\n");
+                        let _ = tcp.send_on(id, conn.peer, b"\r\n", ConnFlags { no_connect: true, close: false });
                     }
                 }
                 start += len;
