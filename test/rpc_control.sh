@@ -68,7 +68,7 @@ def check(cond, what):
         sys.exit(1)
 
 # pretty_format defaults to 1: one value per line, indented
-check(rpc_text("core.psx").count(b"\n") > 5 and b"\n  " in rpc_text("core.psx"), "pretty replies by default")
+check(rpc_text("core.psx").count(b"\n") > 5 and b"\n\t\t" in rpc_text("core.psx"), "pretty replies by default (tab-indented, as Kamailio)")
 ps = rpc("core.ps")["result"]
 descs = ps[1::2]
 check(all(isinstance(p, int) for p in ps[0::2]), "core.ps: pid, description pairs")

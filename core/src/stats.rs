@@ -74,26 +74,26 @@ pub fn rpc_reset_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
 /// The core's own RPC commands (modules add theirs): statistics,
 /// `core.ps`, `core.version`.
 pub static CORE_RPCS: &[crate::rpc::RpcDef] = &[
-    crate::rpc::RpcDef {
-        name: "stats.get_statistics",
-        doc: "Counters: all, group: or group:name",
-        call: rpc_get_statistics,
-    },
+    crate::rpc::RpcDef { name: "stats.get_statistics", doc: "get core and modules stats", call: rpc_get_statistics },
     crate::rpc::RpcDef {
         name: "stats.reset_statistics",
-        doc: "Reset counters: group:name or all",
+        doc: "reset core and modules stats (silent operation)",
         call: rpc_reset_statistics,
     },
-    crate::rpc::RpcDef { name: "core.ps", doc: "The server's processes", call: crate::runtime::procs::rpc_ps },
+    crate::rpc::RpcDef {
+        name: "core.ps",
+        doc: "Returns the description of running processes.",
+        call: crate::runtime::procs::rpc_ps,
+    },
     crate::rpc::RpcDef {
         name: "core.psx",
-        doc: "The server's processes, with their index",
+        doc: "Returns the detailed description of running processes.",
         call: crate::runtime::procs::rpc_psx,
     },
-    crate::rpc::RpcDef { name: "core.version", doc: "Version", call: rpc_version },
+    crate::rpc::RpcDef { name: "core.version", doc: "Returns the version string of the server.", call: rpc_version },
     crate::rpc::RpcDef {
         name: "core.tcp_list",
-        doc: "The open TCP connections",
+        doc: "Returns tcp connections details.",
         call: crate::runtime::tcp::table::rpc_tcp_list,
     },
 ];

@@ -671,7 +671,7 @@ fn modules_declare_extra_processes() {
     let procs = set.extra_processes();
     assert_eq!(procs.len(), 1);
     let (module, p) = procs[0];
-    assert_eq!((module, p.desc, p.count), ("test_faulty", "test_faulty worker", 2));
+    assert_eq!((module, p.desc, (p.count)()), ("test_faulty", "test_faulty worker", 2));
     // the body runs (the runtime forks for it); its panic stays inside
     common::capture_logs();
     (p.run)(1);

@@ -95,7 +95,7 @@ def case_uses():
                 case = line.split()[1]
                 continue
             where = f"{suite}:{case}"
-            if line.startswith("%rpc "):
+            if line.startswith(("%rpc ", "%rpcfifo ")):
                 uses.setdefault(("rpc", line.split()[1]), []).append(where)
                 continue
             if line.startswith("%"):
@@ -132,10 +132,12 @@ def table():
              "- **same**: sipr has it and the bed ran it on both servers with the same result (the case named; "
              "differences where sipr follows the RFC are in `test/diff/deliberate`).",
              "- **sipr has it, no bed case yet**: implemented, not yet compared.",
+             "- a note: present, and the note says how (refused at start-up, deliberately different, compared "
+             "in part).",
              "- **not implemented**: with the reason.",
              "- **refused at start-up**: a setting sipr parses but does not support yet is refused with its "
              "file:line:column, never ignored.", ""]
-    totals = {"same": 0, "no case": 0, "missing": 0}
+    totals = {"same": 0, "noted": 0, "no case": 0, "missing": 0}
     unexplained = []
     for module in MODULES:
         rows = []
@@ -149,7 +151,7 @@ def table():
                 # taken by the cfg parser but refused at start-up, or a
                 # deliberate difference: the note says which
                 state = note_here
-                totals["no case"] += 1
+                totals["noted"] += 1
             elif present and cases:
                 state = f"same ({cases[0]}" + (f", +{len(cases) - 1}" if len(cases) > 1 else "") + ")"
                 totals["same"] += 1
@@ -193,8 +195,9 @@ def table():
               "| kind | export | state |", "|---|---|---|"] + rows + [""]
     if unexplained:
         raise SystemExit("compat: no reason in test/diff/compat-notes for what sipr lacks:\n  " + "\n  ".join(unexplained))
-    lines.insert(2, f"Totals: {totals['same']} same, {totals['no case']} implemented without a bed case yet, "
-                    f"{totals['missing']} not implemented.")
+    lines.insert(2, f"Totals: {totals['same']} same, {totals['noted']} present with a note (refused at start-up, "
+                    f"deliberately different, or compared in part), {totals['no case']} implemented without a bed "
+                    f"case yet, {totals['missing']} not implemented.")
     lines.insert(3, "")
     return "\n".join(lines) + "\n"
 

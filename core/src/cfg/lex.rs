@@ -7,7 +7,7 @@
 pub enum Tok {
     /// An identifier: `[A-Za-z_][A-Za-z0-9_]*`.
     Ident(String),
-    /// An integer literal (decimal or `0x` hex).
+    /// An integer literal (decimal, `0x` hex or `0` octal).
     Int(i64),
     /// A string literal, escapes resolved.
     Str(Vec<u8>),
@@ -198,6 +198,13 @@ impl<'t> Lexer<'t> {
             // "1.5" and friends: Kamailio has no floats
             return Err(LexError { off, msg: format!("bad number or address '{text}'") });
         }
+        // a leading 0 makes an octal number, as in Kamailio's grammar
+        // (file modes: 0660)
+        if text.len() > 1 && text.starts_with('0') {
+            return i64::from_str_radix(&text[1..], 8)
+                .map(Tok::Int)
+                .map_err(|_| LexError { off, msg: format!("bad octal number '{text}'") });
+        }
         text.parse::<i64>().map(Tok::Int).map_err(|_| LexError { off, msg: format!("number out of range '{text}'") })
     }
 
@@ -305,6 +312,12 @@ mod tests {
             }
             v.push(t);
         }
+    }
+
+    #[test]
+    fn numbers_decimal_hex_octal() {
+        assert_eq!(toks("0 7 010 0660 0x1F 0007"), [0, 7, 8, 0o660, 31, 7].map(Tok::Int).to_vec());
+        assert!(Lexer::new("09").next_token().unwrap_err().msg.contains("octal"));
     }
 
     #[test]

@@ -187,8 +187,10 @@ impl std::fmt::Debug for ApiDef {
 pub struct ProcDef {
     /// Description, as `core.ps` shows it.
     pub desc: &'static str,
-    /// How many.
-    pub count: u32,
+    /// How many: asked after mod_init, when the module's parameters say
+    /// (jsonrpcs runs its FIFO process only with the FIFO transport); a
+    /// panic counts as none.
+    pub count: fn() -> u32,
     /// The process body, given its index (0..count); it returns when the
     /// process should exit.
     pub run: fn(u32),

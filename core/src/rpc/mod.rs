@@ -124,8 +124,18 @@ pub fn call(name: &str, params: &[RpcValue]) -> Result<RpcValue, RpcError> {
             Ok(RpcValue::Array(names.into_iter().map(|n| RpcValue::Str(n.to_string())).collect()))
         }
         "system.methodHelp" => {
-            let m = text_param(params, 0, "method name")?;
-            let c = commands().iter().find(|c| c.name == m).ok_or_else(|| RpcError::new(500, "Method Not Found"))?;
+            let m =
+                params.first().and_then(RpcValue::as_text).ok_or_else(|| RpcError::new(400, "Method Name Expected"))?;
+            // the help strings are Kamailio's, word for word: kamcmd users
+            // read them
+            match m.as_str() {
+                "system.listMethods" => {
+                    return Ok(RpcValue::Str("Lists all RPC methods supported by the server.".into()))
+                }
+                "system.methodHelp" => return Ok(RpcValue::Str("Print the help string for given method.".into())),
+                _ => {}
+            }
+            let c = commands().iter().find(|c| c.name == m).ok_or_else(|| RpcError::new(400, "command not found"))?;
             Ok(RpcValue::Str(c.doc.to_string()))
         }
         _ => {

@@ -358,10 +358,11 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     // processes modules asked for (ranks from 1000, after the workers)
     let mut mod_rank = 1000;
     for (module, p) in modules.extra_processes() {
-        for i in 0..p.count {
+        let count = (p.count)();
+        for i in 0..count {
             mod_rank += 1;
             // Kamailio's descriptions: "JSONRPCS FIFO"; numbered when several
-            let desc = if p.count == 1 { p.desc.to_string() } else { format!("{} {i}", p.desc) };
+            let desc = if count == 1 { p.desc.to_string() } else { format!("{} {i}", p.desc) };
             sp.spawn(mod_rank, desc, &format!("sipr-{module}"), || {
                 (p.run)(i);
                 // a module process that returns has finished its work:

@@ -536,7 +536,10 @@ fn rpc_get(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
 }
 
 fn rpc_delete(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    need(params, 2, "htable name and key name")?;
+    // Kamailio's text, its missing parenthesis included
+    if params.len() < 2 {
+        return Err(RpcError::new(500, "Not enough parameters (htable name & key name"));
+    }
     let (_, t) = rpc_table(params)?;
     if !t.remove(rpc_key(params, 1).as_bytes()) {
         return Err(RpcError::new(404, "Key not found in htable."));
@@ -586,7 +589,7 @@ fn rpc_setxi(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
 }
 
 fn rpc_setex(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    need(params, 3, "htable name, key name and expire")?;
+    need(params, 3, "htable name, item name and expire")?;
     let (def, t) = rpc_table(params)?;
     let key = rpc_key(params, 1);
     let exp = expiry_in(def, rpc_int(params, 2).max(0) as u64);
@@ -645,7 +648,16 @@ fn tables_listed() -> impl Iterator<Item = &'static (Def, ShmKvTable<'static>)> 
     TABLES.get().map(Vec::as_slice).unwrap_or(&[]).iter().rev()
 }
 
+/// Kamailio's answer when the cfg declares no table.
+fn any_tables() -> Result<(), RpcError> {
+    if TABLES.get().is_none_or(Vec::is_empty) {
+        return Err(RpcError::new(500, "No htables"));
+    }
+    Ok(())
+}
+
 fn rpc_list_tables(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    any_tables()?;
     Ok(RpcValue::Array(
         tables_listed()
             .map(|(d, _)| {
@@ -664,6 +676,7 @@ fn rpc_list_tables(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
 }
 
 fn rpc_stats(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    any_tables()?;
     Ok(RpcValue::Array(
         tables_listed()
             .map(|(d, t)| {
@@ -729,19 +742,19 @@ sipr_sdk::module! {
         sipr_sdk::pv_class!("shtcv", keyed_fixup, get_shtcv),
     ],
     rpcs: [
-        ("htable.get", "Get one item: table, key", rpc_get),
-        ("htable.delete", "Delete one item: table, key", rpc_delete),
-        ("htable.sets", "Set a string item: table, key, value", rpc_sets),
-        ("htable.seti", "Set an integer item: table, key, value", rpc_seti),
-        ("htable.setex", "Set an item's expiry: table, key, seconds", rpc_setex),
-        ("htable.setxs", "Set a string item and its expiry: table, key, value, seconds", rpc_setxs),
-        ("htable.setxi", "Set an integer item and its expiry: table, key, value, seconds", rpc_setxi),
-        ("htable.dump", "Dump a table: table", rpc_dump),
-        ("htable.flush", "Empty a table: table", rpc_flush),
-        ("htable.listTables", "List the tables", rpc_list_tables),
-        ("htable.stats", "Table statistics", rpc_stats),
-        ("htable.reload", "Reload a table from its DB table", rpc_no_db),
-        ("htable.store", "Write a table to its DB table", rpc_no_db),
+        ("htable.get", "Get one key from a hash table.", rpc_get),
+        ("htable.delete", "Delete one key from a hash table.", rpc_delete),
+        ("htable.sets", "Set one key in a hash table to a string value.", rpc_sets),
+        ("htable.seti", "Set one key in a hash table to an integer value.", rpc_seti),
+        ("htable.setex", "Set expire in a hash table for the item referenced by key.", rpc_setex),
+        ("htable.setxs", "Set one key in a hash table to a string value and its expire value.", rpc_setxs),
+        ("htable.setxi", "Set one key in a hash table to an integer value and its expire value.", rpc_setxi),
+        ("htable.dump", "Dump the contents of hash table.", rpc_dump),
+        ("htable.flush", "Flush hash table.", rpc_flush),
+        ("htable.listTables", "List all htables.", rpc_list_tables),
+        ("htable.stats", "Statistics about htables.", rpc_stats),
+        ("htable.reload", "Reload hash table from database.", rpc_no_db),
+        ("htable.store", "Store hash table to database.", rpc_no_db),
     ],
     init: mod_init,
 }

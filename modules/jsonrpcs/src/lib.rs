@@ -440,7 +440,10 @@ sipr_sdk::module! {
         ("dgram_user", Any, set_dgram_user),
         ("dgram_timeout", Int, set_dgram_timeout),
     ],
-    procs: [("JSONRPCS FIFO", 1, fifo_process), ("JSONRPCS DATAGRAM", 1, dgram_process)],
+    procs: [
+        ("JSONRPCS FIFO", u32::from(OPENED.get().is_some_and(|o| o.fifo.is_some())), fifo_process),
+        ("JSONRPCS DATAGRAM", u32::from(OPENED.get().is_some_and(|o| o.dgram.is_some())), dgram_process),
+    ],
     init: mod_init,
     destroy: destroy,
 }

@@ -314,8 +314,8 @@ sipr_sdk::module! {
     params: [("shvset", Str, set_shvset)],
     pvs: [sipr_sdk::pv_class!("shv", shv_fixup, get_shv, set_shv)],
     rpcs: [
-        ("pv.shvGet", "A shared variable, or all of them: [name]", rpc_shv_get),
-        ("pv.shvSet", "Set a shared variable: name, int|str, value", rpc_shv_set),
+        ("pv.shvGet", "Get the value of a shared variable. If no argument, dumps all", rpc_shv_get),
+        ("pv.shvSet", "Set a shared variable (args: name type value)", rpc_shv_set),
     ],
     init: mod_init,
 }

@@ -263,7 +263,12 @@ macro_rules! module {
             procs: &[ $( $(
                 $crate::ProcDef {
                     desc: $pdesc,
-                    count: $pcount,
+                    count: {
+                        fn __count() -> u32 {
+                            $crate::guard_hook($pdesc, || Ok::<u32, String>($pcount)).unwrap_or(0)
+                        }
+                        __count
+                    },
                     run: {
                         fn __proc(i: u32) {
                             $crate::guard_unit($pdesc, || $prun(i))

@@ -173,6 +173,6 @@ sipr_sdk::module! {
         ("sl_forward_reply", [IntOrPv, Spve], RouteMask::REPLY, sl_forward_reply),
     ],
     params: [],
-    rpcs: [("sl.stats", "Stateless reply counters", rpc_stats)],
+    rpcs: [("sl.stats", "Print reply statistics.", rpc_stats)],
     init: mod_init,
 }
