@@ -256,36 +256,22 @@ fn cmp_hdr_name(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 /// `set_uri_user(uri_pv, user_pv)` / `set_uri_host(uri_pv, host_pv)`:
 /// the URI in the variable with that part replaced (an empty user
 /// removes `user@`, a URI without one gains it).
-fn set_uri_part(ctx: &mut Ctx<'_>, p: &[Param], user: bool) -> FnResult {
+fn set_uri_part(ctx: &mut Ctx<'_>, p: &[Param], part: sipr_sdk::UriPart) -> FnResult {
     let Param::Pv(var) = &p[0] else { return Err("needs a writable PV".into()) };
     let text = p[0].text(ctx).into_owned();
-    let part = p[1].text(ctx).into_owned();
+    let new = p[1].text(ctx).into_owned();
     let Ok(uri) = parse_uri(&text) else { return Ok(-1) };
-    let (from, to, insert): (usize, usize, Vec<u8>) = if user {
-        match uri.user {
-            Some(u) if part.is_empty() => {
-                // the user, any password, and the `@`
-                let end = uri.password.map_or(u.end(), |pw| pw.end());
-                (u.off as usize, end + 1, Vec::new())
-            }
-            Some(u) => (u.off as usize, u.end(), part),
-            None if part.is_empty() => return Ok(1),
-            None => (uri.host.off as usize, uri.host.off as usize, [&part[..], b"@"].concat()),
-        }
-    } else {
-        (uri.host.off as usize, uri.host.end(), part)
-    };
-    let out = [&text[..from], &insert[..], &text[to..]].concat();
+    let out = sipr_sdk::rebuild_uri(&text, &uri, part, Some(&new));
     var.assign(ctx, &Value::str(&out)).map_err(ModError)?;
     Ok(1)
 }
 
 fn set_uri_user(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    set_uri_part(ctx, p, true)
+    set_uri_part(ctx, p, sipr_sdk::UriPart::User)
 }
 
 fn set_uri_host(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    set_uri_part(ctx, p, false)
+    set_uri_part(ctx, p, sipr_sdk::UriPart::Host)
 }
 
 /// `is_gruu([uri])` (default the Request-URI): 1 a public GRUU (`gr=`
