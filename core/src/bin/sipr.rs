@@ -55,6 +55,8 @@ fn default_cfg() -> std::path::PathBuf {
 }
 
 fn main() -> ExitCode {
+    // `$Tb`: when the server started (before any fork)
+    sipr_core::cfg::mark_boot();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--parse") {
         return parse_files(&args[1..]);

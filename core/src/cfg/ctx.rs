@@ -270,6 +270,8 @@ impl CoreInfo {
 pub struct ProcState {
     /// `$var` slots, one per name the program uses.
     pub vars: Vec<Stored>,
+    /// `$vn` slots (unset ones read `$null`).
+    pub null_vars: Vec<Stored>,
     /// A buffer assignments copy through, so that `$var(x) = $rU` does not
     /// allocate once warm.
     pub scratch: Vec<u8>,

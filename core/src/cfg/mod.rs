@@ -23,7 +23,9 @@ mod params;
 mod parse;
 mod preprocess;
 mod pv;
+mod pv_msg;
 mod subst;
+mod timefmt;
 mod transform;
 mod value;
 
@@ -51,7 +53,9 @@ pub use pv::{
     parse_socket, rebuild_uri, Format, Names, PvArg, PvClass, PvFixup, PvGet, PvIndex, PvRef, PvRegistry, PvSet,
     PvSyntax, UriPart, XavpPath,
 };
+pub use pv_msg::mark_boot;
 pub use subst::{split_subst, SubstExpr};
+pub use timefmt::{ctime, strftime};
 pub use transform::{TrParam, Transform};
 pub use value::{str_to_int, Stored, Value};
 

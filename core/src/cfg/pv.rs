@@ -160,6 +160,7 @@ impl PvRef {
 pub struct Names {
     vars: HashMap<String, u32>,
     avps: HashMap<String, u32>,
+    null_vars: HashMap<String, u32>,
 }
 
 impl Names {
@@ -167,6 +168,13 @@ impl Names {
     pub fn var_slot(&mut self, name: &str) -> u32 {
         let n = self.vars.len() as u32;
         *self.vars.entry(name.to_string()).or_insert(n)
+    }
+
+    /// The slot of `$vn(name)` (variables that can hold `$null`, apart
+    /// from `$var`'s).
+    pub fn vn_slot(&mut self, name: &str) -> u32 {
+        let n = self.null_vars.len() as u32;
+        *self.null_vars.entry(name.to_string()).or_insert(n)
     }
 
     /// How many `$var` slots the program needs.
@@ -199,7 +207,7 @@ impl PvRegistry {
     /// The core PVs.
     pub fn core() -> Self {
         let mut r = PvRegistry { classes: HashMap::new() };
-        for c in CORE_PVS {
+        for c in CORE_PVS.iter().chain(super::pv_msg::MSG_PVS) {
             r.classes.insert(c.name, c);
         }
         r
@@ -402,14 +410,14 @@ impl Format {
 // ---------------------------------------------------------------------
 // Helpers for the core getters.
 
-fn no_arg(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
+pub(super) fn no_arg(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
     match inner {
         None => Ok(PvArg::None),
         Some(_) => Err("takes no argument".into()),
     }
 }
 
-fn text_arg(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
+pub(super) fn text_arg(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
     match inner {
         Some(s) if !s.trim().is_empty() => Ok(PvArg::Text(s.trim().as_bytes().into())),
         _ => Err("needs a name in parentheses".into()),
@@ -751,7 +759,7 @@ fn get_hdrc<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     Value::Int(matching_headers(ctx, pv).count() as i64)
 }
 
-fn var_fixup(inner: Option<&str>, _: &PvRegistry, names: &mut Names) -> Result<PvArg, String> {
+pub(super) fn var_fixup(inner: Option<&str>, _: &PvRegistry, names: &mut Names) -> Result<PvArg, String> {
     let name = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("needs a name")?;
     Ok(PvArg::Slot(names.var_slot(name)))
 }
@@ -979,12 +987,10 @@ fn set_br(ctx: &mut Ctx<'_>, _: &PvRef, v: &Value<'_>) -> Result<(), String> {
     }
     Ok(())
 }
+/// `$bR`: every extra branch as a Contact element (`<uri>;q=0.5`, or the
+/// bare URI), joined by ", " as Kamailio prints them.
 fn get_all_branches<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
-    if ctx.branches.is_empty() {
-        return Value::Null;
-    }
-    let parts: Vec<&[u8]> = ctx.branches.iter().map(|b| &b.uri[..]).collect();
-    Value::string(parts.join(&b","[..]))
+    super::pv_msg::all_branches(ctx).map_or(Value::Null, Value::string)
 }
 fn get_fs<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
     match &ctx.send_socket {

@@ -314,6 +314,10 @@ pub(super) fn handle(
     let mut ctx = Ctx::new(msg, rcv, net.info, proc, &mut out).with_arena(&arena);
     // the core's force_rport=yes: as if force_rport() started every route
     ctx.force_rport = prog.core.force_rport;
+    if let Arrival::Tcp { conn } = arrival {
+        // `$conid`
+        ctx.set_module_int("core.conid", i64::from(conn));
+    }
     if is_request {
         if let Some(r) = prog.request_route {
             prog.run(r, &mut ctx);
