@@ -25,6 +25,7 @@ mod preprocess;
 mod pv;
 mod pv_msg;
 mod subst;
+mod textfn;
 mod timefmt;
 mod transform;
 mod value;

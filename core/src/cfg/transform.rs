@@ -102,8 +102,35 @@ pub enum Transform {
     ParamValue(TrParam, u8),
     /// `param.count[,sep]`
     ParamCount(u8),
-    /// `param.exist,name[,sep]`
-    ParamExist(TrParam, u8),
+    /// `param.in,name[,sep]`: 1 or 0
+    ParamIn(TrParam, u8),
+    /// `param.valueat,index[,sep]`
+    ParamValueAt(TrParam, u8),
+    /// `param.name,index[,sep]`
+    ParamName(TrParam, u8),
+    /// A text-to-text function without parameters (`s.sha256`,
+    /// `s.escape.user`, `uri.saor`, ...).
+    Text(TextFn),
+    /// `s.prefixes[,len]` / `s.prefixes.quoted[,len]`
+    Prefixes(Option<TrParam>, bool),
+    /// `s.replace,match,repl`
+    Replace(TrParam, TrParam),
+    /// `s.rm,match`
+    Remove(TrParam),
+    /// `s.count,c`
+    Count(u8),
+    /// `s.after,c` / `s.rafter,c` / `s.before,c` / `s.rbefore,c`
+    Around(u8, Around),
+    /// `s.fmtlines,n,m` (spaces) / `s.fmtlinet,n,m` (tabs)
+    FmtLines(TrParam, TrParam, u8),
+    /// `s.ftime,format`
+    Ftime(Vec<u8>),
+    /// `line.at,pos`
+    LineAt(TrParam),
+    /// `line.sw,prefix`
+    LineStartsWith(TrParam),
+    /// `re.subst,/re/repl/flags`
+    ReSubst(Box<super::subst::SubstExpr>),
     /// `nameaddr.uri`
     NameaddrUri,
     /// `nameaddr.name`
@@ -120,6 +147,96 @@ pub enum Transform {
     TobodyDisplay,
     /// `line.count`
     LineCount,
+}
+
+/// Which side of a character `s.after` and friends keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Around {
+    /// After the first occurrence.
+    After,
+    /// After the last occurrence.
+    RAfter,
+    /// Before the first occurrence.
+    Before,
+    /// Before the last occurrence.
+    RBefore,
+}
+
+/// The parameterless text transformations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextFn {
+    /// `s.sha256`
+    Sha256,
+    /// `s.sha384`
+    Sha384,
+    /// `s.sha512`
+    Sha512,
+    /// `s.encode.base58`
+    EncodeBase58,
+    /// `s.decode.base58`
+    DecodeBase58,
+    /// `s.encode.base64` and the other base64 flavours
+    EncodeBase64(B64),
+    /// `s.decode.base64` and the others
+    DecodeBase64(B64),
+    /// `s.escape.common`
+    EscapeCommon,
+    /// `s.unescape.common`
+    UnescapeCommon,
+    /// `s.escape.user`
+    EscapeUser,
+    /// `s.escape.param`
+    EscapeParam,
+    /// `s.unescape.user` / `s.unescape.param` / `s.urldecode.param`
+    Unescape,
+    /// `s.urlencode.param`
+    UrlEncode,
+    /// `s.escape.csv`
+    EscapeCsv,
+    /// `s.numeric`
+    Numeric,
+    /// `s.ltrim`
+    LTrim,
+    /// `s.rtrim`
+    RTrim,
+    /// `s.rmws`
+    RemoveWs,
+    /// `s.unquote`
+    Unquote,
+    /// `s.unbracket`
+    Unbracket,
+    /// `uri.passwd`
+    UriPasswd,
+    /// `uri.headers`
+    UriHeaders,
+    /// `uri.ttl`, `uri.uparam`, `uri.maddr`, `uri.method`, `uri.lr`,
+    /// `uri.r2`: a named parameter
+    UriNamedParam(&'static str),
+    /// `uri.tosocket`
+    UriToSocket,
+    /// `uri.duri`
+    UriDuri,
+    /// `uri.saor`
+    UriSaor,
+    /// `uri.suri`
+    UriSuri,
+    /// `nameaddr.len`
+    NameaddrLen,
+    /// `tobody.params`
+    TobodyParams,
+    /// `urialias.encode`
+    UriAliasEncode,
+    /// `urialias.decode`
+    UriAliasDecode,
+}
+
+/// A base64 flavour: the URL-safe alphabet or not, padded or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct B64 {
+    /// `-` and `_` instead of `+` and `/`.
+    pub url: bool,
+    /// With `=` padding.
+    pub pad: bool,
 }
 
 /// Splits transformation text at commas (a PV parameter may contain
@@ -151,11 +268,77 @@ fn sep_param(p: Option<&str>, default: u8) -> Result<u8, String> {
     }
 }
 
+/// The parameterless text transformations by name.
+fn text_fn(name: &str) -> Option<TextFn> {
+    use TextFn as F;
+    const B: B64 = B64 { url: false, pad: true };
+    Some(match name {
+        "s.sha256" => F::Sha256,
+        "s.sha384" => F::Sha384,
+        "s.sha512" => F::Sha512,
+        "s.encode.base58" => F::EncodeBase58,
+        "s.decode.base58" => F::DecodeBase58,
+        "s.encode.base64" => F::EncodeBase64(B),
+        "s.decode.base64" => F::DecodeBase64(B),
+        "s.encode.base64t" => F::EncodeBase64(B64 { pad: false, ..B }),
+        "s.decode.base64t" => F::DecodeBase64(B64 { pad: false, ..B }),
+        "s.encode.base64url" => F::EncodeBase64(B64 { url: true, ..B }),
+        "s.decode.base64url" => F::DecodeBase64(B64 { url: true, ..B }),
+        "s.encode.base64urlt" => F::EncodeBase64(B64 { url: true, pad: false }),
+        "s.decode.base64urlt" => F::DecodeBase64(B64 { url: true, pad: false }),
+        "s.escape.common" => F::EscapeCommon,
+        "s.unescape.common" => F::UnescapeCommon,
+        "s.escape.user" => F::EscapeUser,
+        "s.escape.param" => F::EscapeParam,
+        "s.unescape.user" | "s.unescape.param" | "s.urldecode.param" => F::Unescape,
+        "s.urlencode.param" => F::UrlEncode,
+        "s.escape.csv" => F::EscapeCsv,
+        "s.numeric" => F::Numeric,
+        "s.ltrim" => F::LTrim,
+        "s.rtrim" => F::RTrim,
+        "s.rmws" => F::RemoveWs,
+        "s.unquote" => F::Unquote,
+        "s.unbracket" => F::Unbracket,
+        "uri.passwd" => F::UriPasswd,
+        "uri.headers" => F::UriHeaders,
+        "uri.ttl" => F::UriNamedParam("ttl"),
+        "uri.uparam" => F::UriNamedParam("user"),
+        "uri.maddr" => F::UriNamedParam("maddr"),
+        "uri.method" => F::UriNamedParam("method"),
+        "uri.lr" => F::UriNamedParam("lr"),
+        "uri.r2" => F::UriNamedParam("r2"),
+        "uri.tosocket" => F::UriToSocket,
+        "uri.duri" => F::UriDuri,
+        "uri.saor" => F::UriSaor,
+        "uri.suri" => F::UriSuri,
+        "nameaddr.len" => F::NameaddrLen,
+        "tobody.params" => F::TobodyParams,
+        "urialias.encode" => F::UriAliasEncode,
+        "urialias.decode" => F::UriAliasDecode,
+        _ => return None,
+    })
+}
+
 impl Transform {
     /// Parses the text inside `{...}`.
     pub fn parse(text: &str, reg: &PvRegistry, names: &mut Names) -> Result<Transform, String> {
-        let parts = split_params(text.trim());
+        let mut parts = split_params(text.trim());
         let name = parts[0].trim();
+        // a one-character parameter at the end may itself be a comma
+        // (`{s.select,1,,}`, `{s.count,,}`): the rest of the text is it
+        let tail_char_at = match name {
+            "s.select" => Some(2),
+            "s.count" | "s.after" | "s.rafter" | "s.before" | "s.rbefore" => Some(1),
+            _ => None,
+        };
+        if let Some(n) = tail_char_at {
+            if parts.len() > n + 1 {
+                let head: usize = parts[..n].iter().map(|p| p.len() + 1).sum();
+                let rest = &text.trim()[head..];
+                parts.truncate(n);
+                parts.push(rest);
+            }
+        }
         let args = &parts[1..];
         let want = |n: usize| -> Result<(), String> {
             if args.len() == n {
@@ -207,11 +390,68 @@ impl Transform {
                 }
                 T::ParamValue(p(0)?, sep_param(args.get(1).copied(), b';')?)
             }
-            "param.exist" => {
+            "param.in" | "param.valueat" | "param.name" => {
                 if args.is_empty() || args.len() > 2 {
-                    return Err("param.exist takes a name and an optional separator".into());
+                    return Err(format!("{name} takes one parameter and an optional separator"));
                 }
-                T::ParamExist(p(0)?, sep_param(args.get(1).copied(), b';')?)
+                let sep = sep_param(args.get(1).copied(), b';')?;
+                match name {
+                    "param.in" => T::ParamIn(p(0)?, sep),
+                    "param.valueat" => T::ParamValueAt(p(0)?, sep),
+                    _ => T::ParamName(p(0)?, sep),
+                }
+            }
+            "s.prefixes" | "s.prefixes.quoted" => {
+                if args.len() > 1 {
+                    return Err(format!("{name} takes an optional length"));
+                }
+                T::Prefixes(if args.is_empty() { None } else { Some(p(0)?) }, name.ends_with("quoted"))
+            }
+            "s.replace" => {
+                want(2)?;
+                T::Replace(p(0)?, p(1)?)
+            }
+            "s.rm" => {
+                want(1)?;
+                T::Remove(p(0)?)
+            }
+            "s.count" | "s.after" | "s.rafter" | "s.before" | "s.rbefore" => {
+                want(1)?;
+                let c = match unescape_sep(args[0]).as_slice() {
+                    [c] => *c,
+                    _ => return Err(format!("{name} takes one character")),
+                };
+                match name {
+                    "s.count" => T::Count(c),
+                    "s.after" => T::Around(c, Around::After),
+                    "s.rafter" => T::Around(c, Around::RAfter),
+                    "s.before" => T::Around(c, Around::Before),
+                    _ => T::Around(c, Around::RBefore),
+                }
+            }
+            "s.fmtlines" | "s.fmtlinet" => {
+                want(2)?;
+                T::FmtLines(p(0)?, p(1)?, if name == "s.fmtlines" { b' ' } else { b'\t' })
+            }
+            "s.ftime" => {
+                // the format is the whole rest: it may hold commas
+                let fmt = text.trim().split_once(',').map(|(_, f)| f).ok_or("s.ftime takes a format")?;
+                T::Ftime(fmt.as_bytes().to_vec())
+            }
+            "line.at" => {
+                want(1)?;
+                T::LineAt(p(0)?)
+            }
+            "line.sw" => {
+                want(1)?;
+                T::LineStartsWith(p(0)?)
+            }
+            "re.subst" => {
+                let expr =
+                    text.trim().split_once(',').map(|(_, e)| e).ok_or("re.subst takes /regex/replacement/flags")?;
+                let mut sx = super::subst::SubstExpr::parse(expr)?;
+                sx.resolve_pvs(reg, names)?;
+                T::ReSubst(Box::new(sx))
             }
             "param.count" => {
                 if args.len() > 1 {
@@ -227,7 +467,10 @@ impl Transform {
             "tobody.host" => (want(0)?, T::TobodyHost).1,
             "tobody.display" => (want(0)?, T::TobodyDisplay).1,
             "line.count" => (want(0)?, T::LineCount).1,
-            other => return Err(format!("unknown transformation '{other}'")),
+            other => match text_fn(other) {
+                Some(f) => (want(0)?, T::Text(f)).1,
+                None => return Err(format!("unknown transformation '{other}'")),
+            },
         })
     }
 
@@ -235,11 +478,12 @@ impl Transform {
     /// transformation on text that is no URI) gives `$null`.
     pub fn apply<'c>(&'c self, v: Value<'c>, ctx: &'c Ctx<'_>) -> Value<'c> {
         use Transform as T;
+        // Kamailio: a transformation of $null gives the empty string
+        if v.is_null() {
+            return Value::str(b"");
+        }
         if let T::Len = self {
             return Value::Int(v.to_bytes().len() as i64);
-        }
-        if v.is_null() {
-            return Value::Null;
         }
         if let T::Int = self {
             // a string that is not wholly a number gives an empty value,
@@ -263,13 +507,14 @@ impl Transform {
                 if o < 0 {
                     o += n;
                 }
+                // out of range: the empty string, as Kamailio
                 if o < 0 || o > n {
-                    return Value::Null;
+                    return Value::str(b"");
                 }
                 let l = len.int(ctx);
                 let end = if l <= 0 { n + l } else { (o + l).min(n) };
                 if end < o {
-                    return Value::Null;
+                    return Value::str(b"");
                 }
                 sub(s, o as usize, end as usize)
             }
@@ -279,7 +524,7 @@ impl Transform {
                 let pos = if i < 0 { fields.len() as i64 + i } else { i };
                 match usize::try_from(pos).ok().and_then(|p| fields.get(p)) {
                     Some(&(a, b)) => sub(s, a, b),
-                    None => Value::Null,
+                    None => Value::str(b""),
                 }
             }
             T::ToLower => Value::Str(Cow::Owned(s.to_ascii_lowercase())),
@@ -315,20 +560,21 @@ impl Transform {
                                 return self.uri_part(u, buf, ctx);
                             }
                         }
+                        // not a URI: the empty string, as Kamailio
                         match Uri::parse(b, Span::new(0, b.len())) {
                             Ok(u) => self.uri_part(&u, b, ctx),
-                            Err(_) => Value::Null,
+                            Err(_) => Value::str(b""),
                         }
                     }
                     Cow::Owned(o) => match Uri::parse(&o, Span::new(0, o.len())) {
                         Ok(u) => self.uri_part(&u, &o, ctx).into_owned(),
-                        Err(_) => Value::Null,
+                        Err(_) => Value::str(b""),
                     },
                 }
             }
-            T::ParamValue(name, sep) | T::ParamExist(name, sep) => {
+            T::ParamValue(name, sep) | T::ParamIn(name, sep) => {
                 let name = name.bytes(ctx);
-                let exist = matches!(self, T::ParamExist(..));
+                let exist = matches!(self, T::ParamIn(..));
                 for (a, b) in field_ranges(&s, *sep) {
                     let field = &s[a..b];
                     let (n, v) = match field.iter().position(|c| *c == b'=') {
@@ -393,7 +639,245 @@ impl Transform {
                 let n = s.iter().filter(|c| **c == b'\n').count() + usize::from(!s.ends_with(b"\n"));
                 Value::Int(n as i64)
             }
+            T::ParamValueAt(idx, sep) | T::ParamName(idx, sep) => {
+                let fields: Vec<(usize, usize)> =
+                    field_ranges(&s, *sep).into_iter().filter(|(a, b)| !trim_ascii(&s[*a..*b]).is_empty()).collect();
+                let Some(&(a, b)) = usize::try_from(idx.int(ctx)).ok().and_then(|i| fields.get(i)) else {
+                    return Value::str(b"");
+                };
+                let field = &s[a..b];
+                let (n, v) = match field.iter().position(|c| *c == b'=') {
+                    Some(e) => (&field[..e], &field[e + 1..]),
+                    None => (field, &b""[..]),
+                };
+                let pick = if matches!(self, T::ParamName(..)) { n } else { v };
+                Value::string(trim_ascii(pick).to_vec())
+            }
+            T::Text(f) => match text_apply(*f, &s) {
+                Some(v) => Value::string(v),
+                None => Value::Null,
+            },
+            T::Prefixes(max, quoted) => {
+                let max = max.as_ref().map(|m| m.int(ctx).max(0) as usize);
+                Value::string(super::textfn::prefixes(&s, max, *quoted))
+            }
+            T::Replace(from, to) => Value::string(super::textfn::replace_all(&s, &from.bytes(ctx), &to.bytes(ctx))),
+            T::Remove(what) => Value::string(super::textfn::replace_all(&s, &what.bytes(ctx), b"")),
+            T::Count(c) => Value::Int(s.iter().filter(|x| *x == c).count() as i64),
+            T::Around(c, side) => {
+                let first = s.iter().position(|x| x == c);
+                let last = s.iter().rposition(|x| x == c);
+                let len = s.len();
+                match side {
+                    Around::After => first.map_or(Value::str(b""), |i| sub(s, i + 1, len)),
+                    Around::RAfter => last.map_or(Value::str(b""), |i| sub(s, i + 1, len)),
+                    Around::Before => match first {
+                        Some(i) => sub(s, 0, i),
+                        None => Value::Str(s),
+                    },
+                    Around::RBefore => match last {
+                        Some(i) => sub(s, 0, i),
+                        None => Value::Str(s),
+                    },
+                }
+            }
+            T::FmtLines(width, indent, pad) => Value::string(super::textfn::fmtlines(
+                &s,
+                width.int(ctx).max(0) as usize,
+                indent.int(ctx).max(0) as usize,
+                *pad,
+            )),
+            T::Ftime(fmt) => Value::string(super::timefmt::strftime(fmt, str_to_int(&s).unwrap_or(0))),
+            T::LineAt(pos) => {
+                let lines: Vec<&[u8]> = lines_of(&s);
+                let p = pos.int(ctx);
+                let i = if p < 0 { lines.len() as i64 + p } else { p };
+                match usize::try_from(i).ok().and_then(|i| lines.get(i)) {
+                    Some(l) => Value::string(l.to_vec()),
+                    None => Value::str(b""),
+                }
+            }
+            T::LineStartsWith(prefix) => {
+                let prefix = prefix.bytes(ctx);
+                match lines_of(&s).into_iter().find(|l| l.starts_with(&prefix)) {
+                    Some(l) => Value::string(l.to_vec()),
+                    None => Value::str(b""),
+                }
+            }
+            T::ReSubst(sx) => match sx.apply(&s, Some(ctx)) {
+                Some(v) => Value::string(v),
+                None => Value::Str(s),
+            },
         }
+    }
+}
+
+/// The lines of a text (without their line ends).
+fn lines_of(s: &[u8]) -> Vec<&[u8]> {
+    let mut v: Vec<&[u8]> = s.split(|c| *c == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l)).collect();
+    if s.ends_with(b"\n") {
+        v.pop();
+    }
+    v
+}
+
+/// The parameterless text transformations; `None` when the value does not
+/// fit (not a URI, not base64...).
+fn text_apply(f: TextFn, s: &[u8]) -> Option<Vec<u8>> {
+    use super::textfn as tf;
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    use TextFn as F;
+    let b64 = |b: B64| match (b.url, b.pad) {
+        (false, true) => base64::engine::general_purpose::STANDARD,
+        (false, false) => base64::engine::general_purpose::STANDARD_NO_PAD,
+        (true, true) => base64::engine::general_purpose::URL_SAFE,
+        (true, false) => base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    };
+    Some(match f {
+        F::Sha256 => hex(&sha2::Sha256::digest(s)),
+        F::Sha384 => hex(&sha2::Sha384::digest(s)),
+        F::Sha512 => hex(&sha2::Sha512::digest(s)),
+        F::EncodeBase58 => tf::base58_encode(s),
+        F::DecodeBase58 => tf::base58_decode(s)?,
+        F::EncodeBase64(b) => b64(b).encode(s).into_bytes(),
+        F::DecodeBase64(b) => {
+            // the unpadded flavours take padded text too
+            let t = if b.pad { s } else { s.strip_suffix(b"==").or_else(|| s.strip_suffix(b"=")).unwrap_or(s) };
+            b64(b).decode(t).ok()?
+        }
+        F::EscapeCommon => tf::escape_common(s),
+        F::UnescapeCommon => tf::unescape_common(s),
+        F::EscapeUser => tf::pct_escape(s, tf::user_char),
+        F::EscapeParam => tf::pct_escape(s, tf::param_char),
+        F::Unescape => tf::pct_unescape(s),
+        F::UrlEncode => tf::pct_escape(s, tf::url_char),
+        F::EscapeCsv => tf::escape_csv(s),
+        F::Numeric => s.iter().copied().filter(u8::is_ascii_digit).collect(),
+        F::LTrim => s[s.iter().position(|c| !tf::is_ws(*c)).unwrap_or(s.len())..].to_vec(),
+        F::RTrim => s[..s.iter().rposition(|c| !tf::is_ws(*c)).map_or(0, |i| i + 1)].to_vec(),
+        F::RemoveWs => s.iter().copied().filter(|c| !tf::is_ws(*c)).collect(),
+        F::Unquote => tf::unquote(s).to_vec(),
+        F::Unbracket => tf::unbracket(s).to_vec(),
+        F::UriPasswd
+        | F::UriHeaders
+        | F::UriNamedParam(_)
+        | F::UriToSocket
+        | F::UriDuri
+        | F::UriSaor
+        | F::UriSuri
+        | F::UriAliasEncode => {
+            let Ok(u) = Uri::parse(s, Span::new(0, s.len())) else {
+                return Some(Vec::new());
+            };
+            uri_derived(f, &u, s)
+        }
+        F::NameaddrLen => {
+            let na = NameAddr::parse(s, Span::new(0, s.len())).ok()?;
+            // up to the closing '>' when written, else the URI's end
+            let end = s[na.uri_span.end()..]
+                .iter()
+                .position(|c| *c == b'>')
+                .map_or(na.uri_span.end(), |p| na.uri_span.end() + p + 1);
+            end.to_string().into_bytes()
+        }
+        F::TobodyParams => {
+            let na = NameAddr::parse(s, Span::new(0, s.len())).ok()?;
+            let p = na.params.span().get(s);
+            p.strip_prefix(b";").unwrap_or(p).to_vec()
+        }
+        F::UriAliasDecode => {
+            let mut it = s.splitn(3, |c| *c == b'~');
+            let (addr, port, proto) = (it.next()?, it.next()?, it.next()?);
+            let proto = match proto {
+                b"1" => None,
+                b"2" => Some("tcp"),
+                b"3" => Some("tls"),
+                b"4" => Some("sctp"),
+                b"5" | b"6" => Some("ws"),
+                _ => return None,
+            };
+            let mut out = [b"sip:", addr, b":", port].concat();
+            if let Some(p) = proto {
+                out.extend_from_slice(b";transport=");
+                out.extend_from_slice(p.as_bytes());
+            }
+            out
+        }
+    })
+}
+
+/// The URI transformations that rebuild or pick from a parsed URI.
+fn uri_derived(f: TextFn, u: &Uri, s: &[u8]) -> Vec<u8> {
+    use TextFn as F;
+    let scheme = {
+        let w = u.whole.get(s);
+        &w[..w.iter().position(|c| *c == b':').map_or(0, |p| p + 1)]
+    };
+    let host = u.host.get(s);
+    let port = u.port.map(|p| p.to_string());
+    let transport = u.transport(s);
+    let with_user = |out: &mut Vec<u8>| {
+        if let Some(user) = u.user {
+            out.extend_from_slice(user.get(s));
+            out.push(b'@');
+        }
+    };
+    let host_port_transport = |out: &mut Vec<u8>| {
+        out.extend_from_slice(host);
+        if let Some(p) = &port {
+            out.push(b':');
+            out.extend_from_slice(p.as_bytes());
+        }
+        if let Some(t) = transport {
+            out.extend_from_slice(b";transport=");
+            out.extend_from_slice(t);
+        }
+    };
+    match f {
+        F::UriPasswd => u.password.map_or(Vec::new(), |p| p.get(s).to_vec()),
+        F::UriHeaders => u.headers.map_or(Vec::new(), |h| h.get(s).to_vec()),
+        F::UriNamedParam(n) => {
+            u.params.iter(s).find(|p| p.is(s, n)).and_then(|p| p.value).map_or(Vec::new(), |v| v.get(s).to_vec())
+        }
+        F::UriToSocket => match &port {
+            // Kamailio gives a socket only for a URI that names its port
+            Some(p) => {
+                let proto = transport.map_or_else(|| b"udp".to_vec(), <[u8]>::to_ascii_lowercase);
+                [&proto[..], b":", host, b":", p.as_bytes()].concat()
+            }
+            None => Vec::new(),
+        },
+        F::UriDuri => {
+            let mut out = scheme.to_vec();
+            host_port_transport(&mut out);
+            out
+        }
+        F::UriSaor => {
+            let mut out = scheme.to_vec();
+            with_user(&mut out);
+            out.extend_from_slice(host);
+            out
+        }
+        F::UriSuri => {
+            let mut out = scheme.to_vec();
+            with_user(&mut out);
+            host_port_transport(&mut out);
+            out
+        }
+        F::UriAliasEncode => {
+            let proto = match transport.map(<[u8]>::to_ascii_lowercase).as_deref() {
+                None | Some(b"udp") => 1,
+                Some(b"tcp") => 2,
+                Some(b"tls") => 3,
+                Some(b"sctp") => 4,
+                Some(b"ws") => 5,
+                Some(b"wss") => 6,
+                Some(_) => 1,
+            };
+            format!("{}~{}~{proto}", String::from_utf8_lossy(host), u.port.unwrap_or(5060)).into_bytes()
+        }
+        _ => Vec::new(),
     }
 }
 
