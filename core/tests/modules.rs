@@ -44,6 +44,7 @@ fn run_on(prog: &Program, msg: &[u8]) -> Sent {
         aliases: prog.core.aliases.clone(),
         server_header: Some(sipr_core::server_signature().to_string()),
         secret: 0,
+        ..Default::default()
     };
     let mut proc = ProcState::default();
     let mut out = Recorder::default();

@@ -168,31 +168,17 @@ def table():
             note = " (in sipr's core)" if present and where == "core" else ""
             rows.append(f"| {kind} | `{doc}`{note} | {state} |")
         lines += [f"## {module}", "", "| kind | export | state |", "|---|---|---|"] + rows + [""]
-    # the core: what sipr's core offers, and whether the bed compared it
-    # (Debian ships no list of Kamailio's core functions and pv PVs, so
-    # this part starts from sipr's side; a name Kamailio lacks would fail
-    # its case at Kamailio's start-up)
-    rows = []
-    core_same = core_nocase = 0
-    for kind, label in (("fn", "function"), ("pv", "pseudo-variable")):
-        for (owner, k, name) in sorted(have):
-            if owner != "core" or k != kind:
-                continue
-            cases = uses.get((kind, name), [])
-            shown = f"{name}()" if kind == "fn" else f"${name}"
-            if cases:
-                core_same += 1
-                state = f"same ({cases[0]}" + (f", +{len(cases) - 1}" if len(cases) > 1 else "") + ")"
-            else:
-                core_nocase += 1
-                state = "sipr has it, no bed case yet"
-            rows.append(f"| {label} | `{shown}` | {state} |")
-    lines += ["## core (sipr's side)", "",
-              "The core's functions and pseudo-variables as sipr has them (`sipr --exports`), with the bed case "
-              "that compared each with Kamailio. Kamailio's own list is in its wiki, not in the Debian "
-              "packages, so what the core lacks is not enumerated here yet.", "",
-              f"{core_same} compared, {core_nocase} without a case yet.", "",
-              "| kind | export | state |", "|---|---|---|"] + rows + [""]
+    # the core: Kamailio's list (test/diff/kamailio-core, from the 5.6
+    # cookbooks), each probed with `sipr -c` on a one-line cfg
+    core_rows, core_totals = core_table(uses, why, unexplained)
+    lines += ["## core", "",
+              "The core's keywords, values, pre-processor directives, routing blocks, statements, operators, "
+              "functions, parameters, pseudo-variables (the pv module's, which sipr's core provides) and "
+              "transformations, as Kamailio 5.6's cookbooks list them (`test/diff/kamailio-core`). sipr's side is "
+              "probed: each name is put in a one-line cfg that `sipr -c` must accept.", "",
+              f"{core_totals['same']} same, {core_totals['no case']} without a bed case yet, "
+              f"{core_totals['noted']} with a note, {core_totals['missing']} not implemented.", "",
+              "| kind | name | state |", "|---|---|---|"] + core_rows + [""]
     if unexplained:
         raise SystemExit("compat: no reason in test/diff/compat-notes for what sipr lacks:\n  " + "\n  ".join(unexplained))
     lines.insert(2, f"Totals: {totals['same']} same, {totals['noted']} present with a note (refused at start-up, "
@@ -200,6 +186,212 @@ def table():
                     f"case yet, {totals['missing']} not implemented.")
     lines.insert(3, "")
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- the core
+
+PROBE_HEAD = """listen=udp:127.0.0.1:25399
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "textops.so"
+loadmodule "textopsx.so"
+loadmodule "corex.so"
+loadmodule "kex.so"
+"""
+
+
+def probes(kind, name):
+    """cfg texts that use `name` as a `kind`: sipr has it when one of them
+    passes `sipr -c`."""
+    route = lambda body: [PROBE_HEAD + "request_route {\n" + b + "\n}\nroute[R] { return 1; }\n" for b in body]
+    if kind == "keyword" and name.startswith(("snd_", "to_ip", "to_port")):
+        # onsend_route's own keywords
+        return [PROBE_HEAD + "request_route { exit; }\nonsend_route {\n" + b + "\n}\n"
+                for b in (f"if ({name} == 1) {{ drop; }}", f"if ({name} == 127.0.0.1) {{ drop; }}")]
+    if kind == "keyword":
+        return route([f'if ({name} == "x") {{ exit; }}', f"if ({name} == 1) {{ exit; }}",
+                      f"if ({name} == 127.0.0.1) {{ exit; }}"])
+    if kind == "value":
+        return route([f"if ({k} == {name}) {{ exit; }}" for k in ("proto", "af", "uri")])
+    if kind == "preprocessor":
+        arg = {"define": "#!define X 1", "ifdef": "#!ifdef X\n#!endif", "ifndef": "#!ifndef X\n#!endif",
+               "else": "#!ifdef X\n#!else\n#!endif", "endif": "#!ifdef X\n#!endif", "trydef": "#!trydef X",
+               "redefine": "#!redefine X 2", "defenv": "#!defenv HOME", "defenvs": "#!defenvs HOME",
+               "subst": '#!subst "/a/b/"', "substdef": '#!substdef "/AB/b/"', "substdefs": '#!substdefs "/AC/b/"',
+               "trydefenv": "#!trydefenv NO_SUCH_ENV_X", "trydefenvs": "#!trydefenvs NO_SUCH_ENV_X",
+               "include_file": 'include_file "/dev/null"', "import_file": 'import_file "/no/such/file"'}[name]
+        return [arg + "\n" + PROBE_HEAD + "request_route { exit; }\n"]
+    if kind == "block":
+        extra = {"route": "route[X] { exit; }", "event_route": "event_route[core:worker-one-init] { exit; }"}
+        blk = extra.get(name, f"{name} {{ exit; }}")
+        alt = f"{name}[X] {{ exit; }}"
+        main = "" if name == "request_route" else "request_route { exit; }\n"
+        return [PROBE_HEAD + main + b + "\n" for b in (blk, alt)]
+    if kind == "statement":
+        body = {"if": "if (1) { exit; }", "switch": 'switch ($rU) { case "a": exit; default: exit; }',
+                "while": "while (0) { exit; }", "break": 'switch ($rU) { case "a": break; }',
+                "return": "return 1;", "exit": "exit;", "drop": "drop;", "route": "route(R);"}[name]
+        return route([body])
+    if kind == "op":
+        if name in ("!", "~", "defined", "strlen", "strempty", "(int)", "(str)"):
+            arg = '"1"' if name in ("strlen", "strempty", "(int)", "(str)") else "$var(a)"
+            expr = f"{name}({arg})" if name in ("strlen", "strempty") else f"{name} {arg}"
+        else:
+            expr = f"$var(a) {name} 1"
+        return route([f"if ({expr}) {{ exit; }}", f"$var(b) = {expr};"])
+    if kind == "fn":
+        args = ["", '"x"', "1", '"x", "y"', "1, 1", '"$var(x)"', "udp:127.0.0.1:5060", "UDP", '"a:1"']
+        return route([f"{name}({a});" for a in args])
+    if kind == "param":
+        vals = ["1", "yes", '"x"', "udp:127.0.0.1:5070", "x.example.com", "LOG_LOCAL0", '"name=x;workers=1"']
+        out = []
+        for v in vals:
+            if name in ("loadmodule", "loadmodulex"):
+                line = f'{name} "maxfwd.so"'
+            elif name in ("modparam", "modparamx"):
+                line = f'{name}("xlog", "buf_size", 8192)'
+            elif name == "flags":
+                line = "flags FA: 1;"
+            elif name == "description":
+                line = 'g.v = 1 desc "d"'
+            else:
+                line = f"{name}={v}"
+            out.append(PROBE_HEAD + line + "\nrequest_route { exit; }\n")
+        return out
+    if kind == "pv":
+        forms = [f"${name}", f"${name}(x)", f"${name}(uri)", f"${name}(min)", f"${name}(year)", f"${name}(%Y)",
+                 f"${name}($avp(x))", f"${name}(a=>b)", f"${name}(HOME)"]
+        return route([f"$var(t) = {f};" for f in forms])
+    if kind == "tr":
+        params = ["", ",1", ",1,1", ",a", ",a,b", ",/a/b/", ",%Y"]
+        return route([f"$var(t) = $(var(x){{{name}{p}}});" for p in params])
+    raise SystemExit(f"compat: unknown kind {kind}")
+
+
+def sipr_probe(kind, name):
+    """'yes', ('refused', message) or ('no', message)."""
+    sipr = os.environ.get("SIPR", os.path.join(ROOT, "target", "debug", "sipr"))
+    last = ""
+    for text in probes(kind, name):
+        path = os.path.join(PROBE_DIR[0], "probe.cfg")
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([sipr, "-c", "-f", path, "-L", os.path.dirname(sipr)], capture_output=True, text=True,
+                           timeout=20)
+        if r.returncode == 0:
+            return "yes"
+        err = (r.stderr + r.stdout).strip().splitlines()
+        err = [e for e in err if "probe.cfg" in e] or err
+        last = err[0] if err else "refused"
+        if "is not supported by sipr yet" in last:
+            return ("refused", last.split(": ", 1)[-1])
+    return ("no", last)
+
+
+PROBE_DIR = [None]
+
+# cfg lines the bed writes into every suite's cfg
+BED_PARAMS = ["listen", "children", "tcp_children", "debug", "log_stderror", "disable_sctp", "auto_aliases", "dns",
+              "rev_dns", "loadmodule"]
+
+
+def core_uses(kind, name, case_lines):
+    """The cases whose cfg uses `name` as a `kind`."""
+    e = re.escape(name)
+    pat = {
+        "keyword": rf"\b{e}\s*(==|!=|=~|>=|<=|>|<)",
+        "value": rf"(==|!=)\s*{e}\b",
+        "preprocessor": rf"^\s*(#!)?{e}\b",
+        "block": rf"^\s*{e}\s*(\[|{{)",
+        "statement": rf"\b{e}\b\s*[(;{{ ]",
+        "op": (rf"\s{e}\s" if re.match(r"^[a-z]+$", name) else rf"[\s)]{e}[\s(]") if name not in ("!", "~")
+        else rf"(\(|\s){e}[$(a-z]",
+        "param": rf"^\s*{e}\s*(=|\s\")",
+        "fn": rf"\b{e}\s*\(",
+        "pv": rf"\$\(?{e}\b",
+        "tr": rf"\{{{e}[,}}]",
+    }[kind]
+    rx = re.compile(pat)
+    out = [w for w, line in case_lines if rx.search(line)]
+    if kind == "param" and name in BED_PARAMS:
+        out.insert(0, "(every suite's cfg)")
+    if kind == "block" and name in ("request_route", "route"):
+        out.insert(0, "(every suite's cfg)")
+    if kind == "statement" and name in ("if", "exit", "route"):
+        out.insert(0, "(every suite's cfg)")
+    return out
+
+
+def case_lines():
+    """(where, line) of every cfg line in the suites."""
+    out = []
+    cdir = os.path.join(HERE, "cases")
+    for f in sorted(os.listdir(cdir)):
+        if not f.endswith(".cases"):
+            continue
+        suite = f[:-len(".cases")]
+        case = "(suite cfg)"
+        block = None
+        for line in open(os.path.join(cdir, f)):
+            line = line.rstrip("\n")
+            if line.startswith("%case "):
+                case, block = line.split()[1], None
+                continue
+            if line.startswith("%"):
+                word = line[1:].split(" ")[0]
+                block = word if word in ("cfg", "routes", "main", "route") else None
+                continue
+            if block:
+                out.append((f"{suite}:{case}", line))
+    return out
+
+
+def core_table(uses, why, unexplained):
+    import tempfile
+    PROBE_DIR[0] = tempfile.mkdtemp(prefix="sipr-compat.")
+    lines_of_cases = case_lines()
+    rows = []
+    totals = {"same": 0, "no case": 0, "noted": 0, "missing": 0}
+    try:
+        for line in open(os.path.join(HERE, "kamailio-core")):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split()
+            kind, name = parts[0], parts[1]
+            owner = parts[2] if len(parts) > 2 else None
+            note = why.get(("core", kind, name)) or why.get(("core", kind, "*"))
+            shown = f"${name}" if kind == "pv" else f"{{{name}}}" if kind == "tr" else f"{name}()" if kind == "fn" \
+                else name
+            if owner:
+                shown += f" ({owner})"
+            got = sipr_probe(kind, name)
+            cases = core_uses(kind, name, lines_of_cases)
+            if got == "yes" and why.get(("core", kind, name)):
+                state = why[("core", kind, name)]
+                totals["noted"] += 1
+            elif got == "yes" and cases:
+                state = f"same ({cases[0]}" + (f", +{len(cases) - 1}" if len(cases) > 1 else "") + ")"
+                totals["same"] += 1
+            elif got == "yes":
+                state = "sipr has it, no bed case yet"
+                totals["no case"] += 1
+            elif got[0] == "refused":
+                state = f"refused at start-up: {got[1]}"
+                totals["noted"] += 1
+            elif note:
+                state = f"not implemented: {note}"
+                totals["missing"] += 1
+            else:
+                unexplained.append(f"core {kind} {name} ({got[1]})")
+                continue
+            cell = state.replace("|", "\\|")
+            rows.append(f"| {kind} | `{shown}` | {cell} |")
+    finally:
+        import shutil
+        shutil.rmtree(PROBE_DIR[0], ignore_errors=True)
+    return rows, totals
 
 
 def main():

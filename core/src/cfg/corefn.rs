@@ -453,9 +453,10 @@ fn build_forward(ctx: &mut Ctx<'_>, proto: Proto) -> Result<Vec<u8>, String> {
             == local_host.trim_start_matches('[').trim_end_matches(']');
         (same_host && l.port == local_port && l.proto == proto).then(|| l.advertise.clone()).flatten()
     });
+    // then the global advertised_address / advertised_port
     let (adv_host, adv_port) = match listen_adv {
         Some((h, p)) => (Some(h), Some(p)),
-        None => (None, None),
+        None => (ctx.core.advertised_address.clone(), ctx.core.advertised_port),
     };
     let host = match &ctx.advertised_address {
         Some(a) => String::from_utf8_lossy(a).into_owned(),

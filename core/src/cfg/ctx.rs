@@ -219,6 +219,12 @@ pub struct CoreInfo {
     /// A per-server random value fixed before the fork (To-tags of local
     /// replies are derived from it, so every process tags alike).
     pub secret: u64,
+    /// The global `advertised_address`: what sockets without their own
+    /// `advertise` put in their Via (not a name `myself` matches, as in
+    /// Kamailio).
+    pub advertised_address: Option<String>,
+    /// The global `advertised_port`.
+    pub advertised_port: Option<u16>,
 }
 
 /// One listen socket as the script knows it.

@@ -500,6 +500,11 @@ fn parse_listen(s: &str, default_port: u16) -> Result<Vec<ListenAddr>, String> {
 }
 
 impl CoreParams {
+    /// A yes/no parameter kept in `other` (any of Kamailio's spellings).
+    pub fn other_bool(&self, name: &str) -> Option<bool> {
+        self.other.get(name).and_then(|v| as_bool(v).ok())
+    }
+
     /// Sets parameter `name`; the error says why it was refused.
     pub fn set(&mut self, name: &str, v: &ParamValue) -> Result<(), ParamError> {
         let Some(&(_, kind)) = CORE_PARAMS.iter().find(|(n, _)| *n == name) else {
@@ -624,10 +629,189 @@ impl CoreParams {
             "async_workers" => self.async_workers = uint(v)?,
             "run_dir" | "rundir" | "runtime_dir" => self.run_dir = as_str(v)?,
             _ => {
+                match disposition(name) {
+                    Disposition::Read | Disposition::NoEffect(_) => {}
+                    Disposition::Default(d) if same_value(v, d) => {}
+                    Disposition::Default(d) => {
+                        return Err(ParamError::Unsupported(format!(
+                            "{name}={} (sipr behaves as Kamailio's default, {name}={d})",
+                            shown(v)
+                        )))
+                    }
+                    Disposition::Refused(what) => return Err(ParamError::Unsupported(format!("{name} ({what})"))),
+                }
                 self.other.insert(name.to_string(), v.clone());
             }
         }
         Ok(())
+    }
+}
+
+/// What sipr does with a core parameter it does not keep in a field of
+/// its own: nothing Kamailio honours is accepted and then ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Read where it acts (the DNS resolver, the runtime).
+    Read,
+    /// Accepted whatever the value: sipr has no such knob and behaves the
+    /// same whatever it says (the reason says why).
+    NoEffect(&'static str),
+    /// Accepted when it is Kamailio's default (what sipr does), refused
+    /// otherwise.
+    Default(&'static str),
+    /// Refused at start-up whatever the value (what it would need).
+    Refused(&'static str),
+}
+
+/// The disposition of every parameter in [`CORE_PARAMS`] that
+/// [`CoreParams::set`] does not keep itself.
+pub fn disposition(name: &str) -> Disposition {
+    use Disposition::*;
+    match name {
+        "chroot"
+        | "workdir"
+        | "wdir"
+        | "log_color"
+        | "log_name"
+        | "dns_retr_time"
+        | "dns_retr_no"
+        | "dns_servers_no"
+        | "dns_try_ipv6"
+        | "dns_cache_negative_ttl"
+        | "advertised_address"
+        | "advertised_port"
+        | "tcp_accept_no_cl" => Read,
+        "memdbg" | "mem_dbg" | "mem_safety" | "mem_join" | "mem_status_mode" | "mem_summary" => {
+            NoEffect("a switch of Kamailio's q_malloc/tlsf debugging; sipr's allocator is its own")
+        }
+        "pkg_mem_size" => NoEffect("private memory is each process's own heap"),
+        "sql_buffer_size" => NoEffect("sipr's database queries are not built in a fixed buffer"),
+        "kemi.onsend_route_callback" => NoEffect("a KEMI callback name; sipr has no KEMI engine"),
+        "tls_max_connections" | "tls_port_no" | "tls_threads_mode" => {
+            NoEffect("TLS: TLS listeners are refused at start-up, so no TLS connection exists")
+        }
+        "dns_cache_init"
+        | "use_dns_cache"
+        | "dns_cache_flags"
+        | "dns_cache_min_ttl"
+        | "dns_cache_mem"
+        | "dns_cache_gc_interval"
+        | "dns_cache_del_nonexp" => Default(dns_cache_default(name)),
+        "dns_cache_max_ttl" => Refused("a cap on the TTL of cached DNS answers"),
+        "log_prefix_mode" => Default("0"),
+        // the arms above keep yes; no is Kamailio's default and sipr's way
+        "mhomed" | "rev_dns" | "sip_warning" | "auto_aliases" => Default("no"),
+        "fork" => Default("yes"),
+        "fork_delay" => Default("0"),
+        "shm_force_alloc" => Default("no"),
+        "max_recursive_level" => Default("256"),
+        "max_branches" => Default("12"),
+        "phone2tel" => Default("1"),
+        "reply_to_via" => Default("no"),
+        "stats_name_separator" => Default("_"),
+        "onsend_route_reply" => Default("no"),
+        "exit_timeout" | "ser_kill_timeout" => Default("60"),
+        "shutdown_wait_time" | "sig_shutdown_wait_time" => Default("0"),
+        "corelog" | "latency_log" => Default("-1"),
+        "latency_limit_action" | "latency_limit_db" => Default("0"),
+        "latency_cfg_log" => Default("3"),
+        "http_reply_parse" => Default("no"),
+        "modinit_delay" => Default("0"),
+        "async_nonblock" | "async_usleep" => Default("0"),
+        "received_route_mode" => Default("0"),
+        "auto_bind_ipv6" | "bind_ipv6_link_local" => Default("0"),
+        "ipv6_hex_style" => Default("c"),
+        "udp_mtu" => Default("0"),
+        "udp_mtu_try_proto" => Default("UDP"),
+        "udp4_raw" => Default("0"),
+        "udp4_raw_mtu" => Default("1500"),
+        "udp4_raw_ttl" => Default("-1"),
+        "pmtu_discovery" => Default("0"),
+        "real_time" | "rt_prio" | "rt_policy" | "rt_timer1_prio" | "rt_timer1_policy" | "rt_timer2_prio"
+        | "rt_timer2_policy" => Default("0"),
+        "mcast_loopback" => Default("no"),
+        "dns_try_naptr" | "dns_srv_lb" => Default("no"),
+        "dns_use_search_list" | "dns_search_full_match" => Default("yes"),
+        "dns_udp_pref" => Default("30"),
+        "dns_tcp_pref" | "dns_sctp_pref" => Default("20"),
+        "dns_tls_pref" => Default("10"),
+        "use_dns_failover" => Default("no"),
+        "tcp_accept_haproxy" | "tcp_no_connect" | "tcp_reuse_port" | "tcp_clone_rcvbuf" => Default("no"),
+        "tcp_async" | "tcp_buf_write" | "tcp_crlf_ping" | "tcp_keepalive" | "tcp_delayed_ack" | "tcp_fd_cache" => {
+            Default("yes")
+        }
+        "tcp_rd_buf_size" => Default("4096"),
+        "tcp_conn_wq_max" => Default("32768"),
+        "tcp_wq_max" => Default("10485760"),
+        "sctp_assoc_tracking" | "sctp_assoc_reuse" => Default("yes"),
+        "sctp_max_assocs" => Default("-1"),
+        "sctp_autoclose" => Default("180"),
+        "sctp_send_ttl" => Default("32000"),
+        "sctp_send_retries" => Default("0"),
+        "log_engine_type" | "log_engine_data" => Refused("log engines are modules sipr does not have"),
+        "statistics" => Refused("the statistics module's variables"),
+        "open_files_limit" => Refused("raising the open files limit"),
+        "xavp_via_params" | "xavp_via_fields" => Refused("Via parameters and fields from xavps"),
+        "tos" => Refused("setting the IP TOS of sent packets"),
+        "mcast" | "mcast_ttl" => Refused("multicast listeners"),
+        "tcp_keepidle" | "tcp_keepintvl" | "tcp_keepcnt" | "tcp_linger2" | "tcp_defer_accept" | "tcp_syncnt"
+        | "tcp_source_ipv4" | "tcp_source_ipv6" | "tcp_poll_method" | "tcp_max_fd_no" => {
+            Refused("this TCP socket tuning")
+        }
+        "sctp_socket_rcvbuf" | "sctp_socket_sndbuf" => Refused("this SCTP socket tuning"),
+        "dst_blocklist_init" | "dst_blacklist_init" => Default("yes"),
+        "use_dst_blocklist" | "use_dst_blacklist" => Default("no"),
+        "dst_blocklist_mem" | "dst_blocklist_expire" | "dst_blocklist_gc_interval" => {
+            NoEffect("the destination blocklist is off (use_dst_blocklist=no is all sipr does)")
+        }
+        "check_via" => Default("no"),
+        "return_code_mode" => Default("0"),
+        "route_locks_size" => Default("0"),
+        "verbose_startup" => NoEffect("start-up debug output; sipr's is its own"),
+        "version_table" => Default("version"),
+        "cfgengine" => Default("native"),
+        "maxsndbuffer" => NoEffect("sipr leaves the UDP send buffer to the kernel"),
+        "max_recursive_route" => Default("256"),
+        "wait_worker1_mode" => Default("0"),
+        "wait_worker1_time" => Default("4000000"),
+        "wait_worker1_usleep" => Default("100000"),
+        "local_rport" => Default("no"),
+        "socket_workers" => Refused("a number of workers per listen socket"),
+        "syn_branch" => Default("1"),
+        "uri_host_extra_chars" | "hdr_name_extra_chars" => Refused("extra characters in URI hosts and header names"),
+        "evapi" => Refused("the evapi module's settings"),
+        _ => Refused("not implemented"),
+    }
+}
+
+/// Kamailio's defaults for its DNS cache parameters.
+fn dns_cache_default(name: &str) -> &'static str {
+    match name {
+        "dns_cache_init" | "use_dns_cache" => "yes",
+        "dns_cache_del_nonexp" => "no",
+        "dns_cache_mem" => "500",
+        "dns_cache_gc_interval" => "120",
+        "dns_cache_min_ttl" | "dns_cache_flags" => "0",
+        _ => "",
+    }
+}
+
+/// Whether a written value is `default` (yes/no/on/off/1/0 alike for
+/// booleans, numbers by value, words by text).
+fn same_value(v: &ParamValue, default: &str) -> bool {
+    let as_bool = |t: &str| match t.to_ascii_lowercase().as_str() {
+        "yes" | "on" | "true" | "enable" | "1" => Some(true),
+        "no" | "off" | "false" | "disable" | "0" => Some(false),
+        _ => None,
+    };
+    match v {
+        ParamValue::Bool(b) => as_bool(default) == Some(*b),
+        ParamValue::Int(i) => {
+            default.parse::<i64>().ok() == Some(*i) || as_bool(default) == Some(*i != 0) && (*i == 0 || *i == 1)
+        }
+        ParamValue::Str(t) | ParamValue::Ident(t) | ParamValue::Raw(t) => {
+            t == default || (as_bool(t).is_some() && as_bool(t) == as_bool(default))
+        }
     }
 }
 
@@ -647,6 +831,84 @@ mod tests {
         // no TLS yet: refused, never a listener that is not there
         assert!(parse_listen("tls:[::1]", 5060).unwrap_err().contains("not supported by sipr yet"));
         assert!(parse_listen("udp:1.2.3.4:x", 5060).is_err());
+    }
+
+    #[test]
+    fn every_kept_aside_parameter_has_a_disposition_of_its_own() {
+        // a parameter `set` keeps in `other` must say what sipr does with
+        // it; none falls to the catch-all
+        for (name, _) in CORE_PARAMS {
+            let mut p = CoreParams::default();
+            for v in [ParamValue::Bool(false), ParamValue::Int(0), ParamValue::Str("x".into())] {
+                let _ = p.set(name, &v);
+            }
+            let kept_aside = !matches!(
+                *name,
+                "children"
+                    | "listen"
+                    | "socket"
+                    | "port"
+                    | "alias"
+                    | "debug"
+                    | "log_stderror"
+                    | "log_facility"
+                    | "log_prefix"
+                    | "tcp_children"
+                    | "sctp_children"
+                    | "disable_tcp"
+                    | "disable_sctp"
+                    | "enable_sctp"
+                    | "enable_tls"
+                    | "disable_tls"
+                    | "tcp_connection_lifetime"
+                    | "tcp_max_connections"
+                    | "tcp_connect_timeout"
+                    | "tcp_send_timeout"
+                    | "tcp_accept_aliases"
+                    | "force_rport"
+                    | "strict_checks"
+                    | "user_agent_header"
+                    | "dns"
+                    | "server_header"
+                    | "server_signature"
+                    | "memlog"
+                    | "mem_log"
+                    | "mpath"
+                    | "loadpath"
+                    | "shm_mem_size"
+                    | "maxbuffer"
+                    | "user"
+                    | "uid"
+                    | "group"
+                    | "gid"
+                    | "max_while_loops"
+                    | "async_workers"
+                    | "run_dir"
+                    | "rundir"
+                    | "runtime_dir"
+            );
+            if kept_aside {
+                assert_ne!(disposition(name), Disposition::Refused("not implemented"), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_only_parameters() {
+        let mut p = CoreParams::default();
+        // Kamailio's default, restated: accepted
+        p.set("reply_to_via", &ParamValue::Bool(false)).unwrap();
+        p.set("max_branches", &ParamValue::Int(12)).unwrap();
+        p.set("tcp_keepalive", &ParamValue::Bool(true)).unwrap();
+        p.set("mhomed", &ParamValue::Int(0)).unwrap();
+        // anything else: refused with the default named
+        let e = p.set("reply_to_via", &ParamValue::Bool(true)).unwrap_err().to_string();
+        assert!(e.contains("not supported by sipr yet") && e.contains("reply_to_via=no"), "{e}");
+        assert!(p.set("max_branches", &ParamValue::Int(16)).is_err());
+        assert!(p.set("tos", &ParamValue::Int(16)).unwrap_err().to_string().contains("IP TOS"));
+        // no effect whatever the value, with the reason on record
+        p.set("memdbg", &ParamValue::Int(5)).unwrap();
+        assert!(matches!(disposition("memdbg"), Disposition::NoEffect(_)));
     }
 
     #[test]

@@ -17,8 +17,10 @@ pub fn set_rank(rank: i32) {
 
 /// Where log lines go.
 enum Sink {
-    Stderr,
-    Syslog { sock: Mutex<Option<UnixDatagram>>, facility: u8 },
+    /// `color`: the level in ANSI colours (`log_color`, `-e`).
+    Stderr { color: bool },
+    /// `tag`: the syslog tag (`log_name`, default "sipr").
+    Syslog { sock: Mutex<Option<UnixDatagram>>, facility: u8, tag: String },
 }
 
 struct Logger {
@@ -92,16 +94,23 @@ impl log::Log for Logger {
         };
         let target = if r.target() == "script" { "<script>".to_string() } else { format!("<{}>", r.target()) };
         match &self.sink {
-            Sink::Stderr => {
+            Sink::Stderr { color } => {
                 let rank = RANK.load(Ordering::Relaxed);
+                let (on, off) = match (color, r.level()) {
+                    (false, _) => ("", ""),
+                    (true, log::Level::Error) => ("\x1b[31;1m", "\x1b[0m"),
+                    (true, log::Level::Warn) => ("\x1b[33;1m", "\x1b[0m"),
+                    (true, log::Level::Info) => ("\x1b[32m", "\x1b[0m"),
+                    (true, _) => ("\x1b[36m", "\x1b[0m"),
+                };
                 let _ = writeln!(
                     std::io::stderr().lock(),
-                    "{rank:2}({pid}) {level}: {target}: {}{}",
+                    "{rank:2}({pid}) {on}{level}{off}: {target}: {}{}",
                     self.prefix,
                     r.args()
                 );
             }
-            Sink::Syslog { sock, facility } => {
+            Sink::Syslog { sock, facility, tag } => {
                 let sev = match r.level() {
                     log::Level::Error => 3,
                     log::Level::Warn => 4,
@@ -109,7 +118,7 @@ impl log::Log for Logger {
                     _ => 7,
                 };
                 let line =
-                    format!("<{}>sipr[{pid}]: {level}: {target}: {}{}", facility * 8 + sev, self.prefix, r.args());
+                    format!("<{}>{tag}[{pid}]: {level}: {target}: {}{}", facility * 8 + sev, self.prefix, r.args());
                 if let Ok(mut g) = sock.lock() {
                     if g.is_none() {
                         *g = UnixDatagram::unbound().ok().filter(|s| s.connect("/dev/log").is_ok());
@@ -125,13 +134,35 @@ impl log::Log for Logger {
     fn flush(&self) {}
 }
 
+/// Where and how the logger writes: the cfg's `log_*` settings.
+#[derive(Debug, Clone, Default)]
+pub struct LogSettings {
+    /// `log_stderror` / `-E`.
+    pub to_stderr: bool,
+    /// `debug`.
+    pub debug: i32,
+    /// `log_facility`.
+    pub facility: String,
+    /// `log_prefix`.
+    pub prefix: Option<String>,
+    /// `log_color` / `-e`.
+    pub color: bool,
+    /// `log_name`: the syslog tag.
+    pub name: Option<String>,
+}
+
 /// Installs the server's logger (once per process).
-pub fn init(to_stderr: bool, debug: i32, facility: &str, prefix: Option<&str>) {
-    let sink = if to_stderr {
-        Sink::Stderr
+pub fn init(s: &LogSettings) {
+    let sink = if s.to_stderr {
+        Sink::Stderr { color: s.color }
     } else {
-        Sink::Syslog { sock: Mutex::new(None), facility: facility_code(facility) }
+        Sink::Syslog {
+            sock: Mutex::new(None),
+            facility: facility_code(&s.facility),
+            tag: s.name.clone().unwrap_or_else(|| "sipr".into()),
+        }
     };
+    let (debug, prefix) = (s.debug, s.prefix.as_deref());
     let logger = Box::leak(Box::new(Logger { sink, prefix: prefix.unwrap_or("").to_string() }));
     // a second call (tests) keeps the first logger but takes the level
     let _ = log::set_logger(logger);

@@ -153,12 +153,17 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     )
     .map_err(|e| StartError::Cfg(e.to_string()))?;
     let core = &prog.core;
-    log::init(
-        opts.log_stderr || core.log_stderror,
-        core.debug + opts.debug_bump,
-        &core.log_facility,
-        core.log_prefix.as_deref(),
-    );
+    log::init(&log::LogSettings {
+        to_stderr: opts.log_stderr || core.log_stderror,
+        debug: core.debug + opts.debug_bump,
+        facility: core.log_facility.clone(),
+        prefix: core.log_prefix.clone(),
+        color: core.other_bool("log_color").unwrap_or(false),
+        name: match core.other.get("log_name") {
+            Some(crate::cfg::ParamValue::Str(n)) => Some(n.clone()),
+            _ => None,
+        },
+    });
     let shm_mb = opts.shm_mb.or(core.shm_mem_size.map(|m| m as usize)).unwrap_or(crate::DEFAULT_SHM_MB);
     let pool = sipr_mem::ShmPool::create_mb(shm_mb)
         .map_err(|e| StartError::Other(format!("shared memory (-m {shm_mb}): {e}")))?;
@@ -229,6 +234,16 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
             let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
             crate::hash::id64(&[&t.to_be_bytes(), &process::current_pid().to_be_bytes()])
         },
+        advertised_address: match core.other.get("advertised_address") {
+            Some(
+                crate::cfg::ParamValue::Str(h) | crate::cfg::ParamValue::Ident(h) | crate::cfg::ParamValue::Raw(h),
+            ) => Some(h.clone()),
+            _ => None,
+        },
+        advertised_port: match core.other.get("advertised_port") {
+            Some(crate::cfg::ParamValue::Int(p)) => u16::try_from(*p).ok(),
+            _ => None,
+        },
     };
     if let Some(p) = &opts.pidfile {
         std::fs::write(p, format!("{}\n", process::current_pid()))
@@ -241,6 +256,11 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     if let Some(crate::cfg::ParamValue::Str(dir)) = core.other.get("chroot") {
         process::change_root(std::path::Path::new(dir))
             .map_err(|e| StartError::Other(format!("cannot chroot to {dir}: {e}")))?;
+    }
+    // workdir / wdir (after the chroot, as Kamailio)
+    if let Some(crate::cfg::ParamValue::Str(dir)) = core.other.get("workdir").or_else(|| core.other.get("wdir")) {
+        std::env::set_current_dir(dir)
+            .map_err(|e| StartError::Other(format!("cannot change to the working directory {dir}: {e}")))?;
     }
     drop_privileges(core)?;
 
@@ -407,13 +427,15 @@ const TCP_LISTEN_BACKLOG: u32 = 1024;
 /// The listen entries: the cfg's, or Kamailio's default (every address,
 /// UDP and TCP, on `port`).
 fn listen_entries(core: &crate::cfg::CoreParams) -> Vec<crate::cfg::ListenAddr> {
-    if !core.listen.is_empty() {
-        return core.listen.clone();
-    }
-    [Proto::Udp, Proto::Tcp]
-        .into_iter()
-        .map(|proto| crate::cfg::ListenAddr { proto, host: "0.0.0.0".into(), port: core.port, advertise: None })
-        .collect()
+    let entries = if !core.listen.is_empty() {
+        core.listen.clone()
+    } else {
+        [Proto::Udp, Proto::Tcp]
+            .into_iter()
+            .map(|proto| crate::cfg::ListenAddr { proto, host: "0.0.0.0".into(), port: core.port, advertise: None })
+            .collect()
+    };
+    entries
 }
 
 /// Whether SCTP listen entries are served: `disable_sctp=auto` (the

@@ -30,6 +30,8 @@ pub(super) struct Net<'a> {
     pub info: &'a CoreInfo,
     /// This process's resolver and DNS cache.
     pub dns: RefCell<crate::dns::Resolver>,
+    /// `tcp_accept_no_cl`: a TCP message may come without Content-Length.
+    pub accept_no_cl: bool,
 }
 
 impl<'a> Net<'a> {
@@ -43,7 +45,8 @@ impl<'a> Net<'a> {
         let udp_v4 = udp.iter().map(|s| s.local_addr().is_ok_and(|a| a.is_ipv4())).collect();
         let sctp_v4 = sctp.iter().map(|s| s.local_addr().is_ok_and(|a| a.is_ipv4())).collect();
         let dns = crate::dns::Resolver::new(crate::dns::DnsConfig::system().with_params(&prog.core));
-        Net { udp, sctp, udp_v4, sctp_v4, tcp, prog, info, dns: RefCell::new(dns) }
+        let accept_no_cl = prog.core.other_bool("tcp_accept_no_cl").unwrap_or(false);
+        Net { udp, sctp, udp_v4, sctp_v4, tcp, prog, info, dns: RefCell::new(dns), accept_no_cl }
     }
 }
 

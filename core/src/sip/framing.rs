@@ -30,6 +30,14 @@ pub enum Frame {
 
 /// Frames the message (or keep-alive) at the start of `buf`.
 pub fn frame_stream(buf: &[u8]) -> Frame {
+    frame_stream_with(buf, false)
+}
+
+/// [`frame_stream`], with Kamailio's `tcp_accept_no_cl`: a message without
+/// Content-Length ends with its headers instead of being refused (RFC
+/// 3261 §18.3 makes the header mandatory over TCP; Kamailio's option
+/// relaxes it for HTTP clients).
+pub fn frame_stream_with(buf: &[u8], accept_no_cl: bool) -> Frame {
     const PING: &[u8] = b"\r\n\r\n";
     if buf.first() == Some(&b'\r') || buf.first() == Some(&b'\n') {
         if buf.starts_with(PING) {
@@ -52,8 +60,10 @@ pub fn frame_stream(buf: &[u8]) -> Frame {
         Ok(m) => m,
         Err(e) => return Frame::Invalid(e),
     };
-    let Some(cl) = head.content_length() else {
-        return Frame::Invalid(ParseError::at(ParseErrorKind::MissingContentLength, head_end));
+    let cl = match head.content_length() {
+        Some(cl) => cl,
+        None if accept_no_cl => 0,
+        None => return Frame::Invalid(ParseError::at(ParseErrorKind::MissingContentLength, head_end)),
     };
     let len = head_end + cl;
     if len > MAX_MESSAGE_LEN {

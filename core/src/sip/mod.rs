@@ -28,7 +28,7 @@ pub use build::{
 pub use describe::describe;
 pub use error::{ParseError, ParseErrorKind};
 pub use exercise::exercise;
-pub use framing::{frame_stream, Frame};
+pub use framing::{frame_stream, frame_stream_with, Frame};
 pub use hdr::{
     civil, days_from_civil, parse_delta_seconds, parse_number, parse_tokens, visit_tokens, AuthParams, CSeq, Contact,
     ContentType, Event, HeaderError, NameAddr, SipDate, Via,

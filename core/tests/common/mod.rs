@@ -252,6 +252,7 @@ pub fn run_with(prog: &Program, msg: &[u8], proc: &mut ProcState) -> Run {
         aliases: prog.core.aliases.clone(),
         server_header: Some(sipr_core::server_signature().to_string()),
         secret: 0,
+        ..Default::default()
     };
     let mut rec = Recorder::default();
     take_output();

@@ -20,7 +20,7 @@ use sipr_locking::net::recv_with_fd;
 use super::{Op, Packet, TcpClient};
 use crate::cfg::ProcState;
 use crate::runtime::receive::{answer_unparsable, handle_contained, Arrival, Net, Out};
-use crate::sip::{frame_stream, Frame};
+use crate::sip::{frame_stream_with, Frame};
 
 struct Conn {
     stream: Rc<TcpStream>,
@@ -173,7 +173,7 @@ fn handle_frames(net: &Net<'_>, id: u32, conn: &mut Conn, proc: &mut ProcState) 
         if rest.is_empty() {
             break None;
         }
-        match frame_stream(rest) {
+        match frame_stream_with(rest, net.accept_no_cl) {
             Frame::Incomplete => break None,
             Frame::KeepAlive { len, ping } => {
                 if ping {
