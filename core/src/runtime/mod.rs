@@ -427,15 +427,13 @@ const TCP_LISTEN_BACKLOG: u32 = 1024;
 /// The listen entries: the cfg's, or Kamailio's default (every address,
 /// UDP and TCP, on `port`).
 fn listen_entries(core: &crate::cfg::CoreParams) -> Vec<crate::cfg::ListenAddr> {
-    let entries = if !core.listen.is_empty() {
-        core.listen.clone()
-    } else {
-        [Proto::Udp, Proto::Tcp]
-            .into_iter()
-            .map(|proto| crate::cfg::ListenAddr { proto, host: "0.0.0.0".into(), port: core.port, advertise: None })
-            .collect()
-    };
-    entries
+    if !core.listen.is_empty() {
+        return core.listen.clone();
+    }
+    [Proto::Udp, Proto::Tcp]
+        .into_iter()
+        .map(|proto| crate::cfg::ListenAddr { proto, host: "0.0.0.0".into(), port: core.port, advertise: None })
+        .collect()
 }
 
 /// Whether SCTP listen entries are served: `disable_sctp=auto` (the
