@@ -69,6 +69,7 @@ fn main() {
         aliases: prog.core.aliases.clone(),
         server_header: Some(sipr_core::server_signature().to_string()),
         secret: 0,
+        ..Default::default()
     };
     let rcv = RecvInfo {
         src: "10.0.0.5:5062".parse::<SocketAddr>().unwrap(),
