@@ -218,9 +218,9 @@ def probes(kind, name):
         arg = {"define": "#!define X 1", "ifdef": "#!ifdef X\n#!endif", "ifndef": "#!ifndef X\n#!endif",
                "else": "#!ifdef X\n#!else\n#!endif", "endif": "#!ifdef X\n#!endif", "trydef": "#!trydef X",
                "redefine": "#!redefine X 2", "defenv": "#!defenv HOME", "defenvs": "#!defenvs HOME",
-               "subst": '#!subst "/a/b/"', "substdef": '#!substdef "/AB/b/"', "substdefs": '#!substdefs "/AC/b/"',
+               "subst": '#!subst "/QQQ/b/"', "substdef": '#!substdef "/AB/b/"', "substdefs": '#!substdefs "/AC/b/"',
                "trydefenv": "#!trydefenv NO_SUCH_ENV_X", "trydefenvs": "#!trydefenvs NO_SUCH_ENV_X",
-               "include_file": 'include_file "/dev/null"', "import_file": 'import_file "/no/such/file"'}[name]
+               "include_file": f'include_file "{EMPTY_FILE[0]}"', "import_file": 'import_file "/no/such/file"'}[name]
         return [arg + "\n" + PROBE_HEAD + "request_route { exit; }\n"]
     if kind == "block":
         extra = {"route": "route[X] { exit; }", "event_route": "event_route[core:worker-one-init] { exit; }"}
@@ -240,6 +240,8 @@ def probes(kind, name):
         else:
             expr = f"$var(a) {name} 1"
         return route([f"if ({expr}) {{ exit; }}", f"$var(b) = {expr};"])
+    if kind == "fn" and name == "selval":
+        return route(["$var(t) = selval($rm == \"X\", 1, 2);"])
     if kind == "fn":
         args = ["", '"x"', "1", '"x", "y"', "1, 1", '"$var(x)"', "udp:127.0.0.1:5060", "UDP", '"a:1"']
         return route([f"{name}({a});" for a in args])
@@ -261,8 +263,11 @@ def probes(kind, name):
         return out
     if kind == "pv":
         forms = [f"${name}", f"${name}(x)", f"${name}(uri)", f"${name}(min)", f"${name}(year)", f"${name}(%Y)",
-                 f"${name}($avp(x))", f"${name}(a=>b)", f"${name}(HOME)"]
-        return route([f"$var(t) = {f};" for f in forms])
+                 f"${name}($avp(x))", f"${name}(a=>b)", f"${name}(HOME)", f"${name}(1)", f"${name}(num)",
+                 f"${name}(g.v)", f"${name}(cfg_get.g.v)"]
+        # a custom global parameter for $ccp / $sel
+        return [t.replace("request_route {", 'g.v = 1 desc "d"\nrequest_route {', 1)
+                for t in route([f"$var(t) = {f};" for f in forms])]
     if kind == "tr":
         params = ["", ",1", ",1,1", ",a", ",a,b", ",/a/b/", ",%Y"]
         return route([f"$var(t) = $(var(x){{{name}{p}}});" for p in params])
@@ -290,6 +295,7 @@ def sipr_probe(kind, name):
 
 
 PROBE_DIR = [None]
+EMPTY_FILE = [None]
 
 # cfg lines the bed writes into every suite's cfg
 BED_PARAMS = ["listen", "children", "tcp_children", "debug", "log_stderror", "disable_sctp", "auto_aliases", "dns",
@@ -350,6 +356,8 @@ def case_lines():
 def core_table(uses, why, unexplained):
     import tempfile
     PROBE_DIR[0] = tempfile.mkdtemp(prefix="sipr-compat.")
+    EMPTY_FILE[0] = os.path.join(PROBE_DIR[0], "empty.cfg")
+    open(EMPTY_FILE[0], "w").close()
     lines_of_cases = case_lines()
     rows = []
     totals = {"same": 0, "no case": 0, "noted": 0, "missing": 0}

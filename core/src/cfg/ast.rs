@@ -237,6 +237,10 @@ pub enum UnOp {
     StrLen,
     /// `strempty`
     StrEmpty,
+    /// `(int)`: the value as a number
+    ToInt,
+    /// `(str)`: the value as text
+    ToStr,
 }
 
 /// Binary operators.
@@ -282,6 +286,14 @@ pub enum BinOp {
     Div,
     /// `mod` (and `%`)
     Mod,
+    /// `eq`: equal as strings
+    StrEq,
+    /// `ne`: different as strings
+    StrNe,
+    /// `ieq`: equal as integers
+    IntEq,
+    /// `ine`: different as integers
+    IntNe,
 }
 
 impl BinOp {
@@ -309,6 +321,10 @@ impl BinOp {
             Mul => "*",
             Div => "/",
             Mod => "mod",
+            StrEq => "eq",
+            StrNe => "ne",
+            IntEq => "ieq",
+            IntNe => "ine",
         }
     }
 }

@@ -224,6 +224,8 @@ pub enum CExpr {
         /// `!=`.
         negate: bool,
     },
+    /// `selval(cond, a, b)`: `a` when the condition holds, else `b`.
+    SelVal(Box<[CExpr; 3]>),
 }
 
 impl CExpr {
@@ -385,7 +387,7 @@ pub fn compile(
         map,
         fns,
         pvs,
-        names: Names::default(),
+        names: Names::with_defines(map.defines()),
         flags: HashMap::new(),
         named: HashMap::new(),
         errors: Vec::new(),
@@ -405,6 +407,15 @@ pub fn compile(
                 }
             }
             Item::CustomParam { name, value, desc, .. } => {
+                // `$ccp(group.name)` and `$sel(cfg_get.group.name)` read it
+                let v = match value {
+                    ParamValue::Int(i) => super::value::Stored::Int(*i),
+                    ParamValue::Bool(b) => super::value::Stored::Int(i64::from(*b)),
+                    ParamValue::Str(s) | ParamValue::Ident(s) | ParamValue::Raw(s) => {
+                        super::value::Stored::Str(s.clone().into_bytes())
+                    }
+                };
+                c.names.set_custom(name, v);
                 custom.push(CustomParam { name: name.clone(), value: value.clone(), desc: desc.clone() })
             }
             Item::Flags { avp: false, names } => {
@@ -949,6 +960,19 @@ impl Compiler<'_> {
                     }
                 };
                 CExpr::Route(self.route_ref(RouteKind::Request, &n, e.at)?)
+            }
+            // the core's ternary: its parts are expressions, not parameters
+            ExprKind::Call { name, args } if name == "selval" => {
+                let [c, a, b] = args.as_slice() else {
+                    self.error(e.at, "selval takes three expressions: selval(condition, value1, value2)");
+                    return None;
+                };
+                let parts = [self.expr(c)?, self.expr(a)?, self.expr(b)?];
+                if parts.iter().any(CExpr::has_effects) {
+                    self.error(e.at, "selval's expressions cannot call functions or routes in sipr");
+                    return None;
+                }
+                CExpr::SelVal(Box::new(parts))
             }
             ExprKind::Call { name, args } => {
                 let (f, name, params) = self.call(name, args, e.at)?;

@@ -73,6 +73,14 @@ pub static CORE_FUNCTIONS: &[FnDef] = &[
     def!("rewriteuser", [K::Fmt], REQ, rewriteuser),
     def!("setuser", [K::Fmt], REQ, rewriteuser),
     def!("setu", [K::Fmt], REQ, rewriteuser),
+    def!("rewriteuserpass", [K::Fmt], REQ, rewriteuserpass),
+    def!("setuserpass", [K::Fmt], REQ, rewriteuserpass),
+    def!("setup", [K::Fmt], REQ, rewriteuserpass),
+    def!("rewritehostporttrans", [K::Fmt], REQ, rewritehostporttrans),
+    def!("sethostporttrans", [K::Fmt], REQ, rewritehostporttrans),
+    def!("sethpt", [K::Fmt], REQ, rewritehostporttrans),
+    def!("userphone", [], REQ, userphone),
+    def!("udp_mtu_try_proto", [K::Str], REQ, udp_mtu_try_proto),
     def!("rewriteport", [K::Fmt], REQ, rewriteport),
     def!("setport", [K::Fmt], REQ, rewriteport),
     def!("setp", [K::Fmt], REQ, rewriteport),
@@ -196,6 +204,40 @@ fn rewritehostport(ctx: &mut Ctx<'_>, p: &P) -> i32 {
 }
 fn rewriteuser(ctx: &mut Ctx<'_>, p: &P) -> i32 {
     rewrite_part(ctx, p, UriPart::User)
+}
+fn rewriteuserpass(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    rewrite_part(ctx, p, UriPart::Password)
+}
+fn rewritehostporttrans(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    rewrite_part(ctx, p, UriPart::HostPortParams)
+}
+/// `udp_mtu_try_proto(proto)`: the protocol a request too big for
+/// `udp_mtu` goes over instead. sipr takes only Kamailio's default
+/// `udp_mtu=0` (no limit), with which the function changes nothing, as in
+/// Kamailio; an unknown protocol is an error.
+fn udp_mtu_try_proto(ctx: &mut Ctx<'_>, p: &P) -> i32 {
+    let proto = p[0].text(ctx);
+    match Proto::from_name(&String::from_utf8_lossy(&proto)) {
+        Some(_) => 1,
+        None => {
+            log::error!("udp_mtu_try_proto: unknown protocol '{}'", String::from_utf8_lossy(&proto));
+            -1
+        }
+    }
+}
+
+/// `userphone()`: `;user=phone` on the Request-URI, unless it has a user
+/// parameter already.
+fn userphone(ctx: &mut Ctx<'_>, _: &P) -> i32 {
+    let Some((uri, buf)) = ctx.ruri_parsed() else { return -1 };
+    if uri.params.get(buf, "user").is_some() {
+        return 1;
+    }
+    let (start, end) = (uri.whole.off as usize, uri.whole.end());
+    let params_end = uri.headers.map_or(end, |h| h.off as usize - 1);
+    let new = [&buf[start..params_end], b";user=phone", &buf[params_end..end]].concat();
+    ctx.set_new_uri(Some(new));
+    1
 }
 fn rewriteport(ctx: &mut Ctx<'_>, p: &P) -> i32 {
     rewrite_part(ctx, p, UriPart::Port)

@@ -405,12 +405,25 @@ fn cond(e: &CExpr, ctx: &Ctx<'_>) -> Result<bool, EvalError> {
             let (x, y) = match op {
                 BinOp::And => return Ok(cond(a, ctx)? && cond(b, ctx)?),
                 BinOp::Or => return Ok(cond(a, ctx)? || cond(b, ctx)?),
-                BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Gt | BinOp::Le | BinOp::Ge => (eval(a, ctx)?, eval(b, ctx)?),
+                BinOp::Eq
+                | BinOp::Ne
+                | BinOp::Lt
+                | BinOp::Gt
+                | BinOp::Le
+                | BinOp::Ge
+                | BinOp::StrEq
+                | BinOp::StrNe
+                | BinOp::IntEq
+                | BinOp::IntNe => (eval(a, ctx)?, eval(b, ctx)?),
                 _ => return Ok(eval(e, ctx)?.truth()),
             };
             Ok(match op {
                 BinOp::Eq => x.equals(&y),
                 BinOp::Ne => !x.equals(&y),
+                BinOp::StrEq => x.to_bytes() == y.to_bytes(),
+                BinOp::StrNe => x.to_bytes() != y.to_bytes(),
+                BinOp::IntEq => x.to_int() == y.to_int(),
+                BinOp::IntNe => x.to_int() != y.to_int(),
                 BinOp::Lt => x.to_int() < y.to_int(),
                 BinOp::Gt => x.to_int() > y.to_int(),
                 BinOp::Le => x.to_int() <= y.to_int(),
@@ -468,6 +481,10 @@ fn eval_other<'c>(e: &'c CExpr, ctx: &'c Ctx<'_>) -> Result<Value<'c>, EvalError
         }
         CExpr::Defined(p) => Value::Int(i64::from(!p.value(ctx).is_null())),
         CExpr::MethodIs { name, negate } => Value::Int(i64::from(method_is(name, ctx) != *negate)),
+        CExpr::SelVal(parts) => {
+            let [c, a, b] = parts.as_ref();
+            return if cond(c, ctx)? { eval(a, ctx) } else { eval(b, ctx) };
+        }
         // not reached: callers route effectful expressions to Exec::value
         CExpr::Call { .. } | CExpr::Route(_) => Value::Null,
     })
@@ -489,6 +506,8 @@ fn unary(op: UnOp, v: Value<'_>) -> Result<Value<'_>, EvalError> {
         UnOp::StrLen => Value::Int(v.to_bytes().len() as i64),
         UnOp::StrEmpty => Value::Int(i64::from(v.to_bytes().is_empty())),
         UnOp::Defined => Value::Int(i64::from(!v.is_null())),
+        UnOp::ToInt => Value::Int(v.to_int()),
+        UnOp::ToStr => Value::string(v.to_bytes().into_owned()),
     })
 }
 
@@ -521,6 +540,10 @@ fn binary<'a>(op: BinOp, a: Value<'a>, b: Value<'_>) -> Result<Value<'a>, EvalEr
         BinOp::Shr => Value::Int(a.to_int().wrapping_shr(b.to_int() as u32)),
         BinOp::Eq => Value::Int(i64::from(a.equals(&b))),
         BinOp::Ne => Value::Int(i64::from(!a.equals(&b))),
+        BinOp::StrEq => Value::Int(i64::from(a.to_bytes() == b.to_bytes())),
+        BinOp::StrNe => Value::Int(i64::from(a.to_bytes() != b.to_bytes())),
+        BinOp::IntEq => Value::Int(i64::from(a.to_int() == b.to_int())),
+        BinOp::IntNe => Value::Int(i64::from(a.to_int() != b.to_int())),
         BinOp::Lt => Value::Int(i64::from(a.to_int() < b.to_int())),
         BinOp::Gt => Value::Int(i64::from(a.to_int() > b.to_int())),
         BinOp::Le => Value::Int(i64::from(a.to_int() <= b.to_int())),

@@ -131,6 +131,11 @@ impl SourceMap {
         SourceMap { pre, line_starts }
     }
 
+    /// The defines as the preprocessor left them.
+    pub fn defines(&self) -> &Defines {
+        &self.pre.defines
+    }
+
     /// The preprocessed text.
     pub fn text(&self) -> &str {
         &self.pre.text

@@ -198,6 +198,36 @@ const CORE_PARAMS: &[(&str, Kind)] = &[
     ("sctp_max_assocs", Kind::Int),
     ("tls_port_no", Kind::Int),
     ("tls_threads_mode", Kind::Int),
+    ("async_workers_group", Kind::Str),
+    ("disable_core_dump", Kind::Bool),
+    ("dns_cache_rec_pref", Kind::Int),
+    ("dns_naptr_ignore_rfc", Kind::Bool),
+    ("ip_free_bind", Kind::Int),
+    ("mlock_pages", Kind::Bool),
+    ("pv_buffer_size", Kind::Int),
+    ("pv_buffer_slots", Kind::Int),
+    ("pv_cache_limit", Kind::Int),
+    ("pv_cache_action", Kind::Int),
+    ("server_id", Kind::Int),
+    ("sip_parser_log", Kind::Int),
+    ("sip_parser_mode", Kind::Int),
+    ("tcp_accept_hep3", Kind::Bool),
+    ("tcp_accept_unique", Kind::Int),
+    ("tcp_connection_match", Kind::Int),
+    ("tcp_script_mode", Kind::Int),
+    ("tcp_wait_data", Kind::Int),
+    ("tcp_wq_blk_size", Kind::Int),
+    ("sctp_srto_initial", Kind::Int),
+    ("sctp_srto_max", Kind::Int),
+    ("sctp_srto_min", Kind::Int),
+    ("sctp_asocmaxrxt", Kind::Int),
+    ("sctp_init_max_attempts", Kind::Int),
+    ("sctp_init_max_timeo", Kind::Int),
+    ("sctp_hbinterval", Kind::Int),
+    ("sctp_pathmaxrxt", Kind::Int),
+    ("sctp_sack_delay", Kind::Int),
+    ("sctp_sack_freq", Kind::Int),
+    ("sctp_max_burst", Kind::Int),
     ("dst_blocklist_init", Kind::Bool),
     ("use_dst_blocklist", Kind::Bool),
     ("dst_blocklist_mem", Kind::Int),
@@ -780,6 +810,35 @@ pub fn disposition(name: &str) -> Disposition {
         "syn_branch" => Default("1"),
         "uri_host_extra_chars" | "hdr_name_extra_chars" => Refused("extra characters in URI hosts and header names"),
         "evapi" => Refused("the evapi module's settings"),
+        "async_workers_group" => Refused("groups of asynchronous workers"),
+        "disable_core_dump" | "mlock_pages" | "dns_naptr_ignore_rfc" | "tcp_accept_hep3" => {
+            Default(if name == "dns_naptr_ignore_rfc" { "yes" } else { "no" })
+        }
+        "dns_cache_rec_pref"
+        | "ip_free_bind"
+        | "server_id"
+        | "sip_parser_log"
+        | "tcp_accept_unique"
+        | "tcp_connection_match"
+        | "tcp_script_mode" => Default("0"),
+        // sipr's parser is the strict one
+        "sip_parser_mode" => Default("1"),
+        "tcp_wait_data" => Default("5000"),
+        "tcp_wq_blk_size" => Default("2100"),
+        "pv_buffer_size" | "pv_buffer_slots" | "pv_cache_limit" | "pv_cache_action" => {
+            NoEffect("sipr's formatted strings and PV cache have no fixed buffers or limits")
+        }
+        "sctp_srto_initial"
+        | "sctp_srto_max"
+        | "sctp_srto_min"
+        | "sctp_asocmaxrxt"
+        | "sctp_init_max_attempts"
+        | "sctp_init_max_timeo"
+        | "sctp_hbinterval"
+        | "sctp_pathmaxrxt"
+        | "sctp_sack_delay"
+        | "sctp_sack_freq"
+        | "sctp_max_burst" => Refused("this SCTP tuning"),
         _ => Refused("not implemented"),
     }
 }

@@ -122,17 +122,22 @@ impl<'t> Parser<'t> {
 
     fn top_item(&mut self, id: &str, off: usize) -> PResult<Item> {
         match id {
-            "loadmodule" => {
+            // the x forms evaluate variables in their strings: sipr takes
+            // them when there is none to evaluate
+            "loadmodule" | "loadmodulex" => {
                 self.next()?;
                 let paren = self.eat_punct("(")?;
-                let (path, _) = self.string_text("(the module path) after loadmodule")?;
+                let (path, path_off) = self.string_text("(the module path) after loadmodule")?;
+                if id == "loadmodulex" && path.contains('$') {
+                    return Err(self.err(path_off, "variables in loadmodulex are not supported by sipr yet"));
+                }
                 if paren {
                     self.expect_punct(")", "after the module path")?;
                 }
                 self.eat_punct(";")?;
                 Ok(Item::LoadModule { path, at: pos(off) })
             }
-            "modparam" => self.modparam(off),
+            "modparam" | "modparamx" => self.modparam(off, id == "modparamx"),
             "flags" | "avpflags" => {
                 self.next()?;
                 let mut names = Vec::new();
@@ -168,7 +173,7 @@ impl<'t> Parser<'t> {
         }
     }
 
-    fn modparam(&mut self, off: usize) -> PResult<Item> {
+    fn modparam(&mut self, off: usize, x: bool) -> PResult<Item> {
         self.next()?;
         self.expect_punct("(", "after modparam")?;
         let (module, _) = self.string_text("(the module name)")?;
@@ -177,7 +182,13 @@ impl<'t> Parser<'t> {
         self.expect_punct(",", "after the parameter name")?;
         let t = self.lx.peek()?.clone();
         let value = match t.tok {
-            Tok::Str(_) => ModValue::Str(self.string_text("")?.0),
+            Tok::Str(_) => {
+                let (v, v_off) = self.string_text("")?;
+                if x && v.contains('$') {
+                    return Err(self.err(v_off, "variables in modparamx are not supported by sipr yet"));
+                }
+                ModValue::Str(v)
+            }
             Tok::Int(i) => {
                 self.next()?;
                 ModValue::Int(i)
@@ -446,18 +457,19 @@ impl<'t> Parser<'t> {
                 }
                 "else" => return Err(self.err(t.off, "'else' without 'if'")),
                 "case" | "default" => return Err(self.err(t.off, format!("'{id}' outside a switch"))),
-                // Kamailio's grammar takes a socket unquoted here:
-                // force_send_socket(udp:127.0.0.1:5060)
-                "force_send_socket" if self.is_punct("(")? => {
+                // Kamailio's grammar takes a socket (or a protocol) unquoted
+                // here: force_send_socket(udp:127.0.0.1:5060),
+                // udp_mtu_try_proto(TCP)
+                "force_send_socket" | "udp_mtu_try_proto" if self.is_punct("(")? => {
                     self.next()?;
                     let (raw, off) = self.lx.raw_until(b")")?;
                     let raw = raw.trim();
                     let text = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
                     if text.is_empty() {
-                        return Err(self.err(off, "force_send_socket needs a socket: [proto:]address[:port]"));
+                        return Err(self.err(off, format!("{id} needs a socket or a protocol")));
                     }
-                    self.expect_punct(")", "to close force_send_socket(")?;
-                    self.end_stmt("force_send_socket(...)")?;
+                    self.expect_punct(")", &format!("to close {id}("))?;
+                    self.end_stmt(&format!("{id}(...)"))?;
                     let at = pos(off);
                     StmtKind::Call { name: id, args: vec![Expr { kind: ExprKind::Str(text.as_bytes().to_vec()), at }] }
                 }
@@ -574,6 +586,14 @@ impl<'t> Parser<'t> {
             Tok::Punct("-") => un(UnOp::Neg, self.unary()?),
             Tok::Punct("~") => un(UnOp::BitNot, self.unary()?),
             Tok::Punct("(") => {
+                // a cast: (int) / (str)
+                if let Tok::Ident(w) = self.peek_tok()? {
+                    if w == "int" || w == "str" {
+                        self.next()?;
+                        self.expect_punct(")", &format!("to close ({w}"))?;
+                        return Ok(un(if w == "int" { UnOp::ToInt } else { UnOp::ToStr }, self.unary()?));
+                    }
+                }
                 let e = self.expr()?;
                 self.expect_punct(")", "to close '('")?;
                 e
@@ -663,7 +683,16 @@ const LEVELS: &[&[(&str, BinOp)]] = &[
     &[("&", BinOp::BitAnd)],
     &[("^", BinOp::BitXor)],
     &[("<<", BinOp::Shl), (">>", BinOp::Shr)],
-    &[("==", BinOp::Eq), ("!=", BinOp::Ne), ("=~", BinOp::Match), ("!~", BinOp::NoMatch)],
+    &[
+        ("==", BinOp::Eq),
+        ("!=", BinOp::Ne),
+        ("=~", BinOp::Match),
+        ("!~", BinOp::NoMatch),
+        ("eq", BinOp::StrEq),
+        ("ne", BinOp::StrNe),
+        ("ieq", BinOp::IntEq),
+        ("ine", BinOp::IntNe),
+    ],
     &[("<", BinOp::Lt), (">", BinOp::Gt), ("<=", BinOp::Le), (">=", BinOp::Ge)],
     &[("+", BinOp::Add), ("-", BinOp::Sub)],
     &[("*", BinOp::Mul), ("/", BinOp::Div), ("mod", BinOp::Mod), ("%", BinOp::Mod)],

@@ -92,6 +92,14 @@ pub enum PreprocessError {
         /// Comment or string.
         what: &'static str,
     },
+    /// `#!defenv` / `#!defenvs` naming an environment variable that is not
+    /// set (the `#!trydefenv` forms skip it).
+    UnsetEnv {
+        /// Where.
+        at: Loc,
+        /// The variable.
+        name: String,
+    },
     /// Includes nested more than 10 deep (or including themselves).
     IncludeTooDeep {
         /// The include that went too deep.
@@ -129,6 +137,7 @@ impl fmt::Display for PreprocessError {
                 write!(f, "{at}: includes nested more than {MAX_INCLUDE_DEPTH} deep")
             }
             PreprocessError::BadSubst { at, why } => write!(f, "{at}: bad substitution: {why}"),
+            PreprocessError::UnsetEnv { at, name } => write!(f, "{at}: environment variable {name} is not set"),
         }
     }
 }
@@ -168,6 +177,11 @@ impl Defines {
     /// Defines (or redefines) `name`.
     pub fn define(&mut self, name: &str, value: &str) {
         self.map.insert(name.to_owned(), value.to_owned());
+    }
+
+    /// Every define and its value.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// Whether `name` is defined.
@@ -314,8 +328,20 @@ fn process_file(st: &mut State, text: &str, path: &Path, depth: usize) -> Result
             // Definitions and markers are printed as written by --cfg-print.
             let keep = !st.expand
                 && active
-                && (matches!(name, "define" | "trydef" | "redefine" | "undef" | "subst" | "substdef")
-                    || MARKERS.contains(&name));
+                && (matches!(
+                    name,
+                    "define"
+                        | "trydef"
+                        | "redefine"
+                        | "undef"
+                        | "subst"
+                        | "substdef"
+                        | "substdefs"
+                        | "defenv"
+                        | "defenvs"
+                        | "trydefenv"
+                        | "trydefenvs"
+                ) || MARKERS.contains(&name));
             if keep {
                 st.push_line(raw, &file, lineno as u32);
             } else {
@@ -389,12 +415,32 @@ fn process_file(st: &mut State, text: &str, path: &Path, depth: usize) -> Result
                         .ok_or(PreprocessError::MissingArgument { at: at.clone(), directive: "include_file" })?;
                     include(st, p, path, must, at, depth)?;
                 }
-                "subst" | "substdef" => {
+                "subst" | "substdef" | "substdefs" => {
                     let rule = parse_subst(arg).map_err(|why| PreprocessError::BadSubst { at, why })?;
                     if name == "substdef" {
                         st.defines.define(rule.0.as_str(), &rule.1);
+                    } else if name == "substdefs" {
+                        // the define's value is a string token
+                        st.defines.define(rule.0.as_str(), &format!("\"{}\"", rule.1));
                     }
                     st.substs.push(rule.2);
+                }
+                // `#!defenv ID=ENVVAR` or `#!defenv ENVVAR`: ID defined to
+                // the variable's value (in double quotes for the `s` forms)
+                "defenv" | "defenvs" | "trydefenv" | "trydefenvs" => {
+                    let spec = arg
+                        .split_whitespace()
+                        .next()
+                        .ok_or(PreprocessError::MissingArgument { at: at.clone(), directive: "defenv" })?;
+                    let (ident, var) = spec.split_once('=').unwrap_or((spec, spec));
+                    match std::env::var(var) {
+                        Ok(v) => {
+                            let v = if name.ends_with('s') { format!("\"{v}\"") } else { v };
+                            st.defines.define(ident, &v);
+                        }
+                        Err(_) if name.starts_with("try") => {}
+                        Err(_) => return Err(PreprocessError::UnsetEnv { at, name: var.to_string() }),
+                    }
                 }
                 marker if MARKERS.contains(&marker) => {}
                 other => return Err(PreprocessError::UnknownDirective { at, name: other.to_owned() }),

@@ -161,9 +161,33 @@ pub struct Names {
     vars: HashMap<String, u32>,
     avps: HashMap<String, u32>,
     null_vars: HashMap<String, u32>,
+    /// The cfg's `#!define`s (`$def(NAME)`).
+    defines: HashMap<String, String>,
+    /// The cfg's custom global parameters (`$ccp(group.name)`).
+    custom: HashMap<String, Stored>,
 }
 
 impl Names {
+    /// Names for a cfg with these defines.
+    pub fn with_defines(d: &super::Defines) -> Names {
+        Names { defines: d.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Names::default() }
+    }
+
+    /// Records a custom global parameter (`group.name = value`).
+    pub fn set_custom(&mut self, name: &str, v: Stored) {
+        self.custom.insert(name.to_string(), v);
+    }
+
+    /// A custom global parameter's value.
+    pub fn custom(&self, name: &str) -> Option<&Stored> {
+        self.custom.get(name)
+    }
+
+    /// A `#!define`'s value.
+    pub fn define(&self, name: &str) -> Option<&str> {
+        self.defines.get(name).map(String::as_str)
+    }
+
     /// The slot of `$var(name)`.
     pub fn var_slot(&mut self, name: &str) -> u32 {
         let n = self.vars.len() as u32;
@@ -533,6 +557,12 @@ pub enum UriPart {
     Port,
     /// Host and port together (`host:port` text).
     HostPort,
+    /// Host, port and the parameters (`host:port;transport=tcp`): what
+    /// rewritehostporttrans replaces.
+    HostPortParams,
+    /// The password (`None` or empty removes it; without a user there is
+    /// nothing to attach it to).
+    Password,
 }
 
 /// `uri` with one part replaced (`None` = removed).
@@ -584,6 +614,24 @@ pub fn rebuild_uri(text: &[u8], uri: &Uri, part: UriPart, new: Option<&[u8]>) ->
             out.extend_from_slice(new.unwrap_or(b""));
             out.extend_from_slice(&text[port_end..]);
         }
+        UriPart::HostPortParams => {
+            // the ?headers stay
+            let params_end = uri.headers.map_or(text.len(), |h| h.off as usize - 1);
+            out.extend_from_slice(&text[..host.off as usize]);
+            out.extend_from_slice(new.unwrap_or(b""));
+            out.extend_from_slice(&text[params_end..]);
+        }
+        UriPart::Password => match uri.user {
+            None => out.extend_from_slice(text),
+            Some(u) => {
+                out.extend_from_slice(&text[..u.end()]);
+                if let Some(n) = new.filter(|n| !n.is_empty()) {
+                    out.push(b':');
+                    out.extend_from_slice(n);
+                }
+                out.extend_from_slice(&text[host.off as usize - 1..]);
+            }
+        },
     }
     out
 }

@@ -102,6 +102,14 @@ pub(super) static MSG_PVS: &[PvClass] = &[
     pv!("timef", fixup text_arg, get_timef),
     pv!("utimef", fixup text_arg, get_timef),
     pv!("mbu", get_mbu),
+    pv!("_s", fixup format_fixup, get_format),
+    pv!("def", fixup def_fixup, get_def),
+    pv!("defn", fixup defn_fixup, get_def),
+    pv!("version", fixup version_fixup, get_version),
+    pv!("msgbuf", fixup msgbuf_fixup, get_msgbuf),
+    pv!("mi", get_mi),
+    pv!("ccp", fixup ccp_fixup, get_def),
+    pv!("sel", fixup sel_fixup, get_def),
 ];
 
 // ---------------------------------------------------------------------
@@ -917,6 +925,100 @@ fn get_tf_now<'c>(_: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
 fn get_timef<'c>(_: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     let PvArg::Text(fmt) = &pv.arg else { return Value::Null };
     Value::string(super::timefmt::strftime(fmt, now()))
+}
+
+// ---------------------------------------------------------------------
+// $_s(format), $def / $defn, $version, $msgbuf(i), $mi
+
+/// `$_s(format)`: the format evaluated (a PV without value prints
+/// `<null>`, as in xlog).
+fn format_fixup(inner: Option<&str>, reg: &PvRegistry, names: &mut Names) -> Result<PvArg, String> {
+    let text = inner.ok_or("needs a format")?;
+    Ok(PvArg::Custom(Box::new(super::pv::Format::parse(text.as_bytes(), reg, names)?)))
+}
+fn get_format<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    match &pv.arg {
+        PvArg::Custom(c) => c.downcast_ref::<super::pv::Format>().map_or(Value::Null, |f| {
+            let mut out = Vec::new();
+            f.eval_into(ctx, &mut out);
+            Value::string(out)
+        }),
+        _ => Value::Null,
+    }
+}
+
+/// `$def(NAME)`: the define's value as text (`$null` when not defined);
+/// `$defn(NAME)` the same as a number.
+fn def_fixup(inner: Option<&str>, _: &PvRegistry, names: &mut Names) -> Result<PvArg, String> {
+    let name = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("needs a define's name")?;
+    Ok(PvArg::Custom(Box::new(names.define(name).map(|v| Value::string(v.as_bytes().to_vec()).into_owned()))))
+}
+fn defn_fixup(inner: Option<&str>, _: &PvRegistry, names: &mut Names) -> Result<PvArg, String> {
+    let name = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("needs a define's name")?;
+    let v = names.define(name).map(|v| Value::Int(super::value::str_to_int(v.trim().as_bytes()).unwrap_or(0)));
+    Ok(PvArg::Custom(Box::new(v)))
+}
+fn get_def<'c>(_: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    match &pv.arg {
+        PvArg::Custom(c) => match c.downcast_ref::<Option<Value<'static>>>() {
+            Some(Some(v)) => v.clone(),
+            _ => Value::Null,
+        },
+        _ => Value::Null,
+    }
+}
+
+/// `$ccp(group.name)`: a custom global parameter's value (the cfg's;
+/// sipr has no RPC to change it at run time yet).
+fn ccp_fixup(inner: Option<&str>, _: &PvRegistry, names: &mut Names) -> Result<PvArg, String> {
+    let name = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("needs group.name")?;
+    let v = names.custom(name).ok_or_else(|| format!("no custom global parameter '{name}' in the cfg"))?;
+    Ok(PvArg::Custom(Box::new(Some(v.get().into_owned()))))
+}
+
+/// `$sel(...)`: of SER's selects, sipr has `cfg_get.group.name` (the
+/// custom global parameters); another select is refused at start-up.
+fn sel_fixup(inner: Option<&str>, reg: &PvRegistry, names: &mut Names) -> Result<PvArg, String> {
+    let text = inner.map(str::trim).unwrap_or("");
+    match text.strip_prefix("cfg_get.") {
+        Some(name) => ccp_fixup(Some(name), reg, names),
+        None => Err(format!("the select '{text}' is not supported by sipr yet (only cfg_get.group.name)")),
+    }
+}
+
+/// `$version(num|full|hash)`: sipr's own version.
+fn version_fixup(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
+    let text = match inner.map(str::trim) {
+        Some("num") => env!("CARGO_PKG_VERSION").to_string(),
+        Some("full") => crate::server_signature().to_string(),
+        Some("hash") => String::new(),
+        _ => return Err("takes num, full or hash".into()),
+    };
+    Ok(PvArg::Text(text.into_bytes().into()))
+}
+fn get_version<'c>(_: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    match &pv.arg {
+        PvArg::Text(t) => Value::str(t),
+        _ => Value::Null,
+    }
+}
+
+/// `$msgbuf(i)`: the byte at offset `i` of the message (read only in sipr:
+/// the received buffer is shared by the parsed message).
+fn msgbuf_fixup(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
+    let i = inner.map(str::trim).and_then(|s| s.parse::<u32>().ok()).ok_or("takes a byte offset")?;
+    Ok(PvArg::Id(i))
+}
+fn get_msgbuf<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    let PvArg::Id(i) = pv.arg else { return Value::Null };
+    let buf = ctx.msg.buf();
+    buf.get(i as usize).map_or(Value::Null, |_| Value::str(&buf[i as usize..=i as usize]))
+}
+
+/// `$mi`: the message's number in this process (each received message
+/// counts one, as Kamailio's message id).
+fn get_mi<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
+    Value::Int(ctx.module_int("core.msgid").unwrap_or(0))
 }
 
 /// `$mbu`: the message as it would leave with the changes made so far.

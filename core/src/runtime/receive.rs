@@ -12,6 +12,9 @@ use crate::cfg::{ConnFlags, CoreInfo, Ctx, Dest, MsgArena, Outbound, ProcState, 
 use crate::net::{Proto, RecvInfo};
 use crate::sip::SipMsg;
 
+/// Messages this process has received (`$mi`).
+static MSG_ID: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
 /// What a process sends with and routes by (fixed for its life).
 pub(super) struct Net<'a> {
     /// Every UDP listen socket (any process can send from any).
@@ -321,6 +324,8 @@ pub(super) fn handle(
         // `$conid`
         ctx.set_module_int("core.conid", i64::from(conn));
     }
+    // `$mi`: this process's count of received messages
+    ctx.set_module_int("core.msgid", MSG_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
     if is_request {
         if let Some(r) = prog.request_route {
             prog.run(r, &mut ctx);
