@@ -311,9 +311,9 @@ def core_uses(kind, name, case_lines):
         "preprocessor": rf"^\s*(#!)?{e}\b",
         "block": rf"^\s*{e}\s*(\[|{{)",
         "statement": rf"\b{e}\b\s*[(;{{ ]",
-        "op": (rf"\s{e}\s" if re.match(r"^[a-z]+$", name) else rf"[\s)]{e}[\s(]") if name not in ("!", "~")
-        else rf"(\(|\s){e}[$(a-z]",
-        "param": rf"^\s*{e}\s*(=|\s\")",
+        "op": rf"\b{e}\b" if re.match(r"^[a-z]+$", name) else r"(?<![=!])~" if name == "~"
+        else rf"(\(|\s)!\s*[$(a-z]" if name == "!" else re.escape(name),
+        "param": r'\sdesc\s+"' if name == "description" else rf"^\s*{e}\b",
         "fn": rf"\b{e}\s*\(",
         "pv": rf"\$\(?{e}\b",
         "tr": rf"\{{{e}[,}}]",

@@ -165,6 +165,9 @@ const CORE_PARAMS: &[(&str, Kind)] = &[
     ("xavp_via_params", Kind::Str),
     ("xavp_via_fields", Kind::Str),
     ("kemi.onsend_route_callback", Kind::Str),
+    ("kemi.received_route_callback", Kind::Str),
+    ("kemi.reply_route_callback", Kind::Str),
+    ("kemi.pre_routing_callback", Kind::Str),
     ("received_route_mode", Kind::Int),
     ("auto_bind_ipv6", Kind::Bool),
     ("bind_ipv6_link_local", Kind::Bool),
@@ -716,7 +719,10 @@ pub fn disposition(name: &str) -> Disposition {
         }
         "pkg_mem_size" => NoEffect("private memory is each process's own heap"),
         "sql_buffer_size" => NoEffect("sipr's database queries are not built in a fixed buffer"),
-        "kemi.onsend_route_callback" => NoEffect("a KEMI callback name; sipr has no KEMI engine"),
+        "kemi.onsend_route_callback"
+        | "kemi.received_route_callback"
+        | "kemi.reply_route_callback"
+        | "kemi.pre_routing_callback" => NoEffect("a KEMI callback name; sipr has no KEMI engine"),
         "tls_max_connections" | "tls_port_no" | "tls_threads_mode" => {
             NoEffect("TLS: TLS listeners are refused at start-up, so no TLS connection exists")
         }

@@ -238,6 +238,10 @@ impl<'t> Parser<'t> {
             name.push_str(&part);
             custom = true;
         }
+        // kemi.* are core parameters, not a custom group (Kamailio)
+        if name.starts_with("kemi.") {
+            custom = false;
+        }
         if !self.is_punct("=")? {
             let t = self.lx.peek()?.clone();
             return Err(self.err(
