@@ -64,8 +64,37 @@ const SENT_ERR: usize = 7;
 const FAILURES: usize = 8;
 const ACKS: usize = 9;
 
+/// `default_code` / `default_reason` (Kamailio's 500 and its reason):
+/// the reply a variable that holds no number (code) or nothing (reason)
+/// gets.
+static DEFAULTS: std::sync::RwLock<(i64, Option<String>)> = std::sync::RwLock::new((500, None));
+
+fn set_default_code(v: &ModValue) -> Result<(), String> {
+    let ModValue::Int(c) = v else { return Err("default_code takes a number".into()) };
+    if !(100..=699).contains(c) {
+        return Err(format!("default_code {c}: a reply code is 100..699"));
+    }
+    DEFAULTS.write().map_err(|_| "sl settings poisoned")?.0 = *c;
+    Ok(())
+}
+
+fn set_default_reason(v: &ModValue) -> Result<(), String> {
+    let ModValue::Str(r) = v else { return Err("default_reason takes a string".into()) };
+    DEFAULTS.write().map_err(|_| "sl settings poisoned")?.1 = Some(r.clone());
+    Ok(())
+}
+
+/// The code as Kamailio reads it: a number, or a variable whose value is
+/// a number; a variable holding anything else (a string, even "404", or
+/// nothing) gives `default_code`.
 fn code_param(ctx: &Ctx<'_>, p: &Param) -> Result<u16, ModError> {
-    let code = p.int(ctx);
+    let code = match p {
+        Param::Pv(pv) => match pv.value(ctx) {
+            Value::Int(i) => i,
+            _ => DEFAULTS.read().map_or(500, |d| d.0),
+        },
+        other => other.int(ctx),
+    };
     match u16::try_from(code) {
         Ok(c) if (100..=699).contains(&c) => Ok(c),
         _ => Err(format!("invalid reply code {code}").into()),
@@ -110,6 +139,12 @@ fn sl_send_reply(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let evaluated;
     let reason = match &p[1] {
         Param::Str(s) => String::from_utf8_lossy(s),
+        // a variable without a value: default_reason (Kamailio)
+        Param::Pv(pv) if pv.value(ctx).is_null() => {
+            let d = DEFAULTS.read().ok().and_then(|d| d.1.clone());
+            evaluated = d.unwrap_or_else(|| "<null>".to_string()).into_bytes();
+            String::from_utf8_lossy(&evaluated)
+        }
         other => {
             evaluated = other.text(ctx).into_owned();
             String::from_utf8_lossy(&evaluated)
@@ -172,7 +207,7 @@ sipr_sdk::module! {
         ("sl_forward_reply", [], RouteMask::REPLY, sl_forward_reply0),
         ("sl_forward_reply", [IntOrPv, Spve], RouteMask::REPLY, sl_forward_reply),
     ],
-    params: [],
+    params: [("default_code", Int, set_default_code), ("default_reason", Str, set_default_reason)],
     rpcs: [("sl.stats", "Print reply statistics.", rpc_stats)],
     init: mod_init,
 }
