@@ -280,6 +280,61 @@ fn xavp_params_explode(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     Ok(1)
 }
 
+/// The position in `ctx.xavps` of item `idx` (0 the newest) of `root`.
+fn xavp_position(ctx: &Ctx<'_>, root: &[u8], idx: i64) -> Option<usize> {
+    let positions: Vec<usize> =
+        ctx.xavps.iter().enumerate().rev().filter(|(_, x)| x.name == root).map(|(i, _)| i).collect();
+    usize::try_from(idx).ok().and_then(|i| positions.get(i).copied())
+}
+
+/// `xavp_copy(src, src_index, dst)`: a copy of item `src[src_index]` is
+/// appended to the `dst` stack (its highest index);
+/// `xavp_copy(src, src_index, dst, dst_index)`: it replaces item
+/// `dst[dst_index]` (-1 when that item does not exist).
+fn xavp_copy3(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (src, idx, dst) = (p[0].text(ctx).into_owned(), p[1].int(ctx), p[2].text(ctx).into_owned());
+    let Some(at) = xavp_position(ctx, &src, idx) else { return Ok(-1) };
+    let copy = Xavp { name: dst, fields: ctx.xavps[at].fields.clone() };
+    // appended: the copy goes to the bottom of an existing `dst` stack (the
+    // highest index), or starts one
+    match ctx.xavps.iter().position(|x| x.name == copy.name) {
+        Some(oldest) => ctx.xavps.insert(oldest, copy),
+        None => ctx.xavps.push(copy),
+    }
+    Ok(1)
+}
+
+fn xavp_copy4(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (src, idx, dst, didx) =
+        (p[0].text(ctx).into_owned(), p[1].int(ctx), p[2].text(ctx).into_owned(), p[3].int(ctx));
+    let Some(from) = xavp_position(ctx, &src, idx) else { return Ok(-1) };
+    let Some(to) = xavp_position(ctx, &dst, didx) else { return Ok(-1) };
+    ctx.xavps[to].fields = ctx.xavps[from].fields.clone();
+    Ok(1)
+}
+
+/// `xavp_slist_explode(list, separators, mode, root)`: the tokens of
+/// `list` (split at any of the separators; mode "t" trims them; empty
+/// ones are skipped) as the values of field `v` of a new `root` item, in
+/// order (`$xavp(root[0]=>v[0])` is the first).
+fn xavp_slist_explode(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let list = p[0].text(ctx).into_owned();
+    let seps = p[1].text(ctx).into_owned();
+    let trim = p[2].text(ctx).contains(&b't');
+    let root = p[3].text(ctx).into_owned();
+    let mut tokens: Vec<&[u8]> =
+        list.split(|c| seps.contains(c)).map(|t| if trim { t.trim_ascii() } else { t }).collect();
+    tokens.retain(|t| !t.is_empty());
+    if tokens.is_empty() {
+        return Ok(-1);
+    }
+    // fields are kept newest last and indexed newest first: the first
+    // token goes in last
+    let fields = tokens.iter().rev().map(|t| (b"v".to_vec(), Stored::Str(t.to_vec()))).collect();
+    ctx.xavps.push(Xavp { name: root, fields });
+    Ok(1)
+}
+
 /// `xavp_params_implode(root, pv)`: the newest `root` item's fields as
 /// `name=value;...` into `pv`.
 fn xavp_params_implode(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
@@ -310,6 +365,9 @@ sipr_sdk::module! {
         ("xavp_child_rm", [Fmt, Fmt], RouteMask::ANY, xavp_child_rm),
         ("xavp_params_explode", [Fmt, Fmt], RouteMask::ANY, xavp_params_explode),
         ("xavp_params_implode", [Fmt, WritablePv], RouteMask::ANY, xavp_params_implode),
+        ("xavp_copy", [Fmt, IntOrPv, Fmt], RouteMask::ANY, xavp_copy3),
+        ("xavp_copy", [Fmt, IntOrPv, Fmt, IntOrPv], RouteMask::ANY, xavp_copy4),
+        ("xavp_slist_explode", [Fmt, Fmt, Fmt, Fmt], RouteMask::ANY, xavp_slist_explode),
     ],
     params: [("shvset", Str, set_shvset)],
     pvs: [sipr_sdk::pv_class!("shv", shv_fixup, get_shv, set_shv)],
