@@ -594,38 +594,13 @@ fn bodies<'c>(ctx: &'c Ctx<'_>, pv: &PvRef) -> Vec<&'c [u8]> {
             h.kind == kind
         }
     }) {
-        let v = h.value.get(buf);
         if listed(kind) {
-            out.extend(split_top_level(v));
+            out.extend(crate::sip::list_items(buf, h.value).into_iter().map(|s| s.get(buf)));
         } else {
-            out.push(v);
+            out.push(h.value.get(buf));
         }
     }
     out
-}
-
-/// Splits at commas outside quotes and `<...>`, each part trimmed.
-fn split_top_level(v: &[u8]) -> Vec<&[u8]> {
-    let mut parts = Vec::new();
-    let (mut start, mut quoted, mut angle) = (0, false, false);
-    let mut i = 0;
-    while i < v.len() {
-        match v[i] {
-            b'\\' if quoted => i += 1,
-            b'"' => quoted = !quoted,
-            b'<' if !quoted => angle = true,
-            b'>' if !quoted => angle = false,
-            b',' if !quoted && !angle => {
-                parts.push(v[start..i].trim_ascii());
-                start = i + 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    parts.push(v[start..].trim_ascii());
-    parts.retain(|p| !p.is_empty());
-    parts
 }
 
 fn get_hfl<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {

@@ -544,6 +544,40 @@ impl ContentType {
     }
 }
 
+/// The elements of a comma-separated header value (`a, "b,c", <d,e>`):
+/// split at the commas outside quotes and angle brackets, each element
+/// trimmed; empty elements are skipped, as in any SIP list.
+pub fn list_items(buf: &[u8], value: Span) -> Vec<Span> {
+    let v = value.get(buf);
+    let base = value.off as usize;
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut angle, mut i) = (0, false, false, 0);
+    let push = |a: usize, b: usize, out: &mut Vec<Span>| {
+        let s = &v[a..b];
+        let lead = s.len() - s.trim_ascii_start().len();
+        let t = s.trim_ascii();
+        if !t.is_empty() {
+            out.push(Span::new(base + a + lead, base + a + lead + t.len()));
+        }
+    };
+    while i < v.len() {
+        match v[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => angle = true,
+            b'>' if !quoted => angle = false,
+            b',' if !quoted && !angle => {
+                push(start, i, &mut out);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    push(start, v.len(), &mut out);
+    out
+}
+
 /// A comma-separated token list (Supported, Require, Proxy-Require,
 /// Unsupported, Allow, Allow-Events).
 /// One pass: tokens separated by commas, LWS around them; an empty

@@ -30,8 +30,8 @@ pub use error::{ParseError, ParseErrorKind};
 pub use exercise::exercise;
 pub use framing::{frame_stream, frame_stream_with, Frame};
 pub use hdr::{
-    civil, days_from_civil, parse_delta_seconds, parse_number, parse_tokens, visit_tokens, AuthParams, CSeq, Contact,
-    ContentType, Event, HeaderError, NameAddr, SipDate, Via,
+    civil, days_from_civil, list_items, parse_delta_seconds, parse_number, parse_tokens, visit_tokens, AuthParams,
+    CSeq, Contact, ContentType, Event, HeaderError, NameAddr, SipDate, Via,
 };
 pub use headers::HeaderKind;
 pub use lump::{LumpError, Lumps};

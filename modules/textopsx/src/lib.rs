@@ -192,6 +192,83 @@ fn keep_hf(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     Ok(1)
 }
 
+// ---------------------------------------------------------------------
+// Header value sets: include_hf_value, exclude_hf_value, hf_value_exists
+
+/// The headers named `name` (compact forms and case aside) with the
+/// elements of their comma lists.
+fn value_sets(ctx: &Ctx<'_>, name: &[u8]) -> Vec<(sipr_sdk::sip::Header, Vec<sipr_sdk::sip::Span>)> {
+    let buf = ctx.msg.buf();
+    ctx.msg.headers_named(name).map(|h| (*h, sipr_sdk::sip::list_items(buf, h.value))).collect()
+}
+
+/// `hf_value_exists(hf, value)`: the value is an element of one of the
+/// headers' lists (without case).
+fn hf_value_exists(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (name, value) = (p[0].text(ctx).into_owned(), p[1].text(ctx).into_owned());
+    let buf = ctx.msg.buf();
+    let found =
+        value_sets(ctx, &name).iter().any(|(_, items)| items.iter().any(|i| i.get(buf).eq_ignore_ascii_case(&value)));
+    Ok(if found { 1 } else { -1 })
+}
+
+/// `include_hf_value(hf, value)`: adds the value to the last such
+/// header's list (`,value`, as Kamailio writes it), or a new header at
+/// the end of the headers; nothing when it is there already.
+fn include_hf_value(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (name, value) = (p[0].text(ctx).into_owned(), p[1].text(ctx).into_owned());
+    let buf = ctx.msg.buf();
+    let sets = value_sets(ctx, &name);
+    if sets.iter().any(|(_, items)| items.iter().any(|i| i.get(buf).eq_ignore_ascii_case(&value))) {
+        return Ok(1);
+    }
+    match sets.last() {
+        Some((h, _)) => {
+            let at = h.value.end();
+            ctx.lumps.insert_fmt(at, format_args!(",{}", String::from_utf8_lossy(&value)));
+        }
+        None => {
+            let at = ctx.msg.headers_end();
+            ctx.lumps.insert_fmt(
+                at,
+                format_args!("{}: {}\r\n", String::from_utf8_lossy(&name), String::from_utf8_lossy(&value)),
+            );
+        }
+    }
+    Ok(1)
+}
+
+/// `exclude_hf_value(hf, value)`: removes the value from every such
+/// header's list (with its comma); a header left empty goes entirely.
+fn exclude_hf_value(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (name, value) = (p[0].text(ctx).into_owned(), p[1].text(ctx).into_owned());
+    let buf = ctx.msg.buf();
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    for (h, items) in value_sets(ctx, &name) {
+        let hit: Vec<usize> = (0..items.len()).filter(|&i| items[i].get(buf).eq_ignore_ascii_case(&value)).collect();
+        if hit.is_empty() {
+            continue;
+        }
+        if hit.len() == items.len() {
+            cuts.push((h.line.off as usize, h.line.len as usize));
+            continue;
+        }
+        for i in hit {
+            // the element and the separator after it (before it, for the last)
+            let (from, to) = if i + 1 < items.len() {
+                (items[i].off as usize, items[i + 1].off as usize)
+            } else {
+                (items[i - 1].end(), items[i].end())
+            };
+            cuts.push((from, to - from));
+        }
+    }
+    for (off, len) in cuts {
+        ctx.lumps.delete(off, len);
+    }
+    Ok(1)
+}
+
 sipr_sdk::module! {
     name: "textopsx",
     functions: [
@@ -202,6 +279,9 @@ sipr_sdk::module! {
         ("fnmatch", [Fmt, Fmt], RouteMask::ANY, fnmatch2),
         ("fnmatch", [Fmt, Fmt, Fmt], RouteMask::ANY, fnmatch3),
         ("keep_hf", [Regex], RouteMask::ANY, keep_hf),
+        ("include_hf_value", [Fmt, Fmt], RouteMask::ANY, include_hf_value),
+        ("exclude_hf_value", [Fmt, Fmt], RouteMask::ANY, exclude_hf_value),
+        ("hf_value_exists", [Fmt, Fmt], RouteMask::ANY, hf_value_exists),
     ],
     params: [],
 }
