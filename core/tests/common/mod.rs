@@ -85,7 +85,6 @@ fn set_ok(_: &mut Ctx<'_>, _: &PvRef, _: &Value<'_>) -> Result<(), String> {
     Ok(())
 }
 static SHT: PvClass = PvClass { name: "sht", fixup: sht_fixup, get: get_null, set: Some(set_ok) };
-static SEL: PvClass = PvClass { name: "sel", fixup: any_fixup, get: get_null, set: None };
 static T_BRANCH_IDX: PvClass = PvClass { name: "T_branch_idx", fixup: any_fixup, get: get_null, set: None };
 static HU: PvClass = PvClass { name: "hu", fixup: any_fixup, get: get_null, set: None };
 
@@ -184,7 +183,6 @@ impl ModuleLoader for StubLoader {
         }
         match name.as_str() {
             "htable" => pvs.register(&SHT)?,
-            "cfgutils" | "cfg_rpc" => pvs.register(&SEL)?,
             "tmx" => pvs.register(&T_BRANCH_IDX)?,
             "xhttp" => pvs.register(&HU)?,
             _ => {}

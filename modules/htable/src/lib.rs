@@ -468,6 +468,162 @@ fn sht_unlock(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 }
 
 // ---------------------------------------------------------------------
+// Iterators: sht_iterator_start/next/end/rm/sets/seti/setex with
+// $shtitkey / $shtitval. An iterator walks the keys the table held when it
+// started (the items themselves are read when the script asks, so a value
+// another process changed meanwhile is the new one); Kamailio allows four
+// at a time.
+
+/// One iterator: its table, the keys left, the current key.
+#[derive(Debug)]
+struct Iter {
+    table: u32,
+    keys: std::vec::IntoIter<Vec<u8>>,
+    current: Option<Vec<u8>>,
+}
+
+const MAX_ITERATORS: usize = 4;
+
+/// This process's iterators by name.
+static ITERATORS: Mutex<Vec<(String, Iter)>> = Mutex::new(Vec::new());
+
+fn with_iter<R>(name: &str, f: impl FnOnce(&mut Iter) -> R) -> Result<R, ModError> {
+    let mut its = ITERATORS.lock().map_err(|_| "htable iterators poisoned")?;
+    let it = its.iter_mut().find(|(n, _)| n == name).ok_or_else(|| format!("no iterator named '{name}'"))?;
+    Ok(f(&mut it.1))
+}
+
+fn sht_iterator_start(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let name = String::from_utf8_lossy(&p[0].text(ctx)).into_owned();
+    let t = named(ctx, &p[1])?;
+    let mut keys = Vec::new();
+    table(t)?.1.for_each(now(), |k, _, _| keys.push(k.to_vec()));
+    let mut its = ITERATORS.lock().map_err(|_| "htable iterators poisoned")?;
+    its.retain(|(n, _)| n != &name);
+    if its.len() >= MAX_ITERATORS {
+        return Err(format!("too many htable iterators (Kamailio's limit, {MAX_ITERATORS})").into());
+    }
+    its.push((name, Iter { table: t, keys: keys.into_iter(), current: None }));
+    Ok(1)
+}
+
+fn sht_iterator_end(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let name = String::from_utf8_lossy(&p[0].text(ctx)).into_owned();
+    ITERATORS.lock().map_err(|_| "htable iterators poisoned")?.retain(|(n, _)| n != &name);
+    Ok(1)
+}
+
+/// Moves to the next key that still has a live item; false at the end.
+fn advance(it: &mut Iter) -> bool {
+    let Ok((_, t)) = table(it.table) else { return false };
+    for k in it.keys.by_ref() {
+        if t.get(&k, now(), |_, _| ()).is_some() {
+            it.current = Some(k);
+            return true;
+        }
+    }
+    it.current = None;
+    false
+}
+
+fn sht_iterator_next(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let name = String::from_utf8_lossy(&p[0].text(ctx)).into_owned();
+    Ok(if with_iter(&name, advance)? { 1 } else { -1 })
+}
+
+/// Removes the current item and moves on: 1 when there is a next item,
+/// -2 at the end (Kamailio's codes).
+fn sht_iterator_rm(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let name = String::from_utf8_lossy(&p[0].text(ctx)).into_owned();
+    with_iter(&name, |it| {
+        let Some(k) = it.current.take() else { return -1 };
+        if let Ok((_, t)) = table(it.table) {
+            t.remove(&k);
+        }
+        if advance(it) {
+            1
+        } else {
+            -2
+        }
+    })
+}
+
+/// Sets the current item's value (or, `None`, its expiry in seconds).
+fn iter_set(ctx: &mut Ctx<'_>, p: &[Param], how: IterSet) -> FnResult {
+    let name = String::from_utf8_lossy(&p[0].text(ctx)).into_owned();
+    let value: Result<i64, Vec<u8>> = match how {
+        IterSet::Str => Err(p[1].text(ctx).into_owned()),
+        IterSet::Int | IterSet::Expire => Ok(p[1].int(ctx)),
+    };
+    let r = with_iter(&name, |it| {
+        let (Some(k), Ok((def, t))) = (it.current.clone(), table(it.table)) else { return Ok(-1) };
+        let r = match (how, &value) {
+            (IterSet::Str, Err(s)) => t.set(&k, KvValue::Str(s), update_expiry(def, t, &k)),
+            (IterSet::Int, Ok(i)) => t.set(&k, KvValue::Int(*i), update_expiry(def, t, &k)),
+            (IterSet::Expire, Ok(secs)) => {
+                let exp = expiry_in(def, (*secs).max(0) as u64);
+                let cur: Option<Result<i64, Vec<u8>>> = t.get(&k, now(), |v, _| match v {
+                    KvValue::Int(i) => Ok(i),
+                    KvValue::Str(s) => Err(s.to_vec()),
+                });
+                match cur {
+                    Some(Ok(i)) => t.set(&k, KvValue::Int(i), exp),
+                    Some(Err(s)) => t.set(&k, KvValue::Str(&s), exp),
+                    None => return Ok(-1),
+                }
+            }
+            _ => return Ok(-1),
+        };
+        r.map(|()| 1).map_err(|e| ModError(format!("htable '{}': {e}", def.name)))
+    })?;
+    r
+}
+
+#[derive(Debug, Clone, Copy)]
+enum IterSet {
+    Str,
+    Int,
+    Expire,
+}
+
+fn sht_iterator_sets(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    iter_set(ctx, p, IterSet::Str)
+}
+
+fn sht_iterator_seti(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    iter_set(ctx, p, IterSet::Int)
+}
+
+fn sht_iterator_setex(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    iter_set(ctx, p, IterSet::Expire)
+}
+
+fn iter_fixup(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
+    match inner.map(str::trim) {
+        Some(n) if !n.is_empty() => Ok(PvArg::Text(n.as_bytes().into())),
+        _ => Err("needs an iterator name".into()),
+    }
+}
+
+fn get_shtitkey<'c>(_: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    let PvArg::Text(n) = &pv.arg else { return Value::Null };
+    with_iter(&String::from_utf8_lossy(n), |it| it.current.clone()).ok().flatten().map_or(Value::Null, Value::string)
+}
+
+fn get_shtitval<'c>(_: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    let PvArg::Text(n) = &pv.arg else { return Value::Null };
+    let got = with_iter(&String::from_utf8_lossy(n), |it| {
+        let k = it.current.clone()?;
+        let (_, t) = table(it.table).ok()?;
+        t.get(&k, now(), |v, _| match v {
+            KvValue::Int(i) => Value::Int(i),
+            KvValue::Str(s) => Value::string(s.to_vec()),
+        })
+    });
+    got.ok().flatten().unwrap_or(Value::Null)
+}
+
+// ---------------------------------------------------------------------
 // RPC commands (Kamailio's htable.*)
 
 /// Kamailio's answer when a command lacks parameters: what it needs.
@@ -715,6 +871,13 @@ sipr_sdk::module! {
         ("sht_has_str_value", [Fmt, Fmt, Fmt], RouteMask::ANY, sht_match_str_value),
         ("sht_setxs", [Fmt, Fmt, Fmt, IntOrPv], RouteMask::ANY, sht_setxs),
         ("sht_setxi", [Fmt, Fmt, IntOrPv, IntOrPv], RouteMask::ANY, sht_setxi),
+        ("sht_iterator_start", [Fmt, Fmt], RouteMask::ANY, sht_iterator_start),
+        ("sht_iterator_end", [Fmt], RouteMask::ANY, sht_iterator_end),
+        ("sht_iterator_next", [Fmt], RouteMask::ANY, sht_iterator_next),
+        ("sht_iterator_rm", [Fmt], RouteMask::ANY, sht_iterator_rm),
+        ("sht_iterator_sets", [Fmt, Fmt], RouteMask::ANY, sht_iterator_sets),
+        ("sht_iterator_seti", [Fmt, IntOrPv], RouteMask::ANY, sht_iterator_seti),
+        ("sht_iterator_setex", [Fmt, IntOrPv], RouteMask::ANY, sht_iterator_setex),
         ("sht_lock", [Fmt], RouteMask::ANY, sht_lock),
         ("sht_unlock", [Fmt], RouteMask::ANY, sht_unlock),
     ],
@@ -740,6 +903,8 @@ sipr_sdk::module! {
         sipr_sdk::pv_class!("shtdec", keyed_fixup, get_shtdec),
         sipr_sdk::pv_class!("shtcn", keyed_fixup, get_shtcn),
         sipr_sdk::pv_class!("shtcv", keyed_fixup, get_shtcv),
+        sipr_sdk::pv_class!("shtitkey", iter_fixup, get_shtitkey),
+        sipr_sdk::pv_class!("shtitval", iter_fixup, get_shtitval),
     ],
     rpcs: [
         ("htable.get", "Get one key from a hash table.", rpc_get),
