@@ -81,31 +81,46 @@ def sipr_exports():
     return have
 
 
-def case_uses():
-    """Which cases use which names: {(kind, name): [case, ...]}."""
-    uses = {}
+def suite_lines():
+    """(suite, case, block, line) for every line of every suite file: the
+    case a line belongs to ("(suite cfg)" before the first), and the block
+    it sits in (cfg, routes, main, route, or None for directives)."""
     cdir = os.path.join(HERE, "cases")
     for f in sorted(os.listdir(cdir)):
         if not f.endswith(".cases"):
             continue
         suite = f[:-len(".cases")]
-        case = "(suite cfg)"
+        case, block = "(suite cfg)", None
         for line in open(os.path.join(cdir, f)):
+            line = line.rstrip("\n")
             if line.startswith("%case "):
-                case = line.split()[1]
-                continue
-            where = f"{suite}:{case}"
-            if line.startswith(("%rpc ", "%rpcfifo ")):
-                uses.setdefault(("rpc", line.split()[1]), []).append(where)
+                case, block = line.split()[1], None
+                yield suite, case, None, line
                 continue
             if line.startswith("%"):
+                word = line[1:].split(" ")[0]
+                block = word if word in ("cfg", "routes", "main", "route") else None
+                yield suite, case, None, line
                 continue
-            for m in re.finditer(r"\b([a-z_][a-z0-9_]*)\s*\(", line):
-                uses.setdefault(("fn", m.group(1)), []).append(where)
-            for m in re.finditer(r"\$\(?([A-Za-z_][A-Za-z0-9_]*)", line):
-                uses.setdefault(("pv", m.group(1)), []).append(where)
-            for m in re.finditer(r'modparam\("([a-z_]+)",\s*"([a-z_]+)"', line):
-                uses.setdefault(("param", m.group(2)), []).append(where)
+            yield suite, case, block, line
+
+
+def case_uses():
+    """Which cases use which names: {(kind, name): [case, ...]}."""
+    uses = {}
+    for suite, case, block, line in suite_lines():
+        where = f"{suite}:{case}"
+        if line.startswith(("%rpc ", "%rpcfifo ")):
+            uses.setdefault(("rpc", line.split()[1]), []).append(where)
+            continue
+        if line.startswith("%"):
+            continue
+        for m in re.finditer(r"\b([a-z_][a-z0-9_]*)\s*\(", line):
+            uses.setdefault(("fn", m.group(1)), []).append(where)
+        for m in re.finditer(r"\$\(?([A-Za-z_][A-Za-z0-9_]*)", line):
+            uses.setdefault(("pv", m.group(1)), []).append(where)
+        for m in re.finditer(r'modparam\("([a-z_]+)",\s*"([a-z_]+)"', line):
+            uses.setdefault(("param", m.group(2)), []).append(where)
     return uses
 
 
@@ -331,26 +346,7 @@ def core_uses(kind, name, case_lines):
 
 def case_lines():
     """(where, line) of every cfg line in the suites."""
-    out = []
-    cdir = os.path.join(HERE, "cases")
-    for f in sorted(os.listdir(cdir)):
-        if not f.endswith(".cases"):
-            continue
-        suite = f[:-len(".cases")]
-        case = "(suite cfg)"
-        block = None
-        for line in open(os.path.join(cdir, f)):
-            line = line.rstrip("\n")
-            if line.startswith("%case "):
-                case, block = line.split()[1], None
-                continue
-            if line.startswith("%"):
-                word = line[1:].split(" ")[0]
-                block = word if word in ("cfg", "routes", "main", "route") else None
-                continue
-            if block:
-                out.append((f"{suite}:{case}", line))
-    return out
+    return [(f"{suite}:{case}", line) for suite, case, block, line in suite_lines() if block]
 
 
 def core_table(uses, why, unexplained):

@@ -811,13 +811,13 @@ pub(super) fn var_fixup(inner: Option<&str>, _: &PvRegistry, names: &mut Names) 
     let name = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("needs a name")?;
     Ok(PvArg::Slot(names.var_slot(name)))
 }
-fn get_var<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+pub(super) fn get_var<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     match pv.arg {
         PvArg::Slot(s) => ctx.proc.vars.get(s as usize).map_or(Value::Int(0), Stored::get),
         _ => Value::Null,
     }
 }
-fn set_var(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
+pub(super) fn set_var(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
     let PvArg::Slot(s) = pv.arg else { return Err("bad $var".into()) };
     let s = s as usize;
     if ctx.proc.vars.len() <= s {

@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 
 use super::ctx::{Branch, Ctx};
-use super::pv::{no_arg, text_arg, var_fixup, Names, PvArg, PvClass, PvIndex, PvRef, PvRegistry};
+use super::pv::{get_var, no_arg, set_var, text_arg, var_fixup, Names, PvArg, PvClass, PvIndex, PvRef, PvRegistry};
 use super::value::{Stored, Value};
 use crate::net::Proto;
 use crate::sip::{HeaderKind, NameAddr, Span, Uri};
@@ -93,7 +93,8 @@ pub(super) static MSG_PVS: &[PvClass] = &[
     pv!("expires", fixup expires_fixup, get_expires),
     pv!("branch", fixup branch_fixup, get_branch, set_branch),
     pv!("cnt", fixup cnt_fixup, get_cnt),
-    pv!("vz", fixup var_fixup, get_vz, set_vz),
+    // $vz is $var under another name (the same slots)
+    pv!("vz", fixup var_fixup, get_var, set_var),
     pv!("vn", fixup vn_fixup, get_vn, set_vn),
     pv!("env", fixup text_arg, get_env),
     pv!("Tb", get_tb),
@@ -825,25 +826,6 @@ fn pick<T: Copy>(items: &[T], i: i64) -> Option<T> {
 
 // ---------------------------------------------------------------------
 // $vz (= $var) and $vn (a variable that can hold $null)
-
-fn get_vz<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
-    match pv.arg {
-        PvArg::Slot(s) => ctx.proc.vars.get(s as usize).map_or(Value::Int(0), Stored::get),
-        _ => Value::Null,
-    }
-}
-fn set_vz(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
-    let PvArg::Slot(s) = pv.arg else { return Err("bad $vz".into()) };
-    let s = s as usize;
-    if ctx.proc.vars.len() <= s {
-        ctx.proc.vars.resize(s + 1, Stored::default());
-    }
-    match v {
-        Value::Null => ctx.proc.vars[s] = Stored::Int(0),
-        v => ctx.proc.vars[s].set(v),
-    }
-    Ok(())
-}
 
 fn vn_fixup(inner: Option<&str>, _: &PvRegistry, names: &mut Names) -> Result<PvArg, String> {
     let name = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("needs a name")?;
