@@ -28,6 +28,7 @@ pub mod shm;
 pub mod sip;
 pub mod stats;
 pub mod timer;
+pub mod txn;
 
 /// `sipr (0.1.0 (x86_64/linux))`: the default `Server:` / `User-Agent:`
 /// value, shaped as Kamailio's `kamailio (5.6.3 (x86_64/linux))`.
