@@ -249,7 +249,6 @@ impl Client {
                 Actions::of(&[Action::SendAck, Action::Absorb(code)])
             }
             (ClientState::Completed | ClientState::Terminated, _) => Actions::of(&[Action::Absorb(code)]),
-            _ => Actions::of(&[Action::Absorb(code)]),
         }
     }
 
