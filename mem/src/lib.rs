@@ -22,6 +22,7 @@
 //!   locks from a lock set (the shape of htable / usrloc / tm tables).
 
 mod boxed;
+mod cells;
 mod error;
 mod kv;
 mod pool;
@@ -31,6 +32,7 @@ mod tlsf;
 mod wheel;
 
 pub use boxed::{assert_shm_safe, RawShmSlice, ShmBox, ShmPtr, ShmSafe, ShmSlice, ShmStr};
+pub use cells::{CellGuard, CellRef, ShmCellTable};
 pub use error::MemError;
 pub use kv::{KvValue, ShmKvTable};
 pub use pool::{LiveBlock, ShmPool, ShmStats, SiteUsage, DEFAULT_POOL_MB, MAX_POOL_BYTES, MIN_POOL_BYTES};
