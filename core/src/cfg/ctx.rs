@@ -2,7 +2,7 @@
 //! state (new Request-URI, `$du`, flags, AVPs, branches, lumps), the
 //! worker's own state (`$var`), and the server facts (`myself`).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::value::{Stored, Value};
 use crate::net::{Proto, RecvInfo};
@@ -121,6 +121,16 @@ pub enum Dest<'a> {
         /// What a connection-oriented send may do (`set_forward_*`).
         conn: ConnFlags,
     },
+    /// A resolved next hop (tm sends each branch, and its
+    /// retransmissions, to the address it resolved once).
+    Addr {
+        /// Address and port.
+        to: std::net::SocketAddr,
+        /// Transport.
+        proto: Proto,
+        /// What a connection-oriented send may do.
+        conn: ConnFlags,
+    },
     /// Back to the sender of the message being processed (a reply), on
     /// the socket or connection it came from: over UDP and SCTP to the
     /// top Via's port (RFC 3261 §18.2.2) unless it has `rport`, or
@@ -184,6 +194,17 @@ pub trait Outbound {
         let _ = port;
         Ok(())
     }
+
+    /// Where a request to `host`:`port` goes (RFC 3263: SRV, then A/AAAA;
+    /// the transport SRV gave when `proto` is `None`). Without a resolver,
+    /// only an address literal resolves.
+    fn resolve(&mut self, host: &[u8], port: Option<u16>, proto: Option<Proto>) -> Result<(SocketAddr, Proto), String> {
+        let h = std::str::from_utf8(host).map_err(|_| "host is not UTF-8")?;
+        let ip: IpAddr =
+            h.trim_start_matches('[').trim_end_matches(']').parse().map_err(|_| format!("cannot resolve {h}"))?;
+        let proto = proto.unwrap_or(Proto::Udp);
+        Ok((SocketAddr::new(ip, port.unwrap_or(proto.default_port())), proto))
+    }
 }
 
 /// An [`Outbound`] that keeps what was sent (tests, `sipr -c`).
@@ -197,6 +218,7 @@ impl Outbound for Recorder {
     fn send(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
         let (host, port, proto, to_source) = match dest {
             Dest::Host { host, port, proto, .. } => (host.to_vec(), port, proto, false),
+            Dest::Addr { to, proto, .. } => (to.ip().to_string().into_bytes(), Some(to.port()), Some(proto), false),
             Dest::Source { .. } => (Vec::new(), None, None, true),
         };
         self.sent.push(Outgoing { host, port, proto, to_source, data: data.to_vec() });

@@ -1,9 +1,9 @@
 //! The module ABI: what crosses between the core and a module's cdylib.
 
-use crate::cfg::{FnDef, ModValue, PvClass};
+use crate::cfg::{Ctx, Dest, FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 11;
+pub const ABI_VERSION: u32 = 12;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -97,6 +97,27 @@ pub struct CoreApi {
     ) -> i32,
     /// The cfg's `run_dir` (UTF-8; its length written to `len`).
     pub run_dir: extern "C" fn(len: *mut usize) -> *const u8,
+    /// Runs route `idx` of the script on the message of `ctx` (a
+    /// `*mut Ctx`), writing how it ended to `out`: 0, or -1 when this
+    /// process runs no script.
+    pub run_route: extern "C" fn(idx: usize, ctx: *mut std::ffi::c_void, out: *mut crate::cfg::Outcome) -> i32,
+    /// Sends `data` to `dest` (a `*const Dest`: a host or an address)
+    /// from this process, outside the handling of a message (tm's
+    /// timers): 0 sent, -1 not (the reason logged at debug level).
+    pub send: extern "C" fn(dest: *const std::ffi::c_void, data: *const u8, len: usize) -> i32,
+    /// Resolves a next hop as RFC 3263 (host as a UTF-8 range; `fixed`
+    /// points at the port and protocol, `None` when not fixed), writing
+    /// the address and transport to `out`: 0, or -1 when it does not
+    /// resolve.
+    pub resolve: extern "C" fn(
+        host: *const u8,
+        len: usize,
+        fixed: *const (Option<u16>, Option<crate::net::Proto>),
+        out: *mut (std::net::SocketAddr, crate::net::Proto),
+    ) -> i32,
+    /// The server's facts (listen sockets, aliases, Server header), or
+    /// null before the fork.
+    pub core_info: extern "C" fn() -> *const crate::cfg::CoreInfo,
 }
 
 // SAFETY: the table is immutable after construction and its pointers
@@ -219,6 +240,12 @@ pub enum ModParamKind {
     Any,
 }
 
+/// A module's reply hook (Kamailio's `response_f`): called for every
+/// reply after the core's `reply_route`; `true` when the module took the
+/// reply (tm matched it to a transaction), so the core does not forward it
+/// statelessly.
+pub type ResponseHook = fn(&mut Ctx<'_>) -> bool;
+
 /// A module's exports, as Rust types (read after the header checks).
 #[derive(Debug)]
 pub struct ModuleDef {
@@ -243,6 +270,8 @@ pub struct ModuleDef {
     pub child_init: Option<fn(i32) -> Result<(), String>>,
     /// `destroy`: at shutdown, in the main process.
     pub destroy: Option<fn()>,
+    /// The reply hook, if the module has one.
+    pub response: Option<ResponseHook>,
 }
 
 /// The core's log function, exported to modules.
@@ -398,6 +427,69 @@ extern "C" fn core_run_dir(len: *mut usize) -> *const u8 {
     d.as_ptr()
 }
 
+extern "C" fn core_run_route(idx: usize, ctx: *mut std::ffi::c_void, out: *mut crate::cfg::Outcome) -> i32 {
+    crate::guard::contained("core.run_route", -1, || {
+        let Some(net) = crate::runtime::current_net() else { return -1 };
+        // SAFETY: the SDK passes a `&mut Ctx` of the calling module, live
+        // and unaliased for this call; the build id check guarantees
+        // `Ctx` has the core's layout.
+        let ctx = unsafe { &mut *ctx.cast::<Ctx<'_>>() };
+        let outcome = net.prog.run(idx, ctx);
+        // SAFETY: the SDK passes a pointer to a live Outcome slot.
+        if let Some(o) = unsafe { out.as_mut() } {
+            *o = outcome;
+        }
+        0
+    })
+}
+
+extern "C" fn core_send(dest: *const std::ffi::c_void, data: *const u8, len: usize) -> i32 {
+    crate::guard::contained("core.send", -1, || {
+        let Some(net) = crate::runtime::current_net() else { return -1 };
+        // SAFETY: the SDK passes a `&Dest` and a byte range, both live for
+        // this call; same build, same layout.
+        let (dest, data) = unsafe { (*dest.cast::<Dest<'_>>(), std::slice::from_raw_parts(data, len)) };
+        match net.send_detached(dest, data) {
+            Ok(()) => 0,
+            Err(e) => {
+                log::debug!("send: {e}");
+                -1
+            }
+        }
+    })
+}
+
+extern "C" fn core_resolve(
+    host: *const u8,
+    len: usize,
+    fixed: *const (Option<u16>, Option<crate::net::Proto>),
+    out: *mut (std::net::SocketAddr, crate::net::Proto),
+) -> i32 {
+    crate::guard::contained("core.resolve", -1, || {
+        let Some(net) = crate::runtime::current_net() else { return -1 };
+        // SAFETY: the SDK passes a live byte range and a live pair for
+        // this call.
+        let (host, (port, proto)) = unsafe { (std::slice::from_raw_parts(host, len), *fixed) };
+        match net.resolve(host, port, proto) {
+            Ok(r) => {
+                // SAFETY: the SDK passes a pointer to a live slot.
+                if let Some(o) = unsafe { out.as_mut() } {
+                    *o = r;
+                }
+                0
+            }
+            Err(e) => {
+                log::debug!("resolve {}: {e}", String::from_utf8_lossy(host));
+                -1
+            }
+        }
+    })
+}
+
+extern "C" fn core_info() -> *const crate::cfg::CoreInfo {
+    crate::runtime::current_net().map_or(std::ptr::null(), |n| n.info as *const _)
+}
+
 /// The table handed to every module.
 pub static CORE_API: CoreApi = CoreApi {
     abi_version: ABI_VERSION,
@@ -413,4 +505,8 @@ pub static CORE_API: CoreApi = CoreApi {
     timer_cancel: core_timer_cancel,
     rpc_exec: core_rpc_exec,
     run_dir: core_run_dir,
+    run_route: core_run_route,
+    send: core_send,
+    resolve: core_resolve,
+    core_info,
 };

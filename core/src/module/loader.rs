@@ -170,6 +170,17 @@ pub(crate) fn find_api(name: &[u8]) -> Option<&'static super::abi::ApiDef> {
     APIS.lock().ok()?.iter().find(|a| a.name.as_bytes() == name).copied()
 }
 
+/// Every loaded module's reply hook, in load order (Kamailio's
+/// `response_f`): what the core calls for each reply before forwarding it
+/// statelessly.
+static RESPONSE_HOOKS: std::sync::Mutex<Vec<super::abi::ResponseHook>> = std::sync::Mutex::new(Vec::new());
+
+/// The reply hooks of the loaded modules (copied: a process reads the list
+/// it inherited).
+pub(crate) fn response_hooks() -> Vec<super::abi::ResponseHook> {
+    RESPONSE_HOOKS.lock().map(|h| h.clone()).unwrap_or_default()
+}
+
 /// A module that is loaded.
 struct Loaded {
     def: &'static ModuleDef,
@@ -321,6 +332,9 @@ impl ModuleSet {
                     apis.push(a);
                 }
             }
+        }
+        if let (Some(hook), Ok(mut hooks)) = (def.response, RESPONSE_HOOKS.lock()) {
+            hooks.push(hook);
         }
         log::debug!("loaded module {} from {}", def.name, path.display());
         self.modules.push(Loaded { def, path });

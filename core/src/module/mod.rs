@@ -17,4 +17,5 @@
 pub mod abi;
 mod loader;
 
+pub(crate) use loader::response_hooks;
 pub use loader::{LoadError, ModuleSet};

@@ -14,6 +14,7 @@ mod datagram;
 mod log;
 pub mod procs;
 mod receive;
+pub(crate) use receive::current_net;
 pub mod tcp;
 
 use std::net::{TcpListener, ToSocketAddrs, UdpSocket};
@@ -143,15 +144,20 @@ pub fn run_foreground(opts: &Options) -> Result<i32, StartError> {
 fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>) -> Result<i32, StartError> {
     let mut modules = ModuleSet::new(&opts.module_dirs);
     let defines = Defines::from_args(opts.defines.iter().map(String::as_str));
-    let prog = crate::cfg::load_with_extra(
-        &opts.cfg,
-        defines,
-        &opts.extra_cfg,
-        FnRegistry::core(),
-        PvRegistry::core(),
-        &mut modules,
-    )
-    .map_err(|e| StartError::Cfg(e.to_string()))?;
+    // the program, sockets and server facts live as long as every process
+    // (made 'static so that a process's sending context can be reached
+    // from tm's timers and module callbacks: see receive::process_net)
+    let prog: &'static crate::cfg::Program = Box::leak(Box::new(
+        crate::cfg::load_with_extra(
+            &opts.cfg,
+            defines,
+            &opts.extra_cfg,
+            FnRegistry::core(),
+            PvRegistry::core(),
+            &mut modules,
+        )
+        .map_err(|e| StartError::Cfg(e.to_string()))?,
+    ));
     let core = &prog.core;
     log::init(&log::LogSettings {
         to_stderr: opts.log_stderr || core.log_stderror,
@@ -245,6 +251,9 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
             _ => None,
         },
     };
+    let info: &'static CoreInfo = Box::leak(Box::new(info));
+    let udp: &'static [UdpSocket] = Box::leak(udp.into_boxed_slice());
+    let sctp: &'static [sipr_locking::net::SctpSocket] = Box::leak(sctp.into_boxed_slice());
     if let Some(p) = &opts.pidfile {
         std::fs::write(p, format!("{}\n", process::current_pid()))
             .map_err(|e| StartError::Other(format!("cannot write pidfile {}: {e}", p.display())))?;
@@ -281,7 +290,10 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     let table =
         if tcp_on { Some(tcp::table::init(core.tcp_max_connections).map_err(StartError::Other)?) } else { None };
     let pair = || UnixDatagram::pair().map_err(|e| StartError::Other(format!("socket pair: {e}")));
-    let requests = if tcp_on { (0..sip_procs).map(|_| pair()).collect::<Result<Vec<_>, _>>()? } else { Vec::new() };
+    // a channel for every SIP process, the timer process and each async
+    // worker (tm sends from those too)
+    let senders = sip_procs + 1 + core.async_workers as usize;
+    let requests = if tcp_on { (0..senders).map(|_| pair()).collect::<Result<Vec<_>, _>>()? } else { Vec::new() };
     let handoffs = (0..tcp_children).map(|_| pair()).collect::<Result<Vec<_>, _>>()?;
     let tcp_locals: Vec<(u16, bool)> =
         tcp_listeners.iter().map(|(l, i)| (*i, l.local_addr().is_ok_and(|a| a.is_ipv4()))).collect();
@@ -305,15 +317,14 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
             let at = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
             let n = rank as usize - 1;
             sp.spawn(rank, format!("udp receiver child={c} sock={at}"), &format!("sipr-udp-{rank}"), || {
-                let client = client_for(n);
-                let net = receive::Net::new(&udp, &sctp, client.as_ref(), &prog, &info);
+                let net = receive::process_net(udp, sctp, client_for(n), prog, info);
                 if rank == 1 {
                     if let Some(r) = prog.event_route("core:worker-one-init") {
-                        receive::run_event_route(&net, r);
+                        receive::run_event_route(net, r);
                     }
                 }
                 let arrival = receive::Arrival::Udp { sock: si };
-                datagram::receive_loop(&net, &udp[si], arrival, prog.core.maxbuffer as usize);
+                datagram::receive_loop(net, &udp[si], arrival, prog.core.maxbuffer as usize);
                 0
             })?;
         }
@@ -324,10 +335,9 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
             let at = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
             let n = rank as usize - 1;
             sp.spawn(rank, format!("sctp receiver child={c} sock={at}"), &format!("sipr-sctp-{rank}"), || {
-                let client = client_for(n);
-                let net = receive::Net::new(&udp, &sctp, client.as_ref(), &prog, &info);
+                let net = receive::process_net(udp, sctp, client_for(n), prog, info);
                 let arrival = receive::Arrival::Sctp { sock: si };
-                datagram::receive_loop(&net, &sctp[si], arrival, prog.core.maxbuffer as usize);
+                datagram::receive_loop(net, &sctp[si], arrival, prog.core.maxbuffer as usize);
                 0
             })?;
         }
@@ -341,8 +351,9 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
                 ::log::error!("tcp reader: no channel to the TCP main");
                 return 1;
             };
-            let net = receive::Net::new(&udp, &sctp, Some(&client), &prog, &info);
-            tcp::reader::run(&net, &client, handoff, lifetime)
+            let net = receive::process_net(udp, sctp, Some(client), prog, info);
+            let Some(client) = net.tcp else { return 1 };
+            tcp::reader::run(net, client, handoff, lifetime)
         })?;
     }
     if let Some(table) = table {
@@ -361,7 +372,9 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     // the timer process (Kamailio's rank -1): registered timers and the shm
     // timer wheel any process may arm
     if crate::timer::count() > 0 || crate::timer::has_wheel() {
+        let n = sip_procs;
         sp.spawn(crate::module::abi::rank::TIMER, "timer".into(), "sipr-timer", || {
+            receive::process_net(udp, sctp, client_for(n), prog, info);
             crate::timer::run(|| false);
             0
         })?;
@@ -370,7 +383,9 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     // armed for a worker
     for c in 0..core.async_workers {
         rank += 1;
+        let n = sip_procs + 1 + c as usize;
         sp.spawn(rank, format!("async worker child={c}"), &format!("sipr-async-{c}"), || {
+            receive::process_net(udp, sctp, client_for(n), prog, info);
             crate::timer::run_async_worker();
             0
         })?;

@@ -16,7 +16,7 @@ use crate::sip::SipMsg;
 static MSG_ID: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
 
 /// What a process sends with and routes by (fixed for its life).
-pub(super) struct Net<'a> {
+pub(crate) struct Net<'a> {
     /// Every UDP listen socket (any process can send from any).
     pub udp: &'a [UdpSocket],
     /// Every SCTP listen socket.
@@ -35,6 +35,8 @@ pub(super) struct Net<'a> {
     pub dns: RefCell<crate::dns::Resolver>,
     /// `tcp_accept_no_cl`: a TCP message may come without Content-Length.
     pub accept_no_cl: bool,
+    /// The modules' reply hooks.
+    pub response_hooks: Vec<crate::module::abi::ResponseHook>,
 }
 
 impl<'a> Net<'a> {
@@ -49,8 +51,35 @@ impl<'a> Net<'a> {
         let sctp_v4 = sctp.iter().map(|s| s.local_addr().is_ok_and(|a| a.is_ipv4())).collect();
         let dns = crate::dns::Resolver::new(crate::dns::DnsConfig::system().with_params(&prog.core));
         let accept_no_cl = prog.core.other_bool("tcp_accept_no_cl").unwrap_or(false);
-        Net { udp, sctp, udp_v4, sctp_v4, tcp, prog, info, dns: RefCell::new(dns), accept_no_cl }
+        let response_hooks = crate::module::response_hooks();
+        Net { udp, sctp, udp_v4, sctp_v4, tcp, prog, info, dns: RefCell::new(dns), accept_no_cl, response_hooks }
     }
+}
+
+thread_local! {
+    /// This process's sending context (each process is single-threaded).
+    static PROCESS_NET: std::cell::Cell<Option<&'static Net<'static>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Makes this process's sending context (after the fork, once): what
+/// receive loops use, and what modules reach outside a message (tm's
+/// retransmissions and timeouts in the timer process).
+pub(super) fn process_net(
+    udp: &'static [UdpSocket],
+    sctp: &'static [sipr_locking::net::SctpSocket],
+    tcp: Option<TcpClient>,
+    prog: &'static Program,
+    info: &'static CoreInfo,
+) -> &'static Net<'static> {
+    let tcp: Option<&'static TcpClient> = tcp.map(|c| &*Box::leak(Box::new(c)));
+    let net: &'static Net<'static> = Box::leak(Box::new(Net::new(udp, sctp, tcp, prog, info)));
+    PROCESS_NET.with(|p| p.set(Some(net)));
+    net
+}
+
+/// This process's sending context, when it has one.
+pub(crate) fn current_net() -> Option<&'static Net<'static>> {
+    PROCESS_NET.with(|p| p.get())
 }
 
 /// How a message arrived: the UDP socket, or the TCP connection.
@@ -120,6 +149,54 @@ impl Outbound for Out<'_, '_> {
     fn send(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
         crate::guard::contained("send", Err("the send panicked".into()), || self.send_unguarded(dest, data))
     }
+
+    fn resolve(&mut self, host: &[u8], port: Option<u16>, proto: Option<Proto>) -> Result<(SocketAddr, Proto), String> {
+        crate::guard::contained("resolve", Err("the lookup panicked".into()), || self.net.resolve(host, port, proto))
+    }
+}
+
+impl Net<'_> {
+    /// RFC 3263 for a next hop: SRV when no port, the transport it finds.
+    pub(crate) fn resolve(
+        &self,
+        host: &[u8],
+        port: Option<u16>,
+        proto: Option<Proto>,
+    ) -> Result<(SocketAddr, Proto), String> {
+        let host = std::str::from_utf8(host).map_err(|_| "host is not UTF-8")?;
+        self.dns.borrow_mut().resolve_sip(host, port, proto).map_err(|e| e.to_string())
+    }
+
+    /// Sends to a resolved next hop, from a listen socket of its family
+    /// (UDP, SCTP) or over a connection to it (TCP).
+    fn send_to_addr(&self, to: SocketAddr, proto: Proto, flags: ConnFlags, data: &[u8]) -> Result<(), String> {
+        match proto {
+            Proto::Udp => {
+                let sock =
+                    of_family(self.udp, &self.udp_v4, to).or(self.udp.first()).ok_or("no UDP socket to send from")?;
+                sock.send_to(data, to).map(|_| ()).map_err(|e| format!("send to {to}: {e}"))
+            }
+            Proto::Tcp => self.tcp.ok_or("TCP is off")?.send_to(to, data, flags).map_err(|e| e.to_string()),
+            Proto::Sctp => {
+                let sock = of_family(self.sctp, &self.sctp_v4, to).ok_or("no SCTP socket to send from")?;
+                sock.send_to(data, to).map(|_| ()).map_err(|e| format!("send to sctp:{to}: {e}"))
+            }
+            other => Err(format!("{other} is not served yet")),
+        }
+    }
+
+    /// Sends outside the handling of a received message (tm's timers,
+    /// replies relayed from another process): to a host or an address.
+    pub(crate) fn send_detached(&self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
+        match dest {
+            Dest::Host { host, port, proto, conn } => {
+                let (to, proto) = self.resolve(host, port, proto)?;
+                self.send_to_addr(to, proto, conn, data)
+            }
+            Dest::Addr { to, proto, conn } => self.send_to_addr(to, proto, conn, data),
+            Dest::Source { .. } => Err("no message being handled: no source to answer".into()),
+        }
+    }
 }
 
 impl Out<'_, '_> {
@@ -155,25 +232,7 @@ impl Out<'_, '_> {
                     }
                 }
             }
-            Dest::Host { host, port, proto, conn: flags } => {
-                let host = std::str::from_utf8(host).map_err(|_| "host is not UTF-8")?;
-                // RFC 3263: SRV when no port, the transport it finds
-                let (to, proto) = net.dns.borrow_mut().resolve_sip(host, port, proto).map_err(|e| e.to_string())?;
-                match proto {
-                    Proto::Udp => {
-                        let sock = of_family(net.udp, &net.udp_v4, to)
-                            .or(net.udp.first())
-                            .ok_or("no UDP socket to send from")?;
-                        sock.send_to(data, to).map(|_| ()).map_err(|e| format!("send to {to}: {e}"))
-                    }
-                    Proto::Tcp => net.tcp.ok_or("TCP is off")?.send_to(to, data, flags).map_err(|e| e.to_string()),
-                    Proto::Sctp => {
-                        let sock = of_family(net.sctp, &net.sctp_v4, to).ok_or("no SCTP socket to send from")?;
-                        sock.send_to(data, to).map(|_| ()).map_err(|e| format!("send to sctp:{to}: {e}"))
-                    }
-                    other => Err(format!("{other} is not served yet")),
-                }
-            }
+            Dest::Host { .. } | Dest::Addr { .. } => net.send_detached(dest, data),
         }
     }
 }
@@ -335,6 +394,17 @@ pub(super) fn handle(
         if let Some(r) = prog.reply_route {
             let o = prog.run(r, &mut ctx);
             forward = !o.dropped;
+        }
+        // tm takes the replies of its transactions (Kamailio's
+        // response_f); the others are forwarded statelessly
+        if forward {
+            for hook in net.response_hooks.iter() {
+                ctx.route_type = crate::cfg::RouteType::CoreReply;
+                if hook(&mut ctx) {
+                    forward = false;
+                    break;
+                }
+            }
         }
         if forward {
             if let Err(e) = crate::cfg::forward_reply_upstream(&mut ctx) {

@@ -213,6 +213,7 @@ macro_rules! module {
         $(, init: $init:path )?
         $(, child_init: $child:path )?
         $(, destroy: $destroy:path )?
+        $(, response: $response:path )?
         $(, build_id: $bid:expr )?
         $(,)?
     ) => {
@@ -280,6 +281,7 @@ macro_rules! module {
             init: $crate::__hook_init!($($init)?),
             child_init: $crate::__hook_child!($($child)?),
             destroy: $crate::__hook_destroy!($($destroy)?),
+            response: $crate::__hook_response!($($response)?),
         };
         /// What the loader reads and checks before any code of the module
         /// runs (version, features, build id).
@@ -367,6 +369,81 @@ macro_rules! __hook_destroy {
             __destroy
         })
     };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __hook_response {
+    () => {
+        None
+    };
+    ($f:path) => {
+        Some({
+            fn __response(ctx: &mut $crate::Ctx<'_>) -> bool {
+                // a panicking hook leaves the reply to the core
+                ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $f(ctx))).unwrap_or_else(|p| {
+                    ::log::error!("reply hook panicked: {}", $crate::panic_text(&p));
+                    false
+                })
+            }
+            __response
+        })
+    };
+}
+
+/// Runs route `idx` (a fixed-up route parameter) of the script on the
+/// message of `ctx`: how it ended, or `None` when this process runs no
+/// script (the route runs in the core binary's interpreter).
+pub fn run_route(ctx: &mut Ctx<'_>, idx: usize) -> Option<sipr_core::cfg::Outcome> {
+    let core = CORE.get()?;
+    let mut out = sipr_core::cfg::Outcome { retcode: 0, exited: false, dropped: false };
+    let p = (ctx as *mut Ctx<'_>).cast::<std::ffi::c_void>();
+    ((core.run_route)(idx, p, &mut out) == 0).then_some(out)
+}
+
+/// The server's facts (listen sockets, aliases, Server header), in a
+/// forked process.
+pub fn core_info() -> Option<&'static sipr_core::cfg::CoreInfo> {
+    let core = CORE.get()?;
+    // SAFETY: null or the core's CoreInfo, leaked before the fork: valid
+    // for the life of the process; same build, same layout.
+    unsafe { (core.core_info)().as_ref() }
+}
+
+/// Sending outside the handling of a message (tm's timers), through the
+/// process's own sockets and resolver: an [`Outbound`](sipr_core::cfg::Outbound)
+/// for a context a module builds itself.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ProcessOut;
+
+impl sipr_core::cfg::Outbound for ProcessOut {
+    fn send(&mut self, dest: Dest<'_>, data: &[u8]) -> Result<(), String> {
+        let core = CORE.get().ok_or("not loaded by sipr")?;
+        let d = (&dest as *const Dest<'_>).cast::<std::ffi::c_void>();
+        match (core.send)(d, data.as_ptr(), data.len()) {
+            0 => Ok(()),
+            _ => Err(format!("cannot send to {dest:?}")),
+        }
+    }
+
+    fn transport_for(&mut self, host: &[u8], port: Option<u16>) -> net::Proto {
+        self.resolve(host, port, None).map_or(net::Proto::Udp, |(_, p)| p)
+    }
+
+    fn resolve(
+        &mut self,
+        host: &[u8],
+        port: Option<u16>,
+        proto: Option<net::Proto>,
+    ) -> Result<(std::net::SocketAddr, net::Proto), String> {
+        let core = CORE.get().ok_or("not loaded by sipr")?;
+        let fixed = (port, proto);
+        let mut out = (std::net::SocketAddr::from(([0, 0, 0, 0], 0)), net::Proto::Udp);
+        match (core.resolve)(host.as_ptr(), host.len(), &fixed, &mut out) {
+            0 => Ok(out),
+            _ => Err(format!("cannot resolve {}", String::from_utf8_lossy(host))),
+        }
+    }
 }
 
 /// The statistics counter `group:name` (Kamailio's counters), shared by
