@@ -148,6 +148,44 @@ pub enum ClientState {
     Terminated,
 }
 
+sipr_mem::shm_struct! {
+    /// A client or server transaction as kept in shm (tm's cells): the
+    /// state machine without its timer values, which the cell keeps once
+    /// for all its branches (`t_set_fr` changes them per transaction).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub struct TxnParts {
+        /// 0: INVITE, 1: other.
+        pub kind: u8,
+        /// Over a reliable transport.
+        pub reliable: bool,
+        /// The state's number.
+        pub state: u8,
+        /// The next retransmission interval, ms.
+        pub retr_ms: u32,
+        /// The final (client) or last (server) reply code.
+        pub code: u16,
+    }
+}
+
+fn kind_of(n: u8) -> Kind {
+    if n == 0 {
+        Kind::Invite
+    } else {
+        Kind::NonInvite
+    }
+}
+
+fn kind_no(k: Kind) -> u8 {
+    match k {
+        Kind::Invite => 0,
+        Kind::NonInvite => 1,
+    }
+}
+
+fn ms(d: Duration) -> u32 {
+    d.as_millis().min(u32::MAX as u128) as u32
+}
+
 /// A client transaction: a request sipr sent (a branch of tm).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Client {
@@ -170,6 +208,35 @@ impl Client {
     /// The state.
     pub fn state(&self) -> ClientState {
         self.state
+    }
+
+    /// What shm keeps of it.
+    pub fn save(&self) -> TxnParts {
+        let state = match self.state {
+            ClientState::Calling => 0,
+            ClientState::Proceeding => 1,
+            ClientState::Completed => 2,
+            ClientState::Terminated => 3,
+        };
+        TxnParts { kind: kind_no(self.kind), reliable: self.reliable, state, retr_ms: ms(self.retr), code: self.final_code }
+    }
+
+    /// Back from what shm kept, with the cell's timer values.
+    pub fn restore(p: &TxnParts, timers: Timers) -> Client {
+        let state = match p.state {
+            0 => ClientState::Calling,
+            1 => ClientState::Proceeding,
+            2 => ClientState::Completed,
+            _ => ClientState::Terminated,
+        };
+        Client {
+            kind: kind_of(p.kind),
+            reliable: p.reliable,
+            timers,
+            state,
+            retr: Duration::from_millis(p.retr_ms.into()),
+            final_code: p.code,
+        }
     }
 
     /// Sends the request: retransmissions armed over an unreliable
@@ -319,6 +386,35 @@ impl Server {
     /// The last reply code sent (0: none).
     pub fn last_code(&self) -> u16 {
         self.last_code
+    }
+
+    /// What shm keeps of it.
+    pub fn save(&self) -> TxnParts {
+        let state = match self.state {
+            ServerState::Proceeding => 0,
+            ServerState::Completed => 1,
+            ServerState::Confirmed => 2,
+            ServerState::Terminated => 3,
+        };
+        TxnParts { kind: kind_no(self.kind), reliable: self.reliable, state, retr_ms: ms(self.retr), code: self.last_code }
+    }
+
+    /// Back from what shm kept, with the cell's timer values.
+    pub fn restore(p: &TxnParts, timers: Timers) -> Server {
+        let state = match p.state {
+            0 => ServerState::Proceeding,
+            1 => ServerState::Completed,
+            2 => ServerState::Confirmed,
+            _ => ServerState::Terminated,
+        };
+        Server {
+            kind: kind_of(p.kind),
+            reliable: p.reliable,
+            timers,
+            state,
+            last_code: p.code,
+            retr: Duration::from_millis(p.retr_ms.into()),
+        }
     }
 
     /// The request came again: the last reply goes again (nothing when
@@ -521,6 +617,19 @@ mod tests {
         // no more retransmissions after the ACK
         assert!(s.on_timer(Timer::Retransmit).is_empty());
         assert_eq!(acts(s.on_timer(Timer::Wait)), [Action::Delete]);
+    }
+
+    #[test]
+    fn save_and_restore_keep_the_state() {
+        let mut c = Client::new(Kind::Invite, false, T);
+        c.start();
+        c.on_timer(Timer::Retransmit);
+        c.on_reply(180);
+        let back = Client::restore(&c.save(), T);
+        assert_eq!(back, c);
+        let mut s = Server::new(Kind::NonInvite, true, T);
+        s.reply(404);
+        assert_eq!(Server::restore(&s.save(), T), s);
     }
 
     #[test]

@@ -38,6 +38,27 @@ pub struct TimerId {
     generation: u64,
 }
 
+impl TimerId {
+    /// No timer: cancelling it is a no-op (what a cell keeps while a
+    /// timer is not armed).
+    pub const NONE: TimerId = TimerId { entry: ShmPtr::null(), generation: 0 };
+
+    /// Whether this is [`TimerId::NONE`].
+    pub fn is_none(&self) -> bool {
+        self.entry.is_null()
+    }
+}
+
+impl Default for TimerId {
+    fn default() -> Self {
+        TimerId::NONE
+    }
+}
+
+// SAFETY: an entry pointer into the pool (entries are never freed) and a
+// number: the same in every process (tm keeps its timers' ids in its cells).
+unsafe impl crate::boxed::ShmSafe for TimerId {}
+
 /// What [`ShmTimerWheel::cancel`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cancelled {

@@ -428,6 +428,16 @@ fn log2(ctx: &mut Ctx<'_>, p: &P) -> i32 {
     1
 }
 
+/// The next hop a URI names: host, port and transport when the URI fixes
+/// them (`;transport=`, or TLS for a sips: URI, RFC 3261 §26.2).
+pub fn uri_destination(target: &[u8]) -> Result<(Vec<u8>, Option<u16>, Option<Proto>), String> {
+    let u = Uri::parse(target, Span::new(0, target.len()))
+        .map_err(|_| format!("cannot parse the destination '{}'", String::from_utf8_lossy(target)))?;
+    let proto = u.transport(target).and_then(|t| Proto::from_name(&String::from_utf8_lossy(t)));
+    let proto = proto.or((u.scheme == crate::sip::Scheme::Sips).then_some(Proto::Tls));
+    Ok((u.host.get(target).to_vec(), u.port, proto))
+}
+
 /// Where to send: explicit host/port, else `$du`, else the Request-URI.
 fn forward_to(ctx: &mut Ctx<'_>, host: Option<Vec<u8>>, port: Option<u16>) -> i32 {
     let (host, port, proto) = match host {
@@ -438,14 +448,13 @@ fn forward_to(ctx: &mut Ctx<'_>, host: Option<Vec<u8>>, port: Option<u16>) -> i3
                 (None, Some(r)) => r.to_vec(),
                 (None, None) => return -1,
             };
-            let Ok(u) = Uri::parse(&target, Span::new(0, target.len())) else {
-                log::error!("forward: cannot parse the destination '{}'", String::from_utf8_lossy(&target));
-                return -1;
-            };
-            let proto = u.transport(&target).and_then(|t| Proto::from_name(&String::from_utf8_lossy(t)));
-            // a sips: URI without a transport means TLS (RFC 3261 §26.2)
-            let proto = proto.or((u.scheme == crate::sip::Scheme::Sips).then_some(Proto::Tls));
-            (u.host.get(&target).to_vec(), u.port, proto)
+            match uri_destination(&target) {
+                Ok(d) => d,
+                Err(e) => {
+                    log::error!("forward: {e}");
+                    return -1;
+                }
+            }
         }
     };
     // no transport in the URI and no socket forced: what DNS says (RFC
@@ -475,8 +484,24 @@ fn forward_to(ctx: &mut Ctx<'_>, host: Option<Vec<u8>>, port: Option<u16>) -> i3
 /// The forwarded request: our Via (advertised address if set), the
 /// script's lumps, received/rport, new Request-URI, Max-Forwards.
 fn build_forward(ctx: &mut Ctx<'_>, proto: Proto) -> Result<Vec<u8>, String> {
+    let branch = stateless_branch(ctx.msg).map_err(|e| e.to_string())?;
+    let lumps = ctx.lumps.clone();
+    build_request(ctx, proto, &branch, ctx.new_uri(), lumps)
+}
+
+/// The request of `ctx` as it leaves for a next hop over `proto`: our Via
+/// with `branch` (from the sending socket, its `advertise`, the global
+/// advertised address, or the script's set_advertised_*), `lumps`
+/// applied, received/rport on the previous hop's Via, `ruri` as the
+/// Request-URI when given. `forward()` and tm's branches share it.
+pub fn build_request(
+    ctx: &Ctx<'_>,
+    proto: Proto,
+    branch: &str,
+    ruri: Option<&[u8]>,
+    lumps: crate::sip::Lumps,
+) -> Result<Vec<u8>, String> {
     let msg = ctx.msg;
-    let branch = stateless_branch(msg).map_err(|e| e.to_string())?;
     let (local_host, local_port) = match &ctx.send_socket {
         Some((_, h, p)) => (h.clone(), *p),
         None => {
@@ -510,11 +535,10 @@ fn build_forward(ctx: &mut Ctx<'_>, proto: Proto) -> Result<Vec<u8>, String> {
     };
     let transport = proto.name().to_ascii_uppercase();
     let src_ip = ctx.rcv.src.ip();
-    let lumps = ctx.lumps.clone();
     let spec = ForwardRequest {
-        via: ViaSpec { transport: &transport, host: &host, port, branch: &branch, rport: ctx.add_local_rport },
+        via: ViaSpec { transport: &transport, host: &host, port, branch, rport: ctx.add_local_rport },
         source: Some(Source { ip: src_ip, port: ctx.rcv.src.port(), force_rport: ctx.force_rport }),
-        new_ruri: ctx.new_uri(),
+        new_ruri: ruri,
         record_route: None,
         pop_route: false,
         ensure_content_length: proto != Proto::Udp,

@@ -126,11 +126,7 @@ impl<'n, 'a> Out<'n, 'a> {
     /// Points replies where the top Via of `msg` says (the top Via only:
     /// already parsed by the minimal checks, so this costs nothing more).
     fn reply_by_via(&mut self, msg: &SipMsg<'_>) {
-        if let Ok(v) = msg.via1() {
-            if v.rport(msg.buf()).is_none() {
-                self.reply_to = SocketAddr::new(self.src.ip(), v.port.unwrap_or(5060));
-            }
-        }
+        self.reply_to = crate::net::reply_address(msg, self.src, false);
     }
 }
 

@@ -31,6 +31,8 @@ pub enum BuildError {
     NoViaLeft,
     /// The lumps do not fit the message.
     Lump(LumpError),
+    /// A request was needed, a reply was given.
+    NotARequest,
 }
 
 impl std::fmt::Display for BuildError {
@@ -40,6 +42,7 @@ impl std::fmt::Display for BuildError {
             BuildError::TooManyHops => f.write_str("Max-Forwards is 0 (reply 483 Too Many Hops)"),
             BuildError::NoViaLeft => f.write_str("reply has no Via left after ours"),
             BuildError::Lump(e) => write!(f, "cannot build: {e}"),
+            BuildError::NotARequest => f.write_str("cannot build: not a request"),
         }
     }
 }
@@ -389,6 +392,60 @@ pub fn local_reply(req: &SipMsg<'_>, code: u16, reason: &str, opts: &ReplyOpts<'
     push_decimal(&mut out, opts.body.len() as u64);
     out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(opts.body);
+    Ok(out)
+}
+
+/// A request a transaction makes on its own from one it sent (the CANCEL
+/// of a pending branch, RFC 3261 §9.1; the ACK of a negative final reply,
+/// §17.1.1.3): the sent request's Request-URI, top Via (so the same
+/// branch), From, Call-ID, CSeq number with `method`, its Route headers;
+/// the To of `reply` when given (its tag), else the request's; then
+/// Max-Forwards, the `user_agent` and an empty body.
+pub fn hop_request(
+    sent: &SipMsg<'_>,
+    method: &str,
+    reply: Option<&SipMsg<'_>>,
+    user_agent: Option<&str>,
+) -> Result<Vec<u8>, BuildError> {
+    let buf = sent.buf();
+    let ruri = sent.request_uri().ok_or(BuildError::NotARequest)?;
+    let (cseq_no, _) = sent.cseq_tokens()?;
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(ruri);
+    out.extend_from_slice(b" SIP/2.0\r\n");
+    let via = sent.header(HeaderKind::Via).ok_or(BuildError::NoViaLeft)?;
+    // the top Via alone (a folded Via line keeps its first element only)
+    let first_via = split_list(buf, via.value).and_then(|v| v.first().copied()).unwrap_or(via.value);
+    out.extend_from_slice(b"Via: ");
+    out.extend_from_slice(first_via.get(buf));
+    out.extend_from_slice(b"\r\n");
+    for h in sent.headers() {
+        match h.kind {
+            HeaderKind::From | HeaderKind::CallId => out.extend_from_slice(h.line.get(buf)),
+            HeaderKind::To => match reply.and_then(|r| r.header(HeaderKind::To).map(|t| (r, t))) {
+                Some((r, t)) => out.extend_from_slice(t.line.get(r.buf())),
+                None => out.extend_from_slice(h.line.get(buf)),
+            },
+            _ => {}
+        }
+    }
+    out.extend_from_slice(b"CSeq: ");
+    out.extend_from_slice(cseq_no);
+    out.push(b' ');
+    out.extend_from_slice(method.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for h in sent.headers().iter().filter(|h| h.kind == HeaderKind::Route) {
+        out.extend_from_slice(h.line.get(buf));
+    }
+    out.extend_from_slice(b"Max-Forwards: 70\r\n");
+    if let Some(ua) = user_agent {
+        out.extend_from_slice(b"User-Agent: ");
+        out.extend_from_slice(ua.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
     Ok(out)
 }
 

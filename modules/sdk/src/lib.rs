@@ -29,12 +29,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 pub use sipr_core::cfg::{
-    forward_reply_upstream, rebuild_uri, Branch, Ctx, Dest, FnDef, Format, ModValue, Names, Param, ParamKind, PvArg,
+    build_request, forward_reply_upstream, rebuild_uri, uri_destination, Outbound, Outcome, ProcState, Branch, ConnFlags, CoreInfo, Ctx, Dest, FnDef, Format, ModValue, Names, Param, ParamKind, PvArg,
     PvClass, PvRef, PvRegistry, RouteMask, RouteType, Stored, UriPart, Value, Xavp,
 };
 pub use sipr_core::module::abi::{ApiDef, CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader, ProcDef};
 pub use sipr_core::rpc::{text_param, RpcDef, RpcError, RpcValue};
-pub use sipr_core::{net, sip};
+pub use sipr_core::{hash, net, sip, txn};
+pub use sipr_mem as mem;
 pub use sipr_mem::{Cancelled, KvValue, ShmKvTable, ShmPool, TableFull, TimerId};
 
 /// The server's shared-memory pool (through the core's table: this
@@ -621,6 +622,38 @@ pub mod reply {
     use super::{Ctx, Dest, ModError};
     use sipr_core::sip::{local_reply, local_to_tag, Method, ReplyOpts, Source};
 
+    /// The local reply [`send`] sends (tm keeps it in its transaction):
+    /// Vias with received/rport, From, To tagged, Call-ID, CSeq, the
+    /// script's `append_to_reply` headers and body, `extra` and `body`.
+    pub fn build(ctx: &Ctx<'_>, code: u16, reason: &str, extra: &[u8], body: &[u8]) -> Result<Vec<u8>, ModError> {
+        if !ctx.msg.is_request() {
+            return Err("a reply can only be sent to a request".into());
+        }
+        if !(100..=699).contains(&code) {
+            return Err(format!("invalid reply code {code}").into());
+        }
+        let tag = local_to_tag(&ctx.core.secret.to_be_bytes(), ctx.msg)?;
+        // the script's append_to_reply headers, then the caller's
+        let headers: std::borrow::Cow<'_, [u8]> = if extra.is_empty() {
+            std::borrow::Cow::Borrowed(&ctx.reply_headers)
+        } else {
+            std::borrow::Cow::Owned([&ctx.reply_headers[..], extra].concat())
+        };
+        let body = if body.is_empty() { &ctx.reply_body[..] } else { body };
+        Ok(local_reply(
+            ctx.msg,
+            code,
+            reason,
+            &ReplyOpts {
+                to_tag: Some(tag.as_str()),
+                source: Some(Source { ip: ctx.rcv.src.ip(), port: ctx.rcv.src.port(), force_rport: ctx.force_rport }),
+                server: ctx.core.server_header.as_deref(),
+                extra_headers: &headers,
+                body,
+            },
+        )?)
+    }
+
     /// What [`send`] did.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Sent {
@@ -640,32 +673,7 @@ pub mod reply {
         if ctx.msg.method() == Some(Method::Ack) {
             return Ok(Sent::AckNotAnswered);
         }
-        if !ctx.msg.is_request() {
-            return Err("a reply can only be sent to a request".into());
-        }
-        if !(100..=699).contains(&code) {
-            return Err(format!("invalid reply code {code}").into());
-        }
-        let tag = local_to_tag(&ctx.core.secret.to_be_bytes(), ctx.msg)?;
-        // the script's append_to_reply headers, then the caller's
-        let headers: std::borrow::Cow<'_, [u8]> = if extra.is_empty() {
-            std::borrow::Cow::Borrowed(&ctx.reply_headers)
-        } else {
-            std::borrow::Cow::Owned([&ctx.reply_headers[..], extra].concat())
-        };
-        let body = if body.is_empty() { &ctx.reply_body[..] } else { body };
-        let data = local_reply(
-            ctx.msg,
-            code,
-            reason,
-            &ReplyOpts {
-                to_tag: Some(tag.as_str()),
-                source: Some(Source { ip: ctx.rcv.src.ip(), port: ctx.rcv.src.port(), force_rport: ctx.force_rport }),
-                server: ctx.core.server_header.as_deref(),
-                extra_headers: &headers,
-                body,
-            },
-        )?;
+        let data = build(ctx, code, reason, extra, body)?;
         ctx.out
             .send(Dest::Source { symmetric: ctx.force_rport, conn: ctx.send_flags.reply() }, &data)
             .map_err(|e| ModError(format!("cannot send the reply: {e}")))?;

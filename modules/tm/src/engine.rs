@@ -1,0 +1,1030 @@
+//! The transaction engine: creating and matching transactions, relaying
+//! requests on branches, taking replies, deciding the outcome (RFC 3261
+//! §16.7), the failure route, CANCEL and ACK, and the timers. The state
+//! machines of each side are `sipr_core::txn`'s; this file runs their
+//! actions against shm, the sockets and the script.
+//!
+//! Locking: a cell's lock is held while its state changes and while what
+//! that change sends goes out; it is *not* held while a script route runs
+//! (onreply, failure, branch routes), so that those routes may call tm
+//! functions on the same transaction. While the failure route runs, the
+//! cell is marked so that nothing else decides its outcome.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use sipr_sdk::mem::{CellGuard, TimerId};
+use sipr_sdk::net::{Proto, RecvInfo};
+use sipr_sdk::sip::{self, Method, SipMsg};
+use sipr_sdk::txn::{Action, Actions, Client, Kind, Server, Timer, Timers};
+use sipr_sdk::{ConnFlags, CoreInfo, Ctx, Dest, ModError, Outbound, ProcState};
+
+use crate::cell::{self, bflag, method, slot_reply, slot_request, tflag, Cell, Key, Peer, State, MAX_BRANCHES, SLOTS};
+
+/// The slot keeping the request as the script changed it at relay time
+/// (what a failure route sees and serial branches are built from).
+const SLOT_SCRIPT_REQUEST: usize = SLOTS - 1;
+
+/// tm's parameters (set before the fork).
+pub struct Params {
+    /// `retr_timer1`, ms.
+    pub t1: AtomicU32,
+    /// `retr_timer2`, ms.
+    pub t2: AtomicU32,
+    /// `fr_timer`, ms.
+    pub fr: AtomicU32,
+    /// `fr_inv_timer`, ms.
+    pub fr_inv: AtomicU32,
+    /// `wait_timer`, ms.
+    pub wait: AtomicU32,
+    /// `max_inv_lifetime`, ms.
+    pub max_inv_life: AtomicU32,
+    /// `max_noninv_lifetime`, ms.
+    pub max_noninv_life: AtomicU32,
+    /// `auto_inv_100`.
+    pub auto_inv_100: AtomicBool,
+    /// `auto_inv_100_reason`.
+    pub reason_100: std::sync::Mutex<String>,
+    /// `restart_fr_on_each_reply`.
+    pub restart_fr: AtomicBool,
+}
+
+/// The parameters, with Kamailio's defaults.
+pub static PARAMS: Params = Params {
+    t1: AtomicU32::new(500),
+    t2: AtomicU32::new(4000),
+    fr: AtomicU32::new(30_000),
+    fr_inv: AtomicU32::new(120_000),
+    wait: AtomicU32::new(5000),
+    max_inv_life: AtomicU32::new(180_000),
+    max_noninv_life: AtomicU32::new(32_000),
+    auto_inv_100: AtomicBool::new(true),
+    reason_100: std::sync::Mutex::new(String::new()),
+    restart_fr: AtomicBool::new(true),
+};
+
+fn ms(a: &AtomicU32) -> Duration {
+    Duration::from_millis(a.load(Ordering::Relaxed).into())
+}
+
+fn timers_of(st: &State) -> Timers {
+    Timers {
+        t1: ms(&PARAMS.t1),
+        t2: ms(&PARAMS.t2),
+        fr: Duration::from_millis(st.fr_ms.into()),
+        fr_inv: Duration::from_millis(st.fr_inv_ms.into()),
+        wait: ms(&PARAMS.wait),
+    }
+}
+
+/// The per-message facts tm keeps in the script context.
+pub mod key {
+    /// The transaction of this message ([`crate::cell::cell_id`]).
+    pub const CELL: &str = "tm.cell";
+    /// The branch a reply (or the failure) is about.
+    pub const BRANCH: &str = "tm.branch";
+    /// `t_on_failure` route + 1, armed for the next relay.
+    pub const ON_FAILURE: &str = "tm.on_failure";
+    /// `t_on_reply` route + 1.
+    pub const ON_REPLY: &str = "tm.on_reply";
+    /// `t_on_branch` route + 1.
+    pub const ON_BRANCH: &str = "tm.on_branch";
+    /// `t_set_fr`: fr_inv_timer ms + 1.
+    pub const FR_INV: &str = "tm.fr_inv";
+    /// `t_set_fr`: fr_timer ms + 1.
+    pub const FR: &str = "tm.fr";
+}
+
+/// The transaction of the message in `ctx`, if one was created or found.
+pub fn current(ctx: &Ctx<'_>) -> Option<Cell> {
+    cell::by_id(ctx.module_int(key::CELL)?)
+}
+
+/// What sending needs outside the script's own context: the server's
+/// facts, variables for routes, and a way out.
+pub struct Env<'e> {
+    /// The server's facts.
+    pub core: &'e CoreInfo,
+    /// Script variables of this process.
+    pub proc: &'e mut ProcState,
+    /// Sending.
+    pub out: &'e mut dyn Outbound,
+}
+
+thread_local! {
+    /// The timer process's script variables (routes it runs on faked
+    /// requests).
+    static TIMER_PROC: RefCell<ProcState> = RefCell::new(ProcState::default());
+}
+
+/// Runs `f` with the environment of a process outside message handling
+/// (the timer process).
+fn with_detached_env<R>(f: impl FnOnce(&mut Env<'_>) -> R) -> Option<R> {
+    let core = sipr_sdk::core_info()?;
+    TIMER_PROC.with(|p| {
+        let mut proc = p.try_borrow_mut().ok()?;
+        let mut out = sipr_sdk::ProcessOut;
+        let mut env = Env { core, proc: &mut proc, out: &mut out };
+        Some(f(&mut env))
+    })
+}
+
+fn send_to(out: &mut dyn Outbound, peer: &Peer, data: &[u8]) {
+    let dest = Dest::Addr { to: peer.addr(), proto: peer.proto(), conn: ConnFlags::default() };
+    if let Err(e) = out.send(dest, data) {
+        log::debug!("tm: send to {}: {e}", peer.addr());
+    }
+}
+
+fn arm(c: &Cell, which: u64, after: Duration) -> TimerId {
+    match sipr_sdk::arm_timer(after, crate::on_timer, cell::timer_arg(c, which)) {
+        Ok(id) => id,
+        Err(e) => {
+            log::error!("tm: cannot arm a timer: {e}");
+            TimerId::NONE
+        }
+    }
+}
+
+fn stop(id: &mut TimerId) {
+    if !id.is_none() {
+        sipr_sdk::cancel_timer(*id);
+        *id = TimerId::NONE;
+    }
+}
+
+// ---------------------------------------------------------------------
+// matching
+
+/// The sent-by of a request's top Via, as written.
+fn sent_by<'b>(msg: &SipMsg<'b>) -> Option<(&'b [u8], Key)> {
+    let k = cell::key_of(msg)?;
+    Some((k.sent_by(msg.buf()), k))
+}
+
+/// Whether the request `msg` belongs to the cell (RFC 3261 §17.2.3, and
+/// the RFC 2543 rules for a branch without the cookie). `ack`: an ACK
+/// looking for its INVITE; `cancel_of`: a CANCEL looking for the request
+/// it cancels.
+fn matches(key: &Key, first: &[u8], msg: &SipMsg<'_>, ack: bool, cancel_of: bool) -> bool {
+    let buf = msg.buf();
+    let Some((sb, mk)) = sent_by(msg) else { return false };
+    let want = if ack || cancel_of { None } else { Some(mk.method) };
+    let method_ok = match want {
+        None => {
+            if ack {
+                key.method == method::INVITE
+            } else {
+                key.method != method::CANCEL
+            }
+        }
+        Some(m) => key.method == m && (m != method::OTHER || key.method_token(first) == mk.method_token(buf)),
+    };
+    if !method_ok {
+        return false;
+    }
+    if mk.rfc3261 {
+        return key.rfc3261 && key.branch(first) == mk.branch(buf) && key.sent_by(first).eq_ignore_ascii_case(sb);
+    }
+    // RFC 2543: Request-URI, From tag, Call-ID, CSeq number, top Via
+    let Ok(orig) = SipMsg::parse(first) else { return false };
+    let tag = |m: &SipMsg<'_>| m.from().ok().and_then(|f| f.tag(m.buf()).map(<[u8]>::to_vec));
+    let via = |m: &SipMsg<'_>| m.via1().ok().map(|v| v.whole.get(m.buf()).to_vec());
+    let num = |m: &SipMsg<'_>| m.cseq_tokens().ok().map(|(n, _)| n.to_vec());
+    (ack || orig.request_uri() == msg.request_uri())
+        && tag(&orig) == tag(msg)
+        && orig.call_id().ok() == msg.call_id().ok()
+        && num(&orig) == num(msg)
+        && via(&orig) == via(msg)
+}
+
+/// The transaction `msg` (a request) belongs to.
+pub fn lookup(msg: &SipMsg<'_>, ack: bool, cancel_of: bool) -> Option<Cell> {
+    let t = cell::table()?;
+    let bucket = cell::bucket_of(msg)?;
+    t.find(bucket, |k, first| matches(k, first, msg, ack, cancel_of))
+}
+
+// ---------------------------------------------------------------------
+// creating
+
+/// What `t_newtran` found.
+pub enum Newtran {
+    /// A new transaction (or the one this message already has).
+    Cell(Cell),
+    /// A retransmission: its last reply was sent again.
+    Retransmission,
+}
+
+/// `t_newtran`: the transaction of the request in `ctx`, created when it
+/// has none; a retransmission is answered with the last reply.
+pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
+    if let Some(c) = current(ctx) {
+        return Ok(Newtran::Cell(c));
+    }
+    let msg = ctx.msg;
+    if !msg.is_request() || msg.method() == Some(Method::Ack) {
+        return Err("no transaction for an ACK or a reply".into());
+    }
+    if let Some(c) = lookup(msg, false, false) {
+        retransmission(&c, ctx.out);
+        return Ok(Newtran::Retransmission);
+    }
+    let t = cell::table().ok_or("tm is not initialised")?;
+    let bucket = cell::bucket_of(msg).ok_or("no Call-ID or CSeq to hash")?;
+    let key = cell::key_of(msg).ok_or("no top Via")?;
+    let invite = key.method == method::INVITE;
+    let kind = if invite { Kind::Invite } else { Kind::NonInvite };
+    let src = Peer::new(ctx.rcv.src, ctx.rcv.proto);
+    let reply_to = Peer::new(sipr_sdk::net::reply_address(msg, ctx.rcv.src, ctx.force_rport), ctx.rcv.proto);
+    let fr_ms = ctx.module_int(key::FR).map_or(PARAMS.fr.load(Ordering::Relaxed), |v| (v - 1) as u32);
+    let fr_inv_ms = ctx.module_int(key::FR_INV).map_or(PARAMS.fr_inv.load(Ordering::Relaxed), |v| (v - 1) as u32);
+    let mut st = State { reply_to, src, dst: Peer::new(ctx.rcv.dst, ctx.rcv.proto), fr_ms, fr_inv_ms, ..State::default() };
+    st.uas = Server::new(kind, src.reliable(), timers_of(&st)).save();
+    st.msg_flags = ctx.flags;
+    let end = msg.body_span().end().min(msg.buf().len());
+    let c = match t.insert(bucket, key, st, &msg.buf()[..end]) {
+        Ok(c) => c,
+        Err(_) => {
+            log::error!("tm: shared memory full: no room for a new transaction");
+            return Err("no shared memory for a new transaction".into());
+        }
+    };
+    ctx.set_module_int(key::CELL, cell::cell_id(&c));
+    let life = if invite { ms(&PARAMS.max_inv_life) } else { ms(&PARAMS.max_noninv_life) };
+    let id = arm(&c, cell::timer::LIFE, life);
+    c.lock().state_mut().life_timer = id;
+    if invite && PARAMS.auto_inv_100.load(Ordering::Relaxed) && ctx.module_int("tm.no_auto_100").is_none() {
+        let reason = PARAMS.reason_100.lock().map(|r| r.clone()).unwrap_or_default();
+        let reason = if reason.is_empty() { "trying -- your call is important to us" } else { &reason };
+        let data = sipr_sdk::reply::build(ctx, 100, reason, b"", b"")?;
+        let mut g = c.lock();
+        uas_send(&c, &mut g, 100, &data, ctx.out);
+    }
+    Ok(Newtran::Cell(c))
+}
+
+/// The request came again: the last reply goes again.
+fn retransmission(c: &Cell, out: &mut dyn Outbound) {
+    let mut g = c.lock();
+    let st = *g.state();
+    let mut srv = Server::restore(&st.uas, timers_of(&st));
+    let acts = srv.on_request_retransmission();
+    g.state_mut().uas = srv.save();
+    if acts.iter().any(|a| a == Action::SendReply) {
+        send_to(out, &st.reply_to, g.slot(cell::SLOT_UAS_REPLY));
+    }
+}
+
+// ---------------------------------------------------------------------
+// the server side
+
+/// Sends a reply upstream through the server state machine: kept for
+/// retransmissions, its timers armed. `false` when a final reply had
+/// already gone.
+fn uas_send(c: &Cell, g: &mut CellGuard<'_, Key, State, SLOTS>, code: u16, data: &[u8], out: &mut dyn Outbound) -> bool {
+    let st = *g.state();
+    let mut srv = Server::restore(&st.uas, timers_of(&st));
+    let Some(acts) = srv.reply(code) else { return false };
+    if g.set_slot(cell::SLOT_UAS_REPLY, data).is_err() {
+        log::error!("tm: shared memory full: the reply is sent but not kept for retransmissions");
+    }
+    let s = g.state_mut();
+    s.uas = srv.save();
+    if code >= 200 {
+        s.flags |= tflag::FINAL_SENT;
+        s.uas_code = code;
+        stop(&mut s.life_timer);
+    }
+    for a in acts.iter() {
+        match a {
+            Action::SendReply => send_to(out, &s.reply_to, data),
+            Action::Arm(Timer::Retransmit, d) => s.uas_retr = arm(c, cell::timer::UAS_RETR, d),
+            Action::Arm(Timer::Final, d) => s.uas_final = arm(c, cell::timer::UAS_FINAL, d),
+            Action::Arm(Timer::Wait, d) => arm_wait(c, s, d),
+            _ => {}
+        }
+    }
+    true
+}
+
+fn arm_wait(c: &Cell, s: &mut State, d: Duration) {
+    if s.wait_timer.is_none() {
+        s.wait_timer = arm(c, cell::timer::WAIT, d.max(Duration::from_millis(1)));
+    }
+}
+
+/// The transaction is over: every timer stopped, out of the table (its
+/// memory goes with the last reference).
+fn delete(c: &Cell, g: &mut CellGuard<'_, Key, State, SLOTS>) {
+    let s = g.state_mut();
+    s.flags |= tflag::DONE;
+    stop(&mut s.uas_retr);
+    stop(&mut s.uas_final);
+    stop(&mut s.life_timer);
+    stop(&mut s.wait_timer);
+    for b in s.branches.iter_mut() {
+        stop(&mut b.retr_timer);
+        stop(&mut b.fr_timer);
+    }
+    c.unlink();
+}
+
+/// `t_reply(code, reason)` on the transaction of `ctx`.
+pub fn reply(ctx: &mut Ctx<'_>, code: u16, reason: &str) -> Result<bool, ModError> {
+    let c = current(ctx).ok_or("no transaction: call t_newtran() first")?;
+    let mut extra = Vec::new();
+    if (300..400).contains(&code) {
+        // the destination set as Contacts (tm's rule for redirects)
+        let mut targets: Vec<Vec<u8>> = Vec::new();
+        if let Some(u) = ctx.new_uri() {
+            targets.push(u.to_vec());
+        }
+        targets.extend(ctx.branches.iter().map(|b| b.uri.clone()));
+        if !targets.is_empty() {
+            extra.extend_from_slice(b"Contact: ");
+            for (i, t) in targets.iter().enumerate() {
+                if i > 0 {
+                    extra.extend_from_slice(b", ");
+                }
+                extra.push(b'<');
+                extra.extend_from_slice(t);
+                extra.push(b'>');
+            }
+            extra.extend_from_slice(b"\r\n");
+        }
+    }
+    let data = sipr_sdk::reply::build(ctx, code, reason, &extra, b"")?;
+    let mut g = c.lock();
+    Ok(uas_send(&c, &mut g, code, &data, ctx.out))
+}
+
+// ---------------------------------------------------------------------
+// relaying
+
+/// A destination fixed by the script (`t_relay(host, port)`,
+/// `t_relay_to_udp(...)`).
+#[derive(Debug, Clone)]
+pub struct Fixed {
+    /// Host, when given.
+    pub host: Option<Vec<u8>>,
+    /// Port, when given.
+    pub port: Option<u16>,
+    /// Transport, when fixed.
+    pub proto: Option<Proto>,
+}
+
+/// `t_relay`: the transaction is created (or found: a retransmission is
+/// answered and stops there), then the request goes out on every branch
+/// of the destination set. ACKs and CANCELs take their own ways.
+pub fn relay(ctx: &mut Ctx<'_>, fixed: Option<Fixed>) -> Result<i32, ModError> {
+    match ctx.msg.method() {
+        Some(Method::Ack) => return relay_ack(ctx, fixed),
+        Some(Method::Cancel) if current(ctx).is_none() => {
+            if let Some(inv) = lookup(ctx.msg, false, true) {
+                return relay_cancel(ctx, &inv);
+            }
+        }
+        _ => {}
+    }
+    let c = match newtran(ctx)? {
+        Newtran::Cell(c) => c,
+        Newtran::Retransmission => return Ok(0),
+    };
+    let sent = add_branches(ctx, &c, fixed.as_ref())?;
+    if sent == 0 {
+        return Err("no branch could be sent".into());
+    }
+    Ok(1)
+}
+
+/// An ACK: the hop-by-hop ACK of a negative reply sipr sent is absorbed
+/// (and ends that reply's retransmissions); any other goes on statelessly.
+fn relay_ack(ctx: &mut Ctx<'_>, fixed: Option<Fixed>) -> Result<i32, ModError> {
+    if let Some(c) = lookup(ctx.msg, true, false) {
+        if absorb_ack(&c) {
+            return Ok(0);
+        }
+    }
+    let branch = sip::stateless_branch(ctx.msg).map_err(|e| e.to_string())?;
+    let target = ctx.new_uri().or(ctx.msg.request_uri()).map(<[u8]>::to_vec);
+    let (host, port, proto) = destination(ctx, fixed.as_ref(), target.as_deref())?;
+    let (to, proto) = ctx.out.resolve(&host, port, proto)?;
+    let data = sipr_sdk::build_request(ctx, proto, &branch, ctx.new_uri(), ctx.lumps.clone())?;
+    ctx.out.send(Dest::Addr { to, proto, conn: ctx.send_flags.forward() }, &data)?;
+    Ok(1)
+}
+
+/// The ACK of the negative final reply of `c`: its retransmissions stop
+/// and the wait begins. `false` when `c` is not waiting for one.
+fn absorb_ack(c: &Cell) -> bool {
+    let mut g = c.lock();
+    let st = *g.state();
+    if st.uas_code < 300 {
+        return false;
+    }
+    let mut srv = Server::restore(&st.uas, timers_of(&st));
+    let acts = srv.on_ack();
+    let s = g.state_mut();
+    s.uas = srv.save();
+    for a in acts.iter() {
+        match a {
+            Action::Stop(Timer::Retransmit) => stop(&mut s.uas_retr),
+            Action::Stop(Timer::Final) => stop(&mut s.uas_final),
+            Action::Arm(Timer::Wait, d) => arm_wait(c, s, d),
+            _ => {}
+        }
+    }
+    true
+}
+
+/// A CANCEL of a pending INVITE: answered 200 on its own transaction,
+/// then sent on every branch of the INVITE that has a provisional reply
+/// (the others get it when one comes, RFC 3261 §9.1).
+fn relay_cancel(ctx: &mut Ctx<'_>, inv: &Cell) -> Result<i32, ModError> {
+    let c = match newtran(ctx)? {
+        Newtran::Cell(c) => c,
+        Newtran::Retransmission => return Ok(0),
+    };
+    let data = sipr_sdk::reply::build(ctx, 200, "canceling", b"", b"")?;
+    {
+        let mut g = c.lock();
+        uas_send(&c, &mut g, 200, &data, ctx.out);
+    }
+    let mut g = inv.lock();
+    if g.state().flags & tflag::FINAL_SENT != 0 {
+        return Ok(1);
+    }
+    g.state_mut().flags |= tflag::CANCELED;
+    cancel_branches(&mut g, None, ctx.out);
+    Ok(1)
+}
+
+/// Sends CANCEL on the pending branches of an INVITE (all but `except`):
+/// at once where a provisional reply came, else when one comes (and their
+/// retransmissions stop).
+fn cancel_branches(g: &mut CellGuard<'_, Key, State, SLOTS>, except: Option<usize>, out: &mut dyn Outbound) {
+    let n = g.state().nbranches as usize;
+    for b in 0..n {
+        let br = g.state().branches[b];
+        if Some(b) == except || br.flags & (bflag::DONE | bflag::CANCEL_SENT) != 0 {
+            continue;
+        }
+        if br.flags & bflag::REPLIED != 0 {
+            send_cancel(g, b, out);
+        } else {
+            let s = g.state_mut();
+            s.branches[b].flags |= bflag::CANCEL_PENDING;
+            stop(&mut s.branches[b].retr_timer);
+        }
+    }
+}
+
+fn send_cancel(g: &mut CellGuard<'_, Key, State, SLOTS>, b: usize, out: &mut dyn Outbound) {
+    let peer = g.state().branches[b].peer;
+    let Ok(sent) = SipMsg::parse(g.slot(slot_request(b))) else { return };
+    match sip::hop_request(&sent, "CANCEL", None, user_agent()) {
+        Ok(data) => send_to(out, &peer, &data),
+        Err(e) => log::error!("tm: cannot build the CANCEL: {e}"),
+    }
+    g.state_mut().branches[b].flags |= bflag::CANCEL_SENT;
+}
+
+fn user_agent() -> Option<&'static str> {
+    sipr_sdk::core_info().and_then(|i| i.server_header.as_deref())
+}
+
+/// Host, port and transport of a branch.
+fn destination(
+    ctx: &mut Ctx<'_>,
+    fixed: Option<&Fixed>,
+    target: Option<&[u8]>,
+) -> Result<(Vec<u8>, Option<u16>, Option<Proto>), ModError> {
+    if let Some(Fixed { host: Some(h), port, proto }) = fixed {
+        // "the protocol used is the same protocol on which the message was
+        // received" (t_relay(host, port))
+        return Ok((h.clone(), *port, proto.or(Some(ctx.rcv.proto))));
+    }
+    let target = target.ok_or("no destination")?.to_vec();
+    let (host, port, proto) = sipr_sdk::uri_destination(&target)?;
+    let proto = match fixed.and_then(|f| f.proto).or(proto).or(ctx.send_socket.as_ref().map(|s| s.0)) {
+        Some(p) => Some(p),
+        None => Some(ctx.out.transport_for(&host, port)),
+    };
+    Ok((host, port, proto))
+}
+
+/// Sends the request of `ctx` on a branch for each target of the
+/// destination set (the Request-URI or `$du`, then `append_branch`'s);
+/// how many went out.
+fn add_branches(ctx: &mut Ctx<'_>, c: &Cell, fixed: Option<&Fixed>) -> Result<usize, ModError> {
+    let mut targets: Vec<(Vec<u8>, Option<Vec<u8>>, u32)> = Vec::new();
+    if let Some(u) = ctx.ruri() {
+        targets.push((u.to_vec(), ctx.dst_uri.clone(), ctx.bflags));
+    }
+    targets.extend(ctx.branches.iter().map(|b| (b.uri.clone(), b.dst_uri.clone(), b.bflags)));
+    // routes armed for this message; what the transaction had stays
+    // otherwise (a failure route's new branches keep the onreply route)
+    let armed = |k| ctx.module_int(k).map(|v| v as u32);
+    let (on_failure, on_reply, on_branch) = (armed(key::ON_FAILURE), armed(key::ON_REPLY), armed(key::ON_BRANCH));
+    let on_branch = {
+        let mut g = c.lock();
+        let s = g.state_mut();
+        if let Some(r) = on_failure {
+            s.on_failure = r;
+        }
+        if let Some(r) = on_reply {
+            s.on_reply = r;
+        }
+        if let Some(r) = on_branch {
+            s.on_branch = r;
+        }
+        s.msg_flags = ctx.flags;
+        if !ctx.lumps.is_empty() {
+            // what a failure route and later branches see
+            if let Ok(changed) = ctx.lumps.clone().apply(ctx.msg.buf()) {
+                let _ = g.set_slot(SLOT_SCRIPT_REQUEST, &changed);
+            }
+        }
+        g.state().on_branch
+    };
+    // the failure route re-arms itself if it wants to run again
+    let original = ctx.msg.request_uri().map(<[u8]>::to_vec);
+    let mut sent = 0;
+    for (mut uri, mut dst, bflags) in targets {
+        let b = {
+            let g = c.lock();
+            g.state().nbranches as usize
+        };
+        if b >= MAX_BRANCHES {
+            log::error!("tm: more than {MAX_BRANCHES} branches: the rest are not sent");
+            break;
+        }
+        let mut lumps = ctx.lumps.clone();
+        if on_branch != 0 {
+            // branch_route: on the request as this branch sends it
+            let saved = (ctx.new_uri().map(<[u8]>::to_vec), ctx.dst_uri.clone(), ctx.lumps.clone());
+            ctx.set_new_uri(Some(uri.clone()));
+            ctx.dst_uri = dst.clone();
+            ctx.set_module_int(key::BRANCH, b as i64);
+            let o = sipr_sdk::run_route(ctx, on_branch as usize - 1);
+            lumps = std::mem::replace(&mut ctx.lumps, saved.2);
+            // the route may have changed this branch's target
+            let (u, d) = (ctx.new_uri().map(<[u8]>::to_vec), ctx.dst_uri.clone());
+            ctx.set_new_uri(saved.0);
+            ctx.dst_uri = saved.1;
+            if o.is_some_and(|o| o.dropped || o.exited && o.retcode == 0) {
+                continue;
+            }
+            uri = u.unwrap_or(uri);
+            dst = d;
+        }
+        let target = dst.clone().unwrap_or_else(|| uri.clone());
+        let (host, port, proto) = match destination(ctx, fixed, Some(&target)) {
+            Ok(d) => d,
+            Err(e) => {
+                log::error!("tm: branch {b}: {e}");
+                continue;
+            }
+        };
+        let (to, proto) = match ctx.out.resolve(&host, port, proto) {
+            Ok(r) => r,
+            Err(e) => {
+                log::error!("tm: branch {b}: {e}");
+                continue;
+            }
+        };
+        let branch_id = sip::stateful_branch(c.bucket(), c.label(), b as u16);
+        let new_ruri = (Some(&uri) != original.as_ref()).then_some(&uri[..]);
+        let data = match sipr_sdk::build_request(ctx, proto, &branch_id, new_ruri, lumps) {
+            Ok(d) => d,
+            Err(e) => {
+                log::error!("tm: branch {b}: cannot build the request: {e}");
+                continue;
+            }
+        };
+        let peer = Peer::new(to, proto);
+        let mut g = c.lock();
+        if g.set_slot(slot_request(b), &data).is_err() {
+            log::error!("tm: shared memory full: no room for branch {b}");
+            continue;
+        }
+        let st = *g.state();
+        let kind = if c.key().method == method::INVITE { Kind::Invite } else { Kind::NonInvite };
+        let mut client = Client::new(kind, peer.reliable(), timers_of(&st));
+        let acts = client.start();
+        let s = g.state_mut();
+        s.nbranches = (b + 1) as u8;
+        s.flags |= tflag::NEW_BRANCHES;
+        s.branches[b] = cell::Branch { txn: client.save(), peer, bflags, ..cell::Branch::default() };
+        for a in acts.iter() {
+            match a {
+                Action::SendRequest => {
+                    if let Err(e) = ctx.out.send(Dest::Addr { to, proto, conn: ctx.send_flags.forward() }, &data) {
+                        log::error!("tm: branch {b}: {e}");
+                    }
+                }
+                Action::Arm(Timer::Retransmit, d) => {
+                    s.branches[b].retr_timer = arm(c, cell::timer::BRANCH_RETR + b as u64, d);
+                }
+                Action::Arm(Timer::Final, d) => {
+                    let d = if kind == Kind::Invite { d } else { Duration::from_millis(st.fr_ms.into()) };
+                    s.branches[b].fr_timer = arm(c, cell::timer::BRANCH_FR + b as u64, d);
+                }
+                _ => {}
+            }
+        }
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+// ---------------------------------------------------------------------
+// replies
+
+/// The core's reply hook: a reply to one of our branches is taken here.
+pub fn on_reply(ctx: &mut Ctx<'_>) -> bool {
+    let msg = ctx.msg;
+    let Ok(via) = msg.via1() else { return false };
+    let Some((bucket, label, b)) = via.branch(msg.buf()).and_then(sip::decode_stateful_branch) else { return false };
+    let Some(t) = cell::table() else { return false };
+    let Some(c) = t.get(bucket, label) else { return false };
+    let Some(code) = msg.status() else { return true };
+    let b = b as usize;
+    // the reply to a CANCEL we sent ends here
+    if msg.cseq_tokens().is_ok_and(|(_, m)| m == b"CANCEL") && c.key().method != method::CANCEL {
+        return true;
+    }
+    let on_reply = {
+        let g = c.lock();
+        if b >= g.state().nbranches as usize {
+            return true;
+        }
+        g.state().on_reply
+    };
+    ctx.set_module_int(key::CELL, cell::cell_id(&c));
+    ctx.set_module_int(key::BRANCH, b as i64);
+    if on_reply != 0 {
+        let o = sipr_sdk::run_route(ctx, on_reply as usize - 1);
+        // drop in an onreply_route discards a provisional reply only
+        if o.is_some_and(|o| o.dropped) && code < 200 {
+            return true;
+        }
+    }
+    // what goes upstream: the reply without our Via, with the
+    // onreply_route's changes
+    let relayed = match sip::forward_reply(msg, ctx.lumps.clone()) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            log::debug!("tm: reply {code} cannot be relayed: {e}");
+            None
+        }
+    };
+    let mut env = Env { core: ctx.core, proc: &mut *ctx.proc, out: &mut *ctx.out };
+    branch_outcome(&c, b, code, Some((msg, relayed.as_deref())), &mut env);
+    true
+}
+
+/// A reply (or, with `reply` `None`, the timeout) on branch `b`: the
+/// client state machine, then what goes upstream.
+fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Option<&[u8]>)>, env: &mut Env<'_>) {
+    let mut g = c.lock();
+    let st = *g.state();
+    let invite = c.key().method == method::INVITE;
+    let mut client = Client::restore(&st.branches[b].txn, timers_of(&st));
+    let acts: Actions = if reply.is_some() { client.on_reply(code) } else { client.on_timer(Timer::Final) };
+    g.state_mut().branches[b].txn = client.save();
+    let mut passed = None;
+    let mut retransmitted_2xx = false;
+    for a in acts.iter() {
+        match a {
+            Action::Stop(Timer::Retransmit) => stop(&mut g.state_mut().branches[b].retr_timer),
+            Action::Stop(Timer::Final) => stop(&mut g.state_mut().branches[b].fr_timer),
+            Action::Arm(Timer::Final, d) => {
+                let s = g.state_mut();
+                stop(&mut s.branches[b].fr_timer);
+                s.branches[b].fr_timer = arm(c, cell::timer::BRANCH_FR + b as u64, d);
+            }
+            Action::SendAck => {
+                if let Some((r, _)) = reply {
+                    if let Ok(sent) = SipMsg::parse(g.slot(slot_request(b))) {
+                        match sip::hop_request(&sent, "ACK", Some(r), user_agent()) {
+                            Ok(ack) => send_to(env.out, &st.branches[b].peer, &ack),
+                            Err(e) => log::error!("tm: cannot build the ACK: {e}"),
+                        }
+                    }
+                }
+            }
+            Action::PassUp(c) => passed = Some(c),
+            Action::Timeout408 => passed = Some(408),
+            Action::Absorb(c) if invite && (200..300).contains(&c) => retransmitted_2xx = true,
+            _ => {}
+        }
+    }
+    if retransmitted_2xx {
+        // 2xx retransmissions are the UAS's, end to end: relayed
+        if let Some((_, Some(data))) = reply {
+            send_to(env.out, &st.reply_to, data);
+        }
+        return;
+    }
+    let Some(code) = passed else { return };
+    {
+        let s = g.state_mut();
+        let br = &mut s.branches[b];
+        br.code = code;
+        br.flags |= if reply.is_some() { bflag::REPLIED } else { bflag::TIMEOUT };
+        if code >= 200 {
+            br.flags |= bflag::DONE;
+            stop(&mut br.retr_timer);
+            stop(&mut br.fr_timer);
+        }
+    }
+    if code < 200 {
+        if g.state().branches[b].flags & bflag::CANCEL_PENDING != 0 {
+            send_cancel(&mut g, b, env.out);
+        }
+        if code > 100 && st.flags & tflag::FINAL_SENT == 0 {
+            if let Some((_, Some(data))) = reply {
+                uas_send(c, &mut g, code, data, env.out);
+            }
+        }
+        return;
+    }
+    if let Some((_, Some(data))) = reply {
+        if g.set_slot(slot_reply(b), data).is_err() {
+            log::error!("tm: shared memory full: branch {b}'s reply is not kept");
+        }
+    }
+    if code < 300 {
+        // a 2xx goes up at once; the other branches of an INVITE are
+        // cancelled (RFC 3261 §16.7 step 5, §16.10)
+        if let Some((_, Some(data))) = reply {
+            if st.flags & tflag::FINAL_SENT == 0 {
+                uas_send(c, &mut g, code, data, env.out);
+            } else if invite {
+                // another 2xx of a forked INVITE goes up too
+                send_to(env.out, &st.reply_to, data);
+            }
+        }
+        if invite {
+            cancel_branches(&mut g, Some(b), env.out);
+        }
+        return;
+    }
+    if code >= 600 && invite && st.flags & tflag::DISABLE_6XX == 0 {
+        cancel_branches(&mut g, Some(b), env.out);
+    }
+    if st.flags & (tflag::FINAL_SENT | tflag::IN_FAILURE) != 0 {
+        return;
+    }
+    let pending = (0..st.nbranches as usize).any(|i| g.state().branches[i].flags & bflag::DONE == 0);
+    if pending {
+        return;
+    }
+    drop(g);
+    all_failed(c, env);
+}
+
+/// RFC 3261 §16.7 step 6: the best of the final replies, Kamailio's way:
+/// a 6xx first, then 3xx, 4xx (with 401/407/415/420/484 preferred), 5xx;
+/// the first received on a tie.
+fn best_branch(s: &State) -> Option<usize> {
+    fn prio(code: u16) -> u32 {
+        let class = code / 100;
+        let base = match class {
+            6 => 1000,
+            3 => 3000,
+            4 => 4000,
+            5 => 5000,
+            _ => 10_000,
+        };
+        let within = match code {
+            401 | 407 => 1,
+            415 | 420 | 484 => 2,
+            408 => 99,
+            _ => 10 + u32::from(code % 100),
+        };
+        base + if class == 4 { within } else { u32::from(code % 100) }
+    }
+    (0..s.nbranches as usize)
+        .filter(|&i| s.branches[i].code >= 300)
+        .min_by_key(|&i| (prio(s.branches[i].code), i))
+}
+
+/// Every branch has failed: the failure route, if armed, may add
+/// branches or reply; else the best reply goes upstream.
+fn all_failed(c: &Cell, env: &mut Env<'_>) {
+    let route = {
+        let mut g = c.lock();
+        let s = g.state_mut();
+        if s.flags & (tflag::FINAL_SENT | tflag::IN_FAILURE) != 0 {
+            return;
+        }
+        let r = s.on_failure;
+        if r != 0 {
+            s.on_failure = 0;
+            s.flags = (s.flags | tflag::IN_FAILURE) & !tflag::NEW_BRANCHES;
+        }
+        r
+    };
+    if route != 0 {
+        run_failure_route(c, route as usize - 1, env);
+        let mut g = c.lock();
+        let s = g.state_mut();
+        s.flags &= !tflag::IN_FAILURE;
+        let pending = (0..s.nbranches as usize).any(|i| s.branches[i].flags & bflag::DONE == 0);
+        if pending || s.flags & tflag::FINAL_SENT != 0 {
+            return;
+        }
+        drop(g);
+        // the failure route added nothing that is still pending: decide
+        // now (a branch it added may have failed already)
+        if c.lock().state().on_failure != 0 {
+            return all_failed(c, env);
+        }
+    }
+    send_best(c, env);
+}
+
+/// Sends the best final reply upstream: a received one as it came
+/// (without our Via), or a local 408 (487 once cancelled).
+fn send_best(c: &Cell, env: &mut Env<'_>) {
+    let mut g = c.lock();
+    let st = *g.state();
+    if st.flags & tflag::FINAL_SENT != 0 {
+        return;
+    }
+    let best = best_branch(&st);
+    let stored = best.map(|b| g.slot(slot_reply(b)).to_vec()).filter(|d| !d.is_empty());
+    match (best, stored) {
+        (Some(b), Some(data)) => {
+            uas_send(c, &mut g, st.branches[b].code, &data, env.out);
+        }
+        _ => {
+            let (code, reason) = if st.flags & tflag::CANCELED != 0 {
+                (487, "Request Terminated")
+            } else {
+                (best.map_or(408, |b| st.branches[b].code), "Request Timeout")
+            };
+            let reason = if code == 408 || code == 487 { reason } else { "Error" };
+            drop(g);
+            let data = with_faked_request(c, env, |ctx| sipr_sdk::reply::build(ctx, code, reason, b"", b"").ok()).flatten();
+            let mut g = c.lock();
+            if let Some(data) = data {
+                uas_send(c, &mut g, code, &data, env.out);
+            }
+        }
+    }
+}
+
+/// Runs `f` on the transaction's request as the script left it at relay
+/// time (Kamailio's faked request of failure routes).
+fn with_faked_request<R>(c: &Cell, env: &mut Env<'_>, f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
+    let (bytes, st) = {
+        let g = c.lock();
+        let changed = g.slot(SLOT_SCRIPT_REQUEST);
+        (if changed.is_empty() { c.first().to_vec() } else { changed.to_vec() }, *g.state())
+    };
+    let msg = SipMsg::parse(&bytes).ok()?;
+    let rcv = RecvInfo { src: st.src.addr(), dst: st.dst.addr(), proto: st.src.proto() };
+    let mut ctx = Ctx::new(&msg, rcv, env.core, &mut *env.proc, &mut *env.out);
+    ctx.flags = st.msg_flags;
+    ctx.set_module_int(key::CELL, cell::cell_id(c));
+    Some(f(&mut ctx))
+}
+
+fn run_failure_route(c: &Cell, route: usize, env: &mut Env<'_>) {
+    let best = {
+        let g = c.lock();
+        best_branch(g.state())
+    };
+    with_faked_request(c, env, |ctx| {
+        if let Some(b) = best {
+            ctx.set_module_int(key::BRANCH, b as i64);
+        }
+        sipr_sdk::run_route(ctx, route);
+    });
+}
+
+// ---------------------------------------------------------------------
+// timers
+
+/// A timer of a cell fired (timer process): the delay until it should
+/// run again, 0 for never.
+pub fn on_timer(arg: u64) -> u64 {
+    let (bucket, label, which) = cell::timer_target(arg);
+    let Some(c) = cell::table().and_then(|t| t.get(bucket, label)) else { return 0 };
+    match which {
+        w if w < cell::timer::BRANCH_FR => {
+            let b = w as usize;
+            let mut g = c.lock();
+            let st = *g.state();
+            if b >= st.nbranches as usize {
+                return 0;
+            }
+            let mut client = Client::restore(&st.branches[b].txn, timers_of(&st));
+            let acts = client.on_timer(Timer::Retransmit);
+            g.state_mut().branches[b].txn = client.save();
+            let mut again = 0;
+            for a in acts.iter() {
+                match a {
+                    Action::SendRequest => {
+                        let data = g.slot(slot_request(b)).to_vec();
+                        let mut out = sipr_sdk::ProcessOut;
+                        send_to(&mut out, &st.branches[b].peer, &data);
+                    }
+                    Action::Arm(Timer::Retransmit, d) => again = d.as_millis() as u64,
+                    _ => {}
+                }
+            }
+            if again == 0 {
+                g.state_mut().branches[b].retr_timer = TimerId::NONE;
+            }
+            again
+        }
+        w if w < cell::timer::UAS_RETR => {
+            let b = (w - cell::timer::BRANCH_FR) as usize;
+            {
+                let mut g = c.lock();
+                let s = g.state_mut();
+                if b >= s.nbranches as usize || s.branches[b].flags & bflag::DONE != 0 {
+                    return 0;
+                }
+                s.branches[b].fr_timer = TimerId::NONE;
+            }
+            with_detached_env(|env| branch_outcome(&c, b, 408, None, env));
+            0
+        }
+        cell::timer::UAS_RETR => {
+            let mut g = c.lock();
+            let st = *g.state();
+            let mut srv = Server::restore(&st.uas, timers_of(&st));
+            let acts = srv.on_timer(Timer::Retransmit);
+            g.state_mut().uas = srv.save();
+            let mut again = 0;
+            for a in acts.iter() {
+                match a {
+                    Action::SendReply => {
+                        let data = g.slot(cell::SLOT_UAS_REPLY).to_vec();
+                        let mut out = sipr_sdk::ProcessOut;
+                        send_to(&mut out, &st.reply_to, &data);
+                    }
+                    Action::Arm(Timer::Retransmit, d) => again = d.as_millis() as u64,
+                    _ => {}
+                }
+            }
+            if again == 0 {
+                g.state_mut().uas_retr = TimerId::NONE;
+            }
+            again
+        }
+        cell::timer::UAS_FINAL => {
+            let mut g = c.lock();
+            g.state_mut().uas_final = TimerId::NONE;
+            delete(&c, &mut g);
+            0
+        }
+        cell::timer::WAIT => {
+            let mut g = c.lock();
+            g.state_mut().wait_timer = TimerId::NONE;
+            delete(&c, &mut g);
+            0
+        }
+        cell::timer::LIFE => {
+            let final_sent = {
+                let mut g = c.lock();
+                g.state_mut().life_timer = TimerId::NONE;
+                g.state().flags & tflag::FINAL_SENT != 0
+            };
+            if !final_sent {
+                // no outcome in the transaction's lifetime: the pending
+                // branches time out now
+                let n = c.lock().state().nbranches as usize;
+                for b in 0..n {
+                    let pending = {
+                        let mut g = c.lock();
+                        let s = g.state_mut();
+                        let p = s.branches[b].flags & bflag::DONE == 0;
+                        if p {
+                            stop(&mut s.branches[b].fr_timer);
+                        }
+                        p
+                    };
+                    if pending {
+                        with_detached_env(|env| branch_outcome(&c, b, 408, None, env));
+                    }
+                }
+                if n == 0 {
+                    with_detached_env(|env| send_best(&c, env));
+                }
+            }
+            let mut g = c.lock();
+            let wait = ms(&PARAMS.wait);
+            arm_wait(&c, g.state_mut(), wait);
+            0
+        }
+        _ => 0,
+    }
+}

@@ -1,0 +1,427 @@
+//! tm: Kamailio's transaction module. Stateful relaying (`t_relay`),
+//! local stateful replies (`t_newtran`, `t_reply`), the routes a
+//! transaction runs (`t_on_failure`, `t_on_reply`, `t_on_branch`), its
+//! timers (`t_set_fr`), and the tests of its outcome. The transaction
+//! table lives in shm ([`cell`]); the engine is in [`engine`], on the
+//! core's RFC 3261 §17 state machines (`sipr_core::txn`).
+
+mod cell;
+mod engine;
+
+use std::sync::atomic::Ordering;
+
+use sipr_sdk::prelude::*;
+use sipr_sdk::{ModValue, Param, RouteMask};
+
+use engine::{key, Fixed, Newtran, PARAMS};
+
+/// The wheel timers of transactions (see [`engine::on_timer`]).
+pub(crate) fn on_timer(arg: u64) -> u64 {
+    engine::on_timer(arg)
+}
+
+fn relay_with(ctx: &mut Ctx<'_>, fixed: Option<Fixed>) -> FnResult {
+    match engine::relay(ctx, fixed) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            log::error!("t_relay: {e}");
+            Ok(-1)
+        }
+    }
+}
+
+fn host_port(ctx: &Ctx<'_>, p: &[Param]) -> Result<(Vec<u8>, Option<u16>), ModError> {
+    let host = p[0].text(ctx).into_owned();
+    let port = p[1].int(ctx);
+    let port = u16::try_from(port).map_err(|_| format!("bad port {port}"))?;
+    Ok((host, (port != 0).then_some(port)))
+}
+
+fn t_relay0(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    relay_with(ctx, None)
+}
+
+fn t_relay2(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (host, port) = host_port(ctx, p)?;
+    relay_with(ctx, Some(Fixed { host: Some(host), port, proto: None }))
+}
+
+fn relay_proto(ctx: &mut Ctx<'_>, p: &[Param], proto: sipr_sdk::net::Proto) -> FnResult {
+    let fixed = if p.is_empty() {
+        Fixed { host: None, port: None, proto: Some(proto) }
+    } else {
+        let (host, port) = host_port(ctx, p)?;
+        Fixed { host: Some(host), port, proto: Some(proto) }
+    };
+    relay_with(ctx, Some(fixed))
+}
+
+fn t_relay_to_udp(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    relay_proto(ctx, p, sipr_sdk::net::Proto::Udp)
+}
+
+fn t_relay_to_tcp(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    relay_proto(ctx, p, sipr_sdk::net::Proto::Tcp)
+}
+
+fn t_newtran(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    match engine::newtran(ctx) {
+        Ok(Newtran::Cell(_)) => Ok(1),
+        // Kamailio: a retransmission was answered; the script stops
+        Ok(Newtran::Retransmission) => Ok(0),
+        Err(e) => {
+            log::error!("t_newtran: {e}");
+            Ok(-1)
+        }
+    }
+}
+
+fn code_reason(ctx: &Ctx<'_>, p: &[Param]) -> Result<(u16, String), ModError> {
+    let code = p[0].int(ctx);
+    let code = u16::try_from(code).ok().filter(|c| (100..=699).contains(c)).ok_or(format!("invalid code {code}"))?;
+    Ok((code, String::from_utf8_lossy(&p[1].text(ctx)).into_owned()))
+}
+
+fn t_reply(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (code, reason) = code_reason(ctx, p)?;
+    match engine::reply(ctx, code, &reason) {
+        Ok(true) => Ok(1),
+        Ok(false) => Ok(-1),
+        Err(e) => {
+            log::error!("t_reply: {e}");
+            Ok(-1)
+        }
+    }
+}
+
+fn t_send_reply(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    match engine::newtran(ctx) {
+        Ok(Newtran::Cell(_)) => t_reply(ctx, p),
+        Ok(Newtran::Retransmission) => Ok(0),
+        Err(e) => {
+            log::error!("t_send_reply: {e}");
+            Ok(-1)
+        }
+    }
+}
+
+fn arm_route(ctx: &mut Ctx<'_>, p: &[Param], key: &'static str) -> FnResult {
+    let Param::Route(r) = p[0] else { return Err("not a route".into()) };
+    ctx.set_module_int(key, r as i64 + 1);
+    // armed on a transaction that exists already (a failure route arming
+    // the next one; t_on_reply after t_newtran)
+    if let Some(c) = engine::current(ctx) {
+        if key != engine::key::ON_FAILURE || ctx.route_type != sipr_sdk::RouteType::Failure {
+            let mut g = c.lock();
+            let s = g.state_mut();
+            match key {
+                engine::key::ON_REPLY => s.on_reply = r as u32 + 1,
+                engine::key::ON_BRANCH => s.on_branch = r as u32 + 1,
+                _ => s.on_failure = r as u32 + 1,
+            }
+        }
+    }
+    Ok(1)
+}
+
+fn t_on_failure(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    arm_route(ctx, p, key::ON_FAILURE)
+}
+
+fn t_on_reply(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    arm_route(ctx, p, key::ON_REPLY)
+}
+
+fn t_on_branch(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    arm_route(ctx, p, key::ON_BRANCH)
+}
+
+fn set_fr(ctx: &mut Ctx<'_>, inv: i64, noninv: Option<i64>) -> FnResult {
+    let inv = if inv <= 0 { i64::from(PARAMS.fr_inv.load(Ordering::Relaxed)) } else { inv };
+    ctx.set_module_int(key::FR_INV, inv + 1);
+    if let Some(n) = noninv {
+        let n = if n <= 0 { i64::from(PARAMS.fr.load(Ordering::Relaxed)) } else { n };
+        ctx.set_module_int(key::FR, n + 1);
+    }
+    if let Some(c) = engine::current(ctx) {
+        let mut g = c.lock();
+        let s = g.state_mut();
+        s.fr_inv_ms = inv as u32;
+        if let Some(n) = noninv {
+            s.fr_ms = if n <= 0 { PARAMS.fr.load(Ordering::Relaxed) } else { n as u32 };
+        }
+    }
+    Ok(1)
+}
+
+fn t_set_fr1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let inv = p[0].int(ctx);
+    set_fr(ctx, inv, None)
+}
+
+fn t_set_fr2(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (inv, noninv) = (p[0].int(ctx), p[1].int(ctx));
+    set_fr(ctx, inv, Some(noninv))
+}
+
+fn t_reset_fr(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    set_fr(ctx, 0, Some(0))
+}
+
+fn t_check_trans(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    let msg = ctx.msg;
+    if !msg.is_request() {
+        let found = msg
+            .via1()
+            .ok()
+            .and_then(|v| v.branch(msg.buf()).and_then(sipr_sdk::sip::decode_stateful_branch))
+            .and_then(|(b, l, _)| cell::table().and_then(|t| t.get(b, l)))
+            .is_some();
+        return Ok(if found { 1 } else { -1 });
+    }
+    match msg.method() {
+        Some(sipr_sdk::sip::Method::Cancel) => Ok(if engine::lookup(msg, false, true).is_some() { 1 } else { -1 }),
+        Some(sipr_sdk::sip::Method::Ack) => match engine::lookup(msg, true, false) {
+            // an ACK of a negative reply is tm's: the script stops
+            Some(c) if c.lock().state().uas_code >= 300 => {
+                let _ = engine::relay(ctx, None);
+                Ok(0)
+            }
+            Some(_) => Ok(1),
+            None => Ok(-1),
+        },
+        _ => match engine::lookup(msg, false, false) {
+            Some(_) => {
+                // a retransmission: the last reply again, and the script stops
+                let _ = engine::newtran(ctx);
+                Ok(0)
+            }
+            None => Ok(-1),
+        },
+    }
+}
+
+fn t_lookup_request(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    let ack = ctx.msg.method() == Some(sipr_sdk::sip::Method::Ack);
+    Ok(if engine::lookup(ctx.msg, ack, false).is_some() { 1 } else { -1 })
+}
+
+fn t_lookup_cancel(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    if ctx.msg.method() != Some(sipr_sdk::sip::Method::Cancel) {
+        return Ok(-1);
+    }
+    Ok(if engine::lookup(ctx.msg, false, true).is_some() { 1 } else { -1 })
+}
+
+fn with_state<R>(ctx: &Ctx<'_>, f: impl FnOnce(&cell::State, Option<usize>) -> R) -> Option<R> {
+    let c = engine::current(ctx)?;
+    let g = c.lock();
+    let b = ctx.module_int(key::BRANCH).map(|b| b as usize);
+    Some(f(g.state(), b))
+}
+
+fn truth(b: bool) -> FnResult {
+    Ok(if b { 1 } else { -1 })
+}
+
+fn t_is_canceled(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    truth(with_state(ctx, |s, _| s.flags & cell::tflag::CANCELED != 0).unwrap_or(false))
+}
+
+fn branch_flag(ctx: &Ctx<'_>, flag: u8) -> bool {
+    with_state(ctx, |s, b| b.is_some_and(|b| b < s.nbranches as usize && s.branches[b].flags & flag != 0))
+        .unwrap_or(false)
+}
+
+fn any_flag(ctx: &Ctx<'_>, flag: u8) -> bool {
+    with_state(ctx, |s, _| s.branches[..s.nbranches as usize].iter().any(|b| b.flags & flag != 0)).unwrap_or(false)
+}
+
+fn t_branch_timeout(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    truth(branch_flag(ctx, cell::bflag::TIMEOUT))
+}
+
+fn t_branch_replied(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    truth(branch_flag(ctx, cell::bflag::REPLIED))
+}
+
+fn t_any_timeout(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    truth(any_flag(ctx, cell::bflag::TIMEOUT))
+}
+
+fn t_any_replied(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    truth(any_flag(ctx, cell::bflag::REPLIED))
+}
+
+/// The status `t_check_status` matches: the reply's in a reply route,
+/// the failed branch's in a failure route, else the last sent upstream.
+fn status(ctx: &Ctx<'_>) -> Option<u16> {
+    if !ctx.msg.is_request() {
+        return ctx.msg.status();
+    }
+    with_state(ctx, |s, b| match (ctx.route_type, b) {
+        (sipr_sdk::RouteType::Failure, Some(b)) if b < s.nbranches as usize => s.branches[b].code,
+        _ => s.uas_code,
+    })
+}
+
+fn t_check_status(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let Some(code) = status(ctx) else { return Ok(-1) };
+    let text = code.to_string();
+    let ok = match &p[0] {
+        Param::Regex(re) => re.is_match(text.as_bytes()),
+        other => {
+            let re = sipr_sdk::compile_regex(&other.text(ctx))?;
+            re.is_match(text.as_bytes())
+        }
+    };
+    truth(ok)
+}
+
+fn t_release(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    // the transaction keeps running on its timers; the message lets go
+    ctx.set_module_int(key::CELL, 0);
+    Ok(1)
+}
+
+fn t_set_auto_inv_100(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    if p[0].int(ctx) == 0 {
+        ctx.set_module_int("tm.no_auto_100", 1);
+    }
+    Ok(1)
+}
+
+fn t_set_disable_6xx(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let on = p[0].int(ctx) != 0;
+    if let Some(c) = engine::current(ctx) {
+        let mut g = c.lock();
+        let s = g.state_mut();
+        if on {
+            s.flags |= cell::tflag::DISABLE_6XX;
+        } else {
+            s.flags &= !cell::tflag::DISABLE_6XX;
+        }
+    }
+    Ok(1)
+}
+
+fn int_param(v: &ModValue) -> Result<i64, String> {
+    match v {
+        ModValue::Int(i) => Ok(*i),
+        ModValue::Str(s) => s.trim().parse().map_err(|_| format!("not a number: {s}")),
+    }
+}
+
+fn ms_param(v: &ModValue, slot: &std::sync::atomic::AtomicU32) -> Result<(), String> {
+    let n = int_param(v)?;
+    let n = u32::try_from(n).map_err(|_| format!("out of range: {n}"))?;
+    slot.store(n, Ordering::Relaxed);
+    Ok(())
+}
+
+fn set_fr_timer(v: &ModValue) -> Result<(), String> {
+    ms_param(v, &PARAMS.fr)
+}
+fn set_fr_inv_timer(v: &ModValue) -> Result<(), String> {
+    ms_param(v, &PARAMS.fr_inv)
+}
+fn set_wait_timer(v: &ModValue) -> Result<(), String> {
+    ms_param(v, &PARAMS.wait)
+}
+fn set_retr_timer1(v: &ModValue) -> Result<(), String> {
+    ms_param(v, &PARAMS.t1)
+}
+fn set_retr_timer2(v: &ModValue) -> Result<(), String> {
+    ms_param(v, &PARAMS.t2)
+}
+fn set_max_inv_lifetime(v: &ModValue) -> Result<(), String> {
+    ms_param(v, &PARAMS.max_inv_life)
+}
+fn set_max_noninv_lifetime(v: &ModValue) -> Result<(), String> {
+    ms_param(v, &PARAMS.max_noninv_life)
+}
+fn set_auto_inv_100(v: &ModValue) -> Result<(), String> {
+    PARAMS.auto_inv_100.store(int_param(v)? != 0, Ordering::Relaxed);
+    Ok(())
+}
+fn set_auto_inv_100_reason(v: &ModValue) -> Result<(), String> {
+    let ModValue::Str(s) = v else { return Err("a string is expected".into()) };
+    *PARAMS.reason_100.lock().map_err(|_| "poisoned")? = s.clone();
+    Ok(())
+}
+fn set_restart_fr(v: &ModValue) -> Result<(), String> {
+    PARAMS.restart_fr.store(int_param(v)? != 0, Ordering::Relaxed);
+    Ok(())
+}
+
+static HASH_SIZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1 << 16);
+
+fn set_hash_size(v: &ModValue) -> Result<(), String> {
+    let n = int_param(v)?;
+    if !(1..=(1 << 20)).contains(&n) {
+        return Err(format!("hash_size must be 1..{}, not {n}", 1 << 20));
+    }
+    HASH_SIZE.store(n as usize, Ordering::Relaxed);
+    Ok(())
+}
+
+fn mod_init() -> Result<(), String> {
+    cell::init_table(HASH_SIZE.load(Ordering::Relaxed))
+}
+
+/// The core's reply hook.
+fn response(ctx: &mut Ctx<'_>) -> bool {
+    engine::on_reply(ctx)
+}
+
+const RELAY_ROUTES: RouteMask = RouteMask(RouteMask::REQUEST.0 | sipr_sdk::RouteType::Failure.bit().0);
+const ANY_BUT_REPLY: RouteMask = RouteMask::REQUEST_LIKE;
+const FAILURE: RouteMask = sipr_sdk::RouteType::Failure.bit();
+
+sipr_sdk::module! {
+    name: "tm",
+    functions: [
+        ("t_relay", [], RELAY_ROUTES, t_relay0),
+        ("t_relay", [Fmt, IntOrPv], RELAY_ROUTES, t_relay2),
+        ("t_relay_to_udp", [], RELAY_ROUTES, t_relay_to_udp),
+        ("t_relay_to_udp", [Fmt, IntOrPv], RELAY_ROUTES, t_relay_to_udp),
+        ("t_relay_to_tcp", [], RELAY_ROUTES, t_relay_to_tcp),
+        ("t_relay_to_tcp", [Fmt, IntOrPv], RELAY_ROUTES, t_relay_to_tcp),
+        ("t_newtran", [], RouteMask::REQUEST, t_newtran),
+        ("t_reply", [IntOrPv, Spve], RELAY_ROUTES, t_reply),
+        ("t_send_reply", [IntOrPv, Spve], RELAY_ROUTES, t_send_reply),
+        ("t_on_failure", [FailureRoute], ANY_BUT_REPLY, t_on_failure),
+        ("t_on_reply", [OnReplyRoute], ANY_BUT_REPLY, t_on_reply),
+        ("t_on_branch", [BranchRoute], ANY_BUT_REPLY, t_on_branch),
+        ("t_set_fr", [IntOrPv], RouteMask::ANY, t_set_fr1),
+        ("t_set_fr", [IntOrPv, IntOrPv], RouteMask::ANY, t_set_fr2),
+        ("t_reset_fr", [], RouteMask::ANY, t_reset_fr),
+        ("t_check_trans", [], RouteMask::ANY, t_check_trans),
+        ("t_lookup_request", [], RouteMask::REQUEST, t_lookup_request),
+        ("t_lookup_cancel", [], RouteMask::REQUEST, t_lookup_cancel),
+        ("t_is_canceled", [], RouteMask::ANY, t_is_canceled),
+        ("t_check_status", [Regex], RouteMask::ANY, t_check_status),
+        ("t_branch_timeout", [], FAILURE, t_branch_timeout),
+        ("t_branch_replied", [], FAILURE, t_branch_replied),
+        ("t_any_timeout", [], RouteMask::ANY, t_any_timeout),
+        ("t_any_replied", [], RouteMask::ANY, t_any_replied),
+        ("t_release", [], RouteMask::REQUEST, t_release),
+        ("t_set_auto_inv_100", [IntOrPv], RouteMask::ANY, t_set_auto_inv_100),
+        ("t_set_disable_6xx", [IntOrPv], RouteMask::ANY, t_set_disable_6xx),
+    ],
+    params: [
+        ("fr_timer", Any, set_fr_timer),
+        ("fr_inv_timer", Any, set_fr_inv_timer),
+        ("wait_timer", Any, set_wait_timer),
+        ("retr_timer1", Any, set_retr_timer1),
+        ("retr_timer2", Any, set_retr_timer2),
+        ("max_inv_lifetime", Any, set_max_inv_lifetime),
+        ("max_noninv_lifetime", Any, set_max_noninv_lifetime),
+        ("auto_inv_100", Any, set_auto_inv_100),
+        ("auto_inv_100_reason", Str, set_auto_inv_100_reason),
+        ("restart_fr_on_each_reply", Any, set_restart_fr),
+        ("hash_size", Any, set_hash_size),
+    ],
+    init: mod_init,
+    response: response,
+}
