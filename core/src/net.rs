@@ -121,6 +121,23 @@ impl IpNet {
     }
 }
 
+/// Where replies to a request received from `src` go over a datagram
+/// transport (RFC 3261 §18.2.2): the source address, with the source port
+/// when the top Via asks for `rport` (RFC 3581) or the script forced it,
+/// else the Via's port (5060 when none) — as Kamailio.
+pub fn reply_address(
+    msg: &crate::sip::SipMsg<'_>,
+    src: std::net::SocketAddr,
+    force_rport: bool,
+) -> std::net::SocketAddr {
+    match msg.via1() {
+        Ok(v) if !force_rport && v.rport(msg.buf()).is_none() => {
+            std::net::SocketAddr::new(src.ip(), v.port.unwrap_or(5060))
+        }
+        _ => src,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,18 +150,5 @@ mod tests {
         assert!(IpNet::parse("[::1]").unwrap().contains("::1".parse().unwrap()));
         assert!(IpNet::parse("1.2.3.4/33").is_none());
         assert!(IpNet::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
-    }
-}
-
-/// Where replies to a request received from `src` go over a datagram
-/// transport (RFC 3261 §18.2.2): the source address, with the source port
-/// when the top Via asks for `rport` (RFC 3581) or the script forced it,
-/// else the Via's port (5060 when none) — as Kamailio.
-pub fn reply_address(msg: &crate::sip::SipMsg<'_>, src: std::net::SocketAddr, force_rport: bool) -> std::net::SocketAddr {
-    match msg.via1() {
-        Ok(v) if !force_rport && v.rport(msg.buf()).is_none() => {
-            std::net::SocketAddr::new(src.ip(), v.port.unwrap_or(5060))
-        }
-        _ => src,
     }
 }

@@ -218,7 +218,13 @@ impl Client {
             ClientState::Completed => 2,
             ClientState::Terminated => 3,
         };
-        TxnParts { kind: kind_no(self.kind), reliable: self.reliable, state, retr_ms: ms(self.retr), code: self.final_code }
+        TxnParts {
+            kind: kind_no(self.kind),
+            reliable: self.reliable,
+            state,
+            retr_ms: ms(self.retr),
+            code: self.final_code,
+        }
     }
 
     /// Back from what shm kept, with the cell's timer values.
@@ -396,7 +402,13 @@ impl Server {
             ServerState::Confirmed => 2,
             ServerState::Terminated => 3,
         };
-        TxnParts { kind: kind_no(self.kind), reliable: self.reliable, state, retr_ms: ms(self.retr), code: self.last_code }
+        TxnParts {
+            kind: kind_no(self.kind),
+            reliable: self.reliable,
+            state,
+            retr_ms: ms(self.retr),
+            code: self.last_code,
+        }
     }
 
     /// Back from what shm kept, with the cell's timer values.

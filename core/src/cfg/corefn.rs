@@ -428,9 +428,13 @@ fn log2(ctx: &mut Ctx<'_>, p: &P) -> i32 {
     1
 }
 
+/// A next hop as a URI or the script names it: host, port and transport
+/// (each `None` when not fixed).
+pub type NextHop = (Vec<u8>, Option<u16>, Option<Proto>);
+
 /// The next hop a URI names: host, port and transport when the URI fixes
 /// them (`;transport=`, or TLS for a sips: URI, RFC 3261 §26.2).
-pub fn uri_destination(target: &[u8]) -> Result<(Vec<u8>, Option<u16>, Option<Proto>), String> {
+pub fn uri_destination(target: &[u8]) -> Result<NextHop, String> {
     let u = Uri::parse(target, Span::new(0, target.len()))
         .map_err(|_| format!("cannot parse the destination '{}'", String::from_utf8_lossy(target)))?;
     let proto = u.transport(target).and_then(|t| Proto::from_name(&String::from_utf8_lossy(t)));

@@ -38,7 +38,7 @@ pub use compile::{
     compile, compile_param_regex, route_type, Block, CExpr, CaseLabel, Const, CustomParam, Elem, ModuleLoader,
     NoModules, Op, OpKind, Program, Route,
 };
-pub use corefn::{build_request, forward_reply_upstream, uri_destination};
+pub use corefn::{build_request, forward_reply_upstream, uri_destination, NextHop};
 pub use ctx::{
     Avp, Branch, ConnFlags, CoreInfo, Ctx, Dest, ListenAddr, MsgArena, Outbound, Outgoing, ProcState, Recorder,
     RouteMask, RouteType, SendFlags, Xavp,

@@ -397,19 +397,24 @@ pub fn local_reply(req: &SipMsg<'_>, code: u16, reason: &str, opts: &ReplyOpts<'
 
 /// A request a transaction makes on its own from one it sent (the CANCEL
 /// of a pending branch, RFC 3261 §9.1; the ACK of a negative final reply,
-/// §17.1.1.3): the sent request's Request-URI, top Via (so the same
-/// branch), From, Call-ID, CSeq number with `method`, its Route headers;
-/// the To of `reply` when given (its tag), else the request's; then
-/// Max-Forwards, the `user_agent` and an empty body.
+/// §17.1.1.3), laid out as Kamailio's: the sent request's Request-URI, top
+/// Via (so the same branch), Max-Forwards 70, From, To (the one of
+/// `reply` when given: its tag), Call-ID, CSeq number with `method`, the
+/// sent request's Route headers, an empty body; `extra` header lines
+/// (a CANCEL's Reason) after Content-Length, where Kamailio puts them.
 pub fn hop_request(
     sent: &SipMsg<'_>,
     method: &str,
     reply: Option<&SipMsg<'_>>,
-    user_agent: Option<&str>,
+    extra: &[u8],
 ) -> Result<Vec<u8>, BuildError> {
     let buf = sent.buf();
     let ruri = sent.request_uri().ok_or(BuildError::NotARequest)?;
     let (cseq_no, _) = sent.cseq_tokens()?;
+    let line = |m: &SipMsg<'_>, k: HeaderKind| m.header(k).map(|h| h.line.get(m.buf()).to_vec());
+    let from = sent.required(HeaderKind::From)?.line.get(buf).to_vec();
+    let callid = sent.required(HeaderKind::CallId)?.line.get(buf).to_vec();
+    let sent_to = sent.required(HeaderKind::To)?.line.get(buf).to_vec();
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
@@ -420,17 +425,10 @@ pub fn hop_request(
     let first_via = split_list(buf, via.value).and_then(|v| v.first().copied()).unwrap_or(via.value);
     out.extend_from_slice(b"Via: ");
     out.extend_from_slice(first_via.get(buf));
-    out.extend_from_slice(b"\r\n");
-    for h in sent.headers() {
-        match h.kind {
-            HeaderKind::From | HeaderKind::CallId => out.extend_from_slice(h.line.get(buf)),
-            HeaderKind::To => match reply.and_then(|r| r.header(HeaderKind::To).map(|t| (r, t))) {
-                Some((r, t)) => out.extend_from_slice(t.line.get(r.buf())),
-                None => out.extend_from_slice(h.line.get(buf)),
-            },
-            _ => {}
-        }
-    }
+    out.extend_from_slice(b"\r\nMax-Forwards: 70\r\n");
+    out.extend_from_slice(&from);
+    out.extend_from_slice(&reply.and_then(|r| line(r, HeaderKind::To)).unwrap_or(sent_to));
+    out.extend_from_slice(&callid);
     out.extend_from_slice(b"CSeq: ");
     out.extend_from_slice(cseq_no);
     out.push(b' ');
@@ -439,13 +437,9 @@ pub fn hop_request(
     for h in sent.headers().iter().filter(|h| h.kind == HeaderKind::Route) {
         out.extend_from_slice(h.line.get(buf));
     }
-    out.extend_from_slice(b"Max-Forwards: 70\r\n");
-    if let Some(ua) = user_agent {
-        out.extend_from_slice(b"User-Agent: ");
-        out.extend_from_slice(ua.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    out.extend_from_slice(b"Content-Length: 0\r\n");
+    out.extend_from_slice(extra);
+    out.extend_from_slice(b"\r\n");
     Ok(out)
 }
 

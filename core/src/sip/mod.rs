@@ -21,9 +21,9 @@ mod scan;
 mod uri;
 
 pub use build::{
-    decode_stateful_branch, forward_reply, forward_request, hop_request, local_reply, local_to_tag, salvage_reply, stateful_branch,
-    stateless_branch, BuildError, ForwardRequest, LocalTag, ReplyOpts, Source, ViaSpec, DEFAULT_MAX_FORWARDS,
-    MAGIC_COOKIE,
+    decode_stateful_branch, forward_reply, forward_request, hop_request, local_reply, local_to_tag, salvage_reply,
+    stateful_branch, stateless_branch, BuildError, ForwardRequest, LocalTag, ReplyOpts, Source, ViaSpec,
+    DEFAULT_MAX_FORWARDS, MAGIC_COOKIE,
 };
 pub use describe::describe;
 pub use error::{ParseError, ParseErrorKind};

@@ -29,8 +29,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 pub use sipr_core::cfg::{
-    build_request, forward_reply_upstream, rebuild_uri, uri_destination, Outbound, Outcome, ProcState, Branch, ConnFlags, CoreInfo, Ctx, Dest, FnDef, Format, ModValue, Names, Param, ParamKind, PvArg,
-    PvClass, PvRef, PvRegistry, RouteMask, RouteType, Stored, UriPart, Value, Xavp,
+    build_request, forward_reply_upstream, rebuild_uri, uri_destination, Branch, ConnFlags, CoreInfo, Ctx, Dest, FnDef,
+    Format, ModValue, Names, NextHop, Outbound, Outcome, Param, ParamKind, ProcState, PvArg, PvClass, PvRef,
+    PvRegistry, RouteMask, RouteType, Stored, UriPart, Value, Xavp,
 };
 pub use sipr_core::module::abi::{ApiDef, CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader, ProcDef};
 pub use sipr_core::rpc::{text_param, RpcDef, RpcError, RpcValue};

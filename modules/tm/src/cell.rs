@@ -229,6 +229,9 @@ shm_struct! {
         pub fr_inv_ms: u32,
         /// The final code sent upstream (0: none yet).
         pub uas_code: u16,
+        /// The reply that made tm cancel the other branches (their
+        /// CANCELs' Reason), 0 for a CANCEL from upstream.
+        pub cancel_reason: u16,
     }
 }
 
@@ -242,7 +245,8 @@ static TABLE: OnceLock<Table> = OnceLock::new();
 /// Makes the table (mod_init).
 pub fn init_table(buckets: usize) -> Result<(), String> {
     let pool = sipr_sdk::shm_pool().ok_or("no shared memory pool")?;
-    let t = Table::new_in(pool, buckets, buckets.min(1 << 12), "tm").ok_or("no shared memory for the transaction table")?;
+    let t =
+        Table::new_in(pool, buckets, buckets.min(1 << 12), "tm").ok_or("no shared memory for the transaction table")?;
     let _ = TABLE.set(t);
     Ok(())
 }

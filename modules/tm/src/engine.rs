@@ -240,7 +240,8 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
     let reply_to = Peer::new(sipr_sdk::net::reply_address(msg, ctx.rcv.src, ctx.force_rport), ctx.rcv.proto);
     let fr_ms = ctx.module_int(key::FR).map_or(PARAMS.fr.load(Ordering::Relaxed), |v| (v - 1) as u32);
     let fr_inv_ms = ctx.module_int(key::FR_INV).map_or(PARAMS.fr_inv.load(Ordering::Relaxed), |v| (v - 1) as u32);
-    let mut st = State { reply_to, src, dst: Peer::new(ctx.rcv.dst, ctx.rcv.proto), fr_ms, fr_inv_ms, ..State::default() };
+    let mut st =
+        State { reply_to, src, dst: Peer::new(ctx.rcv.dst, ctx.rcv.proto), fr_ms, fr_inv_ms, ..State::default() };
     st.uas = Server::new(kind, src.reliable(), timers_of(&st)).save();
     st.msg_flags = ctx.flags;
     let end = msg.body_span().end().min(msg.buf().len());
@@ -283,7 +284,13 @@ fn retransmission(c: &Cell, out: &mut dyn Outbound) {
 /// Sends a reply upstream through the server state machine: kept for
 /// retransmissions, its timers armed. `false` when a final reply had
 /// already gone.
-fn uas_send(c: &Cell, g: &mut CellGuard<'_, Key, State, SLOTS>, code: u16, data: &[u8], out: &mut dyn Outbound) -> bool {
+fn uas_send(
+    c: &Cell,
+    g: &mut CellGuard<'_, Key, State, SLOTS>,
+    code: u16,
+    data: &[u8],
+    out: &mut dyn Outbound,
+) -> bool {
     let st = *g.state();
     let mut srv = Server::restore(&st.uas, timers_of(&st));
     let Some(acts) = srv.reply(code) else { return false };
@@ -484,23 +491,22 @@ fn cancel_branches(g: &mut CellGuard<'_, Key, State, SLOTS>, except: Option<usiz
 fn send_cancel(g: &mut CellGuard<'_, Key, State, SLOTS>, b: usize, out: &mut dyn Outbound) {
     let peer = g.state().branches[b].peer;
     let Ok(sent) = SipMsg::parse(g.slot(slot_request(b))) else { return };
-    match sip::hop_request(&sent, "CANCEL", None, user_agent()) {
+    // why, as RFC 3326 and Kamailio say it: the final reply that ended
+    // the call elsewhere (none for a CANCEL from upstream)
+    let reason = match g.state().cancel_reason {
+        0 => Vec::new(),
+        c if c < 300 => format!("Reason: SIP;cause={c};text=\"Call completed elsewhere\"\r\n").into_bytes(),
+        c => format!("Reason: SIP;cause={c}\r\n").into_bytes(),
+    };
+    match sip::hop_request(&sent, "CANCEL", None, &reason) {
         Ok(data) => send_to(out, &peer, &data),
         Err(e) => log::error!("tm: cannot build the CANCEL: {e}"),
     }
     g.state_mut().branches[b].flags |= bflag::CANCEL_SENT;
 }
 
-fn user_agent() -> Option<&'static str> {
-    sipr_sdk::core_info().and_then(|i| i.server_header.as_deref())
-}
-
 /// Host, port and transport of a branch.
-fn destination(
-    ctx: &mut Ctx<'_>,
-    fixed: Option<&Fixed>,
-    target: Option<&[u8]>,
-) -> Result<(Vec<u8>, Option<u16>, Option<Proto>), ModError> {
+fn destination(ctx: &mut Ctx<'_>, fixed: Option<&Fixed>, target: Option<&[u8]>) -> Result<sipr_sdk::NextHop, ModError> {
     if let Some(Fixed { host: Some(h), port, proto }) = fixed {
         // "the protocol used is the same protocol on which the message was
         // received" (t_relay(host, port))
@@ -709,7 +715,7 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
             Action::SendAck => {
                 if let Some((r, _)) = reply {
                     if let Ok(sent) = SipMsg::parse(g.slot(slot_request(b))) {
-                        match sip::hop_request(&sent, "ACK", Some(r), user_agent()) {
+                        match sip::hop_request(&sent, "ACK", Some(r), b"") {
                             Ok(ack) => send_to(env.out, &st.branches[b].peer, &ack),
                             Err(e) => log::error!("tm: cannot build the ACK: {e}"),
                         }
@@ -769,11 +775,13 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
             }
         }
         if invite {
+            g.state_mut().cancel_reason = code;
             cancel_branches(&mut g, Some(b), env.out);
         }
         return;
     }
     if code >= 600 && invite && st.flags & tflag::DISABLE_6XX == 0 {
+        g.state_mut().cancel_reason = code;
         cancel_branches(&mut g, Some(b), env.out);
     }
     if st.flags & (tflag::FINAL_SENT | tflag::IN_FAILURE) != 0 {
@@ -808,9 +816,7 @@ fn best_branch(s: &State) -> Option<usize> {
         };
         base + if class == 4 { within } else { u32::from(code % 100) }
     }
-    (0..s.nbranches as usize)
-        .filter(|&i| s.branches[i].code >= 300)
-        .min_by_key(|&i| (prio(s.branches[i].code), i))
+    (0..s.nbranches as usize).filter(|&i| s.branches[i].code >= 300).min_by_key(|&i| (prio(s.branches[i].code), i))
 }
 
 /// Every branch has failed: the failure route, if armed, may add
@@ -870,7 +876,8 @@ fn send_best(c: &Cell, env: &mut Env<'_>) {
             };
             let reason = if code == 408 || code == 487 { reason } else { "Error" };
             drop(g);
-            let data = with_faked_request(c, env, |ctx| sipr_sdk::reply::build(ctx, code, reason, b"", b"").ok()).flatten();
+            let data =
+                with_faked_request(c, env, |ctx| sipr_sdk::reply::build(ctx, code, reason, b"", b"").ok()).flatten();
             let mut g = c.lock();
             if let Some(data) = data {
                 uas_send(c, &mut g, code, &data, env.out);
