@@ -420,6 +420,8 @@ pub struct Ctx<'m> {
     /// Small per-message facts modules keep (Kamailio keeps them in the
     /// message structure): a module's static name and a number.
     module_ints: Vec<(&'static str, i64)>,
+    /// The same for byte strings (rr's Record-Route parameters).
+    module_bytes: Vec<(&'static str, Vec<u8>)>,
     /// Why a PV could not be read for this message (a header that does
     /// not parse); the interpreter logs it with the statement's cfg line.
     pv_error: std::cell::Cell<Option<&'static str>>,
@@ -514,6 +516,7 @@ impl<'m> Ctx<'m> {
             pv_error: std::cell::Cell::new(None),
             cfg_line: 0,
             module_ints: Vec::new(),
+            module_bytes: Vec::new(),
             reply_headers: Vec::new(),
             reply_body: Vec::new(),
         }
@@ -584,6 +587,27 @@ impl<'m> Ctx<'m> {
         match self.module_ints.iter_mut().find(|(k, _)| *k == key) {
             Some(e) => e.1 = v,
             None => self.module_ints.push((key, v)),
+        }
+    }
+
+    /// Per-message bytes a module stored under `key`.
+    pub fn module_bytes(&self, key: &'static str) -> Option<&[u8]> {
+        self.module_bytes.iter().find(|(k, _)| *k == key).map(|(_, v)| &v[..])
+    }
+
+    /// Stores per-message bytes for a module (`None` removes them).
+    pub fn set_module_bytes(&mut self, key: &'static str, v: Option<&[u8]>) {
+        let at = self.module_bytes.iter().position(|(k, _)| *k == key);
+        match (at, v) {
+            (Some(i), Some(v)) => {
+                self.module_bytes[i].1.clear();
+                self.module_bytes[i].1.extend_from_slice(v);
+            }
+            (None, Some(v)) => self.module_bytes.push((key, v.to_vec())),
+            (Some(i), None) => {
+                self.module_bytes.swap_remove(i);
+            }
+            (None, None) => {}
         }
     }
 

@@ -12,6 +12,9 @@ struct Lump {
     data: std::ops::Range<usize>,
     /// Order of recording: among lumps at one offset, earlier first.
     seq: usize,
+    /// The owner's mark (0: none), so that it can take its lump back
+    /// (rr's Record-Route, rebuilt when a parameter is added).
+    tag: u32,
 }
 
 /// Why lumps cannot be applied.
@@ -66,8 +69,30 @@ impl Lumps {
             self.items.reserve(8);
             self.arena.reserve(256);
         }
-        let seq = self.items.len();
-        self.items.push(Lump { off, del, data: start..self.arena.len(), seq });
+        let seq = self.items.last().map_or(0, |l| l.seq + 1);
+        self.items.push(Lump { off, del, data: start..self.arena.len(), seq, tag: 0 });
+    }
+
+    /// Inserts `data` before the byte at `off`, marked with `tag` (not 0)
+    /// so that [`Lumps::remove_tagged`] can take it back.
+    pub fn insert_tagged(&mut self, off: usize, tag: u32, data: &[u8]) {
+        self.push(off, 0, data);
+        if let Some(l) = self.items.last_mut() {
+            l.tag = tag;
+        }
+    }
+
+    /// Removes the lumps marked with `tag`; whether there were any. (Their
+    /// bytes stay in the arena until the lumps are dropped.)
+    pub fn remove_tagged(&mut self, tag: u32) -> bool {
+        let before = self.items.len();
+        self.items.retain(|l| tag == 0 || l.tag != tag);
+        self.items.len() != before
+    }
+
+    /// Whether a lump marked with `tag` is there.
+    pub fn has_tagged(&self, tag: u32) -> bool {
+        tag != 0 && self.items.iter().any(|l| l.tag == tag)
     }
 
     /// Replaces `len` bytes at `off` by formatted text, written straight
@@ -161,6 +186,21 @@ mod tests {
         l.insert(0, b"[");
         l.insert_fmt(9, format_args!("{}", 42));
         assert_eq!(l.apply(buf).unwrap(), b"<[01abc-568429>");
+    }
+
+    #[test]
+    fn tagged_lumps_can_be_taken_back() {
+        let buf = b"abc";
+        let mut l = Lumps::new();
+        l.insert(0, b"1");
+        l.insert_tagged(0, 7, b"2");
+        assert!(l.has_tagged(7));
+        l.insert(0, b"3");
+        assert_eq!(l.apply(buf).unwrap(), b"123abc");
+        assert!(l.remove_tagged(7));
+        assert!(!l.remove_tagged(7));
+        l.insert_tagged(0, 7, b"X");
+        assert_eq!(l.apply(buf).unwrap(), b"13Xabc");
     }
 
     #[test]
