@@ -134,20 +134,46 @@ impl<'p, K: ShmSafe, S: ShmSafe, const N: usize> ShmCellTable<'p, K, S, N> {
     /// returned referenced. Its slots start empty.
     #[track_caller]
     pub fn insert(&self, bucket: u32, key: K, state: S, first: &[u8]) -> Result<CellRef<'_, 'p, K, S, N>, TableFull> {
+        match self.find_or_insert(bucket, |_, _| false, key, state, first)? {
+            Ok(c) | Err(c) => Ok(c),
+        }
+    }
+
+    /// The first linked cell of `bucket` that `pred` accepts (`Err`), or
+    /// a new one (`Ok`), decided under one bucket lock: two processes
+    /// handling the same request at once make one cell.
+    #[track_caller]
+    #[allow(clippy::type_complexity)]
+    pub fn find_or_insert(
+        &self,
+        bucket: u32,
+        pred: impl FnMut(&K, &[u8]) -> bool,
+        key: K,
+        state: S,
+        first: &[u8],
+    ) -> Result<Result<CellRef<'_, 'p, K, S, N>, CellRef<'_, 'p, K, S, N>>, TableFull> {
         let b = bucket as usize & self.mask;
         let first = ShmSlice::copy_from(self.pool, first).ok_or(TableFull)?;
         let Some(mem) = self.pool.alloc(std::mem::size_of::<Node<K, S, N>>()) else {
             drop(first);
             return Err(TableFull);
         };
+        let node = mem.cast::<Node<K, S, N>>();
+        let g = self.lock_bucket(b);
+        if let Some(found) = self.find_locked(b, pred) {
+            drop(g);
+            drop(first);
+            // SAFETY: the block was allocated above and never written or
+            // published.
+            unsafe { self.pool.free(mem) };
+            return Ok(Err(found));
+        }
         // labels start at 1 and wrap past u32::MAX (0 never names a cell)
         let mut label = self.shared().next_label.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         if label == 0 {
             label = self.shared().next_label.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         }
-        let node = mem.cast::<Node<K, S, N>>();
         let empty = RawShmSlice { ptr: ShmPtr::null(), len: 0 };
-        let _g = self.lock_bucket(b);
         // SAFETY: a fresh block sized and aligned for a node, fully written
         // before the single store that links it (crash consistency); the
         // bucket lock is held for the link.
@@ -167,15 +193,13 @@ impl<'p, K: ShmSafe, S: ShmSafe, const N: usize> ShmCellTable<'p, K, S, N> {
             });
             *self.head(b) = ShmPtr::from_raw(node.as_ptr());
         }
+        drop(g);
         self.shared().count.fetch_add(1, Ordering::Relaxed);
-        Ok(CellRef { table: self, node })
+        Ok(Ok(CellRef { table: self, node }))
     }
 
-    /// The first linked cell of `bucket` that `pred(key, first bytes)`
-    /// accepts, referenced.
-    pub fn find(&self, bucket: u32, mut pred: impl FnMut(&K, &[u8]) -> bool) -> Option<CellRef<'_, 'p, K, S, N>> {
-        let b = bucket as usize & self.mask;
-        let _g = self.lock_bucket(b);
+    /// [`ShmCellTable::find`] with the bucket lock held.
+    fn find_locked(&self, b: usize, mut pred: impl FnMut(&K, &[u8]) -> bool) -> Option<CellRef<'_, 'p, K, S, N>> {
         // SAFETY: bucket lock held: the chain is live nodes only.
         let mut node = unsafe { (*self.head(b)).as_ptr() };
         while let Some(n) = NonNull::new(node) {
@@ -194,6 +218,14 @@ impl<'p, K: ShmSafe, S: ShmSafe, const N: usize> ShmCellTable<'p, K, S, N> {
             node = next;
         }
         None
+    }
+
+    /// The first linked cell of `bucket` that `pred(key, first bytes)`
+    /// accepts, referenced.
+    pub fn find(&self, bucket: u32, pred: impl FnMut(&K, &[u8]) -> bool) -> Option<CellRef<'_, 'p, K, S, N>> {
+        let b = bucket as usize & self.mask;
+        let _g = self.lock_bucket(b);
+        self.find_locked(b, pred)
     }
 
     /// The linked cell `label` of `bucket`, referenced.
@@ -448,6 +480,11 @@ mod tests {
             assert_eq!(t.len(), 2);
             assert_ne!(a.label(), b.label());
             let f = t.find(3, |k, first| *k == 8 && first == b"BYE").unwrap();
+            // found, not made again
+            let again = t.find_or_insert(3, |k, _| *k == 8, 8, St { code: 0 }, b"BYE").unwrap();
+            assert!(again.as_ref().is_err_and(|c| c.same(&b)));
+            drop(again);
+            assert_eq!(t.len(), 2);
             assert!(f.same(&b));
             assert!(t.find(4, |_, _| true).is_none());
             let g = t.get(3, a.label()).unwrap();

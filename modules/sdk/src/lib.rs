@@ -31,7 +31,7 @@ use std::sync::OnceLock;
 pub use sipr_core::cfg::{
     build_request, forward_reply_upstream, rebuild_uri, uri_destination, Branch, ConnFlags, CoreInfo, Ctx, Dest, FnDef,
     Format, ModValue, Names, NextHop, Outbound, Outcome, Param, ParamKind, ProcState, PvArg, PvClass, PvRef,
-    PvRegistry, RouteMask, RouteType, Stored, UriPart, Value, Xavp,
+    PvRegistry, Recorder, RouteMask, RouteType, Stored, UriPart, Value, Xavp,
 };
 pub use sipr_core::module::abi::{ApiDef, CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader, ProcDef};
 pub use sipr_core::rpc::{text_param, RpcDef, RpcError, RpcValue};
@@ -592,6 +592,62 @@ pub fn bind_api<T: std::any::Any>(name: &str, version: u32) -> Result<&'static T
         return Err(format!("API '{name}' has version {}, version {version} wanted", def.version));
     }
     def.api.downcast_ref::<T>().ok_or_else(|| format!("API '{name}' is not of the expected type"))
+}
+
+/// tm's API (Kamailio's `load_tm_api`): what tmx, and later registrar,
+/// dialog and acc, call. Bind with `bind_api::<TmApi>("tm", TM_API_VERSION)`
+/// in `mod_init`. Each function runs inside tm's panic guard.
+pub mod tm_api {
+    use super::Ctx;
+
+    /// The version [`TmApi`] has.
+    pub const TM_API_VERSION: u32 = 1;
+
+    /// Which branches `cancel_branches` cancels.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Which {
+        /// Every pending branch.
+        All,
+        /// Every pending branch but the current one.
+        Others,
+        /// The current branch.
+        This,
+    }
+
+    /// tm's functions for other modules.
+    #[derive(Debug)]
+    pub struct TmApi {
+        /// `t_relay()` on the request of `ctx`.
+        pub relay: fn(&mut Ctx<'_>) -> Result<i32, String>,
+        /// `t_reply(code, reason)`: `false` when a final reply had gone.
+        pub reply: fn(&mut Ctx<'_>, u16, &str) -> Result<bool, String>,
+        /// The transaction of the message of `ctx` (index, label).
+        pub current: fn(&Ctx<'_>) -> Result<Option<(u32, u32)>, String>,
+        /// Whether a transaction exists for the request of `ctx` (it is
+        /// a retransmission).
+        pub exists: fn(&Ctx<'_>) -> Result<bool, String>,
+        /// The branch the route runs for (reply, branch and failure routes).
+        pub branch: fn(&Ctx<'_>) -> Result<Option<u32>, String>,
+        /// How many branches the transaction of `ctx` has.
+        pub branches: fn(&Ctx<'_>) -> Result<Option<u32>, String>,
+        /// The status that concerns the route: the reply's in a reply
+        /// route, the winning branch's in a failure route, the last sent
+        /// upstream elsewhere; code and reason.
+        pub status: fn(&Ctx<'_>) -> Result<Option<(u16, Vec<u8>)>, String>,
+        /// The transaction's request, as the script left it at relay time.
+        pub request: fn(&Ctx<'_>) -> Result<Option<Vec<u8>>, String>,
+        /// The reply of the branch the route runs for (relayed form).
+        pub branch_reply: fn(&Ctx<'_>) -> Result<Option<Vec<u8>>, String>,
+        /// Cancels branches of the transaction; how many.
+        pub cancel_branches: fn(&mut Ctx<'_>, Which) -> Result<u32, String>,
+        /// Stores the message flags of `ctx` in its transaction.
+        pub flush_flags: fn(&Ctx<'_>) -> Result<bool, String>,
+        /// Replies to the first transaction with this Call-ID and CSeq
+        /// number; `false` when there is none.
+        pub reply_callid: fn(&mut Ctx<'_>, &[u8], &[u8], u16, &str) -> Result<bool, String>,
+        /// Transactions in the table.
+        pub count: fn() -> Result<usize, String>,
+    }
 }
 
 /// Types for the loader tests (an API one test module offers).

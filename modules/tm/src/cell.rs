@@ -19,8 +19,9 @@ use sipr_sdk::txn::TxnParts;
 pub const MAX_BRANCHES: usize = 12;
 /// Slot of the last reply sent upstream.
 pub const SLOT_UAS_REPLY: usize = 0;
-/// Slots per transaction.
-pub const SLOTS: usize = 1 + 2 * MAX_BRANCHES;
+/// Slots per transaction: the reply upstream, a request and a reply per
+/// branch, and the request as the script left it (the last).
+pub const SLOTS: usize = 2 + 2 * MAX_BRANCHES;
 
 /// Slot of the request sent on branch `b`.
 pub fn slot_request(b: usize) -> usize {

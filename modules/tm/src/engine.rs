@@ -24,7 +24,7 @@ use crate::cell::{self, bflag, method, slot_reply, slot_request, tflag, Cell, Ke
 
 /// The slot keeping the request as the script changed it at relay time
 /// (what a failure route sees and serial branches are built from).
-const SLOT_SCRIPT_REQUEST: usize = SLOTS - 1;
+pub(crate) const SLOT_SCRIPT_REQUEST: usize = SLOTS - 1;
 
 /// tm's parameters (set before the fork).
 pub struct Params {
@@ -245,8 +245,15 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
     st.uas = Server::new(kind, src.reliable(), timers_of(&st)).save();
     st.msg_flags = ctx.flags;
     let end = msg.body_span().end().min(msg.buf().len());
-    let c = match t.insert(bucket, key, st, &msg.buf()[..end]) {
-        Ok(c) => c,
+    // the retransmission check and the insertion under one bucket lock:
+    // two workers with the same request at once make one transaction
+    let made = t.find_or_insert(bucket, |k, first| matches(k, first, msg, false, false), key, st, &msg.buf()[..end]);
+    let c = match made {
+        Ok(Ok(c)) => c,
+        Ok(Err(existing)) => {
+            retransmission(&existing, ctx.out);
+            return Ok(Newtran::Retransmission);
+        }
         Err(_) => {
             log::error!("tm: shared memory full: no room for a new transaction");
             return Err("no shared memory for a new transaction".into());
@@ -284,7 +291,7 @@ fn retransmission(c: &Cell, out: &mut dyn Outbound) {
 /// Sends a reply upstream through the server state machine: kept for
 /// retransmissions, its timers armed. `false` when a final reply had
 /// already gone.
-fn uas_send(
+pub(crate) fn uas_send(
     c: &Cell,
     g: &mut CellGuard<'_, Key, State, SLOTS>,
     code: u16,
@@ -464,20 +471,26 @@ fn relay_cancel(ctx: &mut Ctx<'_>, inv: &Cell) -> Result<i32, ModError> {
         return Ok(1);
     }
     g.state_mut().flags |= tflag::CANCELED;
-    cancel_branches(&mut g, None, ctx.out);
+    cancel_branches(&mut g, |_| true, ctx.out);
     Ok(1)
 }
 
-/// Sends CANCEL on the pending branches of an INVITE (all but `except`):
-/// at once where a provisional reply came, else when one comes (and their
-/// retransmissions stop).
-fn cancel_branches(g: &mut CellGuard<'_, Key, State, SLOTS>, except: Option<usize>, out: &mut dyn Outbound) {
+/// Sends CANCEL on the pending branches of an INVITE that `which`
+/// selects: at once where a provisional reply came, else when one comes
+/// (and their retransmissions stop). How many.
+pub(crate) fn cancel_branches(
+    g: &mut CellGuard<'_, Key, State, SLOTS>,
+    which: impl Fn(usize) -> bool,
+    out: &mut dyn Outbound,
+) -> u32 {
     let n = g.state().nbranches as usize;
+    let mut count = 0;
     for b in 0..n {
         let br = g.state().branches[b];
-        if Some(b) == except || br.flags & (bflag::DONE | bflag::CANCEL_SENT) != 0 {
+        if !which(b) || br.flags & (bflag::DONE | bflag::CANCEL_SENT) != 0 {
             continue;
         }
+        count += 1;
         if br.flags & bflag::REPLIED != 0 {
             send_cancel(g, b, out);
         } else {
@@ -486,6 +499,7 @@ fn cancel_branches(g: &mut CellGuard<'_, Key, State, SLOTS>, except: Option<usiz
             stop(&mut s.branches[b].retr_timer);
         }
     }
+    count
 }
 
 fn send_cancel(g: &mut CellGuard<'_, Key, State, SLOTS>, b: usize, out: &mut dyn Outbound) {
@@ -776,13 +790,13 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
         }
         if invite {
             g.state_mut().cancel_reason = code;
-            cancel_branches(&mut g, Some(b), env.out);
+            cancel_branches(&mut g, |i| i != b, env.out);
         }
         return;
     }
     if code >= 600 && invite && st.flags & tflag::DISABLE_6XX == 0 {
         g.state_mut().cancel_reason = code;
-        cancel_branches(&mut g, Some(b), env.out);
+        cancel_branches(&mut g, |i| i != b, env.out);
     }
     if st.flags & (tflag::FINAL_SENT | tflag::IN_FAILURE) != 0 {
         return;
@@ -888,7 +902,7 @@ fn send_best(c: &Cell, env: &mut Env<'_>) {
 
 /// Runs `f` on the transaction's request as the script left it at relay
 /// time (Kamailio's faked request of failure routes).
-fn with_faked_request<R>(c: &Cell, env: &mut Env<'_>, f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
+pub(crate) fn with_faked_request<R>(c: &Cell, env: &mut Env<'_>, f: impl FnOnce(&mut Ctx<'_>) -> R) -> Option<R> {
     let (bytes, st) = {
         let g = c.lock();
         let changed = g.slot(SLOT_SCRIPT_REQUEST);

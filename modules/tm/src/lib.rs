@@ -5,6 +5,7 @@
 //! table lives in shm ([`cell`]); the engine is in [`engine`], on the
 //! core's RFC 3261 §17 state machines (`sipr_core::txn`).
 
+mod api;
 mod cell;
 mod engine;
 
@@ -422,6 +423,7 @@ sipr_sdk::module! {
         ("restart_fr_on_each_reply", Any, set_restart_fr),
         ("hash_size", Any, set_hash_size),
     ],
+    apis: [("tm", sipr_sdk::tm_api::TM_API_VERSION, api::TM_API)],
     init: mod_init,
     response: response,
 }
