@@ -614,6 +614,14 @@ pub mod tm_api {
         This,
     }
 
+    /// A transaction's name: its hash index and label.
+    pub type TxId = (u32, u32);
+    /// A status code and its reason phrase.
+    pub type Status = (u16, Vec<u8>);
+    /// What `reply_callid` does: (context, Call-ID, CSeq number, code,
+    /// reason) → replied.
+    pub type ReplyCallid = fn(&mut Ctx<'_>, &[u8], &[u8], u16, &str) -> Result<bool, String>;
+
     /// tm's functions for other modules.
     #[derive(Debug)]
     pub struct TmApi {
@@ -622,7 +630,7 @@ pub mod tm_api {
         /// `t_reply(code, reason)`: `false` when a final reply had gone.
         pub reply: fn(&mut Ctx<'_>, u16, &str) -> Result<bool, String>,
         /// The transaction of the message of `ctx` (index, label).
-        pub current: fn(&Ctx<'_>) -> Result<Option<(u32, u32)>, String>,
+        pub current: fn(&Ctx<'_>) -> Result<Option<TxId>, String>,
         /// Whether a transaction exists for the request of `ctx` (it is
         /// a retransmission).
         pub exists: fn(&Ctx<'_>) -> Result<bool, String>,
@@ -633,7 +641,7 @@ pub mod tm_api {
         /// The status that concerns the route: the reply's in a reply
         /// route, the winning branch's in a failure route, the last sent
         /// upstream elsewhere; code and reason.
-        pub status: fn(&Ctx<'_>) -> Result<Option<(u16, Vec<u8>)>, String>,
+        pub status: fn(&Ctx<'_>) -> Result<Option<Status>, String>,
         /// The transaction's request, as the script left it at relay time.
         pub request: fn(&Ctx<'_>) -> Result<Option<Vec<u8>>, String>,
         /// The reply of the branch the route runs for (relayed form).
@@ -644,7 +652,7 @@ pub mod tm_api {
         pub flush_flags: fn(&Ctx<'_>) -> Result<bool, String>,
         /// Replies to the first transaction with this Call-ID and CSeq
         /// number; `false` when there is none.
-        pub reply_callid: fn(&mut Ctx<'_>, &[u8], &[u8], u16, &str) -> Result<bool, String>,
+        pub reply_callid: ReplyCallid,
         /// Transactions in the table.
         pub count: fn() -> Result<usize, String>,
     }
