@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DOCS = "/usr/share/doc/kamailio/modules"
 MODULES = ["sl", "maxfwd", "sanity", "textops", "textopsx", "siputils", "pv", "xlog", "kex", "corex", "htable",
-           "jsonrpcs"]
+           "jsonrpcs", "tm", "tmx", "rr"]
 SECTIONS = {
     "parameters": "param",
     "functions": "fn",

@@ -158,7 +158,7 @@ fn reply_callid(ctx: &mut Ctx<'_>, callid: &[u8], cseq: &[u8], code: u16, reason
             .flatten();
         let Some(data) = data else { return false };
         let mut g = c.lock();
-        engine::uas_send(&c, &mut g, code, &data, env.out)
+        engine::uas_send(&c, &mut g, code, &data, env.out, engine::Sent::Local)
     })
 }
 

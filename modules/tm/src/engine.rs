@@ -259,6 +259,7 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
             return Err("no shared memory for a new transaction".into());
         }
     };
+    crate::stats::bump(|s| s.created);
     ctx.set_module_int(key::CELL, cell::cell_id(&c));
     let life = if invite { ms(&PARAMS.max_inv_life) } else { ms(&PARAMS.max_noninv_life) };
     let id = arm(&c, cell::timer::LIFE, life);
@@ -268,7 +269,7 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
         let reason = if reason.is_empty() { "trying -- your call is important to us" } else { &reason };
         let data = sipr_sdk::reply::build(ctx, 100, reason, b"", b"")?;
         let mut g = c.lock();
-        uas_send(&c, &mut g, 100, &data, ctx.out);
+        uas_send(&c, &mut g, 100, &data, ctx.out, Sent::Local);
     }
     Ok(Newtran::Cell(c))
 }
@@ -288,6 +289,15 @@ fn retransmission(c: &Cell, out: &mut dyn Outbound) {
 // ---------------------------------------------------------------------
 // the server side
 
+/// Where a reply sent upstream comes from (for the statistics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// A far end's, relayed.
+    Relayed,
+    /// Made here.
+    Local,
+}
+
 /// Sends a reply upstream through the server state machine: kept for
 /// retransmissions, its timers armed. `false` when a final reply had
 /// already gone.
@@ -297,10 +307,15 @@ pub(crate) fn uas_send(
     code: u16,
     data: &[u8],
     out: &mut dyn Outbound,
+    how: Sent,
 ) -> bool {
     let st = *g.state();
     let mut srv = Server::restore(&st.uas, timers_of(&st));
     let Some(acts) = srv.reply(code) else { return false };
+    match how {
+        Sent::Relayed => crate::stats::bump(|s| s.rpl_relayed),
+        Sent::Local => crate::stats::bump(|s| s.rpl_generated),
+    }
     if g.set_slot(cell::SLOT_UAS_REPLY, data).is_err() {
         log::error!("tm: shared memory full: the reply is sent but not kept for retransmissions");
     }
@@ -310,6 +325,7 @@ pub(crate) fn uas_send(
         s.flags |= tflag::FINAL_SENT;
         s.uas_code = code;
         stop(&mut s.life_timer);
+        crate::stats::final_sent(code);
     }
     for a in acts.iter() {
         match a {
@@ -342,7 +358,9 @@ fn delete(c: &Cell, g: &mut CellGuard<'_, Key, State, SLOTS>) {
         stop(&mut b.retr_timer);
         stop(&mut b.fr_timer);
     }
-    c.unlink();
+    if c.unlink() {
+        crate::stats::bump(|s| s.freed);
+    }
 }
 
 /// `t_reply(code, reason)` on the transaction of `ctx`.
@@ -371,7 +389,7 @@ pub fn reply(ctx: &mut Ctx<'_>, code: u16, reason: &str) -> Result<bool, ModErro
     }
     let data = sipr_sdk::reply::build(ctx, code, reason, &extra, b"")?;
     let mut g = c.lock();
-    Ok(uas_send(&c, &mut g, code, &data, ctx.out))
+    Ok(uas_send(&c, &mut g, code, &data, ctx.out, Sent::Local))
 }
 
 // ---------------------------------------------------------------------
@@ -464,7 +482,7 @@ fn relay_cancel(ctx: &mut Ctx<'_>, inv: &Cell) -> Result<i32, ModError> {
     let data = sipr_sdk::reply::build(ctx, 200, "canceling", b"", b"")?;
     {
         let mut g = c.lock();
-        uas_send(&c, &mut g, 200, &data, ctx.out);
+        uas_send(&c, &mut g, 200, &data, ctx.out, Sent::Local);
     }
     let mut g = inv.lock();
     if g.state().flags & tflag::FINAL_SENT != 0 {
@@ -671,9 +689,11 @@ pub fn on_reply(ctx: &mut Ctx<'_>) -> bool {
     let Some(t) = cell::table() else { return false };
     let Some(c) = t.get(bucket, label) else { return false };
     let Some(code) = msg.status() else { return true };
+    crate::stats::bump(|s| s.rpl_received);
     let b = b as usize;
     // the reply to a CANCEL we sent ends here
     if msg.cseq_tokens().is_ok_and(|(_, m)| m == b"CANCEL") && c.key().method != method::CANCEL {
+        crate::stats::bump(|s| s.rpl_absorbed);
         return true;
     }
     let on_reply = {
@@ -739,6 +759,7 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
             Action::PassUp(c) => passed = Some(c),
             Action::Timeout408 => passed = Some(408),
             Action::Absorb(c) if invite && (200..300).contains(&c) => retransmitted_2xx = true,
+            Action::Absorb(_) => crate::stats::bump(|s| s.rpl_absorbed),
             _ => {}
         }
     }
@@ -767,7 +788,7 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
         }
         if code > 100 && st.flags & tflag::FINAL_SENT == 0 {
             if let Some((_, Some(data))) = reply {
-                uas_send(c, &mut g, code, data, env.out);
+                uas_send(c, &mut g, code, data, env.out, Sent::Relayed);
             }
         }
         return;
@@ -782,7 +803,7 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
         // cancelled (RFC 3261 §16.7 step 5, §16.10)
         if let Some((_, Some(data))) = reply {
             if st.flags & tflag::FINAL_SENT == 0 {
-                uas_send(c, &mut g, code, data, env.out);
+                uas_send(c, &mut g, code, data, env.out, Sent::Relayed);
             } else if invite {
                 // another 2xx of a forked INVITE goes up too
                 send_to(env.out, &st.reply_to, data);
@@ -880,7 +901,7 @@ fn send_best(c: &Cell, env: &mut Env<'_>) {
     let stored = best.map(|b| g.slot(slot_reply(b)).to_vec()).filter(|d| !d.is_empty());
     match (best, stored) {
         (Some(b), Some(data)) => {
-            uas_send(c, &mut g, st.branches[b].code, &data, env.out);
+            uas_send(c, &mut g, st.branches[b].code, &data, env.out, Sent::Relayed);
         }
         _ => {
             let (code, reason) = if st.flags & tflag::CANCELED != 0 {
@@ -894,7 +915,7 @@ fn send_best(c: &Cell, env: &mut Env<'_>) {
                 with_faked_request(c, env, |ctx| sipr_sdk::reply::build(ctx, code, reason, b"", b"").ok()).flatten();
             let mut g = c.lock();
             if let Some(data) = data {
-                uas_send(c, &mut g, code, &data, env.out);
+                uas_send(c, &mut g, code, &data, env.out, Sent::Local);
             }
         }
     }

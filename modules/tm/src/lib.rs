@@ -8,6 +8,7 @@
 mod api;
 mod cell;
 mod engine;
+mod stats;
 
 use std::sync::atomic::Ordering;
 
@@ -367,6 +368,7 @@ fn set_hash_size(v: &ModValue) -> Result<(), String> {
 }
 
 fn mod_init() -> Result<(), String> {
+    stats::init()?;
     cell::init_table(HASH_SIZE.load(Ordering::Relaxed))
 }
 
@@ -422,6 +424,11 @@ sipr_sdk::module! {
         ("auto_inv_100_reason", Str, set_auto_inv_100_reason),
         ("restart_fr_on_each_reply", Any, set_restart_fr),
         ("hash_size", Any, set_hash_size),
+    ],
+    rpcs: [
+        ("tm.stats", "List various internal statistics.", stats::rpc_stats),
+        ("tm.hash_stats", "List statistics about the transaction hash table.", stats::rpc_hash_stats),
+        ("tm.list", "List transactions.", stats::rpc_list),
     ],
     apis: [("tm", sipr_sdk::tm_api::TM_API_VERSION, api::TM_API)],
     init: mod_init,

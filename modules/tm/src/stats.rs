@@ -1,0 +1,150 @@
+//! tm's statistics (shm counters every process adds to) and its RPC
+//! commands.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use sipr_sdk::{RpcError, RpcValue};
+
+use crate::cell::{self, tflag};
+
+/// One counter per figure.
+pub struct Counters {
+    /// Transactions created (Kamailio's `created`, tmx `UAS_transactions`).
+    pub created: &'static AtomicU64,
+    /// Transactions deleted.
+    pub freed: &'static AtomicU64,
+    /// Replies received from far ends.
+    pub rpl_received: &'static AtomicU64,
+    /// Replies relayed upstream.
+    pub rpl_relayed: &'static AtomicU64,
+    /// Replies made here (t_reply, 100 Trying, 408...).
+    pub rpl_generated: &'static AtomicU64,
+    /// Replies absorbed (retransmissions, replies to our CANCELs).
+    pub rpl_absorbed: &'static AtomicU64,
+    /// Final replies sent upstream, per class 2xx..6xx.
+    pub by_class: [&'static AtomicU64; 5],
+}
+
+static COUNTERS: OnceLock<Counters> = OnceLock::new();
+
+/// Registers the counters (mod_init, before the fork), with tmx's names.
+pub fn init() -> Result<(), String> {
+    let c = |n: &str| sipr_sdk::counter("tmx", n);
+    let counters = Counters {
+        created: c("UAS_transactions")?,
+        freed: c("freed_transactions")?,
+        rpl_received: c("rpl_received")?,
+        rpl_relayed: c("rpl_relayed")?,
+        rpl_generated: c("rpl_generated")?,
+        rpl_absorbed: c("rpl_absorbed")?,
+        by_class: [
+            c("2xx_transactions")?,
+            c("3xx_transactions")?,
+            c("4xx_transactions")?,
+            c("5xx_transactions")?,
+            c("6xx_transactions")?,
+        ],
+    };
+    let _ = COUNTERS.set(counters);
+    Ok(())
+}
+
+/// Adds one to a counter (nothing before mod_init).
+pub fn bump(f: impl FnOnce(&Counters) -> &'static AtomicU64) {
+    if let Some(c) = COUNTERS.get() {
+        f(c).fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A final reply of class `code / 100` went upstream.
+pub fn final_sent(code: u16) {
+    if let (Some(c), 2..=6) = (COUNTERS.get(), code / 100) {
+        c.by_class[(code / 100 - 2) as usize].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn get(f: impl FnOnce(&Counters) -> &'static AtomicU64) -> i64 {
+    COUNTERS.get().map_or(0, |c| f(c).load(Ordering::Relaxed) as i64)
+}
+
+/// `tm.stats`: Kamailio's figures.
+pub fn rpc_stats(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let t = cell::table().ok_or_else(|| RpcError::new(500, "tm is not initialised"))?;
+    let mut waiting = 0;
+    t.for_each(|c| {
+        if c.lock().state().flags & tflag::DONE != 0 || !c.lock().state().wait_timer.is_none() {
+            waiting += 1;
+        }
+    });
+    let relayed = get(|c| c.rpl_relayed);
+    let generated = get(|c| c.rpl_generated);
+    let class = |i: usize| get(|c| c.by_class[i]);
+    Ok(RpcValue::Struct(vec![
+        ("current".into(), RpcValue::Int(t.len() as i64)),
+        ("waiting".into(), RpcValue::Int(waiting)),
+        ("total".into(), RpcValue::Int(get(|c| c.created))),
+        ("total_local".into(), RpcValue::Int(0)),
+        ("rpl_received".into(), RpcValue::Int(get(|c| c.rpl_received))),
+        ("rpl_generated".into(), RpcValue::Int(generated)),
+        ("rpl_sent".into(), RpcValue::Int(relayed + generated)),
+        ("6xx".into(), RpcValue::Int(class(4))),
+        ("5xx".into(), RpcValue::Int(class(3))),
+        ("4xx".into(), RpcValue::Int(class(2))),
+        ("3xx".into(), RpcValue::Int(class(1))),
+        ("2xx".into(), RpcValue::Int(class(0))),
+        ("created".into(), RpcValue::Int(get(|c| c.created))),
+        ("freed".into(), RpcValue::Int(get(|c| c.freed))),
+        ("delayed_free".into(), RpcValue::Int(0)),
+    ]))
+}
+
+/// `tm.hash_stats`: Debian's Kamailio is built without TM_HASH_STATS and
+/// answers this; sipr keeps no per-bucket figures either.
+pub fn rpc_hash_stats(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Err(RpcError::new(500, "Hash statistics not supported (tryrecompiling with -DTM_HASH_STATS)"))
+}
+
+/// `tm.list`: every transaction, with Kamailio's fields (and its way of
+/// printing the headers: whole lines, CSeq's number only).
+pub fn rpc_list(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    use sipr_sdk::sip::HeaderKind;
+    let t = cell::table().ok_or_else(|| RpcError::new(500, "tm is not initialised"))?;
+    let mut out = Vec::new();
+    t.for_each(|c| {
+        let Ok(msg) = sipr_sdk::sip::SipMsg::parse(c.first()) else { return };
+        let line = |k: HeaderKind| {
+            RpcValue::Str(
+                msg.header(k).map_or(String::new(), |h| String::from_utf8_lossy(h.line.get(msg.buf())).into_owned()),
+            )
+        };
+        let cseq = msg.cseq_tokens().map_or(String::new(), |(n, _)| format!("CSeq: {}", String::from_utf8_lossy(n)));
+        let g = c.lock();
+        let s = g.state();
+        let invite = c.key().method == cell::method::INVITE;
+        // Kamailio's flags: INVITE 1, cancelled 4, automatic 100 Trying 64
+        let mut tflags = 0;
+        if invite {
+            tflags |= 1 | 64;
+        }
+        if s.flags & tflag::CANCELED != 0 {
+            tflags |= 4;
+        }
+        out.push(RpcValue::Struct(vec![
+            ("cell".into(), RpcValue::Str(format!("0x{:x}{:08x}", c.bucket(), c.label()))),
+            ("tindex".into(), RpcValue::Int(i64::from(c.bucket()))),
+            ("tlabel".into(), RpcValue::Int(i64::from(c.label()))),
+            ("method".into(), RpcValue::Str(String::from_utf8_lossy(c.key().method_token(msg.buf())).into_owned())),
+            ("from".into(), line(HeaderKind::From)),
+            ("to".into(), line(HeaderKind::To)),
+            ("callid".into(), line(HeaderKind::CallId)),
+            ("cseq".into(), RpcValue::Str(cseq)),
+            ("uas_request".into(), RpcValue::Str("yes".into())),
+            ("tflags".into(), RpcValue::Int(tflags)),
+            ("outgoings".into(), RpcValue::Int(i64::from(s.nbranches))),
+            ("ref_count".into(), RpcValue::Int(1)),
+            ("lifetime".into(), RpcValue::Int(0)),
+        ]));
+    });
+    Ok(RpcValue::Array(out))
+}
