@@ -92,11 +92,38 @@ pub static CORE_RPCS: &[crate::rpc::RpcDef] = &[
     },
     crate::rpc::RpcDef { name: "core.version", doc: "Returns the version string of the server.", call: rpc_version },
     crate::rpc::RpcDef {
+        name: "core.shmmem",
+        doc: "Returns shared memory info. It has an optional parameter that specifies the measuring unit: b - bytes (default), k or kb, m or mb, g or gb. Note: when using something different from bytes, the value is truncated.",
+        call: rpc_shmmem,
+    },
+    crate::rpc::RpcDef {
         name: "core.tcp_list",
         doc: "Returns tcp connections details.",
         call: crate::runtime::tcp::table::rpc_tcp_list,
     },
 ];
+
+/// `core.shmmem [unit]`: the pool's figures, as Kamailio's.
+fn rpc_shmmem(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let shift = match p.first().and_then(RpcValue::as_text).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("b") => 0,
+        Some("k" | "kb") => 10,
+        Some("m" | "mb") => 20,
+        Some("g" | "gb") => 30,
+        Some(_) => return Err(RpcError::new(500, "Bad param: b|k|m|g")),
+    };
+    let pool = crate::shm::pool().ok_or_else(|| RpcError::new(500, "no shared memory"))?;
+    let st = pool.stats();
+    let v = |n: u64| RpcValue::Int((n >> shift) as i64);
+    Ok(RpcValue::Struct(vec![
+        ("total".into(), v(st.total)),
+        ("free".into(), v(st.free)),
+        ("used".into(), v(st.used)),
+        ("real_used".into(), v(st.real_used)),
+        ("max_used".into(), v(st.max_used)),
+        ("fragments".into(), RpcValue::Int(st.fragments as i64)),
+    ]))
+}
 
 fn rpc_version(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
     Ok(RpcValue::Str(crate::server_signature().to_string()))
