@@ -185,6 +185,10 @@ pub mod tflag {
     pub const NEW_BRANCHES: u32 = 16;
     /// A 6xx does not cancel the other branches (`t_set_disable_6xx`).
     pub const DISABLE_6XX: u32 = 64;
+    /// The transaction outlived max_inv_lifetime / max_noninv_lifetime.
+    pub const EXPIRED: u32 = 128;
+    /// The script replied with t_reply.
+    pub const SCRIPT_REPLIED: u32 = 256;
 }
 
 shm_struct! {
@@ -230,6 +234,11 @@ shm_struct! {
         pub fr_inv_ms: u32,
         /// The final code sent upstream (0: none yet).
         pub uas_code: u16,
+        /// `retr_timer1` for this transaction (`t_set_retr`), ms; 0: the
+        /// parameter's.
+        pub t1_ms: u32,
+        /// `retr_timer2` for it, ms; 0: the parameter's.
+        pub t2_ms: u32,
         /// The reply that made tm cancel the other branches (their
         /// CANCELs' Reason), 0 for a CANCEL from upstream.
         pub cancel_reason: u16,

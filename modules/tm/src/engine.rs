@@ -69,9 +69,10 @@ fn ms(a: &AtomicU32) -> Duration {
 }
 
 fn timers_of(st: &State) -> Timers {
+    let or = |v: u32, p: &AtomicU32| if v == 0 { ms(p) } else { Duration::from_millis(v.into()) };
     Timers {
-        t1: ms(&PARAMS.t1),
-        t2: ms(&PARAMS.t2),
+        t1: or(st.t1_ms, &PARAMS.t1),
+        t2: or(st.t2_ms, &PARAMS.t2),
         fr: Duration::from_millis(st.fr_ms.into()),
         fr_inv: Duration::from_millis(st.fr_inv_ms.into()),
         wait: ms(&PARAMS.wait),
@@ -94,6 +95,14 @@ pub mod key {
     pub const FR_INV: &str = "tm.fr_inv";
     /// `t_set_fr`: fr_timer ms + 1.
     pub const FR: &str = "tm.fr";
+    /// `t_set_retr`: T1 ms + 1.
+    pub const T1: &str = "tm.t1";
+    /// `t_set_retr`: T2 ms + 1.
+    pub const T2: &str = "tm.t2";
+    /// `t_set_max_lifetime`: INVITE lifetime ms + 1.
+    pub const LIFE_INV: &str = "tm.life_inv";
+    /// `t_set_max_lifetime`: other lifetime ms + 1.
+    pub const LIFE_NONINV: &str = "tm.life_noninv";
 }
 
 /// The transaction of the message in `ctx`, if one was created or found.
@@ -240,8 +249,18 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
     let reply_to = Peer::new(sipr_sdk::net::reply_address(msg, ctx.rcv.src, ctx.force_rport), ctx.rcv.proto);
     let fr_ms = ctx.module_int(key::FR).map_or(PARAMS.fr.load(Ordering::Relaxed), |v| (v - 1) as u32);
     let fr_inv_ms = ctx.module_int(key::FR_INV).map_or(PARAMS.fr_inv.load(Ordering::Relaxed), |v| (v - 1) as u32);
-    let mut st =
-        State { reply_to, src, dst: Peer::new(ctx.rcv.dst, ctx.rcv.proto), fr_ms, fr_inv_ms, ..State::default() };
+    let set = |k| ctx.module_int(k).map_or(0, |v| (v - 1) as u32);
+    let (t1_ms, t2_ms) = (set(key::T1), set(key::T2));
+    let mut st = State {
+        reply_to,
+        src,
+        dst: Peer::new(ctx.rcv.dst, ctx.rcv.proto),
+        fr_ms,
+        fr_inv_ms,
+        t1_ms,
+        t2_ms,
+        ..State::default()
+    };
     st.uas = Server::new(kind, src.reliable(), timers_of(&st)).save();
     st.msg_flags = ctx.flags;
     let end = msg.body_span().end().min(msg.buf().len());
@@ -261,7 +280,11 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
     };
     crate::stats::bump(|s| s.created);
     ctx.set_module_int(key::CELL, cell::cell_id(&c));
-    let life = if invite { ms(&PARAMS.max_inv_life) } else { ms(&PARAMS.max_noninv_life) };
+    let life = match (invite, ctx.module_int(key::LIFE_INV), ctx.module_int(key::LIFE_NONINV)) {
+        (true, Some(v), _) | (false, _, Some(v)) => Duration::from_millis((v - 1) as u64),
+        (true, None, _) => ms(&PARAMS.max_inv_life),
+        (false, _, None) => ms(&PARAMS.max_noninv_life),
+    };
     let id = arm(&c, cell::timer::LIFE, life);
     c.lock().state_mut().life_timer = id;
     if invite && PARAMS.auto_inv_100.load(Ordering::Relaxed) && ctx.module_int("tm.no_auto_100").is_none() {
@@ -272,6 +295,45 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
         uas_send(&c, &mut g, 100, &data, ctx.out, Sent::Local);
     }
     Ok(Newtran::Cell(c))
+}
+
+/// `t_retransmit_reply()`: the last reply upstream goes again.
+pub fn retransmit_reply(ctx: &mut Ctx<'_>) -> bool {
+    let Some(c) = current(ctx) else { return false };
+    let g = c.lock();
+    let last = g.slot(cell::SLOT_UAS_REPLY);
+    if last.is_empty() {
+        return false;
+    }
+    send_to(ctx.out, &g.state().reply_to, last);
+    true
+}
+
+/// `t_save_lumps()`: the script's changes so far are what the failure
+/// route and later branches see.
+pub fn save_lumps(ctx: &mut Ctx<'_>) -> bool {
+    let Some(c) = current(ctx) else { return false };
+    let Ok(changed) = ctx.lumps.clone().apply(ctx.msg.buf()) else { return false };
+    let mut g = c.lock();
+    g.set_slot(SLOT_SCRIPT_REQUEST, &changed).is_ok()
+}
+
+/// `t_relay_cancel()`: 0 when the CANCEL went to the INVITE's branches,
+/// 1 when there is no INVITE, -1 on an error.
+pub fn relay_cancel_only(ctx: &mut Ctx<'_>) -> i32 {
+    if ctx.msg.method() != Some(Method::Cancel) {
+        return 1;
+    }
+    match lookup(ctx.msg, false, true) {
+        None => 1,
+        Some(inv) => match relay_cancel(ctx, &inv) {
+            Ok(_) => 0,
+            Err(e) => {
+                log::error!("t_relay_cancel: {e}");
+                -1
+            }
+        },
+    }
 }
 
 /// The request came again: the last reply goes again.
@@ -389,6 +451,7 @@ pub fn reply(ctx: &mut Ctx<'_>, code: u16, reason: &str) -> Result<bool, ModErro
     }
     let data = sipr_sdk::reply::build(ctx, code, reason, &extra, b"")?;
     let mut g = c.lock();
+    g.state_mut().flags |= tflag::SCRIPT_REPLIED;
     Ok(uas_send(&c, &mut g, code, &data, ctx.out, Sent::Local))
 }
 
@@ -833,7 +896,7 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
 /// RFC 3261 §16.7 step 6: the best of the final replies, Kamailio's way:
 /// a 6xx first, then 3xx, 4xx (with 401/407/415/420/484 preferred), 5xx;
 /// the first received on a tie.
-fn best_branch(s: &State) -> Option<usize> {
+pub(crate) fn best_branch(s: &State) -> Option<usize> {
     fn prio(code: u16) -> u32 {
         let class = code / 100;
         let base = match class {
@@ -1038,6 +1101,7 @@ pub fn on_timer(arg: u64) -> u64 {
             let final_sent = {
                 let mut g = c.lock();
                 g.state_mut().life_timer = TimerId::NONE;
+                g.state_mut().flags |= tflag::EXPIRED;
                 g.state().flags & tflag::FINAL_SENT != 0
             };
             if !final_sent {

@@ -280,6 +280,133 @@ fn t_check_status(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     truth(ok)
 }
 
+fn t_forward_nonack(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    if ctx.msg.method() == Some(sipr_sdk::sip::Method::Ack) {
+        return Err("t_forward_nonack: not for an ACK".into());
+    }
+    if p.is_empty() {
+        t_relay0(ctx, p)
+    } else {
+        t_relay2(ctx, p)
+    }
+}
+
+fn t_forward_nonack_udp(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    relay_proto(ctx, p, sipr_sdk::net::Proto::Udp)
+}
+
+fn t_forward_nonack_tcp(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    relay_proto(ctx, p, sipr_sdk::net::Proto::Tcp)
+}
+
+fn t_relay_to_tls(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    relay_proto(ctx, p, sipr_sdk::net::Proto::Tls)
+}
+
+fn t_relay_to_sctp(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    relay_proto(ctx, p, sipr_sdk::net::Proto::Sctp)
+}
+
+fn t_retransmit_reply(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    truth(engine::retransmit_reply(ctx))
+}
+
+fn t_save_lumps(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    truth(engine::save_lumps(ctx))
+}
+
+fn t_relay_cancel(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    Ok(engine::relay_cancel_only(ctx))
+}
+
+fn set_pair(ctx: &mut Ctx<'_>, p: &[Param], keys: (&'static str, &'static str)) -> FnResult {
+    let (a, b) = (p[0].int(ctx), p[1].int(ctx));
+    // 0 keeps the parameter's value
+    for (k, v) in [(keys.0, a), (keys.1, b)] {
+        if v > 0 {
+            ctx.set_module_int(k, v + 1);
+        }
+    }
+    if let Some(c) = engine::current(ctx) {
+        if keys.0 == key::T1 {
+            let mut g = c.lock();
+            let s = g.state_mut();
+            s.t1_ms = a.max(0) as u32;
+            s.t2_ms = b.max(0) as u32;
+        }
+    }
+    Ok(1)
+}
+
+fn t_set_retr(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    set_pair(ctx, p, (key::T1, key::T2))
+}
+
+fn t_reset_retr(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    ctx.set_module_int(key::T1, 0 + 1);
+    ctx.set_module_int(key::T2, 0 + 1);
+    if let Some(c) = engine::current(ctx) {
+        let mut g = c.lock();
+        g.state_mut().t1_ms = 0;
+        g.state_mut().t2_ms = 0;
+    }
+    Ok(1)
+}
+
+fn t_set_max_lifetime(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    set_pair(ctx, p, (key::LIFE_INV, key::LIFE_NONINV))
+}
+
+fn t_reset_max_lifetime(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    let inv = i64::from(PARAMS.max_inv_life.load(Ordering::Relaxed));
+    let non = i64::from(PARAMS.max_noninv_life.load(Ordering::Relaxed));
+    ctx.set_module_int(key::LIFE_INV, inv + 1);
+    ctx.set_module_int(key::LIFE_NONINV, non + 1);
+    Ok(1)
+}
+
+fn t_grep_status(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let want = p[0].int(ctx);
+    truth(
+        with_state(ctx, |s, _| {
+            s.branches[..s.nbranches as usize].iter().any(|b| i64::from(b.code) == want && b.code >= 200)
+        })
+        .unwrap_or(false),
+    )
+}
+
+fn t_is_expired(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    match with_state(ctx, |s, _| s.flags & cell::tflag::EXPIRED != 0) {
+        Some(e) => truth(e),
+        None => Ok(-1),
+    }
+}
+
+fn t_is_set(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let target = p[0].text(ctx).into_owned();
+    let (k, pick): (&'static str, fn(&cell::State) -> u32) = match &target[..] {
+        b"branch_route" => (key::ON_BRANCH, |s| s.on_branch),
+        b"failure_route" => (key::ON_FAILURE, |s| s.on_failure),
+        b"onreply_route" => (key::ON_REPLY, |s| s.on_reply),
+        t => return Err(format!("unknown target '{}'", String::from_utf8_lossy(t)).into()),
+    };
+    let armed = ctx.module_int(k).is_some_and(|v| v > 0) || with_state(ctx, |s, _| pick(s) > 0).unwrap_or(false);
+    truth(armed)
+}
+
+/// The most relevant status: the final reply sent upstream, else the
+/// best of the branches' (in a failure route, the one that failed).
+fn t_get_status_code(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    let code = with_state(ctx, |s, _| {
+        if s.uas_code > 0 {
+            return s.uas_code;
+        }
+        engine::best_branch(s).map_or(0, |b| s.branches[b].code)
+    })
+    .filter(|c| *c > 0);
+    Ok(code.map_or(-1, i32::from))
+}
+
 fn t_release(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     // the transaction keeps running on its timers; the message lets go
     ctx.set_module_int(key::CELL, 0);
@@ -409,6 +536,25 @@ sipr_sdk::module! {
         ("t_any_timeout", [], RouteMask::ANY, t_any_timeout),
         ("t_any_replied", [], RouteMask::ANY, t_any_replied),
         ("t_release", [], RouteMask::REQUEST, t_release),
+        ("t_forward_nonack", [], RELAY_ROUTES, t_forward_nonack),
+        ("t_forward_nonack", [Fmt, IntOrPv], RELAY_ROUTES, t_forward_nonack),
+        ("t_forward_nonack_udp", [Fmt, IntOrPv], RELAY_ROUTES, t_forward_nonack_udp),
+        ("t_forward_nonack_tcp", [Fmt, IntOrPv], RELAY_ROUTES, t_forward_nonack_tcp),
+        ("t_relay_to_tls", [], RELAY_ROUTES, t_relay_to_tls),
+        ("t_relay_to_tls", [Fmt, IntOrPv], RELAY_ROUTES, t_relay_to_tls),
+        ("t_relay_to_sctp", [], RELAY_ROUTES, t_relay_to_sctp),
+        ("t_relay_to_sctp", [Fmt, IntOrPv], RELAY_ROUTES, t_relay_to_sctp),
+        ("t_retransmit_reply", [], RouteMask::ANY, t_retransmit_reply),
+        ("t_save_lumps", [], RouteMask::REQUEST, t_save_lumps),
+        ("t_relay_cancel", [], RouteMask::REQUEST, t_relay_cancel),
+        ("t_set_retr", [IntOrPv, IntOrPv], RouteMask::ANY, t_set_retr),
+        ("t_reset_retr", [], RouteMask::ANY, t_reset_retr),
+        ("t_set_max_lifetime", [IntOrPv, IntOrPv], RouteMask::ANY, t_set_max_lifetime),
+        ("t_reset_max_lifetime", [], RouteMask::ANY, t_reset_max_lifetime),
+        ("t_grep_status", [IntOrPv], RouteMask::ANY, t_grep_status),
+        ("t_is_expired", [], RouteMask::ANY, t_is_expired),
+        ("t_is_set", [Fmt], RouteMask::ANY, t_is_set),
+        ("t_get_status_code", [], RouteMask::ANY, t_get_status_code),
         ("t_set_auto_inv_100", [IntOrPv], RouteMask::ANY, t_set_auto_inv_100),
         ("t_set_disable_6xx", [IntOrPv], RouteMask::ANY, t_set_disable_6xx),
     ],

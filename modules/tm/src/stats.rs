@@ -122,13 +122,17 @@ pub fn rpc_list(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
         let g = c.lock();
         let s = g.state();
         let invite = c.key().method == cell::method::INVITE;
-        // Kamailio's flags: INVITE 1, cancelled 4, automatic 100 Trying 64
+        // Kamailio's flags: INVITE 1, cancelled 8, automatic 100 Trying
+        // 64, replied by the script (t_reply) 16384
         let mut tflags = 0;
         if invite {
             tflags |= 1 | 64;
         }
         if s.flags & tflag::CANCELED != 0 {
-            tflags |= 4;
+            tflags |= 8;
+        }
+        if s.flags & tflag::SCRIPT_REPLIED != 0 {
+            tflags |= 16384;
         }
         out.push(RpcValue::Struct(vec![
             ("cell".into(), RpcValue::Str(format!("0x{:x}{:08x}", c.bucket(), c.label()))),
