@@ -343,8 +343,9 @@ fn t_set_retr(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 }
 
 fn t_reset_retr(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
-    ctx.set_module_int(key::T1, 0 + 1);
-    ctx.set_module_int(key::T2, 0 + 1);
+    // a stored 0 (+1) means the parameters' values
+    ctx.set_module_int(key::T1, 1);
+    ctx.set_module_int(key::T2, 1);
     if let Some(c) = engine::current(ctx) {
         let mut g = c.lock();
         g.state_mut().t1_ms = 0;
