@@ -3,7 +3,7 @@
 use crate::cfg::{Ctx, Dest, FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 12;
+pub const ABI_VERSION: u32 = 13;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -246,6 +246,9 @@ pub enum ModParamKind {
 /// statelessly.
 pub type ResponseHook = fn(&mut Ctx<'_>) -> bool;
 
+/// A module's hook after the request route (see [`ModuleDef::post_script`]).
+pub type PostScriptHook = fn(&mut Ctx<'_>);
+
 /// A module's exports, as Rust types (read after the header checks).
 #[derive(Debug)]
 pub struct ModuleDef {
@@ -272,6 +275,9 @@ pub struct ModuleDef {
     pub destroy: Option<fn()>,
     /// The reply hook, if the module has one.
     pub response: Option<ResponseHook>,
+    /// Called after the request route ran on a request (Kamailio's
+    /// post-script callbacks: tm ends what the script left unfinished).
+    pub post_script: Option<PostScriptHook>,
 }
 
 /// The core's log function, exported to modules.

@@ -181,6 +181,14 @@ pub(crate) fn response_hooks() -> Vec<super::abi::ResponseHook> {
     RESPONSE_HOOKS.lock().map(|h| h.clone()).unwrap_or_default()
 }
 
+/// Every loaded module's post-script hook, in load order.
+static POST_SCRIPT_HOOKS: std::sync::Mutex<Vec<super::abi::PostScriptHook>> = std::sync::Mutex::new(Vec::new());
+
+/// The post-script hooks of the loaded modules.
+pub(crate) fn post_script_hooks() -> Vec<super::abi::PostScriptHook> {
+    POST_SCRIPT_HOOKS.lock().map(|h| h.clone()).unwrap_or_default()
+}
+
 /// A module that is loaded.
 struct Loaded {
     def: &'static ModuleDef,
@@ -334,6 +342,9 @@ impl ModuleSet {
             }
         }
         if let (Some(hook), Ok(mut hooks)) = (def.response, RESPONSE_HOOKS.lock()) {
+            hooks.push(hook);
+        }
+        if let (Some(hook), Ok(mut hooks)) = (def.post_script, POST_SCRIPT_HOOKS.lock()) {
             hooks.push(hook);
         }
         log::debug!("loaded module {} from {}", def.name, path.display());

@@ -37,6 +37,8 @@ pub(crate) struct Net<'a> {
     pub accept_no_cl: bool,
     /// The modules' reply hooks.
     pub response_hooks: Vec<crate::module::abi::ResponseHook>,
+    /// The modules' post-script hooks.
+    pub post_script_hooks: Vec<crate::module::abi::PostScriptHook>,
 }
 
 impl<'a> Net<'a> {
@@ -52,7 +54,20 @@ impl<'a> Net<'a> {
         let dns = crate::dns::Resolver::new(crate::dns::DnsConfig::system().with_params(&prog.core));
         let accept_no_cl = prog.core.other_bool("tcp_accept_no_cl").unwrap_or(false);
         let response_hooks = crate::module::response_hooks();
-        Net { udp, sctp, udp_v4, sctp_v4, tcp, prog, info, dns: RefCell::new(dns), accept_no_cl, response_hooks }
+        let post_script_hooks = crate::module::post_script_hooks();
+        Net {
+            udp,
+            sctp,
+            udp_v4,
+            sctp_v4,
+            tcp,
+            prog,
+            info,
+            dns: RefCell::new(dns),
+            accept_no_cl,
+            response_hooks,
+            post_script_hooks,
+        }
     }
 }
 
@@ -384,6 +399,9 @@ pub(super) fn handle(
     if is_request {
         if let Some(r) = prog.request_route {
             prog.run(r, &mut ctx);
+        }
+        for hook in net.post_script_hooks.iter() {
+            hook(&mut ctx);
         }
     } else {
         let mut forward = true;

@@ -69,13 +69,26 @@ fn set_ignore_sips(v: &ModValue) -> Result<(), String> {
     IGNORE_SIPS.store(int_param(v)? != 0, Ordering::Relaxed);
     Ok(())
 }
-/// Parameters taken with Kamailio's meaning where sipr has nothing to
-/// change (a single socket per family; no outbound module).
-fn accept_int(v: &ModValue) -> Result<(), String> {
-    int_param(v).map(|_| ())
+/// Parameters whose Kamailio default is what sipr's rr does: taken with
+/// that value, refused with any other rather than ignored.
+fn default_only(name: &str, v: &ModValue, default: i64) -> Result<(), String> {
+    match int_param(v)? {
+        n if n == default => Ok(()),
+        n => {
+            Err(format!("{name} {n} is not supported: sipr's rr does what {name} {default} (Kamailio's default) asks"))
+        }
+    }
 }
-fn accept_any(_: &ModValue) -> Result<(), String> {
-    Ok(())
+fn set_force_send_socket(v: &ModValue) -> Result<(), String> {
+    default_only("force_send_socket", v, 0)
+}
+fn set_sockname_mode(v: &ModValue) -> Result<(), String> {
+    default_only("sockname_mode", v, 0)
+}
+/// A log switch: sipr's rr does not compare a preset address with its
+/// sockets, so it has nothing to warn about either way.
+fn set_mismatch_warning(v: &ModValue) -> Result<(), String> {
+    int_param(v).map(|_| ())
 }
 
 /// This proxy's address as the socket the request came to (or the one
@@ -502,10 +515,9 @@ sipr_sdk::module! {
         ("enable_double_rr", Any, set_double_rr),
         ("add_username", Any, set_add_username),
         ("ignore_sips", Any, set_ignore_sips),
-        ("enable_socket_mismatch_warning", Any, accept_int),
-        ("force_send_socket", Any, accept_int),
-        ("sockname_mode", Any, accept_int),
-        ("custom_user_avp", Str, accept_any),
+        ("enable_socket_mismatch_warning", Any, set_mismatch_warning),
+        ("force_send_socket", Any, set_force_send_socket),
+        ("sockname_mode", Any, set_sockname_mode),
     ],
     pvs: [sipr_sdk::pv_class!("route_uri", no_arg_fixup, get_route_uri)],
 }

@@ -216,6 +216,7 @@ macro_rules! module {
         $(, child_init: $child:path )?
         $(, destroy: $destroy:path )?
         $(, response: $response:path )?
+        $(, post_script: $post:path )?
         $(, build_id: $bid:expr )?
         $(,)?
     ) => {
@@ -284,6 +285,7 @@ macro_rules! module {
             child_init: $crate::__hook_child!($($child)?),
             destroy: $crate::__hook_destroy!($($destroy)?),
             response: $crate::__hook_response!($($response)?),
+            post_script: $crate::__hook_post_script!($($post)?),
         };
         /// What the loader reads and checks before any code of the module
         /// runs (version, features, build id).
@@ -389,6 +391,24 @@ macro_rules! __hook_response {
                 })
             }
             __response
+        })
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __hook_post_script {
+    () => {
+        None
+    };
+    ($f:path) => {
+        Some({
+            fn __post(ctx: &mut $crate::Ctx<'_>) {
+                if let Err(p) = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $f(ctx))) {
+                    ::log::error!("post-script hook panicked: {}", $crate::panic_text(&p));
+                }
+            }
+            __post
         })
     };
 }

@@ -56,9 +56,7 @@ fn branches(ctx: &Ctx<'_>) -> Result<Option<u32>, String> {
 
 /// The reason phrase of a reply.
 fn reason_of(reply: &[u8]) -> Vec<u8> {
-    let line = reply.split(|c| *c == b'\n').next().unwrap_or(b"");
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    line.splitn(3, |c| *c == b' ').nth(2).unwrap_or(b"").to_vec()
+    engine::reason_phrase(reply).into_bytes()
 }
 
 fn status(ctx: &Ctx<'_>) -> Result<Option<(u16, Vec<u8>)>, String> {
@@ -158,7 +156,9 @@ fn reply_callid(ctx: &mut Ctx<'_>, callid: &[u8], cseq: &[u8], code: u16, reason
             .flatten();
         let Some(data) = data else { return false };
         let mut g = c.lock();
-        engine::uas_send(&c, &mut g, code, &data, env.out, engine::Sent::Local)
+        let sent = engine::uas_send(&c, &mut g, code, &data, env.out, engine::Sent::Local);
+        engine::cancel_after_local_final(&c, &mut g, code, env.out);
+        sent
     })
 }
 

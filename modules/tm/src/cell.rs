@@ -189,6 +189,8 @@ pub mod tflag {
     pub const EXPIRED: u32 = 128;
     /// The script replied with t_reply.
     pub const SCRIPT_REPLIED: u32 = 256;
+    /// No branch of the last relay could be sent.
+    pub const SEND_FAILED: u32 = 512;
 }
 
 shm_struct! {

@@ -48,6 +48,8 @@ pub struct Params {
     pub reason_100: std::sync::Mutex<String>,
     /// `restart_fr_on_each_reply`.
     pub restart_fr: AtomicBool,
+    /// `remap_503_500`.
+    pub remap_503_500: AtomicBool,
 }
 
 /// The parameters, with Kamailio's defaults.
@@ -62,6 +64,7 @@ pub static PARAMS: Params = Params {
     auto_inv_100: AtomicBool::new(true),
     reason_100: std::sync::Mutex::new(String::new()),
     restart_fr: AtomicBool::new(true),
+    remap_503_500: AtomicBool::new(true),
 };
 
 fn ms(a: &AtomicU32) -> Duration {
@@ -297,6 +300,48 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
     Ok(Newtran::Cell(c))
 }
 
+/// A final reply made here for an INVITE still pending on branches ends
+/// them: each gets a CANCEL with the reply as its Reason (Kamailio's way).
+pub(crate) fn cancel_after_local_final(
+    c: &Cell,
+    g: &mut CellGuard<'_, Key, State, SLOTS>,
+    code: u16,
+    out: &mut dyn Outbound,
+) {
+    if code >= 200 && c.key().method == method::INVITE {
+        g.state_mut().cancel_reason = code;
+        cancel_branches(g, |_| true, out);
+    }
+}
+
+/// Post-script (Kamailio's t_unref): a transaction whose branches all
+/// failed to go out and that the script did not answer gets tm's 477.
+pub fn post_script(ctx: &mut Ctx<'_>) {
+    let Some(c) = current(ctx) else { return };
+    let failed = {
+        let g = c.lock();
+        g.state().flags & tflag::SEND_FAILED != 0 && g.state().flags & tflag::FINAL_SENT == 0
+    };
+    if !failed {
+        return;
+    }
+    if let Ok(data) =
+        sipr_sdk::reply::build(ctx, 477, "Unfortunately error on sending to next hop occurred (477/TM)", b"", b"")
+    {
+        let mut g = c.lock();
+        uas_send(&c, &mut g, 477, &data, ctx.out, Sent::Local);
+    }
+}
+
+/// `t_release()`: the transaction goes on its wait timer.
+pub fn release(ctx: &mut Ctx<'_>) -> bool {
+    let Some(c) = current(ctx) else { return false };
+    let mut g = c.lock();
+    let wait = ms(&PARAMS.wait);
+    arm_wait(&c, g.state_mut(), wait);
+    true
+}
+
 /// `t_retransmit_reply()`: the last reply upstream goes again.
 pub fn retransmit_reply(ctx: &mut Ctx<'_>) -> bool {
     let Some(c) = current(ctx) else { return false };
@@ -452,7 +497,9 @@ pub fn reply(ctx: &mut Ctx<'_>, code: u16, reason: &str) -> Result<bool, ModErro
     let data = sipr_sdk::reply::build(ctx, code, reason, &extra, b"")?;
     let mut g = c.lock();
     g.state_mut().flags |= tflag::SCRIPT_REPLIED;
-    Ok(uas_send(&c, &mut g, code, &data, ctx.out, Sent::Local))
+    let sent = uas_send(&c, &mut g, code, &data, ctx.out, Sent::Local);
+    cancel_after_local_final(&c, &mut g, code, ctx.out);
+    Ok(sent)
 }
 
 // ---------------------------------------------------------------------
@@ -489,6 +536,9 @@ pub fn relay(ctx: &mut Ctx<'_>, fixed: Option<Fixed>) -> Result<i32, ModError> {
     };
     let sent = add_branches(ctx, &c, fixed.as_ref())?;
     if sent == 0 {
+        // tm answers 477 once the script is over (Kamailio's internal
+        // reply), unless the script replied meanwhile
+        c.lock().state_mut().flags |= tflag::SEND_FAILED;
         return Err("no branch could be sent".into());
     }
     Ok(1)
@@ -714,6 +764,7 @@ fn add_branches(ctx: &mut Ctx<'_>, c: &Cell, fixed: Option<&Fixed>) -> Result<us
         let st = *g.state();
         let kind = if c.key().method == method::INVITE { Kind::Invite } else { Kind::NonInvite };
         let mut client = Client::new(kind, peer.reliable(), timers_of(&st));
+        let mut failed = false;
         let acts = client.start();
         let s = g.state_mut();
         s.nbranches = (b + 1) as u8;
@@ -724,6 +775,7 @@ fn add_branches(ctx: &mut Ctx<'_>, c: &Cell, fixed: Option<&Fixed>) -> Result<us
                 Action::SendRequest => {
                     if let Err(e) = ctx.out.send(Dest::Addr { to, proto, conn: ctx.send_flags.forward() }, &data) {
                         log::error!("tm: branch {b}: {e}");
+                        failed = true;
                     }
                 }
                 Action::Arm(Timer::Retransmit, d) => {
@@ -735,6 +787,15 @@ fn add_branches(ctx: &mut Ctx<'_>, c: &Cell, fixed: Option<&Fixed>) -> Result<us
                 }
                 _ => {}
             }
+        }
+        if failed {
+            // the branch is over before it began: no timers, no reply
+            let s = g.state_mut();
+            stop(&mut s.branches[b].retr_timer);
+            stop(&mut s.branches[b].fr_timer);
+            s.branches[b].flags |= bflag::DONE;
+            s.branches[b].code = 477;
+            continue;
         }
         sent += 1;
     }
@@ -962,26 +1023,34 @@ fn send_best(c: &Cell, env: &mut Env<'_>) {
     }
     let best = best_branch(&st);
     let stored = best.map(|b| g.slot(slot_reply(b)).to_vec()).filter(|d| !d.is_empty());
-    match (best, stored) {
+    let remap = PARAMS.remap_503_500.load(Ordering::Relaxed);
+    let (code, reason) = match (best, stored) {
+        // RFC 3261 §16.7 step 6: a 503 is not passed on; Kamailio answers
+        // 500 itself, with the 503's reason phrase
+        (Some(b), Some(data)) if st.branches[b].code == 503 && remap => (500, reason_phrase(&data)),
         (Some(b), Some(data)) => {
             uas_send(c, &mut g, st.branches[b].code, &data, env.out, Sent::Relayed);
+            return;
         }
+        _ if st.flags & tflag::CANCELED != 0 => (487, "Request Terminated".to_string()),
         _ => {
-            let (code, reason) = if st.flags & tflag::CANCELED != 0 {
-                (487, "Request Terminated")
-            } else {
-                (best.map_or(408, |b| st.branches[b].code), "Request Timeout")
-            };
-            let reason = if code == 408 || code == 487 { reason } else { "Error" };
-            drop(g);
-            let data =
-                with_faked_request(c, env, |ctx| sipr_sdk::reply::build(ctx, code, reason, b"", b"").ok()).flatten();
-            let mut g = c.lock();
-            if let Some(data) = data {
-                uas_send(c, &mut g, code, &data, env.out, Sent::Local);
-            }
+            let code = best.map_or(408, |b| st.branches[b].code);
+            (code, if code == 408 { "Request Timeout" } else { "Error" }.to_string())
         }
+    };
+    drop(g);
+    let data = with_faked_request(c, env, |ctx| sipr_sdk::reply::build(ctx, code, &reason, b"", b"").ok()).flatten();
+    let mut g = c.lock();
+    if let Some(data) = data {
+        uas_send(c, &mut g, code, &data, env.out, Sent::Local);
     }
+}
+
+/// The reason phrase of a reply's status line.
+pub(crate) fn reason_phrase(reply: &[u8]) -> String {
+    let line = reply.split(|c| *c == b'\n').next().unwrap_or(b"");
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    String::from_utf8_lossy(line.splitn(3, |c| *c == b' ').nth(2).unwrap_or(b"")).into_owned()
 }
 
 /// Runs `f` on the transaction's request as the script left it at relay

@@ -408,10 +408,15 @@ fn t_get_status_code(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     Ok(code.map_or(-1, i32::from))
 }
 
-fn t_release(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
-    // the transaction keeps running on its timers; the message lets go
-    ctx.set_module_int(key::CELL, 0);
+/// Kamailio's sweeps transactions that outlived their life; sipr's end on
+/// their own lifetime timer (max_inv_lifetime / max_noninv_lifetime), so
+/// there is never one to sweep.
+fn t_clean(_: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     Ok(1)
+}
+
+fn t_release(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    truth(engine::release(ctx))
 }
 
 fn t_set_auto_inv_100(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
@@ -479,6 +484,58 @@ fn set_auto_inv_100_reason(v: &ModValue) -> Result<(), String> {
     *PARAMS.reason_100.lock().map_err(|_| "poisoned")? = s.clone();
     Ok(())
 }
+fn set_remap_503_500(v: &ModValue) -> Result<(), String> {
+    PARAMS.remap_503_500.store(int_param(v)? != 0, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Parameters whose Kamailio default is what sipr's tm does: taken with
+/// that value, refused with any other (named) rather than ignored.
+fn default_only(name: &str, v: &ModValue, default: i64) -> Result<(), String> {
+    match int_param(v)? {
+        n if n == default => Ok(()),
+        n => {
+            Err(format!("{name} {n} is not supported: sipr's tm does what {name} {default} (Kamailio's default) asks"))
+        }
+    }
+}
+fn set_reparse_invite(v: &ModValue) -> Result<(), String> {
+    default_only("reparse_invite", v, 1)
+}
+fn set_cancel_b_method(v: &ModValue) -> Result<(), String> {
+    default_only("cancel_b_method", v, 1)
+}
+fn set_unmatched_cancel(v: &ModValue) -> Result<(), String> {
+    default_only("unmatched_cancel", v, 0)
+}
+fn set_ruri_matching(v: &ModValue) -> Result<(), String> {
+    default_only("ruri_matching", v, 1)
+}
+fn set_via1_matching(v: &ModValue) -> Result<(), String> {
+    default_only("via1_matching", v, 1)
+}
+fn set_callid_matching(v: &ModValue) -> Result<(), String> {
+    default_only("callid_matching", v, 0)
+}
+fn set_callid_cseq_matching(v: &ModValue) -> Result<(), String> {
+    default_only("callid_cseq_matching", v, 0)
+}
+fn set_pass_provisional_replies(v: &ModValue) -> Result<(), String> {
+    default_only("pass_provisional_replies", v, 0)
+}
+fn set_disable_6xx_block(v: &ModValue) -> Result<(), String> {
+    default_only("disable_6xx_block", v, 0)
+}
+fn set_local_ack_mode(v: &ModValue) -> Result<(), String> {
+    default_only("local_ack_mode", v, 0)
+}
+fn set_relay_100(v: &ModValue) -> Result<(), String> {
+    default_only("relay_100", v, 0)
+}
+fn set_noisy_ctimer(v: &ModValue) -> Result<(), String> {
+    default_only("noisy_ctimer", v, 1)
+}
+
 fn set_restart_fr(v: &ModValue) -> Result<(), String> {
     PARAMS.restart_fr.store(int_param(v)? != 0, Ordering::Relaxed);
     Ok(())
@@ -541,6 +598,9 @@ sipr_sdk::module! {
         ("t_forward_nonack", [Fmt, IntOrPv], RELAY_ROUTES, t_forward_nonack),
         ("t_forward_nonack_udp", [Fmt, IntOrPv], RELAY_ROUTES, t_forward_nonack_udp),
         ("t_forward_nonack_tcp", [Fmt, IntOrPv], RELAY_ROUTES, t_forward_nonack_tcp),
+        ("t_forward_nonack_tls", [Fmt, IntOrPv], RELAY_ROUTES, t_relay_to_tls),
+        ("t_forward_nonack_sctp", [Fmt, IntOrPv], RELAY_ROUTES, t_relay_to_sctp),
+        ("t_clean", [], RouteMask::ANY, t_clean),
         ("t_relay_to_tls", [], RELAY_ROUTES, t_relay_to_tls),
         ("t_relay_to_tls", [Fmt, IntOrPv], RELAY_ROUTES, t_relay_to_tls),
         ("t_relay_to_sctp", [], RELAY_ROUTES, t_relay_to_sctp),
@@ -571,6 +631,20 @@ sipr_sdk::module! {
         ("auto_inv_100_reason", Str, set_auto_inv_100_reason),
         ("restart_fr_on_each_reply", Any, set_restart_fr),
         ("hash_size", Any, set_hash_size),
+        ("wt_timer", Any, set_wait_timer),
+        ("remap_503_500", Any, set_remap_503_500),
+        ("reparse_invite", Any, set_reparse_invite),
+        ("cancel_b_method", Any, set_cancel_b_method),
+        ("unmatched_cancel", Any, set_unmatched_cancel),
+        ("ruri_matching", Any, set_ruri_matching),
+        ("via1_matching", Any, set_via1_matching),
+        ("callid_matching", Any, set_callid_matching),
+        ("callid_cseq_matching", Any, set_callid_cseq_matching),
+        ("pass_provisional_replies", Any, set_pass_provisional_replies),
+        ("disable_6xx_block", Any, set_disable_6xx_block),
+        ("local_ack_mode", Any, set_local_ack_mode),
+        ("relay_100", Any, set_relay_100),
+        ("noisy_ctimer", Any, set_noisy_ctimer),
     ],
     rpcs: [
         ("tm.stats", "List various internal statistics.", stats::rpc_stats),
@@ -580,4 +654,5 @@ sipr_sdk::module! {
     apis: [("tm", sipr_sdk::tm_api::TM_API_VERSION, api::TM_API)],
     init: mod_init,
     response: response,
+    post_script: engine::post_script,
 }
