@@ -236,6 +236,9 @@ shm_struct! {
         pub fr_inv_ms: u32,
         /// The final code sent upstream (0: none yet).
         pub uas_code: u16,
+        /// The first branch of the current serial forking leg (what
+        /// `failure_reply_mode` 3 chooses the best reply among).
+        pub leg_start: u8,
         /// `retr_timer1` for this transaction (`t_set_retr`), ms; 0: the
         /// parameter's.
         pub t1_ms: u32,

@@ -50,6 +50,8 @@ pub struct Params {
     pub restart_fr: AtomicBool,
     /// `remap_503_500`.
     pub remap_503_500: AtomicBool,
+    /// `failure_reply_mode` 3 (true, Kamailio's default) or 0.
+    pub drop_previous_legs: AtomicBool,
 }
 
 /// The parameters, with Kamailio's defaults.
@@ -65,6 +67,7 @@ pub static PARAMS: Params = Params {
     reason_100: std::sync::Mutex::new(String::new()),
     restart_fr: AtomicBool::new(true),
     remap_503_500: AtomicBool::new(true),
+    drop_previous_legs: AtomicBool::new(true),
 };
 
 fn ms(a: &AtomicU32) -> Duration {
@@ -958,6 +961,9 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
 /// a 6xx first, then 3xx, 4xx (with 401/407/415/420/484 preferred), 5xx;
 /// the first received on a tie.
 pub(crate) fn best_branch(s: &State) -> Option<usize> {
+    // failure_reply_mode 3: a new serial leg discards the replies of the
+    // legs before it
+    let from = if PARAMS.drop_previous_legs.load(Ordering::Relaxed) { s.leg_start as usize } else { 0 };
     fn prio(code: u16) -> u32 {
         let class = code / 100;
         let base = match class {
@@ -975,7 +981,7 @@ pub(crate) fn best_branch(s: &State) -> Option<usize> {
         };
         base + if class == 4 { within } else { u32::from(code % 100) }
     }
-    (0..s.nbranches as usize).filter(|&i| s.branches[i].code >= 300).min_by_key(|&i| (prio(s.branches[i].code), i))
+    (from..s.nbranches as usize).filter(|&i| s.branches[i].code >= 300).min_by_key(|&i| (prio(s.branches[i].code), i))
 }
 
 /// Every branch has failed: the failure route, if armed, may add
@@ -995,10 +1001,15 @@ fn all_failed(c: &Cell, env: &mut Env<'_>) {
         r
     };
     if route != 0 {
+        let before = c.lock().state().nbranches;
         run_failure_route(c, route as usize - 1, env);
         let mut g = c.lock();
         let s = g.state_mut();
         s.flags &= !tflag::IN_FAILURE;
+        if s.nbranches > before {
+            // a new serial forking leg
+            s.leg_start = before;
+        }
         let pending = (0..s.nbranches as usize).any(|i| s.branches[i].flags & bflag::DONE == 0);
         if pending || s.flags & tflag::FINAL_SENT != 0 {
             return;

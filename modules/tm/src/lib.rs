@@ -499,6 +499,15 @@ fn default_only(name: &str, v: &ModValue, default: i64) -> Result<(), String> {
         }
     }
 }
+fn set_failure_reply_mode(v: &ModValue) -> Result<(), String> {
+    match int_param(v)? {
+        0 => PARAMS.drop_previous_legs.store(false, Ordering::Relaxed),
+        3 => PARAMS.drop_previous_legs.store(true, Ordering::Relaxed),
+        n => return Err(format!("failure_reply_mode {n} is not supported: 0 (keep every leg's replies) or 3 (the last leg's, Kamailio's default)")),
+    }
+    Ok(())
+}
+
 fn set_reparse_invite(v: &ModValue) -> Result<(), String> {
     default_only("reparse_invite", v, 1)
 }
@@ -633,6 +642,7 @@ sipr_sdk::module! {
         ("hash_size", Any, set_hash_size),
         ("wt_timer", Any, set_wait_timer),
         ("remap_503_500", Any, set_remap_503_500),
+        ("failure_reply_mode", Any, set_failure_reply_mode),
         ("reparse_invite", Any, set_reparse_invite),
         ("cancel_b_method", Any, set_cancel_b_method),
         ("unmatched_cancel", Any, set_unmatched_cancel),
