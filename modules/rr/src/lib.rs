@@ -41,12 +41,7 @@ static DOUBLE_RR: AtomicU8 = AtomicU8::new(1);
 static ADD_USERNAME: AtomicBool = AtomicBool::new(false);
 static IGNORE_SIPS: AtomicBool = AtomicBool::new(false);
 
-fn int_param(v: &ModValue) -> Result<i64, String> {
-    match v {
-        ModValue::Int(i) => Ok(*i),
-        ModValue::Str(s) => s.trim().parse().map_err(|_| format!("not a number: {s}")),
-    }
-}
+use sipr_sdk::modparam::int as int_param;
 
 fn set_append_fromtag(v: &ModValue) -> Result<(), String> {
     APPEND_FROMTAG.store(int_param(v)? != 0, Ordering::Relaxed);
@@ -69,26 +64,16 @@ fn set_ignore_sips(v: &ModValue) -> Result<(), String> {
     IGNORE_SIPS.store(int_param(v)? != 0, Ordering::Relaxed);
     Ok(())
 }
-/// Parameters whose Kamailio default is what sipr's rr does: taken with
-/// that value, refused with any other rather than ignored.
-fn default_only(name: &str, v: &ModValue, default: i64) -> Result<(), String> {
-    match int_param(v)? {
-        n if n == default => Ok(()),
-        n => {
-            Err(format!("{name} {n} is not supported: sipr's rr does what {name} {default} (Kamailio's default) asks"))
-        }
-    }
-}
 fn set_force_send_socket(v: &ModValue) -> Result<(), String> {
-    default_only("force_send_socket", v, 0)
+    sipr_sdk::modparam::default_only("rr", "force_send_socket", v, 0)
 }
 fn set_sockname_mode(v: &ModValue) -> Result<(), String> {
-    default_only("sockname_mode", v, 0)
+    sipr_sdk::modparam::default_only("rr", "sockname_mode", v, 0)
 }
 /// A log switch: sipr's rr does not compare a preset address with its
 /// sockets, so it has nothing to warn about either way.
 fn set_mismatch_warning(v: &ModValue) -> Result<(), String> {
-    int_param(v).map(|_| ())
+    sipr_sdk::modparam::int(v).map(|_| ())
 }
 
 /// This proxy's address as the socket the request came to (or the one

@@ -614,6 +614,32 @@ pub fn bind_api<T: std::any::Any>(name: &str, version: u32) -> Result<&'static T
     def.api.downcast_ref::<T>().ok_or_else(|| format!("API '{name}' is not of the expected type"))
 }
 
+/// Reading `modparam` values the way every module does.
+pub mod modparam {
+    use super::ModValue;
+
+    /// The value as a number (a string of digits is one too, as Kamailio
+    /// reads `modparam("m", "p", "5")`).
+    pub fn int(v: &ModValue) -> Result<i64, String> {
+        match v {
+            ModValue::Int(i) => Ok(*i),
+            ModValue::Str(s) => s.trim().parse().map_err(|_| format!("not a number: {s}")),
+        }
+    }
+
+    /// A parameter whose Kamailio default is what the sipr module does:
+    /// taken with that value, refused (with the reason) with any other,
+    /// never ignored.
+    pub fn default_only(module: &str, name: &str, v: &ModValue, default: i64) -> Result<(), String> {
+        match int(v)? {
+            n if n == default => Ok(()),
+            n => Err(format!(
+                "{name} {n} is not supported: sipr's {module} does what {name} {default} (Kamailio's default) asks"
+            )),
+        }
+    }
+}
+
 /// tm's API (Kamailio's `load_tm_api`): what tmx, and later registrar,
 /// dialog and acc, call. Bind with `bind_api::<TmApi>("tm", TM_API_VERSION)`
 /// in `mod_init`. Each function runs inside tm's panic guard.

@@ -440,15 +440,8 @@ fn t_set_disable_6xx(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     Ok(1)
 }
 
-fn int_param(v: &ModValue) -> Result<i64, String> {
-    match v {
-        ModValue::Int(i) => Ok(*i),
-        ModValue::Str(s) => s.trim().parse().map_err(|_| format!("not a number: {s}")),
-    }
-}
-
 fn ms_param(v: &ModValue, slot: &std::sync::atomic::AtomicU32) -> Result<(), String> {
-    let n = int_param(v)?;
+    let n = sipr_sdk::modparam::int(v)?;
     let n = u32::try_from(n).map_err(|_| format!("out of range: {n}"))?;
     slot.store(n, Ordering::Relaxed);
     Ok(())
@@ -476,7 +469,7 @@ fn set_max_noninv_lifetime(v: &ModValue) -> Result<(), String> {
     ms_param(v, &PARAMS.max_noninv_life)
 }
 fn set_auto_inv_100(v: &ModValue) -> Result<(), String> {
-    PARAMS.auto_inv_100.store(int_param(v)? != 0, Ordering::Relaxed);
+    PARAMS.auto_inv_100.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
     Ok(())
 }
 fn set_auto_inv_100_reason(v: &ModValue) -> Result<(), String> {
@@ -485,22 +478,12 @@ fn set_auto_inv_100_reason(v: &ModValue) -> Result<(), String> {
     Ok(())
 }
 fn set_remap_503_500(v: &ModValue) -> Result<(), String> {
-    PARAMS.remap_503_500.store(int_param(v)? != 0, Ordering::Relaxed);
+    PARAMS.remap_503_500.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
     Ok(())
 }
 
-/// Parameters whose Kamailio default is what sipr's tm does: taken with
-/// that value, refused with any other (named) rather than ignored.
-fn default_only(name: &str, v: &ModValue, default: i64) -> Result<(), String> {
-    match int_param(v)? {
-        n if n == default => Ok(()),
-        n => {
-            Err(format!("{name} {n} is not supported: sipr's tm does what {name} {default} (Kamailio's default) asks"))
-        }
-    }
-}
 fn set_failure_reply_mode(v: &ModValue) -> Result<(), String> {
-    match int_param(v)? {
+    match sipr_sdk::modparam::int(v)? {
         0 => PARAMS.drop_previous_legs.store(false, Ordering::Relaxed),
         3 => PARAMS.drop_previous_legs.store(true, Ordering::Relaxed),
         n => return Err(format!("failure_reply_mode {n} is not supported: 0 (keep every leg's replies) or 3 (the last leg's, Kamailio's default)")),
@@ -509,51 +492,51 @@ fn set_failure_reply_mode(v: &ModValue) -> Result<(), String> {
 }
 
 fn set_reparse_invite(v: &ModValue) -> Result<(), String> {
-    default_only("reparse_invite", v, 1)
+    sipr_sdk::modparam::default_only("tm", "reparse_invite", v, 1)
 }
 fn set_cancel_b_method(v: &ModValue) -> Result<(), String> {
-    default_only("cancel_b_method", v, 1)
+    sipr_sdk::modparam::default_only("tm", "cancel_b_method", v, 1)
 }
 fn set_unmatched_cancel(v: &ModValue) -> Result<(), String> {
-    default_only("unmatched_cancel", v, 0)
+    sipr_sdk::modparam::default_only("tm", "unmatched_cancel", v, 0)
 }
 fn set_ruri_matching(v: &ModValue) -> Result<(), String> {
-    default_only("ruri_matching", v, 1)
+    sipr_sdk::modparam::default_only("tm", "ruri_matching", v, 1)
 }
 fn set_via1_matching(v: &ModValue) -> Result<(), String> {
-    default_only("via1_matching", v, 1)
+    sipr_sdk::modparam::default_only("tm", "via1_matching", v, 1)
 }
 fn set_callid_matching(v: &ModValue) -> Result<(), String> {
-    default_only("callid_matching", v, 0)
+    sipr_sdk::modparam::default_only("tm", "callid_matching", v, 0)
 }
 fn set_callid_cseq_matching(v: &ModValue) -> Result<(), String> {
-    default_only("callid_cseq_matching", v, 0)
+    sipr_sdk::modparam::default_only("tm", "callid_cseq_matching", v, 0)
 }
 fn set_pass_provisional_replies(v: &ModValue) -> Result<(), String> {
-    default_only("pass_provisional_replies", v, 0)
+    sipr_sdk::modparam::default_only("tm", "pass_provisional_replies", v, 0)
 }
 fn set_disable_6xx_block(v: &ModValue) -> Result<(), String> {
-    default_only("disable_6xx_block", v, 0)
+    sipr_sdk::modparam::default_only("tm", "disable_6xx_block", v, 0)
 }
 fn set_local_ack_mode(v: &ModValue) -> Result<(), String> {
-    default_only("local_ack_mode", v, 0)
+    sipr_sdk::modparam::default_only("tm", "local_ack_mode", v, 0)
 }
 fn set_relay_100(v: &ModValue) -> Result<(), String> {
-    default_only("relay_100", v, 0)
+    sipr_sdk::modparam::default_only("tm", "relay_100", v, 0)
 }
 fn set_noisy_ctimer(v: &ModValue) -> Result<(), String> {
-    default_only("noisy_ctimer", v, 1)
+    sipr_sdk::modparam::default_only("tm", "noisy_ctimer", v, 1)
 }
 
 fn set_restart_fr(v: &ModValue) -> Result<(), String> {
-    PARAMS.restart_fr.store(int_param(v)? != 0, Ordering::Relaxed);
+    PARAMS.restart_fr.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
     Ok(())
 }
 
 static HASH_SIZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1 << 16);
 
 fn set_hash_size(v: &ModValue) -> Result<(), String> {
-    let n = int_param(v)?;
+    let n = sipr_sdk::modparam::int(v)?;
     if !(1..=(1 << 20)).contains(&n) {
         return Err(format!("hash_size must be 1..{}, not {n}", 1 << 20));
     }

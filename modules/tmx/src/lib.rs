@@ -78,11 +78,10 @@ fn t_reply_callid(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     truth((tm()?.reply_callid)(ctx, &callid, &cseq, code, &reason)?)
 }
 
+/// Kamailio's switch for the pre-transaction table t_precheck_trans()
+/// uses; sipr needs none (see t_precheck_trans).
 fn set_precheck_trans(v: &ModValue) -> Result<(), String> {
-    match v {
-        ModValue::Int(_) => Ok(()),
-        ModValue::Str(s) => s.trim().parse::<i64>().map(|_| ()).map_err(|_| format!("not a number: {s}")),
-    }
+    sipr_sdk::modparam::int(v).map(|_| ())
 }
 
 fn no_arg(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
