@@ -43,6 +43,7 @@ fn main() {
         ("200 OK (3 Vias)", include_bytes!("../fuzz/seeds/ok200.sip")),
     ];
     let spec = ForwardRequest {
+        other_socket: None,
         via: ViaSpec { transport: "UDP", host: "192.0.2.1", port: Some(5060), branch: "z9hG4bK1a2b.7.0", rport: false },
         source: Some(Source { ip: "203.0.113.9".parse().unwrap(), port: 5060, force_rport: false }),
         new_ruri: None,

@@ -21,6 +21,7 @@ hellotrailing-garbage";
 
 fn spec<'a>() -> ForwardRequest<'a> {
     ForwardRequest {
+        other_socket: None,
         via: ViaSpec { transport: "UDP", host: "192.0.2.1", port: Some(5060), branch: "z9hG4bKnew.1", rport: true },
         source: Some(Source { ip: "203.0.113.9".parse().unwrap(), port: 40000, force_rport: false }),
         new_ruri: Some(b"sip:bob@10.1.1.1:5070"),

@@ -517,6 +517,16 @@ pub fn build_request(
             (h, d.port())
         }
     };
+    // leaving from another transport or address than it came to: rr's
+    // double Record-Route applies
+    let rcv_host = match ctx.rcv.dst.ip() {
+        std::net::IpAddr::V6(a) => format!("[{a}]"),
+        a => a.to_string(),
+    };
+    let changed = proto != ctx.rcv.proto
+        || local_port != ctx.rcv.dst.port()
+        || local_host.trim_start_matches('[').trim_end_matches(']')
+            != rcv_host.trim_start_matches('[').trim_end_matches(']');
     // the sending socket's `listen ... advertise host:port`, unless the
     // script set one (set_advertised_address / _port)
     let listen_adv = ctx.core.listen.iter().find_map(|l| {
@@ -539,7 +549,9 @@ pub fn build_request(
     };
     let transport = proto.name().to_ascii_uppercase();
     let src_ip = ctx.rcv.src.ip();
+    let out_addr = format!("{host}:{}", port.unwrap_or(local_port));
     let spec = ForwardRequest {
+        other_socket: changed.then_some(crate::sip::OtherSocket { addr: &out_addr, proto: proto.name() }),
         via: ViaSpec { transport: &transport, host: &host, port, branch, rport: ctx.add_local_rport },
         source: Some(Source { ip: src_ip, port: ctx.rcv.src.port(), force_rport: ctx.force_rport }),
         new_ruri: ruri,

@@ -136,6 +136,10 @@ pub struct ForwardRequest<'s> {
     pub pop_route: bool,
     /// Write Content-Length even if the request had none (streams).
     pub ensure_content_length: bool,
+    /// The socket the request leaves from when it is not the one it came
+    /// to (lumps for one side of sending choose by it: rr's double
+    /// Record-Route).
+    pub other_socket: Option<super::lump::OtherSocket<'s>>,
     /// Decrement Max-Forwards (adding `Max-Forwards: 70` when absent), as
     /// RFC 3261 §16.6 asks of a proxy. Kamailio's stateless `forward()`
     /// leaves the header to the maxfwd module, so the cfg layer passes
@@ -301,7 +305,7 @@ pub fn forward_request(msg: &SipMsg<'_>, spec: &ForwardRequest<'_>, mut lumps: L
     }
     fix_content_length(msg, &mut lumps, spec.ensure_content_length);
     let end = msg.body_span().end();
-    Ok(lumps.apply(&buf[..end])?)
+    Ok(lumps.apply_for(&buf[..end], spec.other_socket)?)
 }
 
 /// Builds the reply to pass upstream: the top Via (ours) removed.

@@ -27,6 +27,7 @@ pub fn exercise(data: &[u8]) {
     // both Via edit paths: with and without the script's force_rport()
     let src = Source { ip: std::net::IpAddr::from([192, 0, 2, 7]), port: 5099, force_rport: m.buf().len() % 2 == 0 };
     let spec = ForwardRequest {
+        other_socket: None,
         via: ViaSpec {
             transport: "TCP",
             host: "[2001:db8::1]",

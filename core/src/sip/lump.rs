@@ -15,6 +15,42 @@ struct Lump {
     /// The owner's mark (0: none), so that it can take its lump back
     /// (rr's Record-Route, rebuilt when a parameter is added).
     tag: u32,
+    /// When it applies: always, or only when the message leaves from the
+    /// socket it came to, or only from another one.
+    when: SendSide,
+}
+
+/// Which sending a lump is for (rr's double Record-Route: one header
+/// when a request leaves from the socket it came to, two when it leaves
+/// from another transport or address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SendSide {
+    /// Any.
+    #[default]
+    Any,
+    /// Out of the socket the message came to.
+    Same,
+    /// Out of another socket. In such a lump, the byte [`OUT_ADDR`] is
+    /// replaced by the outgoing socket's `host:port`, [`OUT_TRANSPORT`] by
+    /// `;transport=PROTO` (nothing for UDP), [`OUT_TRANSPORT_ALWAYS`] by
+    /// `;transport=PROTO` even for UDP.
+    Other,
+}
+
+/// In a [`SendSide::Other`] lump: the outgoing socket's `host:port`.
+pub const OUT_ADDR: u8 = 0x01;
+/// In a [`SendSide::Other`] lump: `;transport=PROTO`, nothing for UDP.
+pub const OUT_TRANSPORT: u8 = 0x02;
+/// In a [`SendSide::Other`] lump: `;transport=PROTO`, UDP included.
+pub const OUT_TRANSPORT_ALWAYS: u8 = 0x03;
+
+/// The socket a message leaves from, when it is not the one it came to.
+#[derive(Debug, Clone, Copy)]
+pub struct OtherSocket<'a> {
+    /// `host:port` as a URI writes it.
+    pub addr: &'a str,
+    /// Lower-case transport name.
+    pub proto: &'a str,
 }
 
 /// Why lumps cannot be applied.
@@ -70,7 +106,17 @@ impl Lumps {
             self.arena.reserve(256);
         }
         let seq = self.items.last().map_or(0, |l| l.seq + 1);
-        self.items.push(Lump { off, del, data: start..self.arena.len(), seq, tag: 0 });
+        self.items.push(Lump { off, del, data: start..self.arena.len(), seq, tag: 0, when: SendSide::Any });
+    }
+
+    /// Inserts `data` before the byte at `off` for one side of sending
+    /// only, marked with `tag` (see [`SendSide`]).
+    pub fn insert_for(&mut self, off: usize, tag: u32, when: SendSide, data: &[u8]) {
+        self.push(off, 0, data);
+        if let Some(l) = self.items.last_mut() {
+            l.tag = tag;
+            l.when = when;
+        }
     }
 
     /// Inserts `data` before the byte at `off`, marked with `tag` (not 0)
@@ -147,14 +193,26 @@ impl Lumps {
         len + self.arena.len()
     }
 
-    /// Builds the changed message from `buf` in one pass.
+    /// Builds the changed message from `buf` in one pass, for a message
+    /// that leaves from the socket it came to.
     pub fn apply(&self, buf: &[u8]) -> Result<Vec<u8>, LumpError> {
+        self.apply_for(buf, None)
+    }
+
+    /// Builds the changed message from `buf`, for a message leaving from
+    /// `other` (`None`: from the socket it came to).
+    pub fn apply_for(&self, buf: &[u8], other: Option<OtherSocket<'_>>) -> Result<Vec<u8>, LumpError> {
         let mut order: Vec<&Lump> = self.items.iter().collect();
         for l in &order {
             if l.off + l.del > buf.len() {
                 return Err(LumpError::OutOfRange { end: l.off + l.del, len: buf.len() });
             }
         }
+        order.retain(|l| match l.when {
+            SendSide::Any => true,
+            SendSide::Same => other.is_none(),
+            SendSide::Other => other.is_some(),
+        });
         order.sort_by_key(|l| (l.off, l.seq));
         let mut out = Vec::with_capacity(self.capacity_hint(buf.len()));
         let mut cursor = 0;
@@ -163,7 +221,23 @@ impl Lumps {
                 out.extend_from_slice(&buf[cursor..l.off]);
                 cursor = l.off;
             }
-            out.extend_from_slice(&self.arena[l.data.clone()]);
+            let data = &self.arena[l.data.clone()];
+            match (l.when, other) {
+                (SendSide::Other, Some(o)) => {
+                    for &b in data {
+                        match b {
+                            OUT_ADDR => out.extend_from_slice(o.addr.as_bytes()),
+                            OUT_TRANSPORT if o.proto == "udp" => {}
+                            OUT_TRANSPORT | OUT_TRANSPORT_ALWAYS => {
+                                out.extend_from_slice(b";transport=");
+                                out.extend_from_slice(o.proto.as_bytes());
+                            }
+                            b => out.push(b),
+                        }
+                    }
+                }
+                _ => out.extend_from_slice(data),
+            }
             cursor = cursor.max(l.off + l.del);
         }
         out.extend_from_slice(&buf[cursor..]);
@@ -201,6 +275,21 @@ mod tests {
         assert!(!l.remove_tagged(7));
         l.insert_tagged(0, 7, b"X");
         assert_eq!(l.apply(buf).unwrap(), b"13Xabc");
+    }
+
+    #[test]
+    fn lumps_for_one_side_of_sending() {
+        let buf = b"<>";
+        let mut l = Lumps::new();
+        l.insert_for(1, 9, SendSide::Same, b"same");
+        l.insert_for(1, 9, SendSide::Other, b"\x01\x02|\x03");
+        assert_eq!(l.apply(buf).unwrap(), b"<same>");
+        let tcp = OtherSocket { addr: "10.0.0.1:5060", proto: "tcp" };
+        assert_eq!(l.apply_for(buf, Some(tcp)).unwrap(), b"<10.0.0.1:5060;transport=tcp|;transport=tcp>");
+        let udp = OtherSocket { addr: "10.0.0.1:5060", proto: "udp" };
+        assert_eq!(l.apply_for(buf, Some(udp)).unwrap(), b"<10.0.0.1:5060|;transport=udp>");
+        assert!(l.remove_tagged(9));
+        assert_eq!(l.apply(buf).unwrap(), b"<>");
     }
 
     #[test]

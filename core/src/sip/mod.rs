@@ -34,7 +34,7 @@ pub use hdr::{
     CSeq, Contact, ContentType, Event, HeaderError, NameAddr, SipDate, Via,
 };
 pub use headers::HeaderKind;
-pub use lump::{LumpError, Lumps};
+pub use lump::{LumpError, Lumps, OtherSocket, SendSide, OUT_ADDR, OUT_TRANSPORT, OUT_TRANSPORT_ALWAYS};
 pub use message::{FirstLine, Header, Method, SipMsg, Span, MAX_MESSAGE_LEN};
 pub use scan::{Param, ParamIter, Params};
 pub use uri::{unescape, HostKind, Scheme, Uri, UriError};

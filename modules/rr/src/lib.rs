@@ -157,21 +157,58 @@ fn rr_line(ctx: &Ctx<'_>, addr: &[u8], r2: bool, preset: bool, params: &[u8]) ->
 
 /// (Re)writes the Record-Route lump from what the message's context holds.
 fn write_rr(ctx: &mut Ctx<'_>) {
+    use sipr_sdk::sip::{SendSide, OUT_ADDR, OUT_TRANSPORT, OUT_TRANSPORT_ALWAYS};
     ctx.lumps.remove_tagged(RR_TAG);
     let Some(addrs) = ctx.module_bytes(key::ADDR).map(<[u8]>::to_vec) else { return };
     let mut params = ctx.module_bytes(key::OWN).map(<[u8]>::to_vec).unwrap_or_default();
     params.extend_from_slice(ctx.module_bytes(key::PARAMS).unwrap_or(b""));
-    let preset = ctx.module_int(key::PRESET) == Some(1);
-    let parts: Vec<&[u8]> = addrs.split(|c| *c == b' ').filter(|p| !p.is_empty()).collect();
-    // two addresses of our own sockets are a double Record-Route (r2=on);
-    // two given ones are written as given
-    let double = parts.len() > 1 && !preset;
-    let mut text = Vec::new();
-    for p in &parts {
-        text.extend_from_slice(&rr_line(ctx, p, double, preset, &params));
-    }
     let at = ctx.msg.first_line_end();
-    ctx.lumps.insert_tagged(at, RR_TAG, &text);
+    if ctx.module_int(key::PRESET) == Some(1) {
+        // given addresses are written as given
+        let mut text = Vec::new();
+        for p in addrs.split(|c| *c == b' ').filter(|p| !p.is_empty()) {
+            text.extend_from_slice(&rr_line(ctx, p, false, true, &params));
+        }
+        ctx.lumps.insert_tagged(at, RR_TAG, &text);
+        return;
+    }
+    // our own sockets: the one the request came to (with its transport
+    // unless UDP), and, known only when it is sent, the one it leaves
+    // from; two Record-Routes (r2=on) when they differ (enable_double_rr)
+    let proto = ctx.rcv.proto.name();
+    let with_transport = |always: bool| {
+        let mut a = addrs.clone();
+        if always || proto != "udp" {
+            a.extend_from_slice(b";transport=");
+            a.extend_from_slice(proto.as_bytes());
+        }
+        a
+    };
+    match DOUBLE_RR.load(Ordering::Relaxed) {
+        0 => {
+            let same = rr_line(ctx, &with_transport(false), false, false, &params);
+            let other = rr_line(ctx, &[OUT_ADDR, OUT_TRANSPORT], false, false, &params);
+            ctx.lumps.insert_for(at, RR_TAG, SendSide::Same, &same);
+            ctx.lumps.insert_for(at, RR_TAG, SendSide::Other, &other);
+        }
+        1 => {
+            let same = rr_line(ctx, &with_transport(false), false, false, &params);
+            let mut other = rr_line(ctx, &[OUT_ADDR, OUT_TRANSPORT], true, false, &params);
+            other.extend_from_slice(&rr_line(ctx, &with_transport(false), true, false, &params));
+            ctx.lumps.insert_for(at, RR_TAG, SendSide::Same, &same);
+            ctx.lumps.insert_for(at, RR_TAG, SendSide::Other, &other);
+        }
+        _ => {
+            // 2: always two, each with its transport written out
+            let in_line = rr_line(ctx, &with_transport(true), true, false, &params);
+            let mut same = in_line.clone();
+            same.extend_from_slice(&in_line);
+            let mut other = rr_line(ctx, &[OUT_ADDR, OUT_TRANSPORT_ALWAYS], true, false, &params);
+            other.extend_from_slice(&in_line);
+            ctx.lumps.insert_for(at, RR_TAG, SendSide::Same, &same);
+            ctx.lumps.insert_for(at, RR_TAG, SendSide::Other, &other);
+        }
+    }
 }
 
 fn add_params(ctx: &mut Ctx<'_>, which: &'static str, p: &[u8]) {

@@ -24,7 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sipr_sdk::prelude::*;
 use sipr_sdk::reply::Sent;
-use sipr_sdk::{RpcError, RpcValue};
+use sipr_sdk::tm_api::{TmApi, TM_API_VERSION};
+use sipr_sdk::{ModValue, RpcError, RpcValue};
 
 /// Kamailio's sl counter names, in the order of the indexes below.
 const COUNTER_NAMES: [&str; 10] = [
@@ -134,6 +135,44 @@ fn reply(ctx: &mut Ctx<'_>, code: u16, reason: &str) -> FnResult {
 }
 
 fn sl_send_reply(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (code, reason) = code_reason(ctx, p)?;
+    reply(ctx, code, &reason)
+}
+
+/// `bind_tm` (default 1): `send_reply` replies statefully when the
+/// request has a transaction.
+static BIND_TM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+fn set_bind_tm(v: &ModValue) -> Result<(), String> {
+    BIND_TM.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
+    Ok(())
+}
+
+/// tm's API, bound on first use (tm may be loaded after sl); `None`
+/// without tm or with bind_tm 0.
+fn tm() -> Option<&'static TmApi> {
+    static TM: std::sync::OnceLock<Option<&'static TmApi>> = std::sync::OnceLock::new();
+    *TM.get_or_init(|| {
+        if !BIND_TM.load(Ordering::Relaxed) {
+            return None;
+        }
+        sipr_sdk::bind_api::<TmApi>("tm", TM_API_VERSION).ok()
+    })
+}
+
+/// `send_reply`: statefully through tm when the request has a
+/// transaction, else as sl_send_reply.
+fn send_reply(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (code, reason) = code_reason(ctx, p)?;
+    if let Some(tm) = tm() {
+        if (tm.current)(ctx)?.is_some() {
+            return Ok(if (tm.reply)(ctx, code, &reason)? { 1 } else { -1 });
+        }
+    }
+    reply(ctx, code, &reason)
+}
+
+fn code_reason(ctx: &mut Ctx<'_>, p: &[Param]) -> Result<(u16, String), ModError> {
     let code = code_param(ctx, &p[0])?;
     // a constant reason (the usual case) is used in place
     let evaluated;
@@ -150,7 +189,7 @@ fn sl_send_reply(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
             String::from_utf8_lossy(&evaluated)
         }
     };
-    reply(ctx, code, &reason)
+    Ok((code, reason.into_owned()))
 }
 
 /// `sl_reply_error`: the reply for the last internal error. sipr's
@@ -202,12 +241,16 @@ sipr_sdk::module! {
     name: "sl",
     functions: [
         ("sl_send_reply", [IntOrPv, Spve], RouteMask::REQUEST_LIKE, sl_send_reply, check_code),
-        ("send_reply", [IntOrPv, Spve], RouteMask::REQUEST_LIKE, sl_send_reply, check_code),
+        ("send_reply", [IntOrPv, Spve], RouteMask::REQUEST_LIKE, send_reply, check_code),
         ("sl_reply_error", [], RouteMask::REQUEST_LIKE, sl_reply_error),
         ("sl_forward_reply", [], RouteMask::REPLY, sl_forward_reply0),
         ("sl_forward_reply", [IntOrPv, Spve], RouteMask::REPLY, sl_forward_reply),
     ],
-    params: [("default_code", Int, set_default_code), ("default_reason", Str, set_default_reason)],
+    params: [
+        ("default_code", Int, set_default_code),
+        ("default_reason", Str, set_default_reason),
+        ("bind_tm", Any, set_bind_tm),
+    ],
     rpcs: [("sl.stats", "Print reply statistics.", rpc_stats)],
     init: mod_init,
 }
