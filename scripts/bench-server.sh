@@ -80,3 +80,30 @@ sweep sipr SERVER_BIN="$SIPR"
 sweep kamailio SERVER_EXTRA_ARGS="-x tlsf"
 echo
 echo "highest 0-failure rate: sipr ${best[sipr]}/s, Kamailio ${best[kamailio]}/s"
+
+# The proxy workload (issue 16): INVITE/ACK/BYE through tm + rr
+# (../shared/bench/cfg/proxy.cfg: t_relay, record_route, loose_route) to a
+# sipp UAS, for both servers alternately, PROXY_RUNS times at each of
+# PROXY_RATES; the median CPU µs per call of each, their ratio, and the
+# failures. The kernel floor for this call flow and callgrind's
+# instructions per call are measured by hand for now (docs/benchmarks.md).
+PROXY_RATES=${PROXY_RATES:-"500 2000"}
+PROXY_RUNS=${PROXY_RUNS:-3}
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
+echo
+echo "| proxy calls/s | sipr µs/call (median of $PROXY_RUNS) | Kamailio µs/call | ratio | sipr ok/fail | Kamailio ok/fail |"
+echo "|---|---|---|---|---|---|"
+for rate in $PROXY_RATES; do
+    calls=$((rate * 10))
+    s_us=(); k_us=(); s_f=0; k_f=0; s_ok=0; k_ok=0
+    for _ in $(seq "$PROXY_RUNS"); do
+        s=$(SERVER_BIN="$SIPR" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" sipr proxy "$rate" "$calls" 2>/dev/null | tail -1) || true
+        k=$(RESULTS_FILE="$RESULTS" SERVER_EXTRA_ARGS="-x tlsf" "$BENCH/run.sh" kamailio proxy "$rate" "$calls" 2>/dev/null | tail -1) || true
+        s_us+=("$(field "$s" cpu_us_per_call)"); k_us+=("$(field "$k" cpu_us_per_call)")
+        s_ok=$((s_ok + $(field "$s" ok || echo 0))); s_f=$((s_f + $(field "$s" fail || echo 0)))
+        k_ok=$((k_ok + $(field "$k" ok || echo 0))); k_f=$((k_f + $(field "$k" fail || echo 0)))
+    done
+    sm=$(printf '%s\n' "${s_us[@]}" | median); km=$(printf '%s\n' "${k_us[@]}" | median)
+    ratio=$(awk -v a="$sm" -v b="$km" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+    echo "| $rate | $sm | $km | $ratio | $s_ok/$s_f | $k_ok/$k_f |"
+done

@@ -711,6 +711,7 @@ pub fn disposition(name: &str) -> Disposition {
         | "dns_servers_no"
         | "dns_try_ipv6"
         | "dns_cache_negative_ttl"
+        | "use_dns_cache"
         | "advertised_address"
         | "advertised_port"
         | "tcp_accept_no_cl" => Read,
@@ -727,7 +728,6 @@ pub fn disposition(name: &str) -> Disposition {
             NoEffect("TLS: TLS listeners are refused at start-up, so no TLS connection exists")
         }
         "dns_cache_init"
-        | "use_dns_cache"
         | "dns_cache_flags"
         | "dns_cache_min_ttl"
         | "dns_cache_mem"

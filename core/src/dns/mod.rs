@@ -71,6 +71,9 @@ pub struct DnsConfig {
     pub negative_ttl: u32,
     /// /etc/hosts entries: lower-case name, address.
     pub hosts: Vec<(String, IpAddr)>,
+    /// Answers are kept for their TTL (`use_dns_cache`, default yes);
+    /// without, every lookup asks the nameservers.
+    pub cache: bool,
 }
 
 impl Default for DnsConfig {
@@ -83,6 +86,7 @@ impl Default for DnsConfig {
             try_ipv6: false,
             negative_ttl: 60,
             hosts: Vec::new(),
+            cache: true,
         }
     }
 }
@@ -150,6 +154,9 @@ impl DnsConfig {
         }
         if let Some(t) = int("dns_cache_negative_ttl").filter(|t| *t >= 0) {
             self.negative_ttl = t as u32;
+        }
+        if let Some(b) = int("use_dns_cache") {
+            self.cache = b != 0;
         }
         self
     }
@@ -233,6 +240,14 @@ impl Resolver {
     fn lookup(&mut self, name: &str, qtype: QType) -> Result<Vec<Record>, DnsError> {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         let key = (name.clone(), qtype);
+        if !self.config.cache {
+            let resp = self.ask(&name, qtype)?;
+            return match resp.rcode {
+                0 => Ok(resp.records),
+                3 => Err(DnsError::NotFound(name)),
+                rc => Err(DnsError::ServerFailure(name, rc)),
+            };
+        }
         if let Some(c) = self.cache.get(&key) {
             if c.until > Instant::now() {
                 return match &c.answer {
