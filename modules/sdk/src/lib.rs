@@ -29,8 +29,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 pub use sipr_core::cfg::{
-    build_request, forward_reply_upstream, rebuild_uri, uri_destination, Branch, ConnFlags, CoreInfo, Ctx, Dest, FnDef,
-    Format, ModValue, Names, NextHop, Outbound, Outcome, Param, ParamKind, ProcState, PvArg, PvClass, PvRef,
+    build_request, forward_reply_upstream, rebuild_uri, uri_destination, Avp, Branch, ConnFlags, CoreInfo, Ctx, Dest,
+    FnDef, Format, ModValue, Names, NextHop, Outbound, Outcome, Param, ParamKind, ProcState, PvArg, PvClass, PvRef,
     PvRegistry, Recorder, RouteMask, RouteType, Stored, UriPart, Value, Xavp,
 };
 pub use sipr_core::module::abi::{ApiDef, CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader, ProcDef};

@@ -20,8 +20,12 @@ pub const MAX_BRANCHES: usize = 12;
 /// Slot of the last reply sent upstream.
 pub const SLOT_UAS_REPLY: usize = 0;
 /// Slots per transaction: the reply upstream, a request and a reply per
-/// branch, and the request as the script left it (the last).
-pub const SLOTS: usize = 2 + 2 * MAX_BRANCHES;
+/// branch, the transaction's AVPs, and the request as the script left it
+/// (the last).
+pub const SLOTS: usize = 3 + 2 * MAX_BRANCHES;
+/// Slot of the AVPs the transaction carries into its failure and reply
+/// routes.
+pub const SLOT_AVPS: usize = SLOTS - 2;
 
 /// Slot of the request sent on branch `b`.
 pub fn slot_request(b: usize) -> usize {

@@ -22,6 +22,76 @@ use sipr_sdk::{ConnFlags, CoreInfo, Ctx, Dest, ModError, Outbound, ProcState};
 
 use crate::cell::{self, bflag, method, slot_reply, slot_request, tflag, Cell, Key, Peer, State, MAX_BRANCHES, SLOTS};
 
+/// The AVPs of a message as bytes (names are interned before the fork,
+/// so they mean the same in every process): per AVP its name, a kind
+/// byte (0 int, 1 string, 2 null) and its value.
+fn encode_avps(avps: &[sipr_sdk::Avp]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in avps {
+        out.extend_from_slice(&a.name.to_le_bytes());
+        match &a.value {
+            sipr_sdk::Stored::Int(i) => {
+                out.push(0);
+                out.extend_from_slice(&i.to_le_bytes());
+            }
+            sipr_sdk::Stored::Str(b) => {
+                out.push(1);
+                out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+                out.extend_from_slice(b);
+            }
+            sipr_sdk::Stored::Null => out.push(2),
+        }
+    }
+    out
+}
+
+/// The AVPs [`encode_avps`] wrote (what does not decode is left out).
+fn decode_avps(mut b: &[u8]) -> Vec<sipr_sdk::Avp> {
+    let mut out = Vec::new();
+    let take = |b: &mut &[u8], n: usize| -> Option<Vec<u8>> {
+        let (h, t) = (b.get(..n)?.to_vec(), b.get(n..)?);
+        *b = t;
+        Some(h)
+    };
+    while !b.is_empty() {
+        let Some(name) = take(&mut b, 4) else { break };
+        let name = u32::from_le_bytes(name.try_into().unwrap_or_default());
+        let Some(kind) = take(&mut b, 1) else { break };
+        let value = match kind[0] {
+            0 => match take(&mut b, 8) {
+                Some(v) => sipr_sdk::Stored::Int(i64::from_le_bytes(v.try_into().unwrap_or_default())),
+                None => break,
+            },
+            1 => {
+                let Some(n) = take(&mut b, 4) else { break };
+                let n = u32::from_le_bytes(n.try_into().unwrap_or_default()) as usize;
+                match take(&mut b, n) {
+                    Some(v) => sipr_sdk::Stored::Str(v),
+                    None => break,
+                }
+            }
+            _ => sipr_sdk::Stored::Null,
+        };
+        out.push(sipr_sdk::Avp { name, value });
+    }
+    out
+}
+
+/// Keeps the AVPs of `ctx` in the transaction (they follow it into its
+/// failure and reply routes, as Kamailio's).
+fn store_avps(c: &Cell, ctx: &Ctx<'_>) {
+    let mut g = c.lock();
+    if g.set_slot(cell::SLOT_AVPS, &encode_avps(&ctx.avps)).is_err() {
+        log::error!("tm: shared memory full: the AVPs are not kept with the transaction");
+    }
+}
+
+/// Gives `ctx` the AVPs the transaction keeps.
+fn load_avps(c: &Cell, ctx: &mut Ctx<'_>) {
+    let avps = decode_avps(c.lock().slot(cell::SLOT_AVPS));
+    ctx.avps = avps;
+}
+
 /// The slot keeping the request as the script changed it at relay time
 /// (what a failure route sees and serial branches are built from).
 pub(crate) const SLOT_SCRIPT_REQUEST: usize = SLOTS - 1;
@@ -703,6 +773,7 @@ fn add_branches(ctx: &mut Ctx<'_>, c: &Cell, fixed: Option<&Fixed>) -> Result<us
         }
         g.state().on_branch
     };
+    store_avps(c, ctx);
     // the failure route re-arms itself if it wants to run again
     let original = ctx.msg.request_uri().map(<[u8]>::to_vec);
     let mut sent = 0;
@@ -833,7 +904,9 @@ pub fn on_reply(ctx: &mut Ctx<'_>) -> bool {
     ctx.set_module_int(key::CELL, cell::cell_id(&c));
     ctx.set_module_int(key::BRANCH, b as i64);
     if on_reply != 0 {
+        load_avps(&c, ctx);
         let o = sipr_sdk::run_route(ctx, on_reply as usize - 1);
+        store_avps(&c, ctx);
         // drop in an onreply_route discards a provisional reply only
         if o.is_some_and(|o| o.dropped) && code < 200 {
             return true;
@@ -1089,7 +1162,9 @@ fn run_failure_route(c: &Cell, route: usize, env: &mut Env<'_>) {
         if let Some(b) = best {
             ctx.set_module_int(key::BRANCH, b as i64);
         }
+        load_avps(c, ctx);
         sipr_sdk::run_route(ctx, route);
+        store_avps(c, ctx);
     });
 }
 
