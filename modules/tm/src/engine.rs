@@ -122,6 +122,8 @@ pub struct Params {
     pub remap_503_500: AtomicBool,
     /// `failure_reply_mode` 3 (true, Kamailio's default) or 0.
     pub drop_previous_legs: AtomicBool,
+    /// `aggregate_challenges`.
+    pub aggregate_challenges: AtomicBool,
 }
 
 /// The parameters, with Kamailio's defaults.
@@ -138,6 +140,7 @@ pub static PARAMS: Params = Params {
     restart_fr: AtomicBool::new(true),
     remap_503_500: AtomicBool::new(true),
     drop_previous_legs: AtomicBool::new(true),
+    aggregate_challenges: AtomicBool::new(true),
 };
 
 fn ms(a: &AtomicU32) -> Duration {
@@ -1047,8 +1050,9 @@ pub(crate) fn best_branch(s: &State) -> Option<usize> {
             _ => 10_000,
         };
         let within = match code {
-            401 | 407 => 1,
-            415 | 420 | 484 => 2,
+            401 => 1,
+            407 => 2,
+            415 | 420 | 484 => 3,
             408 => 99,
             _ => 10 + u32::from(code % 100),
         };
@@ -1108,26 +1112,60 @@ fn send_best(c: &Cell, env: &mut Env<'_>) {
     let best = best_branch(&st);
     let stored = best.map(|b| g.slot(slot_reply(b)).to_vec()).filter(|d| !d.is_empty());
     let remap = PARAMS.remap_503_500.load(Ordering::Relaxed);
-    let (code, reason) = match (best, stored) {
-        // RFC 3261 §16.7 step 6: a 503 is not passed on; Kamailio answers
-        // 500 itself, with the 503's reason phrase
-        (Some(b), Some(data)) if st.branches[b].code == 503 && remap => (500, reason_phrase(&data)),
+    let challenges = aggregate_challenges(&g, &st, best);
+    // what goes up: the best reply as received, or one tm makes itself
+    let (code, reason, extra) = match (best, stored) {
+        // RFC 3261 §16.7 step 7: the challenges of every 401/407 in one
+        // reply (Kamailio builds it, with the best one's status)
+        (Some(b), Some(data)) if challenges.is_some() => {
+            (st.branches[b].code, reason_phrase(&data), challenges.unwrap_or_default())
+        }
+        // step 6: a 503 is not passed on; Kamailio answers 500 itself,
+        // with the 503's reason phrase
+        (Some(b), Some(data)) if st.branches[b].code == 503 && remap => (500, reason_phrase(&data), Vec::new()),
         (Some(b), Some(data)) => {
             uas_send(c, &mut g, st.branches[b].code, &data, env.out, Sent::Relayed);
             return;
         }
-        _ if st.flags & tflag::CANCELED != 0 => (487, "Request Terminated".to_string()),
+        _ if st.flags & tflag::CANCELED != 0 => (487, "Request Terminated".to_string(), Vec::new()),
         _ => {
             let code = best.map_or(408, |b| st.branches[b].code);
-            (code, if code == 408 { "Request Timeout" } else { "Error" }.to_string())
+            (code, if code == 408 { "Request Timeout" } else { "Error" }.to_string(), Vec::new())
         }
     };
     drop(g);
-    let data = with_faked_request(c, env, |ctx| sipr_sdk::reply::build(ctx, code, &reason, b"", b"").ok()).flatten();
+    let data = with_faked_request(c, env, |ctx| sipr_sdk::reply::build(ctx, code, &reason, &extra, b"").ok()).flatten();
     let mut g = c.lock();
     if let Some(data) = data {
         uas_send(c, &mut g, code, &data, env.out, Sent::Local);
     }
+}
+
+/// The WWW-Authenticate / Proxy-Authenticate lines of every 401/407 the
+/// branches got, in branch order, when the best reply is one of them and
+/// more than one branch was challenged (`aggregate_challenges`).
+fn aggregate_challenges(g: &CellGuard<'_, Key, State, SLOTS>, st: &State, best: Option<usize>) -> Option<Vec<u8>> {
+    use sipr_sdk::sip::HeaderKind;
+    let b = best?;
+    let is_challenge = |code: u16| code == 401 || code == 407;
+    if !PARAMS.aggregate_challenges.load(Ordering::Relaxed) || !is_challenge(st.branches[b].code) {
+        return None;
+    }
+    let from = if PARAMS.drop_previous_legs.load(Ordering::Relaxed) { st.leg_start as usize } else { 0 };
+    let challenged: Vec<usize> = (from..st.nbranches as usize).filter(|&i| is_challenge(st.branches[i].code)).collect();
+    if challenged.len() < 2 {
+        return None;
+    }
+    let mut lines = Vec::new();
+    for i in challenged {
+        let Ok(m) = SipMsg::parse(g.slot(slot_reply(i))) else { continue };
+        for h in m.headers() {
+            if matches!(h.kind, HeaderKind::WwwAuthenticate | HeaderKind::ProxyAuthenticate) {
+                lines.extend_from_slice(h.line.get(m.buf()));
+            }
+        }
+    }
+    Some(lines)
 }
 
 /// The reason phrase of a reply's status line.

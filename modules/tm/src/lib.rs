@@ -477,6 +477,11 @@ fn set_auto_inv_100_reason(v: &ModValue) -> Result<(), String> {
     *PARAMS.reason_100.lock().map_err(|_| "poisoned")? = s.clone();
     Ok(())
 }
+fn set_aggregate_challenges(v: &ModValue) -> Result<(), String> {
+    PARAMS.aggregate_challenges.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
+    Ok(())
+}
+
 fn set_remap_503_500(v: &ModValue) -> Result<(), String> {
     PARAMS.remap_503_500.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
     Ok(())
@@ -625,6 +630,7 @@ sipr_sdk::module! {
         ("hash_size", Any, set_hash_size),
         ("wt_timer", Any, set_wait_timer),
         ("remap_503_500", Any, set_remap_503_500),
+        ("aggregate_challenges", Any, set_aggregate_challenges),
         ("failure_reply_mode", Any, set_failure_reply_mode),
         ("reparse_invite", Any, set_reparse_invite),
         ("cancel_b_method", Any, set_cancel_b_method),
