@@ -3,7 +3,7 @@
 use crate::cfg::{Ctx, Dest, FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 13;
+pub const ABI_VERSION: u32 = 14;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -118,6 +118,9 @@ pub struct CoreApi {
     /// The server's facts (listen sockets, aliases, Server header), or
     /// null before the fork.
     pub core_info: extern "C" fn() -> *const crate::cfg::CoreInfo,
+    /// The index of `event_route[NAME]` (a UTF-8 range) for run_route, or
+    /// -1 when the script has none.
+    pub event_route: extern "C" fn(name: *const u8, len: usize) -> i64,
 }
 
 // SAFETY: the table is immutable after construction and its pointers
@@ -496,6 +499,16 @@ extern "C" fn core_info() -> *const crate::cfg::CoreInfo {
     crate::runtime::current_net().map_or(std::ptr::null(), |n| n.info as *const _)
 }
 
+extern "C" fn core_event_route(name: *const u8, len: usize) -> i64 {
+    crate::guard::contained("core.event_route", -1, || {
+        let Some(net) = crate::runtime::current_net() else { return -1 };
+        // SAFETY: the SDK passes a live byte range for this call.
+        let name = unsafe { std::slice::from_raw_parts(name, len) };
+        let Ok(name) = std::str::from_utf8(name) else { return -1 };
+        net.prog.event_route(name).map_or(-1, |i| i as i64)
+    })
+}
+
 /// The table handed to every module.
 pub static CORE_API: CoreApi = CoreApi {
     abi_version: ABI_VERSION,
@@ -515,4 +528,5 @@ pub static CORE_API: CoreApi = CoreApi {
     send: core_send,
     resolve: core_resolve,
     core_info,
+    event_route: core_event_route,
 };

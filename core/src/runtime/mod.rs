@@ -399,6 +399,9 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
             // Kamailio's descriptions: "JSONRPCS FIFO"; numbered when several
             let desc = if count == 1 { p.desc.to_string() } else { format!("{} {i}", p.desc) };
             sp.spawn(mod_rank, desc, &format!("sipr-{module}"), || {
+                // a sending context (UDP; no TCP channel) for what a
+                // module process sends, e.g. tm.t_uac_start over RPC
+                receive::process_net(udp, sctp, None, prog, info);
                 (p.run)(i);
                 // a module process that returns has finished its work:
                 // wait for the shutdown rather than look like a crash

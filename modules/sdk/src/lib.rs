@@ -423,6 +423,13 @@ pub fn run_route(ctx: &mut Ctx<'_>, idx: usize) -> Option<sipr_core::cfg::Outcom
     ((core.run_route)(idx, p, &mut out) == 0).then_some(out)
 }
 
+/// The index of `event_route[name]` for [`run_route`], when the script
+/// has one (in a forked process).
+pub fn event_route(name: &str) -> Option<usize> {
+    let core = CORE.get()?;
+    usize::try_from((core.event_route)(name.as_ptr(), name.len())).ok()
+}
+
 /// The server's facts (listen sockets, aliases, Server header), in a
 /// forked process.
 pub fn core_info() -> Option<&'static sipr_core::cfg::CoreInfo> {

@@ -195,6 +195,8 @@ pub mod tflag {
     pub const SCRIPT_REPLIED: u32 = 256;
     /// No branch of the last relay could be sent.
     pub const SEND_FAILED: u32 = 512;
+    /// A request made here (t_uac): no server side.
+    pub const LOCAL: u32 = 1024;
 }
 
 shm_struct! {

@@ -14,6 +14,8 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use sipr_sdk::mem::{CellGuard, TimerId};
 use sipr_sdk::net::{Proto, RecvInfo};
 use sipr_sdk::sip::{self, Method, SipMsg};
@@ -493,6 +495,18 @@ pub(crate) fn uas_send(
     how: Sent,
 ) -> bool {
     let st = *g.state();
+    if st.flags & tflag::LOCAL != 0 {
+        // a request made here: its outcome goes nowhere
+        if code >= 200 && st.flags & tflag::FINAL_SENT == 0 {
+            let s = g.state_mut();
+            s.flags |= tflag::FINAL_SENT;
+            s.uas_code = code;
+            stop(&mut s.life_timer);
+            let wait = ms(&PARAMS.wait);
+            arm_wait(c, s, wait);
+        }
+        return code >= 200;
+    }
     let mut srv = Server::restore(&st.uas, timers_of(&st));
     let Some(acts) = srv.reply(code) else { return false };
     match how {
@@ -833,50 +847,255 @@ fn add_branches(ctx: &mut Ctx<'_>, c: &Cell, fixed: Option<&Fixed>) -> Result<us
             }
         };
         let peer = Peer::new(to, proto);
-        let mut g = c.lock();
-        if g.set_slot(slot_request(b), &data).is_err() {
-            log::error!("tm: shared memory full: no room for branch {b}");
-            continue;
-        }
-        let st = *g.state();
-        let kind = if c.key().method == method::INVITE { Kind::Invite } else { Kind::NonInvite };
-        let mut client = Client::new(kind, peer.reliable(), timers_of(&st));
-        let mut failed = false;
-        let acts = client.start();
-        let s = g.state_mut();
-        s.nbranches = (b + 1) as u8;
-        s.flags |= tflag::NEW_BRANCHES;
-        s.branches[b] = cell::Branch { txn: client.save(), peer, bflags, ..cell::Branch::default() };
-        for a in acts.iter() {
-            match a {
-                Action::SendRequest => {
-                    if let Err(e) = ctx.out.send(Dest::Addr { to, proto, conn: ctx.send_flags.forward() }, &data) {
-                        log::error!("tm: branch {b}: {e}");
-                        failed = true;
-                    }
-                }
-                Action::Arm(Timer::Retransmit, d) => {
-                    s.branches[b].retr_timer = arm(c, cell::timer::BRANCH_RETR + b as u64, d);
-                }
-                Action::Arm(Timer::Final, d) => {
-                    let d = if kind == Kind::Invite { d } else { Duration::from_millis(st.fr_ms.into()) };
-                    s.branches[b].fr_timer = arm(c, cell::timer::BRANCH_FR + b as u64, d);
-                }
-                _ => {}
+        match start_branch(c, b, peer, bflags, &data, ctx.send_flags.forward(), ctx.out) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                log::error!("tm: {e}");
+                continue;
             }
-        }
-        if failed {
-            // the branch is over before it began: no timers, no reply
-            let s = g.state_mut();
-            stop(&mut s.branches[b].retr_timer);
-            stop(&mut s.branches[b].fr_timer);
-            s.branches[b].flags |= bflag::DONE;
-            s.branches[b].code = 477;
-            continue;
         }
         sent += 1;
     }
     Ok(sent)
+}
+
+/// Starts branch `b` of `c`: its request kept, sent to `peer`, its
+/// client state machine and timers started. `Ok(false)` when the send
+/// failed (the branch is over before it began: no timers, tm's 477).
+fn start_branch(
+    c: &Cell,
+    b: usize,
+    peer: Peer,
+    bflags: u32,
+    data: &[u8],
+    conn: ConnFlags,
+    out: &mut dyn Outbound,
+) -> Result<bool, String> {
+    let mut g = c.lock();
+    if g.set_slot(slot_request(b), data).is_err() {
+        return Err(format!("shared memory full: no room for branch {b}"));
+    }
+    let st = *g.state();
+    let kind = if c.key().method == method::INVITE { Kind::Invite } else { Kind::NonInvite };
+    let mut client = Client::new(kind, peer.reliable(), timers_of(&st));
+    let mut failed = false;
+    let acts = client.start();
+    let s = g.state_mut();
+    s.nbranches = (b + 1) as u8;
+    s.flags |= tflag::NEW_BRANCHES;
+    s.branches[b] = cell::Branch { txn: client.save(), peer, bflags, ..cell::Branch::default() };
+    for a in acts.iter() {
+        match a {
+            Action::SendRequest => {
+                if let Err(e) = out.send(Dest::Addr { to: peer.addr(), proto: peer.proto(), conn }, data) {
+                    log::error!("tm: branch {b}: {e}");
+                    failed = true;
+                }
+            }
+            Action::Arm(Timer::Retransmit, d) => {
+                s.branches[b].retr_timer = arm(c, cell::timer::BRANCH_RETR + b as u64, d);
+            }
+            Action::Arm(Timer::Final, d) => {
+                let d = if kind == Kind::Invite { d } else { Duration::from_millis(st.fr_ms.into()) };
+                s.branches[b].fr_timer = arm(c, cell::timer::BRANCH_FR + b as u64, d);
+            }
+            _ => {}
+        }
+    }
+    if failed {
+        let s = g.state_mut();
+        stop(&mut s.branches[b].retr_timer);
+        stop(&mut s.branches[b].fr_timer);
+        s.branches[b].flags |= bflag::DONE;
+        s.branches[b].code = 477;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// A request made here (`t_uac_send`, `tm.t_uac_start`).
+#[derive(Debug)]
+pub struct LocalRequest<'a> {
+    /// Method.
+    pub method: &'a str,
+    /// Request-URI.
+    pub ruri: &'a [u8],
+    /// Where it goes, when not the Request-URI.
+    pub next_hop: Option<&'a [u8]>,
+    /// Header lines; From and To at least.
+    pub headers: &'a [u8],
+    /// Body.
+    pub body: &'a [u8],
+}
+
+/// Sends a request made here in a transaction of its own (Kamailio's
+/// t_uac): Call-ID, From tag and CSeq made when the headers lack them,
+/// `event_route[tm:local-request]` run on it (it may change `$ru`, `$du`,
+/// the timers), then a branch as any other; its replies end in tm.
+pub fn uac_send(req: &LocalRequest<'_>, env: &mut Env<'_>) -> Result<(), UacError> {
+    uac_send_inner(req, env)
+}
+
+/// Why a local request was not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UacError {
+    /// The headers lack From or To, or a line is not a header.
+    Headers(String),
+    /// Anything else (destination, sockets, shared memory, sending).
+    Other(String),
+}
+
+impl std::fmt::Display for UacError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UacError::Headers(e) | UacError::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<String> for UacError {
+    fn from(e: String) -> Self {
+        UacError::Other(e)
+    }
+}
+
+impl From<&str> for UacError {
+    fn from(e: &str) -> Self {
+        UacError::Other(e.to_string())
+    }
+}
+
+fn uac_send_inner(req: &LocalRequest<'_>, env: &mut Env<'_>) -> Result<(), UacError> {
+    let t = cell::table().ok_or("tm is not initialised")?;
+    let mut from = None;
+    let mut to = None;
+    let mut callid = None;
+    let mut cseq = None;
+    let mut others = Vec::new();
+    for line in req.headers.split(|c| *c == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let (name, value) = match line.iter().position(|c| *c == b':') {
+            Some(i) => (line[..i].trim_ascii().to_ascii_lowercase(), line[i + 1..].trim_ascii().to_vec()),
+            None => return Err(UacError::Headers(format!("bad header line '{}'", String::from_utf8_lossy(line)))),
+        };
+        match &name[..] {
+            b"from" | b"f" => from = Some(value),
+            b"to" | b"t" => to = Some(value),
+            b"call-id" | b"i" => callid = Some(value),
+            b"cseq" => cseq = Some(value),
+            b"content-length" | b"l" | b"max-forwards" | b"via" | b"v" => {}
+            _ => {
+                others.extend_from_slice(line);
+                others.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    let Some(mut from) = from else { return Err(UacError::Headers("From missing".into())) };
+    let Some(to) = to else { return Err(UacError::Headers("To missing".into())) };
+    let salt = sipr_sdk::hash::id64(&[req.ruri, &to, &std::process::id().to_be_bytes(), &now_nanos().to_be_bytes()]);
+    if !from.windows(5).any(|w| w.eq_ignore_ascii_case(b";tag=")) {
+        from.extend_from_slice(format!(";tag={:08x}", salt as u32).as_bytes());
+    }
+    // where from: the first listen socket of the destination's transport
+    let target = req.next_hop.filter(|h| !h.is_empty()).unwrap_or(req.ruri).to_vec();
+    let (host, port, proto) = sipr_sdk::uri_destination(&target)?;
+    let proto = proto.unwrap_or_else(|| env.out.transport_for(&host, port));
+    let listen = env.core.listen.iter().find(|l| l.proto == proto).ok_or(format!("no {proto} socket to send from"))?;
+    let (via_host, via_port) = listen.advertise.clone().unwrap_or((listen.host.clone(), listen.port));
+    let callid = callid.unwrap_or_else(|| format!("{:016x}-{}@{}", salt, std::process::id(), via_host).into_bytes());
+    let cseq = cseq.unwrap_or_else(|| format!("10 {}", req.method).into_bytes());
+    let build = |ruri: &[u8], branch: &str| {
+        let mut m = Vec::with_capacity(512 + req.body.len());
+        m.extend_from_slice(req.method.as_bytes());
+        m.push(b' ');
+        m.extend_from_slice(ruri);
+        m.extend_from_slice(
+            format!(
+                " SIP/2.0\r\nVia: SIP/2.0/{} {via_host}:{via_port};branch={branch}\r\n",
+                proto.name().to_ascii_uppercase()
+            )
+            .as_bytes(),
+        );
+        for (n, v) in [(&b"To: "[..], &to), (b"From: ", &from), (b"CSeq: ", &cseq), (b"Call-ID: ", &callid)] {
+            m.extend_from_slice(n);
+            m.extend_from_slice(v);
+            m.extend_from_slice(b"\r\n");
+        }
+        m.extend_from_slice(format!("Max-Forwards: 70\r\nContent-Length: {}\r\n", req.body.len()).as_bytes());
+        if let Some(ua) = &env.core.server_header {
+            m.extend_from_slice(format!("User-Agent: {ua}\r\n").as_bytes());
+        }
+        m.extend_from_slice(&others);
+        m.extend_from_slice(b"\r\n");
+        m.extend_from_slice(req.body);
+        m
+    };
+    // event_route[tm:local-request]: on the request as it would leave
+    let mut ruri = req.ruri.to_vec();
+    let mut dest = target;
+    let local_addr = SocketAddr::new(
+        listen
+            .host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| "a listen host that is not an address")?,
+        listen.port,
+    );
+    let mut fr = (PARAMS.fr.load(Ordering::Relaxed), PARAMS.fr_inv.load(Ordering::Relaxed));
+    if let Some(route) = sipr_sdk::event_route("tm:local-request") {
+        let draft = build(&ruri, sip::MAGIC_COOKIE);
+        if let Ok(msg) = SipMsg::parse(&draft) {
+            let rcv = RecvInfo { src: local_addr, dst: local_addr, proto };
+            let mut ctx = Ctx::new(&msg, rcv, env.core, &mut *env.proc, &mut *env.out);
+            sipr_sdk::run_route(&mut ctx, route);
+            if let Some(u) = ctx.new_uri() {
+                ruri = u.to_vec();
+                dest = ruri.clone();
+            }
+            if let Some(d) = &ctx.dst_uri {
+                dest = d.clone();
+            }
+            if let Some(v) = ctx.module_int(key::FR) {
+                fr.0 = (v - 1) as u32;
+            }
+            if let Some(v) = ctx.module_int(key::FR_INV) {
+                fr.1 = (v - 1) as u32;
+            }
+        }
+    }
+    let (host, port, proto2) = sipr_sdk::uri_destination(&dest)?;
+    let (to_addr, proto) = env.out.resolve(&host, port, proto2.or(Some(proto)))?;
+    // the cell: found by its replies only (no server side)
+    let first = build(&ruri, sip::MAGIC_COOKIE);
+    let msg = SipMsg::parse(&first).map_err(|e| format!("the request does not parse: {e}"))?;
+    let bucket = cell::bucket_of(&msg).ok_or("no Call-ID or CSeq")?;
+    let key = cell::key_of(&msg).ok_or("no Via")?;
+    let me = Peer::new(local_addr, proto);
+    let st = State { src: me, dst: me, fr_ms: fr.0, fr_inv_ms: fr.1, flags: tflag::LOCAL, ..State::default() };
+    let c = t.insert(bucket, key, st, &first).map_err(|_| "shared memory full: no room for a new transaction")?;
+    crate::stats::bump(|s| s.created);
+    let life = if c.key().method == method::INVITE { ms(&PARAMS.max_inv_life) } else { ms(&PARAMS.max_noninv_life) };
+    let id = arm(&c, cell::timer::LIFE, life);
+    c.lock().state_mut().life_timer = id;
+    let data = build(&ruri, &sip::stateful_branch(c.bucket(), c.label(), 0));
+    match start_branch(&c, 0, Peer::new(to_addr, proto), 0, &data, ConnFlags::default(), env.out)? {
+        true => Ok(()),
+        false => {
+            let mut g = c.lock();
+            let wait = ms(&PARAMS.wait);
+            arm_wait(&c, g.state_mut(), wait);
+            Err(UacError::Other("the request could not be sent".into()))
+        }
+    }
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
 }
 
 // ---------------------------------------------------------------------

@@ -415,6 +415,65 @@ fn t_clean(_: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     Ok(1)
 }
 
+fn t_uac_send(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let method = String::from_utf8_lossy(&p[0].text(ctx)).into_owned();
+    let ruri = p[1].text(ctx).into_owned();
+    let next_hop = p[2].text(ctx).into_owned();
+    let headers = p[4].text(ctx).into_owned();
+    let body = p[5].text(ctx).into_owned();
+    let req = engine::LocalRequest {
+        method: &method,
+        ruri: &ruri,
+        next_hop: Some(&next_hop),
+        headers: &headers,
+        body: &body,
+    };
+    let mut env = engine::Env { core: ctx.core, proc: &mut *ctx.proc, out: &mut *ctx.out };
+    match engine::uac_send(&req, &mut env) {
+        Ok(()) => Ok(1),
+        Err(e @ engine::UacError::Headers(_)) => {
+            log::error!("t_uac_send: {e}");
+            Ok(-1)
+        }
+        Err(e) => {
+            log::error!("t_uac_send: {e}");
+            Ok(-1)
+        }
+    }
+}
+
+/// `tm.t_uac_start method ruri nexthop socket headers [body]` ("." for an
+/// empty next hop or socket).
+fn rpc_t_uac_start(p: &[sipr_sdk::RpcValue]) -> Result<sipr_sdk::RpcValue, sipr_sdk::RpcError> {
+    use sipr_sdk::{RpcError, RpcValue};
+    let text = |i: usize| p.get(i).and_then(RpcValue::as_text);
+    let (Some(method), Some(ruri), Some(next_hop), Some(_socket), Some(headers)) =
+        (text(0), text(1), text(2), text(3), text(4))
+    else {
+        return Err(RpcError::new(400, "Invalid Parameters"));
+    };
+    let body = text(5).unwrap_or_default();
+    if sipr_sdk::uri_destination(ruri.as_bytes()).is_err() {
+        return Err(RpcError::new(400, format!("Invalid request uri \"{ruri}\"")));
+    }
+    let next_hop = if next_hop == "." { String::new() } else { next_hop };
+    let req = engine::LocalRequest {
+        method: &method,
+        ruri: ruri.as_bytes(),
+        next_hop: Some(next_hop.as_bytes()),
+        headers: headers.as_bytes(),
+        body: body.as_bytes(),
+    };
+    let Some(core) = sipr_sdk::core_info() else { return Err(RpcError::new(500, "no sending context here")) };
+    let mut proc = sipr_sdk::ProcState::default();
+    let mut out = sipr_sdk::ProcessOut;
+    let mut env = engine::Env { core, proc: &mut proc, out: &mut out };
+    engine::uac_send(&req, &mut env).map(|()| RpcValue::Struct(Vec::new())).map_err(|e| match e {
+        engine::UacError::Headers(why) => RpcError::new(400, why),
+        other => RpcError::new(500, other.to_string()),
+    })
+}
+
 fn t_release(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     truth(engine::release(ctx))
 }
@@ -613,6 +672,7 @@ sipr_sdk::module! {
         ("t_is_expired", [], RouteMask::ANY, t_is_expired),
         ("t_is_set", [Fmt], RouteMask::ANY, t_is_set),
         ("t_get_status_code", [], RouteMask::ANY, t_get_status_code),
+        ("t_uac_send", [Fmt, Fmt, Fmt, Fmt, Fmt, Fmt], RouteMask::ANY, t_uac_send),
         ("t_set_auto_inv_100", [IntOrPv], RouteMask::ANY, t_set_auto_inv_100),
         ("t_set_disable_6xx", [IntOrPv], RouteMask::ANY, t_set_disable_6xx),
     ],
@@ -649,6 +709,7 @@ sipr_sdk::module! {
         ("tm.stats", "List various internal statistics.", stats::rpc_stats),
         ("tm.hash_stats", "List statistics about the transaction hash table.", stats::rpc_hash_stats),
         ("tm.list", "List transactions.", stats::rpc_list),
+        ("tm.t_uac_start", "starts a tm uac using  a list of string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body (optional)", rpc_t_uac_start),
     ],
     apis: [("tm", sipr_sdk::tm_api::TM_API_VERSION, api::TM_API)],
     init: mod_init,
