@@ -119,7 +119,7 @@ def case_uses():
             uses.setdefault(("fn", m.group(1)), []).append(where)
         for m in re.finditer(r"\$\(?([A-Za-z_][A-Za-z0-9_]*)", line):
             uses.setdefault(("pv", m.group(1)), []).append(where)
-        for m in re.finditer(r'modparam\("([a-z_]+)",\s*"([a-z_]+)"', line):
+        for m in re.finditer(r'modparam\("([a-z_][a-z0-9_]*)",\s*"([a-z_][a-z0-9_]*)"', line):
             uses.setdefault(("param", m.group(2)), []).append(where)
     return uses
 

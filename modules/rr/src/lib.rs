@@ -157,7 +157,7 @@ fn rr_line(ctx: &Ctx<'_>, addr: &[u8], r2: bool, preset: bool, params: &[u8]) ->
 
 /// (Re)writes the Record-Route lump from what the message's context holds.
 fn write_rr(ctx: &mut Ctx<'_>) {
-    use sipr_sdk::sip::{SendSide, OUT_ADDR, OUT_TRANSPORT, OUT_TRANSPORT_ALWAYS};
+    use sipr_sdk::sip::{SendSide, OUT_ADDR, OUT_TRANSPORT};
     ctx.lumps.remove_tagged(RR_TAG);
     let Some(addrs) = ctx.module_bytes(key::ADDR).map(<[u8]>::to_vec) else { return };
     let mut params = ctx.module_bytes(key::OWN).map(<[u8]>::to_vec).unwrap_or_default();
@@ -199,11 +199,12 @@ fn write_rr(ctx: &mut Ctx<'_>) {
             ctx.lumps.insert_for(at, RR_TAG, SendSide::Other, &other);
         }
         _ => {
-            // 2: always two, each with its transport written out
-            let in_line = rr_line(ctx, &with_transport(true), true, false, &params);
+            // 2: always two (Kamailio 5.6.3 writes the transport as for
+            // one side: not for UDP)
+            let in_line = rr_line(ctx, &with_transport(false), true, false, &params);
             let mut same = in_line.clone();
             same.extend_from_slice(&in_line);
-            let mut other = rr_line(ctx, &[OUT_ADDR, OUT_TRANSPORT_ALWAYS], true, false, &params);
+            let mut other = rr_line(ctx, &[OUT_ADDR, OUT_TRANSPORT], true, false, &params);
             other.extend_from_slice(&in_line);
             ctx.lumps.insert_for(at, RR_TAG, SendSide::Same, &same);
             ctx.lumps.insert_for(at, RR_TAG, SendSide::Other, &other);
@@ -398,7 +399,8 @@ fn route(ctx: &mut Ctx<'_>, loose_only: bool) -> i32 {
             delete_entries(ctx, &entries, &[0]);
             append_route(ctx, &old);
         }
-        ctx.set_module_int(key::NEXT_FROM_ROUTE, 1);
+        // no entry of ours was processed: rr_next_hop_route() is false
+        // (Kamailio)
         return 1;
     }
     let local = params_text(ctx, first);
@@ -463,8 +465,9 @@ fn loose_route_preloaded(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     if has_totag(ctx.msg) {
         return Ok(-1);
     }
+    // Kamailio: true only for what loose_route() calls preloaded (-3)
     Ok(match route(ctx, false) {
-        1 | -3 => 1,
+        -3 => 1,
         _ => -1,
     })
 }

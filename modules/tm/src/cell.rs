@@ -197,6 +197,8 @@ pub mod tflag {
     pub const SEND_FAILED: u32 = 512;
     /// A request made here (t_uac): no server side.
     pub const LOCAL: u32 = 1024;
+    /// A branch had no socket of its transport.
+    pub const NO_SOCKET: u32 = 2048;
 }
 
 shm_struct! {

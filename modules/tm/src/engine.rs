@@ -392,22 +392,31 @@ pub(crate) fn cancel_after_local_final(
     }
 }
 
-/// Post-script (Kamailio's t_unref): a transaction whose branches all
-/// failed to go out and that the script did not answer gets tm's 477.
+/// Post-script (Kamailio's t_unref): a transaction whose t_relay sent no
+/// branch and that the script did not answer gets tm's internal reply:
+/// 500 when there was no socket for the transport, else 477.
 pub fn post_script(ctx: &mut Ctx<'_>) {
     let Some(c) = current(ctx) else { return };
-    let failed = {
-        let g = c.lock();
-        g.state().flags & tflag::SEND_FAILED != 0 && g.state().flags & tflag::FINAL_SENT == 0
-    };
-    if !failed {
+    let flags = c.lock().state().flags;
+    if flags & tflag::SEND_FAILED == 0 || flags & tflag::FINAL_SENT != 0 {
         return;
     }
-    if let Ok(data) =
-        sipr_sdk::reply::build(ctx, 477, "Unfortunately error on sending to next hop occurred (477/TM)", b"", b"")
-    {
+    let (code, reason) = if flags & tflag::NO_SOCKET != 0 {
+        (500, "I'm terribly sorry, server error occurred (6/TM)")
+    } else {
+        (477, "Unfortunately error on sending to next hop occurred (477/TM)")
+    };
+    if let Ok(data) = sipr_sdk::reply::build(ctx, code, reason, b"", b"") {
         let mut g = c.lock();
-        uas_send(&c, &mut g, 477, &data, ctx.out, Sent::Local);
+        uas_send(&c, &mut g, code, &data, ctx.out, Sent::Local);
+    }
+}
+
+/// t_forward_nonack*: a failed forward leaves no internal reply behind
+/// (only t_relay's do, Kamailio's rule).
+pub fn no_internal_reply(ctx: &Ctx<'_>) {
+    if let Some(c) = current(ctx) {
+        c.lock().state_mut().flags &= !(tflag::SEND_FAILED | tflag::NO_SOCKET);
     }
 }
 
@@ -837,6 +846,12 @@ fn add_branches(ctx: &mut Ctx<'_>, c: &Cell, fixed: Option<&Fixed>) -> Result<us
                 continue;
             }
         };
+        if !ctx.core.listen.iter().any(|l| l.proto == proto) {
+            // Kamailio's E_NO_SOCKET: its internal reply says so
+            log::error!("tm: branch {b}: no {proto} socket to send from");
+            c.lock().state_mut().flags |= tflag::NO_SOCKET;
+            continue;
+        }
         let branch_id = sip::stateful_branch(c.bucket(), c.label(), b as u16);
         let new_ruri = (Some(&uri) != original.as_ref()).then_some(&uri[..]);
         let data = match sipr_sdk::build_request(ctx, proto, &branch_id, new_ruri, lumps) {

@@ -284,19 +284,31 @@ fn t_forward_nonack(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     if ctx.msg.method() == Some(sipr_sdk::sip::Method::Ack) {
         return Err("t_forward_nonack: not for an ACK".into());
     }
-    if p.is_empty() {
-        t_relay0(ctx, p)
-    } else {
-        t_relay2(ctx, p)
-    }
+    let r = if p.is_empty() { t_relay0(ctx, p) } else { t_relay2(ctx, p) };
+    engine::no_internal_reply(ctx);
+    r
+}
+
+fn forward_nonack_proto(ctx: &mut Ctx<'_>, p: &[Param], proto: sipr_sdk::net::Proto) -> FnResult {
+    let r = relay_proto(ctx, p, proto);
+    engine::no_internal_reply(ctx);
+    r
 }
 
 fn t_forward_nonack_udp(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    relay_proto(ctx, p, sipr_sdk::net::Proto::Udp)
+    forward_nonack_proto(ctx, p, sipr_sdk::net::Proto::Udp)
 }
 
 fn t_forward_nonack_tcp(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    relay_proto(ctx, p, sipr_sdk::net::Proto::Tcp)
+    forward_nonack_proto(ctx, p, sipr_sdk::net::Proto::Tcp)
+}
+
+fn t_forward_nonack_tls(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    forward_nonack_proto(ctx, p, sipr_sdk::net::Proto::Tls)
+}
+
+fn t_forward_nonack_sctp(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    forward_nonack_proto(ctx, p, sipr_sdk::net::Proto::Sctp)
 }
 
 fn t_relay_to_tls(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
@@ -654,8 +666,8 @@ sipr_sdk::module! {
         ("t_forward_nonack", [Fmt, IntOrPv], RELAY_ROUTES, t_forward_nonack),
         ("t_forward_nonack_udp", [Fmt, IntOrPv], RELAY_ROUTES, t_forward_nonack_udp),
         ("t_forward_nonack_tcp", [Fmt, IntOrPv], RELAY_ROUTES, t_forward_nonack_tcp),
-        ("t_forward_nonack_tls", [Fmt, IntOrPv], RELAY_ROUTES, t_relay_to_tls),
-        ("t_forward_nonack_sctp", [Fmt, IntOrPv], RELAY_ROUTES, t_relay_to_sctp),
+        ("t_forward_nonack_tls", [Fmt, IntOrPv], RELAY_ROUTES, t_forward_nonack_tls),
+        ("t_forward_nonack_sctp", [Fmt, IntOrPv], RELAY_ROUTES, t_forward_nonack_sctp),
         ("t_clean", [], RouteMask::ANY, t_clean),
         ("t_relay_to_tls", [], RELAY_ROUTES, t_relay_to_tls),
         ("t_relay_to_tls", [Fmt, IntOrPv], RELAY_ROUTES, t_relay_to_tls),
