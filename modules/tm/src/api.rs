@@ -68,11 +68,14 @@ fn status(ctx: &Ctx<'_>) -> Result<Option<(u16, Vec<u8>)>, String> {
         let g = c.lock();
         let s = g.state();
         match (ctx.route_type, ctx.module_int(key::BRANCH)) {
-            (RouteType::Failure, Some(b)) if (b as usize) < s.nbranches as usize => {
+            (RouteType::Failure | RouteType::Event, Some(b)) if (b as usize) < s.nbranches as usize => {
                 let b = b as usize;
                 let code = s.branches[b].code;
                 let stored = g.slot(slot_reply(b));
-                let reason = if stored.is_empty() {
+                let reason = if ctx.route_type == RouteType::Event {
+                    // Kamailio 5.6.3 gives no reason in a branch-failure route
+                    Vec::new()
+                } else if stored.is_empty() {
                     // tm's own timeout
                     if s.branches[b].flags & bflag::TIMEOUT != 0 {
                         b"Request Timeout".to_vec()

@@ -238,6 +238,8 @@ shm_struct! {
         pub on_reply: u32,
         /// `branch_route` index + 1.
         pub on_branch: u32,
+        /// `event_route[tm:branch-failure:NAME]` index + 1.
+        pub on_branch_failure: u32,
         /// `fr_timer` for this transaction, ms.
         pub fr_ms: u32,
         /// `fr_inv_timer` for this transaction, ms.

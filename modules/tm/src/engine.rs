@@ -172,6 +172,8 @@ pub mod key {
     pub const ON_REPLY: &str = "tm.on_reply";
     /// `t_on_branch` route + 1.
     pub const ON_BRANCH: &str = "tm.on_branch";
+    /// `t_on_branch_failure` event route + 1.
+    pub const ON_BRANCH_FAILURE: &str = "tm.on_branch_failure";
     /// `t_set_fr`: fr_inv_timer ms + 1.
     pub const FR_INV: &str = "tm.fr_inv";
     /// `t_set_fr`: fr_timer ms + 1.
@@ -778,6 +780,7 @@ fn add_branches(ctx: &mut Ctx<'_>, c: &Cell, fixed: Option<&Fixed>) -> Result<us
     // otherwise (a failure route's new branches keep the onreply route)
     let armed = |k| ctx.module_int(k).map(|v| v as u32);
     let (on_failure, on_reply, on_branch) = (armed(key::ON_FAILURE), armed(key::ON_REPLY), armed(key::ON_BRANCH));
+    let on_branch_failure = armed(key::ON_BRANCH_FAILURE);
     let on_branch = {
         let mut g = c.lock();
         let s = g.state_mut();
@@ -789,6 +792,9 @@ fn add_branches(ctx: &mut Ctx<'_>, c: &Cell, fixed: Option<&Fixed>) -> Result<us
         }
         if let Some(r) = on_branch {
             s.on_branch = r;
+        }
+        if let Some(r) = on_branch_failure {
+            s.on_branch_failure = r;
         }
         s.msg_flags = ctx.flags;
         if !ctx.lumps.is_empty() {
@@ -1256,6 +1262,20 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
         g.state_mut().cancel_reason = code;
         cancel_branches(&mut g, |i| i != b, env.out);
     }
+    // event_route[tm:branch-failure:NAME], before the transaction's
+    // outcome is decided: it may start new branches
+    let on_branch_failure = g.state().on_branch_failure;
+    if on_branch_failure != 0 && st.flags & tflag::FINAL_SENT == 0 {
+        drop(g);
+        with_faked_request(c, env, |ctx| {
+            ctx.set_module_int(key::BRANCH, b as i64);
+            load_avps(c, ctx);
+            sipr_sdk::run_route(ctx, on_branch_failure as usize - 1);
+            store_avps(c, ctx);
+        });
+        g = c.lock();
+    }
+    let st = *g.state();
     if st.flags & (tflag::FINAL_SENT | tflag::IN_FAILURE) != 0 {
         return;
     }

@@ -138,6 +138,19 @@ fn t_on_branch(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     arm_route(ctx, p, key::ON_BRANCH)
 }
 
+fn t_on_branch_failure(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let name = String::from_utf8_lossy(&p[0].text(ctx)).into_owned();
+    let route = format!("tm:branch-failure:{name}");
+    let Some(idx) = sipr_sdk::event_route(&route) else {
+        return Err(format!("no event_route[{route}] in the script").into());
+    };
+    ctx.set_module_int(key::ON_BRANCH_FAILURE, idx as i64 + 1);
+    if let Some(c) = engine::current(ctx) {
+        c.lock().state_mut().on_branch_failure = idx as u32 + 1;
+    }
+    Ok(1)
+}
+
 fn set_fr(ctx: &mut Ctx<'_>, inv: i64, noninv: Option<i64>) -> FnResult {
     let inv = if inv <= 0 { i64::from(PARAMS.fr_inv.load(Ordering::Relaxed)) } else { inv };
     ctx.set_module_int(key::FR_INV, inv + 1);
@@ -262,7 +275,9 @@ fn status(ctx: &Ctx<'_>) -> Option<u16> {
         return ctx.msg.status();
     }
     with_state(ctx, |s, b| match (ctx.route_type, b) {
-        (sipr_sdk::RouteType::Failure, Some(b)) if b < s.nbranches as usize => s.branches[b].code,
+        (sipr_sdk::RouteType::Failure | sipr_sdk::RouteType::Event, Some(b)) if b < s.nbranches as usize => {
+            s.branches[b].code
+        }
         _ => s.uas_code,
     })
 }
@@ -649,6 +664,7 @@ sipr_sdk::module! {
         ("t_on_failure", [FailureRoute], ANY_BUT_REPLY, t_on_failure),
         ("t_on_reply", [OnReplyRoute], ANY_BUT_REPLY, t_on_reply),
         ("t_on_branch", [BranchRoute], ANY_BUT_REPLY, t_on_branch),
+        ("t_on_branch_failure", [Fmt], ANY_BUT_REPLY, t_on_branch_failure),
         ("t_set_fr", [IntOrPv], RouteMask::ANY, t_set_fr1),
         ("t_set_fr", [IntOrPv, IntOrPv], RouteMask::ANY, t_set_fr2),
         ("t_reset_fr", [], RouteMask::ANY, t_reset_fr),
