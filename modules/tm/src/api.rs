@@ -2,11 +2,10 @@
 //! `load_tm_api`): tmx binds to it. Every function runs inside tm's panic
 //! guard, since only tm's own copy of std can catch a panic raised here.
 
-use sipr_sdk::sip::SipMsg;
 use sipr_sdk::tm_api::{TmApi, Which};
 use sipr_sdk::{guard_api, Ctx, RouteType};
 
-use crate::cell::{self, bflag, slot_reply, tflag};
+use crate::cell::{self, bflag, slot_reply};
 use crate::engine::{self, key};
 
 /// The API tm offers.
@@ -142,26 +141,9 @@ fn flush_flags(ctx: &Ctx<'_>) -> Result<bool, String> {
 
 fn reply_callid(ctx: &mut Ctx<'_>, callid: &[u8], cseq: &[u8], code: u16, reason: &str) -> Result<bool, String> {
     guard_api("tm.reply_callid", || {
-        let Some(t) = cell::table() else { return false };
-        let bucket = sipr_sdk::hash::id64(&[callid.trim_ascii(), cseq.trim_ascii()]) as u32;
-        let found = t.find(bucket, |_, first| {
-            SipMsg::parse(first).is_ok_and(|m| {
-                m.call_id().is_ok_and(|c| c.trim_ascii() == callid.trim_ascii())
-                    && m.cseq_tokens().is_ok_and(|(n, _)| n == cseq.trim_ascii())
-            })
-        });
-        let Some(c) = found else { return false };
-        if c.lock().state().flags & tflag::FINAL_SENT != 0 {
-            return false;
-        }
+        let Some(c) = engine::by_callid(callid, cseq) else { return false };
         let mut env = engine::Env { core: ctx.core, proc: &mut *ctx.proc, out: &mut *ctx.out };
-        let data = engine::with_faked_request(&c, &mut env, |f| sipr_sdk::reply::build(f, code, reason, b"", b"").ok())
-            .flatten();
-        let Some(data) = data else { return false };
-        let mut g = c.lock();
-        let sent = engine::uas_send(&c, &mut g, code, &data, env.out, engine::Sent::Local);
-        engine::cancel_after_local_final(&c, &mut g, code, env.out);
-        sent
+        engine::reply_here(&c, code, reason, None, b"", b"", &mut env)
     })
 }
 

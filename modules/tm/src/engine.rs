@@ -431,6 +431,69 @@ pub fn release(ctx: &mut Ctx<'_>) -> bool {
     true
 }
 
+/// The first transaction of this Call-ID and CSeq number (tmx's
+/// t_reply_callid, the tm.reply_callid and tm.cancel RPCs).
+pub fn by_callid(callid: &[u8], cseq: &[u8]) -> Option<Cell> {
+    let t = cell::table()?;
+    let bucket = sipr_sdk::hash::id64(&[callid.trim_ascii(), cseq.trim_ascii()]) as u32;
+    t.find(bucket, |_, first| {
+        SipMsg::parse(first).is_ok_and(|m| {
+            m.call_id().is_ok_and(|c| c.trim_ascii() == callid.trim_ascii())
+                && m.cseq_tokens().is_ok_and(|(n, _)| n == cseq.trim_ascii())
+        })
+    })
+}
+
+/// A final reply made here for a transaction found by name (RPC, tmx):
+/// the To tag given or tm's own, extra header lines, a body; the pending
+/// branches of an INVITE are cancelled. `false` when a final reply had
+/// gone already.
+pub fn reply_here(
+    c: &Cell,
+    code: u16,
+    reason: &str,
+    to_tag: Option<&str>,
+    headers: &[u8],
+    body: &[u8],
+    env: &mut Env<'_>,
+) -> bool {
+    if c.lock().state().flags & tflag::FINAL_SENT != 0 {
+        return false;
+    }
+    let data = with_faked_request(c, env, |f| match to_tag {
+        None => sipr_sdk::reply::build(f, code, reason, headers, body).ok(),
+        Some(tag) => sip::local_reply(
+            f.msg,
+            code,
+            reason,
+            &sip::ReplyOpts {
+                to_tag: Some(tag),
+                source: Some(sip::Source { ip: f.rcv.src.ip(), port: f.rcv.src.port(), force_rport: false }),
+                server: f.core.server_header.as_deref(),
+                extra_headers: headers,
+                body,
+            },
+        )
+        .ok(),
+    })
+    .flatten();
+    let Some(data) = data else { return false };
+    let mut g = c.lock();
+    let sent = uas_send(c, &mut g, code, &data, env.out, Sent::Local);
+    cancel_after_local_final(c, &mut g, code, env.out);
+    sent
+}
+
+/// tm.cancel: the pending branches of an INVITE get their CANCEL; whether
+/// some are still waiting.
+pub fn cancel_by_rpc(c: &Cell, env: &mut Env<'_>) -> bool {
+    let mut g = c.lock();
+    g.state_mut().flags |= tflag::CANCELED;
+    cancel_branches(&mut g, |_| true, env.out);
+    let s = g.state();
+    (0..s.nbranches as usize).any(|i| s.branches[i].flags & bflag::DONE == 0)
+}
+
 /// `t_retransmit_reply()`: the last reply upstream goes again.
 pub fn retransmit_reply(ctx: &mut Ctx<'_>) -> bool {
     let Some(c) = current(ctx) else { return false };

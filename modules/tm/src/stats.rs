@@ -152,3 +152,82 @@ pub fn rpc_list(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
     });
     Ok(RpcValue::Array(out))
 }
+
+/// Runs `f` with a sending context of this (RPC) process.
+fn detached<R>(f: impl FnOnce(&mut crate::engine::Env<'_>) -> R) -> Result<R, RpcError> {
+    let core = sipr_sdk::core_info().ok_or_else(|| RpcError::new(500, "no sending context here"))?;
+    let mut proc = sipr_sdk::ProcState::default();
+    let mut out = sipr_sdk::ProcessOut;
+    Ok(f(&mut crate::engine::Env { core, proc: &mut proc, out: &mut out }))
+}
+
+/// The parameters tm.reply and tm.reply_callid share after the ones
+/// naming the transaction: To tag, headers ("." for none), body.
+fn tail(p: &[RpcValue], from: usize) -> (Option<String>, Vec<u8>, Vec<u8>) {
+    let text = |i: usize| p.get(i).and_then(RpcValue::as_text);
+    let tag = text(from).filter(|t| !t.is_empty() && t != ".");
+    let headers = text(from + 1).filter(|h| h != ".").unwrap_or_default().into_bytes();
+    let body = text(from + 2).unwrap_or_default().into_bytes();
+    (tag, headers, body)
+}
+
+fn code_reason(p: &[RpcValue]) -> Result<(u16, String), RpcError> {
+    let code = match p.first() {
+        Some(RpcValue::Int(c)) => *c,
+        Some(RpcValue::Str(s)) => s.parse().unwrap_or(0),
+        _ => 0,
+    };
+    let code = u16::try_from(code)
+        .ok()
+        .filter(|c| (100..=699).contains(c))
+        .ok_or_else(|| RpcError::new(400, "Reply code expected"))?;
+    let reason = p.get(1).and_then(RpcValue::as_text).ok_or_else(|| RpcError::new(400, "Reason phrase expected"))?;
+    Ok((code, reason))
+}
+
+fn replied(sent: bool) -> Result<RpcValue, RpcError> {
+    if sent {
+        Ok(RpcValue::Struct(Vec::new()))
+    } else {
+        Err(RpcError::new(500, "Reply failed"))
+    }
+}
+
+/// `tm.reply code reason hash:label to_tag headers [body]`.
+pub fn rpc_reply(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (code, reason) = code_reason(p)?;
+    let id = p.get(2).and_then(RpcValue::as_text).unwrap_or_default();
+    let (h, l) = id
+        .split_once(':')
+        .and_then(|(h, l)| Some((h.parse::<u32>().ok()?, l.parse::<u32>().ok()?)))
+        .ok_or_else(|| RpcError::new(400, "Invalid transaction ID"))?;
+    let t = cell::table().ok_or_else(|| RpcError::new(500, "tm is not initialised"))?;
+    let c = t.get(h, l).ok_or_else(|| RpcError::new(481, "No such transaction"))?;
+    let (tag, headers, body) = tail(p, 3);
+    replied(detached(|env| crate::engine::reply_here(&c, code, &reason, tag.as_deref(), &headers, &body, env))?)
+}
+
+/// `tm.reply_callid code reason callid cseq to_tag headers [body]`.
+pub fn rpc_reply_callid(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (code, reason) = code_reason(p)?;
+    let Some(RpcValue::Str(callid)) = p.get(2) else { return Err(RpcError::new(400, "Call-ID expected")) };
+    let Some(RpcValue::Str(cseq)) = p.get(3) else { return Err(RpcError::new(400, "CSeq expected")) };
+    let c = crate::engine::by_callid(callid.as_bytes(), cseq.as_bytes())
+        .ok_or_else(|| RpcError::new(404, "Transaction not found"))?;
+    let (tag, headers, body) = tail(p, 4);
+    replied(detached(|env| crate::engine::reply_here(&c, code, &reason, tag.as_deref(), &headers, &body, env))?)
+}
+
+/// `tm.cancel callid cseq`: CANCEL on the pending branches of an INVITE.
+pub fn rpc_cancel(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (Some(RpcValue::Str(callid)), Some(RpcValue::Str(cseq))) = (p.first(), p.get(1)) else {
+        return Err(RpcError::new(400, "Callid and CSeq expected as parameters"));
+    };
+    let c = crate::engine::by_callid(callid.as_bytes(), cseq.as_bytes())
+        .ok_or_else(|| RpcError::new(400, "Transaction not found"))?;
+    if detached(|env| crate::engine::cancel_by_rpc(&c, env))? {
+        Ok(RpcValue::Str("branches remaining (waiting for timeout)".into()))
+    } else {
+        Ok(RpcValue::Struct(Vec::new()))
+    }
+}
