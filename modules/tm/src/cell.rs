@@ -152,6 +152,9 @@ pub mod bflag {
     pub const CANCEL_PENDING: u8 = 8;
     /// The branch has its final outcome.
     pub const DONE: u8 = 16;
+    /// Its reply was dropped by t_drop_replies(): not a candidate for the
+    /// best reply.
+    pub const DROPPED: u8 = 32;
 }
 
 shm_struct! {

@@ -172,6 +172,8 @@ pub mod key {
     pub const ON_REPLY: &str = "tm.on_reply";
     /// `t_on_branch` route + 1.
     pub const ON_BRANCH: &str = "tm.on_branch";
+    /// `t_drop_replies` mode letter (failure route).
+    pub const DROP_REPLIES: &str = "tm.drop_replies";
     /// `t_on_branch_failure` event route + 1.
     pub const ON_BRANCH_FAILURE: &str = "tm.on_branch_failure";
     /// `t_set_fr`: fr_inv_timer ms + 1.
@@ -1375,7 +1377,9 @@ pub(crate) fn best_branch(s: &State) -> Option<usize> {
         };
         base + if class == 4 { within } else { u32::from(code % 100) }
     }
-    (from..s.nbranches as usize).filter(|&i| s.branches[i].code >= 300).min_by_key(|&i| (prio(s.branches[i].code), i))
+    (from..s.nbranches as usize)
+        .filter(|&i| s.branches[i].code >= 300 && s.branches[i].flags & bflag::DROPPED == 0)
+        .min_by_key(|&i| (prio(s.branches[i].code), i))
 }
 
 /// Every branch has failed: the failure route, if armed, may add
@@ -1396,11 +1400,20 @@ fn all_failed(c: &Cell, env: &mut Env<'_>) {
     };
     if route != 0 {
         let before = c.lock().state().nbranches;
-        run_failure_route(c, route as usize - 1, env);
+        let drop_mode = run_failure_route(c, route as usize - 1, env);
         let mut g = c.lock();
         let s = g.state_mut();
         s.flags &= !tflag::IN_FAILURE;
         if s.nbranches > before {
+            // t_drop_replies(): effective once a new branch is added
+            let dropped = match u8::try_from(drop_mode).unwrap_or(0) {
+                b'a' => 0..before as usize,
+                b'l' => s.leg_start as usize..before as usize,
+                _ => 0..0,
+            };
+            for i in dropped {
+                s.branches[i].flags |= bflag::DROPPED;
+            }
             // a new serial forking leg
             s.leg_start = before;
         }
@@ -1508,7 +1521,9 @@ pub(crate) fn with_faked_request<R>(c: &Cell, env: &mut Env<'_>, f: impl FnOnce(
     Some(f(&mut ctx))
 }
 
-fn run_failure_route(c: &Cell, route: usize, env: &mut Env<'_>) {
+/// Runs the failure route; what t_drop_replies() asked there (0 none,
+/// else the mode's letter).
+fn run_failure_route(c: &Cell, route: usize, env: &mut Env<'_>) -> i64 {
     let best = {
         let g = c.lock();
         best_branch(g.state())
@@ -1520,7 +1535,9 @@ fn run_failure_route(c: &Cell, route: usize, env: &mut Env<'_>) {
         load_avps(c, ctx);
         sipr_sdk::run_route(ctx, route);
         store_avps(c, ctx);
-    });
+        ctx.module_int(key::DROP_REPLIES).unwrap_or(0)
+    })
+    .unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------

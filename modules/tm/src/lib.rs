@@ -138,6 +138,17 @@ fn t_on_branch(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     arm_route(ctx, p, key::ON_BRANCH)
 }
 
+fn t_drop_replies(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let mode = match p.first().map(|m| m.text(ctx).into_owned()).as_deref() {
+        None | Some(b"a") => b'a',
+        Some(b"l") => b'l',
+        Some(b"n") => b'n',
+        Some(m) => return Err(format!("unknown mode '{}' (a, l, n)", String::from_utf8_lossy(m)).into()),
+    };
+    ctx.set_module_int(key::DROP_REPLIES, i64::from(mode));
+    Ok(1)
+}
+
 fn t_on_branch_failure(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let name = String::from_utf8_lossy(&p[0].text(ctx)).into_owned();
     let route = format!("tm:branch-failure:{name}");
@@ -665,6 +676,8 @@ sipr_sdk::module! {
         ("t_on_reply", [OnReplyRoute], ANY_BUT_REPLY, t_on_reply),
         ("t_on_branch", [BranchRoute], ANY_BUT_REPLY, t_on_branch),
         ("t_on_branch_failure", [Fmt], ANY_BUT_REPLY, t_on_branch_failure),
+        ("t_drop_replies", [], FAILURE, t_drop_replies),
+        ("t_drop_replies", [Fmt], FAILURE, t_drop_replies),
         ("t_set_fr", [IntOrPv], RouteMask::ANY, t_set_fr1),
         ("t_set_fr", [IntOrPv, IntOrPv], RouteMask::ANY, t_set_fr2),
         ("t_reset_fr", [], RouteMask::ANY, t_reset_fr),
