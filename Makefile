@@ -73,7 +73,7 @@ test: deps
 # server against Kamailio on ../shared/bench (installs kamailio, sipp and
 # sipsak when missing).
 bench:
-	$(MAKE) deps TEST_APT_PACKAGES="kamailio sip-tester sipsak procps iproute2 time"
+	$(MAKE) deps TEST_APT_PACKAGES="kamailio sip-tester sipsak procps iproute2 time valgrind"
 	$(CARGO) build --release --workspace
 	$(CARGO) build --release -p sipr-core --example udp_floor
 	$(CARGO) bench -p sipr-mem -p sipr-locking -p sipr-core

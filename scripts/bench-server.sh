@@ -83,27 +83,135 @@ echo "highest 0-failure rate: sipr ${best[sipr]}/s, Kamailio ${best[kamailio]}/s
 
 # The proxy workload (issue 16): INVITE/ACK/BYE through tm + rr
 # (../shared/bench/cfg/proxy.cfg: t_relay, record_route, loose_route) to a
-# sipp UAS, for both servers alternately, PROXY_RUNS times at each of
-# PROXY_RATES; the median CPU µs per call of each, their ratio, and the
-# failures. The kernel floor for this call flow and callgrind's
-# instructions per call are measured by hand for now (docs/benchmarks.md).
+# sipp UAS. For each of PROXY_RATES, PROXY_RUNS alternating runs of sipr,
+# Kamailio and the floor (udp_floor in relay mode: the same 5 datagrams in
+# and 6 out per call, no SIP work); the medians of CPU µs per call, the
+# ratio, and each server's CPU above the floor with its ratio.
 PROXY_RATES=${PROXY_RATES:-"500 2000"}
 PROXY_RUNS=${PROXY_RUNS:-3}
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b > 0) printf "%.2f", a / b; else print "-" }'; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b != "-") printf "%.1f", a - b; else print "-" }'; }
 echo
-echo "| proxy calls/s | sipr µs/call (median of $PROXY_RUNS) | Kamailio µs/call | ratio | sipr ok/fail | Kamailio ok/fail |"
-echo "|---|---|---|---|---|---|"
+echo "| proxy calls/s | sipr µs/call (median of $PROXY_RUNS) | Kamailio µs/call | ratio | floor µs/call | sipr above floor | Kamailio above floor | ratio above floor | sipr ok/fail | Kamailio ok/fail |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+# shellcheck disable=SC2016
+FLOOR_PROXY_CMD='"$FLOOR" 127.0.0.1:$SERVER_PORT $CHILDREN 127.0.0.1:$UAS_PORT'
 for rate in $PROXY_RATES; do
     calls=$((rate * 10))
-    s_us=(); k_us=(); s_f=0; k_f=0; s_ok=0; k_ok=0
+    s_us=(); k_us=(); f_us=(); s_f=0; k_f=0; s_ok=0; k_ok=0
     for _ in $(seq "$PROXY_RUNS"); do
         s=$(SERVER_BIN="$SIPR" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" sipr proxy "$rate" "$calls" 2>/dev/null | tail -1) || true
         k=$(RESULTS_FILE="$RESULTS" SERVER_EXTRA_ARGS="-x tlsf" "$BENCH/run.sh" kamailio proxy "$rate" "$calls" 2>/dev/null | tail -1) || true
-        s_us+=("$(field "$s" cpu_us_per_call)"); k_us+=("$(field "$k" cpu_us_per_call)")
+        f=$(SERVER_CMD="$FLOOR_PROXY_CMD" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" floor proxy "$rate" "$calls" 2>/dev/null | tail -1) || true
+        s_us+=("$(field "$s" cpu_us_per_call)"); k_us+=("$(field "$k" cpu_us_per_call)"); f_us+=("$(field "$f" cpu_us_per_call)")
         s_ok=$((s_ok + $(field "$s" ok || echo 0))); s_f=$((s_f + $(field "$s" fail || echo 0)))
         k_ok=$((k_ok + $(field "$k" ok || echo 0))); k_f=$((k_f + $(field "$k" fail || echo 0)))
     done
-    sm=$(printf '%s\n' "${s_us[@]}" | median); km=$(printf '%s\n' "${k_us[@]}" | median)
-    ratio=$(awk -v a="$sm" -v b="$km" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-    echo "| $rate | $sm | $km | $ratio | $s_ok/$s_f | $k_ok/$k_f |"
+    sm=$(printf '%s\n' "${s_us[@]}" | median); km=$(printf '%s\n' "${k_us[@]}" | median); fm=$(printf '%s\n' "${f_us[@]}" | median)
+    sa=$(minus "$sm" "$fm"); ka=$(minus "$km" "$fm")
+    echo "| $rate | $sm | $km | $(ratio "$sm" "$km") | $fm | $sa | $ka | $(ratio "$sa" "$ka") | $s_ok/$s_f | $k_ok/$k_f |"
 done
+
+# The highest proxy rate with 0 failed calls, in steps of 1,000 calls/s
+# (5 s of load per step, up to the first step that fails).
+PROXY_MAX_RATES=${PROXY_MAX_RATES:-"1000 2000 3000 4000 5000 6000 7000 8000"}
+proxy_sweep() { # server kind, extra run.sh environment...
+    local kind=$1 line calls
+    shift
+    best[$kind]=0
+    for rate in $PROXY_MAX_RATES; do
+        calls=$((rate * 5))
+        for _ in 1 2; do
+            line=$(env "$@" RESULTS_FILE="$RESULTS" DURATION=5 "$BENCH/run.sh" "$kind" proxy "$rate" "$calls" 2>/dev/null | tail -1) || true
+            case "$line" in workload=*) break ;; *) sleep 3 ;; esac
+        done
+        echo "| $kind | $rate | $(field "$line" ok)/$(field "$line" fail) | $(field "$line" retrans) | $(field "$line" achieved_cps) | $(field "$line" cpu_us_per_call) |"
+        if [ "$(field "$line" ok)" = "$calls" ] && [ "$(field "$line" fail)" = 0 ]; then
+            best[$kind]=$rate
+        else
+            break
+        fi
+    done
+}
+echo
+echo "| server | proxy calls/s (5 s) | ok/fail | retransmissions | achieved/s | CPU µs/call |"
+echo "|---|---|---|---|---|---|"
+proxy_sweep sipr SERVER_BIN="$SIPR"
+proxy_sweep kamailio SERVER_EXTRA_ARGS="-x tlsf"
+echo
+echo "highest 0-failure proxy rate: sipr ${best[sipr]}/s, Kamailio ${best[kamailio]}/s, ratio $(ratio "${best[sipr]}" "${best[kamailio]}")"
+
+# Shared memory per transaction: used shm (core.shmmem real_used) and
+# transactions in the table (tm.stats current) over the jsonrpcs FIFO, as
+# soon as the server answers (before or at the start of the load), then
+# after 6 s of a steady 500 calls/s; the difference of the bytes over the
+# difference of the transactions. The bench cfg plus jsonrpcs, the same
+# for both servers.
+SHM_DIR=$(mktemp -d /tmp/sipr-bench-shm.XXXXXX)
+trap 'rm -f "$RESULTS"; rm -rf "$SHM_DIR"' EXIT
+cp "$BENCH/cfg/common.inc.cfg" "$SHM_DIR/"
+sed 's|^loadmodule "tm.so"|loadmodule "jsonrpcs.so"\nmodparam("jsonrpcs", "fifo_name", "'"$SHM_DIR"'/rpc.fifo")\nmodparam("jsonrpcs", "transport", 2)\nloadmodule "tm.so"|' \
+    "$BENCH/cfg/proxy.cfg" >"$SHM_DIR/proxy.cfg"
+rpc_fifo() { # method -> the reply's JSON on one line
+    local reply="sipr_bench_$$_$RANDOM" out
+    mkfifo "/tmp/$reply"
+    printf '{"jsonrpc":"2.0","method":"%s","reply_name":"%s","id":1}\n' "$1" "$reply" >"$SHM_DIR/rpc.fifo" &
+    out=$(timeout 3 cat "/tmp/$reply" | tr -d '\n\t ') || true
+    rm -f "/tmp/$reply"
+    echo "$out"
+}
+json_int() { grep -o "\"$2\":[0-9]*" <<<"$1" | head -1 | cut -d: -f2; }
+shm_per_txn() { # kind, extra run.sh environment... -> bytes per transaction
+    local kind=$1 pid a="" b ta tb
+    shift
+    rm -f "$SHM_DIR/rpc.fifo"
+    env "$@" CFG="$SHM_DIR/proxy.cfg" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" "$kind" proxy 500 6000 >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        [ -p "$SHM_DIR/rpc.fifo" ] && a=$(rpc_fifo core.shmmem) && [ -n "$a" ] && break
+        sleep 0.1
+    done
+    ta=$(rpc_fifo tm.stats)
+    sleep 6
+    b=$(rpc_fifo core.shmmem); tb=$(rpc_fifo tm.stats)
+    wait "$pid" || true
+    awk -v a="$(json_int "$a" real_used)" -v b="$(json_int "$b" real_used)" \
+        -v ta="$(json_int "$ta" current)" -v tb="$(json_int "$tb" current)" \
+        'BEGIN { if (tb > ta && a != "" && b != "") printf "%.0f", (b - a) / (tb - ta); else print "-" }'
+}
+s_shm=$(shm_per_txn sipr SERVER_BIN="$SIPR")
+k_shm=$(shm_per_txn kamailio SERVER_EXTRA_ARGS="-x tlsf")
+echo
+echo "shm bytes per transaction at 500 calls/s: sipr $s_shm, Kamailio $k_shm, ratio $(ratio "$s_shm" "$k_shm")"
+
+# User-space instructions per call: callgrind on the servers (1 worker,
+# 50 calls/s), two runs of CG_CALLS1 and CG_CALLS2 calls; the difference
+# of their instruction counts over the difference of the calls leaves out
+# start-up and shutdown. The worker alone, and every process of the tree.
+CG_CALLS1=${CG_CALLS1:-500}
+CG_CALLS2=${CG_CALLS2:-1500}
+if command -v valgrind >/dev/null; then
+    cg_run() { # kind calls server-command -> "worker_ir tree_ir"
+        local dir="$SHM_DIR/cg.$1.$2"
+        mkdir -p "$dir"
+        CHILDREN=1 SHM_MB=256 SERVER_CMD="valgrind --tool=callgrind --callgrind-out-file=$dir/out.%p $3" \
+            SERVER_BIN="$SIPR" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" "$1" proxy 50 "$2" >/dev/null 2>&1 || true
+        awk '/^totals:/ { t += $2; if ($2 > w) w = $2 } END { print w + 0, t + 0 }' "$dir"/out.*
+    }
+    # shellcheck disable=SC2016
+    CG_ARGS='-DD -E -m "$SHM_MB" -M "$PKG_MB" -Y "$RUN_DIR" -w "$RUN_DIR" -f "$CFG" -A "BENCH_LISTEN=udp:127.0.0.1:$SERVER_PORT" -A "BENCH_CHILDREN=$CHILDREN" -A "BENCH_DEBUG=0" -A "BENCH_UAS=\"sip:127.0.0.1:$UAS_PORT\""'
+    per_call() { awk -v a="$1" -v b="$2" -v n=$((CG_CALLS2 - CG_CALLS1)) 'BEGIN { printf "%.0f", (b - a) / n }'; }
+    read -r s1w s1t <<<"$(cg_run sipr "$CG_CALLS1" "\"\$SERVER_BIN\" $CG_ARGS")"
+    read -r s2w s2t <<<"$(cg_run sipr "$CG_CALLS2" "\"\$SERVER_BIN\" $CG_ARGS")"
+    read -r k1w k1t <<<"$(cg_run kamailio "$CG_CALLS1" "kamailio $CG_ARGS -x tlsf")"
+    read -r k2w k2t <<<"$(cg_run kamailio "$CG_CALLS2" "kamailio $CG_ARGS -x tlsf")"
+    sw=$(per_call "$s1w" "$s2w"); st=$(per_call "$s1t" "$s2t"); kw=$(per_call "$k1w" "$k2w"); kt=$(per_call "$k1t" "$k2t")
+    echo
+    echo "| instructions per proxied call (callgrind) | sipr | Kamailio | ratio |"
+    echo "|---|---|---|---|"
+    echo "| the UDP worker | $sw | $kw | $(ratio "$sw" "$kw") |"
+    echo "| every process | $st | $kt | $(ratio "$st" "$kt") |"
+else
+    echo "valgrind not installed: no instruction counts (make bench installs it)"
+fi

@@ -36,17 +36,22 @@ impl Proto {
         }
     }
 
+    /// The name in upper case, as a Via's sent-protocol writes it.
+    pub fn upper_name(self) -> &'static str {
+        match self {
+            Proto::Udp => "UDP",
+            Proto::Tcp => "TCP",
+            Proto::Tls => "TLS",
+            Proto::Sctp => "SCTP",
+            Proto::Ws => "WS",
+            Proto::Wss => "WSS",
+        }
+    }
+
     /// Parses a protocol name, any case.
     pub fn from_name(s: &str) -> Option<Proto> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "udp" => Proto::Udp,
-            "tcp" => Proto::Tcp,
-            "tls" => Proto::Tls,
-            "sctp" => Proto::Sctp,
-            "ws" => Proto::Ws,
-            "wss" => Proto::Wss,
-            _ => return None,
-        })
+        const ALL: [Proto; 6] = [Proto::Udp, Proto::Tcp, Proto::Tls, Proto::Sctp, Proto::Ws, Proto::Wss];
+        ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(s))
     }
 
     /// The port a URI without one means: 5061 for TLS/WSS, else 5060.

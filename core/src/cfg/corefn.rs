@@ -506,27 +506,13 @@ pub fn build_request(
     lumps: crate::sip::Lumps,
 ) -> Result<Vec<u8>, String> {
     let msg = ctx.msg;
-    let (local_host, local_port) = match &ctx.send_socket {
-        Some((_, h, p)) => (h.clone(), *p),
-        None => {
-            let d = ctx.rcv.dst;
-            let h = match d.ip() {
-                std::net::IpAddr::V6(a) => format!("[{a}]"),
-                a => a.to_string(),
-            };
-            (h, d.port())
-        }
+    let (local_host, local_port, local_ip) = match &ctx.send_socket {
+        Some((_, h, p)) => (h.clone(), *p, h.trim_start_matches('[').trim_end_matches(']').parse().ok()),
+        None => (crate::sip::emit::host_text(ctx.rcv.dst.ip()), ctx.rcv.dst.port(), Some(ctx.rcv.dst.ip())),
     };
     // leaving from another transport or address than it came to: rr's
     // double Record-Route applies
-    let rcv_host = match ctx.rcv.dst.ip() {
-        std::net::IpAddr::V6(a) => format!("[{a}]"),
-        a => a.to_string(),
-    };
-    let changed = proto != ctx.rcv.proto
-        || local_port != ctx.rcv.dst.port()
-        || local_host.trim_start_matches('[').trim_end_matches(']')
-            != rcv_host.trim_start_matches('[').trim_end_matches(']');
+    let changed = proto != ctx.rcv.proto || local_port != ctx.rcv.dst.port() || local_ip != Some(ctx.rcv.dst.ip());
     // the sending socket's `listen ... advertise host:port`, unless the
     // script set one (set_advertised_address / _port)
     let listen_adv = ctx.core.listen.iter().find_map(|l| {
@@ -547,12 +533,12 @@ pub fn build_request(
         Some(p) => String::from_utf8_lossy(p).parse().ok(),
         None => Some(adv_port.unwrap_or(local_port)),
     };
-    let transport = proto.name().to_ascii_uppercase();
+    let transport = proto.upper_name();
     let src_ip = ctx.rcv.src.ip();
-    let out_addr = format!("{host}:{}", port.unwrap_or(local_port));
+    let out_addr = if changed { format!("{host}:{}", port.unwrap_or(local_port)) } else { String::new() };
     let spec = ForwardRequest {
         other_socket: changed.then_some(crate::sip::OtherSocket { addr: &out_addr, proto: proto.name() }),
-        via: ViaSpec { transport: &transport, host: &host, port, branch, rport: ctx.add_local_rport },
+        via: ViaSpec { transport, host: &host, port, branch, rport: ctx.add_local_rport },
         source: Some(Source { ip: src_ip, port: ctx.rcv.src.port(), force_rport: ctx.force_rport }),
         new_ruri: ruri,
         record_route: None,

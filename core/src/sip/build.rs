@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::net::IpAddr;
 
-use super::emit::{hex8, push_decimal, push_ip};
+use super::emit::{self, hex8, push_decimal, push_ip};
 use super::error::ParseError;
 use super::hdr::Via;
 use super::headers::HeaderKind;
@@ -93,31 +93,22 @@ pub struct ViaSpec<'s> {
 impl ViaSpec<'_> {
     /// Records the Via header line as an insertion at `off`.
     fn insert(&self, lumps: &mut Lumps, off: usize) {
-        let port = |f: &mut std::fmt::Formatter<'_>| match self.port {
-            Some(p) => write!(f, ":{p}"),
-            None => Ok(()),
-        };
-        let rport = if self.rport { ";rport" } else { "" };
-        lumps.insert_fmt(
-            off,
-            format_args!(
-                "Via: SIP/2.0/{} {}{};branch={}{}\r\n",
-                self.transport,
-                self.host,
-                FmtFn(port),
-                self.branch,
-                rport
-            ),
-        );
-    }
-}
-
-/// Formats through a closure (for optional parts inside `format_args!`).
-struct FmtFn<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result>(F);
-
-impl<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result> std::fmt::Display for FmtFn<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        (self.0)(f)
+        lumps.insert_with(off, |out| {
+            out.extend_from_slice(b"Via: SIP/2.0/");
+            out.extend_from_slice(self.transport.as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(self.host.as_bytes());
+            if let Some(p) = self.port {
+                out.push(b':');
+                emit::push_decimal(out, u64::from(p));
+            }
+            out.extend_from_slice(b";branch=");
+            out.extend_from_slice(self.branch.as_bytes());
+            if self.rport {
+                out.extend_from_slice(b";rport");
+            }
+            out.extend_from_slice(b"\r\n");
+        });
     }
 }
 
@@ -258,11 +249,17 @@ fn fix_content_length(msg: &SipMsg<'_>, lumps: &mut Lumps, ensure: bool) {
     let new_len = (body.len as isize + lumps.growth_from(body.off as usize)).max(0) as usize;
     match msg.header(HeaderKind::ContentLength) {
         Some(h) if msg.content_length() != Some(new_len) => {
-            lumps.replace_fmt(h.value.off as usize, h.value.len as usize, format_args!("{new_len}"));
+            lumps.replace_with(h.value.off as usize, h.value.len as usize, |out| {
+                emit::push_decimal(out, new_len as u64)
+            });
         }
         Some(_) => {}
         None if ensure || new_len != body.len as usize => {
-            lumps.insert_fmt(msg.headers_end(), format_args!("Content-Length: {new_len}\r\n"));
+            lumps.insert_with(msg.headers_end(), |out| {
+                out.extend_from_slice(b"Content-Length: ");
+                emit::push_decimal(out, new_len as u64);
+                out.extend_from_slice(b"\r\n");
+            });
         }
         None => {}
     }
@@ -279,7 +276,11 @@ pub fn forward_request(msg: &SipMsg<'_>, spec: &ForwardRequest<'_>, mut lumps: L
     let via_at = msg.header(HeaderKind::Via).map_or(top, |h| h.line.off as usize);
     spec.via.insert(&mut lumps, via_at);
     if let Some(rr) = spec.record_route {
-        lumps.insert_fmt(top, format_args!("Record-Route: {rr}\r\n"));
+        lumps.insert_with(top, |out| {
+            out.extend_from_slice(b"Record-Route: ");
+            out.extend_from_slice(rr.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        });
     }
     if let (Some(src), Ok(via)) = (spec.source, msg.via1()) {
         ReceivedEdits::of(msg, via, src).record(&mut lumps);
@@ -292,9 +293,9 @@ pub fn forward_request(msg: &SipMsg<'_>, spec: &ForwardRequest<'_>, mut lumps: L
     if spec.decrement_max_forwards {
         match (msg.max_forwards()?, msg.header(HeaderKind::MaxForwards)) {
             (Some(0), _) => return Err(BuildError::TooManyHops),
-            (Some(n), Some(h)) => {
-                lumps.replace_fmt(h.value.off as usize, h.value.len as usize, format_args!("{}", n - 1))
-            }
+            (Some(n), Some(h)) => lumps.replace_with(h.value.off as usize, h.value.len as usize, |out| {
+                emit::push_decimal(out, u64::from(n - 1))
+            }),
             _ => lumps.insert_fmt(top, format_args!("Max-Forwards: {DEFAULT_MAX_FORWARDS}\r\n")),
         }
     }
@@ -451,7 +452,15 @@ pub fn hop_request(
 /// branch number, so that a reply finds its transaction without a search
 /// (as Kamailio tm encodes them): `z9hG4bK<hash>.<label>.<branch>`, hex.
 pub fn stateful_branch(hash_index: u32, label: u32, branch: u16) -> String {
-    format!("{MAGIC_COOKIE}{hash_index:x}.{label:x}.{branch:x}")
+    let mut out = Vec::with_capacity(MAGIC_COOKIE.len() + 20);
+    out.extend_from_slice(MAGIC_COOKIE.as_bytes());
+    emit::push_hex(&mut out, u64::from(hash_index));
+    out.push(b'.');
+    emit::push_hex(&mut out, u64::from(label));
+    out.push(b'.');
+    emit::push_hex(&mut out, u64::from(branch));
+    // the cookie and hex digits are ASCII
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Decodes a value made by [`stateful_branch`].
@@ -488,7 +497,13 @@ pub fn stateless_branch(msg: &SipMsg<'_>) -> Result<String, BuildError> {
             via.whole.get(buf),
         ]),
     };
-    Ok(format!("{MAGIC_COOKIE}sl{h:016x}.0"))
+    let mut out = Vec::with_capacity(MAGIC_COOKIE.len() + 20);
+    out.extend_from_slice(MAGIC_COOKIE.as_bytes());
+    out.extend_from_slice(b"sl");
+    out.extend_from_slice(&emit::hex16(h));
+    out.extend_from_slice(b".0");
+    // the cookie and hex digits are ASCII
+    Ok(String::from_utf8(out).unwrap_or_default())
 }
 
 /// The To-tag of a locally generated reply: a prefix from `secret` (one per

@@ -32,6 +32,45 @@ pub fn hex8(n: u32) -> [u8; 8] {
     digits
 }
 
+/// Appends `n` in lower-case hex, without leading zeros.
+pub fn push_hex(out: &mut Vec<u8>, n: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = HEX[(n & 0xf) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// `n` as exactly 16 lower-case hex digits.
+pub fn hex16(n: u64) -> [u8; 16] {
+    let mut digits = [0u8; 16];
+    digits[..8].copy_from_slice(&hex8((n >> 32) as u32));
+    digits[8..].copy_from_slice(&hex8(n as u32));
+    digits
+}
+
+/// An address as a host in a URI or Via: dotted quad, or `[IPv6]`.
+pub fn host_text(ip: IpAddr) -> String {
+    let mut out = Vec::with_capacity(48);
+    if ip.is_ipv6() {
+        out.push(b'[');
+    }
+    push_ip(&mut out, ip);
+    if ip.is_ipv6() {
+        out.push(b']');
+    }
+    // push_ip writes ASCII only
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// Appends an IP address as text: dotted quad, or RFC 5952 IPv6 text
 /// without brackets (what `received=` carries).
 pub fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
@@ -56,6 +95,18 @@ pub fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_and_host_text() {
+        let mut v = Vec::new();
+        push_hex(&mut v, 0);
+        v.push(b'.');
+        push_hex(&mut v, 0x1a2b);
+        assert_eq!(v, b"0.1a2b");
+        assert_eq!(&hex16(0x0123_4567_89ab_cdef), b"0123456789abcdef");
+        assert_eq!(host_text("10.0.0.1".parse().unwrap()), "10.0.0.1");
+        assert_eq!(host_text("::1".parse().unwrap()), "[::1]");
+    }
 
     #[test]
     fn decimals_match_display() {

@@ -94,17 +94,24 @@ impl Lumps {
         self.items.is_empty()
     }
 
+    /// Where the next inserted bytes start in the arena; the first
+    /// insertion makes room for a typical message's changes at once, so
+    /// that the arena does not grow step by step.
+    fn arena_start(&mut self) -> usize {
+        if self.arena.capacity() == 0 {
+            self.items.reserve(8);
+            self.arena.reserve(512);
+        }
+        self.arena.len()
+    }
+
     fn push(&mut self, off: usize, del: usize, data: &[u8]) {
-        let start = self.arena.len();
+        let start = self.arena_start();
         self.arena.extend_from_slice(data);
         self.push_range(off, del, start);
     }
 
     fn push_range(&mut self, off: usize, del: usize, start: usize) {
-        if self.items.capacity() == 0 {
-            self.items.reserve(8);
-            self.arena.reserve(256);
-        }
         let seq = self.items.last().map_or(0, |l| l.seq + 1);
         self.items.push(Lump { off, del, data: start..self.arena.len(), seq, tag: 0, when: SendSide::Any });
     }
@@ -145,7 +152,7 @@ impl Lumps {
     /// into the arena (no temporary string).
     pub fn replace_fmt(&mut self, off: usize, len: usize, args: std::fmt::Arguments<'_>) {
         use std::io::Write as _;
-        let start = self.arena.len();
+        let start = self.arena_start();
         // Writing into a Vec cannot fail.
         let _ = self.arena.write_fmt(args);
         self.push_range(off, len, start);
@@ -160,9 +167,14 @@ impl Lumps {
     /// arena (for text built from pieces, e.g. by `sip::emit`, without
     /// `core::fmt`).
     pub fn replace_with(&mut self, off: usize, len: usize, write: impl FnOnce(&mut Vec<u8>)) {
-        let start = self.arena.len();
+        let start = self.arena_start();
         write(&mut self.arena);
         self.push_range(off, len, start);
+    }
+
+    /// Inserts what `write` appends to the arena before the byte at `off`.
+    pub fn insert_with(&mut self, off: usize, write: impl FnOnce(&mut Vec<u8>)) {
+        self.replace_with(off, 0, write);
     }
 
     /// Inserts `data` before the byte at `off`.

@@ -368,9 +368,10 @@ fn fifo_process(_: u32) {
 }
 
 /// Writes `reply` to the reply FIFO `name` (a bare file name inside the
-/// reply directory: a name with a path in it is refused).
+/// reply directory: a name with a path or a dot in it is refused, as
+/// Kamailio refuses it).
 fn answer_fifo(dir: &Path, name: &str, reply: &[u8]) {
-    if name.is_empty() || name.contains('/') || name == ".." {
+    if name.is_empty() || name.contains('/') || name.contains('.') {
         log::warn!("jsonrpcs: reply_name '{name}' refused (a file name in fifo_reply_dir only)");
         return;
     }

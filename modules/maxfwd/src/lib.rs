@@ -66,7 +66,11 @@ fn mf_process_maxfwd_header(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
         }
         Ok(None) => {
             let at = ctx.msg.first_line_end();
-            ctx.lumps.insert_fmt(at, format_args!("Max-Forwards: {max}\r\n"));
+            ctx.lumps.insert_with(at, |out| {
+                out.extend_from_slice(b"Max-Forwards: ");
+                sipr_sdk::sip::emit::push_decimal(out, max.max(0) as u64);
+                out.extend_from_slice(b"\r\n");
+            });
             ctx.set_module_int(LOCAL_VALUE, max);
             Ok(2)
         }
@@ -76,7 +80,8 @@ fn mf_process_maxfwd_header(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
             let v = (n as i64 - 1).min(limit);
             let h = ctx.msg.header(HeaderKind::MaxForwards).ok_or("Max-Forwards vanished")?;
             let (off, len) = (h.value.off as usize, h.value.len as usize);
-            ctx.lumps.replace_fmt(off, len, format_args!("{v}"));
+            // written without core::fmt: this runs on every request
+            ctx.lumps.replace_with(off, len, |out| sipr_sdk::sip::emit::push_decimal(out, v.max(0) as u64));
             ctx.set_module_int(LOCAL_VALUE, v);
             Ok(1)
         }

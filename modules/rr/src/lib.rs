@@ -88,14 +88,7 @@ fn local_address(ctx: &Ctx<'_>) -> String {
     }
     let (host, port, proto) = match &ctx.send_socket {
         Some((proto, h, p)) => (h.clone(), *p, *proto),
-        None => {
-            let d = ctx.rcv.dst;
-            let h = match d.ip() {
-                std::net::IpAddr::V6(a) => format!("[{a}]"),
-                a => a.to_string(),
-            };
-            (h, d.port(), ctx.rcv.proto)
-        }
+        None => (sipr_sdk::sip::emit::host_text(ctx.rcv.dst.ip()), ctx.rcv.dst.port(), ctx.rcv.proto),
     };
     // the socket's own `advertise`, then the global advertised address
     let listen = ctx.core.listen.iter().find(|l| {
@@ -108,8 +101,13 @@ fn local_address(ctx: &Ctx<'_>) -> String {
     }
     match (&ctx.core.advertised_address, ctx.core.advertised_port) {
         (Some(h), p) => format!("{h}:{}", p.unwrap_or(port)),
-        (None, Some(p)) => format!("{host}:{p}"),
-        (None, None) => format!("{host}:{port}"),
+        (None, p) => {
+            let mut out = host.into_bytes();
+            out.push(b':');
+            sipr_sdk::sip::emit::push_decimal(&mut out, u64::from(p.unwrap_or(port)));
+            // a host that was UTF-8 and ASCII digits
+            String::from_utf8(out).unwrap_or_default()
+        }
     }
 }
 
