@@ -262,10 +262,24 @@ pub struct ListenAddr {
     pub advertise: Option<(String, u16)>,
 }
 
+/// The address a host text spells (`[...]` around IPv6 allowed), if it
+/// is one: dotted quads without std's general parser (this runs for every
+/// Route and Request-URI rr and the core check against `myself`).
+fn host_ip(text: &[u8]) -> Option<IpAddr> {
+    let h = text.strip_prefix(b"[").and_then(|x| x.strip_suffix(b"]")).unwrap_or(text);
+    if let Some(o) = crate::sip::ipv4_octets(h) {
+        return Some(IpAddr::from(o));
+    }
+    if h.contains(&b':') && h.iter().all(|c| c.is_ascii_hexdigit() || *c == b'.' || *c == b':') {
+        return std::str::from_utf8(h).ok()?.parse().ok();
+    }
+    None
+}
+
 impl CoreInfo {
     /// Whether `ip` is one of the listen (or advertised) addresses.
     pub fn is_my_ip(&self, ip: IpAddr) -> bool {
-        let is = |h: &str| h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|a| a == ip);
+        let is = |h: &str| host_ip(h.as_bytes()) == Some(ip);
         self.listen.iter().any(|l| is(&l.host) || l.advertise.as_ref().is_some_and(|(h, _)| is(h)))
     }
 
@@ -274,15 +288,10 @@ impl CoreInfo {
     /// (5061 for TLS) as Kamailio's check_self.
     pub fn is_myself(&self, host: &[u8], port: u16) -> bool {
         let h = host.strip_prefix(b"[").and_then(|x| x.strip_suffix(b"]")).unwrap_or(host);
-        // parsed only when it looks like an address (IPv6 has spellings)
-        let ip: Option<IpAddr> = if h.iter().all(|c| c.is_ascii_hexdigit() || *c == b'.' || *c == b':') {
-            std::str::from_utf8(h).ok().and_then(|s| s.parse().ok())
-        } else {
-            None
-        };
+        let ip = host_ip(h);
         let same_host = |cand: &str| {
             let c = cand.trim_start_matches('[').trim_end_matches(']');
-            c.as_bytes().eq_ignore_ascii_case(h) || ip.is_some_and(|a| c.parse::<IpAddr>().is_ok_and(|b| a == b))
+            c.as_bytes().eq_ignore_ascii_case(h) || ip.is_some_and(|a| host_ip(c.as_bytes()) == Some(a))
         };
         let port_ok = |p: u16, proto: Proto| p == if port == 0 { proto.default_port() } else { port };
         self.listen.iter().any(|l| {

@@ -138,6 +138,17 @@ pub struct Via {
     pub port: Option<u16>,
     /// All parameters.
     pub params: Params,
+    /// `;branch` and `;rport`, found once at parsing: every hop asks for
+    /// them (matching, reply routing, received/rport) several times.
+    known: KnownViaParams,
+}
+
+/// Where a Via's `branch` and `rport` parameters are (`None` when absent;
+/// the inner `None` for one without a value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct KnownViaParams {
+    branch: Option<Option<Span>>,
+    rport: Option<Option<Span>>,
 }
 
 impl Via {
@@ -147,7 +158,7 @@ impl Via {
 
     /// `;branch=`.
     pub fn branch<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
-        self.param(buf, "branch").flatten()
+        self.known.branch.flatten().map(|v| v.get(buf))
     }
 
     /// `;received=`.
@@ -172,7 +183,7 @@ impl Via {
 
     /// `;rport`: `None` absent, `Some(None)` without value, `Some(Some(p))`.
     pub fn rport(&self, buf: &[u8]) -> Option<Option<u16>> {
-        self.param(buf, "rport").map(|v| v.and_then(|v| parse_u32(v, 65_535)).map(|p| p as u16))
+        self.known.rport.map(|v| v.and_then(|v| parse_u32(v.get(buf), 65_535)).map(|p| p as u16))
     }
 
     /// `;alias` (RFC 5923: the sender offers its connection for requests
@@ -238,7 +249,16 @@ impl Via {
         let (host, port, after) = parse_host_port(buf, i, end)?;
         let (params, stop) = params_to_element_end(buf, after, end)?;
         let whole = element_span(buf, start, stop);
-        Ok((Via { whole, protocol, transport: parts[2], host, port, params }, stop))
+        let mut known = KnownViaParams::default();
+        for p in params.iter(buf) {
+            // the first of each counts, as a search by name finds it
+            if known.branch.is_none() && p.is(buf, "branch") {
+                known.branch = Some(p.value);
+            } else if known.rport.is_none() && p.is(buf, "rport") {
+                known.rport = Some(p.value);
+            }
+        }
+        Ok((Via { whole, protocol, transport: parts[2], host, port, params, known }, stop))
     }
 }
 

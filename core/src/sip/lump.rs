@@ -77,10 +77,23 @@ impl std::error::Error for LumpError {}
 
 /// The changes to one message. Inserted bytes live in one arena, so a
 /// set of changes costs two allocations however many lumps it holds.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Lumps {
     items: Vec<Lump>,
     arena: Vec<u8>,
+}
+
+/// A copy is what a branch or a reply starts from before adding its own
+/// changes (a Via, Content-Length): it gets room for them at once, where
+/// a derived clone would be exactly full and grow on the first insertion.
+impl Clone for Lumps {
+    fn clone(&self) -> Self {
+        let mut items = Vec::with_capacity(self.items.len() + 8);
+        items.extend_from_slice(&self.items);
+        let mut arena = Vec::with_capacity(self.arena.len() + 512);
+        arena.extend_from_slice(&self.arena);
+        Lumps { items, arena }
+    }
 }
 
 impl Lumps {

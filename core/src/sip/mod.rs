@@ -37,4 +37,5 @@ pub use headers::HeaderKind;
 pub use lump::{LumpError, Lumps, OtherSocket, SendSide, OUT_ADDR, OUT_TRANSPORT, OUT_TRANSPORT_ALWAYS};
 pub use message::{FirstLine, Header, Method, SipMsg, Span, MAX_MESSAGE_LEN};
 pub use scan::{Param, ParamIter, Params};
+pub(crate) use uri::ipv4_octets;
 pub use uri::{unescape, HostKind, Scheme, Uri, UriError};

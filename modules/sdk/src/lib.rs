@@ -750,7 +750,8 @@ pub mod reply {
         if !(100..=699).contains(&code) {
             return Err(format!("invalid reply code {code}").into());
         }
-        let tag = local_to_tag(&ctx.core.secret.to_be_bytes(), ctx.msg)?;
+        // a 100 carries no To tag (local_reply leaves it out): not made
+        let tag = if code > 100 { Some(local_to_tag(&ctx.core.secret.to_be_bytes(), ctx.msg)?) } else { None };
         // the script's append_to_reply headers, then the caller's
         let headers: std::borrow::Cow<'_, [u8]> = if extra.is_empty() {
             std::borrow::Cow::Borrowed(&ctx.reply_headers)
@@ -763,7 +764,7 @@ pub mod reply {
             code,
             reason,
             &ReplyOpts {
-                to_tag: Some(tag.as_str()),
+                to_tag: tag.as_ref().map(|t| t.as_str()),
                 source: Some(Source { ip: ctx.rcv.src.ip(), port: ctx.rcv.src.port(), force_rport: ctx.force_rport }),
                 server: ctx.core.server_header.as_deref(),
                 extra_headers: &headers,
