@@ -12,10 +12,14 @@ CARGO    ?= cargo
 SHM_MB   ?= 64
 CFG      ?= etc/sipr.cfg
 
+# Debian packages the build wants: libmimalloc-dev, the process allocator
+# the sipr binary links (core/build.rs; without it, glibc's malloc and a
+# build warning).
+BUILD_APT_PACKAGES := libmimalloc-dev
 # Debian packages the tests need: kamailio, whose stock
 # /etc/kamailio/kamailio.cfg the cfg tests read, and sip-tester (sipp) for
 # the end-to-end tests in test/.
-TEST_APT_PACKAGES ?= kamailio sip-tester python3 procps iproute2
+TEST_APT_PACKAGES ?= kamailio sip-tester python3 procps iproute2 $(BUILD_APT_PACKAGES)
 
 RELEASE_DIR := target/release
 # Module crates (modules/NAME, lib NAME → libNAME.so → NAME.so); the SDK
@@ -58,7 +62,9 @@ install: all
 
 # The server in the foreground on 127.0.0.1:5060 (etc/sipr.cfg), logging to
 # stderr; modules from the build tree.
-run: all
+run:
+	$(MAKE) deps TEST_APT_PACKAGES="$(BUILD_APT_PACKAGES)"
+	$(MAKE) all
 	$(RELEASE_DIR)/sipr -DD -E -m $(SHM_MB) -L $(RELEASE_DIR) -f $(CFG)
 
 # The module .so files are built first: the loader and module tests open
@@ -73,13 +79,14 @@ test: deps
 # server against Kamailio on ../shared/bench (installs kamailio, sipp and
 # sipsak when missing).
 bench:
-	$(MAKE) deps TEST_APT_PACKAGES="kamailio sip-tester sipsak procps iproute2 time valgrind"
+	$(MAKE) deps TEST_APT_PACKAGES="kamailio sip-tester sipsak procps iproute2 time valgrind $(BUILD_APT_PACKAGES)"
 	$(CARGO) build --release --workspace
 	$(CARGO) build --release -p sipr-core --example udp_floor
 	$(CARGO) bench -p sipr-mem -p sipr-locking -p sipr-core
 	bash scripts/bench-server.sh
 
 lint: toolchain
+	$(MAKE) deps TEST_APT_PACKAGES="$(BUILD_APT_PACKAGES)"
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 

@@ -112,6 +112,21 @@ fn reply_forwarding_strips_our_via() {
     }
     let ours = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\n\r\n";
     assert_eq!(forward_reply(&SipMsg::parse(ours).unwrap(), Lumps::new()), Err(BuildError::NoViaLeft));
+    // empty entries after ours are no second Via; a malformed second Via
+    // is an error (as Kamailio's via2), one after it is not looked at
+    let reply = |vias: &str| {
+        format!(
+            "SIP/2.0 200 OK\r\n{vias}From: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\n\r\n"
+        )
+    };
+    let empty_after = reply("Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx , ,\r\n");
+    assert_eq!(SipMsg::parse(empty_after.as_bytes()).unwrap().has_second_via(), Ok(false));
+    let bad_second = reply("Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\nVia: SIP/2.0/UDP ;;;\r\n");
+    let m = SipMsg::parse(bad_second.as_bytes()).unwrap();
+    assert!(m.has_second_via().is_err());
+    assert!(forward_reply(&m, Lumps::new()).is_err());
+    let bad_third = reply("Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx, SIP/2.0/UDP 10.0.0.5\r\nVia: ;;;\r\n");
+    assert_eq!(SipMsg::parse(bad_third.as_bytes()).unwrap().has_second_via(), Ok(true));
 }
 
 #[test]

@@ -311,7 +311,7 @@ pub fn forward_request(msg: &SipMsg<'_>, spec: &ForwardRequest<'_>, mut lumps: L
 
 /// Builds the reply to pass upstream: the top Via (ours) removed.
 pub fn forward_reply(msg: &SipMsg<'_>, mut lumps: Lumps) -> Result<Vec<u8>, BuildError> {
-    if msg.vias()?.len() < 2 {
+    if !msg.has_second_via()? {
         return Err(BuildError::NoViaLeft);
     }
     let h = msg.header(HeaderKind::Via).ok_or(BuildError::NoViaLeft)?;

@@ -5,8 +5,8 @@
 use super::headers::HeaderKind;
 use super::message::Span;
 use super::scan::{
-    find_byte, is_lws, is_token_char, parse_params, parse_u32, quoted_end, scan_until, skip_lws, token_end, trim,
-    ListIter, Param, Params,
+    find_byte, is_lws, is_token_char, parse_params, parse_params_checked, parse_u32, quoted_end, scan_until, skip_lws,
+    token_end, trim, ListIter, Param, Params,
 };
 use super::uri::{Uri, UriError, HOST_CHARS};
 
@@ -211,6 +211,16 @@ impl Via {
         Self::parse_at(buf, i, value.end()).map(|(v, _)| v)
     }
 
+    /// Where the next non-empty entry starts in `rest` (what follows an
+    /// entry in its header value: `, next...`), if there is one.
+    pub fn second_in(buf: &[u8], rest: Span) -> Option<usize> {
+        let (mut i, end) = (rest.off as usize, rest.end());
+        while i < end && (buf[i] == b',' || is_lws(buf[i])) {
+            i += 1;
+        }
+        (i < end).then_some(i)
+    }
+
     /// Checks every Via entry of one header value without keeping them.
     pub fn check_list(buf: &[u8], value: Span) -> Result<usize, HeaderError> {
         parse_elements(buf, value, false, Self::parse_at, drop)
@@ -247,17 +257,23 @@ impl Via {
         }
         let protocol = Span::new(parts[0].off as usize, parts[1].end());
         let (host, port, after) = parse_host_port(buf, i, end)?;
-        let (params, stop) = params_to_element_end(buf, after, end)?;
-        let whole = element_span(buf, start, stop);
+        // one walk validates the parameters and finds branch and rport
+        // (the first of each counts, as a search by name finds it)
         let mut known = KnownViaParams::default();
-        for p in params.iter(buf) {
-            // the first of each counts, as a search by name finds it
+        let (params, stop) = parse_params_checked(buf, after, end, false, |p| {
             if known.branch.is_none() && p.is(buf, "branch") {
                 known.branch = Some(p.value);
             } else if known.rport.is_none() && p.is(buf, "rport") {
                 known.rport = Some(p.value);
             }
+            true
+        })
+        .ok_or(HeaderError::BadParams)?;
+        let stop = skip_lws(buf, stop, end);
+        if stop != end && buf[stop] != b',' {
+            return Err(HeaderError::TrailingGarbage);
         }
+        let whole = element_span(buf, start, stop);
         Ok((Via { whole, protocol, transport: parts[2], host, port, params, known }, stop))
     }
 }

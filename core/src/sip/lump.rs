@@ -227,21 +227,32 @@ impl Lumps {
     /// Builds the changed message from `buf`, for a message leaving from
     /// `other` (`None`: from the socket it came to).
     pub fn apply_for(&self, buf: &[u8], other: Option<OtherSocket<'_>>) -> Result<Vec<u8>, LumpError> {
-        let mut order: Vec<&Lump> = self.items.iter().collect();
-        for l in &order {
-            if l.off + l.del > buf.len() {
-                return Err(LumpError::OutOfRange { end: l.off + l.del, len: buf.len() });
-            }
+        if let Some(l) = self.items.iter().find(|l| l.off + l.del > buf.len()) {
+            return Err(LumpError::OutOfRange { end: l.off + l.del, len: buf.len() });
         }
-        order.retain(|l| match l.when {
+        let applies = |l: &&Lump| match l.when {
             SendSide::Any => true,
             SendSide::Same => other.is_none(),
             SendSide::Other => other.is_some(),
-        });
-        order.sort_by_key(|l| (l.off, l.seq));
+        };
+        // a message's few lumps are ordered on the stack (this runs for
+        // every message sent), more in a Vec
+        let n = self.items.iter().filter(applies).count();
+        let mut small: [Option<&Lump>; 16] = [None; 16];
+        let mut large: Vec<Option<&Lump>> = Vec::new();
+        let order: &mut [Option<&Lump>] = if n <= small.len() {
+            for (slot, l) in small.iter_mut().zip(self.items.iter().filter(applies)) {
+                *slot = Some(l);
+            }
+            &mut small[..n]
+        } else {
+            large.extend(self.items.iter().filter(applies).map(Some));
+            &mut large
+        };
+        order.sort_by_key(|l| l.map(|l| (l.off, l.seq)));
         let mut out = Vec::with_capacity(self.capacity_hint(buf.len()));
         let mut cursor = 0;
-        for l in order {
+        for l in order.iter().flatten() {
             if l.off > cursor {
                 out.extend_from_slice(&buf[cursor..l.off]);
                 cursor = l.off;

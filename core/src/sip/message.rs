@@ -492,6 +492,25 @@ impl<'a> SipMsg<'a> {
         })
     }
 
+    /// Whether a Via entry follows the top one (a reply to pass upstream
+    /// needs one). As Kamailio's via2, that entry is parsed (an error when
+    /// it is malformed) and any after it are not.
+    pub fn has_second_via(&self) -> Result<bool, ParseError> {
+        let top = self.via1()?;
+        let mut vias = self.headers().iter().filter(|h| h.kind == HeaderKind::Via);
+        let Some(h) = vias.next() else { return Ok(false) };
+        // the rest of the top Via header, then the next Via header
+        let rest = Span::new(top.whole.end().min(h.value.end()), h.value.end());
+        let (span, hdr) = match Via::second_in(self.buf, rest) {
+            Some(at) => (Span::new(at, h.value.end()), h),
+            None => match vias.next() {
+                Some(next) => (next.value, next),
+                None => return Ok(false),
+            },
+        };
+        Via::parse_first(self.buf, span).map(|_| true).map_err(|e| self.header_error(hdr, e))
+    }
+
     /// Every Via entry of every Via header, top first.
     pub fn vias(&self) -> Result<&[Via], ParseError> {
         self.cached(&self.parsed.vias, || {

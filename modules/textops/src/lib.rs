@@ -40,7 +40,14 @@ fn is_method(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let Some(m) = ctx.msg.method_text() else { return Ok(-1) };
     let list = p[0].text(ctx);
     // known methods compare ignoring case (as Kamailio's method ids), others exactly
-    let known = !matches!(Method::from_token(&m.to_ascii_uppercase()), Method::Other);
+    // (upper-cased on the stack: this runs for most requests; every known
+    // method name is shorter than 16 bytes)
+    let known = m.len() <= 16 && {
+        let mut up = [0u8; 16];
+        up[..m.len()].copy_from_slice(m);
+        up[..m.len()].make_ascii_uppercase();
+        !matches!(Method::from_token(&up[..m.len()]), Method::Other)
+    };
     let hit =
         list.split(|c| *c == b'|')
             .map(|t| t.trim_ascii())
