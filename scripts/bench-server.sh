@@ -105,17 +105,21 @@ for rate in $PROXY_RATES; do
         k=$(RESULTS_FILE="$RESULTS" SERVER_EXTRA_ARGS="-x tlsf" "$BENCH/run.sh" kamailio proxy "$rate" "$calls" 2>/dev/null | tail -1) || true
         f=$(SERVER_CMD="$FLOOR_PROXY_CMD" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" floor proxy "$rate" "$calls" 2>/dev/null | tail -1) || true
         s_us+=("$(field "$s" cpu_us_per_call)"); k_us+=("$(field "$k" cpu_us_per_call)"); f_us+=("$(field "$f" cpu_us_per_call)")
-        s_ok=$((s_ok + $(field "$s" ok || echo 0))); s_f=$((s_f + $(field "$s" fail || echo 0)))
-        k_ok=$((k_ok + $(field "$k" ok || echo 0))); k_f=$((k_f + $(field "$k" fail || echo 0)))
+        # a run that did not report counts as nothing answered
+        so=$(field "$s" ok); sf=$(field "$s" fail); ko=$(field "$k" ok); kf=$(field "$k" fail)
+        s_ok=$((s_ok + ${so:-0})); s_f=$((s_f + ${sf:-$calls}))
+        k_ok=$((k_ok + ${ko:-0})); k_f=$((k_f + ${kf:-$calls}))
     done
-    sm=$(printf '%s\n' "${s_us[@]}" | median); km=$(printf '%s\n' "${k_us[@]}" | median); fm=$(printf '%s\n' "${f_us[@]}" | median)
+    sm=$(printf '%s\n' "${s_us[@]}" | { grep . || true; } | median)
+    km=$(printf '%s\n' "${k_us[@]}" | { grep . || true; } | median)
+    fm=$(printf '%s\n' "${f_us[@]}" | { grep . || true; } | median)
     sa=$(minus "$sm" "$fm"); ka=$(minus "$km" "$fm")
     echo "| $rate | $sm | $km | $(ratio "$sm" "$km") | $fm | $sa | $ka | $(ratio "$sa" "$ka") | $s_ok/$s_f | $k_ok/$k_f |"
 done
 
 # The highest proxy rate with 0 failed calls, in steps of 1,000 calls/s
 # (5 s of load per step, up to the first step that fails).
-PROXY_MAX_RATES=${PROXY_MAX_RATES:-"1000 2000 3000 4000 5000 6000 7000 8000"}
+PROXY_MAX_RATES=${PROXY_MAX_RATES:-"1000 2000 3000 4000 5000 6000 7000 8000 9000 10000 11000 12000"}
 proxy_sweep() { # server kind, extra run.sh environment...
     local kind=$1 line calls
     shift

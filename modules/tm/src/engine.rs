@@ -24,74 +24,109 @@ use sipr_sdk::{ConnFlags, CoreInfo, Ctx, Dest, ModError, Outbound, ProcState};
 
 use crate::cell::{self, bflag, method, slot_reply, slot_request, tflag, Cell, Key, Peer, State, MAX_BRANCHES, SLOTS};
 
-/// The AVPs of a message as bytes (names are interned before the fork,
-/// so they mean the same in every process): per AVP its name, a kind
-/// byte (0 int, 1 string, 2 null) and its value.
-fn encode_avps(avps: &[sipr_sdk::Avp]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for a in avps {
-        out.extend_from_slice(&a.name.to_le_bytes());
-        match &a.value {
+/// The AVPs and xavps of a message as bytes (AVP names are interned
+/// before the fork, so they mean the same in every process): the AVP
+/// count, per AVP its name and value; then the xavp count, per xavp its
+/// name and its fields, each a name and a value. A value is a kind byte
+/// (0 int, 1 string, 2 null) and its bytes.
+fn encode_vars(avps: &[sipr_sdk::Avp], xavps: &[sipr_sdk::Xavp]) -> Vec<u8> {
+    fn bytes(out: &mut Vec<u8>, b: &[u8]) {
+        out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        out.extend_from_slice(b);
+    }
+    fn value(out: &mut Vec<u8>, v: &sipr_sdk::Stored) {
+        match v {
             sipr_sdk::Stored::Int(i) => {
                 out.push(0);
                 out.extend_from_slice(&i.to_le_bytes());
             }
             sipr_sdk::Stored::Str(b) => {
                 out.push(1);
-                out.extend_from_slice(&(b.len() as u32).to_le_bytes());
-                out.extend_from_slice(b);
+                bytes(out, b);
             }
             sipr_sdk::Stored::Null => out.push(2),
+        }
+    }
+    let mut out = Vec::new();
+    if avps.is_empty() && xavps.is_empty() {
+        // the usual case, and what an empty slot decodes to
+        return out;
+    }
+    out.extend_from_slice(&(avps.len() as u32).to_le_bytes());
+    for a in avps {
+        out.extend_from_slice(&a.name.to_le_bytes());
+        value(&mut out, &a.value);
+    }
+    out.extend_from_slice(&(xavps.len() as u32).to_le_bytes());
+    for x in xavps {
+        bytes(&mut out, &x.name);
+        out.extend_from_slice(&(x.fields.len() as u32).to_le_bytes());
+        for (name, v) in &x.fields {
+            bytes(&mut out, name);
+            value(&mut out, v);
         }
     }
     out
 }
 
-/// The AVPs [`encode_avps`] wrote (what does not decode is left out).
-fn decode_avps(mut b: &[u8]) -> Vec<sipr_sdk::Avp> {
-    let mut out = Vec::new();
-    let take = |b: &mut &[u8], n: usize| -> Option<Vec<u8>> {
-        let (h, t) = (b.get(..n)?.to_vec(), b.get(n..)?);
-        *b = t;
+/// Reads what [`encode_vars`] wrote (a cut-off tail is left out).
+struct VarReader<'b>(&'b [u8]);
+
+impl VarReader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let (h, t) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = t;
         Some(h)
-    };
-    while !b.is_empty() {
-        let Some(name) = take(&mut b, 4) else { break };
-        let name = u32::from_le_bytes(name.try_into().unwrap_or_default());
-        let Some(kind) = take(&mut b, 1) else { break };
-        let value = match kind[0] {
-            0 => match take(&mut b, 8) {
-                Some(v) => sipr_sdk::Stored::Int(i64::from_le_bytes(v.try_into().unwrap_or_default())),
-                None => break,
-            },
-            1 => {
-                let Some(n) = take(&mut b, 4) else { break };
-                let n = u32::from_le_bytes(n.try_into().unwrap_or_default()) as usize;
-                match take(&mut b, n) {
-                    Some(v) => sipr_sdk::Stored::Str(v),
-                    None => break,
-                }
-            }
-            _ => sipr_sdk::Stored::Null,
-        };
-        out.push(sipr_sdk::Avp { name, value });
     }
-    out
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn bytes(&mut self) -> Option<Vec<u8>> {
+        let n = self.u32()? as usize;
+        self.take(n).map(<[u8]>::to_vec)
+    }
+    fn value(&mut self) -> Option<sipr_sdk::Stored> {
+        Some(match self.take(1)?[0] {
+            0 => sipr_sdk::Stored::Int(i64::from_le_bytes(self.take(8)?.try_into().ok()?)),
+            1 => sipr_sdk::Stored::Str(self.bytes()?),
+            _ => sipr_sdk::Stored::Null,
+        })
+    }
 }
 
-/// Keeps the AVPs of `ctx` in the transaction (they follow it into its
-/// failure and reply routes, as Kamailio's).
+fn decode_vars(b: &[u8]) -> (Vec<sipr_sdk::Avp>, Vec<sipr_sdk::Xavp>) {
+    let mut r = VarReader(b);
+    let (mut avps, mut xavps) = (Vec::new(), Vec::new());
+    for _ in 0..r.u32().unwrap_or(0) {
+        let (Some(name), Some(value)) = (r.u32(), r.value()) else { break };
+        avps.push(sipr_sdk::Avp { name, value });
+    }
+    'xavps: for _ in 0..r.u32().unwrap_or(0) {
+        let (Some(name), Some(n)) = (r.bytes(), r.u32()) else { break };
+        let mut fields = Vec::with_capacity(n.min(64) as usize);
+        for _ in 0..n {
+            let (Some(f), Some(v)) = (r.bytes(), r.value()) else { break 'xavps };
+            fields.push((f, v));
+        }
+        xavps.push(sipr_sdk::Xavp { name, fields });
+    }
+    (avps, xavps)
+}
+
+/// Keeps the AVPs and xavps of `ctx` in the transaction (they follow it
+/// into its failure and reply routes, as Kamailio's).
 fn store_avps(c: &Cell, ctx: &Ctx<'_>) {
     let mut g = c.lock();
-    if g.set_slot(cell::SLOT_AVPS, &encode_avps(&ctx.avps)).is_err() {
+    if g.set_slot(cell::SLOT_AVPS, &encode_vars(&ctx.avps, &ctx.xavps)).is_err() {
         log::error!("tm: shared memory full: the AVPs are not kept with the transaction");
     }
 }
 
-/// Gives `ctx` the AVPs the transaction keeps.
+/// Gives `ctx` the AVPs and xavps the transaction keeps.
 fn load_avps(c: &Cell, ctx: &mut Ctx<'_>) {
-    let avps = decode_avps(c.lock().slot(cell::SLOT_AVPS));
+    let (avps, xavps) = decode_vars(c.lock().slot(cell::SLOT_AVPS));
     ctx.avps = avps;
+    ctx.xavps = xavps;
 }
 
 /// The slot keeping the request as the script changed it at relay time

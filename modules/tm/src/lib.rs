@@ -8,6 +8,7 @@
 mod api;
 mod cell;
 mod engine;
+mod serial;
 mod stats;
 
 use std::sync::atomic::Ordering;
@@ -162,7 +163,7 @@ fn t_on_branch_failure(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     Ok(1)
 }
 
-fn set_fr(ctx: &mut Ctx<'_>, inv: i64, noninv: Option<i64>) -> FnResult {
+pub(crate) fn set_fr(ctx: &mut Ctx<'_>, inv: i64, noninv: Option<i64>) -> FnResult {
     let inv = if inv <= 0 { i64::from(PARAMS.fr_inv.load(Ordering::Relaxed)) } else { inv };
     ctx.set_module_int(key::FR_INV, inv + 1);
     if let Some(n) = noninv {
@@ -569,6 +570,26 @@ fn set_auto_inv_100(v: &ModValue) -> Result<(), String> {
     PARAMS.auto_inv_100.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
     Ok(())
 }
+fn set_contacts_avp(v: &ModValue) -> Result<(), String> {
+    let ModValue::Str(s) = v else { return Err("a string is expected".into()) };
+    *serial::CONTACTS_AVP.lock().map_err(|_| "poisoned")? = s.clone();
+    Ok(())
+}
+fn set_contact_flows_avp(v: &ModValue) -> Result<(), String> {
+    let ModValue::Str(s) = v else { return Err("a string is expected".into()) };
+    *serial::CONTACT_FLOWS_AVP.lock().map_err(|_| "poisoned")? = s.clone();
+    Ok(())
+}
+fn t_load_contacts0(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    serial::load_contacts(ctx, 0)
+}
+fn t_load_contacts1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let mode = p[0].int(ctx);
+    serial::load_contacts(ctx, mode)
+}
+fn t_next_contacts(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    serial::next_contacts(ctx)
+}
 fn set_auto_inv_100_reason(v: &ModValue) -> Result<(), String> {
     let ModValue::Str(s) = v else { return Err("a string is expected".into()) };
     *PARAMS.reason_100.lock().map_err(|_| "poisoned")? = s.clone();
@@ -647,6 +668,7 @@ fn set_hash_size(v: &ModValue) -> Result<(), String> {
 }
 
 fn mod_init() -> Result<(), String> {
+    serial::check_params()?;
     stats::init()?;
     cell::init_table(HASH_SIZE.load(Ordering::Relaxed))
 }
@@ -716,6 +738,9 @@ sipr_sdk::module! {
         ("t_uac_send", [Fmt, Fmt, Fmt, Fmt, Fmt, Fmt], RouteMask::ANY, t_uac_send),
         ("t_set_auto_inv_100", [IntOrPv], RouteMask::ANY, t_set_auto_inv_100),
         ("t_set_disable_6xx", [IntOrPv], RouteMask::ANY, t_set_disable_6xx),
+        ("t_load_contacts", [], RELAY_ROUTES, t_load_contacts0),
+        ("t_load_contacts", [IntOrPv], RELAY_ROUTES, t_load_contacts1),
+        ("t_next_contacts", [], RELAY_ROUTES, t_next_contacts),
     ],
     params: [
         ("fr_timer", Any, set_fr_timer),
@@ -745,6 +770,8 @@ sipr_sdk::module! {
         ("local_ack_mode", Any, set_local_ack_mode),
         ("relay_100", Any, set_relay_100),
         ("noisy_ctimer", Any, set_noisy_ctimer),
+        ("contacts_avp", Str, set_contacts_avp),
+        ("contact_flows_avp", Str, set_contact_flows_avp),
     ],
     rpcs: [
         ("tm.stats", "List various internal statistics.", stats::rpc_stats),
