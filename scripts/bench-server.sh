@@ -49,35 +49,37 @@ for rate in $RATES; do
     echo "| $rate | $su | $ku | $ratio | ${fu:--} | $fratio | $(field "$s" ok)/$(field "$s" fail) | $(field "$k" ok)/$(field "$k" fail) | $(field "$s" achieved_cps) | $(field "$k" achieved_cps) |"
 done
 
-# The rate sweep: a step passes when every request was answered (ok =
-# calls, fail = 0); retransmissions (sipp re-sending what a full socket
-# dropped) and the rate sipp achieved are shown beside it, since past
-# ~30,000/s on 2 cores sipp itself is the limit.
-sweep() { # server kind, extra run.sh environment...
-    local kind=$1 line calls passed=1
-    shift
-    for rate in $MAX_RATES; do
+# The rate sweep: a step passes when every request (call) was answered
+# (ok = calls, fail = 0); it stops at the first step that fails.
+# Retransmissions (sipp re-sending what a full socket dropped) and the
+# rate sipp achieved are shown beside it, since past ~30,000/s on 2 cores
+# sipp itself is the limit. Sets best[KIND].
+sweep() { # workload, "rates", server kind, extra run.sh environment...
+    local workload=$1 rates=$2 kind=$3 line calls
+    shift 3
+    best[$kind]=0
+    for rate in $rates; do
         calls=$((rate * 5))
         # a run that could not start (the previous server's port not yet
         # free) is retried once
         for _ in 1 2; do
-            line=$(env "$@" RESULTS_FILE="$RESULTS" DURATION=5 "$BENCH/run.sh" "$kind" options "$rate" "$calls" 2>/dev/null | tail -1) || true
+            line=$(env "$@" RESULTS_FILE="$RESULTS" DURATION=5 "$BENCH/run.sh" "$kind" "$workload" "$rate" "$calls" 2>/dev/null | tail -1) || true
             case "$line" in workload=*) break ;; *) sleep 3 ;; esac
         done
-        if [ "$(field "$line" ok)" = "$calls" ] && [ "$(field "$line" fail)" = 0 ]; then
-            [ "$passed" = 1 ] && best[$kind]=$rate
-        else
-            passed=0
-        fi
         echo "| $kind | $rate | $(field "$line" ok)/$(field "$line" fail) | $(field "$line" retrans) | $(field "$line" achieved_cps) | $(field "$line" cpu_us_per_call) |"
+        if [ "$(field "$line" ok)" = "$calls" ] && [ "$(field "$line" fail)" = 0 ]; then
+            best[$kind]=$rate
+        else
+            break
+        fi
     done
 }
 declare -A best=([sipr]=0 [kamailio]=0)
 echo
 echo "| server | rate /s (5 s) | ok/fail | retransmissions | achieved/s | CPU µs/request |"
 echo "|---|---|---|---|---|---|"
-sweep sipr SERVER_BIN="$SIPR"
-sweep kamailio SERVER_EXTRA_ARGS="-x tlsf"
+sweep options "$MAX_RATES" sipr SERVER_BIN="$SIPR"
+sweep options "$MAX_RATES" kamailio SERVER_EXTRA_ARGS="-x tlsf"
 echo
 echo "highest 0-failure rate: sipr ${best[sipr]}/s, Kamailio ${best[kamailio]}/s"
 
@@ -120,29 +122,11 @@ done
 # The highest proxy rate with 0 failed calls, in steps of 1,000 calls/s
 # (5 s of load per step, up to the first step that fails).
 PROXY_MAX_RATES=${PROXY_MAX_RATES:-"1000 2000 3000 4000 5000 6000 7000 8000 9000 10000 11000 12000"}
-proxy_sweep() { # server kind, extra run.sh environment...
-    local kind=$1 line calls
-    shift
-    best[$kind]=0
-    for rate in $PROXY_MAX_RATES; do
-        calls=$((rate * 5))
-        for _ in 1 2; do
-            line=$(env "$@" RESULTS_FILE="$RESULTS" DURATION=5 "$BENCH/run.sh" "$kind" proxy "$rate" "$calls" 2>/dev/null | tail -1) || true
-            case "$line" in workload=*) break ;; *) sleep 3 ;; esac
-        done
-        echo "| $kind | $rate | $(field "$line" ok)/$(field "$line" fail) | $(field "$line" retrans) | $(field "$line" achieved_cps) | $(field "$line" cpu_us_per_call) |"
-        if [ "$(field "$line" ok)" = "$calls" ] && [ "$(field "$line" fail)" = 0 ]; then
-            best[$kind]=$rate
-        else
-            break
-        fi
-    done
-}
 echo
 echo "| server | proxy calls/s (5 s) | ok/fail | retransmissions | achieved/s | CPU µs/call |"
 echo "|---|---|---|---|---|---|"
-proxy_sweep sipr SERVER_BIN="$SIPR"
-proxy_sweep kamailio SERVER_EXTRA_ARGS="-x tlsf"
+sweep proxy "$PROXY_MAX_RATES" sipr SERVER_BIN="$SIPR"
+sweep proxy "$PROXY_MAX_RATES" kamailio SERVER_EXTRA_ARGS="-x tlsf"
 echo
 echo "highest 0-failure proxy rate: sipr ${best[sipr]}/s, Kamailio ${best[kamailio]}/s, ratio $(ratio "${best[sipr]}" "${best[kamailio]}")"
 

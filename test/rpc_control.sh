@@ -115,12 +115,12 @@ except socket.timeout:
 cli.settimeout(3)
 
 # the FIFO, with a reply FIFO named in the request (as kamctl does)
-reply = os.path.join(work, "reply.fifo")
+reply = os.path.join(work, "reply_fifo")
 os.mkfifo(reply)
 # the reply FIFO is opened for reading before the request goes (as kamctl)
 fd = os.open(reply, os.O_RDONLY | os.O_NONBLOCK)
 with open(os.path.join(work, "run", "sipr_rpc.fifo"), "w") as f:
-    f.write(json.dumps({"jsonrpc": "2.0", "method": "core.psx", "id": 3, "reply_name": "reply.fifo"}) + "\n")
+    f.write(json.dumps({"jsonrpc": "2.0", "method": "core.psx", "id": 3, "reply_name": "reply_fifo"}) + "\n")
 data, end = b"", time.time() + 3
 while time.time() < end:
     try:

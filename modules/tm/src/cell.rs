@@ -20,9 +20,12 @@ pub const MAX_BRANCHES: usize = 12;
 /// Slot of the last reply sent upstream.
 pub const SLOT_UAS_REPLY: usize = 0;
 /// Slots per transaction: the reply upstream, a request and a reply per
-/// branch, the transaction's AVPs, and the request as the script left it
-/// (the last).
-pub const SLOTS: usize = 3 + 2 * MAX_BRANCHES;
+/// branch, the Reason headers of an upstream CANCEL, the transaction's
+/// AVPs, and the request as the script left it (the last).
+pub const SLOTS: usize = 4 + 2 * MAX_BRANCHES;
+/// Slot of the Reason header lines of the CANCEL that cancelled an
+/// INVITE (copied into the CANCELs of its branches, `e2e_cancel_reason`).
+pub const SLOT_CANCEL_REASON: usize = SLOTS - 3;
 /// Slot of the AVPs the transaction carries into its failure and reply
 /// routes.
 pub const SLOT_AVPS: usize = SLOTS - 2;
@@ -202,6 +205,9 @@ pub mod tflag {
     pub const LOCAL: u32 = 1024;
     /// A branch had no socket of its transport.
     pub const NO_SOCKET: u32 = 2048;
+    /// `t_set_no_e2e_cancel_reason(1)`: an upstream CANCEL's Reason is
+    /// not copied to the branches.
+    pub const NO_E2E_CANCEL_REASON: u32 = 4096;
 }
 
 shm_struct! {

@@ -155,6 +155,8 @@ pub struct Params {
     pub reason_100: std::sync::Mutex<String>,
     /// `restart_fr_on_each_reply`.
     pub restart_fr: AtomicBool,
+    /// `e2e_cancel_reason`.
+    pub e2e_cancel_reason: AtomicBool,
     /// `remap_503_500`.
     pub remap_503_500: AtomicBool,
     /// `failure_reply_mode` 3 (true, Kamailio's default) or 0.
@@ -175,6 +177,7 @@ pub static PARAMS: Params = Params {
     auto_inv_100: AtomicBool::new(true),
     reason_100: std::sync::Mutex::new(String::new()),
     restart_fr: AtomicBool::new(true),
+    e2e_cancel_reason: AtomicBool::new(true),
     remap_503_500: AtomicBool::new(true),
     drop_previous_legs: AtomicBool::new(true),
     aggregate_challenges: AtomicBool::new(true),
@@ -213,6 +216,11 @@ pub mod key {
     pub const ON_BRANCH_FAILURE: &str = "tm.on_branch_failure";
     /// `t_set_fr`: fr_inv_timer ms + 1.
     pub const FR_INV: &str = "tm.fr_inv";
+    /// Transaction flags a `t_set_*` function set before the transaction
+    /// existed ([`crate::cell::tflag`] bits), given to it when it is made.
+    pub const TFLAGS_ON: &str = "tm.tflags_on";
+    /// The same, for flags cleared.
+    pub const TFLAGS_OFF: &str = "tm.tflags_off";
     /// `t_set_fr`: fr_timer ms + 1.
     pub const FR: &str = "tm.fr";
     /// `t_set_retr`: T1 ms + 1.
@@ -383,6 +391,13 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
     };
     st.uas = Server::new(kind, src.reliable(), timers_of(&st)).save();
     st.msg_flags = ctx.flags;
+    if !PARAMS.e2e_cancel_reason.load(Ordering::Relaxed) {
+        // the parameter is the default, t_set_no_e2e_cancel_reason the
+        // transaction's choice
+        st.flags |= tflag::NO_E2E_CANCEL_REASON;
+    }
+    st.flags |= ctx.module_int(key::TFLAGS_ON).unwrap_or(0) as u32;
+    st.flags &= !(ctx.module_int(key::TFLAGS_OFF).unwrap_or(0) as u32);
     let end = msg.body_span().end().min(msg.buf().len());
     // the retransmission check and the insertion under one bucket lock:
     // two workers with the same request at once make one transaction
@@ -415,6 +430,27 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
         uas_send(&c, &mut g, 100, &data, ctx.out, Sent::Local);
     }
     Ok(Newtran::Cell(c))
+}
+
+/// A `t_set_*` switch: on the message's transaction, or, before there is
+/// one, on the transaction this message will make (as Kamailio keeps
+/// such settings for the transaction to come).
+pub fn set_tflag(ctx: &mut Ctx<'_>, bit: u32, on: bool) {
+    if let Some(c) = current(ctx) {
+        let mut g = c.lock();
+        let s = g.state_mut();
+        if on {
+            s.flags |= bit;
+        } else {
+            s.flags &= !bit;
+        }
+        return;
+    }
+    let (add, drop) = if on { (key::TFLAGS_ON, key::TFLAGS_OFF) } else { (key::TFLAGS_OFF, key::TFLAGS_ON) };
+    let a = ctx.module_int(add).unwrap_or(0) | i64::from(bit);
+    let d = ctx.module_int(drop).unwrap_or(0) & !i64::from(bit);
+    ctx.set_module_int(add, a);
+    ctx.set_module_int(drop, d);
 }
 
 /// A final reply made here for an INVITE still pending on branches ends
@@ -803,6 +839,18 @@ fn relay_cancel(ctx: &mut Ctx<'_>, inv: &Cell) -> Result<i32, ModError> {
         return Ok(1);
     }
     g.state_mut().flags |= tflag::CANCELED;
+    // the CANCEL's Reason headers go on to the branches (RFC 3326;
+    // Kamailio's e2e_cancel_reason), unless the INVITE's script said not
+    if g.state().flags & tflag::NO_E2E_CANCEL_REASON == 0 {
+        let buf = ctx.msg.buf();
+        let mut lines = Vec::new();
+        for h in ctx.msg.headers().iter().filter(|h| h.name.get(buf).eq_ignore_ascii_case(b"Reason")) {
+            lines.extend_from_slice(h.line.get(buf));
+        }
+        if !lines.is_empty() && g.set_slot(cell::SLOT_CANCEL_REASON, &lines).is_err() {
+            log::error!("tm: shared memory full: the CANCEL's Reason is not passed on");
+        }
+    }
     cancel_branches(&mut g, |_| true, ctx.out);
     Ok(1)
 }
@@ -838,9 +886,9 @@ fn send_cancel(g: &mut CellGuard<'_, Key, State, SLOTS>, b: usize, out: &mut dyn
     let peer = g.state().branches[b].peer;
     let Ok(sent) = SipMsg::parse(g.slot(slot_request(b))) else { return };
     // why, as RFC 3326 and Kamailio say it: the final reply that ended
-    // the call elsewhere (none for a CANCEL from upstream)
+    // the call elsewhere, or what the CANCEL from upstream said
     let reason = match g.state().cancel_reason {
-        0 => Vec::new(),
+        0 => g.slot(cell::SLOT_CANCEL_REASON).to_vec(),
         c if c < 300 => format!("Reason: SIP;cause={c};text=\"Call completed elsewhere\"\r\n").into_bytes(),
         c => format!("Reason: SIP;cause={c}\r\n").into_bytes(),
     };

@@ -526,16 +526,19 @@ fn t_set_auto_inv_100(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 
 fn t_set_disable_6xx(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let on = p[0].int(ctx) != 0;
-    if let Some(c) = engine::current(ctx) {
-        let mut g = c.lock();
-        let s = g.state_mut();
-        if on {
-            s.flags |= cell::tflag::DISABLE_6XX;
-        } else {
-            s.flags &= !cell::tflag::DISABLE_6XX;
-        }
-    }
+    engine::set_tflag(ctx, cell::tflag::DISABLE_6XX, on);
     Ok(1)
+}
+
+fn t_set_no_e2e_cancel_reason(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let on = p[0].int(ctx) != 0;
+    engine::set_tflag(ctx, cell::tflag::NO_E2E_CANCEL_REASON, on);
+    Ok(1)
+}
+
+fn set_e2e_cancel_reason(v: &ModValue) -> Result<(), String> {
+    PARAMS.e2e_cancel_reason.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
+    Ok(())
 }
 
 fn ms_param(v: &ModValue, slot: &std::sync::atomic::AtomicU32) -> Result<(), String> {
@@ -738,6 +741,7 @@ sipr_sdk::module! {
         ("t_uac_send", [Fmt, Fmt, Fmt, Fmt, Fmt, Fmt], RouteMask::ANY, t_uac_send),
         ("t_set_auto_inv_100", [IntOrPv], RouteMask::ANY, t_set_auto_inv_100),
         ("t_set_disable_6xx", [IntOrPv], RouteMask::ANY, t_set_disable_6xx),
+        ("t_set_no_e2e_cancel_reason", [IntOrPv], RouteMask::ANY, t_set_no_e2e_cancel_reason),
         ("t_load_contacts", [], RELAY_ROUTES, t_load_contacts0),
         ("t_load_contacts", [IntOrPv], RELAY_ROUTES, t_load_contacts1),
         ("t_next_contacts", [], RELAY_ROUTES, t_next_contacts),
@@ -771,6 +775,7 @@ sipr_sdk::module! {
         ("relay_100", Any, set_relay_100),
         ("noisy_ctimer", Any, set_noisy_ctimer),
         ("contacts_avp", Str, set_contacts_avp),
+        ("e2e_cancel_reason", Any, set_e2e_cancel_reason),
         ("contact_flows_avp", Str, set_contact_flows_avp),
     ],
     rpcs: [
