@@ -208,6 +208,9 @@ pub mod tflag {
     /// `t_set_no_e2e_cancel_reason(1)`: an upstream CANCEL's Reason is
     /// not copied to the branches.
     pub const NO_E2E_CANCEL_REASON: u32 = 4096;
+    /// `t_replicate`: replies from the branches stay here (the script's
+    /// own reply still goes upstream).
+    pub const REPLICATE: u32 = 8192;
 }
 
 shm_struct! {

@@ -642,8 +642,9 @@ pub(crate) fn uas_send(
     how: Sent,
 ) -> bool {
     let st = *g.state();
-    if st.flags & tflag::LOCAL != 0 {
-        // a request made here: its outcome goes nowhere
+    if st.flags & tflag::LOCAL != 0 || (st.flags & tflag::REPLICATE != 0 && how == Sent::Relayed) {
+        // a request made here, or a replicated one's far end: its outcome
+        // goes nowhere
         if code >= 200 && st.flags & tflag::FINAL_SENT == 0 {
             let s = g.state_mut();
             s.flags |= tflag::FINAL_SENT;
@@ -771,7 +772,10 @@ pub fn relay(ctx: &mut Ctx<'_>, fixed: Option<Fixed>) -> Result<i32, ModError> {
         Newtran::Cell(c) => c,
         Newtran::Retransmission => return Ok(0),
     };
-    let sent = add_branches(ctx, &c, fixed.as_ref())?;
+    let sent = add_branches(ctx, &c, fixed.as_ref());
+    // the destination set is used up, as Kamailio's t_relay leaves it
+    ctx.branches.clear();
+    let sent = sent?;
     if sent == 0 {
         // tm answers 477 once the script is over (Kamailio's internal
         // reply), unless the script replied meanwhile

@@ -40,6 +40,70 @@ fn host_port(ctx: &Ctx<'_>, p: &[Param]) -> Result<(Vec<u8>, Option<u16>), ModEr
     Ok((host, (port != 0).then_some(port)))
 }
 
+/// `t_replicate`: the request, as a transaction, to the destination set
+/// (every branch to the URI or host and port given, as `t_relay(host,
+/// port)` sends them; else where `$du` or the Request-URI says); the far
+/// end's replies are not relayed (Kamailio marks the transaction local),
+/// the script's own reply still goes out.
+fn replicate(ctx: &mut Ctx<'_>, fixed: Option<Fixed>) -> FnResult {
+    engine::set_tflag(ctx, cell::tflag::REPLICATE, true);
+    relay_with(ctx, fixed)
+}
+
+fn t_replicate0(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    replicate(ctx, None)
+}
+
+fn t_replicate1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let uri = p[0].text(ctx).into_owned();
+    let (host, port, proto) = match sipr_sdk::uri_destination(&uri) {
+        Ok(d) => d,
+        Err(e) => {
+            error!("t_replicate: bad destination '{}': {e}", String::from_utf8_lossy(&uri));
+            return Ok(-1);
+        }
+    };
+    replicate(ctx, Some(Fixed { host: Some(host), port, proto }))
+}
+
+fn replicate_proto(ctx: &mut Ctx<'_>, p: &[Param], proto: sipr_sdk::net::Proto) -> FnResult {
+    let (host, port) = host_port(ctx, p)?;
+    replicate(ctx, Some(Fixed { host: Some(host), port, proto: Some(proto) }))
+}
+
+/// `t_replicate_to(proto, "host[:port]")`.
+fn t_replicate_to(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let proto_name = p[0].text(ctx).into_owned();
+    let Some(proto) = sipr_sdk::net::Proto::from_name(&String::from_utf8_lossy(&proto_name)) else {
+        error!("t_replicate_to: unknown protocol '{}'", String::from_utf8_lossy(&proto_name));
+        return Ok(-1);
+    };
+    let hostport = p[1].text(ctx).into_owned();
+    let mut uri = b"sip:".to_vec();
+    uri.extend_from_slice(&hostport);
+    let Ok((host, port, _)) = sipr_sdk::uri_destination(&uri) else {
+        error!("t_replicate_to: bad address '{}'", String::from_utf8_lossy(&hostport));
+        return Ok(-1);
+    };
+    replicate(ctx, Some(Fixed { host: Some(host), port, proto: Some(proto) }))
+}
+
+fn t_replicate_udp(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    replicate_proto(ctx, p, sipr_sdk::net::Proto::Udp)
+}
+
+fn t_replicate_tcp(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    replicate_proto(ctx, p, sipr_sdk::net::Proto::Tcp)
+}
+
+fn t_replicate_tls(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    replicate_proto(ctx, p, sipr_sdk::net::Proto::Tls)
+}
+
+fn t_replicate_sctp(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    replicate_proto(ctx, p, sipr_sdk::net::Proto::Sctp)
+}
+
 fn t_relay0(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     relay_with(ctx, None)
 }
@@ -742,6 +806,13 @@ sipr_sdk::module! {
         ("t_set_auto_inv_100", [IntOrPv], RouteMask::ANY, t_set_auto_inv_100),
         ("t_set_disable_6xx", [IntOrPv], RouteMask::ANY, t_set_disable_6xx),
         ("t_set_no_e2e_cancel_reason", [IntOrPv], RouteMask::ANY, t_set_no_e2e_cancel_reason),
+        ("t_replicate", [], RELAY_ROUTES, t_replicate0),
+        ("t_replicate", [Fmt], RELAY_ROUTES, t_replicate1),
+        ("t_replicate_to", [Fmt, Fmt], RELAY_ROUTES, t_replicate_to),
+        ("t_replicate_udp", [Fmt, IntOrPv], RELAY_ROUTES, t_replicate_udp),
+        ("t_replicate_tcp", [Fmt, IntOrPv], RELAY_ROUTES, t_replicate_tcp),
+        ("t_replicate_tls", [Fmt, IntOrPv], RELAY_ROUTES, t_replicate_tls),
+        ("t_replicate_sctp", [Fmt, IntOrPv], RELAY_ROUTES, t_replicate_sctp),
         ("t_load_contacts", [], RELAY_ROUTES, t_load_contacts0),
         ("t_load_contacts", [IntOrPv], RELAY_ROUTES, t_load_contacts1),
         ("t_next_contacts", [], RELAY_ROUTES, t_next_contacts),
