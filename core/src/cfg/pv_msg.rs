@@ -423,12 +423,7 @@ fn set_bf_hex(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String
 // ---------------------------------------------------------------------
 // Sockets
 
-fn host_text(ip: std::net::IpAddr) -> String {
-    match ip {
-        std::net::IpAddr::V4(a) => a.to_string(),
-        std::net::IpAddr::V6(a) => format!("[{a}]"),
-    }
-}
+use crate::sip::emit::host_text;
 
 /// `sip:host:port`, with `;transport=` unless UDP (or always).
 fn socket_uri(host: &str, port: u16, proto: Proto, always_transport: bool) -> Value<'static> {

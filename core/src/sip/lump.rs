@@ -237,13 +237,16 @@ impl Lumps {
         };
         // a message's few lumps are ordered on the stack (this runs for
         // every message sent), more in a Vec
-        let n = self.items.iter().filter(applies).count();
         let mut small: [Option<&Lump>; 16] = [None; 16];
-        let mut large: Vec<Option<&Lump>> = Vec::new();
-        let order: &mut [Option<&Lump>] = if n <= small.len() {
-            for (slot, l) in small.iter_mut().zip(self.items.iter().filter(applies)) {
+        let mut n = 0;
+        for l in self.items.iter().filter(applies) {
+            if let Some(slot) = small.get_mut(n) {
                 *slot = Some(l);
             }
+            n += 1;
+        }
+        let mut large: Vec<Option<&Lump>> = Vec::new();
+        let order: &mut [Option<&Lump>] = if n <= small.len() {
             &mut small[..n]
         } else {
             large.extend(self.items.iter().filter(applies).map(Some));

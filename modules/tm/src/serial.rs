@@ -54,24 +54,21 @@ struct Contact {
     bflags: u32,
 }
 
-fn xavp_name() -> Result<Vec<u8>, ModError> {
-    let name = CONTACTS_AVP.lock().map_err(|_| "poisoned")?.clone();
+/// The contacts xavp's name; `None`, logged for `function`, when
+/// `contacts_avp` is not set.
+fn xavp_name(function: &str) -> Option<Vec<u8>> {
+    let name = CONTACTS_AVP.lock().map(|n| n.clone()).unwrap_or_default();
     if name.is_empty() {
-        return Err("contacts_avp is not set (modparam(\"tm\", \"contacts_avp\", ...))".into());
+        error!("{function}: contacts_avp is not set (modparam(\"tm\", \"contacts_avp\", ...))");
+        return None;
     }
-    Ok(name.into_bytes())
+    Some(name.into_bytes())
 }
 
 /// `t_load_contacts([mode])`: 1 when loaded or when there was nothing
 /// to load (the Request-URI alone), -1 on an error.
 pub fn load_contacts(ctx: &mut Ctx<'_>, mode: i64) -> FnResult {
-    let name = match xavp_name() {
-        Ok(n) => n,
-        Err(e) => {
-            error!("t_load_contacts: {e}");
-            return Ok(-1);
-        }
-    };
+    let Some(name) = xavp_name("t_load_contacts") else { return Ok(-1) };
     if !(0..=1).contains(&mode) {
         error!("t_load_contacts: invalid mode {mode} (0 standard, 1 proportional)");
         return Ok(-1);
@@ -167,13 +164,7 @@ fn field<'x>(x: &'x Xavp, f: &[u8]) -> Option<&'x Stored> {
 /// `t_next_contacts()`: the next group as the Request-URI and branches; 1
 /// when one was loaded, -2 when there was none left, -1 on an error.
 pub fn next_contacts(ctx: &mut Ctx<'_>) -> FnResult {
-    let name = match xavp_name() {
-        Ok(n) => n,
-        Err(e) => {
-            error!("t_next_contacts: {e}");
-            return Ok(-1);
-        }
-    };
+    let Some(name) = xavp_name("t_next_contacts") else { return Ok(-1) };
     let mut group = Vec::new();
     while let Some(at) = ctx.xavps.iter().rposition(|x| x.name == name) {
         let item = ctx.xavps.remove(at);
