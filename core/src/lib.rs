@@ -16,6 +16,7 @@ pub fn version_line() -> String {
 /// otherwise (Kamailio's default is 64 MB too).
 pub const DEFAULT_SHM_MB: usize = sipr_mem::DEFAULT_POOL_MB;
 
+pub mod blocklist;
 pub mod cfg;
 pub mod dns;
 pub mod guard;

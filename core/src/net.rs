@@ -5,8 +5,9 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-/// A SIP transport protocol.
+/// A SIP transport protocol (one byte, as it crosses the module ABI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
 pub enum Proto {
     /// UDP.
     #[default]
@@ -24,6 +25,9 @@ pub enum Proto {
 }
 
 impl Proto {
+    /// Every transport, in declaration order (`Proto::ALL[p as usize] == p`).
+    pub const ALL: [Proto; 6] = [Proto::Udp, Proto::Tcp, Proto::Tls, Proto::Sctp, Proto::Ws, Proto::Wss];
+
     /// Lower-case name as `$pr` prints it.
     pub fn name(self) -> &'static str {
         match self {
@@ -50,8 +54,7 @@ impl Proto {
 
     /// Parses a protocol name, any case.
     pub fn from_name(s: &str) -> Option<Proto> {
-        const ALL: [Proto; 6] = [Proto::Udp, Proto::Tcp, Proto::Tls, Proto::Sctp, Proto::Ws, Proto::Wss];
-        ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(s))
+        Proto::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(s))
     }
 
     /// The port a URI without one means: 5061 for TLS/WSS, else 5060.

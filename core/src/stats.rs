@@ -71,6 +71,12 @@ pub fn rpc_reset_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
     Ok(RpcValue::Null)
 }
 
+/// Every RPC command of the core (modules add theirs): [`CORE_RPCS`] and
+/// the destination blocklist's.
+pub fn core_rpcs() -> impl Iterator<Item = &'static crate::rpc::RpcDef> {
+    CORE_RPCS.iter().chain(crate::blocklist::RPCS)
+}
+
 /// The core's own RPC commands (modules add theirs): statistics,
 /// `core.ps`, `core.version`.
 pub static CORE_RPCS: &[crate::rpc::RpcDef] = &[

@@ -353,7 +353,7 @@ fn print_exports(args: &[String]) -> ExitCode {
     for p in pvs.names() {
         let _ = writeln!(out, "core pv {p}");
     }
-    for r in sipr_core::stats::CORE_RPCS {
+    for r in sipr_core::stats::core_rpcs() {
         let _ = writeln!(out, "core rpc {}", r.name);
     }
     for r in sipr_core::rpc::BUILTIN {

@@ -475,6 +475,15 @@ fn forward_to(ctx: &mut Ctx<'_>, host: Option<Vec<u8>>, port: Option<u16>) -> i3
             return -1;
         }
     };
+    if crate::blocklist::enabled() {
+        // Kamailio's forward_request: a blocklisted next hop is not tried
+        if let Ok((to, p)) = ctx.out.resolve(&host, port, Some(send_proto)) {
+            if let Some(why) = crate::blocklist::check(p, to) {
+                log::info!("forward: blocklisted destination {p}:{to} ({why})");
+                return -1;
+            }
+        }
+    }
     let conn = ctx.send_flags.forward();
     match ctx.out.send(Dest::Host { host: &host, port, proto: Some(send_proto), conn }, &data) {
         Ok(()) => 1,

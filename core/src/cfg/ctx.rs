@@ -205,6 +205,22 @@ pub trait Outbound {
         let proto = proto.unwrap_or(Proto::Udp);
         Ok((SocketAddr::new(ip, port.unwrap_or(proto.default_port())), proto))
     }
+
+    /// Target number `nth` for `host` (0 is [`Outbound::resolve`]'s; the
+    /// next SRV target or address after a failure, for DNS failover); an
+    /// error when there is no such target.
+    fn resolve_nth(
+        &mut self,
+        host: &[u8],
+        port: Option<u16>,
+        proto: Option<Proto>,
+        nth: usize,
+    ) -> Result<(SocketAddr, Proto), String> {
+        match nth {
+            0 => self.resolve(host, port, proto),
+            _ => Err(format!("{} has no target {nth}", String::from_utf8_lossy(host))),
+        }
+    }
 }
 
 /// An [`Outbound`] that keeps what was sent (tests, `sipr -c`).
@@ -247,6 +263,9 @@ pub struct CoreInfo {
     pub advertised_address: Option<String>,
     /// The global `advertised_port`.
     pub advertised_port: Option<u16>,
+    /// `use_dns_failover`: a request that timed out or got a 503 goes on
+    /// to the next address its destination's name resolves to (tm).
+    pub dns_failover: bool,
 }
 
 /// One listen socket as the script knows it.

@@ -538,6 +538,16 @@ impl CoreParams {
         self.other.get(name).and_then(|v| as_bool(v).ok())
     }
 
+    /// A number (or yes/no as 1/0) kept in `other`.
+    pub fn other_int(&self, name: &str) -> Option<i64> {
+        match self.other.get(name) {
+            Some(ParamValue::Int(i)) => Some(*i),
+            Some(ParamValue::Bool(b)) => Some(i64::from(*b)),
+            Some(v) => as_bool(v).ok().map(i64::from),
+            None => None,
+        }
+    }
+
     /// Sets parameter `name`; the error says why it was refused.
     pub fn set(&mut self, name: &str, v: &ParamValue) -> Result<(), ParamError> {
         let Some(&(_, kind)) = CORE_PARAMS.iter().find(|(n, _)| *n == name) else {
@@ -712,6 +722,8 @@ pub fn disposition(name: &str) -> Disposition {
         | "dns_try_ipv6"
         | "dns_cache_negative_ttl"
         | "use_dns_cache"
+        | "use_dns_failover"
+        | "dns_srv_lb"
         | "advertised_address"
         | "advertised_port"
         | "tcp_accept_no_cl" => Read,
@@ -766,12 +778,11 @@ pub fn disposition(name: &str) -> Disposition {
         "real_time" | "rt_prio" | "rt_policy" | "rt_timer1_prio" | "rt_timer1_policy" | "rt_timer2_prio"
         | "rt_timer2_policy" => Default("0"),
         "mcast_loopback" => Default("no"),
-        "dns_try_naptr" | "dns_srv_lb" => Default("no"),
+        "dns_try_naptr" => Default("no"),
         "dns_use_search_list" | "dns_search_full_match" => Default("yes"),
         "dns_udp_pref" => Default("30"),
         "dns_tcp_pref" | "dns_sctp_pref" => Default("20"),
         "dns_tls_pref" => Default("10"),
-        "use_dns_failover" => Default("no"),
         "tcp_accept_haproxy" | "tcp_no_connect" | "tcp_reuse_port" | "tcp_clone_rcvbuf" => Default("no"),
         "tcp_async" | "tcp_buf_write" | "tcp_crlf_ping" | "tcp_keepalive" | "tcp_delayed_ack" | "tcp_fd_cache" => {
             Default("yes")
@@ -795,11 +806,13 @@ pub fn disposition(name: &str) -> Disposition {
             Refused("this TCP socket tuning")
         }
         "sctp_socket_rcvbuf" | "sctp_socket_sndbuf" => Refused("this SCTP socket tuning"),
-        "dst_blocklist_init" | "dst_blacklist_init" => Default("yes"),
-        "use_dst_blocklist" | "use_dst_blacklist" => Default("no"),
-        "dst_blocklist_mem" | "dst_blocklist_expire" | "dst_blocklist_gc_interval" => {
-            NoEffect("the destination blocklist is off (use_dst_blocklist=no is all sipr does)")
-        }
+        "dst_blocklist_init"
+        | "dst_blacklist_init"
+        | "use_dst_blocklist"
+        | "use_dst_blacklist"
+        | "dst_blocklist_mem"
+        | "dst_blocklist_expire"
+        | "dst_blocklist_gc_interval" => Read,
         "check_via" => Default("no"),
         "return_code_mode" => Default("0"),
         "route_locks_size" => Default("0"),

@@ -333,28 +333,6 @@ fn get_csb<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
     Value::opt_str(ctx.msg.header_value(HeaderKind::CSeq))
 }
 
-/// Kamailio's method ids (one bit each; `$rmid`): what scripts compare
-/// against its METHOD_* numbers.
-fn method_id(name: &[u8]) -> i64 {
-    const IDS: [(&[u8], i64); 15] = [
-        (b"INVITE", 1),
-        (b"CANCEL", 2),
-        (b"ACK", 4),
-        (b"BYE", 8),
-        (b"INFO", 16),
-        (b"REGISTER", 32),
-        (b"SUBSCRIBE", 64),
-        (b"NOTIFY", 128),
-        (b"MESSAGE", 256),
-        (b"OPTIONS", 512),
-        (b"PRACK", 1024),
-        (b"UPDATE", 2048),
-        (b"REFER", 4096),
-        (b"PUBLISH", 8192),
-        (b"KDMQ", 16384),
-    ];
-    IDS.iter().find(|(n, _)| *n == name).map_or(524_288, |(_, id)| *id)
-}
 fn get_rmid<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
     let name: Cow<'_, [u8]> = if ctx.msg.is_request() {
         let line = &ctx.msg.buf()[..ctx.msg.first_line_end()];
@@ -365,7 +343,7 @@ fn get_rmid<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
             Err(_) => return Value::Null,
         }
     };
-    Value::Int(method_id(&name))
+    Value::Int(i64::from(crate::sip::method_id(&name)))
 }
 
 /// Kamailio's protocol ids (`$prid`).

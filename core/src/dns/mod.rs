@@ -74,6 +74,10 @@ pub struct DnsConfig {
     /// Answers are kept for their TTL (`use_dns_cache`, default yes);
     /// without, every lookup asks the nameservers.
     pub cache: bool,
+    /// SRV targets of one priority are picked by weighted random (RFC
+    /// 2782; `dns_srv_lb`, default no: in the answer's order, so that a
+    /// failover walks the same list every time).
+    pub srv_lb: bool,
 }
 
 impl Default for DnsConfig {
@@ -87,6 +91,7 @@ impl Default for DnsConfig {
             negative_ttl: 60,
             hosts: Vec::new(),
             cache: true,
+            srv_lb: false,
         }
     }
 }
@@ -157,6 +162,9 @@ impl DnsConfig {
         }
         if let Some(b) = int("use_dns_cache") {
             self.cache = b != 0;
+        }
+        if let Some(b) = int("dns_srv_lb") {
+            self.srv_lb = b != 0;
         }
         self
     }
@@ -367,7 +375,8 @@ impl Resolver {
     }
 
     /// SRV targets of `name` in the order to try them (RFC 2782: by
-    /// priority, weighted random within one); empty when there are none.
+    /// priority; within one, weighted random with `dns_srv_lb`, else as
+    /// the answer lists them); empty when there are none.
     pub fn srv(&mut self, name: &str) -> Result<Vec<SrvTarget>, DnsError> {
         let lname = name.trim_end_matches('.').to_ascii_lowercase();
         let records = match self.lookup(&lname, QType::Srv) {
@@ -387,7 +396,7 @@ impl Resolver {
             let prio = srvs[0].0;
             let same = srvs.iter().take_while(|s| s.0 == prio).count();
             let total: u64 = srvs[..same].iter().map(|s| s.1 as u64).sum();
-            let pick = if total == 0 {
+            let pick = if total == 0 || !self.config.srv_lb {
                 0
             } else {
                 let mut r = self.random() % (total + 1);
@@ -412,11 +421,38 @@ impl Resolver {
         port: Option<u16>,
         proto: Option<Proto>,
     ) -> Result<(SocketAddr, Proto), DnsError> {
+        self.resolve_sip_nth(host, port, proto, 0)?.ok_or_else(|| DnsError::NotFound(host.to_string()))
+    }
+
+    /// Target number `n` of [`Resolver::sip_targets`]: `None` past the
+    /// last (what DNS failover tries next; the cache makes asking again
+    /// cheap).
+    pub fn resolve_sip_nth(
+        &mut self,
+        host: &str,
+        port: Option<u16>,
+        proto: Option<Proto>,
+        n: usize,
+    ) -> Result<Option<(SocketAddr, Proto)>, DnsError> {
         let h = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = h.parse::<IpAddr>() {
             let p = proto.unwrap_or(Proto::Udp);
-            return Ok((SocketAddr::new(ip, port.unwrap_or(p.default_port())), p));
+            return Ok((n == 0).then(|| (SocketAddr::new(ip, port.unwrap_or(p.default_port())), p)));
         }
+        Ok(self.sip_targets(h, port, proto)?.into_iter().nth(n))
+    }
+
+    /// Every place a request for a SIP URI host (a name) may go, in the
+    /// order to try them: without a port, each SRV target of the first
+    /// transport that has SRV records and each of its addresses; else
+    /// (or without SRV records) each address of the name, on the port or
+    /// the transport's default.
+    pub fn sip_targets(
+        &mut self,
+        host: &str,
+        port: Option<u16>,
+        proto: Option<Proto>,
+    ) -> Result<Vec<(SocketAddr, Proto)>, DnsError> {
         if port.is_none() {
             let candidates: Vec<Proto> = match proto {
                 Some(p) => vec![p],
@@ -429,18 +465,20 @@ impl Resolver {
                     Proto::Tls | Proto::Wss => "_sips._tcp.",
                     Proto::Sctp => "_sip._sctp.",
                 };
-                for t in self.srv(&format!("{prefix}{h}"))? {
+                let mut out = Vec::new();
+                for t in self.srv(&format!("{prefix}{host}"))? {
                     if let Ok(ips) = self.addresses(&t.target) {
-                        if let Some(ip) = ips.first() {
-                            return Ok((SocketAddr::new(*ip, t.port), p));
-                        }
+                        out.extend(ips.into_iter().map(|ip| (SocketAddr::new(ip, t.port), p)));
                     }
+                }
+                if !out.is_empty() {
+                    return Ok(out);
                 }
             }
         }
         let p = proto.unwrap_or(Proto::Udp);
-        let ip = *self.addresses(h)?.first().ok_or_else(|| DnsError::NotFound(h.to_string()))?;
-        Ok((SocketAddr::new(ip, port.unwrap_or(p.default_port())), p))
+        let port = port.unwrap_or(p.default_port());
+        Ok(self.addresses(host)?.into_iter().map(|ip| (SocketAddr::new(ip, port), p)).collect())
     }
 }
 
@@ -584,6 +622,7 @@ mod tests {
         ];
         let (addr, h) = stub(zone, 1);
         let mut r = resolver(addr);
+        r.config.srv_lb = true;
         let mut firsts = std::collections::HashSet::new();
         for _ in 0..64 {
             let t = r.srv("_sip._udp.w.test").unwrap();
@@ -591,6 +630,28 @@ mod tests {
             firsts.insert(t[0].port);
         }
         assert_eq!(firsts.len(), 2, "both targets come first sometimes");
+        let _ = h.join();
+    }
+
+    #[test]
+    fn failover_targets_in_priority_then_address_order() {
+        let zone = vec![
+            rec("_sip._udp.f.test", Rdata::Srv { priority: 20, weight: 5, port: 2, target: "b.test".into() }),
+            rec("_sip._udp.f.test", Rdata::Srv { priority: 10, weight: 5, port: 1, target: "a.test".into() }),
+            rec("a.test", Rdata::A("127.0.0.2".parse().unwrap())),
+            rec("a.test", Rdata::A("127.0.0.3".parse().unwrap())),
+            rec("b.test", Rdata::A("127.0.0.4".parse().unwrap())),
+        ];
+        let (addr, h) = stub(zone, 3);
+        let mut r = resolver(addr);
+        let want: Vec<SocketAddr> =
+            ["127.0.0.2:1", "127.0.0.3:1", "127.0.0.4:2"].iter().map(|a| a.parse().unwrap()).collect();
+        for (n, w) in want.iter().enumerate() {
+            assert_eq!(r.resolve_sip_nth("f.test", None, None, n).unwrap(), Some((*w, Proto::Udp)));
+        }
+        assert_eq!(r.resolve_sip_nth("f.test", None, None, 3).unwrap(), None);
+        // an address literal is one target
+        assert!(r.resolve_sip_nth("127.0.0.9", Some(9), None, 1).unwrap().is_none());
         let _ = h.join();
     }
 

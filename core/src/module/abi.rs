@@ -3,7 +3,7 @@
 use crate::cfg::{Ctx, Dest, FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 14;
+pub const ABI_VERSION: u32 = 15;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -107,13 +107,27 @@ pub struct CoreApi {
     pub send: extern "C" fn(dest: *const std::ffi::c_void, data: *const u8, len: usize) -> i32,
     /// Resolves a next hop as RFC 3263 (host as a UTF-8 range; `fixed`
     /// points at the port and protocol, `None` when not fixed), writing
-    /// the address and transport to `out`: 0, or -1 when it does not
-    /// resolve.
+    /// target number `nth` (0: the first choice; then the next SRV
+    /// target or address, for DNS failover) to `out`: 0, or -1 when
+    /// there is no such target.
     pub resolve: extern "C" fn(
         host: *const u8,
         len: usize,
         fixed: *const (Option<u16>, Option<crate::net::Proto>),
+        nth: usize,
         out: *mut (std::net::SocketAddr, crate::net::Proto),
+    ) -> i32,
+    /// The destination blocklist ([`crate::blocklist`]): with `add` 0,
+    /// whether `to` (a `*const SocketAddr`) over `proto` is listed — its
+    /// reason bits, 0 when not or when `use_dst_blocklist` is off; with
+    /// `add` 1, lists it for `reasons` and `expire_s` seconds (< 0:
+    /// `dst_blocklist_expire`) — 1 when listed.
+    pub blocklist: extern "C" fn(
+        add: u8,
+        proto: crate::net::Proto,
+        to: *const std::net::SocketAddr,
+        reasons: u8,
+        expire_s: i64,
     ) -> i32,
     /// The server's facts (listen sockets, aliases, Server header), or
     /// null before the fork.
@@ -472,6 +486,7 @@ extern "C" fn core_resolve(
     host: *const u8,
     len: usize,
     fixed: *const (Option<u16>, Option<crate::net::Proto>),
+    nth: usize,
     out: *mut (std::net::SocketAddr, crate::net::Proto),
 ) -> i32 {
     crate::guard::contained("core.resolve", -1, || {
@@ -479,7 +494,7 @@ extern "C" fn core_resolve(
         // SAFETY: the SDK passes a live byte range and a live pair for
         // this call.
         let (host, (port, proto)) = unsafe { (std::slice::from_raw_parts(host, len), *fixed) };
-        match net.resolve(host, port, proto) {
+        match net.resolve_nth(host, port, proto, nth) {
             Ok(r) => {
                 // SAFETY: the SDK passes a pointer to a live slot.
                 if let Some(o) = unsafe { out.as_mut() } {
@@ -509,6 +524,24 @@ extern "C" fn core_event_route(name: *const u8, len: usize) -> i64 {
     })
 }
 
+extern "C" fn core_blocklist(
+    add: u8,
+    proto: crate::net::Proto,
+    to: *const std::net::SocketAddr,
+    reasons: u8,
+    expire_s: i64,
+) -> i32 {
+    crate::guard::contained("core.blocklist", 0, || {
+        // SAFETY: the SDK passes a pointer to a live address for this call.
+        let Some(to) = (unsafe { to.as_ref() }).copied() else { return 0 };
+        if add == 0 {
+            return crate::blocklist::check(proto, to).map_or(0, i32::from);
+        }
+        let expire = u64::try_from(expire_s).ok().map(std::time::Duration::from_secs);
+        i32::from(crate::blocklist::add(proto, to, reasons, expire))
+    })
+}
+
 /// The table handed to every module.
 pub static CORE_API: CoreApi = CoreApi {
     abi_version: ABI_VERSION,
@@ -527,6 +560,7 @@ pub static CORE_API: CoreApi = CoreApi {
     run_route: core_run_route,
     send: core_send,
     resolve: core_resolve,
+    blocklist: core_blocklist,
     core_info,
     event_route: core_event_route,
 };

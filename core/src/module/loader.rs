@@ -394,28 +394,26 @@ impl ModuleSet {
         name: &str,
         params: &[crate::rpc::RpcValue],
     ) -> Result<crate::rpc::RpcValue, crate::rpc::RpcError> {
-        let def = crate::stats::CORE_RPCS
-            .iter()
+        let def = crate::stats::core_rpcs()
             .chain(self.modules.iter().flat_map(|m| m.def.rpcs.iter()))
             .find(|r| r.name == name)
             .ok_or_else(|| crate::rpc::RpcError::new(500, "command not found"))?;
         (def.call)(params)
     }
 
-    /// Every RPC command: the core's and the loaded modules'.
     /// The loaded modules' definitions, in load order.
     pub fn defs(&self) -> Vec<&'static ModuleDef> {
         self.modules.iter().map(|m| m.def).collect()
     }
 
+    /// Every RPC command: the core's and the loaded modules'.
     pub fn rpc_defs(&self) -> Vec<crate::rpc::RpcDef> {
-        crate::stats::CORE_RPCS.iter().chain(self.modules.iter().flat_map(|m| m.def.rpcs.iter())).copied().collect()
+        crate::stats::core_rpcs().chain(self.modules.iter().flat_map(|m| m.def.rpcs.iter())).copied().collect()
     }
 
     /// Every RPC command of the loaded modules, with its help line.
     pub fn rpc_commands(&self) -> Vec<(&'static str, &'static str)> {
-        crate::stats::CORE_RPCS
-            .iter()
+        crate::stats::core_rpcs()
             .chain(self.modules.iter().flat_map(|m| m.def.rpcs.iter()))
             .map(|r| (r.name, r.doc))
             .collect()

@@ -176,6 +176,7 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     crate::shm::install(pool);
     procs::init().map_err(StartError::Other)?;
     crate::timer::init_wheel().map_err(StartError::Other)?;
+    crate::blocklist::init(core).map_err(StartError::Other)?;
     if core.async_workers > 0 {
         crate::timer::init_async_workers().map_err(StartError::Other)?;
     }
@@ -228,6 +229,7 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
         }
     }
     let info = CoreInfo {
+        dns_failover: core.other_bool("use_dns_failover").unwrap_or(false),
         listen: listen.clone(),
         aliases: core.aliases.clone(),
         server_header: core.server_signature.then(|| {

@@ -164,6 +164,18 @@ impl Outbound for Out<'_, '_> {
     fn resolve(&mut self, host: &[u8], port: Option<u16>, proto: Option<Proto>) -> Result<(SocketAddr, Proto), String> {
         crate::guard::contained("resolve", Err("the lookup panicked".into()), || self.net.resolve(host, port, proto))
     }
+
+    fn resolve_nth(
+        &mut self,
+        host: &[u8],
+        port: Option<u16>,
+        proto: Option<Proto>,
+        nth: usize,
+    ) -> Result<(SocketAddr, Proto), String> {
+        crate::guard::contained("resolve", Err("the lookup panicked".into()), || {
+            self.net.resolve_nth(host, port, proto, nth)
+        })
+    }
 }
 
 impl Net<'_> {
@@ -176,6 +188,22 @@ impl Net<'_> {
     ) -> Result<(SocketAddr, Proto), String> {
         let host = std::str::from_utf8(host).map_err(|_| "host is not UTF-8")?;
         self.dns.borrow_mut().resolve_sip(host, port, proto).map_err(|e| e.to_string())
+    }
+
+    /// Target number `nth` for a next hop (DNS failover's next choice).
+    pub(crate) fn resolve_nth(
+        &self,
+        host: &[u8],
+        port: Option<u16>,
+        proto: Option<Proto>,
+        nth: usize,
+    ) -> Result<(SocketAddr, Proto), String> {
+        let name = std::str::from_utf8(host).map_err(|_| "host is not UTF-8")?;
+        match self.dns.borrow_mut().resolve_sip_nth(name, port, proto, nth) {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => Err(format!("{name} has no target {nth}")),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// Sends to a resolved next hop, from a listen socket of its family

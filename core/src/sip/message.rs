@@ -88,6 +88,38 @@ impl Method {
             _ => Method::Other,
         }
     }
+
+    /// Kamailio's METHOD_* number (one bit each): what `$rmid` gives and
+    /// the method masks of parameters (xlog's `methods_filter`, tm's
+    /// `blst_methods_*`) are made of; an extension method is METHOD_OTHER.
+    pub fn id(self) -> u32 {
+        match self {
+            Method::Invite => 1,
+            Method::Cancel => 2,
+            Method::Ack => 4,
+            Method::Bye => 8,
+            Method::Info => 16,
+            Method::Register => 32,
+            Method::Subscribe => 64,
+            Method::Notify => 128,
+            Method::Message => 256,
+            Method::Options => 512,
+            Method::Prack => 1024,
+            Method::Update => 2048,
+            Method::Refer => 4096,
+            Method::Publish => 8192,
+            Method::Other => 1 << 19,
+        }
+    }
+}
+
+/// Kamailio's METHOD_* number of a method token ([`Method::id`], and
+/// KDMQ, which Kamailio knows by name).
+pub fn method_id(token: &[u8]) -> u32 {
+    match Method::from_token(token) {
+        Method::Other if token == b"KDMQ" => 16384,
+        m => m.id(),
+    }
 }
 
 /// The first line of a message.

@@ -35,7 +35,7 @@ pub use hdr::{
 };
 pub use headers::HeaderKind;
 pub use lump::{LumpError, Lumps, OtherSocket, SendSide, OUT_ADDR, OUT_TRANSPORT, OUT_TRANSPORT_ALWAYS};
-pub use message::{FirstLine, Header, Method, SipMsg, Span, MAX_MESSAGE_LEN};
+pub use message::{method_id, FirstLine, Header, Method, SipMsg, Span, MAX_MESSAGE_LEN};
 pub use scan::{Param, ParamIter, Params};
 pub(crate) use uri::ipv4_octets;
 pub use uri::{unescape, HostKind, Scheme, Uri, UriError};

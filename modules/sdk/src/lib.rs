@@ -28,6 +28,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
+pub use sipr_core::blocklist::reason as blocklist_reason;
 pub use sipr_core::cfg::{
     build_request, forward_reply_upstream, rebuild_uri, uri_destination, Avp, Branch, ConnFlags, CoreInfo, Ctx, Dest,
     FnDef, Format, ModValue, Names, NextHop, Outbound, Outcome, Param, ParamKind, ProcState, PvArg, PvClass, PvRef,
@@ -465,14 +466,50 @@ impl sipr_core::cfg::Outbound for ProcessOut {
         port: Option<u16>,
         proto: Option<net::Proto>,
     ) -> Result<(std::net::SocketAddr, net::Proto), String> {
+        self.resolve_nth(host, port, proto, 0)
+    }
+
+    fn resolve_nth(
+        &mut self,
+        host: &[u8],
+        port: Option<u16>,
+        proto: Option<net::Proto>,
+        nth: usize,
+    ) -> Result<(std::net::SocketAddr, net::Proto), String> {
         let core = CORE.get().ok_or("not loaded by sipr")?;
         let fixed = (port, proto);
         let mut out = (std::net::SocketAddr::from(([0, 0, 0, 0], 0)), net::Proto::Udp);
-        match (core.resolve)(host.as_ptr(), host.len(), &fixed, &mut out) {
+        match (core.resolve)(host.as_ptr(), host.len(), &fixed, nth, &mut out) {
             0 => Ok(out),
+            _ if nth > 0 => Err(format!("{} has no target {nth}", String::from_utf8_lossy(host))),
             _ => Err(format!("cannot resolve {}", String::from_utf8_lossy(host))),
         }
     }
+}
+
+/// The destination blocklist (core `dst_blocklist`, with
+/// `use_dst_blocklist` on): the reason bits `to` over `proto` is listed
+/// for (`sipr_core::blocklist::reason`), or `None`.
+pub fn blocklisted(proto: net::Proto, to: std::net::SocketAddr) -> Option<u8> {
+    let core = CORE.get()?;
+    match (core.blocklist)(0, proto, &to, 0, 0) {
+        0 => None,
+        f => Some(f as u8),
+    }
+}
+
+/// Blocklists `to` over `proto` for `reasons`, for `expire` (`None`: the
+/// core's `dst_blocklist_expire`); nothing when `use_dst_blocklist` is
+/// off. Whether it is listed.
+pub fn blocklist(
+    proto: net::Proto,
+    to: std::net::SocketAddr,
+    reasons: u8,
+    expire: Option<std::time::Duration>,
+) -> bool {
+    let Some(core) = CORE.get() else { return false };
+    let secs = expire.map_or(-1, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    (core.blocklist)(1, proto, &to, reasons, secs) == 1
 }
 
 /// The statistics counter `group:name` (Kamailio's counters), shared by

@@ -20,9 +20,14 @@ pub const MAX_BRANCHES: usize = 12;
 /// Slot of the last reply sent upstream.
 pub const SLOT_UAS_REPLY: usize = 0;
 /// Slots per transaction: the reply upstream, a request and a reply per
-/// branch, the Reason headers of an upstream CANCEL, the transaction's
-/// AVPs, and the request as the script left it (the last).
-pub const SLOTS: usize = 4 + 2 * MAX_BRANCHES;
+/// branch, the branches' DNS names, the Reason headers of an upstream
+/// CANCEL, the transaction's AVPs, and the request as the script left it
+/// (the last).
+pub const SLOTS: usize = 5 + 2 * MAX_BRANCHES;
+/// Slot of the names the branches' destinations were resolved from, with
+/// the target each took (DNS failover's next choice; written only with
+/// `use_dns_failover`).
+pub const SLOT_DNS_TARGETS: usize = SLOTS - 4;
 /// Slot of the Reason header lines of the CANCEL that cancelled an
 /// INVITE (copied into the CANCELs of its branches, `e2e_cancel_reason`).
 pub const SLOT_CANCEL_REASON: usize = SLOTS - 3;
@@ -211,6 +216,8 @@ pub mod tflag {
     /// `t_replicate`: replies from the branches stay here (the script's
     /// own reply still goes upstream).
     pub const REPLICATE: u32 = 8192;
+    /// `t_set_disable_failover(1)`: no DNS failover.
+    pub const DISABLE_FAILOVER: u32 = 16384;
 }
 
 shm_struct! {

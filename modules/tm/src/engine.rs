@@ -16,13 +16,16 @@ use std::time::Duration;
 
 use std::net::SocketAddr;
 
+use sipr_sdk::blocklist_reason as blst;
 use sipr_sdk::mem::{CellGuard, TimerId};
 use sipr_sdk::net::{Proto, RecvInfo};
 use sipr_sdk::sip::{self, Method, SipMsg};
 use sipr_sdk::txn::{Action, Actions, Client, Kind, Server, Timer, Timers};
 use sipr_sdk::{ConnFlags, CoreInfo, Ctx, Dest, ModError, Outbound, ProcState};
 
-use crate::cell::{self, bflag, method, slot_reply, slot_request, tflag, Cell, Key, Peer, State, MAX_BRANCHES, SLOTS};
+use crate::cell::{
+    self, bflag, method, slot_reply, slot_request, tflag, Cell, Key, Peer, State, MAX_BRANCHES, SLOTS, SLOT_DNS_TARGETS,
+};
 
 /// The AVPs and xavps of a message as bytes (AVP names are interned
 /// before the fork, so they mean the same in every process): the AVP
@@ -163,6 +166,21 @@ pub struct Params {
     pub drop_previous_legs: AtomicBool,
     /// `aggregate_challenges`.
     pub aggregate_challenges: AtomicBool,
+    /// `blst_503`: a 503's source is blocklisted.
+    pub blst_503: AtomicBool,
+    /// `blst_503_def_timeout`, s: for a 503 without Retry-After (0: not
+    /// blocklisted).
+    pub blst_503_def: AtomicU32,
+    /// `blst_503_min_timeout`, s: the least a Retry-After counts for.
+    pub blst_503_min: AtomicU32,
+    /// `blst_503_max_timeout`, s: the most.
+    pub blst_503_max: AtomicU32,
+    /// `blst_methods_add`: the methods (Kamailio's METHOD_* bits) whose
+    /// timeout blocklists the destination.
+    pub blst_methods_add: AtomicU32,
+    /// `blst_methods_lookup`: the methods not sent to a blocklisted
+    /// destination.
+    pub blst_methods_lookup: AtomicU32,
 }
 
 /// The parameters, with Kamailio's defaults.
@@ -181,6 +199,14 @@ pub static PARAMS: Params = Params {
     remap_503_500: AtomicBool::new(true),
     drop_previous_legs: AtomicBool::new(true),
     aggregate_challenges: AtomicBool::new(true),
+    blst_503: AtomicBool::new(false),
+    blst_503_def: AtomicU32::new(0),
+    blst_503_min: AtomicU32::new(0),
+    blst_503_max: AtomicU32::new(3600),
+    // INVITE
+    blst_methods_add: AtomicU32::new(1),
+    // all but BYE
+    blst_methods_lookup: AtomicU32::new(!8),
 };
 
 fn ms(a: &AtomicU32) -> Duration {
@@ -997,6 +1023,7 @@ fn add_branches(ctx: &mut Ctx<'_>, c: &Cell, fixed: Option<&Fixed>) -> Result<us
                 continue;
             }
         };
+        let fixed_proto = proto;
         let (to, proto) = match ctx.out.resolve(&host, port, proto) {
             Ok(r) => r,
             Err(e) => {
@@ -1020,6 +1047,9 @@ fn add_branches(ctx: &mut Ctx<'_>, c: &Cell, fixed: Option<&Fixed>) -> Result<us
             }
         };
         let peer = Peer::new(to, proto);
+        if ctx.core.dns_failover {
+            note_dns_target(c, b, &host, port, fixed_proto, 0);
+        }
         match start_branch(c, b, peer, bflags, &data, ctx.send_flags.forward(), ctx.out) {
             Ok(true) => {}
             Ok(false) => continue,
@@ -1052,6 +1082,13 @@ fn start_branch(
     let st = *g.state();
     let kind = if c.key().method == method::INVITE { Kind::Invite } else { Kind::NonInvite };
     let mut client = Client::new(kind, peer.reliable(), timers_of(&st));
+    // Kamailio's blst_methods_lookup: a blocklisted next hop is not tried
+    // (the branch fails as a send error would)
+    let blocked = PARAMS.blst_methods_lookup.load(Ordering::Relaxed) & request_method_id(data) != 0
+        && sipr_sdk::blocklisted(peer.proto(), peer.addr()).is_some_and(|why| {
+            log::info!("tm: branch {b}: blocklisted destination {}:{} ({why})", peer.proto(), peer.addr());
+            true
+        });
     let mut failed = false;
     let acts = client.start();
     let s = g.state_mut();
@@ -1060,9 +1097,11 @@ fn start_branch(
     s.branches[b] = cell::Branch { txn: client.save(), peer, bflags, ..cell::Branch::default() };
     for a in acts.iter() {
         match a {
+            Action::SendRequest if blocked => failed = true,
             Action::SendRequest => {
                 if let Err(e) = out.send(Dest::Addr { to: peer.addr(), proto: peer.proto(), conn }, data) {
                     log::error!("tm: branch {b}: {e}");
+                    sipr_sdk::blocklist(peer.proto(), peer.addr(), blst::ERR_SEND, None);
                     failed = true;
                 }
             }
@@ -1085,6 +1124,99 @@ fn start_branch(
         return Ok(false);
     }
     Ok(true)
+}
+
+/// Kamailio's METHOD_* bit of a request as built (its first token).
+fn request_method_id(data: &[u8]) -> u32 {
+    sip::method_id(data.split(|c| *c == b' ').next().unwrap_or_default())
+}
+
+/// Remembers, for DNS failover, the name branch `b`'s destination was
+/// resolved from and which of its targets (`nth`) the branch took.
+fn note_dns_target(c: &Cell, b: usize, host: &[u8], port: Option<u16>, proto: Option<Proto>, nth: u8) {
+    let Ok(name) = std::str::from_utf8(host) else { return };
+    if name.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok() {
+        return;
+    }
+    let Ok(len) = u16::try_from(host.len()) else { return };
+    let mut g = c.lock();
+    let mut list = g.slot(SLOT_DNS_TARGETS).to_vec();
+    list.extend_from_slice(&[b as u8, nth, u8::from(port.is_some())]);
+    list.extend_from_slice(&port.unwrap_or(0).to_be_bytes());
+    list.push(proto.map_or(u8::MAX, |p| p as u8));
+    list.extend_from_slice(&len.to_be_bytes());
+    list.extend_from_slice(host);
+    if g.set_slot(SLOT_DNS_TARGETS, &list).is_err() {
+        log::error!("tm: shared memory full: branch {b} gets no DNS failover");
+    }
+}
+
+/// What [`note_dns_target`] kept for a branch: the name, the port and
+/// transport fixed for it, and the target it took.
+type DnsTarget = (Vec<u8>, Option<u16>, Option<Proto>, u8);
+
+/// Branch `b`'s entry of [`note_dns_target`].
+fn dns_target_of(list: &[u8], b: usize) -> Option<DnsTarget> {
+    let mut rest = list;
+    while rest.len() >= 8 {
+        let len = usize::from(u16::from_be_bytes([rest[6], rest[7]]));
+        let host = rest.get(8..8 + len)?;
+        if usize::from(rest[0]) == b {
+            let port = (rest[2] != 0).then(|| u16::from_be_bytes([rest[3], rest[4]]));
+            let proto = Proto::ALL.get(usize::from(rest[5])).copied();
+            return Some((host.to_vec(), port, proto, rest[1]));
+        }
+        rest = &rest[8 + len..];
+    }
+    None
+}
+
+/// `use_dns_failover` (Kamailio's add_uac_dns_fallback): branch `b`
+/// failed by timeout or 503 and its destination was a name with more
+/// targets: the same request goes on a new branch to the next target
+/// (one that can be sent to). Whether a branch was added.
+fn dns_failover(c: &Cell, b: usize, env: &mut Env<'_>) -> bool {
+    let (entry, old, flags, nbranches) = {
+        let g = c.lock();
+        let st = g.state();
+        (dns_target_of(g.slot(SLOT_DNS_TARGETS), b), g.slot(slot_request(b)).to_vec(), st.flags, st.nbranches)
+    };
+    let Some((host, port, proto, mut nth)) = entry else { return false };
+    if flags & (tflag::DISABLE_FAILOVER | tflag::FINAL_SENT | tflag::CANCELED) != 0 {
+        return false;
+    }
+    let old_id = sip::stateful_branch(c.bucket(), c.label(), b as u16);
+    let mut nb = nbranches as usize;
+    while nb < MAX_BRANCHES && nth < u8::MAX {
+        nth += 1;
+        let Ok((to, p)) = env.out.resolve_nth(&host, port, proto, usize::from(nth)) else { return false };
+        let new_id = sip::stateful_branch(c.bucket(), c.label(), nb as u16);
+        let Some(data) = replace_branch_id(&old, &old_id, &new_id) else { return false };
+        let bflags = c.lock().state().branches[b].bflags;
+        log::debug!("tm: branch {b} failed: DNS failover to {p}:{to} on branch {nb}");
+        note_dns_target(c, nb, &host, port, proto, nth);
+        match start_branch(c, nb, Peer::new(to, p), bflags, &data, ConnFlags::default(), env.out) {
+            Ok(true) => return true,
+            Ok(false) => nb += 1,
+            Err(e) => {
+                log::error!("tm: {e}");
+                return false;
+            }
+        }
+    }
+    false
+}
+
+/// `request` with the branch id of its top Via changed (a failover
+/// branch's copy of the request of the branch it replaces).
+fn replace_branch_id(request: &[u8], old: &str, new: &str) -> Option<Vec<u8>> {
+    let needle = [b"branch=", old.as_bytes()].concat();
+    let at = request.windows(needle.len()).position(|w| w == needle)? + 7;
+    let mut out = Vec::with_capacity(request.len() + new.len());
+    out.extend_from_slice(&request[..at]);
+    out.extend_from_slice(new.as_bytes());
+    out.extend_from_slice(&request[at + old.len()..]);
+    Some(out)
 }
 
 /// A request made here (`t_uac_send`, `tm.t_uac_start`).
@@ -1366,6 +1498,8 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
         return;
     }
     let Some(code) = passed else { return };
+    // what the branch had heard before this outcome
+    let had_reply = st.branches[b].flags & bflag::REPLIED != 0;
     {
         let s = g.state_mut();
         let br = &mut s.branches[b];
@@ -1414,6 +1548,43 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
         g.state_mut().cancel_reason = code;
         cancel_branches(&mut g, |i| i != b, env.out);
     }
+    let peer = st.branches[b].peer;
+    let failover = match reply {
+        // an INVITE that rang and timed out is cancelled (RFC 3261 §16.8:
+        // timer C); one that heard nothing has its destination blocklisted
+        // (for the methods of blst_methods_add), and DNS failover tries
+        // the next target
+        None if code == 408 && had_reply => {
+            if invite {
+                send_cancel(&mut g, b, env.out);
+            }
+            false
+        }
+        None if code == 408 => {
+            let sent = g.slot(slot_request(b));
+            if PARAMS.blst_methods_add.load(Ordering::Relaxed) & request_method_id(sent) != 0 {
+                sipr_sdk::blocklist(peer.proto(), peer.addr(), blst::TIMEOUT, None);
+            }
+            true
+        }
+        Some((r, _)) if code == 503 => {
+            if PARAMS.blst_503.load(Ordering::Relaxed) {
+                let secs = retry_after(r).map_or(PARAMS.blst_503_def.load(Ordering::Relaxed), |s| {
+                    s.clamp(PARAMS.blst_503_min.load(Ordering::Relaxed), PARAMS.blst_503_max.load(Ordering::Relaxed))
+                });
+                if secs > 0 {
+                    sipr_sdk::blocklist(peer.proto(), peer.addr(), blst::E503, Some(Duration::from_secs(secs.into())));
+                }
+            }
+            true
+        }
+        _ => false,
+    };
+    if failover && env.core.dns_failover {
+        drop(g);
+        dns_failover(c, b, env);
+        g = c.lock();
+    }
     // event_route[tm:branch-failure:NAME], before the transaction's
     // outcome is decided: it may start new branches
     let on_branch_failure = g.state().on_branch_failure;
@@ -1437,6 +1608,14 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
     }
     drop(g);
     all_failed(c, env);
+}
+
+/// The seconds of a reply's Retry-After header (RFC 3261 §20.33), if it
+/// has one that reads as a number.
+fn retry_after(reply: &SipMsg<'_>) -> Option<u32> {
+    let v = reply.headers_named(b"Retry-After").next()?.value.get(reply.buf());
+    let digits = v.iter().take_while(|c| c.is_ascii_digit()).count();
+    std::str::from_utf8(&v[..digits]).ok()?.parse().ok()
 }
 
 /// RFC 3261 §16.7 step 6: the best of the final replies, Kamailio's way:

@@ -600,6 +600,43 @@ fn t_set_no_e2e_cancel_reason(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     Ok(1)
 }
 
+fn t_set_disable_failover(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let on = p[0].int(ctx) != 0;
+    engine::set_tflag(ctx, cell::tflag::DISABLE_FAILOVER, on);
+    Ok(1)
+}
+
+/// A parameter in seconds or a method mask: a non-negative number that
+/// fits 32 bits (Kamailio's unsigned ints; a method mask may be written
+/// as the negative int of its bits, as `~8` is in C).
+fn u32_param(v: &ModValue, slot: &std::sync::atomic::AtomicU32) -> Result<(), String> {
+    let n = sipr_sdk::modparam::int(v)?;
+    let n =
+        u32::try_from(n).or_else(|_| i32::try_from(n).map(|i| i as u32)).map_err(|_| format!("out of range: {n}"))?;
+    slot.store(n, Ordering::Relaxed);
+    Ok(())
+}
+
+fn set_blst_503(v: &ModValue) -> Result<(), String> {
+    PARAMS.blst_503.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
+    Ok(())
+}
+fn set_blst_503_def_timeout(v: &ModValue) -> Result<(), String> {
+    u32_param(v, &PARAMS.blst_503_def)
+}
+fn set_blst_503_min_timeout(v: &ModValue) -> Result<(), String> {
+    u32_param(v, &PARAMS.blst_503_min)
+}
+fn set_blst_503_max_timeout(v: &ModValue) -> Result<(), String> {
+    u32_param(v, &PARAMS.blst_503_max)
+}
+fn set_blst_methods_add(v: &ModValue) -> Result<(), String> {
+    u32_param(v, &PARAMS.blst_methods_add)
+}
+fn set_blst_methods_lookup(v: &ModValue) -> Result<(), String> {
+    u32_param(v, &PARAMS.blst_methods_lookup)
+}
+
 fn set_e2e_cancel_reason(v: &ModValue) -> Result<(), String> {
     PARAMS.e2e_cancel_reason.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
     Ok(())
@@ -806,6 +843,7 @@ sipr_sdk::module! {
         ("t_set_auto_inv_100", [IntOrPv], RouteMask::ANY, t_set_auto_inv_100),
         ("t_set_disable_6xx", [IntOrPv], RouteMask::ANY, t_set_disable_6xx),
         ("t_set_no_e2e_cancel_reason", [IntOrPv], RouteMask::ANY, t_set_no_e2e_cancel_reason),
+        ("t_set_disable_failover", [IntOrPv], RouteMask::ANY, t_set_disable_failover),
         ("t_replicate", [], RELAY_ROUTES, t_replicate0),
         ("t_replicate", [Fmt], RELAY_ROUTES, t_replicate1),
         ("t_replicate_to", [Fmt, Fmt], RELAY_ROUTES, t_replicate_to),
@@ -848,6 +886,12 @@ sipr_sdk::module! {
         ("contacts_avp", Str, set_contacts_avp),
         ("e2e_cancel_reason", Any, set_e2e_cancel_reason),
         ("contact_flows_avp", Str, set_contact_flows_avp),
+        ("blst_503", Any, set_blst_503),
+        ("blst_503_def_timeout", Any, set_blst_503_def_timeout),
+        ("blst_503_min_timeout", Any, set_blst_503_min_timeout),
+        ("blst_503_max_timeout", Any, set_blst_503_max_timeout),
+        ("blst_methods_add", Any, set_blst_methods_add),
+        ("blst_methods_lookup", Any, set_blst_methods_lookup),
     ],
     rpcs: [
         ("tm.stats", "List various internal statistics.", stats::rpc_stats),

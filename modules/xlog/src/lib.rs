@@ -71,28 +71,6 @@ fn unsupported(_: &ModValue) -> Result<(), String> {
     Err("is not supported by sipr yet (its logger has one facility and its own colours)".into())
 }
 
-/// Kamailio's internal method ids (parser/msg_parser.h), for
-/// `methods_filter`.
-fn method_id(m: Option<Method>) -> i64 {
-    match m {
-        Some(Method::Invite) => 1,
-        Some(Method::Cancel) => 2,
-        Some(Method::Ack) => 4,
-        Some(Method::Bye) => 8,
-        Some(Method::Info) => 16,
-        Some(Method::Register) => 32,
-        Some(Method::Subscribe) => 64,
-        Some(Method::Notify) => 128,
-        Some(Method::Message) => 256,
-        Some(Method::Options) => 512,
-        Some(Method::Prack) => 1024,
-        Some(Method::Update) => 2048,
-        Some(Method::Refer) => 4096,
-        Some(Method::Publish) => 8192,
-        Some(Method::Other) | None => 1 << 19,
-    }
-}
-
 /// Kamailio's level numbers (L_ALERT -5 .. L_DBG 3).
 fn level_number(text: &[u8]) -> Option<i64> {
     Some(match text {
@@ -178,7 +156,10 @@ fn xlogm(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     } else {
         ctx.msg.cseq_tokens().ok().map(|(_, m)| Method::from_token(m))
     };
-    if METHODS_FILTER.load(std::sync::atomic::Ordering::Relaxed) & method_id(method) != 0 {
+    if METHODS_FILTER.load(std::sync::atomic::Ordering::Relaxed)
+        & i64::from(method.map_or(Method::Other.id(), Method::id))
+        != 0
+    {
         return Ok(1);
     }
     xlog2(ctx, p)

@@ -128,7 +128,11 @@ impl TcpClient {
         if flags.no_connect {
             return Err(TcpError::NotConnected(to));
         }
-        let stream = TcpStream::connect_timeout(&to, self.connect_timeout).map_err(|e| TcpError::Connect(to, e))?;
+        let stream = TcpStream::connect_timeout(&to, self.connect_timeout).map_err(|e| {
+            // Kamailio's BLST_ERR_CONNECT (with use_dst_blocklist on)
+            crate::blocklist::add(crate::net::Proto::Tcp, to, crate::blocklist::reason::ERR_CONNECT, None);
+            TcpError::Connect(to, e)
+        })?;
         let _ = stream.set_nodelay(true);
         stream.set_nonblocking(true).map_err(|e| TcpError::Connect(to, e))?;
         let local = self.locals.iter().find(|(_, v4)| *v4 == to.is_ipv4()).or(self.locals.first()).map_or(0, |l| l.0);
