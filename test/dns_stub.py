@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """A tiny authoritative DNS server on loopback for the end-to-end tests.
 
-    dns_stub.py PORT RECORD...
+    dns_stub.py [ADDR:]PORT RECORD...
 
 RECORD is NAME/A/ADDR, NAME/AAAA/ADDR or NAME/SRV/PRIO/WEIGHT/PORT/TARGET.
 Names it has no record of get NXDOMAIN; names it knows but not for the type
-asked get an empty answer. It logs each question to stdout and runs until
-killed (the test stops it by pid).
+asked get an empty answer. It listens on 127.0.0.1 unless given an address, logs
+each question to stdout and runs until killed (the test stops it by pid).
 """
 import socket
 import struct
@@ -31,7 +31,8 @@ def read_question(q):
 
 
 def main():
-    port = int(sys.argv[1])
+    host, _, port = sys.argv[1].rpartition(":")
+    host, port = host or "127.0.0.1", int(port)
     zone = {}
     for spec in sys.argv[2:]:
         parts = spec.split("/")
@@ -45,7 +46,7 @@ def main():
             zone.setdefault((name, 33), []).append(struct.pack("!HHH", prio, weight, p) + encode_name(parts[5]))
     names = {n for (n, _) in zone}
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", port))
+    s.bind((host, port))
     while True:
         q, peer = s.recvfrom(512)
         try:

@@ -602,7 +602,11 @@ fn t_set_no_e2e_cancel_reason(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 
 fn t_set_disable_failover(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let on = p[0].int(ctx) != 0;
-    engine::set_tflag(ctx, cell::tflag::DISABLE_FAILOVER, on);
+    // unlike t_set_disable_6xx, Kamailio keeps this switch only on a
+    // transaction that exists (measured: before t_relay it is lost)
+    if engine::current(ctx).is_some() {
+        engine::set_tflag(ctx, cell::tflag::DISABLE_FAILOVER, on);
+    }
     Ok(1)
 }
 
@@ -751,6 +755,11 @@ fn set_local_ack_mode(v: &ModValue) -> Result<(), String> {
 fn set_relay_100(v: &ModValue) -> Result<(), String> {
     sipr_sdk::modparam::default_only("tm", "relay_100", v, 0)
 }
+/// A DNS failover branch is a copy of the failed branch's request (the
+/// parameter's default, 1).
+fn set_reparse_on_dns_failover(v: &ModValue) -> Result<(), String> {
+    sipr_sdk::modparam::default_only("tm", "reparse_on_dns_failover", v, 1)
+}
 fn set_noisy_ctimer(v: &ModValue) -> Result<(), String> {
     sipr_sdk::modparam::default_only("tm", "noisy_ctimer", v, 1)
 }
@@ -892,6 +901,7 @@ sipr_sdk::module! {
         ("blst_503_max_timeout", Any, set_blst_503_max_timeout),
         ("blst_methods_add", Any, set_blst_methods_add),
         ("blst_methods_lookup", Any, set_blst_methods_lookup),
+        ("reparse_on_dns_failover", Any, set_reparse_on_dns_failover),
     ],
     rpcs: [
         ("tm.stats", "List various internal statistics.", stats::rpc_stats),
