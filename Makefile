@@ -14,8 +14,9 @@ CFG      ?= etc/sipr.cfg
 
 # Debian packages the build wants: libmimalloc-dev, the process allocator
 # the sipr binary links (core/build.rs; without it, glibc's malloc and a
-# build warning).
-BUILD_APT_PACKAGES := libmimalloc-dev
+# build warning); libsqlite3-dev, the SQLite library db_sqlite links
+# (rusqlite, as Kamailio's db_sqlite links Debian's libsqlite3).
+BUILD_APT_PACKAGES := libmimalloc-dev libsqlite3-dev
 # Debian packages the tests need: kamailio, whose stock
 # /etc/kamailio/kamailio.cfg the cfg tests read, and sip-tester (sipp) for
 # the end-to-end tests in test/.

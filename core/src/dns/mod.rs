@@ -439,7 +439,7 @@ impl Resolver {
             let p = proto.unwrap_or(Proto::Udp);
             return Ok((n == 0).then(|| (SocketAddr::new(ip, port.unwrap_or(p.default_port())), p)));
         }
-        Ok(self.sip_targets(h, port, proto)?.into_iter().nth(n))
+        Ok(self.sip_targets_upto(h, port, proto, n + 1)?.into_iter().nth(n))
     }
 
     /// Every place a request for a SIP URI host (a name) may go, in the
@@ -452,6 +452,18 @@ impl Resolver {
         host: &str,
         port: Option<u16>,
         proto: Option<Proto>,
+    ) -> Result<Vec<(SocketAddr, Proto)>, DnsError> {
+        self.sip_targets_upto(host, port, proto, usize::MAX)
+    }
+
+    /// The first `want` of [`Resolver::sip_targets`] (the SRV targets
+    /// after them are not looked up).
+    fn sip_targets_upto(
+        &mut self,
+        host: &str,
+        port: Option<u16>,
+        proto: Option<Proto>,
+        want: usize,
     ) -> Result<Vec<(SocketAddr, Proto)>, DnsError> {
         if port.is_none() {
             let candidates: Vec<Proto> = match proto {
@@ -467,6 +479,9 @@ impl Resolver {
                 };
                 let mut out = Vec::new();
                 for t in self.srv(&format!("{prefix}{host}"))? {
+                    if out.len() >= want {
+                        break;
+                    }
                     if let Ok(ips) = self.addresses(&t.target) {
                         out.extend(ips.into_iter().map(|ip| (SocketAddr::new(ip, t.port), p)));
                     }

@@ -658,6 +658,8 @@ pub fn bind_api<T: std::any::Any>(name: &str, version: u32) -> Result<&'static T
     def.api.downcast_ref::<T>().ok_or_else(|| format!("API '{name}' is not of the expected type"))
 }
 
+pub mod db;
+
 /// Reading `modparam` values the way every module does.
 pub mod modparam {
     use super::ModValue;
@@ -669,6 +671,20 @@ pub mod modparam {
             ModValue::Int(i) => Ok(*i),
             ModValue::Str(s) => s.trim().parse().map_err(|_| format!("not a number: {s}")),
         }
+    }
+
+    /// The value as a string.
+    pub fn str(v: &ModValue) -> Result<String, String> {
+        match v {
+            ModValue::Str(s) => Ok(s.clone()),
+            ModValue::Int(_) => Err("a string is expected".into()),
+        }
+    }
+
+    /// Stores a string parameter in `slot`.
+    pub fn store_str(v: &ModValue, slot: &std::sync::Mutex<String>) -> Result<(), String> {
+        *slot.lock().map_err(|_| "poisoned")? = str(v)?;
+        Ok(())
     }
 
     /// A parameter whose Kamailio default is what the sipr module does:

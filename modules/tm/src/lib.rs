@@ -679,16 +679,11 @@ fn set_auto_inv_100(v: &ModValue) -> Result<(), String> {
     Ok(())
 }
 /// A string parameter into its slot.
-fn str_param(v: &ModValue, slot: &std::sync::Mutex<String>) -> Result<(), String> {
-    let ModValue::Str(s) = v else { return Err("a string is expected".into()) };
-    *slot.lock().map_err(|_| "poisoned")? = s.clone();
-    Ok(())
-}
 fn set_contacts_avp(v: &ModValue) -> Result<(), String> {
-    str_param(v, &serial::CONTACTS_AVP)
+    sipr_sdk::modparam::store_str(v, &serial::CONTACTS_AVP)
 }
 fn set_contact_flows_avp(v: &ModValue) -> Result<(), String> {
-    str_param(v, &serial::CONTACT_FLOWS_AVP)
+    sipr_sdk::modparam::store_str(v, &serial::CONTACT_FLOWS_AVP)
 }
 fn t_load_contacts0(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     serial::load_contacts(ctx, 0)
@@ -701,7 +696,7 @@ fn t_next_contacts(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     serial::next_contacts(ctx)
 }
 fn set_auto_inv_100_reason(v: &ModValue) -> Result<(), String> {
-    str_param(v, &PARAMS.reason_100)
+    sipr_sdk::modparam::store_str(v, &PARAMS.reason_100)
 }
 fn set_aggregate_challenges(v: &ModValue) -> Result<(), String> {
     PARAMS.aggregate_challenges.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
