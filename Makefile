@@ -18,9 +18,10 @@ CFG      ?= etc/sipr.cfg
 # (rusqlite, as Kamailio's db_sqlite links Debian's libsqlite3).
 BUILD_APT_PACKAGES := libmimalloc-dev libsqlite3-dev
 # Debian packages the tests need: kamailio, whose stock
-# /etc/kamailio/kamailio.cfg the cfg tests read, and sip-tester (sipp) for
-# the end-to-end tests in test/.
-TEST_APT_PACKAGES ?= kamailio sip-tester python3 procps iproute2 $(BUILD_APT_PACKAGES)
+# /etc/kamailio/kamailio.cfg the cfg tests read, with its SQLite modules and
+# schema files (the bed's databases), and sip-tester (sipp) for the
+# end-to-end tests in test/.
+TEST_APT_PACKAGES ?= kamailio kamailio-sqlite-modules sip-tester python3 procps iproute2 $(BUILD_APT_PACKAGES)
 
 RELEASE_DIR := target/release
 # Module crates (modules/NAME, lib NAME → libNAME.so → NAME.so); the SDK
@@ -59,7 +60,8 @@ install: all
 	    install -m 0644 $(RELEASE_DIR)/lib$$m.so $(DESTDIR)$(PREFIX)/lib/sipr/modules/$$m.so || exit 1; done
 	@[ -f $(DESTDIR)$(PREFIX)/etc/sipr/sipr.cfg ] || install -m 0644 etc/sipr.cfg $(DESTDIR)$(PREFIX)/etc/sipr/sipr.cfg
 	install -m 0644 etc/*.cfg $(DESTDIR)$(PREFIX)/share/sipr/
-	@for f in scripts/*.sql; do [ -f "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(PREFIX)/share/sipr/; done; true
+	@for db in sqlite postgres; do install -d $(DESTDIR)$(PREFIX)/share/sipr/db/$$db && \
+	    install -m 0644 scripts/db/$$db/*.sql $(DESTDIR)$(PREFIX)/share/sipr/db/$$db/ || exit 1; done
 
 # The server in the foreground on 127.0.0.1:5060 (etc/sipr.cfg), logging to
 # stderr; modules from the build tree.

@@ -3,7 +3,7 @@
 use crate::cfg::{Ctx, Dest, FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 15;
+pub const ABI_VERSION: u32 = 16;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -129,6 +129,13 @@ pub struct CoreApi {
         reasons: u8,
         expire_s: i64,
     ) -> i32,
+    /// Runs `cb(arg)` in a short-lived child of the main process and waits
+    /// for it (main process, before the workers are forked): work that
+    /// needs a connection the main process must not hold across the fork,
+    /// such as loading a table from a database into shm. The child's exit
+    /// code (`cb`'s return value; 101 when it panicked), or -1 when it
+    /// could not run.
+    pub run_in_child: extern "C" fn(cb: extern "C" fn(*mut std::ffi::c_void) -> i32, arg: *mut std::ffi::c_void) -> i32,
     /// The server's facts (listen sockets, aliases, Server header), or
     /// null before the fork.
     pub core_info: extern "C" fn() -> *const crate::cfg::CoreInfo,
@@ -542,6 +549,37 @@ extern "C" fn core_blocklist(
     })
 }
 
+extern "C" fn core_run_in_child(cb: extern "C" fn(*mut std::ffi::c_void) -> i32, arg: *mut std::ffi::c_void) -> i32 {
+    use sipr_locking::process::{self, ExitStatus};
+    crate::guard::contained("core.run_in_child", -1, || {
+        if crate::runtime::current_net().is_some() {
+            log::error!("run_in_child: only the main process runs it, before the fork");
+            return -1;
+        }
+        // SAFETY: the main process calls this from mod_init, before any
+        // worker is forked, when it has no other thread (sipr starts none
+        // before the last fork); the child only runs `cb` and _exits.
+        let pid = match unsafe { process::fork_child(|| cb(arg)) } {
+            Ok(pid) => pid,
+            Err(e) => {
+                log::error!("run_in_child: fork: {e}");
+                return -1;
+            }
+        };
+        match process::wait_pid(pid) {
+            Ok(ExitStatus::Exited(code)) => code,
+            Ok(ExitStatus::Signaled(sig)) => {
+                log::error!("run_in_child: the child was killed by signal {sig}");
+                -1
+            }
+            Err(e) => {
+                log::error!("run_in_child: wait: {e}");
+                -1
+            }
+        }
+    })
+}
+
 /// The table handed to every module.
 pub static CORE_API: CoreApi = CoreApi {
     abi_version: ABI_VERSION,
@@ -561,6 +599,7 @@ pub static CORE_API: CoreApi = CoreApi {
     send: core_send,
     resolve: core_resolve,
     blocklist: core_blocklist,
+    run_in_child: core_run_in_child,
     core_info,
     event_route: core_event_route,
 };

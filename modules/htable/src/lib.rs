@@ -4,9 +4,10 @@
 //! * `modparam("htable", "htable", "name=>size=8;autoexpire=300;initval=0;")`
 //!   declares a table: 2^size buckets, items expiring `autoexpire` seconds
 //!   after they were last set (0 = never), `initval` read for absent keys
-//!   (otherwise `$null`). `db_url`, the `dbtable` / `dbmode` /
-//!   `dmqreplicate` attributes and `enable_dmq` are refused at start-up:
-//!   loading from a database comes with the DB issue.
+//!   (otherwise `$null`); `dbtable=NAME` loads it from that database
+//!   table at start-up (`db_url`), `dbmode=1` writes it back at shutdown
+//!   ([`db`]). The `dmqreplicate` attribute, `enable_dmq` and the
+//!   several-column loads (`cols`) are refused at start-up.
 //! * `$sht(name=>key)` read/write (`$null` removes); the key may hold PVs
 //!   (`$sht(ipban=>$si)`). `$shtex(name=>key)`: seconds until the item
 //!   expires (write: set them). `$shtinc(name=>key)` / `$shtdec(...)`:
@@ -23,8 +24,8 @@
 //! RPC commands: `htable.get`, `htable.delete`, `htable.sets`,
 //! `htable.seti`, `htable.dump`, `htable.flush`, `htable.listTables`,
 //! `htable.stats`, `htable.setex`, `htable.setxs`, `htable.setxi`, with
-//! Kamailio's answers and messages (`htable.reload` / `htable.store`
-//! answer "No htable db_url" until the DB modules).
+//! Kamailio's answers and messages; `htable.reload` and `htable.store`
+//! read and write a table's database table.
 //! Expired items are dropped when read, and swept every `timer_interval`
 //! seconds (default 20) by the timer process.
 
@@ -33,6 +34,8 @@
 #![forbid(unsafe_code)]
 
 use std::sync::{Mutex, OnceLock};
+
+mod db;
 
 use sipr_sdk::prelude::*;
 use sipr_sdk::{Format, KvValue, Names, PvArg, PvRef, PvRegistry, RpcError, RpcValue, ShmKvTable};
@@ -46,6 +49,10 @@ struct Def {
     initval: Option<i64>,
     /// Whether an update restarts the item's expiry (Kamailio's default).
     updateexpire: bool,
+    /// `dbtable`: the database table it is loaded from.
+    dbtable: Option<String>,
+    /// `dbmode`: 1 writes it back to `dbtable` at shutdown.
+    dbmode: u8,
 }
 
 /// Declarations, collected by modparam before mod_init.
@@ -65,7 +72,15 @@ fn parse_def(spec: &str) -> Result<Def, String> {
     if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
         return Err(format!("bad table name '{name}'"));
     }
-    let mut def = Def { name: name.to_string(), size: 4, autoexpire: 0, initval: None, updateexpire: true };
+    let mut def = Def {
+        name: name.to_string(),
+        size: 4,
+        autoexpire: 0,
+        initval: None,
+        updateexpire: true,
+        dbtable: None,
+        dbmode: 0,
+    };
     for attr in attrs.split(';').map(str::trim).filter(|a| !a.is_empty()) {
         let (k, v) = attr.split_once('=').ok_or_else(|| format!("attribute '{attr}' has no value"))?;
         let num = || v.trim().parse::<i64>().map_err(|_| format!("attribute {k}: '{v}' is not a number"));
@@ -76,15 +91,20 @@ fn parse_def(spec: &str) -> Result<Def, String> {
             "autoexpire" => def.autoexpire = u64::try_from(num()?).map_err(|_| "autoexpire must be >= 0")?,
             "initval" => def.initval = Some(num()?),
             "updateexpire" => def.updateexpire = num()? != 0,
+            "dbtable" => def.dbtable = Some(v.trim().to_string()).filter(|t| !t.is_empty()),
+            "dbmode" => def.dbmode = u8::try_from(num()?).ok().filter(|m| *m <= 1).ok_or("dbmode must be 0 or 1")?,
             // refused rather than ignored: nobody must believe the table
-            // is loaded from or saved to a database, or replicated
-            a @ ("dbtable" | "dbmode" | "dmqreplicate") => {
-                return Err(format!(
-                    "the table attribute '{a}' is not supported by sipr yet (database loading comes with the DB issue)"
-                ))
+            // is replicated, or loaded from several columns
+            "dmqreplicate" => {
+                return Err("the table attribute 'dmqreplicate' is not supported by sipr (no DMQ replication)".into())
             }
-            // only meaningful with dbtable
-            "cols" | "colnull" | "coldelim" | "colcount" => {}
+            "cols" => {
+                return Err(
+                    "the table attribute 'cols' (items from several columns) is not supported by sipr yet".into()
+                )
+            }
+            // only meaningful with cols
+            "colnull" | "coldelim" | "colcount" => {}
             other => return Err(format!("unknown attribute '{other}'")),
         }
     }
@@ -102,14 +122,29 @@ fn set_htable(v: &ModValue) -> Result<(), String> {
     Ok(())
 }
 
-/// Parameters of database loading, inert without `db_url` (which is
-/// refused).
+/// Parameters that change nothing in sipr (`timer_procs`: expiry runs
+/// in the timer process).
 fn accept(_: &ModValue) -> Result<(), String> {
     Ok(())
 }
 
-fn refuse_db_url(_: &ModValue) -> Result<(), String> {
-    Err("db_url is not supported by sipr yet (htable's database loading comes with the DB issue)".into())
+fn set_key_name_column(v: &ModValue) -> Result<(), String> {
+    sipr_sdk::modparam::store_str(v, &db::KEY_NAME_COLUMN)
+}
+fn set_key_type_column(v: &ModValue) -> Result<(), String> {
+    sipr_sdk::modparam::store_str(v, &db::KEY_TYPE_COLUMN)
+}
+fn set_value_type_column(v: &ModValue) -> Result<(), String> {
+    sipr_sdk::modparam::store_str(v, &db::VALUE_TYPE_COLUMN)
+}
+fn set_key_value_column(v: &ModValue) -> Result<(), String> {
+    sipr_sdk::modparam::store_str(v, &db::KEY_VALUE_COLUMN)
+}
+fn set_expires_column(v: &ModValue) -> Result<(), String> {
+    sipr_sdk::modparam::store_str(v, &db::EXPIRES_COLUMN)
+}
+fn set_array_size_suffix(v: &ModValue) -> Result<(), String> {
+    sipr_sdk::modparam::store_str(v, &db::ARRAY_SIZE_SUFFIX)
 }
 
 fn set_enable_dmq(v: &ModValue) -> Result<(), String> {
@@ -121,6 +156,7 @@ fn set_enable_dmq(v: &ModValue) -> Result<(), String> {
 
 fn mod_init() -> Result<(), String> {
     let defs = DEFS.lock().map_err(|_| "lock poisoned")?.clone();
+    db::check(&defs)?;
     if defs.is_empty() {
         let _ = TABLES.set(Vec::new());
         return Ok(());
@@ -135,6 +171,7 @@ fn mod_init() -> Result<(), String> {
     }
     let sweep = tables.iter().any(|(d, _)| d.autoexpire > 0);
     let _ = TABLES.set(tables);
+    db::load_all(TABLES.get().map(Vec::as_slice).unwrap_or(&[]))?;
     if sweep {
         let secs = TIMER_INTERVAL.load(std::sync::atomic::Ordering::Relaxed).max(1);
         sipr_sdk::register_timer("htable expiry", secs * 1000, true, sweep_expired)?;
@@ -819,8 +856,8 @@ fn rpc_list_tables(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
             .map(|(d, _)| {
                 RpcValue::Struct(vec![
                     ("name".into(), RpcValue::Str(d.name.clone())),
-                    ("dbtable".into(), RpcValue::Str(String::new())),
-                    ("dbmode".into(), RpcValue::Int(0)),
+                    ("dbtable".into(), RpcValue::Str(d.dbtable.clone().unwrap_or_default())),
+                    ("dbmode".into(), RpcValue::Int(i64::from(d.dbmode))),
                     ("expire".into(), RpcValue::Int(d.autoexpire as i64)),
                     ("updateexpire".into(), RpcValue::Int(i64::from(d.updateexpire))),
                     ("size".into(), RpcValue::Int(1 << d.size)),
@@ -850,10 +887,40 @@ fn rpc_stats(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
     ))
 }
 
-/// reload and store read and write the table's database table: without
-/// db_url (refused at start-up until the DB issue) Kamailio answers this.
-fn rpc_no_db(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    Err(RpcError::new(500, "No htable db_url"))
+/// The table an htable.reload / htable.store names, which must have a
+/// database table (Kamailio's answers otherwise).
+fn rpc_db_table(params: &[RpcValue]) -> Result<&'static (Def, ShmKvTable<'static>), RpcError> {
+    if db::url().is_none() {
+        return Err(RpcError::new(500, "No htable db_url"));
+    }
+    let t = rpc_table(params)?;
+    if t.0.dbtable.is_none() {
+        return Err(RpcError::new(500, "No database htable"));
+    }
+    Ok(t)
+}
+
+/// `htable.reload NAME`: the table read again from its database table
+/// (read first: a database that fails leaves the table as it was).
+fn rpc_reload(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (d, t) = rpc_db_table(params)?;
+    let failed = |e: sipr_sdk::db::DbError| RpcError::new(500, format!("Htable reload failed: {e}"));
+    let items = db::with_db(|db| db::read(db, d)).map_err(failed)?;
+    t.retain(0, |_, _| false);
+    db::fill(d, t, &items).map_err(failed)?;
+    Ok(RpcValue::Str("Ok. Htable reloaded.".into()))
+}
+
+/// `htable.store NAME`: the table written to its database table.
+fn rpc_store_db(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (d, t) = rpc_db_table(params)?;
+    db::with_db(|db| db::store(db, d, t)).map_err(|e| RpcError::new(500, format!("Htable store failed: {e}")))?;
+    Ok(RpcValue::Str("Ok. Htable successfully stored to DB.".into()))
+}
+
+/// `dbmode=1`: written back when the server stops.
+fn destroy() {
+    db::store_at_exit(TABLES.get().map(Vec::as_slice).unwrap_or(&[]));
 }
 
 sipr_sdk::module! {
@@ -883,17 +950,17 @@ sipr_sdk::module! {
     ],
     params: [
         ("htable", Str, set_htable),
-        ("db_url", Any, refuse_db_url),
-        ("key_name_column", Any, accept),
-        ("key_type_column", Any, accept),
-        ("value_type_column", Any, accept),
-        ("key_value_column", Any, accept),
-        ("expires_column", Any, accept),
-        ("array_size_suffix", Any, accept),
-        ("fetch_rows", Any, accept),
+        ("db_url", Str, db::set_db_url),
+        ("key_name_column", Str, set_key_name_column),
+        ("key_type_column", Str, set_key_type_column),
+        ("value_type_column", Str, set_value_type_column),
+        ("key_value_column", Str, set_key_value_column),
+        ("expires_column", Str, set_expires_column),
+        ("array_size_suffix", Str, set_array_size_suffix),
+        ("fetch_rows", Any, db::set_fetch_rows),
         ("timer_interval", Int, set_timer_interval),
         ("timer_procs", Any, accept),
-        ("db_expires", Any, accept),
+        ("db_expires", Any, db::set_db_expires),
         ("enable_dmq", Int, set_enable_dmq),
     ],
     pvs: [
@@ -918,10 +985,11 @@ sipr_sdk::module! {
         ("htable.flush", "Flush hash table.", rpc_flush),
         ("htable.listTables", "List all htables.", rpc_list_tables),
         ("htable.stats", "Statistics about htables.", rpc_stats),
-        ("htable.reload", "Reload hash table from database.", rpc_no_db),
-        ("htable.store", "Store hash table to database.", rpc_no_db),
+        ("htable.reload", "Reload hash table from database.", rpc_reload),
+        ("htable.store", "Store hash table to database.", rpc_store_db),
     ],
     init: mod_init,
+    destroy: destroy,
 }
 
 #[cfg(test)]
@@ -936,8 +1004,11 @@ mod tests {
         assert!(parse_def("t=>size=40;").is_err());
         assert!(parse_def("bad name=>size=4;").is_err());
         assert!(parse_def("t=>frob=1;").unwrap_err().contains("unknown attribute"));
-        // database attributes are refused, never ignored
-        assert!(parse_def("t=>dbtable=x;").unwrap_err().contains("not supported by sipr yet"));
-        assert!(parse_def("t=>cols='a';").is_ok());
+        let d = parse_def("t=>dbtable=htable;dbmode=1;").unwrap();
+        assert_eq!((d.dbtable.as_deref(), d.dbmode), (Some("htable"), 1));
+        assert!(parse_def("t=>dbmode=2;").is_err());
+        // what sipr does not do is refused, never ignored
+        assert!(parse_def("t=>cols='a,b';").unwrap_err().contains("not supported"));
+        assert!(parse_def("t=>dmqreplicate=1;").unwrap_err().contains("not supported"));
     }
 }

@@ -660,6 +660,37 @@ pub fn bind_api<T: std::any::Any>(name: &str, version: u32) -> Result<&'static T
 
 pub mod db;
 
+/// Runs `f` in a short-lived child of the main process and waits for it:
+/// for `mod_init` work that needs a database connection, which the main
+/// process must not hold across the fork (loading a table into shm, which
+/// the parent and its workers then share). The child's error is logged
+/// there; the parent gets an error naming `what`.
+pub fn in_child_process<F: FnOnce() -> Result<(), String>>(what: &str, f: F) -> Result<(), String> {
+    extern "C" fn trampoline<F: FnOnce() -> Result<(), String>>(arg: *mut std::ffi::c_void) -> i32 {
+        // SAFETY: `arg` is the `Option<F>` below, alive and not otherwise
+        // used while the core runs this (in the forked child).
+        let slot = unsafe { &mut *arg.cast::<Option<F>>() };
+        let Some(f) = slot.take() else { return 1 };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(Ok(())) => 0,
+            Ok(Err(e)) => {
+                log::error!("{e}");
+                1
+            }
+            Err(p) => {
+                log::error!("panicked: {}", panic_text(&p));
+                101
+            }
+        }
+    }
+    let core = CORE.get().ok_or("not loaded by sipr")?;
+    let mut slot: Option<F> = Some(f);
+    match (core.run_in_child)(trampoline::<F>, (&mut slot as *mut Option<F>).cast()) {
+        0 => Ok(()),
+        code => Err(format!("{what} failed (its loader process ended with {code}; the log says why)")),
+    }
+}
+
 /// Reading `modparam` values the way every module does.
 pub mod modparam {
     use super::ModValue;

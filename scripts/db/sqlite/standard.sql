@@ -1,0 +1,10 @@
+-- sipr schema, SQLite: the version table every module checks its tables
+-- against (Kamailio's layout and version numbers, so a database made by
+-- Kamailio's own schema files works with sipr unchanged, and the reverse).
+CREATE TABLE version (
+    id INTEGER PRIMARY KEY NOT NULL,
+    table_name VARCHAR(32) NOT NULL,
+    table_version INTEGER DEFAULT 0 NOT NULL,
+    CONSTRAINT version_table_name_idx UNIQUE (table_name)
+);
+INSERT INTO version (table_name, table_version) VALUES ('version', 1);
