@@ -15,7 +15,7 @@ pub fn to_rpc(v: &Value) -> RpcValue {
     match v {
         Value::Null => RpcValue::Null,
         Value::Bool(b) => RpcValue::Int(*b as i64),
-        Value::Number(n) => n.as_i64().map_or_else(|| RpcValue::Str(n.to_string()), RpcValue::Int),
+        Value::Number(n) => n.as_i64().map_or_else(|| RpcValue::Double(n.to_string()), RpcValue::Int),
         Value::String(s) => RpcValue::Str(s.clone()),
         Value::Array(a) => RpcValue::Array(a.iter().map(to_rpc).collect()),
         Value::Object(o) => RpcValue::Struct(o.iter().map(|(k, v)| (k.clone(), to_rpc(v))).collect()),
@@ -29,6 +29,8 @@ pub fn write_rpc(v: &RpcValue, out: &mut String) {
     match v {
         RpcValue::Null => out.push_str("null"),
         RpcValue::Int(i) => out.push_str(&i.to_string()),
+        RpcValue::Double(d) if d.parse::<f64>().is_ok_and(f64::is_finite) => out.push_str(d),
+        RpcValue::Double(_) => out.push_str("null"),
         RpcValue::Str(s) => write_str(s, out),
         RpcValue::Array(a) => {
             out.push('[');

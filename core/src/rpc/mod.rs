@@ -17,6 +17,9 @@ pub enum RpcValue {
     Null,
     /// A number.
     Int(i64),
+    /// A number with a fraction, as its shortest decimal text (`0.9`):
+    /// kept as text so that values compare exactly.
+    Double(String),
     /// A string.
     Str(String),
     /// A list.
@@ -26,11 +29,18 @@ pub enum RpcValue {
 }
 
 impl RpcValue {
+    /// A number with a fraction, as its shortest decimal text (`0.9`,
+    /// `1`), as Kamailio's JSON writer prints doubles.
+    pub fn double(v: f64) -> RpcValue {
+        RpcValue::Double(format!("{v}"))
+    }
+
     /// The value as text (numbers printed), for string parameters.
     pub fn as_text(&self) -> Option<String> {
         match self {
             RpcValue::Str(s) => Some(s.clone()),
             RpcValue::Int(i) => Some(i.to_string()),
+            RpcValue::Double(d) => Some(d.clone()),
             _ => None,
         }
     }
@@ -39,6 +49,7 @@ impl RpcValue {
     pub fn as_int(&self) -> Option<i64> {
         match self {
             RpcValue::Int(i) => Some(*i),
+            RpcValue::Double(d) => d.parse::<f64>().ok().map(|f| f as i64),
             RpcValue::Str(s) => s.trim().parse().ok(),
             _ => None,
         }

@@ -659,6 +659,7 @@ pub fn bind_api<T: std::any::Any>(name: &str, version: u32) -> Result<&'static T
 }
 
 pub mod db;
+pub mod usrloc_api;
 
 /// Runs `f` in a short-lived child of the main process and waits for it:
 /// for `mod_init` work that needs a database connection, which the main
@@ -864,6 +865,20 @@ pub mod reply {
         Yes,
         /// The request is an ACK: never answered (Kamailio's rule).
         AckNotAnswered,
+    }
+
+    /// Replies as Kamailio's sl `freply` does for registrar and auth:
+    /// statefully through tm when the request has a transaction, else
+    /// with [`send`]. Whether a reply went out.
+    pub fn send_auto(ctx: &mut Ctx<'_>, code: u16, reason: &str) -> Result<bool, ModError> {
+        static TM: std::sync::OnceLock<Option<&'static crate::tm_api::TmApi>> = std::sync::OnceLock::new();
+        let tm = *TM.get_or_init(|| crate::bind_api::<crate::tm_api::TmApi>("tm", crate::tm_api::TM_API_VERSION).ok());
+        if let Some(tm) = tm {
+            if (tm.current)(ctx)?.is_some() {
+                return Ok((tm.reply)(ctx, code, reason)?);
+            }
+        }
+        Ok(send(ctx, code, reason, b"", b"")? == Sent::Yes)
     }
 
     /// Sends a local reply to the request in `ctx`, to its source: Vias

@@ -1,0 +1,302 @@
+//! registrar: REGISTER processing (Kamailio's registrar) over usrloc.
+//!
+//! * `save(domain[, flags[, uri]])`: the bindings of the To URI's address
+//!   of record (or `uri`'s) from the Contact headers — each contact's
+//!   `expires` parameter, else the Expires header, else
+//!   `default_expires`; below `min_expires` raised to it (or, with
+//!   `min_expires_mode` 1, refused with 423 and Min-Expires); above
+//!   `max_expires` lowered to it; 0 removes it; `Contact: *` with Expires
+//!   0 removes them all; no Contact returns them. A REGISTER older than a
+//!   binding it updates (same Call-ID, lower CSeq) changes nothing. More
+//!   than `max_contacts` bindings is refused with 503. The 200 lists every
+//!   binding with its remaining expires. Flags: 0x01 memory only, 0x02 no
+//!   reply, 0x04 the REGISTER's contacts replace the others.
+//! * `lookup(domain[, uri])`: the Request-URI becomes the best contact
+//!   (highest q, then the most recent), the others branches
+//!   (`append_branches`); the destination is the contact's `received`
+//!   when it has one; branch flags come back. 1 found, -1 not found, -2
+//!   found but none accepts the method (`method_filtering`), -3 error.
+//! * `registered(domain[, uri])`, `unregister(domain, uri[, ruid])`.
+
+#![forbid(unsafe_code)]
+
+mod save;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::OnceLock;
+
+use sipr_sdk::prelude::*;
+use sipr_sdk::usrloc_api::{UContact, UlApi, UL_API_VERSION};
+use sipr_sdk::{Branch, ModValue, Param, RouteMask};
+
+static UL: OnceLock<&'static UlApi> = OnceLock::new();
+
+/// usrloc's API (bound in mod_init; the fixups bind it on their own,
+/// since they run first).
+pub fn ul() -> Result<&'static UlApi, ModError> {
+    if let Some(u) = UL.get() {
+        return Ok(u);
+    }
+    let api = sipr_sdk::bind_api::<UlApi>("usrloc", UL_API_VERSION)
+        .map_err(|e| ModError(format!("registrar needs usrloc (loadmodule \"usrloc.so\" first): {e}")))?;
+    Ok(UL.get_or_init(|| api))
+}
+
+/// Parameters (Kamailio's names and defaults).
+#[derive(Debug)]
+pub struct Params {
+    pub default_expires: AtomicI64,
+    pub min_expires: AtomicI64,
+    pub min_expires_mode: AtomicI64,
+    pub max_expires: AtomicI64,
+    pub default_q: AtomicI64,
+    pub append_branches: AtomicBool,
+    pub case_sensitive: AtomicBool,
+    pub max_contacts: AtomicI64,
+    pub retry_after: AtomicI64,
+    pub method_filtering: AtomicBool,
+    pub use_path: AtomicBool,
+    pub path_mode: AtomicI64,
+}
+
+pub static PARAMS: Params = Params {
+    default_expires: AtomicI64::new(3600),
+    min_expires: AtomicI64::new(60),
+    min_expires_mode: AtomicI64::new(0),
+    max_expires: AtomicI64::new(0),
+    default_q: AtomicI64::new(-1),
+    append_branches: AtomicBool::new(true),
+    case_sensitive: AtomicBool::new(true),
+    max_contacts: AtomicI64::new(0),
+    retry_after: AtomicI64::new(0),
+    method_filtering: AtomicBool::new(false),
+    use_path: AtomicBool::new(false),
+    path_mode: AtomicI64::new(2),
+};
+
+/// The address of record of a SIP URI: `user` (with usrloc's
+/// `use_domain`, `user@host`), lower-cased unless `case_sensitive`.
+pub fn aor_of(uri: &[u8]) -> Result<String, ModError> {
+    let u = sipr_sdk::sip::Uri::parse(uri, sipr_sdk::sip::Span::from_range(0, uri.len()))
+        .map_err(|e| ModError(format!("bad URI: {e}")))?;
+    let user = String::from_utf8_lossy(u.user.map_or(&b""[..], |s| s.get(uri))).into_owned();
+    let host = String::from_utf8_lossy(u.host.get(uri)).into_owned();
+    let aor = if (ul()?.use_domain)() { format!("{user}@{}", host.to_ascii_lowercase()) } else { user };
+    Ok(if PARAMS.case_sensitive.load(Ordering::Relaxed) { aor } else { aor.to_ascii_lowercase() })
+}
+
+fn domain_fixup(p: &mut [Param]) -> Result<(), String> {
+    let Some(Param::Str(d)) = p.first() else { return Err("the domain (table) must be a constant".into()) };
+    let name = String::from_utf8_lossy(d).into_owned();
+    (ul().map_err(|e| e.0)?.register_domain)(&name)
+}
+
+fn domain_of(p: &[Param]) -> String {
+    match p.first() {
+        Some(Param::Str(d)) => String::from_utf8_lossy(d).into_owned(),
+        _ => "location".into(),
+    }
+}
+
+fn save1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    save::save(ctx, &domain_of(p), 0, None)
+}
+fn save2(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let flags = p[1].int(ctx);
+    save::save(ctx, &domain_of(p), flags, None)
+}
+fn save3(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let flags = p[1].int(ctx);
+    let uri = p[2].text(ctx).into_owned();
+    save::save(ctx, &domain_of(p), flags, Some(uri))
+}
+
+/// The contacts of the AoR a lookup is for, best first.
+fn lookup_contacts(ctx: &Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> Result<Vec<UContact>, ModError> {
+    let uri = match uri {
+        Some(u) => u,
+        None => ctx.ruri().ok_or("no Request-URI")?.to_vec(),
+    };
+    let aor = aor_of(&uri)?;
+    let mut cs = (ul()?.get)(domain, &aor)?;
+    if PARAMS.method_filtering.load(Ordering::Relaxed) {
+        if let Some(m) = ctx.msg.method() {
+            let id = m.id();
+            cs.retain(|c| c.methods.is_none_or(|allowed| allowed & id != 0));
+        }
+    }
+    Ok(cs)
+}
+
+/// `lookup`: 1 found, -1 none, -2 none for this method, -3 error.
+fn lookup_with(ctx: &mut Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> FnResult {
+    let uri_for_aor = uri.clone();
+    let all = match uri_for_aor.clone().map_or_else(|| ctx.ruri().map(<[u8]>::to_vec), Some) {
+        Some(u) => match aor_of(&u) {
+            Ok(aor) => match (ul()?.get)(domain, &aor) {
+                Ok(cs) => cs,
+                Err(e) => {
+                    log::error!("registrar: lookup: {e}");
+                    return Ok(-3);
+                }
+            },
+            Err(e) => {
+                log::error!("registrar: lookup: {e}");
+                return Ok(-3);
+            }
+        },
+        None => return Ok(-3),
+    };
+    if all.is_empty() {
+        return Ok(-1);
+    }
+    let cs = lookup_contacts(ctx, domain, uri)?;
+    let Some(first) = cs.first() else { return Ok(-2) };
+    ctx.set_new_uri(Some(first.contact.clone().into_bytes()));
+    ctx.dst_uri = first.received.clone().map(String::into_bytes);
+    ctx.bflags = first.cflags;
+    if PARAMS.append_branches.load(Ordering::Relaxed) {
+        for c in &cs[1..] {
+            ctx.branches.push(Branch {
+                uri: c.contact.clone().into_bytes(),
+                dst_uri: c.received.clone().map(String::into_bytes),
+                q: (c.q >= 0).then_some(c.q),
+                bflags: c.cflags,
+            });
+        }
+    }
+    Ok(1)
+}
+
+fn lookup1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    lookup_with(ctx, &domain_of(p), None)
+}
+fn lookup2(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let uri = p[1].text(ctx).into_owned();
+    lookup_with(ctx, &domain_of(p), Some(uri))
+}
+
+fn registered_with(ctx: &mut Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> FnResult {
+    let uri = match uri {
+        Some(u) => u,
+        None => ctx.ruri().ok_or("no Request-URI")?.to_vec(),
+    };
+    let aor = aor_of(&uri)?;
+    Ok(if (ul()?.get)(domain, &aor)?.is_empty() { -1 } else { 1 })
+}
+
+fn registered1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    registered_with(ctx, &domain_of(p), None)
+}
+fn registered2(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let uri = p[1].text(ctx).into_owned();
+    registered_with(ctx, &domain_of(p), Some(uri))
+}
+
+fn unregister_with(ctx: &mut Ctx<'_>, domain: &str, uri: &[u8], ruid: Option<String>) -> FnResult {
+    let aor = aor_of(uri)?;
+    let mut removed = false;
+    (ul()?.update)(domain, &aor, &mut |cs: &mut Vec<UContact>| {
+        let n = cs.len();
+        match &ruid {
+            Some(r) => cs.retain(|c| c.ruid != *r),
+            None => cs.clear(),
+        }
+        removed = cs.len() != n;
+        Ok(())
+    })?;
+    let _ = ctx;
+    Ok(if removed { 1 } else { -1 })
+}
+
+fn unregister2(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let uri = p[1].text(ctx).into_owned();
+    unregister_with(ctx, &domain_of(p), &uri, None)
+}
+fn unregister3(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let uri = p[1].text(ctx).into_owned();
+    let ruid = String::from_utf8_lossy(&p[2].text(ctx)).into_owned();
+    unregister_with(ctx, &domain_of(p), &uri, Some(ruid))
+}
+
+fn mod_init() -> Result<(), String> {
+    ul().map_err(|e| e.0)?;
+    Ok(())
+}
+
+fn int(v: &ModValue, slot: &AtomicI64) -> Result<(), String> {
+    slot.store(sipr_sdk::modparam::int(v)?, Ordering::Relaxed);
+    Ok(())
+}
+fn flag(v: &ModValue, slot: &AtomicBool) -> Result<(), String> {
+    slot.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
+    Ok(())
+}
+fn set_default_expires(v: &ModValue) -> Result<(), String> {
+    int(v, &PARAMS.default_expires)
+}
+fn set_min_expires(v: &ModValue) -> Result<(), String> {
+    int(v, &PARAMS.min_expires)
+}
+fn set_min_expires_mode(v: &ModValue) -> Result<(), String> {
+    int(v, &PARAMS.min_expires_mode)
+}
+fn set_max_expires(v: &ModValue) -> Result<(), String> {
+    int(v, &PARAMS.max_expires)
+}
+fn set_default_q(v: &ModValue) -> Result<(), String> {
+    int(v, &PARAMS.default_q)
+}
+fn set_append_branches(v: &ModValue) -> Result<(), String> {
+    flag(v, &PARAMS.append_branches)
+}
+fn set_case_sensitive(v: &ModValue) -> Result<(), String> {
+    flag(v, &PARAMS.case_sensitive)
+}
+fn set_max_contacts(v: &ModValue) -> Result<(), String> {
+    int(v, &PARAMS.max_contacts)
+}
+fn set_retry_after(v: &ModValue) -> Result<(), String> {
+    int(v, &PARAMS.retry_after)
+}
+fn set_method_filtering(v: &ModValue) -> Result<(), String> {
+    flag(v, &PARAMS.method_filtering)
+}
+fn set_use_path(v: &ModValue) -> Result<(), String> {
+    flag(v, &PARAMS.use_path)
+}
+fn set_path_mode(v: &ModValue) -> Result<(), String> {
+    int(v, &PARAMS.path_mode)
+}
+
+const REQ_FAILURE: RouteMask = RouteMask(RouteMask::REQUEST.0 | sipr_sdk::RouteType::Failure.bit().0);
+
+sipr_sdk::module! {
+    name: "registrar",
+    functions: [
+        ("save", [Str], REQ_FAILURE, save1, domain_fixup),
+        ("save", [Str, IntOrPv], REQ_FAILURE, save2, domain_fixup),
+        ("save", [Str, IntOrPv, Fmt], REQ_FAILURE, save3, domain_fixup),
+        ("lookup", [Str], REQ_FAILURE, lookup1, domain_fixup),
+        ("lookup", [Str, Fmt], REQ_FAILURE, lookup2, domain_fixup),
+        ("registered", [Str], RouteMask::ANY, registered1, domain_fixup),
+        ("registered", [Str, Fmt], RouteMask::ANY, registered2, domain_fixup),
+        ("unregister", [Str, Fmt], RouteMask::ANY, unregister2, domain_fixup),
+        ("unregister", [Str, Fmt, Fmt], RouteMask::ANY, unregister3, domain_fixup),
+    ],
+    params: [
+        ("default_expires", Any, set_default_expires),
+        ("min_expires", Any, set_min_expires),
+        ("min_expires_mode", Any, set_min_expires_mode),
+        ("max_expires", Any, set_max_expires),
+        ("default_q", Any, set_default_q),
+        ("append_branches", Any, set_append_branches),
+        ("case_sensitive", Any, set_case_sensitive),
+        ("max_contacts", Any, set_max_contacts),
+        ("retry_after", Any, set_retry_after),
+        ("method_filtering", Any, set_method_filtering),
+        ("use_path", Any, set_use_path),
+        ("path_mode", Any, set_path_mode),
+    ],
+    init: mod_init,
+}

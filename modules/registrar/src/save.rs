@@ -1,0 +1,320 @@
+//! `save()`: a REGISTER's bindings into usrloc, and its reply.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sipr_sdk::prelude::*;
+use sipr_sdk::sip::{Contact, HeaderKind, NameAddr};
+use sipr_sdk::usrloc_api::{UContact, Q_UNSPECIFIED};
+
+use crate::{aor_of, ul, PARAMS};
+
+/// save()'s flag bits (Kamailio's).
+pub mod flag {
+    /// Memory only (not written to the database).
+    pub const MEMORY: i64 = 0x01;
+    /// No reply is sent.
+    pub const NO_REPLY: i64 = 0x02;
+    /// The REGISTER's contacts replace every other binding of the AoR.
+    pub const REPLACE: i64 = 0x04;
+}
+
+/// Why a REGISTER is refused: its reply, and the P-Registrar-Error text
+/// Kamailio adds.
+#[derive(Debug)]
+struct Refusal {
+    code: u16,
+    reason: &'static str,
+    extra: String,
+}
+
+impl Refusal {
+    fn new(code: u16, reason: &'static str) -> Self {
+        Refusal { code, reason, extra: String::new() }
+    }
+
+    /// A refusal that says why in a P-Registrar-Error header.
+    fn why(code: u16, reason: &'static str, why: &str) -> Self {
+        Refusal { code, reason, extra: format!("P-Registrar-Error: {why}\r\n") }
+    }
+}
+
+/// A contact as the REGISTER gives it.
+struct Given {
+    uri: String,
+    expires: i64,
+    q: i32,
+    instance: Option<String>,
+    reg_id: u32,
+    methods: Option<u32>,
+}
+
+/// A unique id for a new binding (Kamailio's `ruid` shape:
+/// `uloc-<start time hex>-<pid hex>-<counter>`).
+fn new_ruid() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    static START: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(crate_now);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
+    format!("uloc-{start:x}-{:x}-{n}", std::process::id())
+}
+
+fn crate_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The expiry a contact asks for, bounded as the parameters say: seconds
+/// from now (0: remove).
+fn bounded_expires(asked: Option<u32>, header: Option<u32>) -> Result<i64, Refusal> {
+    let e = i64::from(asked.or(header).unwrap_or(PARAMS.default_expires.load(Ordering::Relaxed) as u32));
+    if e == 0 {
+        return Ok(0);
+    }
+    let min = PARAMS.min_expires.load(Ordering::Relaxed);
+    let max = PARAMS.max_expires.load(Ordering::Relaxed);
+    if min > 0 && e < min {
+        if PARAMS.min_expires_mode.load(Ordering::Relaxed) == 1 {
+            return Err(Refusal { code: 423, reason: "Interval Too Brief", extra: format!("Min-Expires: {min}\r\n") });
+        }
+        return Ok(min);
+    }
+    if max > 0 && e > max {
+        return Ok(max);
+    }
+    Ok(e)
+}
+
+/// The contacts of the REGISTER (`None`: `Contact: *`).
+fn given_contacts(ctx: &Ctx<'_>) -> Result<Option<Vec<Given>>, Refusal> {
+    let msg = ctx.msg;
+    let buf = msg.buf();
+    let header = msg.header_value(HeaderKind::Expires).map(|v| sipr_sdk::sip::parse_delta_seconds(v).unwrap_or(0));
+    let mut star = false;
+    let mut out = Vec::new();
+    for h in msg.headers().iter().filter(|h| h.kind == HeaderKind::Contact) {
+        match Contact::parse(buf, h.value) {
+            Ok(Contact::Star) => star = true,
+            Ok(Contact::List(list)) => {
+                for na in list {
+                    out.push(given(buf, &na, header)?);
+                }
+            }
+            Err(_) => return Err(Refusal::why(400, "Bad Request", "Error while parsing Contact")),
+        }
+    }
+    if star {
+        if !out.is_empty() {
+            return Err(Refusal::why(400, "Bad Request", "* used in contact and more than 1 contact"));
+        }
+        if header != Some(0) {
+            return Err(Refusal::why(400, "Bad Request", "* used in contact and expires is not zero"));
+        }
+        return Ok(None);
+    }
+    Ok(Some(out))
+}
+
+fn given(buf: &[u8], na: &NameAddr, header: Option<u32>) -> Result<Given, Refusal> {
+    let expires = bounded_expires(na.expires(buf), header)?;
+    let default_q = PARAMS.default_q.load(Ordering::Relaxed) as i32;
+    let q = na.q(buf).map_or(default_q, i32::from);
+    let methods = na.param(buf, "methods").map(|m| {
+        let m = String::from_utf8_lossy(m);
+        m.trim_matches('"').split(',').map(|t| sipr_sdk::sip::method_id(t.trim().as_bytes())).fold(0, |a, b| a | b)
+    });
+    Ok(Given {
+        uri: String::from_utf8_lossy(na.uri_span.get(buf)).into_owned(),
+        expires,
+        q: if q < 0 { Q_UNSPECIFIED } else { q },
+        instance: na.instance(buf).map(|i| String::from_utf8_lossy(i).into_owned()),
+        reg_id: na.reg_id(buf).unwrap_or(0),
+        methods,
+    })
+}
+
+/// The 200's Contact header: every binding with its remaining expires.
+fn contact_header(contacts: &[UContact], now: i64) -> String {
+    if contacts.is_empty() {
+        return String::new();
+    }
+    let mut h = String::from("Contact: ");
+    for (i, c) in contacts.iter().enumerate() {
+        if i > 0 {
+            h.push_str(", ");
+        }
+        h.push('<');
+        h.push_str(&c.contact);
+        h.push('>');
+        if c.q != Q_UNSPECIFIED {
+            h.push_str(&format!(";q={}", q_text(c.q)));
+        }
+        let left = if c.expires == 0 { 0 } else { (c.expires - now).max(0) };
+        h.push_str(&format!(";expires={left}"));
+        if let Some(inst) = &c.instance {
+            h.push_str(";+sip.instance=");
+            h.push_str(inst);
+        }
+        if c.reg_id > 0 {
+            h.push_str(&format!(";reg-id={}", c.reg_id));
+        }
+    }
+    h.push_str("\r\n");
+    h
+}
+
+/// q × 1000 as a SIP q value (`0.5`, `1`).
+fn q_text(q: i32) -> String {
+    if q >= 1000 {
+        return "1".into();
+    }
+    let s = format!("0.{q:03}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// `save(domain, flags, uri)`.
+pub fn save(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>) -> FnResult {
+    match save_inner(ctx, domain, flags, uri) {
+        Ok((rc, contacts)) => {
+            let rc = rc as i32;
+            if flags & flag::NO_REPLY == 0 {
+                let now = crate_now();
+                ctx.reply_headers.extend_from_slice(contact_header(&contacts, now).as_bytes());
+                sipr_sdk::reply::send_auto(ctx, 200, "OK")?;
+            }
+            Ok(rc)
+        }
+        Err(r) => {
+            if flags & flag::NO_REPLY == 0 {
+                ctx.reply_headers.extend_from_slice(r.extra.as_bytes());
+                sipr_sdk::reply::send_auto(ctx, r.code, r.reason)?;
+            }
+            Ok(-1)
+        }
+    }
+}
+
+fn save_inner(
+    ctx: &mut Ctx<'_>,
+    domain: &str,
+    flags: i64,
+    uri: Option<Vec<u8>>,
+) -> Result<(i64, Vec<UContact>), Refusal> {
+    let to_uri = match uri {
+        Some(u) => u,
+        None => {
+            let to = ctx.msg.to().map_err(|_| Refusal::new(400, "Bad Request"))?;
+            to.uri_span.get(ctx.msg.buf()).to_vec()
+        }
+    };
+    let aor = aor_of(&to_uri).map_err(|_| Refusal::new(400, "Bad Request"))?;
+    let given = given_contacts(ctx)?;
+    let ul = ul().map_err(|_| Refusal::new(500, "Server Internal Error"))?;
+    let now = crate_now();
+    let callid =
+        ctx.msg.header_value(HeaderKind::CallId).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
+    let cseq = ctx.msg.cseq().map(|c| c.seq).unwrap_or(0);
+    let user_agent = ctx
+        .msg
+        .header_value(HeaderKind::UserAgent)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_default();
+    let socket = Some(format!("{}:{}:{}", ctx.rcv.proto.name(), ctx.rcv.dst.ip(), ctx.rcv.dst.port()));
+    let bflags = ctx.bflags;
+    let max = PARAMS.max_contacts.load(Ordering::Relaxed);
+    let mut refused: Option<Refusal> = None;
+    let mut rc: i64 = 1;
+    let (mut added, mut updated, mut removed) = (0, 0, 0);
+    let result = (ul.update)(domain, &aor, &mut |cs: &mut Vec<UContact>| {
+        let Some(given) = &given else {
+            // Contact: * — every binding goes
+            cs.clear();
+            rc = 3;
+            return Ok(());
+        };
+        if given.is_empty() {
+            // a query
+            rc = 4;
+            return Ok(());
+        }
+        let mut next: Vec<UContact> = if flags & flag::REPLACE != 0 { Vec::new() } else { cs.clone() };
+        for g in given {
+            let at = next.iter().position(|c| c.contact == g.uri);
+            if let Some(i) = at {
+                // an older REGISTER of the same dialog changes nothing
+                if next[i].callid == callid && cseq < next[i].cseq {
+                    continue;
+                }
+                if g.expires == 0 {
+                    next.remove(i);
+                    removed += 1;
+                    continue;
+                }
+                updated += 1;
+                let c = &mut next[i];
+                c.expires = now + g.expires;
+                c.q = g.q;
+                c.callid = callid.clone();
+                c.cseq = cseq;
+                c.user_agent = user_agent.clone();
+                c.socket = socket.clone();
+                c.cflags = bflags;
+                c.methods = g.methods;
+                c.instance = g.instance.clone();
+                c.reg_id = g.reg_id;
+                c.last_modified = now;
+            } else if g.expires > 0 {
+                // Kamailio's order: before the first contact of a q not
+                // above its own
+                let rank = if g.q == Q_UNSPECIFIED { 1000 } else { g.q };
+                let at = next.iter().position(|c| c.rank_q() <= rank).unwrap_or(next.len());
+                added += 1;
+                next.insert(
+                    at,
+                    UContact {
+                        ruid: new_ruid(),
+                        contact: g.uri.clone(),
+                        expires: now + g.expires,
+                        q: g.q,
+                        callid: callid.clone(),
+                        cseq,
+                        cflags: bflags,
+                        user_agent: user_agent.clone(),
+                        socket: socket.clone(),
+                        methods: g.methods,
+                        instance: g.instance.clone(),
+                        reg_id: g.reg_id,
+                        connection_id: -1,
+                        last_modified: now,
+                        ..UContact::default()
+                    },
+                );
+            }
+        }
+        let live = next.iter().filter(|c| !c.expired(now)).count() as i64;
+        if max > 0 && live > max {
+            let mut r = Refusal::why(503, "Service Unavailable", "Too many registered contacts");
+            let ra = PARAMS.retry_after.load(Ordering::Relaxed);
+            if ra > 0 {
+                r.extra.push_str(&format!("Retry-After: {ra}\r\n"));
+            }
+            refused = Some(r);
+            return Ok(());
+        }
+        *cs = next;
+        // Kamailio's codes: 1 bindings added or refreshed, 3 only removed
+        rc = if removed > 0 && added == 0 && updated == 0 { 3 } else { 1 };
+        Ok(())
+    });
+    if let Some(r) = refused {
+        return Err(r);
+    }
+    match result {
+        Ok(after) => {
+            let _ = flags & flag::MEMORY;
+            Ok((rc, after))
+        }
+        Err(e) => {
+            log::error!("registrar: save of {aor}: {e}");
+            Err(Refusal::new(500, "Server Internal Error"))
+        }
+    }
+}

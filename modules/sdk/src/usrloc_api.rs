@@ -1,0 +1,92 @@
+//! usrloc's API (Kamailio's `bind_usrloc`): what registrar, and later
+//! nathelper and dispatcher, call. Bind with
+//! `bind_api::<UlApi>("usrloc", UL_API_VERSION)` in `mod_init` (usrloc is
+//! loaded first, as in Kamailio). Each function runs inside usrloc's
+//! panic guard.
+
+/// The version [`UlApi`] has.
+pub const UL_API_VERSION: u32 = 1;
+
+/// `q` not given (Kamailio's Q_UNSPECIFIED): it ranks as 1.0 in lookup
+/// but is not printed.
+pub const Q_UNSPECIFIED: i32 = -1;
+
+/// One binding of an address of record (every column of Kamailio's
+/// `location` table).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UContact {
+    /// Record's unique id (`ruid`).
+    pub ruid: String,
+    /// The Contact URI.
+    pub contact: String,
+    /// Where the REGISTER came from, as a SIP URI (`received`, NAT).
+    pub received: Option<String>,
+    /// The Path header values, comma-separated (`path`, RFC 3327).
+    pub path: Option<String>,
+    /// When it expires, Unix seconds (0: never).
+    pub expires: i64,
+    /// q × 1000, or [`Q_UNSPECIFIED`].
+    pub q: i32,
+    /// Call-ID of the REGISTER.
+    pub callid: String,
+    /// CSeq number of the REGISTER.
+    pub cseq: u32,
+    /// Internal flags (`flags`; registrar's `FL_*`).
+    pub flags: u32,
+    /// Branch flags (`cflags`).
+    pub cflags: u32,
+    /// User-Agent of the REGISTER.
+    pub user_agent: String,
+    /// The local socket it came to, `proto:ip:port` (`socket`).
+    pub socket: Option<String>,
+    /// Methods it accepts (Kamailio's METHOD_* bits; `None`: all).
+    pub methods: Option<u32>,
+    /// `+sip.instance` (RFC 5626 / RFC 5627).
+    pub instance: Option<String>,
+    /// `reg-id` (RFC 5626; 0: none).
+    pub reg_id: u32,
+    /// `server_id` of the instance that saved it.
+    pub server_id: i32,
+    /// The TCP connection it came over (`connection_id`; -1: none).
+    pub connection_id: i32,
+    /// `keepalive` (1: the binding is kept alive).
+    pub keepalive: u32,
+    /// Last change, Unix seconds.
+    pub last_modified: i64,
+}
+
+impl UContact {
+    /// Whether it has expired at `now`.
+    pub fn expired(&self, now: i64) -> bool {
+        self.expires != 0 && self.expires <= now
+    }
+
+    /// q as lookup ranks it (unspecified counts as 1.0).
+    pub fn rank_q(&self) -> i32 {
+        if self.q == Q_UNSPECIFIED {
+            1000
+        } else {
+            self.q
+        }
+    }
+}
+
+/// What an update of a record does with the contacts it is given.
+pub type Update<'f> = &'f mut dyn FnMut(&mut Vec<UContact>) -> Result<(), String>;
+
+/// usrloc's functions for other modules.
+#[derive(Debug)]
+pub struct UlApi {
+    /// Registers a domain (a table such as `location`): before the fork.
+    pub register_domain: fn(&str) -> Result<(), String>,
+    /// The live contacts of `aor` in `domain` (empty: none).
+    pub get: fn(domain: &str, aor: &str) -> Result<Vec<UContact>, String>,
+    /// Changes the contacts of `aor` atomically (the record's lock is held
+    /// while `f` runs; no contact left removes the record): the contacts
+    /// after the change, expired ones dropped.
+    pub update: fn(domain: &str, aor: &str, f: Update<'_>) -> Result<Vec<UContact>, String>,
+    /// `use_domain`: whether an AoR is `user@domain` (else `user`).
+    pub use_domain: fn() -> bool,
+    /// `nat_bflag`: the branch flag marking a contact behind NAT (-1: none).
+    pub nat_bflag: fn() -> i32,
+}

@@ -1,0 +1,406 @@
+//! usrloc: the location table (Kamailio's usrloc), the mission's second
+//! table in shared memory.
+//!
+//! A domain (`location`, or any table registrar names) is a hash table in
+//! shm (`hash_size`, 2^10 slots by default) under a lock set; each entry
+//! is an address of record and its contacts, kept as one block of bytes
+//! ([`record`]) that an update rewrites whole under the slot's lock, so a
+//! reader never sees half a change. Every column of Kamailio's `location`
+//! table is kept per contact.
+//!
+//! `db_mode`: 0 memory only; 1 write-through (each change is written to
+//! the database by the process that makes it, before the reply); 2
+//! write-back (changed records are written every `timer_interval` by the
+//! timer process); 3 database only (no shm copy: every lookup reads the
+//! database). With 1 and 2 the contacts are loaded from the database at
+//! start-up, by a loader process forked before the workers.
+//!
+//! Every `timer_interval` seconds (60) the timer process removes expired
+//! contacts (from the database too). RPC: `ul.dump`,
+//! `ul.lookup`, `ul.rm`, `ul.rm_contact`, `ul.flush`; statistics
+//! `usrloc:registered_users` and per domain `DOMAIN:users`,
+//! `DOMAIN:contacts`, `DOMAIN:expires`.
+
+#![forbid(unsafe_code)]
+
+mod db;
+mod record;
+mod rpc;
+
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use sipr_sdk::prelude::*;
+use sipr_sdk::usrloc_api::{UContact, UlApi, Update, UL_API_VERSION};
+use sipr_sdk::{guard_api, KvValue, ShmKvTable};
+
+/// One domain: its table and statistics.
+pub struct Domain {
+    /// Its name (`location`).
+    pub name: String,
+    /// The records (none with db_mode 3).
+    pub table: Option<ShmKvTable<'static>>,
+    /// `DOMAIN:users`: records.
+    pub users: &'static AtomicU64,
+    /// `DOMAIN:contacts`: contacts.
+    pub contacts: &'static AtomicU64,
+    /// `DOMAIN:expires`: contacts removed on expiry.
+    pub expires: &'static AtomicU64,
+    /// db_mode 2: the AoRs changed since the timer last wrote them.
+    pub dirty: Option<ShmKvTable<'static>>,
+}
+
+impl std::fmt::Debug for Domain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Domain").field("name", &self.name).finish()
+    }
+}
+
+/// Domains registered (by registrar's fixups) before mod_init.
+static NAMES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// The domains, made in mod_init (before the fork).
+static DOMAINS: OnceLock<Vec<Domain>> = OnceLock::new();
+/// `usrloc:registered_users`.
+static REGISTERED_USERS: OnceLock<&'static AtomicU64> = OnceLock::new();
+
+/// `hash_size`: the slots of a domain, as a power of two (Kamailio's).
+static HASH_SIZE: AtomicUsize = AtomicUsize::new(10);
+/// `use_domain`.
+static USE_DOMAIN: AtomicBool = AtomicBool::new(false);
+/// `nat_bflag`.
+static NAT_BFLAG: AtomicI32 = AtomicI32::new(-1);
+/// `timer_interval`, s.
+static TIMER_INTERVAL: AtomicU64 = AtomicU64::new(60);
+/// `db_mode`.
+pub static DB_MODE: AtomicUsize = AtomicUsize::new(0);
+/// `desc_time_order`.
+static DESC_TIME_ORDER: AtomicBool = AtomicBool::new(false);
+
+/// Now, Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The domains (empty before mod_init).
+pub fn domains() -> &'static [Domain] {
+    DOMAINS.get().map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// The domain named `name`.
+pub fn domain(name: &str) -> Result<&'static Domain, String> {
+    domains().iter().find(|d| d.name == name).ok_or_else(|| format!("usrloc: no domain '{name}'"))
+}
+
+fn register_domain(name: &str) -> Result<(), String> {
+    guard_api("usrloc.register_domain", || {
+        if DOMAINS.get().is_some() {
+            // after mod_init: only a domain already made
+            return domain(name).map(|_| ());
+        }
+        let mut names = NAMES.lock().map_err(|_| "poisoned")?;
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+        Ok(())
+    })?
+}
+
+/// The contacts of a record's bytes, expired ones included.
+fn stored(v: KvValue<'_>) -> Vec<UContact> {
+    match v {
+        KvValue::Str(b) => record::decode(b).unwrap_or_default(),
+        KvValue::Int(_) => Vec::new(),
+    }
+}
+
+/// The live contacts of a record, in its order (registrar keeps a
+/// record's contacts as Kamailio orders them: higher q first, a new
+/// contact before the others of its q).
+pub fn live(mut contacts: Vec<UContact>, now: i64) -> Vec<UContact> {
+    contacts.retain(|c| !c.expired(now));
+    contacts
+}
+
+fn get(domain_name: &str, aor: &str) -> Result<Vec<UContact>, String> {
+    guard_api("usrloc.get", || get_unguarded(domain_name, aor))?
+}
+
+fn get_unguarded(domain_name: &str, aor: &str) -> Result<Vec<UContact>, String> {
+    let d = domain(domain_name)?;
+    let now = now();
+    let Some(t) = &d.table else {
+        return db::read_aor(d, aor).map(|c| live(c, now)).map_err(|e| e.to_string());
+    };
+    Ok(t.get(aor.as_bytes(), 0, |v, _| live(stored(v), now)).unwrap_or_default())
+}
+
+fn update(domain_name: &str, aor: &str, f: Update<'_>) -> Result<Vec<UContact>, String> {
+    guard_api("usrloc.update", || update_unguarded(domain_name, aor, f))?
+}
+
+/// Changes the contacts of `aor` under its slot's lock: `f` edits them,
+/// expired ones are dropped, the record is written back (or removed when
+/// empty), the statistics follow, and with db_mode 1 the database too.
+pub fn update_unguarded(domain_name: &str, aor: &str, f: Update<'_>) -> Result<Vec<UContact>, String> {
+    let d = domain(domain_name)?;
+    let now = now();
+    let Some(t) = &d.table else {
+        // db_mode 3: the database is the table
+        let before = db::read_aor(d, aor).map_err(|e| e.to_string())?;
+        let mut after = before.clone();
+        f(&mut after)?;
+        after.retain(|c| !c.expired(now));
+        db::write_diff(d, aor, &before, &after).map_err(|e| e.to_string())?;
+        return Ok(live(after, now));
+    };
+    let key = aor.as_bytes();
+    t.hold(key);
+    let result = (|| {
+        let before: Vec<UContact> = t.get(key, 0, |v, _| stored(v)).unwrap_or_default();
+        let mut after = before.clone();
+        f(&mut after)?;
+        after.retain(|c| !c.expired(now));
+        if DB_MODE.load(Ordering::Relaxed) == 1 {
+            // write-through: the database first, so a failure leaves the
+            // record as it was (and the caller answers 500)
+            db::write_diff(d, aor, &before, &after).map_err(|e| e.to_string())?;
+        }
+        if after.is_empty() {
+            t.remove(key);
+        } else if t.set(key, KvValue::Str(&record::encode(&after)), 0).is_err() {
+            log::error!("usrloc: shared memory full: the record of {aor} is not saved");
+            return Err("shared memory full".into());
+        }
+        if before != after {
+            if let Some(dirty) = &d.dirty {
+                // write-back: the timer writes it
+                if dirty.set(key, KvValue::Int(1), 0).is_err() {
+                    log::error!("usrloc: shared memory full: {aor} is not marked for the database");
+                }
+            }
+        }
+        account(d, &before, &after, now);
+        Ok(after)
+    })();
+    t.release(key);
+    result.map(|after| live(after, now))
+}
+
+/// The statistics after a record changed from `before` to `after`.
+fn account(d: &Domain, before: &[UContact], after: &[UContact], now: i64) {
+    let live_before = before.iter().filter(|c| !c.expired(now)).count() as u64;
+    let (b, a) = (live_before.max(before.len() as u64), after.len() as u64);
+    if a >= b {
+        d.contacts.fetch_add(a - b, Ordering::Relaxed);
+    } else {
+        sub(d.contacts, b - a);
+    }
+    match (before.is_empty(), after.is_empty()) {
+        (true, false) => {
+            d.users.fetch_add(1, Ordering::Relaxed);
+            if let Some(r) = REGISTERED_USERS.get() {
+                r.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        (false, true) => {
+            sub(d.users, 1);
+            if let Some(r) = REGISTERED_USERS.get() {
+                sub(r, 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn sub(c: &AtomicU64, n: u64) {
+    let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(n)));
+}
+
+/// Removes a whole record; whether there was one.
+pub fn delete_aor(domain_name: &str, aor: &str) -> Result<bool, String> {
+    let mut had = false;
+    update_unguarded(domain_name, aor, &mut |cs: &mut Vec<UContact>| {
+        had = !cs.is_empty();
+        cs.clear();
+        Ok(())
+    })?;
+    Ok(had)
+}
+
+/// Every AoR of a domain's table (a snapshot).
+pub fn aors(d: &Domain) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(t) = &d.table {
+        t.for_each(0, |k, _, _| out.push(String::from_utf8_lossy(k).into_owned()));
+    }
+    out
+}
+
+/// The timer: expired contacts leave every domain (and the database), and
+/// `event_route[usrloc:contact-expired]` runs for each.
+fn expire_timer() {
+    let now = now();
+    for d in domains() {
+        if d.table.is_none() {
+            let _ = db::delete_expired(d, now);
+            continue;
+        }
+        for aor in aors(d) {
+            let mut gone = Vec::new();
+            let r = update_unguarded(&d.name, &aor, &mut |cs: &mut Vec<UContact>| {
+                gone.extend(cs.iter().filter(|c| c.expired(now)).cloned());
+                Ok(())
+            });
+            if let Err(e) = r {
+                log::error!("usrloc: expiring {aor}: {e}");
+                continue;
+            }
+            if !gone.is_empty() {
+                d.expires.fetch_add(gone.len() as u64, Ordering::Relaxed);
+                for c in &gone {
+                    expired_event(d, &aor, c);
+                }
+            }
+        }
+        db::flush_dirty(d);
+    }
+}
+
+/// An expired contact (logged; `event_route[usrloc:contact-expired]` is
+/// not run yet).
+fn expired_event(d: &Domain, aor: &str, c: &UContact) {
+    log::debug!("usrloc: {}: contact {} of {aor} expired", d.name, c.contact);
+}
+
+/// `usrloc:registered_users`.
+pub fn registered_users() -> Option<&'static AtomicU64> {
+    REGISTERED_USERS.get().copied()
+}
+
+pub(crate) fn use_domain() -> bool {
+    USE_DOMAIN.load(Ordering::Relaxed)
+}
+
+fn nat_bflag() -> i32 {
+    NAT_BFLAG.load(Ordering::Relaxed)
+}
+
+/// The API other modules bind.
+pub static UL_API: UlApi = UlApi { register_domain, get, update, use_domain, nat_bflag };
+
+fn mod_init() -> Result<(), String> {
+    let mode = DB_MODE.load(Ordering::Relaxed);
+    if mode > 3 {
+        return Err(format!("db_mode must be 0..3, not {mode}"));
+    }
+    if mode > 0 {
+        db::check_url()?;
+    }
+    let registered = sipr_sdk::counter("usrloc", "registered_users")?;
+    let _ = REGISTERED_USERS.set(registered);
+    let names = NAMES.lock().map_err(|_| "poisoned")?.clone();
+    let pool = sipr_sdk::shm_pool().ok_or("no shared memory pool")?;
+    let slots = 1usize << HASH_SIZE.load(Ordering::Relaxed);
+    let mut made = Vec::new();
+    for name in names {
+        let table = if mode == 3 {
+            None
+        } else {
+            Some(
+                ShmKvTable::new_in(pool, slots, slots.min(1024), &name)
+                    .ok_or_else(|| format!("usrloc: no shared memory for domain '{name}'"))?,
+            )
+        };
+        let dirty = if mode == 2 {
+            Some(
+                ShmKvTable::new_in(pool, slots, slots.min(1024), &format!("{name} dirty"))
+                    .ok_or_else(|| format!("usrloc: no shared memory for domain '{name}'"))?,
+            )
+        } else {
+            None
+        };
+        made.push(Domain {
+            dirty,
+            users: sipr_sdk::counter(&name, "users")?,
+            contacts: sipr_sdk::counter(&name, "contacts")?,
+            expires: sipr_sdk::counter(&name, "expires")?,
+            name,
+            table,
+        });
+    }
+    let _ = DOMAINS.set(made);
+    if mode == 1 || mode == 2 {
+        db::preload(domains())?;
+    }
+    let secs = TIMER_INTERVAL.load(Ordering::Relaxed).max(1);
+    sipr_sdk::register_timer("usrloc expiry", secs * 1000, true, expire_timer)?;
+    Ok(())
+}
+
+/// db_mode 2: what changed since the last timer is written at shutdown.
+fn destroy() {
+    for d in domains() {
+        db::flush_dirty(d);
+    }
+}
+
+fn int_param(v: &ModValue, what: &str, min: i64, max: i64) -> Result<i64, String> {
+    let n = sipr_sdk::modparam::int(v)?;
+    if !(min..=max).contains(&n) {
+        return Err(format!("{what} must be {min}..{max}, not {n}"));
+    }
+    Ok(n)
+}
+
+fn set_hash_size(v: &ModValue) -> Result<(), String> {
+    HASH_SIZE.store(int_param(v, "hash_size", 1, 20)? as usize, Ordering::Relaxed);
+    Ok(())
+}
+fn set_use_domain(v: &ModValue) -> Result<(), String> {
+    USE_DOMAIN.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
+    Ok(())
+}
+fn set_nat_bflag(v: &ModValue) -> Result<(), String> {
+    NAT_BFLAG.store(int_param(v, "nat_bflag", -1, 31)? as i32, Ordering::Relaxed);
+    Ok(())
+}
+fn set_timer_interval(v: &ModValue) -> Result<(), String> {
+    TIMER_INTERVAL.store(int_param(v, "timer_interval", 1, 86_400)? as u64, Ordering::Relaxed);
+    Ok(())
+}
+fn set_db_mode(v: &ModValue) -> Result<(), String> {
+    DB_MODE.store(int_param(v, "db_mode", 0, 3)? as usize, Ordering::Relaxed);
+    Ok(())
+}
+fn set_desc_time_order(v: &ModValue) -> Result<(), String> {
+    DESC_TIME_ORDER.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
+    Ok(())
+}
+fn set_matching_mode(v: &ModValue) -> Result<(), String> {
+    sipr_sdk::modparam::default_only("usrloc", "matching_mode", v, 0)
+}
+
+sipr_sdk::module! {
+    name: "usrloc",
+    functions: [],
+    params: [
+        ("hash_size", Any, set_hash_size),
+        ("use_domain", Any, set_use_domain),
+        ("nat_bflag", Any, set_nat_bflag),
+        ("timer_interval", Any, set_timer_interval),
+        ("db_mode", Any, set_db_mode),
+        ("db_url", Str, db::set_db_url),
+        ("desc_time_order", Any, set_desc_time_order),
+        ("matching_mode", Any, set_matching_mode),
+    ],
+    rpcs: [
+        ("ul.dump", "Dump user location tables", rpc::dump),
+        ("ul.lookup", "Lookup one AOR in the usrloc location table", rpc::lookup),
+        ("ul.rm", "Delete a address of record including its contacts", rpc::rm),
+        ("ul.rm_contact", "Delete a contact from an AOR record", rpc::rm_contact),
+        ("ul.flush", "Flush cache in db", rpc::flush),
+    ],
+    apis: [("usrloc", UL_API_VERSION, UL_API)],
+    init: mod_init,
+    destroy: destroy,
+}

@@ -1,0 +1,173 @@
+//! usrloc's RPC commands, with Kamailio's structure and field names (what
+//! `kamctl ul show` reads).
+
+use sipr_sdk::usrloc_api::{UContact, Q_UNSPECIFIED};
+use sipr_sdk::{RpcError, RpcValue};
+
+use crate::{domain, domains, now, Domain};
+
+fn s(v: &str) -> RpcValue {
+    RpcValue::Str(v.to_string())
+}
+
+fn or_not_set(v: &Option<String>) -> RpcValue {
+    s(v.as_deref().unwrap_or("[not set]"))
+}
+
+/// One contact, as Kamailio's `ul.dump` / `ul.lookup` print it.
+fn contact(c: &UContact, now: i64) -> RpcValue {
+    let expires = if c.expires == 0 {
+        s("permanent")
+    } else if c.expires <= now {
+        s("deleted")
+    } else {
+        RpcValue::Int(c.expires - now)
+    };
+    let q = if c.q == Q_UNSPECIFIED { RpcValue::Int(-1) } else { RpcValue::double(f64::from(c.q) / 1000.0) };
+    RpcValue::Struct(vec![(
+        "Contact".into(),
+        RpcValue::Struct(vec![
+            ("Address".into(), s(&c.contact)),
+            ("Expires".into(), expires),
+            ("Q".into(), q),
+            ("Call-ID".into(), s(&c.callid)),
+            ("CSeq".into(), RpcValue::Int(i64::from(c.cseq))),
+            ("User-Agent".into(), s(if c.user_agent.is_empty() { "n/a" } else { &c.user_agent })),
+            ("Received".into(), or_not_set(&c.received)),
+            ("Path".into(), or_not_set(&c.path)),
+            ("State".into(), s("CS_NEW")),
+            ("Flags".into(), RpcValue::Int(i64::from(c.flags))),
+            ("CFlags".into(), RpcValue::Int(i64::from(c.cflags))),
+            ("Socket".into(), or_not_set(&c.socket)),
+            ("Methods".into(), RpcValue::Int(i64::from(c.methods.unwrap_or(u32::MAX)))),
+            ("Ruid".into(), s(&c.ruid)),
+            ("Instance".into(), or_not_set(&c.instance)),
+            ("Reg-Id".into(), RpcValue::Int(i64::from(c.reg_id))),
+            ("Server-Id".into(), RpcValue::Int(i64::from(c.server_id))),
+            ("Tcpconn-Id".into(), RpcValue::Int(i64::from(c.connection_id))),
+            ("Keepalive".into(), RpcValue::Int(i64::from(c.keepalive))),
+            ("Last-Keepalive".into(), RpcValue::Int(c.last_modified)),
+            ("KA-Roundtrip".into(), RpcValue::Int(0)),
+            ("Last-Modified".into(), RpcValue::Int(c.last_modified)),
+        ]),
+    )])
+}
+
+fn contacts_of(d: &Domain, aor: &str) -> Vec<UContact> {
+    crate::get_unguarded(&d.name, aor).unwrap_or_default()
+}
+
+/// `ul.dump [brief]`.
+pub fn dump(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let brief = p.first().and_then(RpcValue::as_text).is_some_and(|b| b == "brief");
+    let now = now();
+    let mut out = Vec::new();
+    for d in domains() {
+        let mut aors = Vec::new();
+        for aor in crate::aors(d) {
+            let cs = contacts_of(d, &aor);
+            if cs.is_empty() {
+                continue;
+            }
+            let contacts: Vec<RpcValue> = if brief {
+                cs.iter()
+                    .map(|c| {
+                        RpcValue::Struct(vec![(
+                            "Contact".into(),
+                            RpcValue::Struct(vec![
+                                ("Address".into(), s(&c.contact)),
+                                ("Expires".into(), RpcValue::Int((c.expires - now).max(0))),
+                            ]),
+                        )])
+                    })
+                    .collect()
+            } else {
+                cs.iter().map(|c| contact(c, now)).collect()
+            };
+            aors.push(RpcValue::Struct(vec![(
+                "Info".into(),
+                RpcValue::Struct(vec![("AoR".into(), s(&aor)), ("Contacts".into(), RpcValue::Array(contacts))]),
+            )]));
+        }
+        let n = aors.len() as i64;
+        out.push(RpcValue::Struct(vec![(
+            "Domain".into(),
+            RpcValue::Struct(vec![
+                ("Domain".into(), s(&d.name)),
+                ("Size".into(), RpcValue::Int(d.table.as_ref().map_or(0, |t| t.buckets() as i64))),
+                ("AoRs".into(), RpcValue::Array(aors)),
+                (
+                    "Stats".into(),
+                    RpcValue::Struct(vec![
+                        ("Records".into(), RpcValue::Int(n)),
+                        ("Max-Slots".into(), RpcValue::Int(n.min(1))),
+                    ]),
+                ),
+            ]),
+        )]));
+    }
+    Ok(RpcValue::Struct(vec![("Domains".into(), RpcValue::Array(out))]))
+}
+
+fn table_and_aor(p: &[RpcValue]) -> Result<(&'static Domain, String), RpcError> {
+    let table = p
+        .first()
+        .and_then(RpcValue::as_text)
+        .ok_or_else(|| RpcError::new(500, "Not enough parameters (t, AOR to lookup)"))?;
+    let aor = p
+        .get(1)
+        .and_then(RpcValue::as_text)
+        .ok_or_else(|| RpcError::new(500, "Not enough parameters (t, AOR to lookup)"))?;
+    let d = domain(&table).map_err(|_| RpcError::new(500, "table not found"))?;
+    Ok((d, aor))
+}
+
+/// `ul.lookup table AoR`.
+pub fn lookup(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (d, aor) = table_and_aor(p)?;
+    let cs = contacts_of(d, &aor);
+    if cs.is_empty() {
+        return Err(RpcError::new(500, "AOR not found in location table"));
+    }
+    let now = now();
+    Ok(RpcValue::Struct(vec![
+        ("AoR".into(), s(&aor)),
+        ("Contacts".into(), RpcValue::Array(cs.iter().map(|c| contact(c, now)).collect())),
+    ]))
+}
+
+/// `ul.rm table AoR`.
+pub fn rm(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (d, aor) = table_and_aor(p)?;
+    // an AoR that is not there is no error (Kamailio's answer)
+    match crate::delete_aor(&d.name, &aor) {
+        Ok(_) => Ok(RpcValue::Struct(Vec::new())),
+        Err(e) => Err(RpcError::new(500, format!("Failed to delete AOR: {e}"))),
+    }
+}
+
+/// `ul.rm_contact table AoR contact`.
+pub fn rm_contact(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (d, aor) = table_and_aor(p)?;
+    let target = p.get(2).and_then(RpcValue::as_text).ok_or_else(|| RpcError::new(500, "Not enough parameters"))?;
+    let mut found = false;
+    crate::update_unguarded(&d.name, &aor, &mut |cs: &mut Vec<UContact>| {
+        let n = cs.len();
+        cs.retain(|c| c.contact != target);
+        found = cs.len() != n;
+        Ok(())
+    })
+    .map_err(|e| RpcError::new(500, e))?;
+    if !found {
+        return Err(RpcError::new(404, "Contact not found"));
+    }
+    Ok(RpcValue::Struct(Vec::new()))
+}
+
+/// `ul.flush`: db_mode 2's pending writes, now.
+pub fn flush(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    for d in domains() {
+        crate::db::flush_dirty(d);
+    }
+    Ok(RpcValue::Struct(Vec::new()))
+}
