@@ -11,12 +11,13 @@
 //! `sipr_sdk::db::QUERY_TIMEOUT` for another process's write lock, then
 //! fails with a timeout.
 //!
-//! Parameters (Kamailio's): `journal_mode` (a PRAGMA applied to every
-//! connection, e.g. WAL, which lets readers go on while one process
-//! writes) and `busy_timeout` (ms, the wait for a lock; default
-//! QUERY_TIMEOUT).
+//! Parameters (Kamailio's, per database file, each may be given several
+//! times): `db_set_readonly` (`PATH`: opened read-only) and
+//! `db_set_journal_mode` (`PATH=MODE;`: a journal mode PRAGMA, e.g. WAL,
+//! which lets readers go on while one process writes). As Kamailio's, a
+//! file that does not exist is created (a module then finds no tables and
+//! says so).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -24,8 +25,10 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sipr_sdk::db::{DbBackend, DbConnection, DbError, DbValue, Placeholder, Rows, Statement, DB_API_VERSION};
 use sipr_sdk::{guard_api, ModValue};
 
-static JOURNAL_MODE: Mutex<String> = Mutex::new(String::new());
-static BUSY_TIMEOUT_MS: AtomicU64 = AtomicU64::new(sipr_sdk::db::QUERY_TIMEOUT.as_millis() as u64);
+/// `db_set_readonly`: files opened read-only.
+static READONLY: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// `db_set_journal_mode`: (file, mode).
+static JOURNAL_MODES: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
 /// The file a `sqlite://` URL names.
 fn path_of(url: &str) -> Result<&str, DbError> {
@@ -60,15 +63,18 @@ fn connect(url: &str) -> Result<Box<dyn DbConnection>, DbError> {
 
 fn connect_unguarded(url: &str) -> Result<Box<dyn DbConnection>, DbError> {
     let path = path_of(url)?;
-    // an existing file only: a mistyped path is an error, not a new empty
-    // database (Kamailio's db_sqlite opens read-write, no create)
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+    let readonly = READONLY.lock().map(|r| r.iter().any(|p| p == path)).unwrap_or(false);
+    let flags = if readonly {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+    };
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(|e| DbError::Connect(format!("{path}: {e}")))?;
-    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.load(Ordering::Relaxed)))
-        .map_err(|e| DbError::Connect(format!("{path}: {e}")))?;
+    conn.busy_timeout(sipr_sdk::db::QUERY_TIMEOUT).map_err(|e| DbError::Connect(format!("{path}: {e}")))?;
     conn.set_prepared_statement_cache_capacity(64);
-    let mode = JOURNAL_MODE.lock().map(|m| m.clone()).unwrap_or_default();
-    if !mode.is_empty() {
+    let mode = JOURNAL_MODES.lock().ok().and_then(|m| m.iter().find(|(p, _)| p == path).map(|(_, m)| m.clone()));
+    if let Some(mode) = mode {
         conn.pragma_update(None, "journal_mode", &mode)
             .map_err(|e| DbError::Connect(format!("{path}: journal_mode={mode}: {e}")))?;
     }
@@ -159,20 +165,22 @@ impl DbConnection for Sqlite {
 /// The backend other modules bind (`sipr_sdk::db::backend`).
 pub static BACKEND: DbBackend = DbBackend { scheme: "sqlite", connect };
 
-fn set_journal_mode(v: &ModValue) -> Result<(), String> {
-    let m = sipr_sdk::modparam::str(v)?;
-    let known = ["DELETE", "TRUNCATE", "PERSIST", "MEMORY", "WAL", "OFF"];
-    if !known.iter().any(|k| k.eq_ignore_ascii_case(&m)) {
-        return Err(format!("journal_mode must be one of {}, not '{m}'", known.join(", ")));
-    }
-    *JOURNAL_MODE.lock().map_err(|_| "poisoned")? = m.to_ascii_uppercase();
+fn set_readonly(v: &ModValue) -> Result<(), String> {
+    let path = sipr_sdk::modparam::str(v)?;
+    READONLY.lock().map_err(|_| "poisoned")?.push(path.trim().to_string());
     Ok(())
 }
 
-fn set_busy_timeout(v: &ModValue) -> Result<(), String> {
-    let n = sipr_sdk::modparam::int(v)?;
-    BUSY_TIMEOUT_MS
-        .store(u64::try_from(n).map_err(|_| format!("busy_timeout must be ≥ 0, not {n}"))?, Ordering::Relaxed);
+/// `PATH=MODE;`.
+fn set_journal_mode(v: &ModValue) -> Result<(), String> {
+    let spec = sipr_sdk::modparam::str(v)?;
+    let (path, mode) =
+        spec.trim().trim_end_matches(';').split_once('=').ok_or("db_set_journal_mode takes PATH=MODE;")?;
+    let known = ["DELETE", "TRUNCATE", "PERSIST", "MEMORY", "WAL", "OFF"];
+    if !known.iter().any(|k| k.eq_ignore_ascii_case(mode.trim())) {
+        return Err(format!("journal mode must be one of {}, not '{mode}'", known.join(", ")));
+    }
+    JOURNAL_MODES.lock().map_err(|_| "poisoned")?.push((path.trim().to_string(), mode.trim().to_ascii_uppercase()));
     Ok(())
 }
 
@@ -180,8 +188,8 @@ sipr_sdk::module! {
     name: "db_sqlite",
     functions: [],
     params: [
-        ("journal_mode", Str, set_journal_mode),
-        ("busy_timeout", Any, set_busy_timeout),
+        ("db_set_readonly", Str, set_readonly),
+        ("db_set_journal_mode", Str, set_journal_mode),
     ],
     apis: [("db_sqlite", DB_API_VERSION, BACKEND)],
 }
@@ -209,6 +217,7 @@ mod tests {
         assert_eq!(path_of("sqlite:///rel.db").unwrap(), "rel.db");
         assert!(path_of("sqlite://").is_err());
         assert!(path_of("postgres://x").is_err());
+        // a directory that does not exist: no file can be made there
         assert!(matches!(connect("sqlite:////nonexistent/dir/x.db"), Err(DbError::Connect(_))));
     }
 

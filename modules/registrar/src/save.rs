@@ -262,10 +262,9 @@ fn save_inner(
                 c.reg_id = g.reg_id;
                 c.last_modified = now;
             } else if g.expires > 0 {
-                // Kamailio's order: before the first contact of a q not
-                // above its own
-                let rank = if g.q == Q_UNSPECIFIED { 1000 } else { g.q };
-                let at = next.iter().position(|c| c.rank_q() <= rank).unwrap_or(next.len());
+                // Kamailio's order: before the first contact whose q is
+                // not above its own (an unspecified q ranks lowest)
+                let at = next.iter().position(|c| c.q <= g.q).unwrap_or(next.len());
                 added += 1;
                 next.insert(
                     at,

@@ -7,8 +7,8 @@
 /// The version [`UlApi`] has.
 pub const UL_API_VERSION: u32 = 1;
 
-/// `q` not given (Kamailio's Q_UNSPECIFIED): it ranks as 1.0 in lookup
-/// but is not printed.
+/// `q` not given (Kamailio's Q_UNSPECIFIED): it ranks below every given
+/// q and is not printed.
 pub const Q_UNSPECIFIED: i32 = -1;
 
 /// One binding of an address of record (every column of Kamailio's
@@ -59,15 +59,6 @@ impl UContact {
     /// Whether it has expired at `now`.
     pub fn expired(&self, now: i64) -> bool {
         self.expires != 0 && self.expires <= now
-    }
-
-    /// q as lookup ranks it (unspecified counts as 1.0).
-    pub fn rank_q(&self) -> i32 {
-        if self.q == Q_UNSPECIFIED {
-            1000
-        } else {
-            self.q
-        }
     }
 }
 
