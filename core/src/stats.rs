@@ -54,9 +54,7 @@ pub fn rpc_get_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
         })
         .map(|(g, n, v)| RpcValue::Str(format!("{g}:{n} = {v}")))
         .collect();
-    if out.is_empty() {
-        return Err(RpcError::new(404, "statistics not found"));
-    }
+    // nothing matching is an empty list, as Kamailio answers
     Ok(RpcValue::Array(out))
 }
 

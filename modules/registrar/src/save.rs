@@ -18,23 +18,24 @@ pub mod flag {
     pub const REPLACE: i64 = 0x04;
 }
 
-/// Why a REGISTER is refused: its reply, and the P-Registrar-Error text
-/// Kamailio adds.
+/// Why a REGISTER is refused: its reply, the P-Registrar-Error text
+/// Kamailio adds, and what save() returns.
 #[derive(Debug)]
 struct Refusal {
     code: u16,
     reason: &'static str,
     extra: String,
+    rc: i32,
 }
 
 impl Refusal {
     fn new(code: u16, reason: &'static str) -> Self {
-        Refusal { code, reason, extra: String::new() }
+        Refusal { code, reason, extra: String::new(), rc: -1 }
     }
 
     /// A refusal that says why in a P-Registrar-Error header.
     fn why(code: u16, reason: &'static str, why: &str) -> Self {
-        Refusal { code, reason, extra: format!("P-Registrar-Error: {why}\r\n") }
+        Refusal { code, reason, extra: format!("P-Registrar-Error: {why}\r\n"), rc: -1 }
     }
 }
 
@@ -73,7 +74,9 @@ fn bounded_expires(asked: Option<u32>, header: Option<u32>) -> Result<i64, Refus
     let max = PARAMS.max_expires.load(Ordering::Relaxed);
     if min > 0 && e < min {
         if PARAMS.min_expires_mode.load(Ordering::Relaxed) == 1 {
-            return Err(Refusal { code: 423, reason: "Interval Too Brief", extra: format!("Min-Expires: {min}\r\n") });
+            let mut r = Refusal::new(423, "Interval Too Brief");
+            r.extra = format!("Min-Expires: {min}\r\nP-Registrar-Error: Interval too brief\r\n");
+            return Err(r);
         }
         return Ok(min);
     }
@@ -187,7 +190,7 @@ pub fn save(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>) -
                 ctx.reply_headers.extend_from_slice(r.extra.as_bytes());
                 sipr_sdk::reply::send_auto(ctx, r.code, r.reason)?;
             }
-            Ok(-1)
+            Ok(r.rc)
         }
     }
 }
@@ -239,9 +242,14 @@ fn save_inner(
         for g in given {
             let at = next.iter().position(|c| c.contact == g.uri);
             if let Some(i) = at {
-                // an older REGISTER of the same dialog changes nothing
+                // an older REGISTER of the same Call-ID is refused
                 if next[i].callid == callid && cseq < next[i].cseq {
-                    continue;
+                    // the reply lists the bindings as they stay
+                    let mut r = Refusal::why(400, "Bad Request", "Invalid CSeq number");
+                    let live: Vec<UContact> = cs.iter().filter(|c| !c.expired(now)).cloned().collect();
+                    r.extra = format!("{}{}", contact_header(&live, now), r.extra);
+                    refused = Some(r);
+                    return Ok(());
                 }
                 if g.expires == 0 {
                     next.remove(i);
@@ -291,6 +299,8 @@ fn save_inner(
         let live = next.iter().filter(|c| !c.expired(now)).count() as i64;
         if max > 0 && live > max {
             let mut r = Refusal::why(503, "Service Unavailable", "Too many registered contacts");
+            // Kamailio's save() says -2 for this one
+            r.rc = -2;
             let ra = PARAMS.retry_after.load(Ordering::Relaxed);
             if ra > 0 {
                 r.extra.push_str(&format!("Retry-After: {ra}\r\n"));
@@ -299,8 +309,16 @@ fn save_inner(
             return Ok(());
         }
         *cs = next;
-        // Kamailio's codes: 1 bindings added or refreshed, 3 only removed
-        rc = if removed > 0 && added == 0 && updated == 0 { 3 } else { 1 };
+        // Kamailio's codes: 1 a binding added, 2 refreshed, 3 removed
+        rc = if added > 0 {
+            1
+        } else if updated > 0 {
+            2
+        } else if removed > 0 {
+            3
+        } else {
+            1
+        };
         Ok(())
     });
     if let Some(r) = refused {

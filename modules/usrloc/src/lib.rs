@@ -17,9 +17,9 @@
 //!
 //! Every `timer_interval` seconds (60) the timer process removes expired
 //! contacts (from the database too). RPC: `ul.dump`,
-//! `ul.lookup`, `ul.rm`, `ul.rm_contact`, `ul.flush`; statistics
-//! `usrloc:registered_users` and per domain `DOMAIN:users`,
-//! `DOMAIN:contacts`, `DOMAIN:expires`.
+//! `ul.lookup`, `ul.rm`, `ul.rm_contact`, `ul.flush`; statistics in the
+//! `usrloc` group: `registered_users` and per domain `DOMAIN_users`,
+//! `DOMAIN_contacts`, `DOMAIN_expires`.
 
 #![forbid(unsafe_code)]
 
@@ -40,11 +40,11 @@ pub struct Domain {
     pub name: String,
     /// The records (none with db_mode 3).
     pub table: Option<ShmKvTable<'static>>,
-    /// `DOMAIN:users`: records.
+    /// `usrloc:DOMAIN_users`: records.
     pub users: &'static AtomicU64,
-    /// `DOMAIN:contacts`: contacts.
+    /// `usrloc:DOMAIN_contacts`: contacts.
     pub contacts: &'static AtomicU64,
-    /// `DOMAIN:expires`: contacts removed on expiry.
+    /// `usrloc:DOMAIN_expires`: contacts removed on expiry.
     pub expires: &'static AtomicU64,
     /// db_mode 2: the AoRs changed since the timer last wrote them.
     pub dirty: Option<ShmKvTable<'static>>,
@@ -296,8 +296,6 @@ fn mod_init() -> Result<(), String> {
     if mode > 0 {
         db::check_url()?;
     }
-    let registered = sipr_sdk::counter("usrloc", "registered_users")?;
-    let _ = REGISTERED_USERS.set(registered);
     let names = NAMES.lock().map_err(|_| "poisoned")?.clone();
     let pool = sipr_sdk::shm_pool().ok_or("no shared memory pool")?;
     let slots = 1usize << HASH_SIZE.load(Ordering::Relaxed);
@@ -319,16 +317,16 @@ fn mod_init() -> Result<(), String> {
         } else {
             None
         };
-        made.push(Domain {
-            dirty,
-            users: sipr_sdk::counter(&name, "users")?,
-            contacts: sipr_sdk::counter(&name, "contacts")?,
-            expires: sipr_sdk::counter(&name, "expires")?,
-            name,
-            table,
-        });
+        // Kamailio's names: usrloc:DOMAIN_contacts, _expires, _users
+        let contacts = sipr_sdk::counter("usrloc", &format!("{name}_contacts"))?;
+        let expires = sipr_sdk::counter("usrloc", &format!("{name}_expires"))?;
+        let users = sipr_sdk::counter("usrloc", &format!("{name}_users"))?;
+        made.push(Domain { dirty, users, contacts, expires, name, table });
     }
     let _ = DOMAINS.set(made);
+    // after the domains' own, as Kamailio lists them
+    let registered = sipr_sdk::counter("usrloc", "registered_users")?;
+    let _ = REGISTERED_USERS.set(registered);
     if mode == 1 || mode == 2 {
         db::preload(domains())?;
     }
