@@ -21,7 +21,7 @@ BUILD_APT_PACKAGES := libmimalloc-dev libsqlite3-dev
 # /etc/kamailio/kamailio.cfg the cfg tests read, with its SQLite modules and
 # schema files (the bed's databases), and sip-tester (sipp) for the
 # end-to-end tests in test/.
-TEST_APT_PACKAGES ?= kamailio kamailio-sqlite-modules sip-tester python3 procps iproute2 $(BUILD_APT_PACKAGES)
+TEST_APT_PACKAGES ?= kamailio kamailio-sqlite-modules sqlite3 sip-tester python3 procps iproute2 $(BUILD_APT_PACKAGES)
 
 RELEASE_DIR := target/release
 # Module crates (modules/NAME, lib NAME → libNAME.so → NAME.so); the SDK

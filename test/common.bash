@@ -32,3 +32,26 @@ fail() {
 
 # kids PID: the children of a process.
 kids() { pgrep -P "$1" || true; }
+
+# rpc_call SOCKET METHOD [PARAMS_JSON]: one JSON-RPC request to jsonrpcs'
+# datagram socket; prints the result as JSON, fails on an error reply.
+rpc_call() {
+    python3 - "$1" "$2" "${3:-[]}" <<'PY'
+import json, os, socket, sys
+path, method, params = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+me = "%s.client.%d" % (path, os.getpid())
+if os.path.exists(me):
+    os.unlink(me)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(me)
+s.settimeout(5)
+try:
+    s.sendto(json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": 1}).encode(), path)
+    r = json.loads(s.recv(1 << 20))
+finally:
+    os.unlink(me)
+if "result" not in r:
+    sys.exit("rpc %s: %s" % (method, r))
+print(json.dumps(r["result"]))
+PY
+}

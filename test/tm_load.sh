@@ -74,24 +74,7 @@ request_route {
 }
 CFG
 
-rpc() {
-    python3 - "$WORK/run/sipr_rpc.sock" "$1" <<'PY'
-import json, os, socket, sys
-path, method = sys.argv[1], sys.argv[2]
-me = path + ".client"
-if os.path.exists(me):
-    os.unlink(me)
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(me)
-s.settimeout(5)
-s.sendto(json.dumps({"jsonrpc": "2.0", "method": method, "id": 1}).encode(), path)
-r = json.loads(s.recv(65535))
-if "result" not in r:
-    sys.exit("rpc %s: %s" % (method, r))
-print(json.dumps(r["result"]))
-os.unlink(me)
-PY
-}
+rpc() { rpc_call "$WORK/run/sipr_rpc.sock" "$1"; }
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/sipr.cfg" -P "$WORK/sipr.pid" -m 64 >"$WORK/sipr.log" 2>&1 &
