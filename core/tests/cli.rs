@@ -310,8 +310,7 @@ fn settings_kamailio_honours_and_sipr_lacks_are_refused_not_ignored() {
         ("auto_aliases=yes", "1:14"),
         ("fork=no", "1:6"),
         ("user_agent_header=\"User-Agent: x\"", "1:19"),
-        ("loadmodule \"htable\"\nmodparam(\"htable\", \"db_url\", \"sqlite:///x\")", "2:1"),
-        ("loadmodule \"htable\"\nmodparam(\"htable\", \"htable\", \"a=>size=4;dbtable=a;\")", "2:1"),
+        ("loadmodule \"htable\"\nmodparam(\"htable\", \"htable\", \"a=>size=4;dbtable=a;cols='k,v';\")", "2:1"),
         ("loadmodule \"htable\"\nmodparam(\"htable\", \"enable_dmq\", 1)", "2:1"),
     ] {
         let (ok, err, f) = check(body);

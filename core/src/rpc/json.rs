@@ -163,7 +163,7 @@ mod tests {
     fn requests_and_answers() {
         assert_eq!(
             ask(r#"{"jsonrpc":"2.0","method":"t.echo","params":["x",3,true,1.5],"id":7}"#).unwrap(),
-            "{\"jsonrpc\":\"2.0\",\"result\":[\"x\",3,1,\"1.5\"],\"id\":7}\n"
+            "{\"jsonrpc\":\"2.0\",\"result\":[\"x\",3,1,1.5],\"id\":7}\n"
         );
         assert_eq!(
             ask(r#"{"jsonrpc":"2.0","method":"nope","id":"a"}"#).unwrap(),

@@ -268,6 +268,13 @@ fn set_use_path(v: &ModValue) -> Result<(), String> {
 fn set_path_mode(v: &ModValue) -> Result<(), String> {
     int(v, &PARAMS.path_mode)
 }
+/// GRUU is not in sipr yet: only its "off" is taken.
+fn set_gruu_enabled(v: &ModValue) -> Result<(), String> {
+    match sipr_sdk::modparam::int(v)? {
+        0 => Ok(()),
+        n => Err(format!("gruu_enabled {n} is not supported by sipr yet (GRUU comes with the rest of issue 17)")),
+    }
+}
 
 const REQ_FAILURE: RouteMask = RouteMask(RouteMask::REQUEST.0 | sipr_sdk::RouteType::Failure.bit().0);
 
@@ -297,6 +304,7 @@ sipr_sdk::module! {
         ("method_filtering", Any, set_method_filtering),
         ("use_path", Any, set_use_path),
         ("path_mode", Any, set_path_mode),
+        ("gruu_enabled", Any, set_gruu_enabled),
     ],
     init: mod_init,
 }

@@ -658,6 +658,7 @@ pub fn bind_api<T: std::any::Any>(name: &str, version: u32) -> Result<&'static T
     def.api.downcast_ref::<T>().ok_or_else(|| format!("API '{name}' is not of the expected type"))
 }
 
+pub mod auth_api;
 pub mod db;
 pub mod usrloc_api;
 

@@ -374,6 +374,11 @@ fn set_desc_time_order(v: &ModValue) -> Result<(), String> {
     DESC_TIME_ORDER.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
     Ok(())
 }
+/// `timer_procs`: sipr's expiry runs in the timer process whatever it
+/// says.
+fn set_timer_procs(v: &ModValue) -> Result<(), String> {
+    sipr_sdk::modparam::int(v).map(|_| ())
+}
 fn set_matching_mode(v: &ModValue) -> Result<(), String> {
     sipr_sdk::modparam::default_only("usrloc", "matching_mode", v, 0)
 }
@@ -390,6 +395,7 @@ sipr_sdk::module! {
         ("db_url", Str, db::set_db_url),
         ("desc_time_order", Any, set_desc_time_order),
         ("matching_mode", Any, set_matching_mode),
+        ("timer_procs", Any, set_timer_procs),
     ],
     rpcs: [
         ("ul.dump", "Dump user location tables", rpc::dump),
