@@ -37,7 +37,7 @@ static VERSION_TABLE: AtomicBool = AtomicBool::new(true);
 /// Tables named by the functions (checked at start-up).
 static TABLES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// This process's connection.
-static CONN: Mutex<Option<Db>> = Mutex::new(None);
+static CONN: sipr_sdk::db::ProcessDb = sipr_sdk::db::ProcessDb::new();
 
 /// The subscriber table's version (Kamailio 5.6's).
 const SUBSCRIBER_VERSION: i64 = 7;
@@ -60,14 +60,7 @@ fn auth() -> Result<&'static AuthApi, ModError> {
 }
 
 fn with_db<R>(f: impl FnOnce(&mut Db) -> Result<R, sipr_sdk::db::DbError>) -> Result<R, String> {
-    let mut conn = CONN.lock().map_err(|_| "poisoned")?;
-    if conn.is_none() {
-        *conn = Some(Db::new(&url()).map_err(|e| e.to_string())?);
-    }
-    match conn.as_mut() {
-        Some(db) => f(db).map_err(|e| e.to_string()),
-        None => Err("no connection".into()),
-    }
+    CONN.with(&url(), f).map_err(|e| e.to_string())
 }
 
 /// The stored HA1 of a user (`None`: no such user).

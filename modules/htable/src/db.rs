@@ -216,20 +216,12 @@ pub fn load_all(tables: &'static [(Def, ShmKvTable<'static>)]) -> Result<(), Str
 }
 
 /// One connection per process for the RPC commands and the write-back
-/// at shutdown (opened on first use, in that process).
-static CONN: Mutex<Option<Db>> = Mutex::new(None);
+/// at shutdown.
+static CONN: sipr_sdk::db::ProcessDb = sipr_sdk::db::ProcessDb::new();
 
 /// Runs `f` on this process's connection.
 pub fn with_db<R>(f: impl FnOnce(&mut Db) -> Result<R, DbError>) -> Result<R, DbError> {
-    let url = url().ok_or_else(|| DbError::Connect("no db_url".into()))?;
-    let mut conn = CONN.lock().map_err(|_| DbError::Query("poisoned".into()))?;
-    if conn.is_none() {
-        *conn = Some(Db::new(&url)?);
-    }
-    match conn.as_mut() {
-        Some(db) => f(db),
-        None => Err(DbError::Connect(url)),
-    }
+    CONN.with(&url().unwrap_or_default(), f)
 }
 
 /// `dbmode=1`: the tables are written back when the server stops.

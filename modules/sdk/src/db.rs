@@ -597,6 +597,40 @@ impl DbValue {
     }
 }
 
+/// A module's database connection in this process: one `static` per
+/// module, opened on first use (after the fork, in the process that uses
+/// it) and kept.
+#[derive(Debug)]
+pub struct ProcessDb(std::sync::Mutex<Option<Db>>);
+
+impl ProcessDb {
+    /// No connection yet.
+    pub const fn new() -> Self {
+        ProcessDb(std::sync::Mutex::new(None))
+    }
+
+    /// Runs `f` on this process's connection to `url`.
+    pub fn with<R>(&self, url: &str, f: impl FnOnce(&mut Db) -> Result<R, DbError>) -> Result<R, DbError> {
+        if url.is_empty() {
+            return Err(DbError::Connect("no db_url".into()));
+        }
+        let mut conn = self.0.lock().map_err(|_| DbError::Query("connection lock poisoned".into()))?;
+        if conn.as_ref().is_none_or(|db| db.url() != url) {
+            *conn = Some(Db::new(url)?);
+        }
+        match conn.as_mut() {
+            Some(db) => f(db),
+            None => Err(DbError::Connect(url.to_string())),
+        }
+    }
+}
+
+impl Default for ProcessDb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A URL without its password, for log lines.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

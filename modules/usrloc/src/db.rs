@@ -57,18 +57,10 @@ pub fn check_url() -> Result<(), String> {
 }
 
 /// This process's connection (opened on first use, after the fork).
-static CONN: Mutex<Option<Db>> = Mutex::new(None);
+static CONN: sipr_sdk::db::ProcessDb = sipr_sdk::db::ProcessDb::new();
 
 fn with_db<R>(f: impl FnOnce(&mut Db) -> Result<R, DbError>) -> Result<R, DbError> {
-    let url = url().ok_or_else(|| DbError::Connect("no db_url".into()))?;
-    let mut conn = CONN.lock().map_err(|_| DbError::Query("poisoned".into()))?;
-    if conn.is_none() {
-        *conn = Some(Db::new(&url)?);
-    }
-    match conn.as_mut() {
-        Some(db) => f(db),
-        None => Err(DbError::Connect(url)),
-    }
+    CONN.with(&url().unwrap_or_default(), f)
 }
 
 /// `user` and `domain` of an AoR (the domain only with use_domain).
