@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Registrar under load, end to end on loopback (issue 17): auth_db +
 # registrar + usrloc on SQLite with 10,000 subscribers (sqlite3 fills the
-# subscriber table made by sipr's schema files). sipp registers each of
-# them with digest authentication (401, then the authenticated REGISTER)
-# at 1,000 registrations/s, 0 failures; then INVITEs to those users are
-# routed by lookup() through tm to the registered contact, a sipp UAS,
-# 0 failures. usrloc's statistics count every user.
+# subscriber table made by sipr's schema files). Each of them registers
+# with digest authentication (401, then the authenticated REGISTER) at
+# 1,000 registrations/s, 0 failures (test/register_load.py: sipp 3.6
+# cannot vary the digest username per call); then sipp INVITEs to those
+# users are routed by lookup() through tm to the registered contact, a
+# sipp UAS, 0 failures. usrloc's statistics count every user.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=test/common.bash
@@ -73,7 +74,8 @@ request_route {
         if (!save("location")) { sl_reply_error(); }
         exit;
     }
-    if (is_method("ACK")) { t_relay(); exit; }
+    # in-dialog: to the Request-URI (the callee's contact; no Record-Route here)
+    if (is_method("ACK|BYE")) { t_relay(); exit; }
     if (is_method("INVITE")) {
         if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
         t_relay();
@@ -90,12 +92,12 @@ for _ in $(seq 100); do [ -S "$WORK/run/sipr_rpc.sock" ] && break; sleep 0.1; do
 [ -S "$WORK/run/sipr_rpc.sock" ] || fail "sipr did not start"
 
 echo "== $USERS digest registrations at $RATE/s"
-timeout 300 sipp -sf "$SCEN/register_auth_uac.xml" -inf "$WORK/users.csv" "127.0.0.1:$PORT" -i 127.0.0.1 \
-    -p $((PORT + 2)) -m "$USERS" -r "$RATE" -l 2000 -nostdin -timeout 200 -trace_stat -fd 1 \
-    >"$WORK/uac-reg.out" 2>&1 || fail "sipp registrations exited with $? ($(tail -3 "$WORK/uac-reg.out"))"
-sipp_counts "$WORK/uac-reg.out"
-echo "registrations: successful=$ok failed=$bad"
-[ "$ok" = "$USERS" ] && [ "$bad" = "0" ] || fail "expected $USERS registrations, 0 failed"
+# sipp 3.6 (Debian bookworm) cannot take a per-call username in its
+# [authentication] keyword (a field there is dropped), so the REGISTER
+# phase is driven by a small digest client; the call phase is sipp's
+python3 "$ROOT/test/register_load.py" "$PORT" "$WORK/users.csv" "$RATE" >"$WORK/reg.out" 2>&1 \
+    || fail "registrations: $(tail -3 "$WORK/reg.out")"
+cat "$WORK/reg.out"
 users=$(rpc_call "$WORK/run/sipr_rpc.sock" stats.get_statistics '["location_users"]')
 echo "usrloc: $users"
 echo "$users" | grep -q "location_users = $USERS\"" || fail "location_users is not $USERS: $users"
