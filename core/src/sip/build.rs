@@ -402,11 +402,13 @@ pub fn local_reply(req: &SipMsg<'_>, code: u16, reason: &str, opts: &ReplyOpts<'
 
 /// A request a transaction makes on its own from one it sent (the CANCEL
 /// of a pending branch, RFC 3261 §9.1; the ACK of a negative final reply,
-/// §17.1.1.3), laid out as Kamailio's: the sent request's Request-URI, top
-/// Via (so the same branch), Max-Forwards 70, From, To (the one of
-/// `reply` when given: its tag), Call-ID, CSeq number with `method`, the
-/// sent request's Route headers, an empty body; `extra` header lines
-/// (a CANCEL's Reason) after Content-Length, where Kamailio puts them.
+/// §17.1.1.3), laid out as Kamailio's (which rebuilds it from the sent
+/// request): the sent request's Request-URI, then, in the order the sent
+/// request has them, its top Via (so the same branch), Route headers,
+/// Max-Forwards 70, From, To (the one of `reply` when given: its tag),
+/// Call-ID and CSeq number with `method`; an empty body; `extra` header
+/// lines (a CANCEL's Reason) after Content-Length, where Kamailio puts
+/// them.
 pub fn hop_request(
     sent: &SipMsg<'_>,
     method: &str,
@@ -416,31 +418,58 @@ pub fn hop_request(
     let buf = sent.buf();
     let ruri = sent.request_uri().ok_or(BuildError::NotARequest)?;
     let (cseq_no, _) = sent.cseq_tokens()?;
-    let line = |m: &SipMsg<'_>, k: HeaderKind| m.header(k).map(|h| h.line.get(m.buf()).to_vec());
-    let from = sent.required(HeaderKind::From)?.line.get(buf).to_vec();
-    let callid = sent.required(HeaderKind::CallId)?.line.get(buf).to_vec();
-    let sent_to = sent.required(HeaderKind::To)?.line.get(buf).to_vec();
+    // the required headers must be there
+    sent.required(HeaderKind::From)?;
+    sent.required(HeaderKind::CallId)?;
+    sent.required(HeaderKind::To)?;
+    let via = sent.header(HeaderKind::Via).ok_or(BuildError::NoViaLeft)?;
+    let reply_to = reply.and_then(|r| r.header(HeaderKind::To).map(|h| h.line.get(r.buf())));
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(ruri);
     out.extend_from_slice(b" SIP/2.0\r\n");
-    let via = sent.header(HeaderKind::Via).ok_or(BuildError::NoViaLeft)?;
-    // the top Via alone (a folded Via line keeps its first element only)
-    let first_via = split_list(buf, via.value).and_then(|v| v.first().copied()).unwrap_or(via.value);
-    out.extend_from_slice(b"Via: ");
-    out.extend_from_slice(first_via.get(buf));
-    out.extend_from_slice(b"\r\nMax-Forwards: 70\r\n");
-    out.extend_from_slice(&from);
-    out.extend_from_slice(&reply.and_then(|r| line(r, HeaderKind::To)).unwrap_or(sent_to));
-    out.extend_from_slice(&callid);
-    out.extend_from_slice(b"CSeq: ");
-    out.extend_from_slice(cseq_no);
-    out.push(b' ');
-    out.extend_from_slice(method.as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for h in sent.headers().iter().filter(|h| h.kind == HeaderKind::Route) {
-        out.extend_from_slice(h.line.get(buf));
+    let has_max_forwards = sent.header(HeaderKind::MaxForwards).is_some();
+    let (mut via_done, mut from_done, mut to_done, mut callid_done, mut cseq_done) =
+        (false, false, false, false, false);
+    for h in sent.headers() {
+        match h.kind {
+            HeaderKind::Via if !via_done => {
+                via_done = true;
+                // the top Via alone (a folded Via line keeps its first
+                // element only)
+                let first_via = split_list(buf, via.value).and_then(|v| v.first().copied()).unwrap_or(via.value);
+                out.extend_from_slice(b"Via: ");
+                out.extend_from_slice(first_via.get(buf));
+                out.extend_from_slice(b"\r\n");
+                if !has_max_forwards {
+                    out.extend_from_slice(b"Max-Forwards: 70\r\n");
+                }
+            }
+            HeaderKind::Route => out.extend_from_slice(h.line.get(buf)),
+            HeaderKind::MaxForwards => out.extend_from_slice(b"Max-Forwards: 70\r\n"),
+            HeaderKind::From if !from_done => {
+                from_done = true;
+                out.extend_from_slice(h.line.get(buf));
+            }
+            HeaderKind::To if !to_done => {
+                to_done = true;
+                out.extend_from_slice(reply_to.unwrap_or(h.line.get(buf)));
+            }
+            HeaderKind::CallId if !callid_done => {
+                callid_done = true;
+                out.extend_from_slice(h.line.get(buf));
+            }
+            HeaderKind::CSeq if !cseq_done => {
+                cseq_done = true;
+                out.extend_from_slice(b"CSeq: ");
+                out.extend_from_slice(cseq_no);
+                out.push(b' ');
+                out.extend_from_slice(method.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            _ => {}
+        }
     }
     out.extend_from_slice(b"Content-Length: 0\r\n");
     out.extend_from_slice(extra);

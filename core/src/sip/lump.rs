@@ -18,6 +18,9 @@ struct Lump {
     /// When it applies: always, or only when the message leaves from the
     /// socket it came to, or only from another one.
     when: SendSide,
+    /// Placed after every lump at its offset that is not (even those
+    /// recorded later, such as the Via a request leaves with).
+    late: bool,
 }
 
 /// Which sending a lump is for (rr's double Record-Route: one header
@@ -126,7 +129,15 @@ impl Lumps {
 
     fn push_range(&mut self, off: usize, del: usize, start: usize) {
         let seq = self.items.last().map_or(0, |l| l.seq + 1);
-        self.items.push(Lump { off, del, data: start..self.arena.len(), seq, tag: 0, when: SendSide::Any });
+        self.items.push(Lump {
+            off,
+            del,
+            data: start..self.arena.len(),
+            seq,
+            tag: 0,
+            when: SendSide::Any,
+            late: false,
+        });
     }
 
     /// Inserts `data` before the byte at `off` for one side of sending
@@ -136,6 +147,17 @@ impl Lumps {
         if let Some(l) = self.items.last_mut() {
             l.tag = tag;
             l.when = when;
+        }
+    }
+
+    /// Inserts `data` before the byte at `off`, after every other insertion
+    /// there whenever it was recorded: a header that must follow the Via
+    /// the request leaves with (registrar's Path as Route headers, placed
+    /// as Kamailio places them).
+    pub fn insert_late(&mut self, off: usize, data: &[u8]) {
+        self.push(off, 0, data);
+        if let Some(l) = self.items.last_mut() {
+            l.late = true;
         }
     }
 
@@ -252,7 +274,7 @@ impl Lumps {
             large.extend(self.items.iter().filter(applies).map(Some));
             &mut large
         };
-        order.sort_by_key(|l| l.map(|l| (l.off, l.seq)));
+        order.sort_by_key(|l| l.map(|l| (l.off, l.late, l.seq)));
         let mut out = Vec::with_capacity(self.capacity_hint(buf.len()));
         let mut cursor = 0;
         for l in order.iter().flatten() {

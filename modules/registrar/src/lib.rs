@@ -154,6 +154,11 @@ fn lookup_with(ctx: &mut Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> FnResul
     let Some(first) = cs.first() else { return Ok(-2) };
     ctx.set_new_uri(Some(first.contact.clone().into_bytes()));
     ctx.dst_uri = first.received.clone().map(String::into_bytes);
+    if let Some(path) = &first.path {
+        // RFC 3327 §5: the request goes through the Path: Route headers
+        // made of it, its first hop the destination
+        route_through(ctx, path);
+    }
     ctx.bflags = first.cflags;
     if PARAMS.append_branches.load(Ordering::Relaxed) {
         for c in &cs[1..] {
@@ -166,6 +171,27 @@ fn lookup_with(ctx: &mut Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> FnResul
         }
     }
     Ok(1)
+}
+
+/// Adds `Route: PATH` before the first Route header (or, as Kamailio,
+/// before the first Via: after the Via the request leaves with) and makes
+/// the path's first URI the destination.
+fn route_through(ctx: &mut Ctx<'_>, path: &str) {
+    use sipr_sdk::sip::HeaderKind;
+    let headers = ctx.msg.headers();
+    let at = headers
+        .iter()
+        .find(|h| h.kind == HeaderKind::Route)
+        .or_else(|| headers.iter().find(|h| h.kind == HeaderKind::Via))
+        .map(|h| h.line.off as usize);
+    if let Some(at) = at {
+        ctx.lumps.insert_late(at, format!("Route: {path}\r\n").as_bytes());
+    }
+    let first = path.split(',').next().unwrap_or_default().trim();
+    let uri = first.trim_start_matches('<').split('>').next().unwrap_or_default();
+    if !uri.is_empty() {
+        ctx.dst_uri = Some(uri.as_bytes().to_vec());
+    }
 }
 
 fn lookup1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {

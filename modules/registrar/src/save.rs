@@ -173,6 +173,32 @@ fn q_text(q: i32) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// The REGISTER's Path header values, comma-joined (with `use_path`).
+fn request_path(ctx: &Ctx<'_>) -> Option<String> {
+    if !PARAMS.use_path.load(Ordering::Relaxed) {
+        return None;
+    }
+    let buf = ctx.msg.buf();
+    let values: Vec<String> = ctx
+        .msg
+        .headers()
+        .iter()
+        .filter(|h| h.kind == HeaderKind::Path)
+        .map(|h| String::from_utf8_lossy(h.value.get(buf)).into_owned())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
+}
+
+/// Whether the UA lists `path` in Supported (RFC 3327 §5).
+fn supports_path(ctx: &Ctx<'_>) -> bool {
+    let buf = ctx.msg.buf();
+    ctx.msg
+        .headers()
+        .iter()
+        .filter(|h| h.kind == HeaderKind::Supported)
+        .any(|h| h.value.get(buf).split(|c| *c == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"path")))
+}
+
 /// `save(domain, flags, uri)`.
 pub fn save(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>) -> FnResult {
     match save_inner(ctx, domain, flags, uri) {
@@ -181,7 +207,26 @@ pub fn save(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>) -
             if flags & flag::NO_REPLY == 0 {
                 let now = crate_now();
                 ctx.reply_headers.extend_from_slice(contact_header(&contacts, now).as_bytes());
-                sipr_sdk::reply::send_auto(ctx, 200, "OK")?;
+                // the Path goes back as path_mode says (1: when supported;
+                // 2, strict: a Path the UA does not support is answered
+                // 420 — after the bindings were saved, as Kamailio does)
+                let mut code = (200, "OK");
+                if let Some(p) = request_path(ctx) {
+                    let mode = PARAMS.path_mode.load(Ordering::Relaxed);
+                    let supported = supports_path(ctx);
+                    if mode == 2 && !supported {
+                        code = (420, "Bad Extension");
+                        ctx.reply_headers.extend_from_slice(b"Unsupported: path\r\n");
+                    }
+                    if mode == 2 || (mode == 1 && supported) {
+                        ctx.reply_headers.extend_from_slice(format!("Path: {p}\r\n").as_bytes());
+                    }
+                    if code.0 == 420 {
+                        ctx.reply_headers
+                            .extend_from_slice(b"P-Registrar-Error: No support for found Path indicated\r\n");
+                    }
+                }
+                sipr_sdk::reply::send_auto(ctx, code.0, code.1)?;
             }
             Ok(rc)
         }
@@ -222,6 +267,7 @@ fn save_inner(
         .unwrap_or_default();
     let socket = Some(format!("{}:{}:{}", ctx.rcv.proto.name(), ctx.rcv.dst.ip(), ctx.rcv.dst.port()));
     let bflags = ctx.bflags;
+    let path = request_path(ctx);
     let max = PARAMS.max_contacts.load(Ordering::Relaxed);
     let mut refused: Option<Refusal> = None;
     let mut rc: i64 = 1;
@@ -268,6 +314,7 @@ fn save_inner(
                 c.methods = g.methods;
                 c.instance = g.instance.clone();
                 c.reg_id = g.reg_id;
+                c.path = path.clone();
                 c.last_modified = now;
             } else if g.expires > 0 {
                 // Kamailio's order: before the first contact whose q is
@@ -289,6 +336,7 @@ fn save_inner(
                         methods: g.methods,
                         instance: g.instance.clone(),
                         reg_id: g.reg_id,
+                        path: path.clone(),
                         connection_id: -1,
                         last_modified: now,
                         ..UContact::default()
