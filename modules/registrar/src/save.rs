@@ -1,6 +1,6 @@
 //! `save()`: a REGISTER's bindings into usrloc, and its reply.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 
 use sipr_sdk::prelude::*;
 use sipr_sdk::sip::{Contact, HeaderKind, NameAddr};
@@ -47,16 +47,6 @@ struct Given {
     instance: Option<String>,
     reg_id: u32,
     methods: Option<u32>,
-}
-
-/// A unique id for a new binding (Kamailio's `ruid` shape:
-/// `uloc-<start time hex>-<pid hex>-<counter>`).
-fn new_ruid() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    static START: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    let start = *START.get_or_init(crate_now);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
-    format!("uloc-{start:x}-{:x}-{n}", std::process::id())
 }
 
 fn crate_now() -> i64 {
@@ -324,7 +314,7 @@ fn save_inner(
                 next.insert(
                     at,
                     UContact {
-                        ruid: new_ruid(),
+                        ruid: (ul.new_ruid)(),
                         contact: g.uri.clone(),
                         expires: now + g.expires,
                         q: g.q,

@@ -5,7 +5,7 @@
 //! panic guard.
 
 /// The version [`UlApi`] has.
-pub const UL_API_VERSION: u32 = 1;
+pub const UL_API_VERSION: u32 = 2;
 
 /// `q` not given (Kamailio's Q_UNSPECIFIED): it ranks below every given
 /// q and is not printed.
@@ -80,4 +80,6 @@ pub struct UlApi {
     pub use_domain: fn() -> bool,
     /// `nat_bflag`: the branch flag marking a contact behind NAT (-1: none).
     pub nat_bflag: fn() -> i32,
+    /// A new binding's unique id (`ruid`).
+    pub new_ruid: fn() -> String,
 }

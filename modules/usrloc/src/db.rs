@@ -263,3 +263,31 @@ pub fn preload(domains: &'static [Domain]) -> Result<(), String> {
         Ok(())
     })
 }
+
+/// What `ul.db_*` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// Distinct AoRs with an unexpired contact.
+    Users,
+    /// Unexpired contacts.
+    Contacts,
+    /// Expired contacts.
+    Expired,
+}
+
+/// A count over a location table in the database.
+pub fn count(table: &str, what: Count, now: i64) -> Result<usize, DbError> {
+    let op = if what == Count::Expired { DbOp::Le } else { DbOp::Gt };
+    let rows = with_db(|db| {
+        db.query(table, &[Cond::new("expires", op, DbValue::DateTime(now))], &["username", "domain"], None)
+    })?;
+    Ok(match what {
+        Count::Users => rows
+            .rows
+            .iter()
+            .map(|r| (r.first().and_then(DbValue::as_text), r.get(1).and_then(DbValue::as_text)))
+            .collect::<HashSet<_>>()
+            .len(),
+        _ => rows.rows.len(),
+    })
+}

@@ -272,6 +272,16 @@ fn expired_event(d: &Domain, aor: &str, c: &UContact) {
     log::debug!("usrloc: {}: contact {} of {aor} expired", d.name, c.contact);
 }
 
+/// A unique id for a new binding (Kamailio's `ruid` shape:
+/// `uloc-<start time hex>-<pid hex>-<counter>`).
+pub fn new_ruid() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static START: OnceLock<i64> = OnceLock::new();
+    let start = *START.get_or_init(now);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
+    format!("uloc-{start:x}-{:x}-{n}", std::process::id())
+}
+
 /// `usrloc:registered_users`.
 pub fn registered_users() -> Option<&'static AtomicU64> {
     REGISTERED_USERS.get().copied()
@@ -286,7 +296,7 @@ fn nat_bflag() -> i32 {
 }
 
 /// The API other modules bind.
-pub static UL_API: UlApi = UlApi { register_domain, get, update, use_domain, nat_bflag };
+pub static UL_API: UlApi = UlApi { register_domain, get, update, use_domain, nat_bflag, new_ruid };
 
 fn mod_init() -> Result<(), String> {
     let mode = DB_MODE.load(Ordering::Relaxed);
@@ -403,6 +413,10 @@ sipr_sdk::module! {
         ("ul.rm", "Delete a address of record including its contacts", rpc::rm),
         ("ul.rm_contact", "Delete a contact from an AOR record", rpc::rm_contact),
         ("ul.flush", "Flush cache in db", rpc::flush),
+        ("ul.add", "Add a new contact for an address of record", rpc::add),
+        ("ul.db_users", "Tell number of different unexpired users (AoRs) in database", rpc::db_users),
+        ("ul.db_contacts", "Tell number of unexpired contacts in database", rpc::db_contacts),
+        ("ul.db_expired_contacts", "Tell number of expired contacts in database", rpc::db_expired_contacts),
     ],
     apis: [("usrloc", UL_API_VERSION, UL_API)],
     init: mod_init,

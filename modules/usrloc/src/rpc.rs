@@ -14,8 +14,19 @@ fn or_not_set(v: &Option<String>) -> RpcValue {
     s(v.as_deref().unwrap_or("[not set]"))
 }
 
+/// Kamailio's state of a contact against the database: CS_NEW without
+/// one (db_mode 0), CS_SYNC once written, CS_DIRTY while a write-back is
+/// pending.
+fn state(d: &Domain, aor: &str) -> &'static str {
+    match crate::DB_MODE.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => "CS_NEW",
+        2 if d.dirty.as_ref().is_some_and(|t| t.get(aor.as_bytes(), 0, |_, _| ()).is_some()) => "CS_DIRTY",
+        _ => "CS_SYNC",
+    }
+}
+
 /// One contact, as Kamailio's `ul.dump` / `ul.lookup` print it.
-fn contact(c: &UContact, now: i64) -> RpcValue {
+fn contact(c: &UContact, now: i64, state: &str) -> RpcValue {
     let expires = if c.expires == 0 {
         s("permanent")
     } else if c.expires <= now {
@@ -35,7 +46,7 @@ fn contact(c: &UContact, now: i64) -> RpcValue {
             ("User-Agent".into(), s(if c.user_agent.is_empty() { "n/a" } else { &c.user_agent })),
             ("Received".into(), or_not_set(&c.received)),
             ("Path".into(), or_not_set(&c.path)),
-            ("State".into(), s("CS_NEW")),
+            ("State".into(), s(state)),
             ("Flags".into(), RpcValue::Int(i64::from(c.flags))),
             ("CFlags".into(), RpcValue::Int(i64::from(c.cflags))),
             ("Socket".into(), or_not_set(&c.socket)),
@@ -82,7 +93,8 @@ pub fn dump(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
                     })
                     .collect()
             } else {
-                cs.iter().map(|c| contact(c, now)).collect()
+                let st = state(d, &aor);
+                cs.iter().map(|c| contact(c, now, st)).collect()
             };
             aors.push(RpcValue::Struct(vec![(
                 "Info".into(),
@@ -132,7 +144,7 @@ pub fn lookup(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let now = now();
     Ok(RpcValue::Struct(vec![
         ("AoR".into(), s(&aor)),
-        ("Contacts".into(), RpcValue::Array(cs.iter().map(|c| contact(c, now)).collect())),
+        ("Contacts".into(), RpcValue::Array(cs.iter().map(|c| contact(c, now, state(d, &aor))).collect())),
     ]))
 }
 
@@ -170,4 +182,86 @@ pub fn flush(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
         crate::db::flush_dirty(d);
     }
     Ok(RpcValue::Struct(Vec::new()))
+}
+
+/// An optional text parameter: absent, "0" or "." mean not set.
+fn opt_param(p: &[RpcValue], n: usize) -> Option<String> {
+    p.get(n).and_then(RpcValue::as_text).filter(|v| !v.is_empty() && v != "0" && v != ".")
+}
+
+/// `ul.add table AoR contact expires q path flags cflags methods
+/// [received [socket]]`: the contact added (or updated) as Kamailio's RPC
+/// does, with its fixed Call-ID and User-Agent.
+pub fn add(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    if p.len() < 9 {
+        return Err(RpcError::new(500, "Not enough parameters"));
+    }
+    let (d, aor) = table_and_aor(p)?;
+    let text = |n: usize| p.get(n).and_then(RpcValue::as_text).unwrap_or_default();
+    let int = |n: usize| p.get(n).and_then(RpcValue::as_int).unwrap_or(0);
+    let contact = text(2);
+    let expires = int(3);
+    let q = match p.get(4) {
+        Some(RpcValue::Double(v)) => v.parse::<f64>().map_or(Q_UNSPECIFIED, |f| (f * 1000.0).round() as i32),
+        Some(v) => v.as_int().map_or(Q_UNSPECIFIED, |i| (i * 1000) as i32),
+        None => Q_UNSPECIFIED,
+    };
+    let now = now();
+    let c = UContact {
+        ruid: crate::new_ruid(),
+        contact: contact.clone(),
+        received: opt_param(p, 9),
+        path: opt_param(p, 5),
+        expires: if expires == 0 { 0 } else { now + expires },
+        q,
+        callid: RPC_CALLID.to_string(),
+        cseq: RPC_CSEQ,
+        flags: int(6) as u32,
+        cflags: int(7) as u32,
+        user_agent: RPC_USER_AGENT.to_string(),
+        socket: opt_param(p, 10),
+        methods: Some(int(8) as u32),
+        connection_id: -1,
+        last_modified: now,
+        ..UContact::default()
+    };
+    crate::update_unguarded(&d.name, &aor, &mut |cs: &mut Vec<UContact>| {
+        match cs.iter_mut().find(|x| x.contact == contact) {
+            Some(old) => {
+                let ruid = std::mem::take(&mut old.ruid);
+                *old = UContact { ruid, ..c.clone() };
+            }
+            None => cs.insert(0, c.clone()),
+        }
+        Ok(())
+    })
+    .map_err(|e| RpcError::new(500, format!("Failed to insert contact: {e}")))?;
+    Ok(RpcValue::Struct(Vec::new()))
+}
+
+/// What Kamailio's RPC writes in the contacts it adds.
+const RPC_CALLID: &str = "dfjrewr12386fd6-343@kamailio.rpc";
+const RPC_USER_AGENT: &str = "sipr SIP Router - RPC Server";
+const RPC_CSEQ: u32 = 1;
+
+/// `ul.db_users table`, `ul.db_contacts table`,
+/// `ul.db_expired_contacts table`: counts in the database table.
+fn db_count(p: &[RpcValue], what: crate::db::Count) -> Result<RpcValue, RpcError> {
+    let table = p.first().and_then(RpcValue::as_text).ok_or_else(|| RpcError::new(500, "Not enough parameters"))?;
+    if crate::DB_MODE.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        return Err(RpcError::new(500, "Command not supported in db_mode 0 (no database)"));
+    }
+    let n = crate::db::count(&table, what, now()).map_err(|e| RpcError::new(500, format!("Failed to query: {e}")))?;
+    // Kamailio answers the number alone
+    Ok(RpcValue::Int(n as i64))
+}
+
+pub fn db_users(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    db_count(p, crate::db::Count::Users)
+}
+pub fn db_contacts(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    db_count(p, crate::db::Count::Contacts)
+}
+pub fn db_expired_contacts(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    db_count(p, crate::db::Count::Expired)
 }
