@@ -44,9 +44,9 @@ request_route {
 }
 CFG
 sed -i '1i loadmodule "xlog"' "$WORK/sipr.cfg"
-timeout 120 sipp -sf "$SCEN/uas.xml" -i 127.0.0.1 -p $((PORT + 1)) -nostdin -timeout 100 >"$WORK/uas-udp.out" 2>&1 &
+sipp -sf "$SCEN/uas.xml" -i 127.0.0.1 -p $((PORT + 1)) -nostdin -timeout 100 >"$WORK/uas-udp.out" 2>&1 &
 PIDS+=("$!")
-timeout 120 sipp -sf "$SCEN/uas.xml" -t t1 -i 127.0.0.1 -p $((PORT + 2)) -nostdin -timeout 100 >"$WORK/uas-tcp.out" 2>&1 &
+sipp -sf "$SCEN/uas.xml" -t t1 -i 127.0.0.1 -p $((PORT + 2)) -nostdin -timeout 100 >"$WORK/uas-tcp.out" 2>&1 &
 PIDS+=("$!")
 SIPR_DNS_SERVER="127.0.0.1:$DNS" "$SIPR" -DD -E -L "$(dirname "$SIPR")" -f "$WORK/sipr.cfg" -m 32 >"$WORK/sipr.log" 2>&1 &
 SPID=$!

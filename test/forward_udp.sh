@@ -25,7 +25,7 @@ request_route {
     forward("127.0.0.1", $((PORT + 1)));
 }
 CFG
-timeout 120 sipp -sf "$SCEN/uas.xml" -i 127.0.0.1 -p $((PORT + 1)) -nostdin -timeout 100 >"$WORK/uas.out" 2>&1 &
+sipp -sf "$SCEN/uas.xml" -i 127.0.0.1 -p $((PORT + 1)) -nostdin -timeout 100 >"$WORK/uas.out" 2>&1 &
 UAS=$!
 PIDS+=("$UAS")
 "$SIPR" -DD -E -f "$WORK/sipr.cfg" -m 32 >"$WORK/sipr.log" 2>&1 &

@@ -129,9 +129,9 @@ request_route {
     forward();
 }
 CFG
-    timeout 120 sipp -sf "$SCEN/uas.xml" -t t1 -i 127.0.0.1 -p $((PORT + 3)) -nostdin -timeout 100 >"$WORK/uas-tcp.out" 2>&1 &
+    sipp -sf "$SCEN/uas.xml" -t t1 -i 127.0.0.1 -p $((PORT + 3)) -nostdin -timeout 100 >"$WORK/uas-tcp.out" 2>&1 &
     PIDS+=("$!")
-    timeout 120 sipp -sf "$SCEN/uas.xml" -i 127.0.0.1 -p $((PORT + 4)) -nostdin -timeout 100 >"$WORK/uas-udp.out" 2>&1 &
+    sipp -sf "$SCEN/uas.xml" -i 127.0.0.1 -p $((PORT + 4)) -nostdin -timeout 100 >"$WORK/uas-udp.out" 2>&1 &
     PIDS+=("$!")
     "$SIPR" -DD -E -f "$WORK/fwd.cfg" -m 32 >"$WORK/sipr.log" 2>&1 &
     PID=$!
