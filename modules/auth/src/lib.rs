@@ -41,8 +41,6 @@ static QOP: Mutex<String> = Mutex::new(String::new());
 static ALGORITHM: Mutex<String> = Mutex::new(String::new());
 /// `force_stateless_reply`.
 static STATELESS: AtomicBool = AtomicBool::new(false);
-/// `add_authinfo_hdr`.
-static AUTHINFO: AtomicBool = AtomicBool::new(false);
 
 /// Per-message marks.
 mod key {
@@ -342,9 +340,9 @@ fn set_force_stateless_reply(v: &ModValue) -> Result<(), String> {
     STATELESS.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
     Ok(())
 }
+/// Authentication-Info is not added yet: only the default is taken.
 fn set_add_authinfo_hdr(v: &ModValue) -> Result<(), String> {
-    AUTHINFO.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
-    Ok(())
+    sipr_sdk::modparam::default_only("auth", "add_authinfo_hdr", v, 0)
 }
 fn set_nonce_count(v: &ModValue) -> Result<(), String> {
     sipr_sdk::modparam::default_only("auth", "nonce_count", v, 0)

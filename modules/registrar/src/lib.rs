@@ -111,46 +111,26 @@ fn save3(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     save::save(ctx, &domain_of(p), flags, Some(uri))
 }
 
-/// The contacts of the AoR a lookup is for, best first.
-fn lookup_contacts(ctx: &Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> Result<Vec<UContact>, ModError> {
-    let uri = match uri {
-        Some(u) => u,
-        None => ctx.ruri().ok_or("no Request-URI")?.to_vec(),
+/// `lookup`: 1 found, -1 none, -2 none for this method, -3 error.
+fn lookup_with(ctx: &mut Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> FnResult {
+    let Some(uri) = uri.or_else(|| ctx.ruri().map(<[u8]>::to_vec)) else { return Ok(-3) };
+    // one read of the record; method_filtering narrows it afterwards
+    let mut cs = match aor_of(&uri).map_err(|e| e.0).and_then(|aor| (ul().map_err(|e| e.0)?.get)(domain, &aor)) {
+        Ok(cs) => cs,
+        Err(e) => {
+            log::error!("registrar: lookup: {e}");
+            return Ok(-3);
+        }
     };
-    let aor = aor_of(&uri)?;
-    let mut cs = (ul()?.get)(domain, &aor)?;
+    if cs.is_empty() {
+        return Ok(-1);
+    }
     if PARAMS.method_filtering.load(Ordering::Relaxed) {
         if let Some(m) = ctx.msg.method() {
             let id = m.id();
             cs.retain(|c| c.methods.is_none_or(|allowed| allowed & id != 0));
         }
     }
-    Ok(cs)
-}
-
-/// `lookup`: 1 found, -1 none, -2 none for this method, -3 error.
-fn lookup_with(ctx: &mut Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> FnResult {
-    let uri_for_aor = uri.clone();
-    let all = match uri_for_aor.clone().map_or_else(|| ctx.ruri().map(<[u8]>::to_vec), Some) {
-        Some(u) => match aor_of(&u) {
-            Ok(aor) => match (ul()?.get)(domain, &aor) {
-                Ok(cs) => cs,
-                Err(e) => {
-                    log::error!("registrar: lookup: {e}");
-                    return Ok(-3);
-                }
-            },
-            Err(e) => {
-                log::error!("registrar: lookup: {e}");
-                return Ok(-3);
-            }
-        },
-        None => return Ok(-3),
-    };
-    if all.is_empty() {
-        return Ok(-1);
-    }
-    let cs = lookup_contacts(ctx, domain, uri)?;
     let Some(first) = cs.first() else { return Ok(-2) };
     ctx.set_new_uri(Some(first.contact.clone().into_bytes()));
     ctx.dst_uri = first.received.clone().map(String::into_bytes);

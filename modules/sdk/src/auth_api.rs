@@ -81,7 +81,7 @@ pub struct AuthApi {
     /// Whether the response is right for this HA1 (hex) and method.
     pub check_response: fn(&Ctx<'_>, &Credentials, ha1: &str, method: &[u8]) -> Result<bool, String>,
     /// Marks the credentials authorized (consume_credentials removes
-    /// them); adds Authentication-Info when configured.
+    /// them).
     pub post_auth: fn(&mut Ctx<'_>, &Credentials, ha1: &str) -> Result<AuthResult, String>,
     /// HA1 of a user, realm and password with the credentials' algorithm.
     pub calc_ha1: fn(user: &str, realm: &str, password: &str, algorithm: &str) -> String,

@@ -73,8 +73,6 @@ static NAT_BFLAG: AtomicI32 = AtomicI32::new(-1);
 static TIMER_INTERVAL: AtomicU64 = AtomicU64::new(60);
 /// `db_mode`.
 pub static DB_MODE: AtomicUsize = AtomicUsize::new(0);
-/// `desc_time_order`.
-static DESC_TIME_ORDER: AtomicBool = AtomicBool::new(false);
 
 /// Now, Unix seconds.
 pub fn now() -> i64 {
@@ -179,7 +177,7 @@ pub fn update_unguarded(domain_name: &str, aor: &str, f: Update<'_>) -> Result<V
                 }
             }
         }
-        account(d, &before, &after, now);
+        account(d, &before, &after);
         Ok(after)
     })();
     t.release(key);
@@ -187,9 +185,8 @@ pub fn update_unguarded(domain_name: &str, aor: &str, f: Update<'_>) -> Result<V
 }
 
 /// The statistics after a record changed from `before` to `after`.
-fn account(d: &Domain, before: &[UContact], after: &[UContact], now: i64) {
-    let live_before = before.iter().filter(|c| !c.expired(now)).count() as u64;
-    let (b, a) = (live_before.max(before.len() as u64), after.len() as u64);
+fn account(d: &Domain, before: &[UContact], after: &[UContact]) {
+    let (b, a) = (before.len() as u64, after.len() as u64);
     if a >= b {
         d.contacts.fetch_add(a - b, Ordering::Relaxed);
     } else {
@@ -381,8 +378,7 @@ fn set_db_mode(v: &ModValue) -> Result<(), String> {
     Ok(())
 }
 fn set_desc_time_order(v: &ModValue) -> Result<(), String> {
-    DESC_TIME_ORDER.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
-    Ok(())
+    sipr_sdk::modparam::default_only("usrloc", "desc_time_order", v, 0)
 }
 /// `timer_procs`: sipr's expiry runs in the timer process whatever it
 /// says.
