@@ -55,3 +55,47 @@ if "result" not in r:
 print(json.dumps(r["result"]))
 PY
 }
+
+# pg_start DIR PORT: a PostgreSQL server of the test's own, as a user
+# would run one: Debian's binaries, data in DIR, listening on
+# 127.0.0.1:PORT only, SCRAM-SHA-256 passwords (superuser `postgres`,
+# password `pgadmin`); its pid in PG_PID (recorded in PIDS). As root, the
+# server runs as Debian's `postgres` user (setpriv execs it: the pid is
+# the postmaster's). `pg_psql` then runs psql against it.
+pg_start() {
+    local dir=$1 port=$2 bin
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [ -n "$bin" ] && [ -x "$bin/postgres" ] || fail "PostgreSQL not installed (apt-get install postgresql; make test does)"
+    PG_PORT=$port
+    local as=()
+    mkdir -p "$dir"
+    echo pgadmin > "$dir.pw"
+    if [ "$(id -u)" = 0 ]; then
+        as=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+        # the server's user must reach its directory
+        chmod o+x "$(dirname "$dir")"
+        chown postgres "$dir" "$dir.pw"
+    fi
+    "${as[@]}" "$bin/initdb" -D "$dir" -U postgres -A scram-sha-256 --pwfile="$dir.pw" >"$dir.initdb.log" 2>&1 ||
+        { cat "$dir.initdb.log" >&2; fail "initdb failed"; }
+    "${as[@]}" "$bin/postgres" -D "$dir" -h 127.0.0.1 -p "$port" -k "$dir" >"$dir.log" 2>&1 &
+    PG_PID=$!
+    PIDS+=("$PG_PID")
+    for _ in $(seq 100); do
+        PGPASSWORD=pgadmin "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" && return 0
+        kill -0 "$PG_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$dir.log" >&2
+    fail "PostgreSQL did not start on 127.0.0.1:$port"
+}
+
+# pg_psql [ARGS]: psql as the superuser against pg_start's server.
+pg_psql() { PGPASSWORD=pgadmin psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"; }
+
+# pg_stop: a fast shutdown of pg_start's server, awaited.
+pg_stop() {
+    kill -INT "$PG_PID" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$PG_PID" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$PG_PID" 2>/dev/null || true
+}

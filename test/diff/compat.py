@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DOCS = "/usr/share/doc/kamailio/modules"
 MODULES = ["sl", "maxfwd", "sanity", "textops", "textopsx", "siputils", "pv", "xlog", "kex", "corex", "htable",
-           "jsonrpcs", "tm", "tmx", "rr", "db_sqlite", "usrloc", "registrar", "auth", "auth_db"]
+           "jsonrpcs", "tm", "tmx", "rr", "db_sqlite", "db_postgres", "usrloc", "registrar", "auth", "auth_db"]
 SECTIONS = {
     "parameters": "param",
     "functions": "fn",
