@@ -30,6 +30,7 @@ mod site;
 mod table;
 mod tlsf;
 mod wheel;
+mod words;
 
 pub use boxed::{assert_shm_safe, RawShmSlice, ShmBox, ShmPtr, ShmSafe, ShmSlice, ShmStr};
 pub use cells::{CellGuard, CellRef, ShmCellTable};
@@ -40,6 +41,7 @@ pub use site::AllocSite;
 pub use table::{ShmHashTable, StableHasher, TableFull};
 pub use tlsf::{CheckSummary, Corruption};
 pub use wheel::{Cancelled, DueRun, NoRoom as TimerNoRoom, ShmTimerWheel, TimerHandler, TimerId};
+pub use words::ShmWords;
 
 /// Alignment of every block handed out.
 pub const ALIGN: usize = tlsf::UNIT;

@@ -46,15 +46,39 @@ pub fn response_matches(c: &Credentials, ha1: &str, method: &[u8], body: &[u8]) 
 }
 
 /// A nonce: when it was made and when it expires (big-endian seconds),
-/// then an MD5 over them and the secret; base64 (32 characters).
-pub fn make_nonce(secret: &[u8], now: u64, lifetime: u64) -> String {
+/// with `nid` the nonce's index in the replay-protection arrays when
+/// nonce_count or one_time_nonce is on, then an MD5 over them and the
+/// secret; base64 (32 characters, 40 with an index).
+pub fn make_nonce(secret: &[u8], now: u64, lifetime: u64, nid: Option<u32>) -> String {
     let since = (now as u32).to_be_bytes();
     let until = ((now + lifetime) as u32).to_be_bytes();
-    let mut raw = Vec::with_capacity(24);
+    let mut raw = Vec::with_capacity(28);
     raw.extend_from_slice(&since);
     raw.extend_from_slice(&until);
-    raw.extend_from_slice(&sign(secret, &raw));
+    if let Some(n) = nid {
+        raw.extend_from_slice(&n.to_be_bytes());
+    }
+    let sig = sign(secret, &raw);
+    raw.extend_from_slice(&sig);
     base64::engine::general_purpose::STANDARD.encode(raw)
+}
+
+/// The stamp (times and index) of a nonce signed with `secret`, or `None`
+/// when it is not one of ours.
+fn stamp(nonce: &str, secret: &[u8]) -> Option<Vec<u8>> {
+    if nonce.len() != 32 && nonce.len() != 40 {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD.decode(nonce).ok()?;
+    let body = raw.len().checked_sub(16).filter(|n| *n == 8 || *n == 12)?;
+    (sign(secret, &raw[..body]) == raw[body..]).then(|| raw[..body].to_vec())
+}
+
+/// The replay-protection index a nonce carries (checked by
+/// [`check_nonce`] first).
+pub fn nonce_id(nonce: &str, secret: &[u8]) -> Option<u32> {
+    let st = stamp(nonce, secret)?;
+    st.get(8..12).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 fn sign(secret: &[u8], stamp: &[u8]) -> [u8; 16] {
@@ -78,14 +102,8 @@ pub enum NonceCheck {
 
 /// Checks a nonce made by [`make_nonce`] with the same secret.
 pub fn check_nonce(nonce: &str, secret: &[u8], now: u64) -> NonceCheck {
-    if nonce.len() != 32 {
-        return NonceCheck::Invalid;
-    }
-    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(nonce) else { return NonceCheck::Invalid };
-    if raw.len() != 24 || sign(secret, &raw[..8]) != raw[8..] {
-        return NonceCheck::Invalid;
-    }
-    let until = u32::from_be_bytes([raw[4], raw[5], raw[6], raw[7]]);
+    let Some(st) = stamp(nonce, secret) else { return NonceCheck::Invalid };
+    let until = u32::from_be_bytes([st[4], st[5], st[6], st[7]]);
     if u64::from(until) < now {
         NonceCheck::Expired
     } else {
@@ -135,8 +153,14 @@ mod tests {
 
     #[test]
     fn nonces() {
-        let n = make_nonce(b"s3cret", 1_000_000, 300);
+        let n = make_nonce(b"s3cret", 1_000_000, 300, None);
         assert_eq!(n.len(), 32);
+        assert_eq!(nonce_id(&n, b"s3cret"), None);
+        let indexed = make_nonce(b"s3cret", 1_000_000, 300, Some(77));
+        assert_eq!(indexed.len(), 40);
+        assert_eq!(check_nonce(&indexed, b"s3cret", 1_000_100), NonceCheck::Good);
+        assert_eq!(nonce_id(&indexed, b"s3cret"), Some(77));
+        assert_eq!(nonce_id(&indexed, b"other"), None);
         assert_eq!(check_nonce(&n, b"s3cret", 1_000_100), NonceCheck::Good);
         assert_eq!(check_nonce(&n, b"s3cret", 1_000_301), NonceCheck::Expired);
         assert_eq!(check_nonce(&n, b"other", 1_000_100), NonceCheck::Invalid);

@@ -7,6 +7,8 @@
 //!   worker checks every nonce). An expired nonce makes the result -4; a
 //!   challenge says `stale=true` when the script asks (flag 16), as in
 //!   Kamailio 5.6.
+//! * Replay protection (`nonce_count`, `one_time_nonce`): arrays in shm
+//!   indexed by a number each nonce carries ([`replay`]).
 //! * Digest as RFC 2617 and RFC 8760: MD5 (default) or SHA-256
 //!   (`algorithm`), without qop or with `qop=auth` / `auth-int`.
 //! * Functions: `www_challenge`, `proxy_challenge`, `auth_challenge`
@@ -18,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod digest;
+mod replay;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -41,6 +44,15 @@ static QOP: Mutex<String> = Mutex::new(String::new());
 static ALGORITHM: Mutex<String> = Mutex::new(String::new());
 /// `force_stateless_reply`.
 static STATELESS: AtomicBool = AtomicBool::new(false);
+/// `nonce_count`, `one_time_nonce`.
+static NONCE_COUNT: AtomicBool = AtomicBool::new(false);
+static ONE_TIME_NONCE: AtomicBool = AtomicBool::new(false);
+/// `nc_array_size` / `nc_array_order`, `otn_in_flight_no` /
+/// `otn_in_flight_order` (nonces, powers of two; Kamailio's 1M default).
+static NC_ARRAY_SIZE: AtomicU64 = AtomicU64::new(1 << 20);
+static OTN_IN_FLIGHT: AtomicU64 = AtomicU64::new(1 << 20);
+/// The replay-protection arrays (when either check is on).
+static REPLAY: OnceLock<replay::Replay> = OnceLock::new();
 
 /// Per-message marks.
 mod key {
@@ -134,6 +146,14 @@ fn check_response(ctx: &Ctx<'_>, c: &Credentials, ha1: &str, method: &[u8]) -> R
 
 fn post_auth(ctx: &mut Ctx<'_>, c: &Credentials, _ha1: &str) -> Result<AuthResult, String> {
     guard_api("auth.post_auth", || {
+        // replays are refused only after the password was right (a wrong
+        // answer uses nothing up), as Kamailio
+        if let (Some(r), Some(nid)) = (REPLAY.get(), digest::nonce_id(&c.nonce, secret())) {
+            let nc = if c.qop.is_empty() { "" } else { c.nc.as_str() };
+            if let replay::Verdict::Refused(why) = r.check(nid, nc) {
+                return why;
+            }
+        }
         ctx.set_module_int(key::AUTHORIZED, c.header as i64 + 1);
         AuthResult::Authenticated
     })
@@ -153,7 +173,8 @@ fn challenge_header(ctx: &Ctx<'_>, realm: &str, flags: i64, h: CredHeader) -> St
         CredHeader::Www => "WWW-Authenticate",
         CredHeader::Proxy => "Proxy-Authenticate",
     };
-    let nonce = digest::make_nonce(secret(), now(), NONCE_EXPIRE.load(Ordering::Relaxed));
+    let nid = REPLAY.get().map(replay::Replay::issue);
+    let nonce = digest::make_nonce(secret(), now(), NONCE_EXPIRE.load(Ordering::Relaxed), nid);
     let mut out = format!("{name}: Digest realm=\"{realm}\", nonce=\"{nonce}\"");
     // as Kamailio 5.6 (measured on the bed): qop and stale come from the
     // flags only — the qop parameter and an expired nonce do not add them
@@ -309,6 +330,13 @@ fn mod_init() -> Result<(), String> {
         s.into_bytes()
     };
     let _ = SECRET.set(secret);
+    let nc = if NONCE_COUNT.load(Ordering::Relaxed) { NC_ARRAY_SIZE.load(Ordering::Relaxed) as u32 } else { 0 };
+    let otn = if ONE_TIME_NONCE.load(Ordering::Relaxed) { OTN_IN_FLIGHT.load(Ordering::Relaxed) as u32 } else { 0 };
+    if nc > 0 || otn > 0 {
+        let pool = sipr_sdk::shm_pool().ok_or("auth: no shared memory pool")?;
+        let r = replay::Replay::new(pool, nc, otn).ok_or("auth: no shared memory for the nonce arrays")?;
+        let _ = REPLAY.set(r);
+    }
     Ok(())
 }
 
@@ -345,10 +373,56 @@ fn set_add_authinfo_hdr(v: &ModValue) -> Result<(), String> {
     sipr_sdk::modparam::default_only("auth", "add_authinfo_hdr", v, 0)
 }
 fn set_nonce_count(v: &ModValue) -> Result<(), String> {
-    sipr_sdk::modparam::default_only("auth", "nonce_count", v, 0)
+    NONCE_COUNT.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
+    Ok(())
 }
 fn set_one_time_nonce(v: &ModValue) -> Result<(), String> {
-    sipr_sdk::modparam::default_only("auth", "one_time_nonce", v, 0)
+    ONE_TIME_NONCE.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
+    Ok(())
+}
+/// A size in nonces, rounded down to a power of two as Kamailio does
+/// (at least 64, at most 2^30).
+fn set_pow2_size(v: &ModValue, name: &str, slot: &AtomicU64) -> Result<(), String> {
+    let n = sipr_sdk::modparam::int(v)?;
+    if !(64..=1 << 30).contains(&n) {
+        return Err(format!("{name} must be 64..2^30, not {n}"));
+    }
+    slot.store(1u64 << (63 - (n as u64).leading_zeros()), Ordering::Relaxed);
+    Ok(())
+}
+/// A size given as its power of two.
+fn set_pow2_order(v: &ModValue, name: &str, slot: &AtomicU64) -> Result<(), String> {
+    let k = sipr_sdk::modparam::int(v)?;
+    if !(6..=30).contains(&k) {
+        return Err(format!("{name} must be 6..30, not {k}"));
+    }
+    slot.store(1u64 << k, Ordering::Relaxed);
+    Ok(())
+}
+fn set_nc_array_size(v: &ModValue) -> Result<(), String> {
+    set_pow2_size(v, "nc_array_size", &NC_ARRAY_SIZE)
+}
+fn set_nc_array_order(v: &ModValue) -> Result<(), String> {
+    set_pow2_order(v, "nc_array_order", &NC_ARRAY_SIZE)
+}
+fn set_otn_in_flight_no(v: &ModValue) -> Result<(), String> {
+    set_pow2_size(v, "otn_in_flight_no", &OTN_IN_FLIGHT)
+}
+fn set_otn_in_flight_order(v: &ModValue) -> Result<(), String> {
+    set_pow2_order(v, "otn_in_flight_order", &OTN_IN_FLIGHT)
+}
+/// Kamailio's partitions of the arrays (1..64, a power of two): checked;
+/// sipr's lock-free arrays need no partitions (the `replay` module).
+fn set_nid_pool_no(v: &ModValue) -> Result<(), String> {
+    match sipr_sdk::modparam::int(v)? {
+        n @ 1..=64 => {
+            if n & (n - 1) != 0 {
+                log::warn!("auth: nid_pool_no {n} is not a power of two (Kamailio rounds it down)");
+            }
+            Ok(())
+        }
+        n => Err(format!("nid_pool_no must be 1..64, not {n}")),
+    }
 }
 fn set_auth_checks(v: &ModValue) -> Result<(), String> {
     sipr_sdk::modparam::default_only("auth", "auth_checks_*", v, 0)
@@ -378,6 +452,11 @@ sipr_sdk::module! {
         ("add_authinfo_hdr", Any, set_add_authinfo_hdr),
         ("nonce_count", Any, set_nonce_count),
         ("one_time_nonce", Any, set_one_time_nonce),
+        ("nid_pool_no", Any, set_nid_pool_no),
+        ("nc_array_size", Any, set_nc_array_size),
+        ("nc_array_order", Any, set_nc_array_order),
+        ("otn_in_flight_no", Any, set_otn_in_flight_no),
+        ("otn_in_flight_order", Any, set_otn_in_flight_order),
         ("auth_checks_register", Any, set_auth_checks),
         ("auth_checks_no_dlg", Any, set_auth_checks),
         ("auth_checks_in_dlg", Any, set_auth_checks),
