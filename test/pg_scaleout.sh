@@ -138,6 +138,21 @@ case $(target "$PORT_A" bob) in sip:bob@127.0.0.1:7*) ;; *) fail "A does not fin
 [ "$(register "$PORT_B" alice 0)" = 200 ] || fail "alice's unregistration through B"
 [ "$(target "$PORT_A" alice)" = 404 ] || fail "A still finds alice after B removed her"
 [ "$(sql "SELECT count(*) FROM location WHERE username = 'bob'")" = 1 ] || fail "bob's row is not in PostgreSQL"
+# gruu_check PORT_REGISTER PORT_LOOKUP USER: the temp-gruu A's 200 gives
+# reaches the binding through B (found by its ruid)
+gruu_check() {
+    local r tgruu
+    r=$(req "$1" REGISTER "$3" --contact "sip:$3@127.0.0.1:7002" --expires 3600 --password "pw-$3" \
+        --instance "urn:uuid:00000000-0000-1000-8000-00000000000$2")
+    tgruu=$(echo "$r" | sed -n 's/.*temp-gruu="\([^"]*\)".*/\1/p')
+    [ -n "$tgruu" ] || fail "no temp-gruu in the 200: $r"
+    echo "$r" | grep -q "pub-gruu=\"sip:$3@example.com;gr=urn:uuid:" || fail "no pub-gruu in the 200: $r"
+    case $(req "$2" INVITE "$3" --ruri "$tgruu" | sed -n 's/^X-Target: //p' | tr -d '\r') in
+        "sip:$3@127.0.0.1:7002") ;;
+        *) fail "the temp-gruu $tgruu does not reach $3's binding through port $2" ;;
+    esac
+}
+gruu_check "$PORT_A" "$PORT_B" carol
 
 echo "== PostgreSQL down: an error, then a retry on a new connection"
 pg_stop
@@ -182,6 +197,7 @@ stop a
 start a
 case $(target "$PORT_A" bob) in sip:bob@127.0.0.1:7*) ;; *) fail "A did not load bob at start-up" ;; esac
 case $(target "$PORT_A" dave) in sip:dave@127.0.0.1:7*) ;; *) fail "A lost dave over its restart" ;; esac
+gruu_check "$PORT_A" "$PORT_A" alice
 [ "$(sql "SELECT count(*) FROM location")" = 2 ] || fail "$(sql "SELECT count(*) FROM location") rows, 2 expected"
 stop a
 stop b

@@ -2,10 +2,12 @@
 """One SIP request over UDP on loopback, for the end-to-end tests.
 
     sip_request.py PORT METHOD USER [--expires N] [--contact URI]
-                   [--password PASS] [--domain D]
+                   [--password PASS] [--domain D] [--instance URN]
+                   [--ruri URI]
 
 Sends METHOD for sip:USER@DOMAIN (a REGISTER to sip:DOMAIN, with Contact
-and Expires), answers a 401/407 once with RFC 2617 credentials when
+and Expires; with --instance, the Contact's +sip.instance and
+Supported: gruu), answers a 401/407 once with RFC 2617 credentials when
 --password is given, retransmits after 500 ms (at most 6 times), and
 prints the final response (status line and headers). Exits 1 when no
 final response came.
@@ -25,6 +27,8 @@ ap.add_argument("--expires", type=int)
 ap.add_argument("--contact")
 ap.add_argument("--password")
 ap.add_argument("--domain", default="example.com")
+ap.add_argument("--instance")
+ap.add_argument("--ruri")
 a = ap.parse_args()
 
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -32,7 +36,7 @@ s.bind(("127.0.0.1", 0))
 s.settimeout(0.5)
 me = s.getsockname()[1]
 call_id = "%08x@sip-request" % random.getrandbits(32)
-ruri = "sip:%s" % a.domain if a.method == "REGISTER" else "sip:%s@%s" % (a.user, a.domain)
+ruri = a.ruri or ("sip:%s" % a.domain if a.method == "REGISTER" else "sip:%s@%s" % (a.user, a.domain))
 
 
 def md5(x):
@@ -50,7 +54,10 @@ def request(cseq, auth=None):
         "CSeq: %d %s" % (cseq, a.method),
     ]
     if a.contact:
-        h.append("Contact: <%s>" % a.contact)
+        inst = ';+sip.instance="<%s>"' % a.instance if a.instance else ""
+        h.append("Contact: <%s>%s" % (a.contact, inst))
+    if a.instance:
+        h.append("Supported: gruu")
     if a.expires is not None:
         h.append("Expires: %d" % a.expires)
     if auth:

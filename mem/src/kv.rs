@@ -90,6 +90,32 @@ impl<'p> ShmKvTable<'p> {
         h.finish()
     }
 
+    /// The hash that places `key` (the same in every process and every
+    /// start): what [`ShmKvTable::for_each_with_hash`] takes to visit
+    /// only the bucket a key would be in.
+    pub fn key_hash(key: &[u8]) -> u64 {
+        Self::hash(key)
+    }
+
+    /// Visits the live entries of the one bucket that keys of `hash`
+    /// land in (key, value, expires): a lookup by something stored in
+    /// the value when the key is not known, only its hash.
+    pub fn for_each_with_hash(&self, hash: u64, now: u64, mut f: impl FnMut(&[u8], KvValue<'_>, u64)) {
+        let b = self.bucket(hash);
+        let _g = self.lock(b);
+        // SAFETY: lock held; chain of live entries.
+        let mut e = unsafe { (*self.head(b)).as_ptr() };
+        while !e.is_null() {
+            // SAFETY: as above.
+            unsafe {
+                if !Self::expired(e, now) {
+                    f(Self::key_of(e), Self::value_of(e), (*e).expires);
+                }
+                e = (*e).next.as_ptr();
+            }
+        }
+    }
+
     fn bucket(&self, hash: u64) -> usize {
         hash as usize & self.mask
     }

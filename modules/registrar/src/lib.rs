@@ -57,6 +57,7 @@ pub struct Params {
     pub method_filtering: AtomicBool,
     pub use_path: AtomicBool,
     pub path_mode: AtomicI64,
+    pub gruu_enabled: AtomicBool,
 }
 
 pub static PARAMS: Params = Params {
@@ -72,6 +73,7 @@ pub static PARAMS: Params = Params {
     method_filtering: AtomicBool::new(false),
     use_path: AtomicBool::new(false),
     path_mode: AtomicI64::new(2),
+    gruu_enabled: AtomicBool::new(true),
 };
 
 /// The address of record of a SIP URI: `user` (with usrloc's
@@ -115,7 +117,7 @@ fn save3(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 fn lookup_with(ctx: &mut Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> FnResult {
     let Some(uri) = uri.or_else(|| ctx.ruri().map(<[u8]>::to_vec)) else { return Ok(-3) };
     // one read of the record; method_filtering narrows it afterwards
-    let mut cs = match aor_of(&uri).map_err(|e| e.0).and_then(|aor| (ul().map_err(|e| e.0)?.get)(domain, &aor)) {
+    let mut cs = match contacts_for(domain, &uri) {
         Ok(cs) => cs,
         Err(e) => {
             log::error!("registrar: lookup: {e}");
@@ -151,6 +153,33 @@ fn lookup_with(ctx: &mut Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> FnResul
         }
     }
     Ok(1)
+}
+
+/// The bindings a Request-URI reaches: its AoR's, or with a `gr`
+/// parameter (RFC 5627) one instance's: `gr=INSTANCE` (a pub-gruu) the
+/// binding of that `+sip.instance`, a bare `gr` (a temp-gruu, made by
+/// [`save::temp_gruu`]) the binding whose ruid the user part names.
+fn contacts_for(domain: &str, uri: &[u8]) -> Result<Vec<UContact>, String> {
+    let ul = ul().map_err(|e| e.0)?;
+    let u = sipr_sdk::sip::Uri::parse(uri, sipr_sdk::sip::Span::from_range(0, uri.len())).map_err(|e| e.to_string())?;
+    let gr = if PARAMS.gruu_enabled.load(Ordering::Relaxed) { u.param_value(uri, "gr") } else { None };
+    match gr {
+        Some(b"") => {
+            let user = String::from_utf8_lossy(u.user.map_or(&b""[..], |s| s.get(uri))).into_owned();
+            let Some((ruid, hash)) = save::parse_temp_gruu(&user) else { return Ok(Vec::new()) };
+            Ok((ul.by_ruid)(domain, hash, &ruid)?.map(|(_, c)| c).into_iter().collect())
+        }
+        Some(instance) => {
+            let instance = String::from_utf8_lossy(instance);
+            let cs = (ul.get)(domain, &aor_of(uri).map_err(|e| e.0)?)?;
+            Ok(cs
+                .into_iter()
+                .filter(|c| c.instance.as_deref().map(save::instance_id) == Some(&instance))
+                .take(1)
+                .collect())
+        }
+        None => (ul.get)(domain, &aor_of(uri).map_err(|e| e.0)?),
+    }
 }
 
 /// Adds `Route: PATH` before the first Route header (or, as Kamailio,
@@ -274,12 +303,8 @@ fn set_use_path(v: &ModValue) -> Result<(), String> {
 fn set_path_mode(v: &ModValue) -> Result<(), String> {
     int(v, &PARAMS.path_mode)
 }
-/// GRUU is not in sipr yet: only its "off" is taken.
 fn set_gruu_enabled(v: &ModValue) -> Result<(), String> {
-    match sipr_sdk::modparam::int(v)? {
-        0 => Ok(()),
-        n => Err(format!("gruu_enabled {n} is not supported by sipr yet (GRUU comes with the rest of issue 17)")),
-    }
+    flag(v, &PARAMS.gruu_enabled)
 }
 
 const REQ_FAILURE: RouteMask = RouteMask(RouteMask::REQUEST.0 | sipr_sdk::RouteType::Failure.bit().0);

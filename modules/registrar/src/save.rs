@@ -118,14 +118,18 @@ fn given(buf: &[u8], na: &NameAddr, header: Option<u32>) -> Result<Given, Refusa
         uri: String::from_utf8_lossy(na.uri_span.get(buf)).into_owned(),
         expires,
         q: if q < 0 { Q_UNSPECIFIED } else { q },
-        instance: na.instance(buf).map(|i| String::from_utf8_lossy(i).into_owned()),
+        // kept as Kamailio keeps it: `<urn:...>`, without the quotes
+        instance: na.instance(buf).map(|i| String::from_utf8_lossy(i).trim_matches('"').to_string()),
         reg_id: na.reg_id(buf).unwrap_or(0),
         methods,
     })
 }
 
-/// The 200's Contact header: every binding with its remaining expires.
-fn contact_header(contacts: &[UContact], now: i64) -> String {
+/// The 200's Contact header: every binding with its remaining expires;
+/// with `gruu` (the UA supports it and gruu_enabled), the pub-gruu and
+/// temp-gruu of each binding that has an instance (RFC 5627 §6: `aor` is
+/// the registered `user@host`, `hash` what finds the record again).
+fn contact_header(contacts: &[UContact], now: i64, gruu: Option<(&str, u32)>) -> String {
     if contacts.is_empty() {
         return String::new();
     }
@@ -143,8 +147,12 @@ fn contact_header(contacts: &[UContact], now: i64) -> String {
         let left = if c.expires == 0 { 0 } else { (c.expires - now).max(0) };
         h.push_str(&format!(";expires={left}"));
         if let Some(inst) = &c.instance {
-            h.push_str(";+sip.instance=");
-            h.push_str(inst);
+            if let Some((aor, hash)) = gruu {
+                let host = aor.rsplit_once('@').map_or(aor, |(_, host)| host);
+                h.push_str(&format!(";pub-gruu=\"sip:{aor};gr={}\"", instance_id(inst)));
+                h.push_str(&format!(";temp-gruu=\"sip:{}@{host};gr\"", temp_gruu(&c.ruid, hash)));
+            }
+            h.push_str(&format!(";+sip.instance=\"{inst}\""));
         }
         if c.reg_id > 0 {
             h.push_str(&format!(";reg-id={}", c.reg_id));
@@ -152,6 +160,33 @@ fn contact_header(contacts: &[UContact], now: i64) -> String {
     }
     h.push_str("\r\n");
     h
+}
+
+/// An instance as a `gr` value: `"<urn:uuid:...>"` → `urn:uuid:...`.
+pub fn instance_id(instance: &str) -> &str {
+    instance.trim_matches('"').trim_start_matches('<').trim_end_matches('>')
+}
+
+/// A temp-gruu's user part: the binding's ruid and its record's hash
+/// (hex), so that lookup finds the binding without the AoR showing.
+pub fn temp_gruu(ruid: &str, hash: u32) -> String {
+    format!("{ruid}-{hash:x}")
+}
+
+/// The (ruid, hash) a temp-gruu's user part carries.
+pub fn parse_temp_gruu(user: &str) -> Option<(String, u32)> {
+    let (ruid, hash) = user.rsplit_once('-')?;
+    Some((ruid.to_string(), u32::from_str_radix(hash, 16).ok()?))
+}
+
+/// Whether the UA lists `tag` in Supported.
+fn supports(ctx: &Ctx<'_>, tag: &[u8]) -> bool {
+    let buf = ctx.msg.buf();
+    ctx.msg
+        .headers()
+        .iter()
+        .filter(|h| h.kind == HeaderKind::Supported)
+        .any(|h| h.value.get(buf).split(|c| *c == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(tag)))
 }
 
 /// q × 1000 as a SIP q value (`0.5`, `1`).
@@ -181,22 +216,21 @@ fn request_path(ctx: &Ctx<'_>) -> Option<String> {
 
 /// Whether the UA lists `path` in Supported (RFC 3327 §5).
 fn supports_path(ctx: &Ctx<'_>) -> bool {
-    let buf = ctx.msg.buf();
-    ctx.msg
-        .headers()
-        .iter()
-        .filter(|h| h.kind == HeaderKind::Supported)
-        .any(|h| h.value.get(buf).split(|c| *c == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"path")))
+    supports(ctx, b"path")
 }
 
 /// `save(domain, flags, uri)`.
 pub fn save(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>) -> FnResult {
     match save_inner(ctx, domain, flags, uri) {
-        Ok((rc, contacts)) => {
+        Ok((rc, contacts, registered)) => {
             let rc = rc as i32;
             if flags & flag::NO_REPLY == 0 {
                 let now = crate_now();
-                ctx.reply_headers.extend_from_slice(contact_header(&contacts, now).as_bytes());
+                let gruu = (PARAMS.gruu_enabled.load(Ordering::Relaxed) && supports(ctx, b"gruu"))
+                    .then(|| ul().map(|ul| (ul.aor_hash)(&registered.1)))
+                    .and_then(Result::ok);
+                let gruu = gruu.map(|hash| (registered.0.as_str(), hash));
+                ctx.reply_headers.extend_from_slice(contact_header(&contacts, now, gruu).as_bytes());
                 // the Path goes back as path_mode says (1: when supported;
                 // 2, strict: a Path the UA does not support is answered
                 // 420 — after the bindings were saved, as Kamailio does)
@@ -230,12 +264,25 @@ pub fn save(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>) -
     }
 }
 
-fn save_inner(
-    ctx: &mut Ctx<'_>,
-    domain: &str,
-    flags: i64,
-    uri: Option<Vec<u8>>,
-) -> Result<(i64, Vec<UContact>), Refusal> {
+/// What save did: its code, the bindings after it, and the registered
+/// `user@host` with the record's AoR.
+type Saved = (i64, Vec<UContact>, (String, String));
+
+/// `user@host` of a URI (a pub-gruu's AoR).
+fn user_host(uri: &[u8]) -> String {
+    match sipr_sdk::sip::Uri::parse(uri, sipr_sdk::sip::Span::from_range(0, uri.len())) {
+        Ok(u) => {
+            let host = String::from_utf8_lossy(u.host.get(uri));
+            match u.user {
+                Some(user) => format!("{}@{host}", String::from_utf8_lossy(user.get(uri))),
+                None => host.into_owned(),
+            }
+        }
+        Err(_) => String::new(),
+    }
+}
+
+fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>) -> Result<Saved, Refusal> {
     let to_uri = match uri {
         Some(u) => u,
         None => {
@@ -244,6 +291,7 @@ fn save_inner(
         }
     };
     let aor = aor_of(&to_uri).map_err(|_| Refusal::new(400, "Bad Request"))?;
+    let user_host = user_host(&to_uri);
     let given = given_contacts(ctx)?;
     let ul = ul().map_err(|_| Refusal::new(500, "Server Internal Error"))?;
     let now = crate_now();
@@ -276,14 +324,20 @@ fn save_inner(
         }
         let mut next: Vec<UContact> = if flags & flag::REPLACE != 0 { Vec::new() } else { cs.clone() };
         for g in given {
-            let at = next.iter().position(|c| c.contact == g.uri);
+            // a binding with an instance is the same binding when the
+            // instance (and reg-id) is (RFC 5626 §6, RFC 5627 §6: a UA that
+            // changed address replaces its old one)
+            let at = match &g.instance {
+                Some(inst) => next.iter().position(|c| c.instance.as_ref() == Some(inst) && c.reg_id == g.reg_id),
+                None => next.iter().position(|c| c.contact == g.uri),
+            };
             if let Some(i) = at {
                 // an older REGISTER of the same Call-ID is refused
                 if next[i].callid == callid && cseq < next[i].cseq {
                     // the reply lists the bindings as they stay
                     let mut r = Refusal::why(400, "Bad Request", "Invalid CSeq number");
                     let live: Vec<UContact> = cs.iter().filter(|c| !c.expired(now)).cloned().collect();
-                    r.extra = format!("{}{}", contact_header(&live, now), r.extra);
+                    r.extra = format!("{}{}", contact_header(&live, now, None), r.extra);
                     refused = Some(r);
                     return Ok(());
                 }
@@ -294,6 +348,7 @@ fn save_inner(
                 }
                 updated += 1;
                 let c = &mut next[i];
+                c.contact = g.uri.clone();
                 c.expires = now + g.expires;
                 c.q = g.q;
                 c.callid = callid.clone();
@@ -365,7 +420,7 @@ fn save_inner(
     match result {
         Ok(after) => {
             let _ = flags & flag::MEMORY;
-            Ok((rc, after))
+            Ok((rc, after, (user_host, aor)))
         }
         Err(e) => {
             log::error!("registrar: save of {aor}: {e}");

@@ -5,7 +5,7 @@
 //! panic guard.
 
 /// The version [`UlApi`] has.
-pub const UL_API_VERSION: u32 = 2;
+pub const UL_API_VERSION: u32 = 3;
 
 /// `q` not given (Kamailio's Q_UNSPECIFIED): it ranks below every given
 /// q and is not printed.
@@ -62,6 +62,9 @@ impl UContact {
     }
 }
 
+/// An AoR and one of its bindings.
+pub type Binding = (String, UContact);
+
 /// What an update of a record does with the contacts it is given.
 pub type Update<'f> = &'f mut dyn FnMut(&mut Vec<UContact>) -> Result<(), String>;
 
@@ -82,4 +85,10 @@ pub struct UlApi {
     pub nat_bflag: fn() -> i32,
     /// A new binding's unique id (`ruid`).
     pub new_ruid: fn() -> String,
+    /// The hash that finds `aor`'s record without its name (a temp-gruu
+    /// carries it with the binding's ruid, RFC 5627).
+    pub aor_hash: fn(aor: &str) -> u32,
+    /// The AoR and live binding with `ruid`, looked for in the record slot
+    /// `hash` names (`aor_hash`).
+    pub by_ruid: fn(domain: &str, hash: u32, ruid: &str) -> Result<Option<Binding>, String>,
 }

@@ -167,6 +167,12 @@ pub fn read_aor(d: &Domain, aor: &str) -> Result<Vec<UContact>, DbError> {
         .map(|r| contacts_of(&r).into_iter().map(|(_, c)| c).collect())
 }
 
+/// db_mode 3: the AoR and contact whose ruid is `ruid`.
+pub fn read_ruid(d: &Domain, ruid: &str) -> Result<Option<(String, UContact)>, DbError> {
+    with_db(|db| db.query(&d.name, &[Cond::eq("ruid", DbValue::Str(ruid.to_string()))], &COLUMNS, None))
+        .map(|r| contacts_of(&r).into_iter().next())
+}
+
 /// Writes the change of one record: new contacts inserted, changed ones
 /// updated, gone ones deleted (by ruid).
 pub fn write_diff(d: &Domain, aor: &str, before: &[UContact], after: &[UContact]) -> Result<(), DbError> {

@@ -132,6 +132,33 @@ fn get_unguarded(domain_name: &str, aor: &str) -> Result<Vec<UContact>, String> 
     Ok(t.get(aor.as_bytes(), 0, |v, _| live(stored(v), now)).unwrap_or_default())
 }
 
+/// The hash naming `aor`'s slot (what a temp-gruu carries).
+fn aor_hash(aor: &str) -> u32 {
+    ShmKvTable::key_hash(aor.as_bytes()) as u32
+}
+
+fn by_ruid(domain_name: &str, hash: u32, ruid: &str) -> Result<Option<(String, UContact)>, String> {
+    guard_api("usrloc.by_ruid", || {
+        let d = domain(domain_name)?;
+        let now = now();
+        let Some(t) = &d.table else {
+            let found = db::read_ruid(d, ruid).map_err(|e| e.to_string())?;
+            return Ok(found.filter(|(_, c)| !c.expired(now)));
+        };
+        // only the slot the hash names is searched (the low 32 bits place
+        // it: tables have fewer slots)
+        let mut found = None;
+        t.for_each_with_hash(u64::from(hash), 0, |key, v, _| {
+            if found.is_none() {
+                if let Some(c) = live(stored(v), now).into_iter().find(|c| c.ruid == ruid) {
+                    found = Some((String::from_utf8_lossy(key).into_owned(), c));
+                }
+            }
+        });
+        Ok(found)
+    })?
+}
+
 fn update(domain_name: &str, aor: &str, f: Update<'_>) -> Result<Vec<UContact>, String> {
     guard_api("usrloc.update", || update_unguarded(domain_name, aor, f))?
 }
@@ -293,7 +320,7 @@ fn nat_bflag() -> i32 {
 }
 
 /// The API other modules bind.
-pub static UL_API: UlApi = UlApi { register_domain, get, update, use_domain, nat_bflag, new_ruid };
+pub static UL_API: UlApi = UlApi { register_domain, get, update, use_domain, nat_bflag, new_ruid, aor_hash, by_ruid };
 
 fn mod_init() -> Result<(), String> {
     let mode = DB_MODE.load(Ordering::Relaxed);
