@@ -83,11 +83,12 @@ test: deps
 # server against Kamailio on ../shared/bench (installs kamailio, sipp and
 # sipsak when missing).
 bench:
-	$(MAKE) deps TEST_APT_PACKAGES="kamailio sip-tester sipsak procps iproute2 time valgrind $(BUILD_APT_PACKAGES)"
+	$(MAKE) deps TEST_APT_PACKAGES="kamailio kamailio-sqlite-modules sqlite3 sip-tester sipsak procps iproute2 time valgrind $(BUILD_APT_PACKAGES)"
 	$(CARGO) build --release --workspace
 	$(CARGO) build --release -p sipr-core --example udp_floor
 	$(CARGO) bench -p sipr-mem -p sipr-locking -p sipr-core
 	bash scripts/bench-server.sh
+	bash scripts/bench-registrar.sh
 
 lint: toolchain
 	$(MAKE) deps TEST_APT_PACKAGES="$(BUILD_APT_PACKAGES)"

@@ -26,7 +26,8 @@ done
 RESULTS=$(mktemp /tmp/sipr-bench.XXXXXX)
 trap 'rm -f "$RESULTS"' EXIT
 
-field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+# shellcheck source=scripts/bench-lib.bash
+. "$ROOT/scripts/bench-lib.bash"
 
 # FLOOR (core/examples/udp_floor.rs, built by make bench) answers with
 # the same two syscalls per request and no SIP work: what is left of a
@@ -91,9 +92,6 @@ echo "highest 0-failure rate: sipr ${best[sipr]}/s, Kamailio ${best[kamailio]}/s
 # ratio, and each server's CPU above the floor with its ratio.
 PROXY_RATES=${PROXY_RATES:-"500 2000"}
 PROXY_RUNS=${PROXY_RUNS:-3}
-median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b > 0) printf "%.2f", a / b; else print "-" }'; }
-minus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b != "-") printf "%.1f", a - b; else print "-" }'; }
 echo
 echo "| proxy calls/s | sipr µs/call (median of $PROXY_RUNS) | Kamailio µs/call | ratio | floor µs/call | sipr above floor | Kamailio above floor | ratio above floor | sipr ok/fail | Kamailio ok/fail |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -141,15 +139,6 @@ trap 'rm -f "$RESULTS"; rm -rf "$SHM_DIR"' EXIT
 cp "$BENCH/cfg/common.inc.cfg" "$SHM_DIR/"
 sed 's|^loadmodule "tm.so"|loadmodule "jsonrpcs.so"\nmodparam("jsonrpcs", "fifo_name", "'"$SHM_DIR"'/rpc.fifo")\nmodparam("jsonrpcs", "transport", 2)\nloadmodule "tm.so"|' \
     "$BENCH/cfg/proxy.cfg" >"$SHM_DIR/proxy.cfg"
-rpc_fifo() { # method -> the reply's JSON on one line
-    local reply="sipr_bench_$$_$RANDOM" out
-    mkfifo "/tmp/$reply"
-    printf '{"jsonrpc":"2.0","method":"%s","reply_name":"%s","id":1}\n' "$1" "$reply" >"$SHM_DIR/rpc.fifo" &
-    out=$(timeout 3 cat "/tmp/$reply" | tr -d '\n\t ') || true
-    rm -f "/tmp/$reply"
-    echo "$out"
-}
-json_int() { grep -o "\"$2\":[0-9]*" <<<"$1" | head -1 | cut -d: -f2; }
 shm_per_txn() { # kind, extra run.sh environment... -> bytes per transaction
     local kind=$1 pid a="" b ta tb
     shift
@@ -157,12 +146,12 @@ shm_per_txn() { # kind, extra run.sh environment... -> bytes per transaction
     env "$@" CFG="$SHM_DIR/proxy.cfg" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" "$kind" proxy 500 6000 >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 100); do
-        [ -p "$SHM_DIR/rpc.fifo" ] && a=$(rpc_fifo core.shmmem) && [ -n "$a" ] && break
+        [ -p "$SHM_DIR/rpc.fifo" ] && a=$(rpc_fifo "$SHM_DIR/rpc.fifo" core.shmmem) && [ -n "$a" ] && break
         sleep 0.1
     done
-    ta=$(rpc_fifo tm.stats)
+    ta=$(rpc_fifo "$SHM_DIR/rpc.fifo" tm.stats)
     sleep 6
-    b=$(rpc_fifo core.shmmem); tb=$(rpc_fifo tm.stats)
+    b=$(rpc_fifo "$SHM_DIR/rpc.fifo" core.shmmem); tb=$(rpc_fifo "$SHM_DIR/rpc.fifo" tm.stats)
     wait "$pid" || true
     awk -v a="$(json_int "$a" real_used)" -v b="$(json_int "$b" real_used)" \
         -v ta="$(json_int "$ta" current)" -v tb="$(json_int "$tb" current)" \
@@ -180,20 +169,11 @@ echo "shm bytes per transaction at 500 calls/s: sipr $s_shm, Kamailio $k_shm, ra
 CG_CALLS1=${CG_CALLS1:-500}
 CG_CALLS2=${CG_CALLS2:-1500}
 if command -v valgrind >/dev/null; then
-    cg_run() { # kind calls server-command -> "worker_ir tree_ir"
-        local dir="$SHM_DIR/cg.$1.$2"
-        mkdir -p "$dir"
-        CHILDREN=1 SHM_MB=256 SERVER_CMD="valgrind --tool=callgrind --callgrind-out-file=$dir/out.%p $3" \
-            SERVER_BIN="$SIPR" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" "$1" proxy 50 "$2" >/dev/null 2>&1 || true
-        awk '/^totals:/ { t += $2; if ($2 > w) w = $2 } END { print w + 0, t + 0 }' "$dir"/out.*
-    }
-    # shellcheck disable=SC2016
-    CG_ARGS='-DD -E -m "$SHM_MB" -M "$PKG_MB" -Y "$RUN_DIR" -w "$RUN_DIR" -f "$CFG" -A "BENCH_LISTEN=udp:127.0.0.1:$SERVER_PORT" -A "BENCH_CHILDREN=$CHILDREN" -A "BENCH_DEBUG=0" -A "BENCH_UAS=\"sip:127.0.0.1:$UAS_PORT\""'
     per_call() { awk -v a="$1" -v b="$2" -v n=$((CG_CALLS2 - CG_CALLS1)) 'BEGIN { printf "%.0f", (b - a) / n }'; }
-    read -r s1w s1t <<<"$(cg_run sipr "$CG_CALLS1" "\"\$SERVER_BIN\" $CG_ARGS")"
-    read -r s2w s2t <<<"$(cg_run sipr "$CG_CALLS2" "\"\$SERVER_BIN\" $CG_ARGS")"
-    read -r k1w k1t <<<"$(cg_run kamailio "$CG_CALLS1" "kamailio $CG_ARGS -x tlsf")"
-    read -r k2w k2t <<<"$(cg_run kamailio "$CG_CALLS2" "kamailio $CG_ARGS -x tlsf")"
+    read -r s1w s1t <<<"$(cg_run "$SHM_DIR" sipr proxy "$CG_CALLS1" "\"\$SERVER_BIN\" $CG_ARGS" SERVER_BIN="$SIPR")"
+    read -r s2w s2t <<<"$(cg_run "$SHM_DIR" sipr proxy "$CG_CALLS2" "\"\$SERVER_BIN\" $CG_ARGS" SERVER_BIN="$SIPR")"
+    read -r k1w k1t <<<"$(cg_run "$SHM_DIR" kamailio proxy "$CG_CALLS1" "kamailio $CG_ARGS -x tlsf")"
+    read -r k2w k2t <<<"$(cg_run "$SHM_DIR" kamailio proxy "$CG_CALLS2" "kamailio $CG_ARGS -x tlsf")"
     sw=$(per_call "$s1w" "$s2w"); st=$(per_call "$s1t" "$s2t"); kw=$(per_call "$k1w" "$k2w"); kt=$(per_call "$k1t" "$k2t")
     echo
     echo "| instructions per proxied call (callgrind) | sipr | Kamailio | ratio |"

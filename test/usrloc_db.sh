@@ -2,10 +2,10 @@
 # usrloc on SQLite, end to end on loopback (issue 17): registrar + usrloc
 # with db_mode 2 (write-back every timer_interval, 1 s here) on a database
 # made by sipr's schema files (sqlite3, the real client).
-#   - 2,000 AoRs registered (Expires 3600) and 10 with Expires 2;
+#   - 10,000 AoRs registered (Expires 3600) and 10 with Expires 2;
 #   - the short ones expire: gone from lookup and, after the next flush,
 #     from the database;
-#   - SIGTERM: every binding is in the database (2,000 rows, no duplicate);
+#   - SIGTERM: every binding is in the database (10,000 rows, no duplicate);
 #   - a restart loads them all back, each with its remaining expiry;
 #   - 100 more registrations, a wait past timer_interval, kill -9 of the
 #     main process: after a restart they are back (what the last flush
@@ -19,7 +19,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SIPR=${SIPR:-$ROOT/target/debug/sipr}
 MODDIR=$(dirname "$SIPR")
 PORT=${SIPR_TEST_PORT:-25390}
-USERS=${SIPR_TEST_USERS:-2000}
+USERS=${SIPR_TEST_USERS:-10000}
 e2e_workdir usrloc-db
 
 command -v sqlite3 >/dev/null || fail "sqlite3 not installed (apt-get install sqlite3; make test does)"

@@ -19,13 +19,20 @@
 //!   per call, as a stateful proxy, with no parsing beyond finding lines.
 //!   OPTIONS to the relay itself are answered as in the first mode (the
 //!   harness's readiness probe).
+//! - `udp_floor ADDR:PORT THREADS challenge`: the responder of the
+//!   digest registrar workload: a REGISTER without an Authorization header
+//!   is answered `401` with a fixed `WWW-Authenticate` (spliced in, the
+//!   rest sent back), one with it `200`: two datagrams in and two out per
+//!   registration, as a registrar that challenges.
 
 use std::net::{SocketAddr, UdpSocket};
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let (Some(addr), Some(threads)) = (args.next(), args.next().and_then(|n| n.parse::<usize>().ok())) else { usage() };
-    let uas = args.next().map(|a| a.parse::<SocketAddr>().unwrap_or_else(|_| usage()));
+    let third = args.next();
+    let challenge = third.as_deref() == Some("challenge");
+    let uas = third.filter(|_| !challenge).map(|a| a.parse::<SocketAddr>().unwrap_or_else(|_| usage()));
     let sock = UdpSocket::bind(&addr)?;
     let local = sock.local_addr()?;
     let mut workers = Vec::with_capacity(threads);
@@ -62,6 +69,12 @@ fn main() -> std::io::Result<()> {
                         out.extend_from_slice(&msg[nl + 1..]);
                         sock.send_to(&out, uas)?;
                     }
+                    _ if challenge && msg.starts_with(b"REGISTER ") && find(msg, b"\nAuthorization: ").is_none() => {
+                        answer(msg, nl, b"SIP/2.0 401 Unauthorized\r", &mut out);
+                        let at = "SIP/2.0 401 Unauthorized\r\n".len();
+                        out.splice(at..at, WWW_AUTHENTICATE.iter().copied());
+                        sock.send_to(&out, src)?;
+                    }
                     _ => {
                         answer(msg, nl, b"SIP/2.0 200 OK\r", &mut out);
                         sock.send_to(&out, src)?;
@@ -78,8 +91,12 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
+/// The challenge of the `challenge` mode.
+const WWW_AUTHENTICATE: &[u8] =
+    b"WWW-Authenticate: Digest realm=\"example.com\", nonce=\"Zmxvb3JmbG9vcmZsb29yZmxvb3I=\"\r\n";
+
 fn usage() -> ! {
-    eprintln!("usage: udp_floor ADDR:PORT THREADS [UAS_ADDR:PORT]");
+    eprintln!("usage: udp_floor ADDR:PORT THREADS [UAS_ADDR:PORT | challenge]");
     std::process::exit(2);
 }
 

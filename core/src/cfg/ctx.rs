@@ -8,6 +8,12 @@ use super::value::{Stored, Value};
 use crate::net::{Proto, RecvInfo};
 use crate::sip::{Lumps, SipMsg, Span, Uri};
 
+/// The request event routes run on (Kamailio's "faked" message): no
+/// message was received, but routes read and set message state.
+pub const FAKED_REQUEST: &[u8] = b"OPTIONS sip:you@sipr.local SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9\r\n\
+From: <sip:you@sipr.local>;tag=faked\r\nTo: <sip:you@sipr.local>\r\nCall-ID: faked\r\nCSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n";
+
 /// Which kind of route is running; functions declare where they may be
 /// used (Kamailio's REQUEST_ROUTE, FAILURE_ROUTE, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -41,7 +41,7 @@ pub use compile::{
 pub use corefn::{build_request, forward_reply_upstream, uri_destination, NextHop};
 pub use ctx::{
     Avp, Branch, ConnFlags, CoreInfo, Ctx, Dest, ListenAddr, MsgArena, Outbound, Outgoing, ProcState, Recorder,
-    RouteMask, RouteType, SendFlags, Xavp,
+    RouteMask, RouteType, SendFlags, Xavp, FAKED_REQUEST,
 };
 pub use exec::Outcome;
 /// The compiled regex type of function parameters.

@@ -487,15 +487,10 @@ pub(super) fn handle_contained(
     }
 }
 
-/// The message event routes run on (Kamailio's "faked" message).
-const FAKED: &[u8] = b"OPTIONS sip:you@sipr.local SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9\r\n\
-From: <sip:you@sipr.local>;tag=faked\r\nTo: <sip:you@sipr.local>\r\nCall-ID: faked\r\nCSeq: 1 OPTIONS\r\n\
-Content-Length: 0\r\n\r\n";
-
 /// Runs an event route (`event_route[core:worker-one-init]`) on a faked
 /// message, as Kamailio.
 pub(super) fn run_event_route(net: &Net<'_>, route: usize) {
-    let Ok(msg) = SipMsg::parse(FAKED) else { return };
+    let Ok(msg) = SipMsg::parse(crate::cfg::FAKED_REQUEST) else { return };
     let local =
         net.udp.first().and_then(|s| s.local_addr().ok()).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let mut proc = ProcState::default();

@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod save;
+mod ulc;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::OnceLock;
@@ -93,7 +94,7 @@ fn domain_fixup(p: &mut [Param]) -> Result<(), String> {
     (ul().map_err(|e| e.0)?.register_domain)(&name)
 }
 
-fn domain_of(p: &[Param]) -> String {
+pub(crate) fn domain_of(p: &[Param]) -> String {
     match p.first() {
         Some(Param::Str(d)) => String::from_utf8_lossy(d).into_owned(),
         _ => "location".into(),
@@ -255,7 +256,8 @@ fn unregister3(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 }
 
 fn mod_init() -> Result<(), String> {
-    ul().map_err(|e| e.0)?;
+    let ul = ul().map_err(|e| e.0)?;
+    (ul.on_expired)(ulc::contact_expired);
     Ok(())
 }
 
@@ -321,6 +323,8 @@ sipr_sdk::module! {
         ("registered", [Str, Fmt], RouteMask::ANY, registered2, domain_fixup),
         ("unregister", [Str, Fmt], RouteMask::ANY, unregister2, domain_fixup),
         ("unregister", [Str, Fmt, Fmt], RouteMask::ANY, unregister3, domain_fixup),
+        ("reg_fetch_contacts", [Str, Fmt, Str], REQ_FAILURE, ulc::fetch, domain_fixup),
+        ("reg_free_contacts", [Str], REQ_FAILURE, ulc::free),
     ],
     params: [
         ("default_expires", Any, set_default_expires),
@@ -336,6 +340,9 @@ sipr_sdk::module! {
         ("use_path", Any, set_use_path),
         ("path_mode", Any, set_path_mode),
         ("gruu_enabled", Any, set_gruu_enabled),
+    ],
+    pvs: [
+        sipr_sdk::pv_class!("ulc", ulc::fixup, ulc::get),
     ],
     init: mod_init,
 }

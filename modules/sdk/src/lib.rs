@@ -31,8 +31,8 @@ use std::sync::OnceLock;
 pub use sipr_core::blocklist::reason as blocklist_reason;
 pub use sipr_core::cfg::{
     build_request, forward_reply_upstream, rebuild_uri, uri_destination, Avp, Branch, ConnFlags, CoreInfo, Ctx, Dest,
-    FnDef, Format, ModValue, Names, NextHop, Outbound, Outcome, Param, ParamKind, ProcState, PvArg, PvClass, PvRef,
-    PvRegistry, Recorder, RouteMask, RouteType, Stored, UriPart, Value, Xavp,
+    FnDef, Format, ModValue, Names, NextHop, Outbound, Outcome, Param, ParamKind, ProcState, PvArg, PvClass, PvIndex,
+    PvRef, PvRegistry, Recorder, RouteMask, RouteType, Stored, UriPart, Value, Xavp,
 };
 pub use sipr_core::module::abi::{ApiDef, CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader, ProcDef};
 pub use sipr_core::rpc::{text_param, RpcDef, RpcError, RpcValue};
@@ -429,6 +429,30 @@ pub fn run_route(ctx: &mut Ctx<'_>, idx: usize) -> Option<sipr_core::cfg::Outcom
 pub fn event_route(name: &str) -> Option<usize> {
     let core = CORE.get()?;
     usize::try_from((core.event_route)(name.as_ptr(), name.len())).ok()
+}
+
+/// Runs `event_route[name]` on the core's faked request in a process that
+/// is not handling a message (a timer): `prepare` first sets what the
+/// route will read. Whether the script has that route.
+pub fn run_event_route(name: &str, prepare: impl FnOnce(&mut Ctx<'_>)) -> bool {
+    thread_local! {
+        /// The script variables of routes run this way in this process.
+        static EVENT_PROC: std::cell::RefCell<ProcState> = std::cell::RefCell::new(ProcState::default());
+    }
+    let (Some(idx), Some(core)) = (event_route(name), core_info()) else { return false };
+    let Ok(msg) = sip::SipMsg::parse(sipr_core::cfg::FAKED_REQUEST) else { return false };
+    EVENT_PROC.with(|p| {
+        let Ok(mut proc) = p.try_borrow_mut() else { return false };
+        let mut out = ProcessOut;
+        let local = std::net::SocketAddr::from(([127, 0, 0, 1], 9));
+        let rcv = net::RecvInfo { src: local, dst: local, proto: net::Proto::Udp };
+        let mut ctx = Ctx::new(&msg, rcv, core, &mut proc, &mut out);
+        ctx.faked = true;
+        ctx.route_type = sipr_core::cfg::RouteType::Event;
+        prepare(&mut ctx);
+        run_route(&mut ctx, idx);
+        true
+    })
 }
 
 /// The server's facts (listen sockets, aliases, Server header), in a

@@ -91,4 +91,10 @@ pub struct UlApi {
     /// The AoR and live binding with `ruid`, looked for in the record slot
     /// `hash` names (`aor_hash`).
     pub by_ruid: fn(domain: &str, hash: u32, ruid: &str) -> Result<Option<Binding>, String>,
+    /// Adds a function called (in the process that found it) for every
+    /// contact that expired (Kamailio's ULCB_CONTACT_EXPIRE): in mod_init.
+    pub on_expired: fn(cb: ExpiredCallback),
 }
+
+/// What [`UlApi::on_expired`] calls: domain, AoR, the expired contact.
+pub type ExpiredCallback = fn(domain: &str, aor: &str, contact: &UContact);

@@ -292,8 +292,24 @@ fn expire_timer() {
 
 /// An expired contact (logged; `event_route[usrloc:contact-expired]` is
 /// not run yet).
+/// The functions other modules gave `on_expired` (before the fork).
+static EXPIRED_CALLBACKS: std::sync::Mutex<Vec<sipr_sdk::usrloc_api::ExpiredCallback>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn on_expired(cb: sipr_sdk::usrloc_api::ExpiredCallback) {
+    if let Ok(mut v) = EXPIRED_CALLBACKS.lock() {
+        v.push(cb);
+    }
+}
+
 fn expired_event(d: &Domain, aor: &str, c: &UContact) {
     log::debug!("usrloc: {}: contact {} of {aor} expired", d.name, c.contact);
+    let callbacks = EXPIRED_CALLBACKS.lock().map(|v| v.clone()).unwrap_or_default();
+    for cb in callbacks {
+        if let Err(p) = std::panic::catch_unwind(|| cb(&d.name, aor, c)) {
+            log::error!("usrloc: a contact-expired callback panicked: {}", sipr_sdk::panic_text(&p));
+        }
+    }
 }
 
 /// A unique id for a new binding (Kamailio's `ruid` shape:
@@ -320,7 +336,8 @@ fn nat_bflag() -> i32 {
 }
 
 /// The API other modules bind.
-pub static UL_API: UlApi = UlApi { register_domain, get, update, use_domain, nat_bflag, new_ruid, aor_hash, by_ruid };
+pub static UL_API: UlApi =
+    UlApi { register_domain, get, update, use_domain, nat_bflag, new_ruid, aor_hash, by_ruid, on_expired };
 
 fn mod_init() -> Result<(), String> {
     let mode = DB_MODE.load(Ordering::Relaxed);

@@ -1,0 +1,42 @@
+# shellcheck shell=bash
+# Helpers the server benchmarks source (scripts/bench-server.sh,
+# scripts/bench-registrar.sh).
+
+# field LINE KEY: a value of run.sh's key=value summary line.
+field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+# median of the numbers on stdin ("-" when none).
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
+# ratio A B: A / B with two decimals ("-" when not computable).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && a != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
+# minus A B: A - B with one decimal.
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b != "-" && a != "" && b != "") printf "%.1f", a - b; else print "-" }'; }
+
+# rpc_fifo FIFO METHOD [PARAMS_JSON]: one JSON-RPC request over a
+# jsonrpcs FIFO; the reply's JSON on one line (empty on no answer in 3 s).
+rpc_fifo() {
+    local reply="sipr_bench_$$_$RANDOM" out params=${3:-[]}
+    mkfifo "/tmp/$reply"
+    printf '{"jsonrpc":"2.0","method":"%s","params":%s,"reply_name":"%s","id":1}\n' "$2" "$params" "$reply" >"$1" &
+    out=$(timeout 3 cat "/tmp/$reply" | tr -d '\n\t ') || true
+    rm -f "/tmp/$reply"
+    echo "$out"
+}
+# json_int JSON KEY: the first integer value of KEY.
+json_int() { grep -o "\"$2\":[0-9]*" <<<"$1" | head -1 | cut -d: -f2; }
+
+# The server command callgrind runs (run.sh evaluates it: kamailio's
+# arguments, the workload's cfg and defines).
+# shellcheck disable=SC2016
+CG_ARGS='-DD -E -m "$SHM_MB" -M "$PKG_MB" -Y "$RUN_DIR" -w "$RUN_DIR" -f "$CFG" -A "BENCH_LISTEN=udp:127.0.0.1:$SERVER_PORT" -A "BENCH_CHILDREN=$CHILDREN" -A "BENCH_DEBUG=0" -A "BENCH_UAS=\"sip:127.0.0.1:$UAS_PORT\""'
+
+# cg_run DIR KIND WORKLOAD CALLS SERVER_COMMAND [ENV...]: one run.sh run
+# of CALLS calls at 50/s under callgrind (1 worker); prints "worker_ir
+# tree_ir": the busiest process's instructions and every process's.
+cg_run() {
+    local dir=$1/cg.$2.$3.$4 kind=$2 workload=$3 calls=$4 cmd=$5
+    shift 5
+    mkdir -p "$dir"
+    env "$@" CHILDREN=1 SHM_MB=256 SERVER_CMD="valgrind --tool=callgrind --callgrind-out-file=$dir/out.%p $cmd" \
+        RESULTS_FILE="$dir/results" "${RUN_SH:-$BENCH/run.sh}" "$kind" "$workload" 50 "$calls" >/dev/null 2>&1 || true
+    awk '/^totals:/ { t += $2; if ($2 > w) w = $2 } END { print w + 0, t + 0 }' "$dir"/out.*
+}
