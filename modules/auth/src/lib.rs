@@ -247,6 +247,16 @@ pub fn header_for(ctx: &Ctx<'_>) -> CredHeader {
     }
 }
 
+/// `auth_get_www_authenticate(realm, flags, pvdest)`: the challenge
+/// header www_challenge would send, into a variable.
+fn auth_get_www_authenticate(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let (realm, flags) = realm_flags(ctx, p);
+    let Param::Pv(dest) = &p[2] else { return Err("auth_get_www_authenticate needs a writable PV".into()) };
+    let hdr = challenge_header(ctx, &realm, flags, CredHeader::Www);
+    dest.assign(ctx, &Value::str(hdr.as_bytes())).map_err(ModError)?;
+    Ok(1)
+}
+
 fn consume_credentials(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     let Some(i) = ctx.module_int(key::AUTHORIZED) else { return Ok(-1) };
     let Some(h) = ctx.msg.headers().get(i as usize - 1).copied() else { return Ok(-1) };
@@ -436,6 +446,7 @@ sipr_sdk::module! {
         ("www_challenge", [Fmt, IntOrPv], REQ, www_challenge),
         ("proxy_challenge", [Fmt, IntOrPv], REQ, proxy_challenge),
         ("auth_challenge", [Fmt, IntOrPv], REQ, auth_challenge),
+        ("auth_get_www_authenticate", [Fmt, IntOrPv, WritablePv], RouteMask::ANY, auth_get_www_authenticate),
         ("consume_credentials", [], REQ, consume_credentials),
         ("has_credentials", [Fmt], REQ, has_credentials),
         ("pv_www_authenticate", [Fmt, Fmt, IntOrPv], REQ, pv_www_authenticate),
