@@ -125,7 +125,7 @@ done
 # FIFO): core.shmmem's real_used and usrloc's contact count when the
 # server answers, then 6 s into 12 s of 1,000 registrations/s.
 cp "$BENCH/cfg/common.inc.cfg" "$WORK/"
-sed 's|^loadmodule "sl.so"|loadmodule "sl.so"\nloadmodule "jsonrpcs.so"\nmodparam("jsonrpcs", "fifo_name", "'"$WORK"'/rpc.fifo")\nmodparam("jsonrpcs", "transport", 2)|' \
+sed 's|^loadmodule "sl.so"|loadmodule "sl.so"\nloadmodule "kex.so"\nloadmodule "jsonrpcs.so"\nmodparam("jsonrpcs", "fifo_name", "'"$WORK"'/rpc.fifo")\nmodparam("jsonrpcs", "transport", 2)|' \
     "$BENCH/cfg/registrar.cfg" >"$WORK/registrar.cfg"
 contacts() { # the location table's contacts, from either server's statistics
     rpc_fifo "$WORK/rpc.fifo" stats.get_statistics '["usrloc:"]' | grep -o 'location[-_]contacts=[0-9]*' | head -1 | cut -d= -f2

@@ -6,10 +6,8 @@
 
 use std::net::IpAddr;
 
-/// Appends `n` in decimal.
-pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    // u64::MAX has 20 digits
-    let mut digits = [0u8; 20];
+/// `n` in decimal, in `digits` (u64::MAX has 20 digits).
+fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut at = digits.len();
     loop {
         at -= 1;
@@ -19,7 +17,27 @@ pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
             break;
         }
     }
-    out.extend_from_slice(&digits[at..]);
+    &digits[at..]
+}
+
+/// Appends `n` in decimal.
+pub fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(decimal(n, &mut [0u8; 20]));
+}
+
+/// Appends `n` in decimal to text.
+pub fn push_decimal_str(out: &mut String, n: u64) {
+    for &d in decimal(n, &mut [0u8; 20]) {
+        out.push(char::from(d));
+    }
+}
+
+/// Appends `n` in decimal to text, with a minus sign when negative.
+pub fn push_signed_str(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    push_decimal_str(out, n.unsigned_abs());
 }
 
 /// `n` as exactly 8 lower-case hex digits.

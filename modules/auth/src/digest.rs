@@ -13,9 +13,17 @@ pub fn hash(algorithm: &str, data: &[u8]) -> String {
     } else {
         Md5::digest(data).to_vec()
     };
+    hex(&bytes)
+}
+
+/// Lower-case hex of `bytes` (a table, not `format!` per byte: the
+/// digest path hashes four times per request).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        out.push_str(&format!("{b:02x}"));
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
     }
     out
 }

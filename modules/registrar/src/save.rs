@@ -130,10 +130,12 @@ fn given(buf: &[u8], na: &NameAddr, header: Option<u32>) -> Result<Given, Refusa
 /// temp-gruu of each binding that has an instance (RFC 5627 §6: `aor` is
 /// the registered `user@host`, `hash` what finds the record again).
 fn contact_header(contacts: &[UContact], now: i64, gruu: Option<(&str, u32)>) -> String {
+    use sipr_sdk::sip::emit::{push_decimal_str, push_signed_str};
     if contacts.is_empty() {
         return String::new();
     }
-    let mut h = String::from("Contact: ");
+    let mut h = String::with_capacity(64 + contacts.len() * 96);
+    h.push_str("Contact: ");
     for (i, c) in contacts.iter().enumerate() {
         if i > 0 {
             h.push_str(", ");
@@ -142,20 +144,32 @@ fn contact_header(contacts: &[UContact], now: i64, gruu: Option<(&str, u32)>) ->
         h.push_str(&c.contact);
         h.push('>');
         if c.q != Q_UNSPECIFIED {
-            h.push_str(&format!(";q={}", q_text(c.q)));
+            h.push_str(";q=");
+            h.push_str(&q_text(c.q));
         }
         let left = if c.expires == 0 { 0 } else { (c.expires - now).max(0) };
-        h.push_str(&format!(";expires={left}"));
+        h.push_str(";expires=");
+        push_signed_str(&mut h, left);
         if let Some(inst) = &c.instance {
             if let Some((aor, hash)) = gruu {
                 let host = aor.rsplit_once('@').map_or(aor, |(_, host)| host);
-                h.push_str(&format!(";pub-gruu=\"sip:{aor};gr={}\"", instance_id(inst)));
-                h.push_str(&format!(";temp-gruu=\"sip:{}@{host};gr\"", temp_gruu(&c.ruid, hash)));
+                h.push_str(";pub-gruu=\"sip:");
+                h.push_str(aor);
+                h.push_str(";gr=");
+                h.push_str(instance_id(inst));
+                h.push_str("\";temp-gruu=\"sip:");
+                h.push_str(&temp_gruu(&c.ruid, hash));
+                h.push('@');
+                h.push_str(host);
+                h.push_str(";gr\"");
             }
-            h.push_str(&format!(";+sip.instance=\"{inst}\""));
+            h.push_str(";+sip.instance=\"");
+            h.push_str(inst);
+            h.push('"');
         }
         if c.reg_id > 0 {
-            h.push_str(&format!(";reg-id={}", c.reg_id));
+            h.push_str(";reg-id=");
+            push_decimal_str(&mut h, u64::from(c.reg_id));
         }
     }
     h.push_str("\r\n");
@@ -227,9 +241,9 @@ pub fn save(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>) -
             if flags & flag::NO_REPLY == 0 {
                 let now = crate_now();
                 let gruu = (PARAMS.gruu_enabled.load(Ordering::Relaxed) && supports(ctx, b"gruu"))
-                    .then(|| ul().map(|ul| (ul.aor_hash)(&registered.1)))
+                    .then(|| ul().map(|ul| ((ul.aor_hash)(&registered.1), user_host(&registered.0))))
                     .and_then(Result::ok);
-                let gruu = gruu.map(|hash| (registered.0.as_str(), hash));
+                let gruu = gruu.as_ref().map(|(hash, uh)| (uh.as_str(), *hash));
                 ctx.reply_headers.extend_from_slice(contact_header(&contacts, now, gruu).as_bytes());
                 // the Path goes back as path_mode says (1: when supported;
                 // 2, strict: a Path the UA does not support is answered
@@ -265,8 +279,29 @@ pub fn save(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>) -
 }
 
 /// What save did: its code, the bindings after it, and the registered
-/// `user@host` with the record's AoR.
-type Saved = (i64, Vec<UContact>, (String, String));
+/// URI with the record's AoR.
+type Saved = (i64, Vec<UContact>, (Vec<u8>, String));
+
+/// The receiving socket as usrloc keeps it (`udp:127.0.0.1:5060`): made
+/// once per socket in a process (a worker serves a few).
+fn socket_text(ctx: &Ctx<'_>) -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(sipr_sdk::net::Proto, std::net::SocketAddr, String)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let (proto, addr) = (ctx.rcv.proto, ctx.rcv.dst);
+    LAST.with(|l| {
+        let mut l = l.borrow_mut();
+        match &*l {
+            Some((p, a, text)) if *p == proto && *a == addr => text.clone(),
+            _ => {
+                let text = format!("{}:{}:{}", proto.name(), addr.ip(), addr.port());
+                *l = Some((proto, addr, text.clone()));
+                text
+            }
+        }
+    })
+}
 
 /// `user@host` of a URI (a pub-gruu's AoR).
 fn user_host(uri: &[u8]) -> String {
@@ -291,7 +326,6 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
         }
     };
     let aor = aor_of(&to_uri).map_err(|_| Refusal::new(400, "Bad Request"))?;
-    let user_host = user_host(&to_uri);
     let given = given_contacts(ctx)?;
     let ul = ul().map_err(|_| Refusal::new(500, "Server Internal Error"))?;
     let now = crate_now();
@@ -303,7 +337,7 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
         .header_value(HeaderKind::UserAgent)
         .map(|v| String::from_utf8_lossy(v).into_owned())
         .unwrap_or_default();
-    let socket = Some(format!("{}:{}:{}", ctx.rcv.proto.name(), ctx.rcv.dst.ip(), ctx.rcv.dst.port()));
+    let socket = Some(socket_text(ctx));
     let bflags = ctx.bflags;
     let path = request_path(ctx);
     let max = PARAMS.max_contacts.load(Ordering::Relaxed);
@@ -420,7 +454,7 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
     match result {
         Ok(after) => {
             let _ = flags & flag::MEMORY;
-            Ok((rc, after, (user_host, aor)))
+            Ok((rc, after, (to_uri, aor)))
         }
         Err(e) => {
             log::error!("registrar: save of {aor}: {e}");

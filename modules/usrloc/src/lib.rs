@@ -317,9 +317,23 @@ fn expired_event(d: &Domain, aor: &str, c: &UContact) {
 pub fn new_ruid() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static START: OnceLock<i64> = OnceLock::new();
+    thread_local! {
+        /// `uloc-<start>-<pid>-` of this process (made again after a fork).
+        static PREFIX: std::cell::RefCell<(u32, String)> = const { std::cell::RefCell::new((0, String::new())) };
+    }
     let start = *START.get_or_init(now);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
-    format!("uloc-{start:x}-{:x}-{n}", std::process::id())
+    let pid = std::process::id();
+    PREFIX.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.0 != pid || p.1.is_empty() {
+            *p = (pid, format!("uloc-{start:x}-{pid:x}-"));
+        }
+        let mut ruid = String::with_capacity(p.1.len() + 8);
+        ruid.push_str(&p.1);
+        sipr_sdk::sip::emit::push_decimal_str(&mut ruid, n);
+        ruid
+    })
 }
 
 /// `usrloc:registered_users`.
