@@ -59,6 +59,7 @@ pub struct Params {
     pub use_path: AtomicBool,
     pub path_mode: AtomicI64,
     pub gruu_enabled: AtomicBool,
+    pub xavp_rcd_mask: AtomicI64,
 }
 
 pub static PARAMS: Params = Params {
@@ -75,7 +76,13 @@ pub static PARAMS: Params = Params {
     use_path: AtomicBool::new(false),
     path_mode: AtomicI64::new(2),
     gruu_enabled: AtomicBool::new(true),
+    xavp_rcd_mask: AtomicI64::new(0),
 };
+
+/// `xavp_cfg`: the xavp save() reads its runtime settings from ("": none).
+pub static XAVP_CFG: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+/// `xavp_rcd`: the xavp save() leaves the saved bindings' details in.
+pub static XAVP_RCD: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
 /// The address of record of a SIP URI: `user` (with usrloc's
 /// `use_domain`, `user@host`), lower-cased unless `case_sensitive`.
@@ -204,6 +211,43 @@ fn route_through(ctx: &mut Ctx<'_>, path: &str) {
     }
 }
 
+/// `lookup_branches(domain)`: lookup() of the Request-URI (its other
+/// bindings appended as branches), then of each branch that was there
+/// before and has nothing but a URI: its first binding takes the branch's
+/// place, the others are appended; a branch with no binding, or with a
+/// destination, q or flags, stays as it is (measured on Kamailio). 1 when
+/// any lookup found bindings, else the Request-URI's result.
+fn lookup_branches(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let domain = domain_of(p);
+    let before = ctx.branches.len();
+    let mut rc = lookup_with(ctx, &domain, None)?;
+    for i in 0..before {
+        let b = &ctx.branches[i];
+        if b.dst_uri.is_some() || b.q.is_some() || b.bflags != 0 {
+            continue;
+        }
+        let cs = match contacts_for(&domain, &b.uri) {
+            Ok(cs) => cs,
+            Err(e) => {
+                log::error!("registrar: lookup_branches: {e}");
+                continue;
+            }
+        };
+        let mut found = cs.into_iter().map(|c| Branch {
+            uri: c.contact.into_bytes(),
+            dst_uri: c.received.map(String::into_bytes),
+            q: (c.q >= 0).then_some(c.q),
+            bflags: c.cflags,
+        });
+        if let Some(first) = found.next() {
+            ctx.branches[i] = first;
+            ctx.branches.extend(found);
+            rc = 1;
+        }
+    }
+    Ok(rc)
+}
+
 fn lookup1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     lookup_with(ctx, &domain_of(p), None)
 }
@@ -305,6 +349,15 @@ fn set_use_path(v: &ModValue) -> Result<(), String> {
 fn set_path_mode(v: &ModValue) -> Result<(), String> {
     int(v, &PARAMS.path_mode)
 }
+fn set_xavp_cfg(v: &ModValue) -> Result<(), String> {
+    sipr_sdk::modparam::store_str(v, &XAVP_CFG)
+}
+fn set_xavp_rcd(v: &ModValue) -> Result<(), String> {
+    sipr_sdk::modparam::store_str(v, &XAVP_RCD)
+}
+fn set_xavp_rcd_mask(v: &ModValue) -> Result<(), String> {
+    int(v, &PARAMS.xavp_rcd_mask)
+}
 fn set_gruu_enabled(v: &ModValue) -> Result<(), String> {
     flag(v, &PARAMS.gruu_enabled)
 }
@@ -319,6 +372,7 @@ sipr_sdk::module! {
         ("save", [Str, IntOrPv, Fmt], REQ_FAILURE, save3, domain_fixup),
         ("lookup", [Str], REQ_FAILURE, lookup1, domain_fixup),
         ("lookup", [Str, Fmt], REQ_FAILURE, lookup2, domain_fixup),
+        ("lookup_branches", [Str], REQ_FAILURE, lookup_branches, domain_fixup),
         ("registered", [Str], RouteMask::ANY, registered1, domain_fixup),
         ("registered", [Str, Fmt], RouteMask::ANY, registered2, domain_fixup),
         ("unregister", [Str, Fmt], RouteMask::ANY, unregister2, domain_fixup),
@@ -340,6 +394,9 @@ sipr_sdk::module! {
         ("use_path", Any, set_use_path),
         ("path_mode", Any, set_path_mode),
         ("gruu_enabled", Any, set_gruu_enabled),
+        ("xavp_cfg", Str, set_xavp_cfg),
+        ("xavp_rcd", Str, set_xavp_rcd),
+        ("xavp_rcd_mask", Any, set_xavp_rcd_mask),
     ],
     pvs: [
         sipr_sdk::pv_class!("ulc", ulc::fixup, ulc::get),

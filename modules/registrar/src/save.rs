@@ -49,6 +49,58 @@ struct Given {
     methods: Option<u32>,
 }
 
+/// `xavp_cfg`'s field `name` in the newest item of that xavp, as an
+/// integer (Kamailio's runtime overrides of save: expires, q,
+/// max_contacts).
+fn xavp_cfg_int(ctx: &Ctx<'_>, name: &str) -> Option<i64> {
+    let root = crate::XAVP_CFG.lock().ok()?;
+    if root.is_empty() {
+        return None;
+    }
+    let item = ctx.xavps.iter().rev().find(|x| x.name == root.as_bytes())?;
+    let (_, v) = item.fields.iter().rev().find(|(f, _)| f == name.as_bytes())?;
+    match v {
+        sipr_sdk::Stored::Int(i) => Some(*i),
+        sipr_sdk::Stored::Str(t) => std::str::from_utf8(t).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `xavp_rcd`: the details of the REGISTER's first saved binding (ruid,
+/// contact, expires, received, path — less what `xavp_rcd_mask` skips);
+/// one item, as Kamailio leaves.
+fn store_rcd(ctx: &mut Ctx<'_>, c: &UContact) {
+    let root = match crate::XAVP_RCD.lock() {
+        Ok(r) if !r.is_empty() => r.clone(),
+        _ => return,
+    };
+    let mask = PARAMS.xavp_rcd_mask.load(Ordering::Relaxed);
+    let text = |s: &str| sipr_sdk::Stored::Str(s.as_bytes().to_vec());
+    let mut fields = Vec::new();
+    if mask & 1 == 0 {
+        fields.push((b"ruid".to_vec(), text(&c.ruid)));
+    }
+    if mask & 2 == 0 {
+        fields.push((b"contact".to_vec(), text(&c.contact)));
+    }
+    if mask & 4 == 0 {
+        // the registration's length, as Kamailio stores it
+        let left = if c.expires == 0 { 0 } else { (c.expires - crate_now()).max(0) };
+        fields.push((b"expires".to_vec(), sipr_sdk::Stored::Int(left)));
+    }
+    if mask & 8 == 0 {
+        if let Some(r) = &c.received {
+            fields.push((b"received".to_vec(), text(r)));
+        }
+    }
+    if mask & 16 == 0 {
+        if let Some(p) = &c.path {
+            fields.push((b"path".to_vec(), text(p)));
+        }
+    }
+    ctx.xavps.push(sipr_sdk::Xavp { name: root.into_bytes(), fields });
+}
+
 fn crate_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
@@ -81,6 +133,8 @@ fn given_contacts(ctx: &Ctx<'_>) -> Result<Option<Vec<Given>>, Refusal> {
     let msg = ctx.msg;
     let buf = msg.buf();
     let header = msg.header_value(HeaderKind::Expires).map(|v| sipr_sdk::sip::parse_delta_seconds(v).unwrap_or(0));
+    let cfg_expires = xavp_cfg_int(ctx, "expires").and_then(|e| u32::try_from(e).ok());
+    let cfg_q = xavp_cfg_int(ctx, "q").and_then(|q| i32::try_from(q).ok()).filter(|q| (0..=1000).contains(q));
     let mut star = false;
     let mut out = Vec::new();
     for h in msg.headers().iter().filter(|h| h.kind == HeaderKind::Contact) {
@@ -88,7 +142,11 @@ fn given_contacts(ctx: &Ctx<'_>) -> Result<Option<Vec<Given>>, Refusal> {
             Ok(Contact::Star) => star = true,
             Ok(Contact::List(list)) => {
                 for na in list {
-                    out.push(given(buf, &na, header)?);
+                    let mut g = given(buf, &na, header, cfg_expires)?;
+                    if let Some(q) = cfg_q {
+                        g.q = q;
+                    }
+                    out.push(g);
                 }
             }
             Err(_) => return Err(Refusal::why(400, "Bad Request", "Error while parsing Contact")),
@@ -106,8 +164,12 @@ fn given_contacts(ctx: &Ctx<'_>) -> Result<Option<Vec<Given>>, Refusal> {
     Ok(Some(out))
 }
 
-fn given(buf: &[u8], na: &NameAddr, header: Option<u32>) -> Result<Given, Refusal> {
-    let expires = bounded_expires(na.expires(buf), header)?;
+fn given(buf: &[u8], na: &NameAddr, header: Option<u32>, cfg_expires: Option<u32>) -> Result<Given, Refusal> {
+    // xavp_cfg's expires takes the place of what the headers say
+    let expires = match cfg_expires {
+        Some(e) => bounded_expires(Some(e), None)?,
+        None => bounded_expires(na.expires(buf), header)?,
+    };
     let default_q = PARAMS.default_q.load(Ordering::Relaxed) as i32;
     let q = na.q(buf).map_or(default_q, i32::from);
     let methods = na.param(buf, "methods").map(|m| {
@@ -340,10 +402,12 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
     let socket = Some(socket_text(ctx));
     let bflags = ctx.bflags;
     let path = request_path(ctx);
-    let max = PARAMS.max_contacts.load(Ordering::Relaxed);
+    let max = xavp_cfg_int(ctx, "max_contacts").unwrap_or(PARAMS.max_contacts.load(Ordering::Relaxed));
     let mut refused: Option<Refusal> = None;
     let mut rc: i64 = 1;
     let (mut added, mut updated, mut removed) = (0, 0, 0);
+    // the bindings this REGISTER added or refreshed, in its order (xavp_rcd)
+    let mut touched: Vec<String> = Vec::new();
     let result = (ul.update)(domain, &aor, &mut |cs: &mut Vec<UContact>| {
         let Some(given) = &given else {
             // Contact: * — every binding goes
@@ -382,6 +446,7 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
                 }
                 updated += 1;
                 let c = &mut next[i];
+                touched.push(c.ruid.clone());
                 c.contact = g.uri.clone();
                 c.expires = now + g.expires;
                 c.q = g.q;
@@ -400,10 +465,12 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
                 // not above its own (an unspecified q ranks lowest)
                 let at = next.iter().position(|c| c.q <= g.q).unwrap_or(next.len());
                 added += 1;
+                let ruid = (ul.new_ruid)();
+                touched.push(ruid.clone());
                 next.insert(
                     at,
                     UContact {
-                        ruid: (ul.new_ruid)(),
+                        ruid,
                         contact: g.uri.clone(),
                         expires: now + g.expires,
                         q: g.q,
@@ -454,6 +521,9 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
     match result {
         Ok(after) => {
             let _ = flags & flag::MEMORY;
+            if let Some(c) = touched.first().and_then(|ruid| after.iter().find(|c| &c.ruid == ruid)) {
+                store_rcd(ctx, c);
+            }
             Ok((rc, after, (to_uri, aor)))
         }
         Err(e) => {
