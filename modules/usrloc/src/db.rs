@@ -216,19 +216,48 @@ pub fn flush_dirty(d: &Domain) {
     let (Some(t), Some(dirty)) = (&d.table, &d.dirty) else { return };
     let mut aors = Vec::new();
     dirty.for_each(0, |k, _, _| aors.push(k.to_vec()));
-    for key in aors {
-        dirty.remove(&key);
-        let aor = String::from_utf8_lossy(&key).into_owned();
-        t.hold(&key);
-        let now_contacts: Vec<UContact> = t.get(&key, 0, |v, _| crate::stored(v)).unwrap_or_default();
-        let r = read_aor(d, &aor).and_then(|in_db| write_diff(d, &aor, &in_db, &now_contacts));
-        t.release(&key);
-        if let Err(e) = r {
-            log::error!("usrloc: {}: writing {aor} to the database failed (retried at the next flush): {e}", d.name);
-            let _ = dirty.set(&key, sipr_sdk::KvValue::Int(1), 0);
+    // a transaction per batch: one commit (one fsync with SQLite) for many
+    // AoRs; a batch that fails is rolled back and all of it stays marked,
+    // to be written at the next flush
+    for batch in aors.chunks(FLUSH_BATCH) {
+        let in_transaction = with_db(|db| db.raw_query("BEGIN").map(|_| ())).is_ok();
+        let mut failed = None;
+        for key in batch {
+            dirty.remove(key);
+            let aor = String::from_utf8_lossy(key).into_owned();
+            t.hold(key);
+            let now_contacts: Vec<UContact> = t.get(key, 0, |v, _| crate::stored(v)).unwrap_or_default();
+            let r = read_aor(d, &aor).and_then(|in_db| write_diff(d, &aor, &in_db, &now_contacts));
+            t.release(key);
+            if let Err(e) = r {
+                failed = Some(format!("{aor}: {e}"));
+                break;
+            }
+        }
+        let ended = match (&failed, in_transaction) {
+            (None, true) => with_db(|db| db.raw_query("COMMIT").map(|_| ())).map_err(|e| e.to_string()),
+            (Some(e), true) => {
+                let _ = with_db(|db| db.raw_query("ROLLBACK").map(|_| ()));
+                Err(e.clone())
+            }
+            (Some(e), false) => Err(e.clone()),
+            (None, false) => Ok(()),
+        };
+        if let Err(e) = ended {
+            log::error!(
+                "usrloc: {}: writing {} AoRs to the database failed (retried at the next flush): {e}",
+                d.name,
+                batch.len()
+            );
+            for key in batch {
+                let _ = dirty.set(key, sipr_sdk::KvValue::Int(1), 0);
+            }
         }
     }
 }
+
+/// AoRs written per transaction by the write-back.
+const FLUSH_BATCH: usize = 500;
 
 /// db_mode 1 and 2: every domain's contacts loaded into shm before the
 /// workers start (a loader process; the table must have Kamailio's
@@ -243,14 +272,18 @@ pub fn preload(domains: &'static [Domain]) -> Result<(), String> {
             let rows = db.query(&d.name, &[], &COLUMNS, None).map_err(|e| format!("usrloc: {}: {e}", d.name))?;
             let Some(t) = &d.table else { continue };
             let mut records: Vec<(String, Vec<UContact>)> = Vec::new();
+            let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
             let mut seen = HashSet::new();
             for (aor, c) in contacts_of(&rows) {
                 if c.expired(now) || !seen.insert(c.ruid.clone()) {
                     continue;
                 }
-                match records.iter_mut().find(|(a, _)| *a == aor) {
-                    Some((_, cs)) => cs.push(c),
-                    None => records.push((aor, vec![c])),
+                match index.get(&aor) {
+                    Some(&i) => records[i].1.push(c),
+                    None => {
+                        index.insert(aor.clone(), records.len());
+                        records.push((aor, vec![c]));
+                    }
                 }
             }
             let mut n = 0u64;
