@@ -40,3 +40,27 @@ cg_run() {
         RESULTS_FILE="$dir/results" "${RUN_SH:-$BENCH/run.sh}" "$kind" "$workload" 50 "$calls" >/dev/null 2>&1 || true
     awk '/^totals:/ { t += $2; if ($2 > w) w = $2 } END { print w + 0, t + 0 }' "$dir"/out.*
 }
+
+# shm_per_unit FIFO COUNTER COMMAND...: shared memory (core.shmmem's
+# real_used, over the jsonrpcs FIFO) per unit COUNTER counts (a shell
+# function printing a number: tm's transactions, usrloc's contacts), from
+# as soon as the server answers to 6 s into the load COMMAND runs (in the
+# background, a run.sh run of the server with jsonrpcs on FIFO).
+shm_per_unit() {
+    local fifo=$1 counter=$2 pid a="" b ca cb
+    shift 2
+    rm -f "$fifo"
+    "$@" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        [ -p "$fifo" ] && a=$(rpc_fifo "$fifo" core.shmmem) && [ -n "$a" ] && break
+        sleep 0.1
+    done
+    ca=$("$counter")
+    sleep 6
+    b=$(rpc_fifo "$fifo" core.shmmem)
+    cb=$("$counter")
+    wait "$pid" || true
+    awk -v a="$(json_int "$a" real_used)" -v b="$(json_int "$b" real_used)" -v ca="${ca:-0}" -v cb="${cb:-0}" \
+        'BEGIN { if (cb > ca && a != "" && b != "") printf "%.0f", (b - a) / (cb - ca); else print "-" }'
+}

@@ -130,25 +130,10 @@ sed 's|^loadmodule "sl.so"|loadmodule "sl.so"\nloadmodule "kex.so"\nloadmodule "
 contacts() { # the location table's contacts, from either server's statistics
     rpc_fifo "$WORK/rpc.fifo" stats.get_statistics '["usrloc:"]' | grep -o 'location[-_]contacts=[0-9]*' | head -1 | cut -d= -f2
 }
-shm_per_contact() { # kind env... -> bytes per contact
-    local kind=$1 pid a="" b ca cb
-    shift
-    rm -f "$WORK/rpc.fifo"
-    env "$@" CFG="$WORK/registrar.cfg" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" "$kind" registrar 1000 12000 >/dev/null 2>&1 &
-    pid=$!
-    for _ in $(seq 100); do
-        [ -p "$WORK/rpc.fifo" ] && a=$(rpc_fifo "$WORK/rpc.fifo" core.shmmem) && [ -n "$a" ] && break
-        sleep 0.1
-    done
-    ca=$(contacts)
-    sleep 6
-    b=$(rpc_fifo "$WORK/rpc.fifo" core.shmmem); cb=$(contacts)
-    wait "$pid" || true
-    awk -v a="$(json_int "$a" real_used)" -v b="$(json_int "$b" real_used)" -v ca="${ca:-0}" -v cb="${cb:-0}" \
-        'BEGIN { if (cb > ca && a != "" && b != "") printf "%.0f", (b - a) / (cb - ca); else print "-" }'
-}
-s_shm=$(shm_per_contact sipr SERVER_BIN="$SIPR")
-k_shm=$(shm_per_contact kamailio SERVER_EXTRA_ARGS="-x tlsf")
+s_shm=$(shm_per_unit "$WORK/rpc.fifo" contacts env SERVER_BIN="$SIPR" CFG="$WORK/registrar.cfg" RESULTS_FILE="$RESULTS" \
+    "$BENCH/run.sh" sipr registrar 1000 12000)
+k_shm=$(shm_per_unit "$WORK/rpc.fifo" contacts env SERVER_EXTRA_ARGS="-x tlsf" CFG="$WORK/registrar.cfg" RESULTS_FILE="$RESULTS" \
+    "$BENCH/run.sh" kamailio registrar 1000 12000)
 echo
 echo "shm bytes per registered contact: sipr $s_shm, Kamailio $k_shm, ratio $(ratio "$s_shm" "$k_shm")"
 

@@ -139,26 +139,11 @@ trap 'rm -f "$RESULTS"; rm -rf "$SHM_DIR"' EXIT
 cp "$BENCH/cfg/common.inc.cfg" "$SHM_DIR/"
 sed 's|^loadmodule "tm.so"|loadmodule "jsonrpcs.so"\nmodparam("jsonrpcs", "fifo_name", "'"$SHM_DIR"'/rpc.fifo")\nmodparam("jsonrpcs", "transport", 2)\nloadmodule "tm.so"|' \
     "$BENCH/cfg/proxy.cfg" >"$SHM_DIR/proxy.cfg"
-shm_per_txn() { # kind, extra run.sh environment... -> bytes per transaction
-    local kind=$1 pid a="" b ta tb
-    shift
-    rm -f "$SHM_DIR/rpc.fifo"
-    env "$@" CFG="$SHM_DIR/proxy.cfg" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" "$kind" proxy 500 6000 >/dev/null 2>&1 &
-    pid=$!
-    for _ in $(seq 100); do
-        [ -p "$SHM_DIR/rpc.fifo" ] && a=$(rpc_fifo "$SHM_DIR/rpc.fifo" core.shmmem) && [ -n "$a" ] && break
-        sleep 0.1
-    done
-    ta=$(rpc_fifo "$SHM_DIR/rpc.fifo" tm.stats)
-    sleep 6
-    b=$(rpc_fifo "$SHM_DIR/rpc.fifo" core.shmmem); tb=$(rpc_fifo "$SHM_DIR/rpc.fifo" tm.stats)
-    wait "$pid" || true
-    awk -v a="$(json_int "$a" real_used)" -v b="$(json_int "$b" real_used)" \
-        -v ta="$(json_int "$ta" current)" -v tb="$(json_int "$tb" current)" \
-        'BEGIN { if (tb > ta && a != "" && b != "") printf "%.0f", (b - a) / (tb - ta); else print "-" }'
-}
-s_shm=$(shm_per_txn sipr SERVER_BIN="$SIPR")
-k_shm=$(shm_per_txn kamailio SERVER_EXTRA_ARGS="-x tlsf")
+tm_current() { json_int "$(rpc_fifo "$SHM_DIR/rpc.fifo" tm.stats)" current; }
+s_shm=$(shm_per_unit "$SHM_DIR/rpc.fifo" tm_current env SERVER_BIN="$SIPR" CFG="$SHM_DIR/proxy.cfg" \
+    RESULTS_FILE="$RESULTS" "$BENCH/run.sh" sipr proxy 500 6000)
+k_shm=$(shm_per_unit "$SHM_DIR/rpc.fifo" tm_current env SERVER_EXTRA_ARGS="-x tlsf" CFG="$SHM_DIR/proxy.cfg" \
+    RESULTS_FILE="$RESULTS" "$BENCH/run.sh" kamailio proxy 500 6000)
 echo
 echo "shm bytes per transaction at 500 calls/s: sipr $s_shm, Kamailio $k_shm, ratio $(ratio "$s_shm" "$k_shm")"
 
