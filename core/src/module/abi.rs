@@ -3,7 +3,7 @@
 use crate::cfg::{Ctx, Dest, FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 16;
+pub const ABI_VERSION: u32 = 17;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -142,6 +142,32 @@ pub struct CoreApi {
     /// The index of `event_route[NAME]` (a UTF-8 range) for run_route, or
     /// -1 when the script has none.
     pub event_route: extern "C" fn(name: *const u8, len: usize) -> i64,
+    /// The id of AVP `NAME` (a UTF-8 range: `x`, `s:x` or `i:N`, as in
+    /// `$avp(...)`), the same as the script's for a name it uses; made in
+    /// the main process (mod_init: a parameter that names an AVP), -1
+    /// before the cfg compiled or after the fork.
+    pub avp_id: extern "C" fn(name: *const u8, len: usize) -> i64,
+}
+
+/// The cfg's AVP names (the compiled program's), which module parameters
+/// that name AVPs extend in mod_init.
+static AVP_NAMES: std::sync::Mutex<Option<crate::cfg::Names>> = std::sync::Mutex::new(None);
+
+/// Hands the compiled cfg's names to `avp_id` (before mod_init).
+pub fn set_avp_names(names: crate::cfg::Names) {
+    if let Ok(mut n) = AVP_NAMES.lock() {
+        *n = Some(names);
+    }
+}
+
+extern "C" fn core_avp_id(name: *const u8, len: usize) -> i64 {
+    crate::guard::contained("core.avp_id", -1, || {
+        // SAFETY: the SDK passes a live byte range for this call.
+        let name = unsafe { std::slice::from_raw_parts(name, len) };
+        let Ok(name) = std::str::from_utf8(name) else { return -1 };
+        let Ok(mut names) = AVP_NAMES.lock() else { return -1 };
+        names.as_mut().map_or(-1, |n| i64::from(n.avp_id(name)))
+    })
 }
 
 // SAFETY: the table is immutable after construction and its pointers
@@ -602,4 +628,5 @@ pub static CORE_API: CoreApi = CoreApi {
     run_in_child: core_run_in_child,
     core_info,
     event_route: core_event_route,
+    avp_id: core_avp_id,
 };

@@ -181,6 +181,7 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
         crate::timer::init_async_workers().map_err(StartError::Other)?;
     }
     crate::module::abi::set_run_dir(&core.run_dir);
+    crate::module::abi::set_avp_names(prog.names.clone());
     modules.init_all().map_err(|e| StartError::Other(e.to_string()))?;
     crate::rpc::publish(modules.rpc_defs());
 

@@ -64,6 +64,19 @@ fn with_db<R>(f: impl FnOnce(&mut Db) -> Result<R, sipr_sdk::db::DbError>) -> Re
 }
 
 /// The stored HA1 of a user (`None`: no such user).
+/// `load_credentials`: (AVP spec, column) pairs as given; the AVP ids
+/// are made in mod_init.
+static LOAD_CREDENTIALS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+/// `force_generate_avps`: the credentials' AVPs even when the password
+/// was wrong (the user was found).
+static FORCE_GENERATE_AVPS: AtomicBool = AtomicBool::new(false);
+/// (AVP id, column) of `load_credentials`.
+static CREDENTIAL_AVPS: std::sync::OnceLock<Vec<(u32, String)>> = std::sync::OnceLock::new();
+
+/// What the subscriber row gives: the HA1, and the `load_credentials`
+/// columns' values for their AVPs.
+type Found = (String, Vec<(u32, DbValue)>);
+
 fn stored_ha1(
     table: &str,
     user: &str,
@@ -71,7 +84,7 @@ fn stored_ha1(
     realm: &str,
     algorithm: &str,
     with_domain_in_name: bool,
-) -> Result<Option<String>, String> {
+) -> Result<Option<Found>, String> {
     let column = if with_domain_in_name && !CALCULATE_HA1.load(Ordering::Relaxed) {
         text(&PASSWORD_COLUMN_2, "ha1b")
     } else {
@@ -83,13 +96,33 @@ fn stored_ha1(
     if USE_DOMAIN.load(Ordering::Relaxed) {
         conds.push(Cond::eq(&domain_col, DbValue::Str(domain.to_string())));
     }
-    let rows = with_db(|db| db.query(table, &conds, &[&column], None))?;
-    let Some(v) = rows.rows.first().and_then(|r| r.first()).and_then(DbValue::as_text) else { return Ok(None) };
-    Ok(Some(if CALCULATE_HA1.load(Ordering::Relaxed) {
+    let extra: &[(u32, String)] = CREDENTIAL_AVPS.get().map_or(&[], Vec::as_slice);
+    let mut columns: Vec<&str> = vec![&column];
+    columns.extend(extra.iter().map(|(_, c)| c.as_str()));
+    let rows = with_db(|db| db.query(table, &conds, &columns, None))?;
+    let Some(row) = rows.rows.first() else { return Ok(None) };
+    let Some(v) = row.first().and_then(DbValue::as_text) else { return Ok(None) };
+    let loaded = extra.iter().zip(row.iter().skip(1)).map(|((id, _), v)| (*id, v.clone())).collect();
+    let ha1 = if CALCULATE_HA1.load(Ordering::Relaxed) {
         (auth().map_err(|e| e.0)?.calc_ha1)(user, realm, &v, algorithm)
     } else {
         v
-    }))
+    };
+    Ok(Some((ha1, loaded)))
+}
+
+/// The `load_credentials` AVPs of an authenticated request.
+fn add_credential_avps(ctx: &mut Ctx<'_>, loaded: &[(u32, DbValue)]) {
+    for (id, v) in loaded {
+        match v {
+            DbValue::Int(i) | DbValue::DateTime(i) => ctx.add_avp(*id, &Value::Int(*i)),
+            DbValue::Null => {}
+            other => {
+                let t = other.as_text().unwrap_or_default();
+                ctx.add_avp(*id, &Value::str(t.as_bytes()));
+            }
+        }
+    }
 }
 
 /// The digest check against `table`.
@@ -99,8 +132,8 @@ fn authorize(ctx: &mut Ctx<'_>, realm: &str, table: &str, h: CredHeader, method:
         Ok(c) => c,
         Err(r) => return Ok(r as i32),
     };
-    let ha1 = match stored_ha1(table, &c.user, &c.domain, realm, &c.algorithm, c.username.contains('@')) {
-        Ok(Some(h)) => h,
+    let (ha1, loaded) = match stored_ha1(table, &c.user, &c.domain, realm, &c.algorithm, c.username.contains('@')) {
+        Ok(Some(found)) => found,
         Ok(None) => return Ok(AuthResult::UserUnknown as i32),
         Err(e) => {
             log::error!("auth_db: {table}: {e}");
@@ -110,10 +143,18 @@ fn authorize(ctx: &mut Ctx<'_>, realm: &str, table: &str, h: CredHeader, method:
     let method = method.unwrap_or_else(|| {
         ctx.msg.buf()[..ctx.msg.first_line_end()].split(|c| *c == b' ').next().unwrap_or_default().to_vec()
     });
+    let force = FORCE_GENERATE_AVPS.load(Ordering::Relaxed);
     if !(api.check_response)(ctx, &c, &ha1, &method)? {
+        if force {
+            add_credential_avps(ctx, &loaded);
+        }
         return Ok(AuthResult::InvalidPassword as i32);
     }
-    Ok((api.post_auth)(ctx, &c, &ha1)? as i32)
+    let rc = (api.post_auth)(ctx, &c, &ha1)?;
+    if rc == AuthResult::Authenticated || force {
+        add_credential_avps(ctx, &loaded);
+    }
+    Ok(rc as i32)
 }
 
 fn realm_table(ctx: &Ctx<'_>, p: &[Param]) -> (String, String) {
@@ -216,6 +257,11 @@ fn table_fixup(p: &mut [Param]) -> Result<(), String> {
 }
 
 fn mod_init() -> Result<(), String> {
+    let mut avps = Vec::new();
+    for (spec, column) in LOAD_CREDENTIALS.lock().map_err(|_| "poisoned")?.iter() {
+        avps.push((sipr_sdk::avp_id(spec).map_err(|e| format!("load_credentials: {e}"))?, column.clone()));
+    }
+    let _ = CREDENTIAL_AVPS.set(avps);
     let api =
         sipr_sdk::bind_api::<AuthApi>("auth", AUTH_API_VERSION).map_err(|e| format!("auth_db needs auth: {e}"))?;
     let _ = AUTH.set(api);
@@ -263,12 +309,26 @@ fn set_use_domain(v: &ModValue) -> Result<(), String> {
     USE_DOMAIN.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
     Ok(())
 }
-/// Credentials loaded into AVPs are not in sipr yet: only "" is taken.
+/// `credential (';' credential)*`, a credential `$avp(NAME)=column` or
+/// `column` (the AVP named as the column).
 fn set_load_credentials(v: &ModValue) -> Result<(), String> {
-    match sipr_sdk::modparam::str(v)?.trim() {
-        "" => Ok(()),
-        other => Err(format!("load_credentials \"{other}\" is not supported by sipr yet (issue 17)")),
+    let mut out = Vec::new();
+    for item in sipr_sdk::modparam::str(v)?.split(';').map(str::trim).filter(|i| !i.is_empty()) {
+        let (avp, column) = match item.split_once('=') {
+            Some((a, c)) => (a.trim().to_string(), c.trim().to_string()),
+            None => (item.to_string(), item.to_string()),
+        };
+        if column.is_empty() || !column.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(format!("load_credentials: '{item}' has no column name"));
+        }
+        out.push((avp, column));
     }
+    *LOAD_CREDENTIALS.lock().map_err(|_| "poisoned")? = out;
+    Ok(())
+}
+fn set_force_generate_avps(v: &ModValue) -> Result<(), String> {
+    FORCE_GENERATE_AVPS.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
+    Ok(())
 }
 fn set_version_table(v: &ModValue) -> Result<(), String> {
     VERSION_TABLE.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
@@ -298,6 +358,7 @@ sipr_sdk::module! {
         ("use_domain", Any, set_use_domain),
         ("version_table", Any, set_version_table),
         ("load_credentials", Str, set_load_credentials),
+        ("force_generate_avps", Any, set_force_generate_avps),
     ],
     init: mod_init,
 }

@@ -79,6 +79,10 @@ pub static PARAMS: Params = Params {
     xavp_rcd_mask: AtomicI64::new(0),
 };
 
+/// `received_avp` as given, and the id it names (-1: none).
+pub static RECEIVED_AVP: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+pub static RECEIVED_AVP_ID: AtomicI64 = AtomicI64::new(-1);
+
 /// `xavp_cfg`: the xavp save() reads its runtime settings from ("": none).
 pub static XAVP_CFG: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 /// `xavp_rcd`: the xavp save() leaves the saved bindings' details in.
@@ -300,6 +304,11 @@ fn unregister3(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 }
 
 fn mod_init() -> Result<(), String> {
+    let spec = RECEIVED_AVP.lock().map(|s| s.clone()).unwrap_or_default();
+    if !spec.is_empty() {
+        let id = sipr_sdk::avp_id(&spec).map_err(|e| format!("received_avp: {e}"))?;
+        RECEIVED_AVP_ID.store(i64::from(id), Ordering::Relaxed);
+    }
     let ul = ul().map_err(|e| e.0)?;
     (ul.on_expired)(ulc::contact_expired);
     Ok(())
@@ -349,6 +358,9 @@ fn set_use_path(v: &ModValue) -> Result<(), String> {
 fn set_path_mode(v: &ModValue) -> Result<(), String> {
     int(v, &PARAMS.path_mode)
 }
+fn set_received_avp(v: &ModValue) -> Result<(), String> {
+    sipr_sdk::modparam::store_str(v, &RECEIVED_AVP)
+}
 fn set_xavp_cfg(v: &ModValue) -> Result<(), String> {
     sipr_sdk::modparam::store_str(v, &XAVP_CFG)
 }
@@ -395,6 +407,7 @@ sipr_sdk::module! {
         ("path_mode", Any, set_path_mode),
         ("gruu_enabled", Any, set_gruu_enabled),
         ("xavp_cfg", Str, set_xavp_cfg),
+        ("received_avp", Str, set_received_avp),
         ("xavp_rcd", Str, set_xavp_rcd),
         ("xavp_rcd_mask", Any, set_xavp_rcd_mask),
     ],

@@ -212,6 +212,11 @@ fn contact_header(contacts: &[UContact], now: i64, gruu: Option<(&str, u32)>) ->
         let left = if c.expires == 0 { 0 } else { (c.expires - now).max(0) };
         h.push_str(";expires=");
         push_signed_str(&mut h, left);
+        if let Some(r) = &c.received {
+            h.push_str(";received=\"");
+            h.push_str(r);
+            h.push('"');
+        }
         if let Some(inst) = &c.instance {
             if let Some((aor, hash)) = gruu {
                 let host = aor.rsplit_once('@').map_or(aor, |(_, host)| host);
@@ -402,6 +407,15 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
     let socket = Some(socket_text(ctx));
     let bflags = ctx.bflags;
     let path = request_path(ctx);
+    // received_avp: where the REGISTER really came from (nathelper's
+    // fix_nated_register, or the script), kept with the binding
+    let received = match u32::try_from(crate::RECEIVED_AVP_ID.load(Ordering::Relaxed)) {
+        Ok(id) => match ctx.avp(id, 0) {
+            Some(sipr_sdk::Stored::Str(r)) if !r.is_empty() => Some(String::from_utf8_lossy(r).into_owned()),
+            _ => None,
+        },
+        Err(_) => None,
+    };
     let max = xavp_cfg_int(ctx, "max_contacts").unwrap_or(PARAMS.max_contacts.load(Ordering::Relaxed));
     let mut refused: Option<Refusal> = None;
     let mut rc: i64 = 1;
@@ -459,6 +473,7 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
                 c.instance = g.instance.clone();
                 c.reg_id = g.reg_id;
                 c.path = path.clone();
+                c.received = received.clone();
                 c.last_modified = now;
             } else if g.expires > 0 {
                 // Kamailio's order: before the first contact whose q is
@@ -483,6 +498,7 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
                         instance: g.instance.clone(),
                         reg_id: g.reg_id,
                         path: path.clone(),
+                        received: received.clone(),
                         connection_id: -1,
                         last_modified: now,
                         ..UContact::default()

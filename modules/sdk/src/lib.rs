@@ -455,6 +455,26 @@ pub fn run_event_route(name: &str, prepare: impl FnOnce(&mut Ctx<'_>)) -> bool {
     })
 }
 
+/// The id of the AVP a parameter names: `$avp(x)`, `$avp(s:x)`,
+/// `$avp(i:N)` or the bare name (mod_init, main process): the script's own
+/// id when it uses that AVP.
+pub fn avp_id(spec: &str) -> Result<u32, String> {
+    let spec = spec.trim();
+    let name = match spec.strip_prefix("$avp(").and_then(|r| r.strip_suffix(')')) {
+        Some(inner) => inner.trim(),
+        None if spec.starts_with('$') => return Err(format!("'{spec}' is not an AVP ($avp(name))")),
+        None => spec,
+    };
+    if name.is_empty() {
+        return Err("an empty AVP name".into());
+    }
+    if let Some(n) = name.strip_prefix("i:") {
+        n.parse::<u32>().map_err(|_| format!("bad integer AVP name '{name}'"))?;
+    }
+    let core = CORE.get().ok_or("not loaded by sipr")?;
+    u32::try_from((core.avp_id)(name.as_ptr(), name.len())).map_err(|_| format!("AVP '{name}' cannot be named now"))
+}
+
 /// The server's facts (listen sockets, aliases, Server header), in a
 /// forked process.
 pub fn core_info() -> Option<&'static sipr_core::cfg::CoreInfo> {
