@@ -420,6 +420,8 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
     let mut refused: Option<Refusal> = None;
     let mut rc: i64 = 1;
     let (mut added, mut updated, mut removed) = (0, 0, 0);
+    let matching = (ul.matching_mode)();
+    let time_order = (ul.desc_time_order)();
     // the bindings this REGISTER added or refreshed, in its order (xavp_rcd)
     let mut touched: Vec<String> = Vec::new();
     let result = (ul.update)(domain, &aor, &mut |cs: &mut Vec<UContact>| {
@@ -435,13 +437,21 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
             return Ok(());
         }
         let mut next: Vec<UContact> = if flags & flag::REPLACE != 0 { Vec::new() } else { cs.clone() };
-        for g in given {
+        // Kamailio walks a REGISTER's contacts last to first (measured: of
+        // two new ones of equal q, the later in the header is listed first)
+        for g in given.iter().rev() {
             // a binding with an instance is the same binding when the
             // instance (and reg-id) is (RFC 5626 §6, RFC 5627 §6: a UA that
             // changed address replaces its old one)
             let at = match &g.instance {
                 Some(inst) => next.iter().position(|c| c.instance.as_ref() == Some(inst) && c.reg_id == g.reg_id),
-                None => next.iter().position(|c| c.contact == g.uri),
+                None => next.iter().position(|c| match matching {
+                    1 => c.contact == g.uri && c.callid == callid,
+                    // no Path: as mode 0
+                    2 => c.contact == g.uri && (path.is_none() || c.path == path),
+                    3 => c.callid == callid,
+                    _ => c.contact == g.uri,
+                }),
             };
             if let Some(i) = at {
                 // an older REGISTER of the same Call-ID is refused
@@ -475,10 +485,15 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
                 c.path = path.clone();
                 c.received = received.clone();
                 c.last_modified = now;
+                if time_order {
+                    // newest first: a refreshed binding moves to the front
+                    let c = next.remove(i);
+                    next.insert(0, c);
+                }
             } else if g.expires > 0 {
-                // Kamailio's order: before the first contact whose q is
-                // not above its own (an unspecified q ranks lowest)
-                let at = next.iter().position(|c| c.q <= g.q).unwrap_or(next.len());
+                // after every binding of a q as high (Kamailio's order; an
+                // unspecified q ranks lowest)
+                let at = if time_order { 0 } else { next.iter().position(|c| c.q < g.q).unwrap_or(next.len()) };
                 added += 1;
                 let ruid = (ul.new_ruid)();
                 touched.push(ruid.clone());
@@ -537,7 +552,8 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
     match result {
         Ok(after) => {
             let _ = flags & flag::MEMORY;
-            if let Some(c) = touched.first().and_then(|ruid| after.iter().find(|c| &c.ruid == ruid)) {
+            // the last one saved: the first in the header
+            if let Some(c) = touched.last().and_then(|ruid| after.iter().find(|c| &c.ruid == ruid)) {
                 store_rcd(ctx, c);
             }
             Ok((rc, after, (to_uri, aor)))

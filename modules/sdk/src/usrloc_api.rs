@@ -94,6 +94,11 @@ pub struct UlApi {
     /// Adds a function called (in the process that found it) for every
     /// contact that expired (Kamailio's ULCB_CONTACT_EXPIRE): in mod_init.
     pub on_expired: fn(cb: ExpiredCallback),
+    /// `matching_mode`: how a REGISTER's contact finds its binding (0 the
+    /// contact URI, 1 and the Call-ID, 2 and the Path, 3 the Call-ID).
+    pub matching_mode: fn() -> u8,
+    /// `desc_time_order`: bindings newest first instead of by q.
+    pub desc_time_order: fn() -> bool,
 }
 
 /// What [`UlApi::on_expired`] calls: domain, AoR, the expired contact.

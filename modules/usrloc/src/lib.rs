@@ -350,8 +350,19 @@ fn nat_bflag() -> i32 {
 }
 
 /// The API other modules bind.
-pub static UL_API: UlApi =
-    UlApi { register_domain, get, update, use_domain, nat_bflag, new_ruid, aor_hash, by_ruid, on_expired };
+pub static UL_API: UlApi = UlApi {
+    register_domain,
+    get,
+    update,
+    use_domain,
+    nat_bflag,
+    new_ruid,
+    aor_hash,
+    by_ruid,
+    on_expired,
+    matching_mode,
+    desc_time_order,
+};
 
 fn mod_init() -> Result<(), String> {
     let mode = DB_MODE.load(Ordering::Relaxed);
@@ -435,8 +446,21 @@ fn set_db_mode(v: &ModValue) -> Result<(), String> {
     DB_MODE.store(int_param(v, "db_mode", 0, 3)? as usize, Ordering::Relaxed);
     Ok(())
 }
+/// `desc_time_order`: a record's contacts newest first instead of by q.
+static DESC_TIME_ORDER: AtomicBool = AtomicBool::new(false);
+/// `matching_mode`: 0 contact, 1 contact and Call-ID, 2 contact and
+/// Path, 3 Call-ID.
+static MATCHING_MODE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+fn desc_time_order() -> bool {
+    DESC_TIME_ORDER.load(Ordering::Relaxed)
+}
+fn matching_mode() -> u8 {
+    MATCHING_MODE.load(Ordering::Relaxed)
+}
 fn set_desc_time_order(v: &ModValue) -> Result<(), String> {
-    sipr_sdk::modparam::default_only("usrloc", "desc_time_order", v, 0)
+    DESC_TIME_ORDER.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
+    Ok(())
 }
 /// `timer_procs`: sipr's expiry runs in the timer process whatever it
 /// says.
@@ -444,7 +468,13 @@ fn set_timer_procs(v: &ModValue) -> Result<(), String> {
     sipr_sdk::modparam::int(v).map(|_| ())
 }
 fn set_matching_mode(v: &ModValue) -> Result<(), String> {
-    sipr_sdk::modparam::default_only("usrloc", "matching_mode", v, 0)
+    match sipr_sdk::modparam::int(v)? {
+        m @ 0..=3 => {
+            MATCHING_MODE.store(m as u8, Ordering::Relaxed);
+            Ok(())
+        }
+        m => Err(format!("matching_mode must be 0..3, not {m}")),
+    }
 }
 
 sipr_sdk::module! {
