@@ -64,3 +64,25 @@ shm_per_unit() {
     awk -v a="$(json_int "$a" real_used)" -v b="$(json_int "$b" real_used)" -v ca="${ca:-0}" -v cb="${cb:-0}" \
         'BEGIN { if (cb > ca && a != "" && b != "") printf "%.0f", (b - a) / (cb - ca); else print "-" }'
 }
+
+# versus RUNS CALLS RUN: RUNS alternating runs of sipr, Kamailio and the
+# floor, each through `RUN KIND CALLS` (a function printing run.sh's
+# summary line); prints the medians of CPU µs per call (sipr, Kamailio,
+# floor) and the summed ok/fail counts: "s k f s_ok s_fail k_ok k_fail"
+# (a run that did not report counts as nothing answered).
+versus() {
+    local runs=$1 calls=$2 run=$3 s k f so sf ko kf s_ok=0 s_f=0 k_ok=0 k_f=0
+    local s_us=() k_us=() f_us=()
+    for _ in $(seq "$runs"); do
+        s=$("$run" sipr "$calls") || true
+        k=$("$run" kamailio "$calls") || true
+        f=$("$run" floor "$calls") || true
+        s_us+=("$(field "$s" cpu_us_per_call)"); k_us+=("$(field "$k" cpu_us_per_call)"); f_us+=("$(field "$f" cpu_us_per_call)")
+        so=$(field "$s" ok); sf=$(field "$s" fail); ko=$(field "$k" ok); kf=$(field "$k" fail)
+        s_ok=$((s_ok + ${so:-0})); s_f=$((s_f + ${sf:-$calls}))
+        k_ok=$((k_ok + ${ko:-0})); k_f=$((k_f + ${kf:-$calls}))
+    done
+    echo "$(printf '%s\n' "${s_us[@]}" | { grep . || true; } | median)" \
+        "$(printf '%s\n' "${k_us[@]}" | { grep . || true; } | median)" \
+        "$(printf '%s\n' "${f_us[@]}" | { grep . || true; } | median)" "$s_ok" "$s_f" "$k_ok" "$k_f"
+}

@@ -70,21 +70,16 @@ floor_cmd() { case $1 in plain) echo '"$FLOOR" 127.0.0.1:$SERVER_PORT $CHILDREN'
 
 echo "| registrar workload | registrations/s | sipr µs/reg (median of $REG_RUNS) | Kamailio µs/reg | ratio | floor µs/reg | sipr above floor | Kamailio above floor | ratio above floor | sipr ok/fail | Kamailio ok/fail |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
+# reg_run KIND CALLS: one run of $workload at REG_RATE.
+reg_run() {
+    case $1 in
+        sipr) run sipr "$workload" "$REG_RATE" "$2" SERVER_BIN="$SIPR" ;;
+        kamailio) run kamailio "$workload" "$REG_RATE" "$2" SERVER_EXTRA_ARGS="-x tlsf" ;;
+        floor) run floor "$workload" "$REG_RATE" "$2" SERVER_CMD="$(floor_cmd "$workload")" ;;
+    esac
+}
 for workload in plain digest; do
-    calls=$((REG_RATE * 10))
-    s_us=(); k_us=(); f_us=(); s_ok=0; s_f=0; k_ok=0; k_f=0
-    for _ in $(seq "$REG_RUNS"); do
-        s=$(run sipr "$workload" "$REG_RATE" "$calls" SERVER_BIN="$SIPR") || true
-        k=$(run kamailio "$workload" "$REG_RATE" "$calls" SERVER_EXTRA_ARGS="-x tlsf") || true
-        f=$(run floor "$workload" "$REG_RATE" "$calls" SERVER_CMD="$(floor_cmd "$workload")") || true
-        s_us+=("$(field "$s" cpu_us_per_call)"); k_us+=("$(field "$k" cpu_us_per_call)"); f_us+=("$(field "$f" cpu_us_per_call)")
-        so=$(field "$s" ok); sf=$(field "$s" fail); ko=$(field "$k" ok); kf=$(field "$k" fail)
-        s_ok=$((s_ok + ${so:-0})); s_f=$((s_f + ${sf:-$calls}))
-        k_ok=$((k_ok + ${ko:-0})); k_f=$((k_f + ${kf:-$calls}))
-    done
-    sm=$(printf '%s\n' "${s_us[@]}" | { grep . || true; } | median)
-    km=$(printf '%s\n' "${k_us[@]}" | { grep . || true; } | median)
-    fm=$(printf '%s\n' "${f_us[@]}" | { grep . || true; } | median)
+    read -r sm km fm s_ok s_f k_ok k_f <<<"$(versus "$REG_RUNS" $((REG_RATE * 10)) reg_run)"
     sa=$(minus "$sm" "$fm"); ka=$(minus "$km" "$fm")
     echo "| $workload | $REG_RATE | $sm | $km | $(ratio "$sm" "$km") | $fm | $sa | $ka | $(ratio "$sa" "$ka") | $s_ok/$s_f | $k_ok/$k_f |"
 done

@@ -97,22 +97,16 @@ echo "| proxy calls/s | sipr µs/call (median of $PROXY_RUNS) | Kamailio µs/cal
 echo "|---|---|---|---|---|---|---|---|---|---|"
 # shellcheck disable=SC2016
 FLOOR_PROXY_CMD='"$FLOOR" 127.0.0.1:$SERVER_PORT $CHILDREN 127.0.0.1:$UAS_PORT'
+# proxy_run KIND CALLS: one proxy run at $rate.
+proxy_run() {
+    case $1 in
+        sipr) SERVER_BIN="$SIPR" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" sipr proxy "$rate" "$2" 2>/dev/null | tail -1 ;;
+        kamailio) RESULTS_FILE="$RESULTS" SERVER_EXTRA_ARGS="-x tlsf" "$BENCH/run.sh" kamailio proxy "$rate" "$2" 2>/dev/null | tail -1 ;;
+        floor) SERVER_CMD="$FLOOR_PROXY_CMD" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" floor proxy "$rate" "$2" 2>/dev/null | tail -1 ;;
+    esac
+}
 for rate in $PROXY_RATES; do
-    calls=$((rate * 10))
-    s_us=(); k_us=(); f_us=(); s_f=0; k_f=0; s_ok=0; k_ok=0
-    for _ in $(seq "$PROXY_RUNS"); do
-        s=$(SERVER_BIN="$SIPR" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" sipr proxy "$rate" "$calls" 2>/dev/null | tail -1) || true
-        k=$(RESULTS_FILE="$RESULTS" SERVER_EXTRA_ARGS="-x tlsf" "$BENCH/run.sh" kamailio proxy "$rate" "$calls" 2>/dev/null | tail -1) || true
-        f=$(SERVER_CMD="$FLOOR_PROXY_CMD" RESULTS_FILE="$RESULTS" "$BENCH/run.sh" floor proxy "$rate" "$calls" 2>/dev/null | tail -1) || true
-        s_us+=("$(field "$s" cpu_us_per_call)"); k_us+=("$(field "$k" cpu_us_per_call)"); f_us+=("$(field "$f" cpu_us_per_call)")
-        # a run that did not report counts as nothing answered
-        so=$(field "$s" ok); sf=$(field "$s" fail); ko=$(field "$k" ok); kf=$(field "$k" fail)
-        s_ok=$((s_ok + ${so:-0})); s_f=$((s_f + ${sf:-$calls}))
-        k_ok=$((k_ok + ${ko:-0})); k_f=$((k_f + ${kf:-$calls}))
-    done
-    sm=$(printf '%s\n' "${s_us[@]}" | { grep . || true; } | median)
-    km=$(printf '%s\n' "${k_us[@]}" | { grep . || true; } | median)
-    fm=$(printf '%s\n' "${f_us[@]}" | { grep . || true; } | median)
+    read -r sm km fm s_ok s_f k_ok k_f <<<"$(versus "$PROXY_RUNS" $((rate * 10)) proxy_run)"
     sa=$(minus "$sm" "$fm"); ka=$(minus "$km" "$fm")
     echo "| $rate | $sm | $km | $(ratio "$sm" "$km") | $fm | $sa | $ka | $(ratio "$sa" "$ka") | $s_ok/$s_f | $k_ok/$k_f |"
 done
