@@ -310,7 +310,7 @@ fn mod_init() -> Result<(), String> {
         RECEIVED_AVP_ID.store(i64::from(id), Ordering::Relaxed);
     }
     let ul = ul().map_err(|e| e.0)?;
-    (ul.on_expired)(ulc::contact_expired);
+    (ul.on_contact)(ulc::contact_event);
     Ok(())
 }
 

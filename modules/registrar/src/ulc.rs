@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use sipr_sdk::prelude::*;
-use sipr_sdk::usrloc_api::{UContact, Q_UNSPECIFIED};
+use sipr_sdk::usrloc_api::{ContactEvent, UContact, Q_UNSPECIFIED};
 use sipr_sdk::{Names, Param, PvArg, PvIndex, PvRef, PvRegistry};
 
 /// One profile: where its bindings came from, and them.
@@ -176,8 +176,10 @@ pub fn get<'c>(_: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     })
 }
 
-/// usrloc's expiry callback: `event_route[usrloc:contact-expired]` with
-/// the contact in the `exp` profile.
-pub fn contact_expired(domain: &str, aor: &str, c: &UContact) {
-    sipr_sdk::run_event_route("usrloc:contact-expired", |_| store("exp", domain, aor, vec![c.clone()]));
+/// usrloc's contact callback: an expired binding runs
+/// `event_route[usrloc:contact-expired]` with it in the `exp` profile.
+pub fn contact_event(event: ContactEvent, domain: &str, aor: &str, c: &UContact) {
+    if event == ContactEvent::Expired {
+        sipr_sdk::run_event_route("usrloc:contact-expired", |_| store("exp", domain, aor, vec![c.clone()]));
+    }
 }

@@ -91,9 +91,11 @@ pub struct UlApi {
     /// The AoR and live binding with `ruid`, looked for in the record slot
     /// `hash` names (`aor_hash`).
     pub by_ruid: fn(domain: &str, hash: u32, ruid: &str) -> Result<Option<Binding>, String>,
-    /// Adds a function called (in the process that found it) for every
-    /// contact that expired (Kamailio's ULCB_CONTACT_EXPIRE): in mod_init.
-    pub on_expired: fn(cb: ExpiredCallback),
+    /// Adds a function called for every binding inserted, updated,
+    /// deleted or expired (Kamailio's ULCB_CONTACT_* callbacks), in the
+    /// process that made the change, after the record's lock is released:
+    /// in mod_init.
+    pub on_contact: fn(cb: ContactCallback),
     /// `matching_mode`: how a REGISTER's contact finds its binding (0 the
     /// contact URI, 1 and the Call-ID, 2 and the Path, 3 the Call-ID).
     pub matching_mode: fn() -> u8,
@@ -101,5 +103,20 @@ pub struct UlApi {
     pub desc_time_order: fn() -> bool,
 }
 
-/// What [`UlApi::on_expired`] calls: domain, AoR, the expired contact.
-pub type ExpiredCallback = fn(domain: &str, aor: &str, contact: &UContact);
+/// What happened to a binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactEvent {
+    /// A new binding.
+    Inserted,
+    /// A binding changed (refreshed).
+    Updated,
+    /// A binding removed (unregistered, replaced, or found expired while
+    /// its record changed).
+    Deleted,
+    /// A binding the expiry timer removed.
+    Expired,
+}
+
+/// What [`UlApi::on_contact`] calls: the event, domain, AoR, the binding
+/// (as it is after an insert or update, as it was before a delete).
+pub type ContactCallback = fn(event: ContactEvent, domain: &str, aor: &str, contact: &UContact);

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Mutex, OnceLock};
 
 use sipr_sdk::prelude::*;
-use sipr_sdk::usrloc_api::{UContact, UlApi, Update, UL_API_VERSION};
+use sipr_sdk::usrloc_api::{ContactEvent, UContact, UlApi, Update, UL_API_VERSION};
 use sipr_sdk::{guard_api, KvValue, ShmKvTable};
 
 /// One domain: its table and statistics.
@@ -176,6 +176,7 @@ pub fn update_unguarded(domain_name: &str, aor: &str, f: Update<'_>) -> Result<V
         f(&mut after)?;
         after.retain(|c| !c.expired(now));
         db::write_diff(d, aor, &before, &after).map_err(|e| e.to_string())?;
+        change_events(&d.name, aor, &before, &after);
         return Ok(live(after, now));
     };
     let key = aor.as_bytes();
@@ -205,10 +206,14 @@ pub fn update_unguarded(domain_name: &str, aor: &str, f: Update<'_>) -> Result<V
             }
         }
         account(d, &before, &after);
-        Ok(after)
+        Ok((before, after))
     })();
     t.release(key);
-    result.map(|after| live(after, now))
+    // the callbacks run with the record's lock released (they may read it)
+    result.map(|(before, after)| {
+        change_events(&d.name, aor, &before, &after);
+        live(after, now)
+    })
 }
 
 /// The statistics after a record changed from `before` to `after`.
@@ -292,24 +297,46 @@ fn expire_timer() {
 
 /// An expired contact (logged; `event_route[usrloc:contact-expired]` is
 /// not run yet).
-/// The functions other modules gave `on_expired` (before the fork).
-static EXPIRED_CALLBACKS: std::sync::Mutex<Vec<sipr_sdk::usrloc_api::ExpiredCallback>> =
+/// The functions other modules gave `on_contact` (before the fork).
+static CONTACT_CALLBACKS: std::sync::Mutex<Vec<sipr_sdk::usrloc_api::ContactCallback>> =
     std::sync::Mutex::new(Vec::new());
 
-fn on_expired(cb: sipr_sdk::usrloc_api::ExpiredCallback) {
-    if let Ok(mut v) = EXPIRED_CALLBACKS.lock() {
+fn on_contact(cb: sipr_sdk::usrloc_api::ContactCallback) {
+    if let Ok(mut v) = CONTACT_CALLBACKS.lock() {
         v.push(cb);
+    }
+}
+
+/// Calls the `on_contact` callbacks (none registered: nothing to do).
+fn contact_event(event: ContactEvent, domain: &str, aor: &str, c: &UContact) {
+    let callbacks = CONTACT_CALLBACKS.lock().map(|v| v.clone()).unwrap_or_default();
+    for cb in callbacks {
+        if let Err(p) = std::panic::catch_unwind(|| cb(event, domain, aor, c)) {
+            log::error!("usrloc: a contact callback panicked: {}", sipr_sdk::panic_text(&p));
+        }
+    }
+}
+
+/// The events of one record's change: by ruid, what is new, changed, gone.
+fn change_events(domain: &str, aor: &str, before: &[UContact], after: &[UContact]) {
+    if CONTACT_CALLBACKS.lock().map(|v| v.is_empty()).unwrap_or(true) {
+        return;
+    }
+    for c in after {
+        match before.iter().find(|b| b.ruid == c.ruid) {
+            None => contact_event(ContactEvent::Inserted, domain, aor, c),
+            Some(b) if b != c => contact_event(ContactEvent::Updated, domain, aor, c),
+            Some(_) => {}
+        }
+    }
+    for b in before.iter().filter(|b| !after.iter().any(|c| c.ruid == b.ruid)) {
+        contact_event(ContactEvent::Deleted, domain, aor, b);
     }
 }
 
 fn expired_event(d: &Domain, aor: &str, c: &UContact) {
     log::debug!("usrloc: {}: contact {} of {aor} expired", d.name, c.contact);
-    let callbacks = EXPIRED_CALLBACKS.lock().map(|v| v.clone()).unwrap_or_default();
-    for cb in callbacks {
-        if let Err(p) = std::panic::catch_unwind(|| cb(&d.name, aor, c)) {
-            log::error!("usrloc: a contact-expired callback panicked: {}", sipr_sdk::panic_text(&p));
-        }
-    }
+    contact_event(ContactEvent::Expired, &d.name, aor, c);
 }
 
 /// A unique id for a new binding (Kamailio's `ruid` shape:
@@ -359,7 +386,7 @@ pub static UL_API: UlApi = UlApi {
     new_ruid,
     aor_hash,
     by_ruid,
-    on_expired,
+    on_contact,
     matching_mode,
     desc_time_order,
 };
@@ -505,4 +532,33 @@ sipr_sdk::module! {
     apis: [("usrloc", UL_API_VERSION, UL_API)],
     init: mod_init,
     destroy: destroy,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static SEEN: std::sync::Mutex<Vec<(ContactEvent, String)>> = std::sync::Mutex::new(Vec::new());
+
+    fn record(event: ContactEvent, _: &str, _: &str, c: &UContact) {
+        SEEN.lock().unwrap().push((event, c.ruid.clone()));
+    }
+
+    #[test]
+    fn contact_events_by_ruid() {
+        on_contact(record);
+        let c = |ruid: &str, expires: i64| UContact { ruid: ruid.into(), expires, ..UContact::default() };
+        let before = [c("kept", 10), c("refreshed", 10), c("gone", 10)];
+        let after = [c("kept", 10), c("refreshed", 20), c("new", 10)];
+        change_events("location", "alice", &before, &after);
+        let seen = SEEN.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            [
+                (ContactEvent::Updated, "refreshed".to_string()),
+                (ContactEvent::Inserted, "new".to_string()),
+                (ContactEvent::Deleted, "gone".to_string())
+            ]
+        );
+    }
 }
