@@ -111,6 +111,9 @@ pub struct PvRef {
     pub arg: PvArg,
     /// Index.
     pub index: PvIndex,
+    /// An index given by another PV (`[$var(i)]`), read per use; `index`
+    /// is then unused.
+    pub dyn_index: Option<Box<PvRef>>,
     /// Transformations, applied in order after reading.
     pub trans: Box<[Transform]>,
     /// Whether this is `$null`.
@@ -126,6 +129,16 @@ impl fmt::Debug for PvRef {
 }
 
 impl PvRef {
+    /// The index this use names: the constant one, or what the index PV
+    /// reads now (`[$var(i)]`).
+    #[inline]
+    pub fn index_in(&self, ctx: &Ctx<'_>) -> PvIndex {
+        match &self.dyn_index {
+            None => self.index,
+            Some(p) => PvIndex::At(i32::try_from(p.value(ctx).to_int()).unwrap_or(i32::MAX)),
+        }
+    }
+
     /// Reads the PV with its transformations.
     #[inline]
     pub fn value<'c>(&'c self, ctx: &'c Ctx<'_>) -> Value<'c> {
@@ -259,10 +272,17 @@ impl PvRegistry {
         let class = self.classes.get(syn.name.as_str()).ok_or_else(|| format!("unknown pseudo-variable '{text}'"))?;
         let arg = (class.fixup)(syn.inner.as_deref(), self, names)
             .map_err(|e| format!("bad pseudo-variable '{text}': {e}"))?;
-        let index = match syn.index.as_deref() {
+        let mut dyn_index = None;
+        let index = match syn.index.as_deref().map(str::trim) {
             None => PvIndex::None,
             Some("*") => PvIndex::All,
-            Some(i) => PvIndex::At(i.trim().parse().map_err(|_| format!("bad index [{i}] in '{text}'"))?),
+            // an index read from a PV per use (Kamailio's `[$var(i)]`)
+            Some(i) if i.starts_with('$') => {
+                dyn_index =
+                    Some(Box::new(self.resolve(i, names).map_err(|e| format!("bad index [{i}] in '{text}': {e}"))?));
+                PvIndex::None
+            }
+            Some(i) => PvIndex::At(i.parse().map_err(|_| format!("bad index [{i}] in '{text}'"))?),
         };
         let trans = syn
             .trans
@@ -276,6 +296,7 @@ impl PvRegistry {
             set: class.set,
             arg,
             index,
+            dyn_index,
             trans: trans.into(),
             is_null: class.name == "null",
             is_var: class.name == "var",
@@ -789,7 +810,7 @@ fn matching_headers<'c>(ctx: &'c Ctx<'_>, pv: &PvRef) -> impl DoubleEndedIterato
 }
 
 fn get_hdr<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
-    match pv.index {
+    match pv.index_in(ctx) {
         PvIndex::None | PvIndex::At(0) => Value::opt_str(matching_headers(ctx, pv).next()),
         PvIndex::At(i) if i > 0 => Value::opt_str(matching_headers(ctx, pv).nth(i as usize)),
         PvIndex::At(i) => Value::opt_str(matching_headers(ctx, pv).rev().nth((-i - 1) as usize)),
@@ -840,7 +861,7 @@ fn avp_fixup(inner: Option<&str>, _: &PvRegistry, names: &mut Names) -> Result<P
 }
 fn get_avp<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     let PvArg::Id(id) = pv.arg else { return Value::Null };
-    match pv.index {
+    match pv.index_in(ctx) {
         PvIndex::None => ctx.avp(id, 0).map_or(Value::Null, Stored::get),
         PvIndex::At(i) if i >= 0 => ctx.avp(id, i as usize).map_or(Value::Null, Stored::get),
         PvIndex::At(_) => Value::Null,
@@ -857,7 +878,7 @@ fn get_avp<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
 }
 fn set_avp(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
     let PvArg::Id(id) = pv.arg else { return Err("bad $avp".into()) };
-    let all = pv.index == PvIndex::All;
+    let all = pv.index_in(ctx) == PvIndex::All;
     if v.is_null() {
         ctx.remove_avp(id, all);
         return Ok(());

@@ -579,7 +579,7 @@ fn bodies<'c>(ctx: &'c Ctx<'_>, pv: &PvRef) -> Vec<&'c [u8]> {
 
 fn get_hfl<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     let all = bodies(ctx, pv);
-    let pick = match pv.index {
+    let pick = match pv.index_in(ctx) {
         PvIndex::None | PvIndex::At(0) => all.first(),
         PvIndex::At(i) if i > 0 => all.get(i as usize),
         // no counting from the end here (Kamailio's $hfl has none)
@@ -662,8 +662,8 @@ fn branch_attr(pv: &PvRef) -> Option<BranchAttr> {
 }
 
 /// The branch an index names (none: the first; -1: the last).
-fn branch_index(pv: &PvRef, n: usize) -> Option<usize> {
-    match pv.index {
+fn branch_index(ctx: &Ctx<'_>, pv: &PvRef, n: usize) -> Option<usize> {
+    match pv.index_in(ctx) {
         PvIndex::None | PvIndex::All => (n > 0).then_some(0),
         PvIndex::At(i) if i >= 0 => ((i as usize) < n).then_some(i as usize),
         PvIndex::At(i) => n.checked_sub((-i) as usize),
@@ -675,7 +675,7 @@ fn get_branch<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     if attr == BranchAttr::Count {
         return if ctx.branches.is_empty() { Value::Null } else { Value::Int(ctx.branches.len() as i64) };
     }
-    let Some(b) = branch_index(pv, ctx.branches.len()).map(|i| &ctx.branches[i]) else { return Value::Null };
+    let Some(b) = branch_index(ctx, pv, ctx.branches.len()).map(|i| &ctx.branches[i]) else { return Value::Null };
     match attr {
         BranchAttr::Uri => Value::str(&b.uri),
         BranchAttr::DstUri => Value::opt_str(b.dst_uri.as_deref()),
@@ -687,7 +687,7 @@ fn get_branch<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
 
 fn set_branch(ctx: &mut Ctx<'_>, pv: &PvRef, v: &Value<'_>) -> Result<(), String> {
     let attr = branch_attr(pv).ok_or("bad $branch")?;
-    let Some(i) = branch_index(pv, ctx.branches.len()) else { return Err("no such branch".into()) };
+    let Some(i) = branch_index(ctx, pv, ctx.branches.len()) else { return Err("no such branch".into()) };
     match attr {
         BranchAttr::Uri if v.is_null() => {
             ctx.branches.remove(i);

@@ -126,7 +126,7 @@ fn opt_text<'c>(s: &Option<String>) -> Value<'c> {
 }
 
 /// `$ulc(profile=>attr)[index]`.
-pub fn get<'c>(_: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+pub fn get<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     let PvArg::Custom(arg) = &pv.arg else { return Value::Null };
     let Some((name, attr)) = arg.downcast_ref::<(String, Attr)>() else { return Value::Null };
     PROFILES.with(|m| {
@@ -139,7 +139,7 @@ pub fn get<'c>(_: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
             Attr::Count => return Value::Int(p.contacts.len() as i64),
             _ => {}
         }
-        let i = match pv.index {
+        let i = match pv.index_in(ctx) {
             PvIndex::None | PvIndex::All => 0,
             PvIndex::At(i) if i < 0 => p.contacts.len() as i64 + i64::from(i),
             PvIndex::At(i) => i64::from(i),
