@@ -78,16 +78,26 @@ pg_start() {
     fi
     "${as[@]}" "$bin/initdb" -D "$dir" -U postgres -A scram-sha-256 --pwfile="$dir.pw" >"$dir.initdb.log" 2>&1 ||
         { cat "$dir.initdb.log" >&2; fail "initdb failed"; }
-    "${as[@]}" "$bin/postgres" -D "$dir" -h 127.0.0.1 -p "$port" -k "$dir" >"$dir.log" 2>&1 &
+    PG_DIR=$dir
+    pg_launch
+}
+
+# pg_launch: starts pg_start's server (again, after pg_stop) on its data
+# directory and waits until it answers; its pid in PG_PID and PIDS.
+pg_launch() {
+    local bin as=()
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    [ "$(id -u)" = 0 ] && as=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+    "${as[@]}" "$bin/postgres" -D "$PG_DIR" -h 127.0.0.1 -p "$PG_PORT" -k "$PG_DIR" >>"$PG_DIR.log" 2>&1 &
     PG_PID=$!
     PIDS+=("$PG_PID")
     for _ in $(seq 100); do
-        PGPASSWORD=pgadmin "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" && return 0
+        "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && return 0
         kill -0 "$PG_PID" 2>/dev/null || break
         sleep 0.1
     done
-    cat "$dir.log" >&2
-    fail "PostgreSQL did not start on 127.0.0.1:$port"
+    cat "$PG_DIR.log" >&2
+    fail "PostgreSQL did not start on 127.0.0.1:$PG_PORT"
 }
 
 # pg_psql [ARGS]: psql as the superuser against pg_start's server.

@@ -159,13 +159,7 @@ pg_stop
 code=$(register "$PORT_A" carol 3600 || true)
 [ "$code" = 500 ] || fail "with PostgreSQL down a REGISTER got '$code', not a 500"
 kill -0 "${SPID[a]}" || fail "A died with the database down"
-PIDS=("${PIDS[@]/$PG_PID/}")
-bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-as=(); [ "$(id -u)" = 0 ] && as=(setpriv --reuid=postgres --regid=postgres --init-groups --)
-"${as[@]}" "$bin/postgres" -D "$WORK/pgdata" -h 127.0.0.1 -p "$PGPORT" -k "$WORK/pgdata" >>"$WORK/pgdata.log" 2>&1 &
-PG_PID=$!
-PIDS+=("$PG_PID")
-for _ in $(seq 100); do "$bin/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && break; sleep 0.1; done
+pg_launch
 ok=""
 for _ in 1 2 3; do
     [ "$(register "$PORT_A" carol 3600)" = 200 ] && { ok=1; break; }

@@ -38,6 +38,13 @@ pub fn md5(data: &[u8]) -> [u8; 16] {
     md5::Md5::digest(data).into()
 }
 
+/// Lower-case hex of `b` (digests as text: `{s.md5}`, digest
+/// authentication).
+pub fn hex(b: &[u8]) -> Vec<u8> {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    b.iter().flat_map(|c| [D[(c >> 4) as usize], D[(c & 15) as usize]]).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::{id64, md5};
@@ -64,3 +71,4 @@ mod tests {
         assert_eq!(md5(b"abc")[..4], [0x90, 0x01, 0x50, 0x98]);
     }
 }
+

@@ -133,6 +133,12 @@ impl IpNet {
 /// transport (RFC 3261 §18.2.2): the source address, with the source port
 /// when the top Via asks for `rport` (RFC 3581) or the script forced it,
 /// else the Via's port (5060 when none) — as Kamailio.
+/// A socket as Kamailio names it in `$Ri`-style text and usrloc's
+/// `socket` column: `proto:host:port` (IPv6 in brackets).
+pub fn socket_text(proto: Proto, addr: SocketAddr) -> String {
+    format!("{}:{}:{}", proto.name(), crate::sip::emit::host_text(addr.ip()), addr.port())
+}
+
 pub fn reply_address(
     msg: &crate::sip::SipMsg<'_>,
     src: std::net::SocketAddr,

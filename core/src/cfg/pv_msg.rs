@@ -414,9 +414,7 @@ fn socket_uri(host: &str, port: u16, proto: Proto, always_transport: bool) -> Va
 }
 
 fn get_sas<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
-    Value::string(
-        format!("{}:{}:{}", ctx.rcv.proto.name(), host_text(ctx.rcv.src.ip()), ctx.rcv.src.port()).into_bytes(),
-    )
+    Value::string(crate::net::socket_text(ctx.rcv.proto, ctx.rcv.src).into_bytes())
 }
 fn get_su<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
     socket_uri(&host_text(ctx.rcv.src.ip()), ctx.rcv.src.port(), ctx.rcv.proto, false)

@@ -934,11 +934,7 @@ fn field_ranges(s: &[u8], sep: u8) -> Vec<(usize, usize)> {
     out
 }
 
-/// Lower-case hex.
-pub fn hex(b: &[u8]) -> Vec<u8> {
-    const D: &[u8; 16] = b"0123456789abcdef";
-    b.iter().flat_map(|c| [D[(c >> 4) as usize], D[(c & 15) as usize]]).collect()
-}
+use crate::hash::hex;
 
 fn unhex(s: &[u8]) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {

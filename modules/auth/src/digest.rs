@@ -13,19 +13,8 @@ pub fn hash(algorithm: &str, data: &[u8]) -> String {
     } else {
         Md5::digest(data).to_vec()
     };
-    hex(&bytes)
-}
-
-/// Lower-case hex of `bytes` (a table, not `format!` per byte: the
-/// digest path hashes four times per request).
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
+    // ASCII hex digits: always UTF-8
+    String::from_utf8(sipr_sdk::hash::hex(&bytes)).unwrap_or_default()
 }
 
 /// HA1 = H(user:realm:password).

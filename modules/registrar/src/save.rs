@@ -362,7 +362,7 @@ fn socket_text(ctx: &Ctx<'_>) -> String {
         match &*l {
             Some((p, a, text)) if *p == proto && *a == addr => text.clone(),
             _ => {
-                let text = format!("{}:{}:{}", proto.name(), addr.ip(), addr.port());
+                let text = sipr_sdk::net::socket_text(proto, addr);
                 *l = Some((proto, addr, text.clone()));
                 text
             }

@@ -536,6 +536,22 @@ impl Db {
         self.with_conn(|c| c.fetch(&st))
     }
 
+    /// Starts a transaction (`BEGIN`): the statements up to [`Db::commit`]
+    /// or [`Db::rollback`] take effect together.
+    pub fn begin(&mut self) -> Result<(), DbError> {
+        self.raw_query("BEGIN").map(|_| ())
+    }
+
+    /// Ends a transaction, keeping its changes.
+    pub fn commit(&mut self) -> Result<(), DbError> {
+        self.raw_query("COMMIT").map(|_| ())
+    }
+
+    /// Ends a transaction, dropping its changes.
+    pub fn rollback(&mut self) -> Result<(), DbError> {
+        self.raw_query("ROLLBACK").map(|_| ())
+    }
+
     /// The id of the last row this process inserted.
     pub fn last_inserted_id(&mut self) -> Result<i64, DbError> {
         self.conn()?.last_inserted_id()

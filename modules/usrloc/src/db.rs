@@ -220,7 +220,7 @@ pub fn flush_dirty(d: &Domain) {
     // AoRs; a batch that fails is rolled back and all of it stays marked,
     // to be written at the next flush
     for batch in aors.chunks(FLUSH_BATCH) {
-        let in_transaction = with_db(|db| db.raw_query("BEGIN").map(|_| ())).is_ok();
+        let in_transaction = with_db(Db::begin).is_ok();
         let mut failed = None;
         for key in batch {
             dirty.remove(key);
@@ -235,9 +235,9 @@ pub fn flush_dirty(d: &Domain) {
             }
         }
         let ended = match (&failed, in_transaction) {
-            (None, true) => with_db(|db| db.raw_query("COMMIT").map(|_| ())).map_err(|e| e.to_string()),
+            (None, true) => with_db(Db::commit).map_err(|e| e.to_string()),
             (Some(e), true) => {
-                let _ = with_db(|db| db.raw_query("ROLLBACK").map(|_| ()));
+                let _ = with_db(Db::rollback);
                 Err(e.clone())
             }
             (Some(e), false) => Err(e.clone()),
