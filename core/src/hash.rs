@@ -71,4 +71,3 @@ mod tests {
         assert_eq!(md5(b"abc")[..4], [0x90, 0x01, 0x50, 0x98]);
     }
 }
-
