@@ -3,7 +3,7 @@
 use crate::cfg::{Ctx, Dest, FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 17;
+pub const ABI_VERSION: u32 = 18;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -85,11 +85,14 @@ pub struct CoreApi {
     /// Cancels a wheel timer: 1 cancelled, 2 its handler is running now
     /// (it will not run again), 0 stale (already done or cancelled).
     pub timer_cancel: extern "C" fn(id: sipr_mem::TimerId) -> i32,
-    /// Runs one JSON-RPC request (UTF-8 bytes) against the server's RPC
+    /// Runs one request in the encoding `codec` names (a [`RpcCodec`]:
+    /// JSON-RPC text or one binrpc packet) against the server's RPC
     /// commands and hands the reply bytes to `sink(ctx, bytes, len)`
     /// (called at most once, during the call). 0 when answered, -1 when
-    /// the bytes are not a JSON request (no answer is due).
+    /// the bytes are not a JSON request (no answer is due; a binrpc
+    /// packet is always answered).
     pub rpc_exec: extern "C" fn(
+        codec: u32,
         req: *const u8,
         len: usize,
         sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
@@ -446,7 +449,18 @@ extern "C" fn core_timer_cancel(id: sipr_mem::TimerId) -> i32 {
     })
 }
 
+/// The encodings of [`CoreApi::rpc_exec`].
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RpcCodec {
+    /// JSON-RPC 2.0 text (jsonrpcs).
+    Json = 0,
+    /// One binrpc packet (ctl, kamcmd).
+    Binrpc = 1,
+}
+
 extern "C" fn core_rpc_exec(
+    codec: u32,
     req: *const u8,
     len: usize,
     sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
@@ -455,7 +469,12 @@ extern "C" fn core_rpc_exec(
     crate::guard::contained("core.rpc_exec", -1, || {
         // SAFETY: the SDK passes a live byte range for this call.
         let req = unsafe { std::slice::from_raw_parts(req, len) };
-        match crate::rpc::json::answer_bytes(req, crate::rpc::call) {
+        let reply = if codec == RpcCodec::Binrpc as u32 {
+            Some(crate::rpc::binrpc::answer(req, crate::rpc::call_binrpc))
+        } else {
+            crate::rpc::json::answer_bytes(req, crate::rpc::call)
+        };
+        match reply {
             Some(reply) => {
                 sink(ctx, reply.as_ptr(), reply.len());
                 0

@@ -42,6 +42,20 @@ pub fn write_rpc(v: &RpcValue, out: &mut String) {
             }
             out.push(']');
         }
+        RpcValue::Members(m) => {
+            out.push('[');
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('{');
+                write_str(k, out);
+                out.push(':');
+                write_rpc(x, out);
+                out.push('}');
+            }
+            out.push(']');
+        }
         RpcValue::Struct(m) => {
             out.push('{');
             for (i, (k, x)) in m.iter().enumerate() {

@@ -5,6 +5,7 @@
 //! ([`call`]) — the jsonrpcs module's processes through the core API,
 //! with the JSON-RPC 2.0 codec of [`json`].
 
+pub mod binrpc;
 pub mod json;
 
 use std::fmt;
@@ -24,8 +25,12 @@ pub enum RpcValue {
     Str(String),
     /// A list.
     Array(Vec<RpcValue>),
-    /// Named members, in order.
+    /// Named members, in order (a name may repeat, as pv.shvGet's "shv").
     Struct(Vec<(String, RpcValue)>),
+    /// A list of named members: Kamailio's list that a command fills with
+    /// `struct_add` (ul.dump's "Contacts", core.sockets_list). JSON writes
+    /// it as a list of one-member objects, binrpc as one struct.
+    Members(Vec<(String, RpcValue)>),
 }
 
 impl RpcValue {
@@ -58,7 +63,7 @@ impl RpcValue {
     /// A struct member.
     pub fn member(&self, name: &str) -> Option<&RpcValue> {
         match self {
-            RpcValue::Struct(m) => m.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            RpcValue::Struct(m) | RpcValue::Members(m) => m.iter().find(|(k, _)| k == name).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -123,6 +128,20 @@ pub fn commands() -> &'static [RpcDef] {
 
 /// The commands [`call`] answers itself.
 pub const BUILTIN: &[&str] = &["system.listMethods", "system.methodHelp"];
+
+/// Whether command `name` exists.
+pub fn exists(name: &str) -> bool {
+    BUILTIN.contains(&name) || commands().iter().any(|c| c.name == name)
+}
+
+/// [`call`] for binrpc, whose unknown command is Kamailio's 500 "command
+/// NAME not found" (JSON-RPC's is "Method Not Found").
+pub fn call_binrpc(name: &str, params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    if !exists(name) {
+        return Err(RpcError::new(500, format!("command {name} not found")));
+    }
+    call(name, params)
+}
 
 /// Runs command `name`: Kamailio's 500 "Method Not Found" when there is
 /// none. `system.listMethods` and `system.methodHelp` are answered here.

@@ -23,6 +23,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use sipr_sdk::control::{in_run_dir, mode, owner, prepare_path, set_access, text};
 use sipr_sdk::prelude::*;
 
 const FIFO: i64 = 2;
@@ -90,20 +91,6 @@ fn set_transport(v: &ModValue) -> Result<(), String> {
     with_settings(|s| s.transport = *t)
 }
 
-fn text(v: &ModValue, what: &str) -> Result<String, String> {
-    match v {
-        ModValue::Str(s) if !s.is_empty() => Ok(s.clone()),
-        _ => Err(format!("{what} takes a non-empty string")),
-    }
-}
-
-fn mode(v: &ModValue) -> Result<u32, String> {
-    match v {
-        ModValue::Int(m) if (0..=0o777).contains(m) => Ok(*m as u32),
-        _ => Err("a mode is a number such as 0660".into()),
-    }
-}
-
 fn set_fifo_name(v: &ModValue) -> Result<(), String> {
     let n = text(v, "fifo_name")?;
     with_settings(|s| s.fifo_name = n)
@@ -147,15 +134,6 @@ fn set_dgram_user(v: &ModValue) -> Result<(), String> {
 fn set_dgram_group(v: &ModValue) -> Result<(), String> {
     let g = owner(v, "dgram_group")?;
     with_settings(|s| s.dgram_group = Some(g))
-}
-
-/// A user or group as the cfg gives it: a name or a number.
-fn owner(v: &ModValue, what: &str) -> Result<String, String> {
-    match v {
-        ModValue::Int(n) if *n >= 0 => Ok(n.to_string()),
-        ModValue::Str(s) if !s.is_empty() => Ok(s.clone()),
-        _ => Err(format!("{what} takes a user or group name or number")),
-    }
 }
 
 fn set_pretty_format(v: &ModValue) -> Result<(), String> {
@@ -242,42 +220,24 @@ fn pretty_json(compact: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Gives a control file the owner the cfg names.
-fn give(path: &Path, user: &Option<String>, group: &Option<String>) -> Result<(), String> {
-    sipr_sdk::chown_to(path, user.as_deref(), group.as_deref())
-        .map_err(|e| format!("jsonrpcs: cannot give {} to {user:?}/{group:?}: {e}", path.display()))
-}
-
-/// A path from the cfg: absolute as it is, else inside `run_dir`.
-fn in_run_dir(name: &str) -> PathBuf {
-    let p = Path::new(name);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        sipr_sdk::run_dir().join(p)
-    }
-}
-
 fn mod_init() -> Result<(), String> {
     let s = SETTINGS.lock().map_err(|_| "jsonrpcs settings poisoned")?;
     let all = s.transport == 0;
     let fifo = if all || s.transport & FIFO != 0 {
         let path = in_run_dir(if s.fifo_name.is_empty() { "sipr_rpc.fifo" } else { &s.fifo_name });
-        prepare_dir(&path)?;
+        prepare_path("jsonrpcs", &path)?;
         sipr_sdk::make_fifo(&path, s.fifo_mode)
             .map_err(|e| format!("jsonrpcs: cannot create {}: {e}", path.display()))?;
-        give(&path, &s.fifo_user, &s.fifo_group)?;
+        set_access("jsonrpcs", &path, s.fifo_mode, s.fifo_user.as_deref(), s.fifo_group.as_deref())?;
         Some(path)
     } else {
         None
     };
     let dgram = if all || s.transport & DATAGRAM != 0 {
         let path = in_run_dir(if s.dgram_socket.is_empty() { "sipr_rpc.sock" } else { &s.dgram_socket });
-        prepare_dir(&path)?;
+        prepare_path("jsonrpcs", &path)?;
         let sock = UnixDatagram::bind(&path).map_err(|e| format!("jsonrpcs: cannot bind {}: {e}", path.display()))?;
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(s.dgram_mode))
-            .map_err(|e| format!("jsonrpcs: {}: {e}", path.display()))?;
-        give(&path, &s.dgram_user, &s.dgram_group)?;
+        set_access("jsonrpcs", &path, s.dgram_mode, s.dgram_user.as_deref(), s.dgram_group.as_deref())?;
         sock.set_write_timeout(Some(std::time::Duration::from_millis(s.dgram_timeout_ms)))
             .map_err(|e| format!("jsonrpcs: {}: {e}", path.display()))?;
         Some((path, sock))
@@ -287,19 +247,6 @@ fn mod_init() -> Result<(), String> {
     let reply_dir = if s.fifo_reply_dir.is_empty() { "/tmp/" } else { &s.fifo_reply_dir };
     let _ = OPENED.set(Opened { fifo, fifo_reply_dir: PathBuf::from(reply_dir), dgram });
     Ok(())
-}
-
-/// Creates the directory of `path` and removes a stale file at `path` (a
-/// previous run's FIFO or socket).
-fn prepare_dir(path: &Path) -> Result<(), String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("jsonrpcs: cannot create {}: {e}", dir.display()))?;
-    }
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("jsonrpcs: cannot remove the old {}: {e}", path.display())),
-    }
 }
 
 fn destroy() {
@@ -452,14 +399,6 @@ sipr_sdk::module! {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn owners_are_names_or_numbers() {
-        assert_eq!(owner(&ModValue::Str("kamailio".into()), "fifo_user").unwrap(), "kamailio");
-        assert_eq!(owner(&ModValue::Int(33), "fifo_group").unwrap(), "33");
-        assert!(owner(&ModValue::Int(-1), "fifo_group").is_err());
-        assert!(owner(&ModValue::Str(String::new()), "fifo_user").is_err());
-    }
 
     #[test]
     fn http_and_tcp_transports_are_refused() {

@@ -662,10 +662,21 @@ extern "C" fn collect_reply(ctx: *mut std::ffi::c_void, data: *const u8, len: us
 /// process): the reply text, or `None` when the bytes are not a JSON
 /// request (no answer is due, as Kamailio).
 pub fn rpc_exec(request: &[u8]) -> Option<Vec<u8>> {
+    rpc_exec_as(RpcCodec::Json, request)
+}
+
+/// Runs one binrpc packet (as [`binrpc::framing`] delimited it) against
+/// the server's RPC commands: the reply packet (a request that cannot be
+/// read gets Kamailio's 400 reply).
+pub fn rpc_exec_binrpc(packet: &[u8]) -> Option<Vec<u8>> {
+    rpc_exec_as(RpcCodec::Binrpc, packet)
+}
+
+fn rpc_exec_as(codec: RpcCodec, request: &[u8]) -> Option<Vec<u8>> {
     let core = CORE.get()?;
     let mut reply: Vec<u8> = Vec::new();
     let ctx = (&mut reply as *mut Vec<u8>).cast::<std::ffi::c_void>();
-    match (core.rpc_exec)(request.as_ptr(), request.len(), collect_reply, ctx) {
+    match (core.rpc_exec)(codec as u32, request.as_ptr(), request.len(), collect_reply, ctx) {
         0 => Some(reply),
         _ => None,
     }
@@ -682,6 +693,8 @@ pub fn run_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(String::from_utf8_lossy(s).into_owned())
 }
 
+pub use sipr_core::module::abi::RpcCodec;
+pub use sipr_core::rpc::binrpc;
 pub use sipr_core::rpc::json as jsonrpc;
 pub use sipr_locking::process::{chown_to, make_fifo, open_write_nonblocking};
 
@@ -703,6 +716,7 @@ pub fn bind_api<T: std::any::Any>(name: &str, version: u32) -> Result<&'static T
 }
 
 pub mod auth_api;
+pub mod control;
 pub mod db;
 pub mod usrloc_api;
 

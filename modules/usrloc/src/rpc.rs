@@ -25,8 +25,9 @@ fn state(d: &Domain, aor: &str) -> &'static str {
     }
 }
 
-/// One contact, as Kamailio's `ul.dump` / `ul.lookup` print it.
-fn contact(c: &UContact, now: i64, state: &str) -> RpcValue {
+/// One contact, as Kamailio's `ul.dump` / `ul.lookup` print it: a
+/// "Contact" member of the AoR's "Contacts" list.
+fn contact(c: &UContact, now: i64, state: &str) -> (String, RpcValue) {
     let expires = if c.expires == 0 {
         s("permanent")
     } else if c.expires <= now {
@@ -35,7 +36,7 @@ fn contact(c: &UContact, now: i64, state: &str) -> RpcValue {
         RpcValue::Int(c.expires - now)
     };
     let q = if c.q == Q_UNSPECIFIED { RpcValue::Int(-1) } else { RpcValue::double(f64::from(c.q) / 1000.0) };
-    RpcValue::Struct(vec![(
+    (
         "Contact".into(),
         RpcValue::Struct(vec![
             ("Address".into(), s(&c.contact)),
@@ -61,7 +62,7 @@ fn contact(c: &UContact, now: i64, state: &str) -> RpcValue {
             ("KA-Roundtrip".into(), RpcValue::Int(0)),
             ("Last-Modified".into(), RpcValue::Int(c.last_modified)),
         ]),
-    )])
+    )
 }
 
 fn contacts_of(d: &Domain, aor: &str) -> Vec<UContact> {
@@ -80,34 +81,38 @@ pub fn dump(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
             if cs.is_empty() {
                 continue;
             }
-            let contacts: Vec<RpcValue> = if brief {
+            let contacts: Vec<(String, RpcValue)> = if brief {
                 cs.iter()
                     .map(|c| {
-                        RpcValue::Struct(vec![(
+                        (
                             "Contact".into(),
                             RpcValue::Struct(vec![
                                 ("Address".into(), s(&c.contact)),
                                 ("Expires".into(), RpcValue::Int((c.expires - now).max(0))),
                             ]),
-                        )])
+                        )
                     })
                     .collect()
             } else {
                 let st = state(d, &aor);
                 cs.iter().map(|c| contact(c, now, st)).collect()
             };
-            aors.push(RpcValue::Struct(vec![(
+            aors.push((
                 "Info".into(),
-                RpcValue::Struct(vec![("AoR".into(), s(&aor)), ("Contacts".into(), RpcValue::Array(contacts))]),
-            )]));
+                RpcValue::Struct(vec![
+                    ("AoR".into(), s(&aor)),
+                    ("HashID".into(), RpcValue::Int(i64::from(crate::aor_hash(&aor)))),
+                    ("Contacts".into(), RpcValue::Members(contacts)),
+                ]),
+            ));
         }
         let n = aors.len() as i64;
-        out.push(RpcValue::Struct(vec![(
+        out.push((
             "Domain".into(),
             RpcValue::Struct(vec![
                 ("Domain".into(), s(&d.name)),
                 ("Size".into(), RpcValue::Int(d.table.as_ref().map_or(0, |t| t.buckets() as i64))),
-                ("AoRs".into(), RpcValue::Array(aors)),
+                ("AoRs".into(), RpcValue::Members(aors)),
                 (
                     "Stats".into(),
                     RpcValue::Struct(vec![
@@ -116,9 +121,9 @@ pub fn dump(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
                     ]),
                 ),
             ]),
-        )]));
+        ));
     }
-    Ok(RpcValue::Struct(vec![("Domains".into(), RpcValue::Array(out))]))
+    Ok(RpcValue::Struct(vec![("Domains".into(), RpcValue::Members(out))]))
 }
 
 fn table_and_aor(p: &[RpcValue]) -> Result<(&'static Domain, String), RpcError> {
@@ -144,7 +149,7 @@ pub fn lookup(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let now = now();
     Ok(RpcValue::Struct(vec![
         ("AoR".into(), s(&aor)),
-        ("Contacts".into(), RpcValue::Array(cs.iter().map(|c| contact(c, now, state(d, &aor))).collect())),
+        ("Contacts".into(), RpcValue::Members(cs.iter().map(|c| contact(c, now, state(d, &aor))).collect())),
     ]))
 }
 
