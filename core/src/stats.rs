@@ -32,12 +32,195 @@ pub fn register(group: &str, name: &str) -> Result<&'static AtomicU64, String> {
     Ok(value)
 }
 
-/// Every counter: (group, name, value).
+/// Every statistic: (group, name, value), sorted by group and name as
+/// Kamailio lists them; the counters and the figures read when asked
+/// (`shmem:*`, `tcp:current_opened_connections`).
 pub fn snapshot() -> Vec<(String, String, u64)> {
-    COUNTERS
+    let mut all: Vec<(String, String, u64)> = COUNTERS
         .lock()
         .map(|all| all.iter().map(|e| (e.group.clone(), e.name.clone(), e.value.load(Ordering::Relaxed))).collect())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if let Some(pool) = crate::shm::pool() {
+        let st = pool.stats();
+        for (name, v) in [
+            ("fragments", st.fragments as u64),
+            ("free_size", st.free),
+            ("max_used_size", st.max_used),
+            ("real_used_size", st.real_used),
+            ("total_size", st.total),
+            ("used_size", st.used),
+        ] {
+            all.push(("shmem".into(), name.into(), v));
+        }
+    }
+    if let Some(t) = crate::runtime::tcp::table::get() {
+        all.push(("tcp".into(), "current_opened_connections".into(), t.len() as u64));
+    }
+    all.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    all
+}
+
+/// The methods with a counter of their own (`core:rcv_requests_invite`),
+/// in [`Method`](crate::sip::Method) terms.
+const REQUEST_METHODS: [(crate::sip::Method, &str); 14] = {
+    use crate::sip::Method::*;
+    [
+        (Ack, "ack"),
+        (Bye, "bye"),
+        (Cancel, "cancel"),
+        (Info, "info"),
+        (Invite, "invite"),
+        (Message, "message"),
+        (Notify, "notify"),
+        (Options, "options"),
+        (Prack, "prack"),
+        (Publish, "publish"),
+        (Refer, "refer"),
+        (Register, "register"),
+        (Subscribe, "subscribe"),
+        (Update, "update"),
+    ]
+};
+
+/// The methods whose replies are counted per class
+/// (`core:rcv_replies_4xx_invite`), by the CSeq's method text.
+const REPLY_METHODS: [(&[u8], &str); 8] = [
+    (b"BYE", "bye"),
+    (b"CANCEL", "cancel"),
+    (b"INVITE", "invite"),
+    (b"MESSAGE", "message"),
+    (b"PRACK", "prack"),
+    (b"REFER", "refer"),
+    (b"REGISTER", "reg"),
+    (b"UPDATE", "update"),
+];
+
+/// Reply codes with a counter of their own (`core:rcv_replies_404`).
+const REPLY_CODES: [u16; 5] = [401, 404, 407, 480, 486];
+
+type Counter = &'static AtomicU64;
+
+/// Kamailio's `core:` statistics: what every SIP process counts as
+/// messages arrive.
+#[derive(Debug)]
+pub struct CoreCounters {
+    rcv_requests: Counter,
+    by_method: [Counter; 14],
+    rcv_replies: Counter,
+    by_class: [Counter; 6],
+    by_class_method: [[Counter; 8]; 6],
+    replies_18x: Counter,
+    by_code: [Counter; 5],
+    /// Requests and replies forwarded statelessly (`forward()`, a reply
+    /// no transaction takes).
+    pub fwd_requests: Counter,
+    /// See `fwd_requests`.
+    pub fwd_replies: Counter,
+    /// Requests and replies the script dropped.
+    pub drop_requests: Counter,
+    /// See `drop_requests`.
+    pub drop_replies: Counter,
+    /// Messages that could not be parsed (answered 400 or dropped).
+    pub err_requests: Counter,
+    /// See `err_requests`.
+    pub err_replies: Counter,
+    /// Messages with a header that does not parse.
+    pub bad_msg_hdr: Counter,
+    /// Request-URIs that do not parse.
+    pub bad_uris_rcvd: Counter,
+    /// Requests of a method the server does not know.
+    pub unsupported_methods: Counter,
+}
+
+static CORE: std::sync::OnceLock<CoreCounters> = std::sync::OnceLock::new();
+
+/// Registers the `core:` statistics (main process, before the fork).
+pub fn init_core() -> Result<(), String> {
+    let c = |n: &str| register("core", n);
+    let mut by_class_method = Vec::new();
+    for class in 1..=6 {
+        let row: Vec<Counter> =
+            REPLY_METHODS.iter().map(|(_, m)| c(&format!("rcv_replies_{class}xx_{m}"))).collect::<Result<_, _>>()?;
+        by_class_method.push(row.try_into().map_err(|_| "reply counters")?);
+    }
+    let counters = CoreCounters {
+        rcv_requests: c("rcv_requests")?,
+        by_method: REQUEST_METHODS
+            .iter()
+            .map(|(_, m)| c(&format!("rcv_requests_{m}")))
+            .collect::<Result<Vec<_>, _>>()?
+            .try_into()
+            .map_err(|_| "request counters")?,
+        rcv_replies: c("rcv_replies")?,
+        by_class: (1..=6)
+            .map(|k| c(&format!("rcv_replies_{k}xx")))
+            .collect::<Result<Vec<_>, _>>()?
+            .try_into()
+            .map_err(|_| "reply counters")?,
+        by_class_method: by_class_method.try_into().map_err(|_| "reply counters")?,
+        replies_18x: c("rcv_replies_18x")?,
+        by_code: REPLY_CODES
+            .iter()
+            .map(|k| c(&format!("rcv_replies_{k}")))
+            .collect::<Result<Vec<_>, _>>()?
+            .try_into()
+            .map_err(|_| "reply counters")?,
+        fwd_requests: c("fwd_requests")?,
+        fwd_replies: c("fwd_replies")?,
+        drop_requests: c("drop_requests")?,
+        drop_replies: c("drop_replies")?,
+        err_requests: c("err_requests")?,
+        err_replies: c("err_replies")?,
+        bad_msg_hdr: c("bad_msg_hdr")?,
+        bad_uris_rcvd: c("bad_URIs_rcvd")?,
+        unsupported_methods: c("unsupported_methods")?,
+    };
+    let _ = CORE.set(counters);
+    Ok(())
+}
+
+/// The `core:` statistics, once registered.
+pub fn core() -> Option<&'static CoreCounters> {
+    CORE.get()
+}
+
+/// Adds one to a counter.
+pub fn bump(c: Counter) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+impl CoreCounters {
+    /// A request arrived.
+    pub fn request(&self, method: Option<crate::sip::Method>) {
+        bump(self.rcv_requests);
+        match method {
+            Some(crate::sip::Method::Other) | None => bump(self.unsupported_methods),
+            Some(m) => {
+                if let Some(i) = REQUEST_METHODS.iter().position(|(x, _)| *x == m) {
+                    bump(self.by_method[i]);
+                }
+            }
+        }
+    }
+
+    /// A reply arrived: its code and its CSeq's method text.
+    pub fn reply(&self, code: u16, cseq_method: Option<&[u8]>) {
+        bump(self.rcv_replies);
+        let class = usize::from(code / 100);
+        if !(1..=6).contains(&class) {
+            return;
+        }
+        bump(self.by_class[class - 1]);
+        if let Some(i) = cseq_method.and_then(|m| REPLY_METHODS.iter().position(|(x, _)| *x == m)) {
+            bump(self.by_class_method[class - 1][i]);
+        }
+        if code / 10 == 18 {
+            bump(self.replies_18x);
+        }
+        if let Some(i) = REPLY_CODES.iter().position(|c| *c == code) {
+            bump(self.by_code[i]);
+        }
+    }
 }
 
 /// `stats.get_statistics [all | group: | group:name]...`: Kamailio's
@@ -47,32 +230,52 @@ pub fn rpc_get_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let wanted = if wanted.is_empty() { vec!["all".to_string()] } else { wanted };
     let out: Vec<RpcValue> = snapshot()
         .into_iter()
-        .filter(|(g, n, _)| {
-            wanted.iter().any(|w| {
-                w == "all" || w.strip_suffix(':').is_some_and(|wg| wg == g) || *w == format!("{g}:{n}") || w == n
-            })
-        })
+        .filter(|(g, n, _)| wanted.iter().any(|w| names(w, g, n)))
         .map(|(g, n, v)| RpcValue::Str(format!("{g}:{n} = {v}")))
         .collect();
     // nothing matching is an empty list, as Kamailio answers
     Ok(RpcValue::Array(out))
 }
 
-/// `stats.reset_statistics group:name...`.
-pub fn rpc_reset_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+/// Whether `wanted` (`all`, `group:`, `group:name`, `name`) names
+/// statistic `group:name`.
+fn names(wanted: &str, group: &str, name: &str) -> bool {
+    wanted == "all"
+        || wanted.strip_suffix(':').is_some_and(|wg| wg == group)
+        || wanted.split_once(':').is_some_and(|(g, n)| g == group && n == name)
+        || wanted == name
+}
+
+/// Sets the counters the parameters name to zero: those they name;
+/// figures read when asked (shm) are not counters and stay.
+fn zero(params: &[RpcValue]) -> Result<Vec<(String, String, u64)>, RpcError> {
     let all = COUNTERS.lock().map_err(|_| RpcError::new(500, "counters lock poisoned"))?;
+    let mut cleared = Vec::new();
     for p in params.iter().filter_map(RpcValue::as_text) {
-        for e in all.iter().filter(|e| p == "all" || format!("{}:{}", e.group, e.name) == p) {
-            e.value.store(0, Ordering::Relaxed);
+        for e in all.iter().filter(|e| names(&p, &e.group, &e.name)) {
+            cleared.push((e.group.clone(), e.name.clone(), e.value.swap(0, Ordering::Relaxed)));
         }
     }
+    Ok(cleared)
+}
+
+/// `stats.reset_statistics group:name...` (silent).
+pub fn rpc_reset_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    zero(params)?;
     Ok(RpcValue::Null)
+}
+
+/// `stats.clear_statistics group:name...`: as reset, answering with the
+/// values cleared (Kamailio's "verbose operation").
+pub fn rpc_clear_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let cleared = zero(params)?;
+    Ok(RpcValue::Array(cleared.into_iter().map(|(g, n, v)| RpcValue::Str(format!("{g}:{n} = {v}"))).collect()))
 }
 
 /// Every RPC command of the core (modules add theirs): [`CORE_RPCS`] and
 /// the destination blocklist's.
 pub fn core_rpcs() -> impl Iterator<Item = &'static crate::rpc::RpcDef> {
-    CORE_RPCS.iter().chain(crate::blocklist::RPCS)
+    CORE_RPCS.iter().chain(crate::blocklist::RPCS).chain(crate::rpc::server::RPCS)
 }
 
 /// The core's own RPC commands (modules add theirs): statistics,
@@ -83,6 +286,11 @@ pub static CORE_RPCS: &[crate::rpc::RpcDef] = &[
         name: "stats.reset_statistics",
         doc: "reset core and modules stats (silent operation)",
         call: rpc_reset_statistics,
+    },
+    crate::rpc::RpcDef {
+        name: "stats.clear_statistics",
+        doc: "clear core and modules stats (verbose operation)",
+        call: rpc_clear_statistics,
     },
     crate::rpc::RpcDef {
         name: "core.ps",

@@ -303,6 +303,8 @@ pub struct Program {
     pub names: Names,
     /// How many `$var` slots a worker needs.
     pub var_count: usize,
+    /// The preprocessor's defines at the end of the file (`core.ppdefines`).
+    pub defines: Vec<String>,
 }
 
 impl Program {
@@ -489,6 +491,11 @@ pub fn compile(
         flags: c.flags,
         var_count: c.names.var_count(),
         names: c.names,
+        defines: {
+            let mut d: Vec<String> = c.map.defines().iter().map(|(k, _)| k.to_string()).collect();
+            d.sort_unstable();
+            d
+        },
     })
 }
 

@@ -486,7 +486,12 @@ fn forward_to(ctx: &mut Ctx<'_>, host: Option<Vec<u8>>, port: Option<u16>) -> i3
     }
     let conn = ctx.send_flags.forward();
     match ctx.out.send(Dest::Host { host: &host, port, proto: Some(send_proto), conn }, &data) {
-        Ok(()) => 1,
+        Ok(()) => {
+            if let Some(c) = crate::stats::core() {
+                crate::stats::bump(c.fwd_requests);
+            }
+            1
+        }
         Err(e) => {
             log::error!("forward: send failed: {e}");
             -1

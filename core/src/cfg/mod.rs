@@ -26,7 +26,7 @@ mod pv;
 mod pv_msg;
 mod subst;
 mod textfn;
-mod timefmt;
+pub(crate) mod timefmt;
 mod transform;
 mod value;
 

@@ -7,6 +7,7 @@
 
 pub mod binrpc;
 pub mod json;
+pub mod server;
 
 use std::fmt;
 use std::sync::OnceLock;

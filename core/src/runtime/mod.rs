@@ -141,6 +141,23 @@ pub fn run_foreground(opts: &Options) -> Result<i32, StartError> {
     run_server(opts, None)
 }
 
+/// The listen sockets as bound (`core.sockets_list`): UDP and TCP with
+/// their local addresses, SCTP as the cfg gives it.
+fn bound_sockets(
+    udp: &[UdpSocket],
+    tcp: &[(TcpListener, u16)],
+    listen: &[crate::cfg::ListenAddr],
+    sctp_on: bool,
+) -> Vec<(Proto, String, u16)> {
+    let mut out: Vec<(Proto, String, u16)> = Vec::new();
+    out.extend(udp.iter().filter_map(|s| s.local_addr().ok()).map(|a| (Proto::Udp, a.ip().to_string(), a.port())));
+    out.extend(tcp.iter().filter_map(|(s, _)| s.local_addr().ok()).map(|a| (Proto::Tcp, a.ip().to_string(), a.port())));
+    if sctp_on {
+        out.extend(listen.iter().filter(|l| l.proto == Proto::Sctp).map(|l| (Proto::Sctp, l.host.clone(), l.port)));
+    }
+    out
+}
+
 fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>) -> Result<i32, StartError> {
     let mut modules = ModuleSet::new(&opts.module_dirs);
     let defines = Defines::from_args(opts.defines.iter().map(String::as_str));
@@ -175,6 +192,7 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
         .map_err(|e| StartError::Other(format!("shared memory (-m {shm_mb}): {e}")))?;
     crate::shm::install(pool);
     procs::init().map_err(StartError::Other)?;
+    crate::stats::init_core().map_err(StartError::Other)?;
     crate::timer::init_wheel().map_err(StartError::Other)?;
     crate::blocklist::init(core).map_err(StartError::Other)?;
     if core.async_workers > 0 {
@@ -255,6 +273,16 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
         },
     };
     let info: &'static CoreInfo = Box::leak(Box::new(info));
+    crate::rpc::server::publish(crate::rpc::server::ServerFacts {
+        started: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+        main_pid: process::current_pid(),
+        sockets: bound_sockets(&udp, &tcp_listeners, &listen, !sctp.is_empty()),
+        aliases: core.aliases.clone(),
+        modules: modules.names().into_iter().map(str::to_string).collect(),
+        defines: prog.defines.clone(),
+        tcp_readers: if tcp_listeners.is_empty() { 0 } else { core.tcp_children.unwrap_or(core.children).max(1) },
+        tcp_max_connections: core.tcp_max_connections,
+    });
     let udp: &'static [UdpSocket] = Box::leak(udp.into_boxed_slice());
     let sctp: &'static [sipr_locking::net::SctpSocket] = Box::leak(sctp.into_boxed_slice());
     if let Some(p) = &opts.pidfile {

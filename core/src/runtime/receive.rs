@@ -394,6 +394,12 @@ pub(super) fn handle(
         }
     };
     out.reply_by_via(msg);
+    if let Some(c) = crate::stats::core() {
+        match msg.status() {
+            None => c.request(msg.method()),
+            Some(code) => c.reply(code, msg.method_text()),
+        }
+    }
     let strict = net.prog.core.strict_checks;
     let checked = if strict { msg.validate_basic() } else { msg.validate_minimal() };
     if let Err(e) = checked {
@@ -426,7 +432,11 @@ pub(super) fn handle(
     ctx.set_module_int("core.msgid", MSG_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
     if is_request {
         if let Some(r) = prog.request_route {
-            prog.run(r, &mut ctx);
+            if prog.run(r, &mut ctx).dropped {
+                if let Some(c) = crate::stats::core() {
+                    crate::stats::bump(c.drop_requests);
+                }
+            }
         }
         for hook in net.post_script_hooks.iter() {
             hook(&mut ctx);
@@ -436,6 +446,11 @@ pub(super) fn handle(
         if let Some(r) = prog.reply_route {
             let o = prog.run(r, &mut ctx);
             forward = !o.dropped;
+            if o.dropped {
+                if let Some(c) = crate::stats::core() {
+                    crate::stats::bump(c.drop_replies);
+                }
+            }
         }
         // tm takes the replies of its transactions (Kamailio's
         // response_f); the others are forwarded statelessly
@@ -449,8 +464,13 @@ pub(super) fn handle(
             }
         }
         if forward {
-            if let Err(e) = crate::cfg::forward_reply_upstream(&mut ctx) {
-                ::log::debug!("cannot forward a reply from {src}: {e}");
+            match crate::cfg::forward_reply_upstream(&mut ctx) {
+                Ok(()) => {
+                    if let Some(c) = crate::stats::core() {
+                        crate::stats::bump(c.fwd_replies);
+                    }
+                }
+                Err(e) => ::log::debug!("cannot forward a reply from {src}: {e}"),
             }
         }
     }

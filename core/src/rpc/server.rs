@@ -1,0 +1,194 @@
+//! The core's RPC commands about the server itself (`core.uptime`,
+//! `core.info`, `core.sockets_list`, ...), in Kamailio's shapes — the
+//! member names and types its `kamcmd` output and JSON replies have, as
+//! Kamailio 5.6 answers them. What they report is fixed at start-up
+//! ([`publish`], main process, before the fork), except the live figures
+//! they read from the tables (TCP connections).
+
+use std::sync::OnceLock;
+
+use super::{RpcDef, RpcError, RpcValue};
+use crate::net::Proto;
+
+/// What the server is, as the commands report it.
+#[derive(Debug, Clone, Default)]
+pub struct ServerFacts {
+    /// When the server started (seconds since the epoch).
+    pub started: i64,
+    /// The pid of the main process (`core.kill` signals it).
+    pub main_pid: i32,
+    /// Bound listen sockets: protocol, address, port.
+    pub sockets: Vec<(Proto, String, u16)>,
+    /// `alias=` entries: host and port (0: any).
+    pub aliases: Vec<(String, u16)>,
+    /// Loaded modules, in load order.
+    pub modules: Vec<String>,
+    /// The preprocessor's defines.
+    pub defines: Vec<String>,
+    /// TCP readers and the connection limit.
+    pub tcp_readers: u32,
+    /// `tcp_max_connections`.
+    pub tcp_max_connections: u32,
+}
+
+static FACTS: OnceLock<ServerFacts> = OnceLock::new();
+
+/// Records the facts (main process, before the fork).
+pub fn publish(facts: ServerFacts) {
+    let _ = FACTS.set(facts);
+}
+
+fn facts() -> Result<&'static ServerFacts, RpcError> {
+    FACTS.get().ok_or_else(|| RpcError::new(500, "the server is not started"))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn s(v: impl Into<String>) -> RpcValue {
+    RpcValue::Str(v.into())
+}
+
+/// What sipr is built with, in the words of Kamailio's `core.flags`: the
+/// features an operator's scripts and monitoring test for.
+pub const FLAGS: &str =
+    "USE_TCP, USE_SCTP, DISABLE_NAGLE, SHM_MMAP, USE_FUTEX, USE_DNS_FAILOVER, USE_NAPTR, USE_DST_BLOCKLIST";
+
+fn uptime(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let f = facts()?;
+    let now = now();
+    Ok(RpcValue::Struct(vec![
+        ("now".into(), s(crate::cfg::timefmt::ctime(now))),
+        ("up_since".into(), s(crate::cfg::timefmt::ctime(f.started))),
+        ("uptime".into(), RpcValue::Int(now - f.started)),
+    ]))
+}
+
+fn info(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Ok(RpcValue::Struct(vec![
+        ("version".into(), s(format!("sipr {}", crate::VERSION))),
+        ("id".into(), s(option_env!("SIPR_GIT_ID").unwrap_or("unknown"))),
+        ("compiler".into(), s(option_env!("SIPR_RUSTC").unwrap_or("rustc"))),
+        ("compiled".into(), s("")),
+        ("flags".into(), s(FLAGS)),
+    ]))
+}
+
+fn flags(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Ok(s(FLAGS))
+}
+
+fn proto_name(p: Proto) -> String {
+    p.to_string().to_ascii_lowercase()
+}
+
+fn sockets_list(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Ok(RpcValue::Members(
+        facts()?
+            .sockets
+            .iter()
+            .map(|(proto, addr, port)| {
+                (
+                    "socket".to_string(),
+                    RpcValue::Struct(vec![
+                        ("proto".into(), s(proto_name(*proto))),
+                        ("address".into(), s(addr.clone())),
+                        // a string here, a number in aliases_list: Kamailio's types
+                        ("port".into(), s(port.to_string())),
+                        ("mcast".into(), s("no")),
+                        ("mhomed".into(), s("no")),
+                        ("virtual".into(), s("no")),
+                    ]),
+                )
+            })
+            .collect(),
+    ))
+}
+
+fn aliases_list(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let aliases = facts()?
+        .aliases
+        .iter()
+        .map(|(host, port)| {
+            (
+                "alias".to_string(),
+                RpcValue::Struct(vec![
+                    ("proto".into(), s("*")),
+                    ("address".into(), s(host.clone())),
+                    ("port".into(), RpcValue::Int(i64::from(*port))),
+                ]),
+            )
+        })
+        .collect();
+    Ok(RpcValue::Struct(vec![("myself_callbacks".into(), s("no")), ("aliases".into(), RpcValue::Members(aliases))]))
+}
+
+fn modules(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    // the last loaded first, as Kamailio lists them
+    Ok(RpcValue::Array(facts()?.modules.iter().rev().map(|m| s(m.clone())).collect()))
+}
+
+fn ppdefines(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Ok(RpcValue::Array(facts()?.defines.iter().map(|d| s(d.clone())).collect()))
+}
+
+fn tcp_info(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let f = facts()?;
+    let opened = crate::runtime::tcp::table::get().map_or(0, |t| t.len());
+    Ok(RpcValue::Struct(vec![
+        ("readers".into(), RpcValue::Int(i64::from(f.tcp_readers))),
+        ("max_connections".into(), RpcValue::Int(i64::from(f.tcp_max_connections))),
+        // no TLS in sipr: none allowed, none open
+        ("max_tls_connections".into(), RpcValue::Int(0)),
+        ("opened_connections".into(), RpcValue::Int(opened as i64)),
+        ("opened_tls_connections".into(), RpcValue::Int(0)),
+        ("write_queued_bytes".into(), RpcValue::Int(0)),
+    ]))
+}
+
+/// `core.echo`: the parameters back, as text (Kamailio reads each as a
+/// string).
+fn echo(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Ok(RpcValue::Array(p.iter().map(|v| s(v.as_text().unwrap_or_default())).collect()))
+}
+
+/// `core.kill [signal]`: the signal (SIGTERM by default) to the main
+/// process, which stops the server as on a SIGTERM from the shell.
+fn kill(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let sig = match p.first() {
+        None => 15,
+        Some(v) => {
+            v.as_int().filter(|n| (0..=64).contains(n)).ok_or_else(|| RpcError::new(400, "bad signal number"))?
+        }
+    };
+    if sig != 0 {
+        sipr_locking::process::kill(facts()?.main_pid, sig as i32)
+            .map_err(|e| RpcError::new(500, format!("kill failed: {e}")))?;
+    }
+    Ok(RpcValue::Null)
+}
+
+fn method_signature(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    // Kamailio has no signatures to give either
+    Err(RpcError::new(500, "Not Implemented Yet"))
+}
+
+/// The commands of this module; help texts are Kamailio's.
+pub static RPCS: &[RpcDef] = &[
+    RpcDef { name: "core.uptime", doc: "Returns uptime of SIP server.", call: uptime },
+    RpcDef {
+        name: "core.info",
+        doc: "Verbose info, including version number, compile flags, compiler,repository hash a.s.o.",
+        call: info,
+    },
+    RpcDef { name: "core.flags", doc: "Returns the compile flags.", call: flags },
+    RpcDef { name: "core.sockets_list", doc: "List local SIP server listen sockets", call: sockets_list },
+    RpcDef { name: "core.aliases_list", doc: "List local SIP server host aliases", call: aliases_list },
+    RpcDef { name: "core.modules", doc: "List loaded modules", call: modules },
+    RpcDef { name: "core.ppdefines", doc: "List preprocessor defines", call: ppdefines },
+    RpcDef { name: "core.tcp_info", doc: "Returns tcp related info.", call: tcp_info },
+    RpcDef { name: "core.echo", doc: "Returns back its parameters.", call: echo },
+    RpcDef { name: "core.kill", doc: "Sends the given signal to server.", call: kill },
+    RpcDef { name: "system.methodSignature", doc: "Returns signature of given method.", call: method_signature },
+];
