@@ -43,7 +43,7 @@ pub fn snapshot() -> Vec<(String, String, u64)> {
     if let Some(pool) = crate::shm::pool() {
         let st = pool.stats();
         for (name, v) in [
-            ("fragments", st.fragments as u64),
+            ("fragments", st.fragments),
             ("free_size", st.free),
             ("max_used_size", st.max_used),
             ("real_used_size", st.real_used),
