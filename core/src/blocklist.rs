@@ -253,18 +253,14 @@ fn rpc_view(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
         lines.push(format!("    expires in (s): {}", e.expires_in.unwrap_or(0)));
         lines.push(format!("    flags: {}\n}}", e.flags));
     }
-    Ok(if lines.is_empty() {
-        RpcValue::Struct(Vec::new())
-    } else {
-        RpcValue::Array(lines.into_iter().map(RpcValue::Str).collect())
-    })
+    Ok(if lines.is_empty() { RpcValue::Null } else { RpcValue::Array(lines.into_iter().map(RpcValue::Str).collect()) })
 }
 
 /// `dst_blocklist.delete_all`.
 fn rpc_delete_all(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
     table_or_error()?;
     delete_all();
-    Ok(RpcValue::Struct(Vec::new()))
+    Ok(RpcValue::Null)
 }
 
 /// `dst_blocklist.add ip port proto flags`: Kamailio's parameters
@@ -279,7 +275,7 @@ fn rpc_add(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
         p.get(2).and_then(RpcValue::as_int),
         p.get(3).and_then(RpcValue::as_int),
     ) else {
-        return Ok(RpcValue::Struct(Vec::new()));
+        return Ok(RpcValue::Null);
     };
     let proto = match proto {
         1 => Proto::Udp,
@@ -293,7 +289,7 @@ fn rpc_add(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     if !add_entry(proto, to, flags as u8, None) {
         return Err(RpcError::new(500, "Failed to add the entry to the blocklist"));
     }
-    Ok(RpcValue::Struct(Vec::new()))
+    Ok(RpcValue::Null)
 }
 
 /// The blocklist's RPC commands (Kamailio's names and help texts).

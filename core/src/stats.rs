@@ -228,22 +228,21 @@ impl CoreCounters {
 pub fn rpc_get_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let wanted: Vec<String> = params.iter().filter_map(RpcValue::as_text).collect();
     let wanted = if wanted.is_empty() { vec!["all".to_string()] } else { wanted };
-    let out: Vec<RpcValue> = snapshot()
-        .into_iter()
-        .filter(|(g, n, _)| wanted.iter().any(|w| names(w, g, n)))
+    // each parameter's statistics in turn, as Kamailio lists them
+    let all = snapshot();
+    let out: Vec<RpcValue> = wanted
+        .iter()
+        .flat_map(|w| all.iter().filter(move |(g, n, _)| names(w, g, n)))
         .map(|(g, n, v)| RpcValue::Str(format!("{g}:{n} = {v}")))
         .collect();
     // nothing matching is an empty list, as Kamailio answers
     Ok(RpcValue::Array(out))
 }
 
-/// Whether `wanted` (`all`, `group:`, `group:name`, `name`) names
-/// statistic `group:name`.
+/// Whether `wanted` (`all`, `group:` or a statistic's own name; Kamailio
+/// takes no `group:name`) names statistic `group:name`.
 fn names(wanted: &str, group: &str, name: &str) -> bool {
-    wanted == "all"
-        || wanted.strip_suffix(':').is_some_and(|wg| wg == group)
-        || wanted.split_once(':').is_some_and(|(g, n)| g == group && n == name)
-        || wanted == name
+    wanted == "all" || wanted.strip_suffix(':').is_some_and(|wg| wg == group) || wanted == name
 }
 
 /// Sets the counters the parameters name to zero: those they name;

@@ -127,6 +127,8 @@ pub fn answer(
     };
     let mut out = String::from("{\"jsonrpc\":\"2.0\",");
     match outcome {
+        // a command that added nothing: Kamailio's empty object
+        Ok(RpcValue::Null) => out.push_str("\"result\":{}"),
         Ok(r) => {
             out.push_str("\"result\":");
             write_rpc(&r, &mut out);

@@ -94,6 +94,9 @@ fn sockets_list(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
                     RpcValue::Struct(vec![
                         ("proto".into(), s(proto_name(*proto))),
                         ("address".into(), s(addr.clone())),
+                        // Kamailio adds the address as a number when it
+                        // has no auto aliases, which sipr never has
+                        ("ipaddress".into(), s(addr.clone())),
                         // a string here, a number in aliases_list: Kamailio's types
                         ("port".into(), s(port.to_string())),
                         ("mcast".into(), s("no")),

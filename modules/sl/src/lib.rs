@@ -27,29 +27,53 @@ use sipr_sdk::reply::Sent;
 use sipr_sdk::tm_api::{TmApi, TM_API_VERSION};
 use sipr_sdk::{ModValue, RpcError, RpcValue};
 
-/// Kamailio's sl counter names, in the order of the indexes below.
-const COUNTER_NAMES: [&str; 10] = [
+/// Kamailio's sl counter names: the replies sent by code (a code with a
+/// counter of its own is not counted in its class, as Kamailio), then the
+/// totals at the indexes below.
+const COUNTER_NAMES: [&str; 24] = [
+    "200_replies",
+    "202_replies",
+    "300_replies",
+    "301_replies",
+    "302_replies",
+    "400_replies",
+    "401_replies",
+    "403_replies",
+    "404_replies",
+    "407_replies",
+    "408_replies",
+    "483_replies",
+    "500_replies",
     "1xx_replies",
     "2xx_replies",
     "3xx_replies",
     "4xx_replies",
     "5xx_replies",
     "6xx_replies",
+    "xxx_replies",
     "sent_replies",
     "sent_err_replies",
     "failures",
     "received_ACKs",
 ];
+/// The codes with a counter of their own, at the same indexes.
+const OWN_CODES: [u16; 13] = [200, 202, 300, 301, 302, 400, 401, 403, 404, 407, 408, 483, 500];
+const FIRST_CLASS: usize = 13;
+const OTHER_CODES: usize = 19;
+const SENT: usize = 20;
+const SENT_ERR: usize = 21;
+const FAILURES: usize = 22;
+const ACKS: usize = 23;
 
 /// The counters, in shm (registered in mod_init, before the fork).
-static COUNTERS: std::sync::OnceLock<[&'static AtomicU64; 10]> = std::sync::OnceLock::new();
+static COUNTERS: std::sync::OnceLock<[&'static AtomicU64; 24]> = std::sync::OnceLock::new();
 
 fn mod_init() -> Result<(), String> {
-    let mut regs = Vec::with_capacity(10);
+    let mut regs = Vec::with_capacity(COUNTER_NAMES.len());
     for n in COUNTER_NAMES {
         regs.push(sipr_sdk::counter("sl", n)?);
     }
-    let arr: [&'static AtomicU64; 10] = regs.try_into().map_err(|_| "counter count")?;
+    let arr: [&'static AtomicU64; 24] = regs.try_into().map_err(|_| "counter count")?;
     let _ = COUNTERS.set(arr);
     Ok(())
 }
@@ -60,10 +84,15 @@ fn count(i: usize) {
         c[i].fetch_add(1, Ordering::Relaxed);
     }
 }
-const SENT: usize = 6;
-const SENT_ERR: usize = 7;
-const FAILURES: usize = 8;
-const ACKS: usize = 9;
+
+/// The counter of a reply code.
+fn code_counter(code: u16) -> usize {
+    match OWN_CODES.iter().position(|c| *c == code) {
+        Some(i) => i,
+        None if (100..700).contains(&code) => FIRST_CLASS + usize::from(code / 100 - 1),
+        None => OTHER_CODES,
+    }
+}
 
 /// `default_code` / `default_reason` (Kamailio's 500 and its reason):
 /// the reply a variable that holds no number (code) or nothing (reason)
@@ -115,7 +144,7 @@ fn check_code(p: &mut [Param]) -> Result<(), String> {
 fn reply(ctx: &mut Ctx<'_>, code: u16, reason: &str) -> FnResult {
     match sipr_sdk::reply::send(ctx, code, reason, b"", b"") {
         Ok(Sent::Yes) => {
-            count((code / 100 - 1) as usize);
+            count(code_counter(code));
             count(SENT);
             if code >= 300 {
                 count(SENT_ERR);

@@ -571,7 +571,7 @@ fn rpc_t_uac_start(p: &[sipr_sdk::RpcValue]) -> Result<sipr_sdk::RpcValue, sipr_
     let mut proc = sipr_sdk::ProcState::default();
     let mut out = sipr_sdk::ProcessOut;
     let mut env = engine::Env { core, proc: &mut proc, out: &mut out };
-    engine::uac_send(&req, &mut env).map(|()| RpcValue::Struct(Vec::new())).map_err(|e| match e {
+    engine::uac_send(&req, &mut env).map(|()| RpcValue::Null).map_err(|e| match e {
         engine::UacError::Headers(why) => RpcError::new(400, why),
         other => RpcError::new(500, other.to_string()),
     })

@@ -187,7 +187,7 @@ fn code_reason(p: &[RpcValue]) -> Result<(u16, String), RpcError> {
 
 fn replied(sent: bool) -> Result<RpcValue, RpcError> {
     if sent {
-        Ok(RpcValue::Struct(Vec::new()))
+        Ok(RpcValue::Null)
     } else {
         Err(RpcError::new(500, "Reply failed"))
     }
@@ -228,6 +228,6 @@ pub fn rpc_cancel(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     if detached(|env| crate::engine::cancel_by_rpc(&c, env))? {
         Ok(RpcValue::Str("branches remaining (waiting for timeout)".into()))
     } else {
-        Ok(RpcValue::Struct(Vec::new()))
+        Ok(RpcValue::Null)
     }
 }

@@ -81,22 +81,13 @@ pub fn dump(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
             if cs.is_empty() {
                 continue;
             }
-            let contacts: Vec<(String, RpcValue)> = if brief {
-                cs.iter()
-                    .map(|c| {
-                        (
-                            "Contact".into(),
-                            RpcValue::Struct(vec![
-                                ("Address".into(), s(&c.contact)),
-                                ("Expires".into(), RpcValue::Int((c.expires - now).max(0))),
-                            ]),
-                        )
-                    })
-                    .collect()
-            } else {
-                let st = state(d, &aor);
-                cs.iter().map(|c| contact(c, now, st)).collect()
-            };
+            if brief {
+                // Kamailio's brief dump: the AoRs' names only
+                aors.push(("AoR".into(), s(&aor)));
+                continue;
+            }
+            let st = state(d, &aor);
+            let contacts: Vec<(String, RpcValue)> = cs.iter().map(|c| contact(c, now, st)).collect();
             aors.push((
                 "Info".into(),
                 RpcValue::Struct(vec![
@@ -158,7 +149,7 @@ pub fn rm(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let (d, aor) = table_and_aor(p)?;
     // an AoR that is not there is no error (Kamailio's answer)
     match crate::delete_aor(&d.name, &aor) {
-        Ok(_) => Ok(RpcValue::Struct(Vec::new())),
+        Ok(_) => Ok(RpcValue::Null),
         Err(e) => Err(RpcError::new(500, format!("Failed to delete AOR: {e}"))),
     }
 }
@@ -178,7 +169,7 @@ pub fn rm_contact(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     if !found {
         return Err(RpcError::new(404, "Contact not found"));
     }
-    Ok(RpcValue::Struct(Vec::new()))
+    Ok(RpcValue::Null)
 }
 
 /// `ul.flush`: db_mode 2's pending writes, now.
@@ -186,7 +177,7 @@ pub fn flush(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
     for d in domains() {
         crate::db::flush_dirty(d);
     }
-    Ok(RpcValue::Struct(Vec::new()))
+    Ok(RpcValue::Null)
 }
 
 /// An optional text parameter: absent, "0" or "." mean not set.
@@ -241,7 +232,7 @@ pub fn add(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
         Ok(())
     })
     .map_err(|e| RpcError::new(500, format!("Failed to insert contact: {e}")))?;
-    Ok(RpcValue::Struct(Vec::new()))
+    Ok(RpcValue::Null)
 }
 
 /// What Kamailio's RPC writes in the contacts it adds.
