@@ -160,9 +160,17 @@ fn formatted(reply: Vec<u8>) -> Vec<u8> {
     pretty_json(&reply)
 }
 
+/// Kamailio's pretty layout (its JSON library's): an object's members on
+/// lines of their own, indented by tabs, `"name":\t` before each value; a
+/// list on one line, its items apart by ", " (an object in it still lays
+/// its members out on lines, one tab deeper); an empty object as `{`, a
+/// line, `}`; no newline at the end. The compact text is re-laid token by
+/// token, not parsed into a map: a listing may repeat a member name
+/// (pv.shvGet's "shv") and keeps its order.
 fn pretty_json(compact: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(compact.len() * 2);
-    let mut depth = 0usize;
+    // the open containers: true for an object
+    let mut open: Vec<bool> = Vec::new();
     let mut in_str = false;
     let mut escaped = false;
     let newline = |out: &mut Vec<u8>, depth: usize| {
@@ -184,39 +192,51 @@ fn pretty_json(compact: &[u8]) -> Vec<u8> {
             i += 1;
             continue;
         }
+        let next = compact[i + 1..].iter().copied().find(|b| !b.is_ascii_whitespace());
         match c {
             b'"' => {
                 in_str = true;
                 out.push(c);
             }
-            b'{' | b'[' => {
-                // an empty one stays on its line
-                let close = if c == b'{' { b'}' } else { b']' };
-                if compact.get(i + 1) == Some(&close) {
-                    out.extend([c, close]);
-                    i += 2;
-                    continue;
-                }
-                out.push(c);
-                depth += 1;
-                newline(&mut out, depth);
+            b'{' if next == Some(b'}') => {
+                out.push(b'{');
+                newline(&mut out, open.len());
+                out.push(b'}');
+                i = i + 1 + compact[i + 1..].iter().position(|b| *b == b'}').unwrap_or(0);
             }
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                newline(&mut out, depth);
+            b'[' if next == Some(b']') => {
+                out.extend(b"[]");
+                i = i + 1 + compact[i + 1..].iter().position(|b| *b == b']').unwrap_or(0);
+            }
+            b'{' => {
+                out.push(c);
+                open.push(true);
+                newline(&mut out, open.len());
+            }
+            b'[' => {
+                out.push(c);
+                open.push(false);
+            }
+            b'}' => {
+                open.pop();
+                newline(&mut out, open.len());
                 out.push(c);
             }
-            b',' => {
+            b']' => {
+                open.pop();
                 out.push(c);
-                newline(&mut out, depth);
             }
+            b',' if open.last() == Some(&true) => {
+                out.push(c);
+                newline(&mut out, open.len());
+            }
+            b',' => out.extend(b", "),
             b':' => out.extend(b":\t"),
             b' ' | b'\t' | b'\r' | b'\n' => {}
             _ => out.push(c),
         }
         i += 1;
     }
-    out.push(b'\n');
     out
 }
 
@@ -412,10 +432,29 @@ mod tests {
     fn replies_are_pretty_unless_asked_not_to() {
         let compact = b"{\"jsonrpc\":\"2.0\",\"result\":[1,2],\"id\":1}\n".to_vec();
         let pretty = formatted(compact.clone());
-        assert!(pretty.len() > compact.len() && pretty.ends_with(b"}\n") && pretty.contains(&b'\n'));
+        assert!(pretty.len() > compact.len() && pretty.ends_with(b"}") && pretty.contains(&b'\n'));
         set_pretty_format(&ModValue::Int(0)).unwrap();
         assert_eq!(formatted(compact.clone()), compact);
         set_pretty_format(&ModValue::Int(1)).unwrap();
+    }
+
+    #[test]
+    fn pretty_layout_is_kamailios() {
+        // Kamailio 5.6's replies, byte for byte (core.echo a 1; cfg.set;
+        // htable.dump)
+        let lay = |c: &str| String::from_utf8(pretty_json(c.as_bytes())).unwrap();
+        assert_eq!(
+            lay(r#"{"jsonrpc":"2.0","result":["a","1"],"id":1}"#),
+            "{\n\t\"jsonrpc\":\t\"2.0\",\n\t\"result\":\t[\"a\", \"1\"],\n\t\"id\":\t1\n}"
+        );
+        assert_eq!(
+            lay(r#"{"jsonrpc":"2.0","result":{},"id":1}"#),
+            "{\n\t\"jsonrpc\":\t\"2.0\",\n\t\"result\":\t{\n\t},\n\t\"id\":\t1\n}"
+        );
+        assert_eq!(
+            lay(r#"{"jsonrpc":"2.0","result":[{"entry":7,"size":1,"slot":[{"name":"x","value":5,"type":"int"}]}],"id":1}"#),
+            "{\n\t\"jsonrpc\":\t\"2.0\",\n\t\"result\":\t[{\n\t\t\t\"entry\":\t7,\n\t\t\t\"size\":\t1,\n\t\t\t\"slot\":\t[{\n\t\t\t\t\t\"name\":\t\"x\",\n\t\t\t\t\t\"value\":\t5,\n\t\t\t\t\t\"type\":\t\"int\"\n\t\t\t\t}]\n\t\t}],\n\t\"id\":\t1\n}"
+        );
     }
 
     #[test]
@@ -424,7 +463,7 @@ mod tests {
         let pretty = String::from_utf8(pretty_json(compact)).unwrap();
         assert_eq!(pretty.matches("\"shv\":").count(), 2, "{pretty}");
         assert!(pretty.contains("\"x, {y}: [z]\\\"\""), "{pretty}");
-        assert!(pretty.contains("\"e\":\t[]") && pretty.contains("\"o\":\t{}"), "{pretty}");
+        assert!(pretty.contains("\"e\":\t[]") && pretty.contains("\"o\":\t{\n\t\t}"), "{pretty}");
         assert!(pretty.contains("\n\t\t\t\"shv\":\t{"), "{pretty}");
         // the same document once the layout is taken away
         let a: serde_json::Value = serde_json::from_slice(compact).unwrap();

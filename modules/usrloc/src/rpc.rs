@@ -127,6 +127,12 @@ fn table_and_aor(p: &[RpcValue]) -> Result<(&'static Domain, String), RpcError> 
         .and_then(RpcValue::as_text)
         .ok_or_else(|| RpcError::new(500, "Not enough parameters (t, AOR to lookup)"))?;
     let d = domain(&table).map_err(|_| RpcError::new(500, "table not found"))?;
+    // without use_domain an AoR is its user part: kamctl sends
+    // "user@domain" and Kamailio looks up "user"
+    let aor = match aor.split_once('@') {
+        Some((user, _)) if !crate::use_domain() => user.to_string(),
+        _ => aor,
+    };
     Ok((d, aor))
 }
 
