@@ -60,6 +60,7 @@ loadmodule "usrloc"
 loadmodule "registrar"
 loadmodule "auth"
 loadmodule "auth_db"
+loadmodule "kex"
 loadmodule "jsonrpcs"
 modparam("jsonrpcs", "transport", 4)
 modparam("usrloc", "hash_size", 12)

@@ -40,6 +40,7 @@ loadmodule "textops"
 loadmodule "db_sqlite"
 loadmodule "usrloc"
 loadmodule "registrar"
+loadmodule "kex"
 loadmodule "jsonrpcs"
 modparam("jsonrpcs", "transport", 4)
 modparam("usrloc", "db_url", "sqlite:///$DB")

@@ -18,6 +18,7 @@ pub const DEFAULT_SHM_MB: usize = sipr_mem::DEFAULT_POOL_MB;
 
 pub mod blocklist;
 pub mod cfg;
+pub mod cfgvars;
 pub mod dns;
 pub mod guard;
 pub mod hash;

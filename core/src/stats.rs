@@ -40,7 +40,8 @@ pub fn snapshot() -> Vec<(String, String, u64)> {
         .lock()
         .map(|all| all.iter().map(|e| (e.group.clone(), e.name.clone(), e.value.load(Ordering::Relaxed))).collect())
         .unwrap_or_default();
-    if let Some(pool) = crate::shm::pool() {
+    // kex's figures, as the core: statistics
+    if let Some(pool) = crate::shm::pool().filter(|_| CORE.get().is_some()) {
         let st = pool.stats();
         for (name, v) in [
             ("fragments", st.fragments),
@@ -53,7 +54,7 @@ pub fn snapshot() -> Vec<(String, String, u64)> {
             all.push(("shmem".into(), name.into(), v));
         }
     }
-    if let Some(t) = crate::runtime::tcp::table::get() {
+    if let Some(t) = crate::runtime::tcp::table::get().filter(|_| CORE.get().is_some()) {
         all.push(("tcp".into(), "current_opened_connections".into(), t.len() as u64));
     }
     all.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
@@ -271,15 +272,91 @@ pub fn rpc_clear_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
     Ok(RpcValue::Array(cleared.into_iter().map(|(g, n, v)| RpcValue::Str(format!("{g}:{n} = {v}"))).collect()))
 }
 
-/// Every RPC command of the core (modules add theirs): [`CORE_RPCS`] and
-/// the destination blocklist's.
-pub fn core_rpcs() -> impl Iterator<Item = &'static crate::rpc::RpcDef> {
-    CORE_RPCS.iter().chain(crate::blocklist::RPCS).chain(crate::rpc::server::RPCS)
+/// The counters of `group` (not the figures read when asked): name, value.
+fn group_counters(group: &str) -> Result<Vec<(String, u64)>, RpcError> {
+    let all = COUNTERS.lock().map_err(|_| RpcError::new(500, "counters lock poisoned"))?;
+    let mut out: Vec<(String, u64)> =
+        all.iter().filter(|e| e.group == group).map(|e| (e.name.clone(), e.value.load(Ordering::Relaxed))).collect();
+    out.sort_unstable();
+    Ok(out)
 }
 
-/// The core's own RPC commands (modules add theirs): statistics,
-/// `core.ps`, `core.version`.
-pub static CORE_RPCS: &[crate::rpc::RpcDef] = &[
+fn counter_of(p: &[RpcValue]) -> Result<&'static AtomicU64, RpcError> {
+    let group = crate::rpc::text_param(p, 0, "group")?;
+    let name = crate::rpc::text_param(p, 1, "counter name")?;
+    let all = COUNTERS.lock().map_err(|_| RpcError::new(500, "counters lock poisoned"))?;
+    all.iter()
+        .find(|e| e.group == group && e.name == name)
+        .map(|e| e.value)
+        .ok_or_else(|| RpcError::new(400, format!("non-existent counter {group}.{name}\n")))
+}
+
+/// `cnt.get group [name]`: a counter's value, or the group's (as
+/// `cnt.grp_get_all`).
+fn rpc_cnt_get(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    if p.len() < 2 {
+        return rpc_cnt_grp_get_all(p);
+    }
+    Ok(RpcValue::Int(counter_of(p)?.load(Ordering::Relaxed) as i64))
+}
+
+/// `cnt.reset group name`.
+fn rpc_cnt_reset(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    counter_of(p)?.store(0, Ordering::Relaxed);
+    Ok(RpcValue::Null)
+}
+
+/// `cnt.grp_get_all group`: name: value, sorted.
+fn rpc_cnt_grp_get_all(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let group = crate::rpc::text_param(p, 0, "group")?;
+    Ok(RpcValue::Struct(group_counters(&group)?.into_iter().map(|(n, v)| (n, RpcValue::Int(v as i64))).collect()))
+}
+
+/// `cnt.grps_list`: the groups, sorted.
+fn rpc_cnt_grps_list(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let all = COUNTERS.lock().map_err(|_| RpcError::new(500, "counters lock poisoned"))?;
+    let mut groups: Vec<String> = all.iter().map(|e| e.group.clone()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    Ok(RpcValue::Array(groups.into_iter().map(RpcValue::Str).collect()))
+}
+
+/// `cnt.var_list group`: the counter names of a group, sorted.
+fn rpc_cnt_var_list(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let group = crate::rpc::text_param(p, 0, "group")?;
+    Ok(RpcValue::Array(group_counters(&group)?.into_iter().map(|(n, _)| RpcValue::Str(n)).collect()))
+}
+
+/// The counters module's commands (Kamailio's names and help texts):
+/// published when the cfg loads the counters module, as in Kamailio.
+pub static CNT_RPCS: &[crate::rpc::RpcDef] = &[
+    crate::rpc::RpcDef {
+        name: "cnt.get",
+        doc: "get counter value (takes group and counter name as parameters)",
+        call: rpc_cnt_get,
+    },
+    crate::rpc::RpcDef {
+        name: "cnt.reset",
+        doc: "reset counter (takes group and counter name as parameters)",
+        call: rpc_cnt_reset,
+    },
+    crate::rpc::RpcDef {
+        name: "cnt.grp_get_all",
+        doc: "list all counter names and values in a specified group",
+        call: rpc_cnt_grp_get_all,
+    },
+    crate::rpc::RpcDef { name: "cnt.grps_list", doc: "list all the counter group names", call: rpc_cnt_grps_list },
+    crate::rpc::RpcDef {
+        name: "cnt.var_list",
+        doc: "list all the counters names in a specified group",
+        call: rpc_cnt_var_list,
+    },
+];
+
+/// kex's statistics commands (Kamailio's names and help texts): published
+/// when the cfg loads kex, as in Kamailio, where kex also registers the
+/// `core:` statistics.
+pub static KEX_RPCS: &[crate::rpc::RpcDef] = &[
     crate::rpc::RpcDef { name: "stats.get_statistics", doc: "get core and modules stats", call: rpc_get_statistics },
     crate::rpc::RpcDef {
         name: "stats.reset_statistics",
@@ -291,6 +368,17 @@ pub static CORE_RPCS: &[crate::rpc::RpcDef] = &[
         doc: "clear core and modules stats (verbose operation)",
         call: rpc_clear_statistics,
     },
+];
+
+/// Every RPC command of the core (modules add theirs): [`CORE_RPCS`] and
+/// the destination blocklist's.
+pub fn core_rpcs() -> impl Iterator<Item = &'static crate::rpc::RpcDef> {
+    CORE_RPCS.iter().chain(crate::blocklist::RPCS).chain(crate::rpc::server::RPCS)
+}
+
+/// The core's own RPC commands (modules add theirs): statistics,
+/// `core.ps`, `core.version`.
+pub static CORE_RPCS: &[crate::rpc::RpcDef] = &[
     crate::rpc::RpcDef {
         name: "core.ps",
         doc: "Returns the description of running processes.",

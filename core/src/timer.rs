@@ -154,6 +154,7 @@ pub fn run(stop: impl Fn() -> bool) {
     let start = Instant::now();
     let mut due: Vec<Option<Instant>> = timers.iter().map(|t| Some(start + t.interval)).collect();
     while !stop() {
+        crate::cfgvars::refresh();
         let now = Instant::now();
         for (i, t) in timers.iter().enumerate() {
             if let Some(d) = due[i] {

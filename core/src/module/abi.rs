@@ -58,6 +58,10 @@ pub struct CoreApi {
         name: *const u8,
         name_len: usize,
     ) -> *const std::sync::atomic::AtomicU64,
+    /// Registers a runtime-changeable variable (`cfg.get` / `cfg.set`;
+    /// main process, before the fork): its value's shm word (an i64's
+    /// bits) every process reads, or null.
+    pub cfg_var: extern "C" fn(def: *const CfgVarDef) -> *const std::sync::atomic::AtomicU64,
     /// Registers a timer run by the timer process (before the fork):
     /// name (UTF-8 range), interval in ms, periodic (1) or once (0), the
     /// callback and its argument. 0 on success.
@@ -371,6 +375,70 @@ extern "C" fn core_find_api(name: *const u8, name_len: usize) -> *const ApiDef {
     })
 }
 
+/// A runtime variable as a module declares it ([`CoreApi::cfg_var`]):
+/// UTF-8 ranges and numbers, valid for the call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct CfgVarDef {
+    /// Group (the module's name).
+    pub group: *const u8,
+    /// Its length.
+    pub group_len: usize,
+    /// Name.
+    pub name: *const u8,
+    /// Its length.
+    pub name_len: usize,
+    /// `cfg.help`'s text.
+    pub help: *const u8,
+    /// Its length.
+    pub help_len: usize,
+    /// The value it starts with.
+    pub initial: i64,
+    /// Lowest value `cfg.set` takes.
+    pub min: i64,
+    /// Highest value `cfg.set` takes.
+    pub max: i64,
+    /// 1 when `cfg.get` may read it.
+    pub readable: u8,
+}
+
+extern "C" fn core_cfg_var(def: *const CfgVarDef) -> *const std::sync::atomic::AtomicU64 {
+    crate::guard::contained("core.cfg_var", std::ptr::null(), || {
+        // SAFETY: the SDK passes a live CfgVarDef whose ranges are live
+        // UTF-8 for this call.
+        let (d, group, name, help) = unsafe {
+            let d = &*def;
+            (
+                d,
+                std::slice::from_raw_parts(d.group, d.group_len),
+                std::slice::from_raw_parts(d.name, d.name_len),
+                std::slice::from_raw_parts(d.help, d.help_len),
+            )
+        };
+        let (Ok(group), Ok(name), Ok(help)) =
+            (std::str::from_utf8(group), std::str::from_utf8(name), std::str::from_utf8(help))
+        else {
+            return std::ptr::null();
+        };
+        let def = crate::cfgvars::VarDef {
+            group,
+            name,
+            help,
+            initial: d.initial,
+            min: d.min,
+            max: d.max,
+            readable: d.readable != 0,
+        };
+        match crate::cfgvars::register(def) {
+            Ok(w) => w as *const _,
+            Err(e) => {
+                log::error!("cfg variable {group}:{name}: {e}");
+                std::ptr::null()
+            }
+        }
+    })
+}
+
 extern "C" fn core_counter(
     group: *const u8,
     group_len: usize,
@@ -635,6 +703,7 @@ pub static CORE_API: CoreApi = CoreApi {
     shm_pool: core_shm_pool,
     find_api: core_find_api,
     counter: core_counter,
+    cfg_var: core_cfg_var,
     timer: core_timer,
     timer_arm: core_timer_arm,
     timer_cancel: core_timer_cancel,

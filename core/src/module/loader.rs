@@ -406,17 +406,24 @@ impl ModuleSet {
         self.modules.iter().map(|m| m.def).collect()
     }
 
-    /// Every RPC command: the core's and the loaded modules'.
+    /// Every RPC command: the core's, the loaded modules', and the
+    /// core's `stats.*` / `cfg.*` / `cnt.*` when the cfg loads kex /
+    /// cfg_rpc / counters (as in Kamailio, where those modules serve them).
     pub fn rpc_defs(&self) -> Vec<crate::rpc::RpcDef> {
-        crate::stats::core_rpcs().chain(self.modules.iter().flat_map(|m| m.def.rpcs.iter())).copied().collect()
+        let loaded = |name: &str| self.modules.iter().any(|m| m.def.name == name);
+        let (cfg_rpc, counters, kex) = (loaded("cfg_rpc"), loaded("counters"), loaded("kex"));
+        crate::stats::core_rpcs()
+            .chain(crate::stats::KEX_RPCS.iter().filter(|_| kex))
+            .chain(self.modules.iter().flat_map(|m| m.def.rpcs.iter()))
+            .chain(crate::cfgvars::RPCS.iter().filter(|_| cfg_rpc))
+            .chain(crate::stats::CNT_RPCS.iter().filter(|_| counters))
+            .copied()
+            .collect()
     }
 
     /// Every RPC command of the loaded modules, with its help line.
     pub fn rpc_commands(&self) -> Vec<(&'static str, &'static str)> {
-        crate::stats::core_rpcs()
-            .chain(self.modules.iter().flat_map(|m| m.def.rpcs.iter()))
-            .map(|r| (r.name, r.doc))
-            .collect()
+        self.rpc_defs().into_iter().map(|r| (r.name, r.doc)).collect()
     }
 
     /// The extra processes the loaded modules ask for: (module, process).

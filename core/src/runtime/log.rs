@@ -151,6 +151,11 @@ pub struct LogSettings {
     pub name: Option<String>,
 }
 
+/// Sets this process's `debug` level (a `cfg.set core debug N`).
+pub fn set_debug(debug: i32) {
+    log::set_max_level(filter(debug));
+}
+
 /// Installs the server's logger (once per process).
 pub fn init(s: &LogSettings) {
     let sink = if s.to_stderr {

@@ -11,7 +11,7 @@
 //! (PR_SET_PDEATHSIG). SIGHUP is ignored, as Kamailio.
 
 mod datagram;
-mod log;
+pub(crate) mod log;
 pub mod procs;
 mod receive;
 pub(crate) use receive::current_net;
@@ -192,7 +192,12 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
         .map_err(|e| StartError::Other(format!("shared memory (-m {shm_mb}): {e}")))?;
     crate::shm::install(pool);
     procs::init().map_err(StartError::Other)?;
-    crate::stats::init_core().map_err(StartError::Other)?;
+    if modules.names().contains(&"kex") {
+        // kex registers the core: statistics in Kamailio; without it there
+        // are none, and nothing is counted
+        crate::stats::init_core().map_err(StartError::Other)?;
+    }
+    crate::cfgvars::init_core(core.debug + opts.debug_bump).map_err(StartError::Other)?;
     crate::timer::init_wheel().map_err(StartError::Other)?;
     crate::blocklist::init(core).map_err(StartError::Other)?;
     if core.async_workers > 0 {

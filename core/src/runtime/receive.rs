@@ -378,6 +378,7 @@ pub(super) fn handle(
     local: SocketAddr,
     proc: &mut ProcState,
 ) {
+    crate::cfgvars::refresh();
     let mut out = Out::new(net, arrival, src);
     // borrowed out of the result, not moved: the message is large (its
     // header list is inline) and a move is a copy

@@ -566,6 +566,64 @@ pub fn counter(group: &str, name: &str) -> Result<&'static std::sync::atomic::At
     unsafe { p.as_ref() }.ok_or_else(|| format!("cannot register counter {group}:{name}"))
 }
 
+/// A runtime-changeable number of a module (Kamailio's cfg variables:
+/// `cfg.get tm fr_timer`, `cfg.set`): the module parameter's value until
+/// [`CfgInt::register`] (in `mod_init`) moves it to shm, where a
+/// `cfg.set` from the RPC process reaches every process. Reads and writes
+/// as the atomics it replaces.
+#[derive(Debug)]
+pub struct CfgInt {
+    local: std::sync::atomic::AtomicU32,
+    shared: std::sync::OnceLock<&'static std::sync::atomic::AtomicU64>,
+}
+
+impl CfgInt {
+    /// A variable starting at `v`.
+    pub const fn new(v: u32) -> Self {
+        CfgInt { local: std::sync::atomic::AtomicU32::new(v), shared: std::sync::OnceLock::new() }
+    }
+
+    /// The value now.
+    pub fn load(&self, order: std::sync::atomic::Ordering) -> u32 {
+        match self.shared.get() {
+            Some(w) => w.load(order) as u32,
+            None => self.local.load(order),
+        }
+    }
+
+    /// Sets the value (a module parameter; after registration, every
+    /// process sees it).
+    pub fn store(&self, v: u32, order: std::sync::atomic::Ordering) {
+        self.local.store(v, order);
+        if let Some(w) = self.shared.get() {
+            w.store(u64::from(v), order);
+        }
+    }
+
+    /// Publishes the variable as `group:name` (main process, in
+    /// `mod_init`, once its parameter is set).
+    pub fn register(&self, group: &str, name: &str, help: &str, readable: bool) -> Result<(), String> {
+        let core = CORE.get().ok_or("not loaded by sipr")?;
+        let def = sipr_core::module::abi::CfgVarDef {
+            group: group.as_ptr(),
+            group_len: group.len(),
+            name: name.as_ptr(),
+            name_len: name.len(),
+            help: help.as_ptr(),
+            help_len: help.len(),
+            initial: i64::from(self.local.load(std::sync::atomic::Ordering::Relaxed)),
+            min: 0,
+            max: i64::from(u32::MAX),
+            readable: u8::from(readable),
+        };
+        let p = (core.cfg_var)(&def);
+        // SAFETY: null or an AtomicU64 in the shm pool, never freed.
+        let w = unsafe { p.as_ref() }.ok_or_else(|| format!("cannot register cfg variable {group}:{name}"))?;
+        let _ = self.shared.set(w);
+        Ok(())
+    }
+}
+
 /// A timer callback of this module, with its name.
 type ModuleTimer = (String, fn());
 

@@ -139,19 +139,19 @@ pub(crate) const SLOT_SCRIPT_REQUEST: usize = SLOTS - 1;
 /// tm's parameters (set before the fork).
 pub struct Params {
     /// `retr_timer1`, ms.
-    pub t1: AtomicU32,
+    pub t1: sipr_sdk::CfgInt,
     /// `retr_timer2`, ms.
-    pub t2: AtomicU32,
+    pub t2: sipr_sdk::CfgInt,
     /// `fr_timer`, ms.
-    pub fr: AtomicU32,
+    pub fr: sipr_sdk::CfgInt,
     /// `fr_inv_timer`, ms.
-    pub fr_inv: AtomicU32,
-    /// `wait_timer`, ms.
-    pub wait: AtomicU32,
+    pub fr_inv: sipr_sdk::CfgInt,
+    /// `wt_timer` (`wait_timer`), ms.
+    pub wait: sipr_sdk::CfgInt,
     /// `max_inv_lifetime`, ms.
-    pub max_inv_life: AtomicU32,
+    pub max_inv_life: sipr_sdk::CfgInt,
     /// `max_noninv_lifetime`, ms.
-    pub max_noninv_life: AtomicU32,
+    pub max_noninv_life: sipr_sdk::CfgInt,
     /// `auto_inv_100`.
     pub auto_inv_100: AtomicBool,
     /// `auto_inv_100_reason`.
@@ -185,13 +185,13 @@ pub struct Params {
 
 /// The parameters, with Kamailio's defaults.
 pub static PARAMS: Params = Params {
-    t1: AtomicU32::new(500),
-    t2: AtomicU32::new(4000),
-    fr: AtomicU32::new(30_000),
-    fr_inv: AtomicU32::new(120_000),
-    wait: AtomicU32::new(5000),
-    max_inv_life: AtomicU32::new(180_000),
-    max_noninv_life: AtomicU32::new(32_000),
+    t1: sipr_sdk::CfgInt::new(500),
+    t2: sipr_sdk::CfgInt::new(4000),
+    fr: sipr_sdk::CfgInt::new(30_000),
+    fr_inv: sipr_sdk::CfgInt::new(120_000),
+    wait: sipr_sdk::CfgInt::new(5000),
+    max_inv_life: sipr_sdk::CfgInt::new(180_000),
+    max_noninv_life: sipr_sdk::CfgInt::new(32_000),
     auto_inv_100: AtomicBool::new(true),
     reason_100: std::sync::Mutex::new(String::new()),
     restart_fr: AtomicBool::new(true),
@@ -209,12 +209,12 @@ pub static PARAMS: Params = Params {
     blst_methods_lookup: AtomicU32::new(!8),
 };
 
-fn ms(a: &AtomicU32) -> Duration {
+fn ms(a: &sipr_sdk::CfgInt) -> Duration {
     Duration::from_millis(a.load(Ordering::Relaxed).into())
 }
 
 fn timers_of(st: &State) -> Timers {
-    let or = |v: u32, p: &AtomicU32| if v == 0 { ms(p) } else { Duration::from_millis(v.into()) };
+    let or = |v: u32, p: &sipr_sdk::CfgInt| if v == 0 { ms(p) } else { Duration::from_millis(v.into()) };
     Timers {
         t1: or(st.t1_ms, &PARAMS.t1),
         t2: or(st.t2_ms, &PARAMS.t2),

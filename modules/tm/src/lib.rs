@@ -646,7 +646,7 @@ fn set_e2e_cancel_reason(v: &ModValue) -> Result<(), String> {
     Ok(())
 }
 
-fn ms_param(v: &ModValue, slot: &std::sync::atomic::AtomicU32) -> Result<(), String> {
+fn ms_param(v: &ModValue, slot: &sipr_sdk::CfgInt) -> Result<(), String> {
     let n = sipr_sdk::modparam::int(v)?;
     let n = u32::try_from(n).map_err(|_| format!("out of range: {n}"))?;
     slot.store(n, Ordering::Relaxed);
@@ -775,9 +775,29 @@ fn set_hash_size(v: &ModValue) -> Result<(), String> {
     Ok(())
 }
 
+/// tm's runtime-changeable timers (Kamailio's cfg group "tm": `cfg.set tm
+/// fr_timer 10000` reaches every process; `cfg.get` cannot read them, as
+/// in Kamailio). Help texts are Kamailio's.
+fn register_cfg() -> Result<(), String> {
+    let vars: [(&sipr_sdk::CfgInt, &str, &str); 7] = [
+        (&PARAMS.fr, "fr_timer", "timer which hits if no final reply for a request or ACK for a negative INVITE reply arrives (in milliseconds)"),
+        (&PARAMS.fr_inv, "fr_inv_timer", "timer which hits if no final reply for an INVITE arrives after a provisional message was received (in milliseconds)"),
+        (&PARAMS.wait, "wt_timer", "time for which a transaction stays in memory to absorb delayed messages after it completed"),
+        (&PARAMS.t1, "retr_timer1", "initial retransmission period (in milliseconds)"),
+        (&PARAMS.t2, "retr_timer2", "maximum retransmission period (in milliseconds)"),
+        (&PARAMS.max_inv_life, "max_inv_lifetime", "maximum time an invite transaction can live from the moment of creation"),
+        (&PARAMS.max_noninv_life, "max_noninv_lifetime", "maximum time a non-invite transaction can live from the moment of creation"),
+    ];
+    for (v, name, help) in vars {
+        v.register("tm", name, help, false)?;
+    }
+    Ok(())
+}
+
 fn mod_init() -> Result<(), String> {
     serial::check_params()?;
     stats::init()?;
+    register_cfg()?;
     cell::init_table(HASH_SIZE.load(Ordering::Relaxed))
 }
 
