@@ -353,6 +353,42 @@ pub static CNT_RPCS: &[crate::rpc::RpcDef] = &[
     },
 ];
 
+/// `mod.stats MODULE|all shm`: the shm each module holds, as Kamailio's
+/// shape ("Module: NAME", its figures, ""); sipr counts blocks and bytes
+/// per module (not per allocation site, Kamailio's debug-build listing).
+/// Per-module pkg memory is not counted: `pkg` and `all` are refused.
+fn rpc_mod_stats(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let module = crate::rpc::text_param(p, 0, "module name")?;
+    let kind = crate::rpc::text_param(p, 1, "memory type (shm)")?;
+    if kind != "shm" {
+        return Err(RpcError::new(
+            500,
+            format!("{kind}: sipr counts shm per module (mod.stats {module} shm); pkg memory is per process (core.ps)"),
+        ));
+    }
+    let pool = crate::shm::pool().ok_or_else(|| RpcError::new(500, "no shared memory"))?;
+    let usage = pool.usage_by_owner();
+    let figures = |name: &str| {
+        let (bytes, blocks) =
+            usage.iter().find(|(n, _, _)| n == name).map_or((0, 0), |(_, b, k)| (*b as i64, *k as i64));
+        RpcValue::Struct(vec![("Blocks".into(), RpcValue::Int(blocks)), ("Total".into(), RpcValue::Int(bytes))])
+    };
+    let names: Vec<String> = if module == "all" {
+        let mut n = vec!["core".to_string()];
+        n.extend(crate::rpc::server::module_names());
+        n
+    } else {
+        vec![module]
+    };
+    let mut out = Vec::new();
+    for n in names {
+        out.push(RpcValue::Str(format!("Module: {n}")));
+        out.push(figures(&n));
+        out.push(RpcValue::Str(String::new()));
+    }
+    Ok(RpcValue::Array(out))
+}
+
 /// kex's statistics commands (Kamailio's names and help texts): published
 /// when the cfg loads kex, as in Kamailio, where kex also registers the
 /// `core:` statistics.
@@ -363,6 +399,7 @@ pub static KEX_RPCS: &[crate::rpc::RpcDef] = &[
         doc: "reset core and modules stats (silent operation)",
         call: rpc_reset_statistics,
     },
+    crate::rpc::RpcDef { name: "mod.stats", doc: "Per module memory usage statistics", call: rpc_mod_stats },
     crate::rpc::RpcDef {
         name: "stats.clear_statistics",
         doc: "clear core and modules stats (verbose operation)",

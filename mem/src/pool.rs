@@ -232,7 +232,10 @@ impl ShmPool {
     fn alloc_at(&self, size: usize, site: &'static Location<'static>) -> Option<NonNull<u8>> {
         let units = units_for(size.checked_add(SITE_BYTES)?)?;
         let req = u32::try_from(size).unwrap_or(u32::MAX);
-        let block = self.with_heap(|heap| heap.alloc(units, req))??;
+        let block = self.with_heap(|heap| {
+            let owner = self.owner_of(heap, site);
+            heap.alloc(units, req, owner)
+        })??;
         self.record_site(block, site);
         Some(self.user_ptr(block))
     }
@@ -289,7 +292,8 @@ impl ShmPool {
                 return Ok(None);
             }
             let old_bytes = heap.payload_bytes(block) - SITE_BYTES;
-            let new = heap.alloc(units, req).ok_or(())?;
+            let owner = self.owner_of(heap, site);
+            let new = heap.alloc(units, req, owner).ok_or(())?;
             Ok(Some((new, old_bytes)))
         })?;
         match moved {
@@ -327,6 +331,31 @@ impl ShmPool {
             Ok(()) => heap.free(block),
             Err(what) => log::error!("shm free of {ptr:p} at {site}: {what}"),
         });
+    }
+
+    /// The owner slot of an allocation site: the module whose source
+    /// file asked (`modules/NAME/...`), else the core. Remembered per
+    /// site, so the path is read once per call site and process.
+    fn owner_of(&self, heap: &mut Heap<'_>, site: &'static Location<'static>) -> u8 {
+        thread_local! {
+            static OWNERS: std::cell::RefCell<std::collections::HashMap<(usize, usize), u8>> =
+                std::cell::RefCell::new(std::collections::HashMap::new());
+        }
+        let key = (self.base_ptr() as usize, site as *const Location<'static> as usize);
+        if let Some(id) = OWNERS.with(|m| m.borrow().get(&key).copied()) {
+            return id;
+        }
+        let id = heap.owner_id(crate::site::owner_name(site.file()));
+        OWNERS.with(|m| m.borrow_mut().insert(key, id));
+        id
+    }
+
+    /// What each owner (a module, or `core`) holds now: name, bytes asked
+    /// for, live blocks — kept at every allocation and free, so reading
+    /// them costs no walk of the heap (`mod.stats`, `corex.shm_summary`).
+    pub fn usage_by_owner(&self) -> Vec<(String, u64, u64)> {
+        self.with_heap(|heap| heap.owners().iter().map(|o| (o.name().to_string(), o.bytes, o.blocks)).collect())
+            .unwrap_or_default()
     }
 
     /// Usable bytes of a live block (≥ what was asked for).

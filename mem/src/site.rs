@@ -14,6 +14,17 @@ pub(crate) const SITE_BYTES: usize = 0;
 #[cfg(feature = "debug")]
 const FILE_BYTES: usize = 52;
 
+/// The owner of an allocation made from source file `file`: `NAME` for
+/// `modules/NAME/...`, `core` for the core and its crates (mem, locking)
+/// and for code from outside the workspace.
+pub(crate) fn owner_name(file: &str) -> &str {
+    let mut parts = file.split(['/', '\\']).filter(|p| !p.is_empty() && *p != "." && *p != "..");
+    match (parts.next(), parts.next()) {
+        (Some("modules"), Some(name)) => name,
+        _ => "core",
+    }
+}
+
 /// Where a live block was allocated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllocSite {
@@ -65,5 +76,20 @@ impl AllocSite {
         let line = u32::from_le_bytes(rec[FILE_BYTES..FILE_BYTES + 4].try_into().unwrap_or_default());
         let pid = i32::from_le_bytes(rec[FILE_BYTES + 4..FILE_BYTES + 8].try_into().unwrap_or_default());
         AllocSite { file, line, pid }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner_name;
+
+    #[test]
+    fn owners_are_modules_or_the_core() {
+        assert_eq!(owner_name("modules/tm/src/cell.rs"), "tm");
+        assert_eq!(owner_name("./modules/usrloc/src/lib.rs"), "usrloc");
+        assert_eq!(owner_name("core/src/timer.rs"), "core");
+        assert_eq!(owner_name("mem/src/kv.rs"), "core");
+        assert_eq!(owner_name("/root/.cargo/registry/src/x/lib.rs"), "core");
+        assert_eq!(owner_name("modules"), "core");
     }
 }

@@ -46,6 +46,35 @@ const QUICK: u32 = 4;
 /// Largest payload (units) that quick lists keep.
 pub(crate) const QUICK_MAX_UNITS: usize = 64;
 
+/// The owner of a used block (the module that allocated it, as an index
+/// into [`Control::owners`]) sits in these tag bits.
+const OWNER_SHIFT: u32 = 8;
+const OWNER_MASK: u32 = 0x3f << OWNER_SHIFT;
+/// Owners the pool tells apart (more share the last slot).
+pub(crate) const MAX_OWNERS: usize = 64;
+/// Bytes of an owner's name kept.
+const OWNER_NAME: usize = 23;
+
+/// What one owner (a module, or the core) holds: counted at every
+/// allocation and free, so the per-module figures cost two additions and
+/// never a walk of the heap.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct OwnerUsage {
+    name: [u8; OWNER_NAME],
+    name_len: u8,
+    /// Bytes asked for by its live blocks.
+    pub(crate) bytes: u64,
+    /// Its live blocks.
+    pub(crate) blocks: u64,
+}
+
+impl OwnerUsage {
+    pub(crate) fn name(&self) -> &str {
+        std::str::from_utf8(&self.name[..usize::from(self.name_len).min(OWNER_NAME)]).unwrap_or("?")
+    }
+}
+
 /// Largest payload (in units) a block may have.
 pub(crate) const MAX_BLOCK_UNITS: u32 = u32::MAX - 1;
 
@@ -86,6 +115,9 @@ pub(crate) struct Control {
     pub(crate) quick_blocks: u64,
     /// Most payload bytes the quick lists may hold.
     pub(crate) quick_limit: u64,
+    /// Owners (slot 0: not known), by first allocation.
+    pub(crate) owners: [OwnerUsage; MAX_OWNERS],
+    pub(crate) owner_count: u32,
 }
 
 /// What `check` found wrong, with the byte offset of the bad block.
@@ -162,6 +194,8 @@ impl<'a> Heap<'a> {
         self.ctl.quick_heads = [0; QUICK_MAX_UNITS + 1];
         self.ctl.quick_bytes = 0;
         self.ctl.quick_blocks = 0;
+        self.ctl.owners = [OwnerUsage { name: [0; OWNER_NAME], name_len: 0, bytes: 0, blocks: 0 }; MAX_OWNERS];
+        self.ctl.owner_count = 1;
         // A sixteenth of the heap: enough to absorb the churn of recurring
         // small sizes, little enough not to starve large requests (and
         // flushed anyway before any request fails).
@@ -263,17 +297,61 @@ impl<'a> Heap<'a> {
         self.release(rest);
     }
 
-    /// Allocates a block of at least `size_u` units; returns its offset.
-    #[inline]
-    pub(crate) fn alloc(&mut self, size_u: u32, requested: u32) -> Option<u32> {
-        if let Some(u) = self.quick_pop(size_u) {
-            let h = self.hdr(u);
-            h.tag &= !QUICK;
-            h.req = requested;
-            self.account_alloc(u);
-            return Some(u);
+    /// The owner slot of `name` (made on its first allocation; names past
+    /// the last slot share it).
+    pub(crate) fn owner_id(&mut self, name: &str) -> u8 {
+        let n = (self.ctl.owner_count as usize).min(MAX_OWNERS);
+        if let Some(i) = (1..n).find(|&i| self.ctl.owners[i].name() == name) {
+            return i as u8;
         }
-        self.alloc_tlsf(size_u, requested)
+        if n == MAX_OWNERS {
+            return (MAX_OWNERS - 1) as u8;
+        }
+        let o = &mut self.ctl.owners[n];
+        let b = name.as_bytes();
+        let len = b.len().min(OWNER_NAME);
+        o.name[..len].copy_from_slice(&b[..len]);
+        o.name_len = len as u8;
+        self.ctl.owner_count += 1;
+        n as u8
+    }
+
+    /// Every owner that ever allocated: (slot, usage).
+    pub(crate) fn owners(&self) -> &[OwnerUsage] {
+        &self.ctl.owners[1..(self.ctl.owner_count as usize).clamp(1, MAX_OWNERS)]
+    }
+
+    /// Allocates a block of at least `size_u` units for `owner`; returns
+    /// its offset.
+    #[inline]
+    pub(crate) fn alloc(&mut self, size_u: u32, requested: u32, owner: u8) -> Option<u32> {
+        let u = match self.quick_pop(size_u) {
+            Some(u) => {
+                let h = self.hdr(u);
+                h.tag &= !QUICK;
+                h.req = requested;
+                self.account_alloc(u);
+                u
+            }
+            None => self.alloc_tlsf(size_u, requested)?,
+        };
+        let owner = u32::from(owner).min(MAX_OWNERS as u32 - 1);
+        let h = self.hdr(u);
+        h.tag = (h.tag & !OWNER_MASK) | (owner << OWNER_SHIFT);
+        let o = &mut self.ctl.owners[owner as usize];
+        o.bytes += u64::from(requested);
+        o.blocks += 1;
+        Some(u)
+    }
+
+    /// Takes used block `u` off its owner's figures.
+    fn disown(&mut self, u: u32) {
+        let h = self.hdr(u);
+        let (owner, req) = (((h.tag & OWNER_MASK) >> OWNER_SHIFT) as usize, u64::from(h.req));
+        h.tag &= !OWNER_MASK;
+        let o = &mut self.ctl.owners[owner];
+        o.bytes = o.bytes.saturating_sub(req);
+        o.blocks = o.blocks.saturating_sub(1);
     }
 
     #[inline]
@@ -387,6 +465,7 @@ impl<'a> Heap<'a> {
     /// Frees used block `u`.
     #[inline]
     pub(crate) fn free(&mut self, u: u32) {
+        self.disown(u);
         self.ctl.used_bytes -= self.hdr(u).size_u as u64 * UNIT as u64;
         self.ctl.live_blocks -= 1;
         if !self.quick_push(u) {
@@ -414,6 +493,9 @@ impl<'a> Heap<'a> {
             ah.tag &= !PREV_FREE;
         }
         self.trim(u, size_u);
+        let (owner, old_req) = (((self.hdr(u).tag & OWNER_MASK) >> OWNER_SHIFT) as usize, self.hdr(u).req);
+        let o = &mut self.ctl.owners[owner];
+        o.bytes = (o.bytes + u64::from(requested)).saturating_sub(u64::from(old_req));
         self.hdr(u).req = requested;
         let new = self.hdr(u).size_u;
         self.ctl.used_bytes = self.ctl.used_bytes - old as u64 * UNIT as u64 + new as u64 * UNIT as u64;

@@ -267,3 +267,22 @@ fn live_blocks_and_leak_report_list_what_is_held() {
     }
     assert!(pool.live_blocks().is_empty());
 }
+
+#[test]
+fn usage_is_counted_per_owner() {
+    let pool = ShmPool::create_mb(4).unwrap();
+    let core = |pool: &ShmPool| pool.usage_by_owner().into_iter().find(|(n, _, _)| n == "core").map(|(_, b, k)| (b, k));
+    let before = core(&pool).unwrap_or((0, 0));
+    let a = pool.alloc(100).unwrap();
+    let b = pool.alloc(3000).unwrap();
+    assert_eq!(core(&pool), Some((before.0 + 3100, before.1 + 2)));
+    // SAFETY: `b` is a live block of this pool, not used after this.
+    let b = unsafe { pool.realloc(b, 5000) }.unwrap();
+    assert_eq!(core(&pool), Some((before.0 + 5100, before.1 + 2)));
+    // SAFETY: live blocks of this pool, not used after this.
+    unsafe {
+        pool.free(a);
+        pool.free(b);
+    }
+    assert_eq!(core(&pool), Some(before));
+}

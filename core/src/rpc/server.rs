@@ -38,6 +38,11 @@ pub fn publish(facts: ServerFacts) {
     let _ = FACTS.set(facts);
 }
 
+/// The loaded modules, in load order.
+pub fn module_names() -> Vec<String> {
+    FACTS.get().map(|f| f.modules.clone()).unwrap_or_default()
+}
+
 fn facts() -> Result<&'static ServerFacts, RpcError> {
     FACTS.get().ok_or_else(|| RpcError::new(500, "the server is not started"))
 }

@@ -11,6 +11,7 @@
 //! * `file_read(path, var)`, `file_write(path, text)`;
 //! * `setxflag(n)`, `resetxflag(n)`, `isxflagset(n)`: the 64 extended
 //!   message flags;
+//! * the `corex.shm_summary` RPC command: each module's shm use to the log;
 //! * `msg_iflag_set/reset/is_set(name)`: the internal flags USE_UAC_FROM,
 //!   USE_UAC_TO, UAC_AUTH (kept for the script; sipr has no uac module
 //!   to read them yet).
@@ -227,4 +228,31 @@ sipr_sdk::module! {
         ("msg_iflag_is_set", [Fmt], RouteMask::ANY, msg_iflag_is_set, iflag_fixup),
     ],
     params: [],
+    rpcs: [
+        ("corex.shm_summary", "Trigger shm summary dump to syslog", shm_summary),
+    ],
+}
+
+/// `corex.shm_summary`: what each module holds in shm, to the log (as
+/// Kamailio, the answer itself is empty). sipr counts it per module at
+/// every allocation and free, so this works in production builds, where
+/// Kamailio's needs a memory-debugging one.
+fn shm_summary(_: &[sipr_sdk::RpcValue]) -> Result<sipr_sdk::RpcValue, sipr_sdk::RpcError> {
+    let pool = sipr_sdk::shm_pool().ok_or_else(|| sipr_sdk::RpcError::new(500, "no shared memory"))?;
+    let st = pool.stats();
+    log::info!(
+        "shm summary: total {} used {} real_used {} max_used {} free {} fragments {}",
+        st.total,
+        st.used,
+        st.real_used,
+        st.max_used,
+        st.free,
+        st.fragments
+    );
+    let mut usage = pool.usage_by_owner();
+    usage.sort_by(|a, b| b.1.cmp(&a.1));
+    for (owner, bytes, blocks) in usage {
+        log::info!("shm summary: {owner}: {bytes} bytes in {blocks} blocks");
+    }
+    Ok(sipr_sdk::RpcValue::Null)
 }
