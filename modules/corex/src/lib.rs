@@ -250,7 +250,7 @@ fn shm_summary(_: &[sipr_sdk::RpcValue]) -> Result<sipr_sdk::RpcValue, sipr_sdk:
         st.fragments
     );
     let mut usage = pool.usage_by_owner();
-    usage.sort_by(|a, b| b.1.cmp(&a.1));
+    usage.sort_by_key(|u| std::cmp::Reverse(u.1));
     for (owner, bytes, blocks) in usage {
         log::info!("shm summary: {owner}: {bytes} bytes in {blocks} blocks");
     }
