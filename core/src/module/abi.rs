@@ -58,6 +58,17 @@ pub struct CoreApi {
         name: *const u8,
         name_len: usize,
     ) -> *const std::sync::atomic::AtomicU64,
+    /// The descriptor on which the xhttp process receives the HTTP
+    /// connections the TCP readers hand over (each datagram: the bytes
+    /// read, with the connection's descriptor attached), or -1 when the
+    /// server has no such channel. Borrowed: the SDK duplicates it.
+    pub http_channel: extern "C" fn() -> i32,
+    /// Every statistic, as lines `group\tname\tvalue\n` handed to
+    /// `sink(ctx, bytes, len)` (once, during the call).
+    pub stats_dump: extern "C" fn(
+        sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
+        ctx: *mut std::ffi::c_void,
+    ),
     /// Registers a runtime-changeable variable (`cfg.get` / `cfg.set`;
     /// main process, before the fork): its value's shm word (an i64's
     /// bits) every process reads, or null.
@@ -402,6 +413,24 @@ pub struct CfgVarDef {
     pub readable: u8,
 }
 
+extern "C" fn core_stats_dump(
+    sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
+    ctx: *mut std::ffi::c_void,
+) {
+    crate::guard::contained("core.stats_dump", (), || {
+        let mut text = String::new();
+        for (g, n, v) in crate::stats::snapshot() {
+            text.push_str(&format!("{g}\t{n}\t{v}\n"));
+        }
+        sink(ctx, text.as_ptr(), text.len());
+    })
+}
+
+extern "C" fn core_http_channel() -> i32 {
+    use std::os::fd::AsRawFd;
+    crate::runtime::tcp::http::receiver().map_or(-1, |r| r.as_raw_fd())
+}
+
 extern "C" fn core_cfg_var(def: *const CfgVarDef) -> *const std::sync::atomic::AtomicU64 {
     crate::guard::contained("core.cfg_var", std::ptr::null(), || {
         // SAFETY: the SDK passes a live CfgVarDef whose ranges are live
@@ -704,6 +733,8 @@ pub static CORE_API: CoreApi = CoreApi {
     find_api: core_find_api,
     counter: core_counter,
     cfg_var: core_cfg_var,
+    http_channel: core_http_channel,
+    stats_dump: core_stats_dump,
     timer: core_timer,
     timer_arm: core_timer_arm,
     timer_cancel: core_timer_cancel,

@@ -207,6 +207,10 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     crate::module::abi::set_avp_names(prog.names.clone());
     modules.init_all().map_err(|e| StartError::Other(e.to_string()))?;
     crate::rpc::publish(modules.rpc_defs());
+    if modules.names().contains(&"xhttp") {
+        // HTTP on the SIP TCP listeners goes to xhttp's process
+        tcp::http::init().map_err(|e| StartError::Other(format!("xhttp channel: {e}")))?;
+    }
 
     // the listen sockets: opened before the fork, so every process can send from any
     let listen = listen_entries(core);

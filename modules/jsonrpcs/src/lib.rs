@@ -11,8 +11,10 @@
 //! `dgram_user` / `dgram_group` (names or numbers) own them;
 //! `pretty_format` (default 1) lays replies out on indented lines;
 //! `dgram_timeout` (ms, default 2000) bounds sending a reply on the socket.
-//! The HTTP (1) and TCP (8) transport bits are refused at start-up: they
-//! are not served yet, and a cfg must never believe they are.
+//! Over HTTP (bit 1), `jsonrpc_dispatch()` in `event_route[xhttp:request]`
+//! answers the request's body (xhttp serves the connection). The TCP (8)
+//! transport bit is refused at start-up: it is not served yet, and a cfg
+//! must never believe it is.
 
 // A module is safe code: everything unsafe lives in the core, mem/,
 // locking/ and the SDK that fences the module ABI.
@@ -85,8 +87,8 @@ fn set_transport(v: &ModValue) -> Result<(), String> {
         return Err(format!("transport {t}: bits 1 (HTTP), 2 (FIFO), 4 (datagram), 8 (TCP) only"));
     }
     // never believed served when it is not
-    if t & (1 | 8) != 0 {
-        return Err(format!("transport {t}: the HTTP (1) and TCP (8) transports are not supported by sipr yet"));
+    if t & 8 != 0 {
+        return Err(format!("transport {t}: the TCP (8) transport is not supported by sipr yet"));
     }
     with_settings(|s| s.transport = *t)
 }
@@ -391,9 +393,32 @@ fn dgram_process(_: u32) {
     }
 }
 
+/// `jsonrpc_dispatch()`: the JSON-RPC request in the body of the HTTP
+/// request in hand, answered over HTTP (200, application/json); a body
+/// that is no JSON-RPC request gets no answer, as in Kamailio.
+fn jsonrpc_dispatch(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    if sipr_sdk::xhttp::url(ctx).is_none() {
+        log::error!("jsonrpc_dispatch: not an HTTP request (use it in event_route[xhttp:request])");
+        return Ok(-1);
+    }
+    let Some(reply) = sipr_sdk::rpc_exec(ctx.msg.body()).map(formatted) else {
+        log::info!("jsonrpc_dispatch: the body is not a JSON-RPC request: not answered");
+        return Ok(-1);
+    };
+    match sipr_sdk::xhttp::reply(ctx, 200, b"OK", b"application/json", &reply) {
+        Ok(()) => Ok(1),
+        Err(e) => {
+            log::error!("jsonrpc_dispatch: {e}");
+            Ok(-1)
+        }
+    }
+}
+
 sipr_sdk::module! {
     name: "jsonrpcs",
-    functions: [],
+    functions: [
+        ("jsonrpc_dispatch", [], RouteMask::ANY, jsonrpc_dispatch),
+    ],
     params: [
         ("transport", Int, set_transport),
         ("fifo_name", Str, set_fifo_name),
@@ -421,9 +446,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn http_and_tcp_transports_are_refused() {
-        assert!(set_transport(&ModValue::Int(1)).unwrap_err().contains("not supported by sipr yet"));
-        assert!(set_transport(&ModValue::Int(8)).is_err());
+    fn the_tcp_transport_is_refused() {
+        assert!(set_transport(&ModValue::Int(8)).unwrap_err().contains("not supported by sipr yet"));
+        assert!(set_transport(&ModValue::Int(1)).is_ok());
         assert!(set_transport(&ModValue::Int(16)).is_err());
         assert!(set_transport(&ModValue::Int(6)).is_ok());
     }

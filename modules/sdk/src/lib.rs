@@ -37,6 +37,12 @@ pub use sipr_core::cfg::{
 pub use sipr_core::module::abi::{ApiDef, CoreApi, ModParamDef, ModParamKind, ModuleDef, ModuleHeader, ProcDef};
 pub use sipr_core::rpc::{text_param, RpcDef, RpcError, RpcValue};
 pub use sipr_core::{hash, net, sip, txn};
+
+/// The server's name and version, as its Server header says it
+/// (`sipr (0.1.0 (x86_64/linux))`).
+pub fn server_signature() -> &'static str {
+    sipr_core::server_signature()
+}
 pub use sipr_mem as mem;
 pub use sipr_mem::{Cancelled, KvValue, ShmKvTable, ShmPool, TableFull, TimerId};
 
@@ -435,23 +441,38 @@ pub fn event_route(name: &str) -> Option<usize> {
 /// is not handling a message (a timer): `prepare` first sets what the
 /// route will read. Whether the script has that route.
 pub fn run_event_route(name: &str, prepare: impl FnOnce(&mut Ctx<'_>)) -> bool {
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], 9));
+    let rcv = net::RecvInfo { src: local, dst: local, proto: net::Proto::Udp };
+    run_event_route_on(name, sipr_core::cfg::FAKED_REQUEST, rcv, prepare, |_| ()).is_some()
+}
+
+/// Runs `event_route[name]` on message `msg` (a request the SIP parser
+/// reads; xhttp's HTTP request with a SIP first line) received as `rcv`:
+/// `prepare` sets the context up before, `after` reads it after (what
+/// the route left: a reply to send). `None` when the cfg has no such
+/// route or the message does not parse.
+pub fn run_event_route_on<R>(
+    name: &str,
+    msg: &[u8],
+    rcv: net::RecvInfo,
+    prepare: impl FnOnce(&mut Ctx<'_>),
+    after: impl FnOnce(&Ctx<'_>) -> R,
+) -> Option<R> {
     thread_local! {
         /// The script variables of routes run this way in this process.
         static EVENT_PROC: std::cell::RefCell<ProcState> = std::cell::RefCell::new(ProcState::default());
     }
-    let (Some(idx), Some(core)) = (event_route(name), core_info()) else { return false };
-    let Ok(msg) = sip::SipMsg::parse(sipr_core::cfg::FAKED_REQUEST) else { return false };
+    let (Some(idx), Some(core)) = (event_route(name), core_info()) else { return None };
+    let Ok(msg) = sip::SipMsg::parse(msg) else { return None };
     EVENT_PROC.with(|p| {
-        let Ok(mut proc) = p.try_borrow_mut() else { return false };
+        let Ok(mut proc) = p.try_borrow_mut() else { return None };
         let mut out = ProcessOut;
-        let local = std::net::SocketAddr::from(([127, 0, 0, 1], 9));
-        let rcv = net::RecvInfo { src: local, dst: local, proto: net::Proto::Udp };
         let mut ctx = Ctx::new(&msg, rcv, core, &mut proc, &mut out);
         ctx.faked = true;
         ctx.route_type = sipr_core::cfg::RouteType::Event;
         prepare(&mut ctx);
         run_route(&mut ctx, idx);
-        true
+        Some(after(&ctx))
     })
 }
 
@@ -624,6 +645,35 @@ impl CfgInt {
     }
 }
 
+/// Every statistic of the server: (group, name, value), sorted.
+pub fn statistics() -> Vec<(String, String, u64)> {
+    let Some(core) = CORE.get() else { return Vec::new() };
+    let mut text: Vec<u8> = Vec::new();
+    (core.stats_dump)(collect_reply, (&mut text as *mut Vec<u8>).cast::<std::ffi::c_void>());
+    String::from_utf8_lossy(&text)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            Some((f.next()?.to_string(), f.next()?.to_string(), f.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The channel on which the TCP readers hand HTTP connections to the
+/// xhttp process (the bytes read, the connection's descriptor attached:
+/// receive with [`recv_with_fd`]); `None` when the server has none.
+pub fn http_channel() -> Option<std::os::unix::net::UnixDatagram> {
+    let core = CORE.get()?;
+    let fd = (core.http_channel)();
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: the core returns a descriptor it keeps open for the life of
+    // the process; it is only borrowed here, to be duplicated.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    borrowed.try_clone_to_owned().ok().map(std::os::unix::net::UnixDatagram::from)
+}
+
 /// A timer callback of this module, with its name.
 type ModuleTimer = (String, fn());
 
@@ -754,6 +804,7 @@ pub fn run_dir() -> std::path::PathBuf {
 pub use sipr_core::module::abi::RpcCodec;
 pub use sipr_core::rpc::binrpc;
 pub use sipr_core::rpc::json as jsonrpc;
+pub use sipr_locking::net::recv_with_fd;
 pub use sipr_locking::process::{chown_to, make_fifo, open_write_nonblocking};
 
 /// Binds to another module's API (as Kamailio's `load_tm_api`): call it
@@ -846,6 +897,72 @@ pub mod modparam {
                 "{name} {n} is not supported: sipr's {module} does what {name} {default} (Kamailio's default) asks"
             )),
         }
+    }
+}
+
+/// What xhttp and the modules that answer HTTP requests (jsonrpcs'
+/// `jsonrpc_dispatch`, xhttp_prom's `prom_dispatch`) share about the
+/// request in hand: its URL and the reply the script chose, kept in the
+/// message context of `event_route[xhttp:request]`.
+pub mod xhttp {
+    use super::Ctx;
+
+    const URL: &str = "xhttp.url";
+    const CODE: &str = "xhttp.reply.code";
+    const REASON: &str = "xhttp.reply.reason";
+    const CTYPE: &str = "xhttp.reply.ctype";
+    const BODY: &str = "xhttp.reply.body";
+
+    /// The reply chosen for an HTTP request.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Reply {
+        /// Status code.
+        pub code: u16,
+        /// Reason phrase.
+        pub reason: Vec<u8>,
+        /// Content-Type.
+        pub ctype: Vec<u8>,
+        /// Body.
+        pub body: Vec<u8>,
+    }
+
+    /// Records the request's URL (xhttp, before the route runs).
+    pub fn set_url(ctx: &mut Ctx<'_>, url: &[u8]) {
+        ctx.set_module_bytes(URL, Some(url));
+    }
+
+    /// The URL of the HTTP request being handled (`$hu`), when there is
+    /// one.
+    pub fn url<'c>(ctx: &'c Ctx<'_>) -> Option<&'c [u8]> {
+        ctx.module_bytes(URL)
+    }
+
+    /// Its path: the URL without `?query`.
+    pub fn path<'c>(ctx: &'c Ctx<'_>) -> Option<&'c [u8]> {
+        url(ctx).map(|u| u.split(|b| *b == b'?').next().unwrap_or(u))
+    }
+
+    /// Sets the reply (once per request, as Kamailio: a second one is an
+    /// error).
+    pub fn reply(ctx: &mut Ctx<'_>, code: u16, reason: &[u8], ctype: &[u8], body: &[u8]) -> Result<(), String> {
+        if url(ctx).is_none() {
+            return Err("not an HTTP request (event_route[xhttp:request] only)".into());
+        }
+        if ctx.module_int(CODE).is_some() {
+            return Err("the HTTP request was already answered".into());
+        }
+        ctx.set_module_int(CODE, i64::from(code));
+        ctx.set_module_bytes(REASON, Some(reason));
+        ctx.set_module_bytes(CTYPE, Some(ctype));
+        ctx.set_module_bytes(BODY, Some(body));
+        Ok(())
+    }
+
+    /// The reply the route chose, if any.
+    pub fn chosen(ctx: &Ctx<'_>) -> Option<Reply> {
+        let code = u16::try_from(ctx.module_int(CODE)?).ok()?;
+        let get = |k| ctx.module_bytes(k).unwrap_or_default().to_vec();
+        Some(Reply { code, reason: get(REASON), ctype: get(CTYPE), body: get(BODY) })
     }
 }
 

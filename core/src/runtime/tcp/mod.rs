@@ -13,6 +13,7 @@
 //! descriptor where the operation carries one.
 
 mod client;
+pub mod http;
 pub(super) mod main;
 pub(super) mod reader;
 pub mod table;

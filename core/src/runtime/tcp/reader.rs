@@ -27,6 +27,9 @@ struct Conn {
     buf: Vec<u8>,
     peer: SocketAddr,
     local: SocketAddr,
+    /// Its first line was read and is not HTTP's (checked only when
+    /// xhttp is loaded).
+    sip: bool,
 }
 
 const HANDOFF: Token = Token(0);
@@ -37,6 +40,8 @@ enum Close {
     Ended,
     /// Its bytes cannot be framed (answered when a reply could be built).
     Unframable(String),
+    /// It carries HTTP and went to the xhttp process.
+    HandedOver,
 }
 
 /// Runs the reader until the process is told to stop.
@@ -125,7 +130,7 @@ fn take_new(handoff: &UnixDatagram, poll: &Poll, conns: &mut HashMap<u32, Conn>,
         }
         let stream = Rc::new(stream);
         client.own(id, stream.clone());
-        conns.insert(id, Conn { stream, buf: Vec::new(), peer, local });
+        conns.insert(id, Conn { stream, buf: Vec::new(), peer, local, sip: !super::http::enabled() });
     }
 }
 
@@ -166,6 +171,18 @@ fn read_conn(net: &Net<'_>, id: u32, conn: &mut Conn, chunk: &mut [u8], proc: &m
 
 /// Handles the whole messages at the front of the buffer.
 fn handle_frames(net: &Net<'_>, id: u32, conn: &mut Conn, proc: &mut ProcState) -> Option<Close> {
+    if !conn.sip {
+        match super::http::first_line(&conn.buf) {
+            super::http::FirstLine::Incomplete => return None,
+            super::http::FirstLine::Other => conn.sip = true,
+            super::http::FirstLine::Http => {
+                if let Err(e) = super::http::hand_over(&conn.stream, &conn.buf) {
+                    log::warn!("tcp: HTTP from {} not handed to xhttp: {e}", conn.peer);
+                }
+                return Some(Close::HandedOver);
+            }
+        }
+    }
     let arrival = Arrival::Tcp { conn: id };
     let mut start = 0;
     let result = loop {
