@@ -8,7 +8,7 @@
 # socket and FIFO are removed at shutdown. Replies are laid out on lines
 # (pretty_format, on by default as Kamailio's) or on one (pretty_format=0);
 # fifo_user / fifo_group / dgram_user / dgram_group own the FIFO and the
-# socket; transport=1 (HTTP, not served) is refused with its position.
+# socket; transport=8 (TCP, not served) is refused with its position.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SIPR=${SIPR:-$ROOT/target/debug/sipr}
@@ -128,9 +128,11 @@ while time.time() < end:
     except BlockingIOError:
         chunk = b""
     data += chunk
-    if data.endswith(b"\n"):
+    try:
+        r = json.loads(data)
         break
-    time.sleep(0.05)
+    except ValueError:
+        time.sleep(0.05)
 r = json.loads(data)
 check(r["id"] == 3 and any(p["DSC"].startswith("JSONRPCS") for p in r["result"]), "FIFO answer: %r" % data[:200])
 print("rpc: datagram and FIFO ok")
@@ -141,7 +143,7 @@ PID=
 [ -e "$WORK/run/sipr_rpc.sock" ] && fail "socket left behind"
 [ -e "$WORK/run/sipr_rpc.fifo" ] && fail "FIFO left behind"
 
-echo "== owners, pretty_format=0, transport=1 refused"
+echo "== owners, pretty_format=0, transport=8 refused"
 id nobody >/dev/null 2>&1 && getent group nogroup >/dev/null || fail "the test needs user nobody and group nogroup"
 sed -e 's|^modparam("jsonrpcs", "fifo_reply_dir".*|&\nmodparam("jsonrpcs", "fifo_user", "nobody")\nmodparam("jsonrpcs", "fifo_group", "nogroup")\nmodparam("jsonrpcs", "dgram_group", "nogroup")\nmodparam("jsonrpcs", "pretty_format", 0)|' \
     "$WORK/sipr.cfg" > "$WORK/owners.cfg"
@@ -163,7 +165,7 @@ PY
 kill -TERM "$PID"
 wait "$PID" || true
 PID=
-printf 'loadmodule "jsonrpcs"\nmodparam("jsonrpcs", "transport", 1)\nrequest_route {\n}\n' > "$WORK/http.cfg"
-if "$SIPR" -c -L "$MODDIR" -f "$WORK/http.cfg" >"$WORK/http.out" 2>&1; then fail "transport=1 accepted"; fi
-grep -q "http.cfg:2:[0-9]*: .*not supported by sipr yet" "$WORK/http.out" || fail "transport=1: $(cat "$WORK/http.out")"
+printf 'loadmodule "jsonrpcs"\nmodparam("jsonrpcs", "transport", 8)\nrequest_route {\n}\n' > "$WORK/tcp.cfg"
+if "$SIPR" -c -L "$MODDIR" -f "$WORK/tcp.cfg" >"$WORK/tcp.out" 2>&1; then fail "transport=8 accepted"; fi
+grep -q "tcp.cfg:2:[0-9]*: .*not supported by sipr yet" "$WORK/tcp.out" || fail "transport=8: $(cat "$WORK/tcp.out")"
 echo "rpc_control: ok"

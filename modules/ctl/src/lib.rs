@@ -51,7 +51,9 @@ enum Addr {
 }
 
 struct Settings {
-    addrs: Vec<Addr>,
+    /// The `binrpc` values, checked when set, resolved in mod_init (a
+    /// relative path is inside `run_dir`, known by then).
+    addrs: Vec<String>,
     mode: u32,
     user: Option<String>,
     group: Option<String>,
@@ -106,8 +108,9 @@ fn parse_addr(spec: &str) -> Result<Addr, String> {
 }
 
 fn set_binrpc(v: &ModValue) -> Result<(), String> {
-    let a = parse_addr(&text(v, "binrpc")?)?;
-    settings()?.addrs.push(a);
+    let spec = text(v, "binrpc")?;
+    parse_addr(&spec)?;
+    settings()?.addrs.push(spec);
     Ok(())
 }
 
@@ -149,7 +152,7 @@ fn set_accepted(v: &ModValue) -> Result<(), String> {
 
 fn mod_init() -> Result<(), String> {
     let s = settings()?;
-    let mut addrs = s.addrs.clone();
+    let mut addrs = s.addrs.iter().map(|a| parse_addr(a)).collect::<Result<Vec<_>, _>>()?;
     if addrs.is_empty() {
         addrs.push(Addr::UnixStream(in_run_dir("sipr_ctl")));
     }
