@@ -346,6 +346,12 @@ pub static CNT_RPCS: &[crate::rpc::RpcDef] = &[
         call: rpc_cnt_grp_get_all,
     },
     crate::rpc::RpcDef { name: "cnt.grps_list", doc: "list all the counter group names", call: rpc_cnt_grps_list },
+    crate::rpc::RpcDef { name: "cnt.list_groups", doc: "list all the counter group names", call: rpc_cnt_grps_list },
+    crate::rpc::RpcDef {
+        name: "cnt.list_vars",
+        doc: "list all the counters names in a specified group",
+        call: rpc_cnt_var_list,
+    },
     crate::rpc::RpcDef {
         name: "cnt.var_list",
         doc: "list all the counters names in a specified group",

@@ -24,7 +24,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DOCS = "/usr/share/doc/kamailio/modules"
 MODULES = ["sl", "maxfwd", "sanity", "textops", "textopsx", "siputils", "pv", "xlog", "kex", "corex", "htable",
-           "jsonrpcs", "tm", "tmx", "rr", "db_sqlite", "db_postgres", "usrloc", "registrar", "auth", "auth_db"]
+           "jsonrpcs", "tm", "tmx", "rr", "db_sqlite", "db_postgres", "usrloc", "registrar", "auth", "auth_db",
+           "ctl", "cfg_rpc", "counters", "xhttp", "xhttp_prom"]
 SECTIONS = {
     "parameters": "param",
     "functions": "fn",
@@ -110,8 +111,11 @@ def case_uses():
     uses = {}
     for suite, case, block, line in suite_lines():
         where = f"{suite}:{case}"
-        if line.startswith(("%rpc ", "%rpcfifo ")):
+        if line.startswith(("%rpc ", "%rpcfifo ", "%kamcmd ", "%kamcmd-shape ")):
             uses.setdefault(("rpc", line.split()[1]), []).append(where)
+            continue
+        if line.startswith(("%kamctl rpc ", "%kamctl-shape rpc ")):
+            uses.setdefault(("rpc", line.split()[2]), []).append(where)
             continue
         if line.startswith("%"):
             continue

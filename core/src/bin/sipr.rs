@@ -353,9 +353,6 @@ fn print_exports(args: &[String]) -> ExitCode {
     for p in pvs.names() {
         let _ = writeln!(out, "core pv {p}");
     }
-    for r in sipr_core::stats::core_rpcs() {
-        let _ = writeln!(out, "core rpc {}", r.name);
-    }
     for r in sipr_core::rpc::BUILTIN {
         let _ = writeln!(out, "core rpc {r}");
     }
@@ -365,6 +362,12 @@ fn print_exports(args: &[String]) -> ExitCode {
             eprintln!("sipr: {e}");
             return ExitCode::from(1);
         }
+    }
+    // the core's commands, those it serves for a loaded module (kex's
+    // stats.*, cfg_rpc's cfg.*, counters' cnt.*) among them
+    let own: Vec<&str> = set.defs().iter().flat_map(|d| d.rpcs.iter().map(|r| r.name)).collect();
+    for r in set.rpc_defs().iter().filter(|r| !own.contains(&r.name)) {
+        let _ = writeln!(out, "core rpc {}", r.name);
     }
     for d in set.defs() {
         let mut fnames: Vec<&str> = d.functions.iter().map(|f| f.name).collect();

@@ -763,12 +763,8 @@ fn get_mb<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
     Value::str(ctx.msg.buf())
 }
 fn get_rb<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {
-    let b = ctx.msg.body();
-    if b.is_empty() {
-        Value::Null
-    } else {
-        Value::str(b)
-    }
+    // an empty body is an empty string, not $null (Kamailio's, measured)
+    Value::str(ctx.msg.body())
 }
 /// `$cl`: the Content-Length header's value; `$null` without one.
 fn get_cl<'c>(ctx: &'c Ctx<'_>, _: &'c PvRef) -> Value<'c> {

@@ -16,6 +16,17 @@ use sipr_sdk::prelude::*;
 
 /// Declared script counters (names; registered in mod_init).
 static DECLARED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// `script_cnt_grp_name`: their group (Kamailio's default "script").
+static GROUP: Mutex<String> = Mutex::new(String::new());
+
+fn set_group(v: &ModValue) -> Result<(), String> {
+    let g = sipr_sdk::modparam::str(v)?;
+    if g.is_empty() || !g.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("script_cnt_grp_name {g}: letters, digits and '_'"));
+    }
+    *GROUP.lock().map_err(|_| "counters poisoned")? = g;
+    Ok(())
+}
 /// The registered ones: name and shm counter.
 static COUNTERS: std::sync::OnceLock<Vec<(String, &'static AtomicU64)>> = std::sync::OnceLock::new();
 
@@ -31,9 +42,11 @@ fn set_script_counter(v: &ModValue) -> Result<(), String> {
 
 fn mod_init() -> Result<(), String> {
     let names = DECLARED.lock().map_err(|_| "counters poisoned")?.clone();
+    let group = GROUP.lock().map_err(|_| "counters poisoned")?.clone();
+    let group = if group.is_empty() { "script".to_string() } else { group };
     let mut regs = Vec::with_capacity(names.len());
     for n in names {
-        let c = sipr_sdk::counter("script", &n)?;
+        let c = sipr_sdk::counter(&group, &n)?;
         regs.push((n, c));
     }
     let _ = COUNTERS.set(regs);
@@ -89,6 +102,7 @@ sipr_sdk::module! {
     ],
     params: [
         ("script_counter", Str, set_script_counter),
+        ("script_cnt_grp_name", Str, set_group),
     ],
     init: mod_init,
 }

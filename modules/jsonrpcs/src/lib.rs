@@ -393,6 +393,16 @@ fn dgram_process(_: u32) {
     }
 }
 
+/// The HTTP status of an error reply: its code (when one HTTP has) and
+/// message.
+fn error_status(reply: &[u8]) -> Option<(u16, String)> {
+    let v: serde_json::Value = serde_json::from_slice(reply).ok()?;
+    let e = v.get("error")?;
+    let code =
+        e.get("code")?.as_i64().and_then(|c| u16::try_from(c).ok()).filter(|c| (100..700).contains(c)).unwrap_or(500);
+    Some((code, e.get("message").and_then(|m| m.as_str()).unwrap_or("Internal Server Error").to_string()))
+}
+
 /// `jsonrpc_dispatch()`: the JSON-RPC request in the body of the HTTP
 /// request in hand, answered over HTTP (200, application/json); a body
 /// that is no JSON-RPC request gets no answer, as in Kamailio.
@@ -405,7 +415,9 @@ fn jsonrpc_dispatch(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
         log::info!("jsonrpc_dispatch: the body is not a JSON-RPC request: not answered");
         return Ok(-1);
     };
-    match sipr_sdk::xhttp::reply(ctx, 200, b"OK", b"application/json", &reply) {
+    // an error's code and message are the HTTP status, as Kamailio's
+    let (code, reason) = error_status(&reply).unwrap_or((200, "OK".to_string()));
+    match sipr_sdk::xhttp::reply(ctx, code, reason.as_bytes(), b"application/json", &reply) {
         Ok(()) => Ok(1),
         Err(e) => {
             log::error!("jsonrpc_dispatch: {e}");

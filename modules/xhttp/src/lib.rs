@@ -51,6 +51,17 @@ struct Settings {
 
 static SETTINGS: Mutex<Settings> = Mutex::new(Settings { url_match: None, url_skip: None });
 
+/// `core:rcv_requests`, when the server counts it (kex loaded): an HTTP
+/// request is a received request to Kamailio, whose SIP parser reads it.
+static RCV_REQUESTS: std::sync::OnceLock<&'static std::sync::atomic::AtomicU64> = std::sync::OnceLock::new();
+
+fn mod_init() -> Result<(), String> {
+    if sipr_sdk::statistics().iter().any(|(g, n, _)| g == "core" && n == "rcv_requests") {
+        let _ = RCV_REQUESTS.set(sipr_sdk::counter("core", "rcv_requests")?);
+    }
+    Ok(())
+}
+
 fn regex_param(v: &ModValue, what: &str) -> Result<regex::bytes::Regex, String> {
     let s = sipr_sdk::modparam::str(v)?;
     regex::bytes::Regex::new(&s).map_err(|e| format!("{what} {s}: {e}"))
@@ -240,6 +251,9 @@ fn response(code: u16, reason: &[u8], ctype: &[u8], body: &[u8]) -> Vec<u8> {
 
 /// Runs the route for one request: the response, if the route answered.
 fn serve(req: &Request, peer: SocketAddr, local: SocketAddr) -> Option<Vec<u8>> {
+    if let Some(c) = RCV_REQUESTS.get() {
+        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     if !route_wanted(&req.url) {
         return None;
     }
@@ -442,6 +456,7 @@ sipr_sdk::module! {
     procs: [
         ("XHTTP", 1, xhttp_process),
     ],
+    init: mod_init,
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! xhttp_prom: the server's statistics in Prometheus' text format, served
 //! over xhttp, as Kamailio's xhttp_prom: in `event_route[xhttp:request]`,
 //! `if (prom_check_uri()) prom_dispatch();`. `xhttp_prom_stats` picks the
-//! statistics (`all`, `group:` or a name; several apart by `;`; none by
-//! default), `xhttp_prom_prefix` (default `kamailio_`) starts every
+//! statistics (`all`, `group:` or one name; none by default; a second
+//! modparam replaces the first, as in Kamailio; a name that is no
+//! statistic makes the answer a 500), `xhttp_prom_prefix` (default `kamailio_`) starts every
 //! metric name, `xhttp_prom_path` (default `/metrics`) is the path
 //! `prom_check_uri()` matches. A statistic `group:name` is the metric
 //! `PREFIXgroup_name` (characters Prometheus does not allow in a name
@@ -25,13 +26,14 @@ use std::sync::Mutex;
 use sipr_sdk::prelude::*;
 
 struct Settings {
-    stats: Vec<String>,
+    /// `xhttp_prom_stats`: one selection (a later modparam replaces it,
+    /// as in Kamailio).
+    stats: Option<String>,
     prefix: String,
     path: String,
 }
 
-static SETTINGS: Mutex<Settings> =
-    Mutex::new(Settings { stats: Vec::new(), prefix: String::new(), path: String::new() });
+static SETTINGS: Mutex<Settings> = Mutex::new(Settings { stats: None, prefix: String::new(), path: String::new() });
 
 fn with(f: impl FnOnce(&mut Settings)) -> Result<(), String> {
     f(&mut *SETTINGS.lock().map_err(|_| "xhttp_prom settings poisoned")?);
@@ -39,9 +41,8 @@ fn with(f: impl FnOnce(&mut Settings)) -> Result<(), String> {
 }
 
 fn set_stats(v: &ModValue) -> Result<(), String> {
-    let s = sipr_sdk::modparam::str(v)?;
-    let wanted: Vec<String> = s.split(';').map(str::trim).filter(|w| !w.is_empty()).map(str::to_string).collect();
-    with(|st| st.stats.extend(wanted))
+    let s = sipr_sdk::modparam::str(v)?.trim().to_string();
+    with(|st| st.stats = (!s.is_empty()).then_some(s))
 }
 
 fn set_prefix(v: &ModValue) -> Result<(), String> {
@@ -60,9 +61,9 @@ fn set_path(v: &ModValue) -> Result<(), String> {
     with(|st| st.path = p)
 }
 
-fn settings() -> (Vec<String>, String, String) {
+fn settings() -> (Option<String>, String, String) {
     SETTINGS.lock().map_or_else(
-        |_| (Vec::new(), "kamailio_".into(), "/metrics".into()),
+        |_| (None, "kamailio_".into(), "/metrics".into()),
         |s| {
             let prefix = if s.prefix.is_empty() { "kamailio_".to_string() } else { s.prefix.clone() };
             let path = if s.path.is_empty() { "/metrics".to_string() } else { s.path.clone() };
@@ -89,10 +90,8 @@ fn label(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-fn wanted(sel: &[String], group: &str, name: &str) -> bool {
-    sel.iter().any(|w| {
-        w == "all" || w.strip_suffix(':').is_some_and(|g| g == group) || w == name || *w == format!("{group}:{name}")
-    })
+fn wanted(sel: &str, group: &str, name: &str) -> bool {
+    sel == "all" || sel.strip_suffix(':').is_some_and(|g| g == group) || sel == name
 }
 
 fn now_ms() -> u128 {
@@ -121,18 +120,33 @@ fn cpu_seconds(pid: i64) -> Option<f64> {
     Some(ns as f64 / 1e9)
 }
 
-/// The whole text.
-fn exposition() -> String {
+/// The whole text; `None` when the statistic chosen does not exist
+/// (Kamailio answers 500 then).
+fn exposition() -> Option<String> {
     let (sel, prefix, _) = settings();
     let ts = now_ms();
     let mut out = String::from("# NO User defined metrics\n\n");
-    if sel.is_empty() {
-        out.push_str("# NO Kamailio internal statistics\n");
-    } else {
-        out.push_str("# Kamailio whole internal statistics\n");
-        for (g, n, v) in sipr_sdk::statistics() {
-            if wanted(&sel, &g, &n) {
-                let _ = writeln!(out, "{} {v} {ts}", metric_name(&prefix, &g, &n));
+    match sel.as_deref() {
+        None => out.push_str("# NO Kamailio internal statistics\n"),
+        Some(sel) => {
+            // Kamailio's heading for each kind of selection
+            if sel == "all" {
+                out.push_str("# Kamailio whole internal statistics\n");
+            } else if sel.ends_with(':') {
+                let _ = writeln!(out, "# Kamailio statistics for group: {sel}");
+            } else {
+                let _ = writeln!(out, "# Kamailio statistics for: {sel}");
+            }
+            let mut found = false;
+            for (g, n, v) in sipr_sdk::statistics() {
+                if wanted(sel, &g, &n) {
+                    found = true;
+                    let _ = writeln!(out, "{} {v} {ts}", metric_name(&prefix, &g, &n));
+                }
+            }
+            if !found && !sel.ends_with(':') {
+                log::error!("xhttp_prom: statistic not found: {sel}");
+                return None;
             }
         }
     }
@@ -156,19 +170,24 @@ fn exposition() -> String {
             );
         }
     }
-    out
+    Some(out)
 }
 
-/// `prom_check_uri()`: 1 when the HTTP request's path is the metrics path.
+/// `prom_check_uri()`: 1 when the HTTP request's URL is the metrics path
+/// (the whole URL, as Kamailio: `/metrics?x` is not it).
 fn prom_check_uri(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     let (_, _, path) = settings();
-    Ok(if sipr_sdk::xhttp::path(ctx) == Some(path.as_bytes()) { 1 } else { -1 })
+    Ok(if sipr_sdk::xhttp::url(ctx) == Some(path.as_bytes()) { 1 } else { -1 })
 }
 
 /// `prom_dispatch()`: answers with the metrics.
 fn prom_dispatch(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
-    let text = exposition();
-    match sipr_sdk::xhttp::reply(ctx, 200, b"OK", b"text/plain; version=0.0.4", text.as_bytes()) {
+    const CTYPE: &[u8] = b"text/plain; version=0.0.4";
+    let sent = match exposition() {
+        Some(text) => sipr_sdk::xhttp::reply(ctx, 200, b"OK", CTYPE, text.as_bytes()),
+        None => sipr_sdk::xhttp::reply(ctx, 500, b"Internal Server Error", CTYPE, b"Internal Server Error"),
+    };
+    match sent {
         Ok(()) => Ok(1),
         Err(e) => {
             log::error!("prom_dispatch: {e}");
@@ -205,10 +224,9 @@ mod tests {
 
     #[test]
     fn statistics_are_chosen_as_kamailio_chooses() {
-        let sel = vec!["core:".to_string(), "registered_users".to_string()];
-        assert!(wanted(&sel, "core", "rcv_requests"));
-        assert!(wanted(&sel, "usrloc", "registered_users"));
-        assert!(!wanted(&sel, "sl", "sent_replies"));
-        assert!(wanted(&["all".to_string()], "sl", "sent_replies"));
+        assert!(wanted("core:", "core", "rcv_requests"));
+        assert!(!wanted("core:", "sl", "sent_replies"));
+        assert!(wanted("registered_users", "usrloc", "registered_users"));
+        assert!(wanted("all", "sl", "sent_replies"));
     }
 }
