@@ -57,7 +57,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/sipr/modules \
 	    $(DESTDIR)$(PREFIX)/etc/sipr $(DESTDIR)$(PREFIX)/share/sipr
 	install -m 0755 $(RELEASE_DIR)/sipr $(DESTDIR)$(PREFIX)/sbin/sipr
-	@if [ -f scripts/siprctl ]; then install -m 0755 scripts/siprctl $(DESTDIR)$(PREFIX)/sbin/siprctl; fi
+	install -m 0755 $(RELEASE_DIR)/siprctl $(DESTDIR)$(PREFIX)/sbin/siprctl
 	@for m in $(MODULE_CRATES); do \
 	    install -m 0644 $(RELEASE_DIR)/lib$$m.so $(DESTDIR)$(PREFIX)/lib/sipr/modules/$$m.so || exit 1; done
 	@[ -f $(DESTDIR)$(PREFIX)/etc/sipr/sipr.cfg ] || install -m 0644 etc/sipr.cfg $(DESTDIR)$(PREFIX)/etc/sipr/sipr.cfg

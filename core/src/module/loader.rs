@@ -394,8 +394,9 @@ impl ModuleSet {
         name: &str,
         params: &[crate::rpc::RpcValue],
     ) -> Result<crate::rpc::RpcValue, crate::rpc::RpcError> {
-        let def = crate::stats::core_rpcs()
-            .chain(self.modules.iter().flat_map(|m| m.def.rpcs.iter()))
+        let def = self
+            .rpc_defs()
+            .into_iter()
             .find(|r| r.name == name)
             .ok_or_else(|| crate::rpc::RpcError::new(500, "command not found"))?;
         (def.call)(params)
