@@ -22,8 +22,9 @@ BUILD_APT_PACKAGES := libmimalloc-dev libsqlite3-dev
 # PostgreSQL modules and schema files (the bed's databases; Kamailio reading
 # what sipr wrote), PostgreSQL (test/pg_scaleout.sh starts its own server on
 # loopback), sip-tester (sipp) for the end-to-end tests in test/, and
-# python3-prometheus-client, whose text parser reads GET /metrics.
-TEST_APT_PACKAGES ?= kamailio kamailio-sqlite-modules kamailio-postgres-modules postgresql sqlite3 sip-tester python3 python3-prometheus-client procps iproute2 $(BUILD_APT_PACKAGES)
+# python3-prometheus-client, whose text parser reads GET /metrics, and tmux,
+# in which test/siprctl.sh watches `siprctl monitor`.
+TEST_APT_PACKAGES ?= kamailio kamailio-sqlite-modules kamailio-postgres-modules postgresql sqlite3 sip-tester python3 python3-prometheus-client tmux procps iproute2 $(BUILD_APT_PACKAGES)
 
 RELEASE_DIR := target/release
 # Module crates (modules/NAME, lib NAME → libNAME.so → NAME.so); the SDK

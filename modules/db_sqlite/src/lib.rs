@@ -30,20 +30,7 @@ static READONLY: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// `db_set_journal_mode`: (file, mode).
 static JOURNAL_MODES: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
-/// The file a `sqlite://` URL names.
-fn path_of(url: &str) -> Result<&str, DbError> {
-    let rest = url
-        .get(..9)
-        .filter(|s| s.eq_ignore_ascii_case("sqlite://"))
-        .map(|_| &url[9..])
-        .ok_or_else(|| DbError::BadUrl(url.to_string()))?;
-    // an empty host, then the path: sqlite:////abs or sqlite:///rel
-    let path = rest.strip_prefix('/').unwrap_or(rest);
-    if path.is_empty() {
-        return Err(DbError::BadUrl(url.to_string()));
-    }
-    Ok(path)
-}
+use sipr_sdk::db::sqlite_path as path_of;
 
 /// One process's connection.
 struct Sqlite {

@@ -578,6 +578,23 @@ impl Db {
     }
 }
 
+/// The file a `sqlite://` URL names, as Kamailio's db_sqlite reads it:
+/// the part after `//` is an empty host, then the path, so
+/// `sqlite:////var/lib/sipr/sipr.db` is /var/lib/sipr/sipr.db and
+/// `sqlite:///sipr.db` a path relative to the working directory.
+pub fn sqlite_path(url: &str) -> Result<&str, DbError> {
+    let rest = url
+        .get(..9)
+        .filter(|s| s.eq_ignore_ascii_case("sqlite://"))
+        .map(|_| &url[9..])
+        .ok_or_else(|| DbError::BadUrl(url.to_string()))?;
+    let path = rest.strip_prefix('/').unwrap_or(rest);
+    if path.is_empty() {
+        return Err(DbError::BadUrl(url.to_string()));
+    }
+    Ok(path)
+}
+
 /// A DATETIME value as Kamailio writes it in text columns:
 /// `YYYY-MM-DD HH:MM:SS` (UTC).
 pub fn format_datetime(secs: i64) -> String {

@@ -52,13 +52,12 @@ pub enum Target {
     Postgres(String),
 }
 
-/// Reads a database URL: `sqlite:///path`, `postgres://...` (also
-/// Kamailio's `postgres://`), or a plain file path (SQLite).
+/// Reads a database URL: `sqlite:////abs/path.db` (the server's way:
+/// an empty host, then the path), `postgres://...`, or a plain file path
+/// (SQLite).
 pub fn target(url: &str) -> Result<Target> {
-    if let Some(p) = url.strip_prefix("sqlite://") {
-        if p.is_empty() {
-            bail!("{url}: no file (sqlite:///path/to/file.db)");
-        }
+    if url.get(..9).is_some_and(|s| s.eq_ignore_ascii_case("sqlite://")) {
+        let p = sipr_sdk::db::sqlite_path(url).map_err(|_| anyhow!("{url}: no file (sqlite:////path/to/file.db)"))?;
         return Ok(Target::Sqlite(p.to_string()));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -297,7 +296,8 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(target("sqlite:///var/lib/sipr/sipr.db").unwrap(), Target::Sqlite("/var/lib/sipr/sipr.db".into()));
+        assert_eq!(target("sqlite:////var/lib/sipr/sipr.db").unwrap(), Target::Sqlite("/var/lib/sipr/sipr.db".into()));
+        assert_eq!(target("sqlite:///rel.db").unwrap(), Target::Sqlite("rel.db".into()));
         assert_eq!(target("/tmp/x.db").unwrap(), Target::Sqlite("/tmp/x.db".into()));
         assert!(matches!(target("postgres://u:p@127.0.0.1:5432/sipr").unwrap(), Target::Postgres(_)));
         assert!(target("mysql://x/y").is_err());

@@ -38,7 +38,8 @@ struct Global {
     /// /etc/sipr/siprctlrc).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Database: sqlite:///FILE or postgres://USER:PASSWORD@HOST:PORT/DB
+    /// Database: sqlite:////ABSOLUTE/FILE (as the server's db_url) or
+    /// postgres://USER:PASSWORD@HOST:PORT/DB
     /// (default: DBURL in the settings, else the server cfg's db_url).
     #[arg(long, global = true, value_name = "URL")]
     db: Option<String>,
@@ -290,7 +291,7 @@ impl Ctx {
             }
             Some("SQLITE") => {
                 if let Some(p) = self.config.get("DB_PATH") {
-                    return format!("sqlite://{p}");
+                    return format!("sqlite:///{p}");
                 }
             }
             _ => {}
@@ -303,7 +304,7 @@ impl Ctx {
                 }
             }
         }
-        "sqlite:///usr/local/var/lib/sipr/sipr.db".to_string()
+        "sqlite:////usr/local/var/lib/sipr/sipr.db".to_string()
     }
 
     /// The database, which must exist.
