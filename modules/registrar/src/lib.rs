@@ -303,7 +303,31 @@ fn unregister3(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     unregister_with(ctx, &domain_of(p), &uri, Some(ruid))
 }
 
+/// `registrar:accepted_regs` and `registrar:rejected_regs` (Kamailio's
+/// statistics: save() answered 2xx, or refused).
+pub static ACCEPTED: std::sync::OnceLock<&'static std::sync::atomic::AtomicU64> = std::sync::OnceLock::new();
+/// See [`ACCEPTED`].
+pub static REJECTED: std::sync::OnceLock<&'static std::sync::atomic::AtomicU64> = std::sync::OnceLock::new();
+
+/// Kamailio's `registrar:` statistics: the two counters, and the
+/// parameters it lists beside them (default_expire, max_expires, ...).
+fn register_stats() -> Result<(), String> {
+    let _ = ACCEPTED.set(sipr_sdk::counter("registrar", "accepted_regs")?);
+    let _ = REJECTED.set(sipr_sdk::counter("registrar", "rejected_regs")?);
+    for (name, v) in [
+        ("default_expire", PARAMS.default_expires.load(Ordering::Relaxed)),
+        ("default_expires_range", 0),
+        ("expires_range", 0),
+        ("max_contacts", PARAMS.max_contacts.load(Ordering::Relaxed)),
+        ("max_expires", PARAMS.max_expires.load(Ordering::Relaxed)),
+    ] {
+        sipr_sdk::counter("registrar", name)?.store(v.max(0) as u64, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
 fn mod_init() -> Result<(), String> {
+    register_stats()?;
     let spec = RECEIVED_AVP.lock().map(|s| s.clone()).unwrap_or_default();
     if !spec.is_empty() {
         let id = sipr_sdk::avp_id(&spec).map_err(|e| format!("received_avp: {e}"))?;

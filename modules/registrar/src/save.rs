@@ -333,9 +333,15 @@ pub fn save(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>) -
                 }
                 sipr_sdk::reply::send_auto(ctx, code.0, code.1)?;
             }
+            if let Some(c) = crate::ACCEPTED.get() {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
             Ok(rc)
         }
         Err(r) => {
+            if let Some(c) = crate::REJECTED.get() {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
             if flags & flag::NO_REPLY == 0 {
                 ctx.reply_headers.extend_from_slice(r.extra.as_bytes());
                 sipr_sdk::reply::send_auto(ctx, r.code, r.reason)?;
