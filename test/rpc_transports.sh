@@ -339,4 +339,17 @@ kamcmd -s "tcp:127.0.0.1:$CTL_TCP" core.kill >/dev/null
 for _ in $(seq 100); do kill -0 "$SIPR_PID" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$SIPR_PID" 2>/dev/null && fail "core.kill: the server still runs"
 [ -e "$WORK/run/sipr_ctl" ] && fail "the ctl socket left behind"
+echo "== ctl's mode, user and group"
+getent group nogroup >/dev/null && id nobody >/dev/null 2>&1 || fail "the test needs user nobody and group nogroup"
+sed -e 's|^modparam("ctl", "binrpc", "unix:sipr_ctl")|&\nmodparam("ctl", "mode", 0660)\nmodparam("ctl", "user", "nobody")\nmodparam("ctl", "group", "nogroup")|' \
+    "$WORK/sipr.cfg" > "$WORK/owners.cfg"
+"$SIPR" -DD -E -L "$MODDIR" -f "$WORK/owners.cfg" -m 64 >"$WORK/owners.log" 2>&1 &
+OWN_PID=$!
+PIDS+=("$OWN_PID")
+for _ in $(seq 100); do [ -S "$WORK/run/sipr_ctl" ] && break; sleep 0.1; done
+[ "$(stat -c '%a %U:%G' "$WORK/run/sipr_ctl")" = "660 nobody:nogroup" ] ||
+    fail "ctl socket: $(stat -c '%a %U:%G' "$WORK/run/sipr_ctl"), want 660 nobody:nogroup"
+kamcmd -s "unix:$WORK/run/sipr_ctl" core.version | grep -q sipr || fail "kamcmd on the 0660 socket"
+kill -TERM "$OWN_PID"
+wait "$OWN_PID" || true
 echo "rpc_transports: ok"
