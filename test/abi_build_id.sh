@@ -12,7 +12,7 @@ COPY=$(mktemp -d /tmp/sipr-abi.XXXXXX)
 trap 'rm -rf "$COPY"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-tar -C "$ROOT" --exclude=target -cf - Cargo.toml Cargo.lock rustfmt.toml core mem locking modules | tar -C "$COPY" -xf -
+tar -C "$ROOT" --exclude=target -cf - Cargo.toml Cargo.lock rustfmt.toml core mem locking modules scripts/siprctl scripts/db | tar -C "$COPY" -xf -
 build() { timeout 900 cargo build -q --manifest-path "$COPY/Cargo.toml" -p sipr-mod-maxfwd --target-dir "$TD"; }
 check() {
     printf 'loadmodule "%s"\nrequest_route {\n    mf_process_maxfwd_header("10");\n}\n' "$TD/debug/libmaxfwd.so" > "$COPY/abi.cfg"

@@ -25,12 +25,12 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 use sipr_sdk::binrpc::{self, Framing};
-use sipr_sdk::control::{in_run_dir, mode, owner, prepare_path, set_access, text};
+use sipr_sdk::control::{in_run_dir, mode, owner, prepare_path, set_access, text, Conn};
 use sipr_sdk::prelude::*;
 
 /// A connection without progress (no byte read or written) this long is
@@ -38,8 +38,6 @@ use sipr_sdk::prelude::*;
 const IDLE: Duration = Duration::from_secs(30);
 /// Connections served at once; one more is accepted and closed.
 const MAX_CONNS: usize = 256;
-/// Reply bytes a client may leave unread before it is dropped.
-const MAX_PENDING_OUT: usize = 16 << 20;
 
 /// Where a listener is, as `binrpc` gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,106 +207,72 @@ enum Stream {
     Tcp(TcpStream),
 }
 
-impl Stream {
-    fn source(&mut self) -> &mut dyn mio::event::Source {
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
-            Stream::Unix(s) => s,
-            Stream::Tcp(s) => s,
+            Stream::Unix(s) => s.read(buf),
+            Stream::Tcp(s) => s.read(buf),
         }
     }
+}
 
-    fn io(&mut self) -> &mut dyn ReadWrite {
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
-            Stream::Unix(s) => s,
-            Stream::Tcp(s) => s,
+            Stream::Unix(s) => s.write(buf),
+            Stream::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl mio::event::Source for Stream {
+    fn register(&mut self, r: &mio::Registry, t: Token, i: Interest) -> std::io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.register(r, t, i),
+            Stream::Tcp(s) => s.register(r, t, i),
+        }
+    }
+
+    fn reregister(&mut self, r: &mio::Registry, t: Token, i: Interest) -> std::io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.reregister(r, t, i),
+            Stream::Tcp(s) => s.reregister(r, t, i),
+        }
+    }
+
+    fn deregister(&mut self, r: &mio::Registry) -> std::io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.deregister(r),
+            Stream::Tcp(s) => s.deregister(r),
         }
     }
 }
 
-trait ReadWrite: Read + Write {}
-impl<T: Read + Write> ReadWrite for T {}
-
-struct Conn {
-    stream: Stream,
-    inbuf: Vec<u8>,
-    out: Vec<u8>,
-    /// The last time a byte moved either way.
-    progress: Instant,
-    /// Whether the connection is closed once `out` is written (a refused
-    /// request: the stream cannot be read past it).
-    closing: bool,
-    writable: bool,
-}
-
-/// What reading and answering did to a connection.
-enum After {
-    Keep,
-    Close,
-}
-
-impl Conn {
-    /// Reads what the client sent and answers every whole request.
-    fn on_readable(&mut self, max: usize) -> After {
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            match self.stream.io().read(&mut chunk) {
-                Ok(0) => return if self.out.is_empty() { After::Close } else { self.flush() },
-                Ok(n) => {
-                    self.progress = Instant::now();
-                    self.inbuf.extend_from_slice(&chunk[..n]);
-                    self.answer_whole(max);
-                    if self.closing {
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => return After::Close,
-            }
-        }
-        self.flush()
-    }
-
-    fn answer_whole(&mut self, max: usize) {
-        while !self.closing {
-            match binrpc::framing(&self.inbuf, max) {
-                Ok(Framing::NeedMore) => break,
-                Ok(Framing::Packet(n)) if self.inbuf.len() < n => break,
-                Ok(Framing::Packet(n)) => {
-                    let packet: Vec<u8> = self.inbuf.drain(..n).collect();
-                    if let Some(reply) = sipr_sdk::rpc_exec_binrpc(&packet) {
-                        self.out.extend_from_slice(&reply);
-                    }
-                }
-                Err(e) => {
-                    log::warn!("ctl: {e}: closing the connection");
-                    self.out.extend_from_slice(&binrpc::refusal(e));
-                    self.inbuf.clear();
-                    self.closing = true;
+/// Answers the whole binrpc packets at the front of `inbuf`; a stream
+/// whose header cannot be read gets the refusal and is closed (it cannot
+/// be read past it).
+fn answer_packets(inbuf: &mut Vec<u8>, out: &mut Vec<u8>, max: usize) -> bool {
+    loop {
+        match binrpc::framing(inbuf, max) {
+            Ok(Framing::NeedMore) => return false,
+            Ok(Framing::Packet(n)) if inbuf.len() < n => return false,
+            Ok(Framing::Packet(n)) => {
+                let packet: Vec<u8> = inbuf.drain(..n).collect();
+                if let Some(reply) = sipr_sdk::rpc_exec_binrpc(&packet) {
+                    out.extend_from_slice(&reply);
                 }
             }
-        }
-    }
-
-    /// Writes what it can of the pending replies.
-    fn flush(&mut self) -> After {
-        while !self.out.is_empty() {
-            match self.stream.io().write(&self.out) {
-                Ok(0) => return After::Close,
-                Ok(n) => {
-                    self.progress = Instant::now();
-                    self.out.drain(..n);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                // the client went away mid-reply: nothing more to do
-                Err(_) => return After::Close,
+            Err(e) => {
+                log::warn!("ctl: {e}: closing the connection");
+                out.extend_from_slice(&binrpc::refusal(e));
+                inbuf.clear();
+                return true;
             }
         }
-        if self.out.len() > MAX_PENDING_OUT || (self.closing && self.out.is_empty()) {
-            return After::Close;
-        }
-        After::Keep
     }
 }
 
@@ -368,7 +332,7 @@ fn serve(opened: &[Opened], max: usize) -> std::io::Result<()> {
         poll.registry().register(source, Token(i), Interest::READABLE)?;
     }
     let first_conn = listeners.len();
-    let mut conns: HashMap<usize, Conn> = HashMap::new();
+    let mut conns: HashMap<usize, Conn<Stream>> = HashMap::new();
     let mut next = first_conn;
     let mut events = Events::with_capacity(128);
     let mut dgram = vec![0u8; 65_536];
@@ -417,14 +381,13 @@ fn serve(opened: &[Opened], max: usize) -> std::io::Result<()> {
                 continue;
             }
             let Some(c) = conns.get_mut(&t) else { continue };
-            let after = if ev.is_readable() || ev.is_read_closed() { c.on_readable(max) } else { c.flush() };
-            match after {
-                After::Close => close(&poll, &mut conns, t),
-                After::Keep => watch_writes(&poll, c, t),
+            if c.on_event(|inbuf, out| answer_packets(inbuf, out, max)) {
+                c.watch_writes(poll.registry(), Token(t));
+            } else {
+                close(&poll, &mut conns, t);
             }
         }
-        let now = Instant::now();
-        let stale: Vec<usize> = conns.iter().filter(|(_, c)| now - c.progress > IDLE).map(|(t, _)| *t).collect();
+        let stale: Vec<usize> = conns.iter().filter(|(_, c)| c.idle_for() > IDLE).map(|(t, _)| *t).collect();
         for t in stale {
             log::debug!("ctl: a connection idle for {}s closed", IDLE.as_secs());
             close(&poll, &mut conns, t);
@@ -432,36 +395,22 @@ fn serve(opened: &[Opened], max: usize) -> std::io::Result<()> {
     }
 }
 
-fn add_conn(poll: &Poll, conns: &mut HashMap<usize, Conn>, next: &mut usize, mut stream: Stream) {
+fn add_conn(poll: &Poll, conns: &mut HashMap<usize, Conn<Stream>>, next: &mut usize, mut stream: Stream) {
     if conns.len() >= MAX_CONNS {
         log::warn!("ctl: {MAX_CONNS} connections open: a new one refused");
         return;
     }
     let t = *next;
     *next += 1;
-    if poll.registry().register(stream.source(), Token(t), Interest::READABLE).is_err() {
+    if poll.registry().register(&mut stream, Token(t), Interest::READABLE).is_err() {
         return;
     }
-    conns.insert(
-        t,
-        Conn { stream, inbuf: Vec::new(), out: Vec::new(), progress: Instant::now(), closing: false, writable: false },
-    );
+    conns.insert(t, Conn::new(stream, Vec::new()));
 }
 
-/// Asks for writability while a reply is pending, and only then.
-fn watch_writes(poll: &Poll, c: &mut Conn, t: usize) {
-    let want = !c.out.is_empty();
-    if want != c.writable {
-        let interest = if want { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-        if poll.registry().reregister(c.stream.source(), Token(t), interest).is_ok() {
-            c.writable = want;
-        }
-    }
-}
-
-fn close(poll: &Poll, conns: &mut HashMap<usize, Conn>, t: usize) {
+fn close(poll: &Poll, conns: &mut HashMap<usize, Conn<Stream>>, t: usize) {
     if let Some(mut c) = conns.remove(&t) {
-        let _ = poll.registry().deregister(c.stream.source());
+        let _ = poll.registry().deregister(&mut c.stream);
     }
 }
 

@@ -1,8 +1,11 @@
 //! What the control modules (jsonrpcs, ctl, xhttp) share: where their
-//! sockets and FIFOs go, and the owners and modes Kamailio's parameters
-//! give those files.
+//! sockets and FIFOs go, the owners and modes Kamailio's parameters give
+//! those files, and [`Conn`], a client connection served without
+//! blocking.
 
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::ModValue;
 
@@ -65,9 +68,138 @@ pub fn owner(v: &ModValue, what: &str) -> Result<String, String> {
     }
 }
 
+/// Reply bytes a client may leave unread before it is dropped.
+pub const MAX_PENDING_OUT: usize = 16 << 20;
+
+/// A client connection of a control process, served with non-blocking
+/// reads and writes: what came in waits in `inbuf` until whole requests
+/// are there, replies wait in `out` until the client reads them. A client
+/// that stops reading holds a buffer (up to [`MAX_PENDING_OUT`]), never
+/// the process; one that goes away mid-reply costs the write that failed.
+#[derive(Debug)]
+pub struct Conn<S> {
+    /// The socket.
+    pub stream: S,
+    /// Bytes received and not yet answered.
+    pub inbuf: Vec<u8>,
+    /// Replies not yet written.
+    pub out: Vec<u8>,
+    progress: Instant,
+    closing: bool,
+    writable: bool,
+}
+
+impl<S: Read + Write + mio::event::Source> Conn<S> {
+    /// A connection, with bytes already read from it.
+    pub fn new(stream: S, read: Vec<u8>) -> Self {
+        Conn { stream, inbuf: read, out: Vec::new(), progress: Instant::now(), closing: false, writable: false }
+    }
+
+    /// Runs `answer` on the buffered bytes: it takes the whole requests
+    /// from the front of `inbuf`, appends their replies to `out`, and says
+    /// whether the connection ends once they are written.
+    pub fn answer(&mut self, answer: &mut impl FnMut(&mut Vec<u8>, &mut Vec<u8>) -> bool) {
+        if !self.closing && !self.inbuf.is_empty() && answer(&mut self.inbuf, &mut self.out) {
+            self.closing = true;
+        }
+    }
+
+    /// Reads what came (answering as it goes) and writes what it can:
+    /// false when the connection is done (ended, failed, answered before
+    /// a close, or too much left unread).
+    pub fn on_event(&mut self, mut answer: impl FnMut(&mut Vec<u8>, &mut Vec<u8>) -> bool) -> bool {
+        let mut chunk = [0u8; 16 * 1024];
+        let mut ended = false;
+        self.answer(&mut answer);
+        while !self.closing {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    ended = true;
+                    break;
+                }
+                Ok(n) => {
+                    self.progress = Instant::now();
+                    self.inbuf.extend_from_slice(&chunk[..n]);
+                    self.answer(&mut answer);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        self.flush() && !(ended && self.out.is_empty())
+    }
+
+    /// Writes what it can of the replies: false when the connection is
+    /// done.
+    pub fn flush(&mut self) -> bool {
+        while !self.out.is_empty() {
+            match self.stream.write(&self.out) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    self.progress = Instant::now();
+                    self.out.drain(..n);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        self.out.len() <= MAX_PENDING_OUT && !(self.closing && self.out.is_empty())
+    }
+
+    /// Asks the poller for writability while replies wait, and only then.
+    pub fn watch_writes(&mut self, registry: &mio::Registry, token: mio::Token) {
+        let want = !self.out.is_empty();
+        if want != self.writable {
+            let interest =
+                if want { mio::Interest::READABLE | mio::Interest::WRITABLE } else { mio::Interest::READABLE };
+            if registry.reregister(&mut self.stream, token, interest).is_ok() {
+                self.writable = want;
+            }
+        }
+    }
+
+    /// How long no byte moved either way.
+    pub fn idle_for(&self) -> Duration {
+        self.progress.elapsed()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_answers_whole_requests_and_closes_when_told() {
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let mut c = Conn::new(mio::net::UnixStream::from_std(a), b"ab".to_vec());
+        // requests are lines; "q" asks for the close
+        let mut lines = |inbuf: &mut Vec<u8>, out: &mut Vec<u8>| {
+            let mut close = false;
+            while let Some(end) = inbuf.iter().position(|x| *x == b'\n') {
+                let line: Vec<u8> = inbuf.drain(..=end).collect();
+                close |= line == b"q\n";
+                out.extend_from_slice(b"ok ");
+                out.extend_from_slice(&line);
+                if close {
+                    break;
+                }
+            }
+            close
+        };
+        b.write_all(b"c\nd").unwrap();
+        assert!(c.on_event(&mut lines));
+        let mut got = [0u8; 64];
+        let n = b.read(&mut got).unwrap();
+        assert_eq!(&got[..n], b"ok abc\n");
+        assert_eq!(c.inbuf, b"d");
+        b.write_all(b"\nq\nignored\n").unwrap();
+        assert!(!c.on_event(&mut lines), "answered, then closed");
+        let n = b.read(&mut got).unwrap();
+        assert_eq!(&got[..n], b"ok d\nok q\n");
+    }
 
     #[test]
     fn owners_are_names_or_numbers() {

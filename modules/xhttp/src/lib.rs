@@ -22,15 +22,16 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::net::TcpStream;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use sipr_sdk::control::Conn;
 use sipr_sdk::prelude::*;
 use sipr_sdk::xhttp;
 use sipr_sdk::{Names, PvArg, PvRef, PvRegistry};
@@ -265,80 +266,43 @@ fn serve(req: &Request, peer: SocketAddr, local: SocketAddr) -> Option<Vec<u8>> 
     Some(response(r.code, &r.reason, &r.ctype, &r.body))
 }
 
-struct Conn {
-    stream: TcpStream,
-    peer: SocketAddr,
-    local: SocketAddr,
-    inbuf: Vec<u8>,
-    out: Vec<u8>,
-    progress: Instant,
-    /// Closed once `out` is written.
-    closing: bool,
-    writable: bool,
+/// Answers the whole HTTP requests at the front of `inbuf`: true when the
+/// connection ends after the replies (a refused request, or
+/// `Connection: close`).
+fn answer_requests(inbuf: &mut Vec<u8>, out: &mut Vec<u8>, peer: SocketAddr, local: SocketAddr) -> bool {
+    loop {
+        match parse(inbuf) {
+            Parsed::Incomplete => return false,
+            Parsed::Refused(code, reason) => {
+                log::info!("xhttp: a request from {peer} refused: {code} {reason}");
+                out.extend(response(code, reason.as_bytes(), b"text/plain", reason.as_bytes()));
+                inbuf.clear();
+                return true;
+            }
+            Parsed::Request(req, used) => {
+                inbuf.drain(..used);
+                if let Some(r) = serve(&req, peer, local) {
+                    out.extend(r);
+                }
+                if req.close {
+                    return true;
+                }
+            }
+        }
+    }
 }
 
-impl Conn {
-    /// Answers every whole request in the buffer.
-    fn answer(&mut self) {
-        while !self.closing {
-            match parse(&self.inbuf) {
-                Parsed::Incomplete => break,
-                Parsed::Refused(code, reason) => {
-                    log::info!("xhttp: a request from {} refused: {code} {reason}", self.peer);
-                    self.out.extend(response(code, reason.as_bytes(), b"text/plain", reason.as_bytes()));
-                    self.inbuf.clear();
-                    self.closing = true;
-                }
-                Parsed::Request(req, used) => {
-                    self.inbuf.drain(..used);
-                    if let Some(r) = serve(&req, self.peer, self.local) {
-                        self.out.extend(r);
-                    }
-                    self.closing = req.close;
-                }
-            }
-        }
-    }
+/// A client connection and its addresses.
+struct Client {
+    conn: Conn<TcpStream>,
+    peer: SocketAddr,
+    local: SocketAddr,
+}
 
-    /// Reads what came, answers, writes: false when the connection is
-    /// done.
+impl Client {
     fn on_event(&mut self) -> bool {
-        let mut chunk = [0u8; 16 * 1024];
-        let mut ended = false;
-        while !self.closing {
-            match self.stream.read(&mut chunk) {
-                Ok(0) => {
-                    ended = true;
-                    break;
-                }
-                Ok(n) => {
-                    self.progress = Instant::now();
-                    self.inbuf.extend_from_slice(&chunk[..n]);
-                    self.answer();
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return false,
-            }
-        }
-        self.flush() && !(ended && self.out.is_empty())
-    }
-
-    fn flush(&mut self) -> bool {
-        while !self.out.is_empty() {
-            match self.stream.write(&self.out) {
-                Ok(0) => return false,
-                Ok(n) => {
-                    self.progress = Instant::now();
-                    self.out.drain(..n);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                // gone mid-reply: nothing more to do
-                Err(_) => return false,
-            }
-        }
-        !self.closing
+        let (peer, local) = (self.peer, self.local);
+        self.conn.on_event(|inbuf, out| answer_requests(inbuf, out, peer, local))
     }
 }
 
@@ -359,7 +323,7 @@ fn run(chan: &std::os::unix::net::UnixDatagram) -> std::io::Result<()> {
     chan.set_nonblocking(true)?;
     let mut poll = Poll::new()?;
     poll.registry().register(&mut SourceFd(&chan.as_raw_fd()), CHANNEL, Interest::READABLE)?;
-    let mut conns: HashMap<usize, Conn> = HashMap::new();
+    let mut conns: HashMap<usize, Client> = HashMap::new();
     let mut next = 1usize;
     let mut events = Events::with_capacity(128);
     let mut buf = vec![0u8; 64 * 1024 + 1];
@@ -390,22 +354,12 @@ fn run(chan: &std::os::unix::net::UnixDatagram) -> std::io::Result<()> {
                     if poll.registry().register(&mut stream, Token(t), Interest::READABLE).is_err() {
                         continue;
                     }
-                    let mut c = Conn {
-                        stream,
-                        peer,
-                        local,
-                        inbuf: buf[..n].to_vec(),
-                        out: Vec::new(),
-                        progress: Instant::now(),
-                        closing: false,
-                        writable: false,
-                    };
-                    c.answer();
+                    let mut c = Client { conn: Conn::new(stream, buf[..n].to_vec()), peer, local };
                     if c.on_event() {
-                        watch_writes(&poll, &mut c, t);
+                        c.conn.watch_writes(poll.registry(), Token(t));
                         conns.insert(t, c);
                     } else {
-                        let _ = poll.registry().deregister(&mut c.stream);
+                        let _ = poll.registry().deregister(&mut c.conn.stream);
                     }
                 }
                 continue;
@@ -413,29 +367,17 @@ fn run(chan: &std::os::unix::net::UnixDatagram) -> std::io::Result<()> {
             let t = ev.token().0;
             let Some(c) = conns.get_mut(&t) else { continue };
             if c.on_event() {
-                watch_writes(&poll, c, t);
+                c.conn.watch_writes(poll.registry(), Token(t));
             } else if let Some(mut c) = conns.remove(&t) {
-                let _ = poll.registry().deregister(&mut c.stream);
+                let _ = poll.registry().deregister(&mut c.conn.stream);
             }
         }
-        let now = Instant::now();
-        let idle: Vec<usize> = conns.iter().filter(|(_, c)| now - c.progress > IDLE).map(|(t, _)| *t).collect();
+        let idle: Vec<usize> = conns.iter().filter(|(_, c)| c.conn.idle_for() > IDLE).map(|(t, _)| *t).collect();
         for t in idle {
             if let Some(mut c) = conns.remove(&t) {
                 log::debug!("xhttp: the connection with {} idle for {}s: closed", c.peer, IDLE.as_secs());
-                let _ = poll.registry().deregister(&mut c.stream);
+                let _ = poll.registry().deregister(&mut c.conn.stream);
             }
-        }
-    }
-}
-
-/// Asks for writability while a reply is pending, and only then.
-fn watch_writes(poll: &Poll, c: &mut Conn, t: usize) {
-    let want = !c.out.is_empty();
-    if want != c.writable {
-        let interest = if want { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-        if poll.registry().reregister(&mut c.stream, Token(t), interest).is_ok() {
-            c.writable = want;
         }
     }
 }
