@@ -92,7 +92,13 @@ impl log::Log for Logger {
             log::Level::Debug => "DEBUG",
             log::Level::Trace => "TRACE",
         };
-        let target = if r.target() == "script" { "<script>".to_string() } else { format!("<{}>", r.target()) };
+        // xlog's lines carry their own prefix (`<script>: ` by default,
+        // its `prefix` parameter): no module tag in front, as Kamailio
+        let target = match r.target() {
+            "xlog" => String::new(),
+            "script" => "<script>: ".to_string(),
+            t => format!("<{t}>: "),
+        };
         match &self.sink {
             Sink::Stderr { color } => {
                 let rank = RANK.load(Ordering::Relaxed);
@@ -105,7 +111,7 @@ impl log::Log for Logger {
                 };
                 let _ = writeln!(
                     std::io::stderr().lock(),
-                    "{rank:2}({pid}) {on}{level}{off}: {target}: {}{}",
+                    "{rank:2}({pid}) {on}{level}{off}: {target}{}{}",
                     self.prefix,
                     r.args()
                 );
@@ -118,7 +124,7 @@ impl log::Log for Logger {
                     _ => 7,
                 };
                 let line =
-                    format!("<{}>{tag}[{pid}]: {level}: {target}: {}{}", facility * 8 + sev, self.prefix, r.args());
+                    format!("<{}>{tag}[{pid}]: {level}: {target}{}{}", facility * 8 + sev, self.prefix, r.args());
                 if let Ok(mut g) = sock.lock() {
                     if g.is_none() {
                         *g = UnixDatagram::unbound().ok().filter(|s| s.connect("/dev/log").is_ok());

@@ -14,7 +14,8 @@
 //!   `force_color`, `long_format`, `prefix_mode`.
 //!
 //! The format is compiled at startup (PVs resolved once); `$null` prints
-//! `<null>`. Lines go to the core's logger with target `script`.
+//! `<null>`. Lines go to the core's logger with target `xlog`, which
+//! prints them after the level with their own prefix only.
 
 // A module is safe code: everything unsafe lives in the core, mem/,
 // locking/ and the SDK that fences the module ABI.
@@ -115,8 +116,8 @@ fn emit_line(level: i64, text: &[u8], line: Option<u32>) {
     let text = String::from_utf8_lossy(text);
     let text = text.strip_suffix('\n').unwrap_or(&text);
     match line {
-        Some(l) => log::log!(target: "script", lvl, "{prefix}[{l}] {text}"),
-        None => log::log!(target: "script", lvl, "{prefix}{text}"),
+        Some(l) => log::log!(target: "xlog", lvl, "{prefix}[{l}] {text}"),
+        None => log::log!(target: "xlog", lvl, "{prefix}{text}"),
     }
 }
 
