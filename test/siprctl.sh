@@ -222,6 +222,16 @@ set -e
 "$SIPRCTL" --help | grep -q "monitor" || fail "--help"
 "$SIPRCTL" ul --help | grep -q "show" || fail "ul --help"
 
+old_pid=$(cat "$WORK/run/sipr.pid")
+ctl restart >/dev/null || fail "restart"
+new_pid=$(cat "$WORK/run/sipr.pid")
+PIDS+=("$new_pid")
+[ "$new_pid" != "$old_pid" ] && ! kill -0 "$old_pid" 2>/dev/null || fail "restart: pid $old_pid -> $new_pid"
+for _ in $(seq 50); do ctl uptime >/dev/null 2>&1 && break; sleep 0.1; done
+ctl uptime | grep -q "^uptime: " || fail "RPC after restart"
+if ctl start 2>"$WORK/err"; then fail "a second start"; fi
+grep -q "runs already (pid $new_pid" "$WORK/err" || fail "second start: $(cat "$WORK/err")"
+
 echo "== monitor under tmux, while sipp sends OPTIONS"
 tmux -L "sipr-test-$$" new-session -d -s mon -x 120 -y 40 "$SIPRCTL --config $WORK/siprctlrc monitor --count 30"
 MON_PID=$(tmux -L "sipr-test-$$" list-panes -t mon -F '#{pane_pid}')

@@ -418,7 +418,7 @@ fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
             UlCmd::Rm { aor } => {
                 ctx.rpc("ul.rm", &[s("location"), s(&aor)])?;
                 if ctx.fmt == Format::Human {
-                    println!("{aor}: registrations removed");
+                    crate::output::outln!("{aor}: registrations removed");
                 }
                 Ok(())
             }
@@ -439,7 +439,7 @@ fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
                     ],
                 )?;
                 if ctx.fmt == Format::Human {
-                    println!("{aor}: {contact} added for {expires}s");
+                    crate::output::outln!("{aor}: {contact} added for {expires}s");
                 }
                 Ok(())
             }
@@ -451,8 +451,8 @@ fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
             aors.sort();
             aors.dedup();
             match ctx.fmt {
-                Format::Json => println!("{}", output::pretty(&Value::from(aors))),
-                Format::Human => aors.iter().for_each(|a| println!("{a}")),
+                Format::Json => crate::output::outln!("{}", output::pretty(&Value::from(aors))),
+                Format::Human => aors.iter().for_each(|a| crate::output::outln!("{a}")),
             }
             Ok(())
         }
@@ -470,7 +470,7 @@ fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
                 })
                 .unwrap_or_default();
             match ctx.fmt {
-                Format::Json => println!(
+                Format::Json => crate::output::outln!(
                     "{}",
                     output::pretty(&Value::Object(
                         rows.iter()
@@ -478,7 +478,7 @@ fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
                             .collect()
                     ))
                 ),
-                Format::Human => print!("{}", output::table(&["statistic".into(), "value".into()], &rows)),
+                Format::Human => crate::output::out!("{}", output::table(&["statistic".into(), "value".into()], &rows)),
             }
             Ok(())
         }
@@ -498,7 +498,7 @@ fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
         Command::Debug { level: Some(l) } => {
             ctx.rpc("cfg.set", &[s("core"), s("debug"), Value::from(l)])?;
             if ctx.fmt == Format::Human {
-                println!("debug level {l} on every process");
+                crate::output::outln!("debug level {l} on every process");
             }
             Ok(())
         }
@@ -530,8 +530,8 @@ fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
             // kamctl rpc prints the JSON reply: so does siprctl, tables aside
             let v = ctx.rpc(&method, &params)?;
             match ctx.fmt {
-                Format::Json => println!("{}", output::pretty(&v)),
-                Format::Human => print!("{}", output::human(&v)),
+                Format::Json => crate::output::outln!("{}", output::pretty(&v)),
+                Format::Human => crate::output::out!("{}", output::human(&v)),
             }
             Ok(())
         }

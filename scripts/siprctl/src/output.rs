@@ -1,7 +1,30 @@
 //! What siprctl prints: tables and indented `name: value` lines for people,
 //! JSON with `--json` for scripts (the same data either way).
 
+use std::io::Write;
+
 use serde_json::Value;
+
+/// Writes to standard output; a reader that went away (`| head`, `| grep
+/// -q`) ends the output quietly, as a shell tool's should.
+pub fn write_out(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+}
+
+/// `print!` that stops quietly on a closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write_out(&format!($($arg)*)) };
+}
+
+/// `println!` that stops quietly on a closed pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::write_out(&format!("{}\n", format!($($arg)*))) };
+}
+
+pub(crate) use {out, outln};
 
 /// How to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +83,8 @@ pub fn rows_json(cols: &[String], rows: &[Vec<String>]) -> Value {
 /// Prints rows in the chosen format.
 pub fn print_rows(fmt: Format, cols: &[String], rows: &[Vec<String>]) {
     match fmt {
-        Format::Json => println!("{}", pretty(&rows_json(cols, rows))),
-        Format::Human => print!("{}", table(cols, rows)),
+        Format::Json => crate::output::outln!("{}", pretty(&rows_json(cols, rows))),
+        Format::Human => crate::output::out!("{}", table(cols, rows)),
     }
 }
 
@@ -138,8 +161,8 @@ fn tree(v: &Value, depth: usize, out: &mut String) {
 /// Prints an RPC result in the chosen format.
 pub fn print_value(fmt: Format, v: &Value) {
     match fmt {
-        Format::Json => println!("{}", pretty(v)),
-        Format::Human => print!("{}", human(v)),
+        Format::Json => crate::output::outln!("{}", pretty(v)),
+        Format::Human => crate::output::out!("{}", human(v)),
     }
 }
 

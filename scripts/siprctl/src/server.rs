@@ -45,7 +45,7 @@ pub fn start(ctx: &Ctx) -> Result<()> {
     while Instant::now() < until {
         if let Some(pid) = running(ctx) {
             if ctx.fmt == crate::output::Format::Human {
-                println!("sipr started, pid {pid}");
+                crate::output::outln!("sipr started, pid {pid}");
             }
             return Ok(());
         }
@@ -65,7 +65,7 @@ pub fn stop(ctx: &Ctx) -> Result<()> {
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::remove_file(pid_file(ctx));
             if ctx.fmt == crate::output::Format::Human {
-                println!("sipr stopped (pid {pid})");
+                crate::output::outln!("sipr stopped (pid {pid})");
             }
             return Ok(());
         }

@@ -384,7 +384,7 @@ pub fn db_drop(ctx: &Ctx) -> Result<()> {
 /// A line for people (nothing with --json: scripts read the exit status).
 fn say(ctx: &Ctx, text: &str) {
     if ctx.fmt == output::Format::Human {
-        println!("{text}");
+        crate::output::outln!("{text}");
     }
 }
 
