@@ -200,10 +200,13 @@ impl<'p> ShmKvTable<'p> {
         self.counter().fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// An entry is gone once its expiry time has passed: one that
+    /// expires at `t` is still there at `t` (Kamailio's htable: set at
+    /// 10.999 s with autoexpire=1, it is read at 11.001 s).
     fn expired(e: *const Entry, now: u64) -> bool {
         // SAFETY: callers pass live entries with the lock held.
         let exp = unsafe { (*e).expires };
-        exp != 0 && exp <= now
+        exp != 0 && exp < now
     }
 
     /// Number of entries (expired ones not yet swept included).
@@ -413,7 +416,8 @@ mod tests {
         t.set(b"b", KvValue::Str(b"hello"), 100).unwrap();
         assert_eq!(t.get(b"a", 50, |v, _| v == KvValue::Int(5)), Some(true));
         assert_eq!(t.get(b"b", 50, |v, e| (v == KvValue::Str(b"hello"), e)), Some((true, 100)));
-        assert_eq!(t.get(b"b", 100, |_, _| ()), None, "expired at 100");
+        assert_eq!(t.get(b"b", 100, |_, _| ()), Some(()), "still there at 100");
+        assert_eq!(t.get(b"b", 101, |_, _| ()), None, "gone after 100");
         assert_eq!(t.len(), 1);
         t.set(b"a", KvValue::Str(b"x"), 0).unwrap();
         assert_eq!(t.len(), 1);

@@ -120,7 +120,7 @@ pub fn read(db: &mut Db, def: &Def) -> Result<Vec<Item>, DbError> {
         let value_type = row.get(2).and_then(DbValue::as_int).unwrap_or(0);
         let raw = row.get(3).and_then(DbValue::as_text).unwrap_or_default();
         let expires = if with_expires { row.get(4).and_then(DbValue::as_int).unwrap_or(0) } else { 0 };
-        if expires > 0 && expires <= now {
+        if expires > 0 && expires < now {
             continue;
         }
         let key = if key_type == 1 {
