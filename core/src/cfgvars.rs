@@ -132,6 +132,25 @@ pub fn set(group: &str, name: &str, value: i64) -> Result<(), RpcError> {
     Ok(())
 }
 
+/// The global log level (core `debug`) as every process has it.
+pub fn debug_level() -> i64 {
+    DEBUG.get().map_or(0, |d| d.load(Ordering::Relaxed) as i64)
+}
+
+/// Sets the global log level for every process, unbounded (corex.debug).
+pub fn set_debug_level(level: i64) {
+    match DEBUG.get() {
+        Some(d) => {
+            d.store(level as u64, Ordering::Relaxed);
+            if let Some(g) = GENERATION.get() {
+                g.fetch_add(1, Ordering::Release);
+            }
+            refresh();
+        }
+        None => crate::runtime::log::set_debug(level as i32),
+    }
+}
+
 fn rpc_get(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let group = crate::rpc::text_param(p, 0, "group name")?;
     let vars = VARS.lock().map_err(|_| RpcError::new(500, "cfg variables poisoned"))?;

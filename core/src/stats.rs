@@ -11,8 +11,14 @@ use crate::rpc::{RpcError, RpcValue};
 struct Entry {
     group: String,
     name: String,
+    /// What `cnt.help` says of it (empty: Kamailio's default text).
+    help: String,
     value: &'static AtomicU64,
 }
+
+/// `cnt.help`'s text for a statistic registered without a description,
+/// Kamailio's.
+const NO_DESCRIPTION: &str = "kamailio statistic (no description)";
 
 static COUNTERS: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
@@ -20,15 +26,24 @@ static COUNTERS: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 /// pool when there is one; before the server has a pool — tools, tests —
 /// a process-local one).
 pub fn register(group: &str, name: &str) -> Result<&'static AtomicU64, String> {
+    register_with_help(group, name, "")
+}
+
+/// [`register`] with the description `cnt.help` gives (empty: the
+/// default); a later registration's description replaces an empty one.
+pub fn register_with_help(group: &str, name: &str, help: &str) -> Result<&'static AtomicU64, String> {
     let mut all = COUNTERS.lock().map_err(|_| "counters lock poisoned")?;
-    if let Some(e) = all.iter().find(|e| e.group == group && e.name == name) {
+    if let Some(e) = all.iter_mut().find(|e| e.group == group && e.name == name) {
+        if e.help.is_empty() {
+            e.help = help.to_string();
+        }
         return Ok(e.value);
     }
     let value: &'static AtomicU64 = match crate::shm::pool() {
         Some(pool) => pool.alloc_counter().ok_or("no shared memory for a counter")?,
         None => Box::leak(Box::new(AtomicU64::new(0))),
     };
-    all.push(Entry { group: group.to_string(), name: name.to_string(), value });
+    all.push(Entry { group: group.to_string(), name: name.to_string(), help: help.to_string(), value });
     Ok(value)
 }
 
@@ -240,6 +255,36 @@ pub fn rpc_get_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
     Ok(RpcValue::Array(out))
 }
 
+/// `stats.fetch` / `stats.fetchn [all | group: | group:name | name]...`:
+/// Kamailio's shape, `group.name` members, the values as text (fetch) or
+/// numbers (fetchn).
+fn fetch(params: &[RpcValue], numbers: bool) -> Result<RpcValue, RpcError> {
+    let wanted: Vec<String> = params.iter().filter_map(RpcValue::as_text).collect();
+    if wanted.is_empty() {
+        return Err(RpcError::new(400, "Please provide which stats to retrieve"));
+    }
+    let all = snapshot();
+    let members = wanted
+        .iter()
+        .flat_map(|w| {
+            all.iter().filter(move |(g, n, _)| names(w, g, n) || w.split_once(':') == Some((g.as_str(), n.as_str())))
+        })
+        .map(|(g, n, v)| {
+            let v = if numbers { RpcValue::Int(*v as i64) } else { RpcValue::Str(v.to_string()) };
+            (format!("{g}.{n}"), v)
+        })
+        .collect();
+    Ok(RpcValue::Struct(members))
+}
+
+fn rpc_fetch(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    fetch(params, false)
+}
+
+fn rpc_fetchn(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    fetch(params, true)
+}
+
 /// Whether `wanted` (`all`, `group:` or a statistic's own name; Kamailio
 /// takes no `group:name`) names statistic `group:name`.
 fn names(wanted: &str, group: &str, name: &str) -> bool {
@@ -312,6 +357,18 @@ fn rpc_cnt_grp_get_all(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     Ok(RpcValue::Struct(group_counters(&group)?.into_iter().map(|(n, v)| (n, RpcValue::Int(v as i64))).collect()))
 }
 
+/// `cnt.help group name`: the counter's description.
+fn rpc_cnt_help(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let group = crate::rpc::text_param(p, 0, "group")?;
+    let name = crate::rpc::text_param(p, 1, "counter name")?;
+    let all = COUNTERS.lock().map_err(|_| RpcError::new(500, "counters lock poisoned"))?;
+    let e = all
+        .iter()
+        .find(|e| e.group == group && e.name == name)
+        .ok_or_else(|| RpcError::new(400, format!("non-existent counter {group}.{name}\n")))?;
+    Ok(RpcValue::Str(if e.help.is_empty() { NO_DESCRIPTION.to_string() } else { e.help.clone() }))
+}
+
 /// `cnt.grps_list`: the groups, sorted.
 fn rpc_cnt_grps_list(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let all = COUNTERS.lock().map_err(|_| RpcError::new(500, "counters lock poisoned"))?;
@@ -344,6 +401,16 @@ pub static CNT_RPCS: &[crate::rpc::RpcDef] = &[
         name: "cnt.grp_get_all",
         doc: "list all counter names and values in a specified group",
         call: rpc_cnt_grp_get_all,
+    },
+    crate::rpc::RpcDef {
+        name: "cnt.get_vars",
+        doc: "list all counter names and values in a specified group",
+        call: rpc_cnt_grp_get_all,
+    },
+    crate::rpc::RpcDef {
+        name: "cnt.help",
+        doc: "print the description of a counter (group and counter name required).",
+        call: rpc_cnt_help,
     },
     crate::rpc::RpcDef { name: "cnt.grps_list", doc: "list all the counter group names", call: rpc_cnt_grps_list },
     crate::rpc::RpcDef { name: "cnt.list_groups", doc: "list all the counter group names", call: rpc_cnt_grps_list },
@@ -406,6 +473,9 @@ pub static KEX_RPCS: &[crate::rpc::RpcDef] = &[
         call: rpc_reset_statistics,
     },
     crate::rpc::RpcDef { name: "mod.stats", doc: "Per module memory usage statistics", call: rpc_mod_stats },
+    crate::rpc::RpcDef { name: "mod.mem_stats", doc: "Per module memory usage statistics", call: rpc_mod_stats },
+    crate::rpc::RpcDef { name: "stats.fetch", doc: "fetch core and modules stats as string values", call: rpc_fetch },
+    crate::rpc::RpcDef { name: "stats.fetchn", doc: "fetch core and modules stats as number values", call: rpc_fetchn },
     crate::rpc::RpcDef {
         name: "stats.clear_statistics",
         doc: "clear core and modules stats (verbose operation)",

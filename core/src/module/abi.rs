@@ -3,7 +3,7 @@
 use crate::cfg::{Ctx, Dest, FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 18;
+pub const ABI_VERSION: u32 = 19;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -50,13 +50,16 @@ pub struct CoreApi {
     /// Finds a loaded module's API by name (UTF-8 range): the
     /// [`ApiDef`], or null when no loaded module offers it.
     pub find_api: extern "C" fn(name: *const u8, name_len: usize) -> *const ApiDef,
-    /// Registers (or finds) the statistics counter `group:name` (UTF-8
-    /// ranges); a shm atomic every process shares, or null.
+    /// Registers (or finds) the statistics counter `group:name` with its
+    /// description for `cnt.help` (UTF-8 ranges; an empty description:
+    /// the default); a shm atomic every process shares, or null.
     pub counter: extern "C" fn(
         group: *const u8,
         group_len: usize,
         name: *const u8,
         name_len: usize,
+        help: *const u8,
+        help_len: usize,
     ) -> *const std::sync::atomic::AtomicU64,
     /// The descriptor on which the xhttp process receives the HTTP
     /// connections the TCP readers hand over (each datagram: the bytes
@@ -473,15 +476,24 @@ extern "C" fn core_counter(
     group_len: usize,
     name: *const u8,
     name_len: usize,
+    help: *const u8,
+    help_len: usize,
 ) -> *const std::sync::atomic::AtomicU64 {
     crate::guard::contained("core.counter", std::ptr::null(), || {
         // SAFETY: the SDK passes live UTF-8 byte ranges for this call.
-        let (group, name) =
-            unsafe { (std::slice::from_raw_parts(group, group_len), std::slice::from_raw_parts(name, name_len)) };
-        let (Ok(group), Ok(name)) = (std::str::from_utf8(group), std::str::from_utf8(name)) else {
+        let (group, name, help) = unsafe {
+            (
+                std::slice::from_raw_parts(group, group_len),
+                std::slice::from_raw_parts(name, name_len),
+                std::slice::from_raw_parts(help, help_len),
+            )
+        };
+        let (Ok(group), Ok(name), Ok(help)) =
+            (std::str::from_utf8(group), std::str::from_utf8(name), std::str::from_utf8(help))
+        else {
             return std::ptr::null();
         };
-        crate::stats::register(group, name).map_or(std::ptr::null(), |c| c as *const _)
+        crate::stats::register_with_help(group, name, help).map_or(std::ptr::null(), |c| c as *const _)
     })
 }
 

@@ -408,13 +408,15 @@ impl ModuleSet {
     }
 
     /// Every RPC command: the core's, the loaded modules', and the
-    /// core's `stats.*` / `cfg.*` / `cnt.*` when the cfg loads kex /
-    /// cfg_rpc / counters (as in Kamailio, where those modules serve them).
+    /// core's `stats.*` / `corex.*` / `cfg.*` / `cnt.*` when the cfg loads
+    /// kex / corex / cfg_rpc / counters (as in Kamailio, where those
+    /// modules serve them).
     pub fn rpc_defs(&self) -> Vec<crate::rpc::RpcDef> {
         let loaded = |name: &str| self.modules.iter().any(|m| m.def.name == name);
-        let (cfg_rpc, counters, kex) = (loaded("cfg_rpc"), loaded("counters"), loaded("kex"));
+        let (cfg_rpc, counters, kex, corex) = (loaded("cfg_rpc"), loaded("counters"), loaded("kex"), loaded("corex"));
         crate::stats::core_rpcs()
             .chain(crate::stats::KEX_RPCS.iter().filter(|_| kex))
+            .chain(crate::rpc::server::COREX_RPCS.iter().filter(|_| corex))
             .chain(self.modules.iter().flat_map(|m| m.def.rpcs.iter()))
             .chain(crate::cfgvars::RPCS.iter().filter(|_| cfg_rpc))
             .chain(crate::stats::CNT_RPCS.iter().filter(|_| counters))

@@ -78,12 +78,20 @@ pub struct RpcError {
     pub code: i32,
     /// Message.
     pub message: String,
+    /// Set when the error is a missing parameter (its index): binrpc
+    /// words it as Kamailio's codec does, whatever the command said.
+    pub missing_param: Option<usize>,
 }
 
 impl RpcError {
     /// An error with a code.
     pub fn new(code: i32, message: impl Into<String>) -> Self {
-        RpcError { code, message: message.into() }
+        RpcError { code, message: message.into(), missing_param: None }
+    }
+
+    /// Parameter `n` (`what`) is missing: a 400.
+    pub fn missing(n: usize, what: &str) -> Self {
+        RpcError { code: 400, message: format!("missing parameter: {what}"), missing_param: Some(n) }
     }
 }
 
@@ -111,7 +119,7 @@ pub struct RpcDef {
 
 /// The `n`th parameter as text, or a 400.
 pub fn text_param(params: &[RpcValue], n: usize, what: &str) -> Result<String, RpcError> {
-    params.get(n).and_then(RpcValue::as_text).ok_or_else(|| RpcError::new(400, format!("missing parameter: {what}")))
+    params.get(n).and_then(RpcValue::as_text).ok_or_else(|| RpcError::missing(n, what))
 }
 
 static COMMANDS: OnceLock<Vec<RpcDef>> = OnceLock::new();
@@ -141,7 +149,13 @@ pub fn call_binrpc(name: &str, params: &[RpcValue]) -> Result<RpcValue, RpcError
     if !exists(name) {
         return Err(RpcError::new(500, format!("command {name} not found")));
     }
-    call(name, params)
+    // a missing parameter worded as Kamailio's binrpc reader words it
+    call(name, params).map_err(|e| match e.missing_param {
+        Some(n) => {
+            RpcError::new(400, format!("error at parameter {n}: expected string type but end of packet encountered"))
+        }
+        None => e,
+    })
 }
 
 /// Runs command `name`: Kamailio's 500 "Method Not Found" when there is

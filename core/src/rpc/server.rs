@@ -29,6 +29,10 @@ pub struct ServerFacts {
     pub tcp_readers: u32,
     /// `tcp_max_connections`.
     pub tcp_max_connections: u32,
+    /// The TCP settings in effect, as `core.tcp_options` names them.
+    pub tcp_options: Vec<(&'static str, i64)>,
+    /// `udp4_raw`, `udp4_raw_mtu`, `udp4_raw_ttl` (the system's when -1).
+    pub udp4_raw: [i64; 3],
 }
 
 static FACTS: OnceLock<ServerFacts> = OnceLock::new();
@@ -78,6 +82,115 @@ fn info(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
         ("compiled".into(), s("")),
         ("flags".into(), s(FLAGS)),
     ]))
+}
+
+/// `core.runinfo`: what runs, since when (Kamailio's members; the name
+/// and version are sipr's).
+fn runinfo(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let f = facts()?;
+    let now = now();
+    let up = (now - f.started).max(0);
+    Ok(RpcValue::Struct(vec![
+        ("name".into(), s("sipr")),
+        ("version".into(), s(crate::VERSION)),
+        ("sourceid".into(), s(option_env!("SIPR_GIT_ID").unwrap_or("unknown"))),
+        ("compiler".into(), s(option_env!("SIPR_RUSTC").unwrap_or("rustc"))),
+        ("compiled".into(), s("")),
+        ("time_now".into(), s(crate::cfg::timefmt::ctime(now))),
+        ("time_started".into(), s(crate::cfg::timefmt::ctime(f.started))),
+        ("uptime_secs".into(), RpcValue::Int(up)),
+        ("utime_days".into(), s(format!("{}d {}h {}m {}s", up / 86400, up % 86400 / 3600, up % 3600 / 60, up % 60))),
+    ]))
+}
+
+/// `core.arg`: the command line the server was started with.
+fn arg(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Ok(RpcValue::Array(std::env::args().map(s).collect()))
+}
+
+/// `core.pwd`: the working directory (a list of one, as Kamailio's).
+fn pwd(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let dir = std::env::current_dir().map_err(|e| RpcError::new(500, format!("getcwd failed: {e}")))?;
+    Ok(RpcValue::Array(vec![s(dir.to_string_lossy())]))
+}
+
+/// `core.printi`: the parameters back as numbers (one that is not: 0).
+fn printi(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Ok(RpcValue::Array(p.iter().map(|v| RpcValue::Int(v.as_int().unwrap_or(0))).collect()))
+}
+
+/// `core.prints`: the parameters back as strings.
+fn prints(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    echo(p)
+}
+
+/// `core.tcp_options`: the TCP settings in effect.
+fn tcp_options(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Ok(RpcValue::Struct(facts()?.tcp_options.iter().map(|(n, v)| (n.to_string(), RpcValue::Int(*v))).collect()))
+}
+
+/// `core.udp4_raw_info`: the raw-socket UDP settings (sipr sends through
+/// ordinary sockets: `udp4_raw` is 0).
+fn udp4_raw_info(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let [raw, mtu, ttl] = facts()?.udp4_raw;
+    Ok(RpcValue::Struct(vec![
+        ("udp4_raw".into(), RpcValue::Int(raw)),
+        ("udp4_raw_mtu".into(), RpcValue::Int(mtu)),
+        ("udp4_raw_ttl".into(), RpcValue::Int(ttl)),
+    ]))
+}
+
+/// `corex.list_sockets`: the listen sockets, in corex's shape.
+fn corex_list_sockets(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Ok(RpcValue::Array(
+        facts()?
+            .sockets
+            .iter()
+            .map(|(proto, addr, port)| {
+                RpcValue::Struct(vec![
+                    ("PROTO".into(), s(proto_name(*proto))),
+                    ("NAME".into(), s(addr.clone())),
+                    ("ADDRLIST".into(), RpcValue::Struct(vec![("ADDR".into(), s(addr.clone()))])),
+                    ("PORT".into(), s(port.to_string())),
+                    ("MCAST".into(), s("no")),
+                    ("MHOMED".into(), s("no")),
+                    ("VIRTUAL".into(), s("no")),
+                    ("SOCKNAME".into(), s("-")),
+                    ("ADVERTISE".into(), s("-")),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+/// `corex.list_aliases`: the host aliases, in corex's shape (a port of
+/// 0: any).
+fn corex_list_aliases(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    Ok(RpcValue::Array(
+        facts()?
+            .aliases
+            .iter()
+            .map(|(host, port)| {
+                RpcValue::Struct(vec![
+                    ("PROTO".into(), s("*")),
+                    ("ADDR".into(), s(host.clone())),
+                    ("PORT".into(), RpcValue::Int(i64::from(*port))),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+/// `corex.debug [level]`: the global log level, or a new one for every
+/// process (as `cfg.set core debug`, without its bounds: corex has none).
+fn corex_debug(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let old = crate::cfgvars::debug_level();
+    let Some(new) = p.first() else {
+        return Ok(RpcValue::Struct(vec![("debug".into(), RpcValue::Int(old))]));
+    };
+    let new = new.as_int().unwrap_or(0);
+    crate::cfgvars::set_debug_level(new);
+    Ok(RpcValue::Struct(vec![("old".into(), RpcValue::Int(old)), ("new".into(), RpcValue::Int(new))]))
 }
 
 fn flags(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
@@ -214,4 +327,19 @@ pub static RPCS: &[RpcDef] = &[
     RpcDef { name: "core.echo", doc: "Returns back its parameters.", call: echo },
     RpcDef { name: "core.kill", doc: "Sends the given signal to server.", call: kill },
     RpcDef { name: "system.methodSignature", doc: "Returns signature of given method.", call: method_signature },
+    RpcDef { name: "core.arg", doc: "Returns the list of command line arguments used on startup.", call: arg },
+    RpcDef { name: "core.pwd", doc: "Returns the working directory of server.", call: pwd },
+    RpcDef { name: "core.runinfo", doc: "Runtime info - binary name, version, uptime, ...", call: runinfo },
+    RpcDef { name: "core.printi", doc: "Returns the integers given as parameters.", call: printi },
+    RpcDef { name: "core.prints", doc: "Returns the strings given as parameters.", call: prints },
+    RpcDef { name: "core.tcp_options", doc: "Returns active tcp options.", call: tcp_options },
+    RpcDef { name: "core.udp4_raw_info", doc: "Returns udp4_raw related info.", call: udp4_raw_info },
+];
+
+/// corex's commands that report the core's state: published when the
+/// cfg loads corex, as in Kamailio (the module serves its others).
+pub static COREX_RPCS: &[RpcDef] = &[
+    RpcDef { name: "corex.list_sockets", doc: "List listening sockets", call: corex_list_sockets },
+    RpcDef { name: "corex.list_aliases", doc: "List socket aliases", call: corex_list_aliases },
+    RpcDef { name: "corex.debug", doc: "Control the global level of debug", call: corex_debug },
 ];

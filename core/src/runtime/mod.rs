@@ -291,6 +291,13 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
         defines: prog.defines.clone(),
         tcp_readers: if tcp_listeners.is_empty() { 0 } else { core.tcp_children.unwrap_or(core.children).max(1) },
         tcp_max_connections: core.tcp_max_connections,
+        tcp_options: tcp_options(core),
+        udp4_raw: [
+            core.other_int("udp4_raw").unwrap_or(0),
+            core.other_int("udp4_raw_mtu").unwrap_or(1500),
+            // -1: the system's default TTL
+            core.other_int("udp4_raw_ttl").filter(|t| *t >= 0).unwrap_or(64),
+        ],
     });
     let udp: &'static [UdpSocket] = Box::leak(udp.into_boxed_slice());
     let sctp: &'static [sipr_locking::net::SctpSocket] = Box::leak(sctp.into_boxed_slice());
@@ -620,4 +627,35 @@ fn supervise(workers: &mut Vec<(i32, i32, String)>) -> i32 {
         let _ = process::wait_pid(*pid);
     }
     code
+}
+
+/// The TCP settings `core.tcp_options` reports, by Kamailio's names, from
+/// the cfg (Kamailio's defaults where it sets none).
+fn tcp_options(core: &crate::cfg::CoreParams) -> Vec<(&'static str, i64)> {
+    let int = |name: &str, default: i64| core.other_int(name).unwrap_or(default);
+    vec![
+        ("connect_timeout", i64::from(core.tcp_connect_timeout)),
+        ("send_timeout", i64::from(core.tcp_send_timeout)),
+        ("connection_lifetime", i64::from(core.tcp_connection_lifetime)),
+        ("max_connections(soft)", i64::from(core.tcp_max_connections)),
+        ("max_tls_connections(soft)", int("tls_max_connections", 2048)),
+        ("no_connect", int("tcp_no_connect", 0)),
+        ("fd_cache", int("tcp_fd_cache", 1)),
+        ("async", int("tcp_async", 1)),
+        ("connect_wait", 1),
+        ("conn_wq_max", int("tcp_conn_wq_max", 32768)),
+        ("wq_max", int("tcp_wq_max", 10_485_760)),
+        ("defer_accept", int("tcp_defer_accept", 0)),
+        ("delayed_ack", int("tcp_delayed_ack", 1)),
+        ("syncnt", int("tcp_syncnt", 0)),
+        ("linger2", int("tcp_linger2", 0)),
+        ("keepalive", int("tcp_keepalive", 1)),
+        ("keepidle", int("tcp_keepidle", 0)),
+        ("keepintvl", int("tcp_keepintvl", 0)),
+        ("keepcnt", int("tcp_keepcnt", 0)),
+        ("crlf_ping", int("tcp_crlf_ping", 1)),
+        ("accept_aliases", i64::from(core.tcp_accept_aliases)),
+        ("alias_flags", 1),
+        ("new_conn_alias_flags", 2),
+    ]
 }

@@ -203,7 +203,7 @@ fn challenge(ctx: &mut Ctx<'_>, realm: &str, flags: i64, h: CredHeader) -> FnRes
     let hdr = challenge_header(ctx, realm, flags, h);
     ctx.reply_headers.extend_from_slice(hdr.as_bytes());
     let sent = if STATELESS.load(Ordering::Relaxed) {
-        sipr_sdk::reply::send(ctx, code, reason, b"", b"").map(|s| s == sipr_sdk::reply::Sent::Yes)
+        sipr_sdk::reply::send_counted(ctx, code, reason, b"", b"").map(|s| s == sipr_sdk::reply::Sent::Yes)
     } else {
         sipr_sdk::reply::send_auto(ctx, code, reason)
     };

@@ -230,6 +230,7 @@ sipr_sdk::module! {
     params: [],
     rpcs: [
         ("corex.shm_summary", "Trigger shm summary dump to syslog", shm_summary),
+        ("corex.shm_status", "Trigger shm status dump to syslog", shm_status),
     ],
 }
 
@@ -238,10 +239,28 @@ sipr_sdk::module! {
 /// every allocation and free, so this works in production builds, where
 /// Kamailio's needs a memory-debugging one.
 fn shm_summary(_: &[sipr_sdk::RpcValue]) -> Result<sipr_sdk::RpcValue, sipr_sdk::RpcError> {
+    let pool = log_shm_status("shm summary")?;
+    let mut usage = pool.usage_by_owner();
+    usage.sort_by_key(|u| std::cmp::Reverse(u.1));
+    for (owner, bytes, blocks) in usage {
+        log::info!("shm summary: {owner}: {bytes} bytes in {blocks} blocks");
+    }
+    Ok(sipr_sdk::RpcValue::Null)
+}
+
+/// `corex.shm_status`: the pool's figures, to the log (the answer is
+/// empty, as Kamailio's).
+fn shm_status(_: &[sipr_sdk::RpcValue]) -> Result<sipr_sdk::RpcValue, sipr_sdk::RpcError> {
+    log_shm_status("shm status")?;
+    Ok(sipr_sdk::RpcValue::Null)
+}
+
+/// Logs the pool's figures under `heading`; the pool.
+fn log_shm_status(heading: &str) -> Result<&'static sipr_sdk::ShmPool, sipr_sdk::RpcError> {
     let pool = sipr_sdk::shm_pool().ok_or_else(|| sipr_sdk::RpcError::new(500, "no shared memory"))?;
     let st = pool.stats();
     log::info!(
-        "shm summary: total {} used {} real_used {} max_used {} free {} fragments {}",
+        "{heading}: total {} used {} real_used {} max_used {} free {} fragments {}",
         st.total,
         st.used,
         st.real_used,
@@ -249,10 +268,5 @@ fn shm_summary(_: &[sipr_sdk::RpcValue]) -> Result<sipr_sdk::RpcValue, sipr_sdk:
         st.free,
         st.fragments
     );
-    let mut usage = pool.usage_by_owner();
-    usage.sort_by_key(|u| std::cmp::Reverse(u.1));
-    for (owner, bytes, blocks) in usage {
-        log::info!("shm summary: {owner}: {bytes} bytes in {blocks} blocks");
-    }
-    Ok(sipr_sdk::RpcValue::Null)
+    Ok(pool)
 }

@@ -233,7 +233,7 @@ fn check(ctx: &mut Ctx<'_>, msg_checks: i64, uri_checks: i64) -> FnResult {
 
 fn send_failure(ctx: &mut Ctx<'_>, f: &Failure) {
     if ctx.msg.is_request() && f.code != 0 {
-        if let Err(e) = sipr_sdk::reply::send(ctx, f.code, f.reason, &f.extra, b"") {
+        if let Err(e) = sipr_sdk::reply::send_counted(ctx, f.code, f.reason, &f.extra, b"") {
             warn!("sanity: cannot reply {} {}: {e}", f.code, f.reason);
         }
     }

@@ -580,8 +580,13 @@ pub fn blocklist(
 /// The statistics counter `group:name` (Kamailio's counters), shared by
 /// every process: register in `mod_init`, add with `fetch_add`.
 pub fn counter(group: &str, name: &str) -> Result<&'static std::sync::atomic::AtomicU64, String> {
+    counter_with_help(group, name, "")
+}
+
+/// [`counter`] with the description `cnt.help` gives.
+pub fn counter_with_help(group: &str, name: &str, help: &str) -> Result<&'static std::sync::atomic::AtomicU64, String> {
     let core = CORE.get().ok_or("not loaded by sipr")?;
-    let p = (core.counter)(group.as_ptr(), group.len(), name.as_ptr(), name.len());
+    let p = (core.counter)(group.as_ptr(), group.len(), name.as_ptr(), name.len(), help.as_ptr(), help.len());
     // SAFETY: null or an AtomicU64 in the shm pool (or leaked), never
     // freed: valid for the life of the process.
     unsafe { p.as_ref() }.ok_or_else(|| format!("cannot register counter {group}:{name}"))
@@ -966,6 +971,23 @@ pub mod xhttp {
     }
 }
 
+/// sl's API: the statistics of stateless replies, which every module's
+/// stateless reply feeds ([`reply::send_counted`]), as Kamailio's modules
+/// reply through sl.
+pub mod sl_api {
+    use super::{reply::Sent, ModError};
+
+    /// The version [`SlApi`] has.
+    pub const SL_API_VERSION: u32 = 1;
+
+    /// What sl offers.
+    #[derive(Debug)]
+    pub struct SlApi {
+        /// Counts a stateless reply with this code and outcome.
+        pub count: fn(code: u16, outcome: &Result<Sent, ModError>),
+    }
+}
+
 /// tm's API (Kamailio's `load_tm_api`): what tmx, and later registrar,
 /// dialog and acc, call. Bind with `bind_api::<TmApi>("tm", TM_API_VERSION)`
 /// in `mod_init`. Each function runs inside tm's panic guard.
@@ -1101,9 +1123,28 @@ pub mod reply {
         AckNotAnswered,
     }
 
+    /// [`send`], counted in sl's statistics when sl is loaded: how a
+    /// module replies statelessly (Kamailio's modules reply through sl's
+    /// API, which counts every reply in `sl:`).
+    pub fn send_counted(
+        ctx: &mut Ctx<'_>,
+        code: u16,
+        reason: &str,
+        extra: &[u8],
+        body: &[u8],
+    ) -> Result<Sent, ModError> {
+        static SL: std::sync::OnceLock<Option<&'static crate::sl_api::SlApi>> = std::sync::OnceLock::new();
+        let sent = send(ctx, code, reason, extra, body);
+        let sl = *SL.get_or_init(|| crate::bind_api::<crate::sl_api::SlApi>("sl", crate::sl_api::SL_API_VERSION).ok());
+        if let Some(sl) = sl {
+            (sl.count)(code, &sent);
+        }
+        sent
+    }
+
     /// Replies as Kamailio's sl `freply` does for registrar and auth:
     /// statefully through tm when the request has a transaction, else
-    /// with [`send`]. Whether a reply went out.
+    /// with [`send_counted`]. Whether a reply went out.
     pub fn send_auto(ctx: &mut Ctx<'_>, code: u16, reason: &str) -> Result<bool, ModError> {
         static TM: std::sync::OnceLock<Option<&'static crate::tm_api::TmApi>> = std::sync::OnceLock::new();
         let tm = *TM.get_or_init(|| crate::bind_api::<crate::tm_api::TmApi>("tm", crate::tm_api::TM_API_VERSION).ok());
@@ -1112,7 +1153,7 @@ pub mod reply {
                 return Ok((tm.reply)(ctx, code, reason)?);
             }
         }
-        Ok(send(ctx, code, reason, b"", b"")? == Sent::Yes)
+        Ok(send_counted(ctx, code, reason, b"", b"")? == Sent::Yes)
     }
 
     /// Sends a local reply to the request in `ctx`, to its source: Vias

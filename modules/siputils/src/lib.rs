@@ -346,7 +346,7 @@ fn options_reply(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
         o.accept, o.accept_encoding, o.accept_language, o.support
     );
     drop(o);
-    match sipr_sdk::reply::send(ctx, 200, "OK", extra.as_bytes(), b"")? {
+    match sipr_sdk::reply::send_counted(ctx, 200, "OK", extra.as_bytes(), b"")? {
         sipr_sdk::reply::Sent::Yes => Ok(1),
         sipr_sdk::reply::Sent::AckNotAnswered => Ok(-1),
     }
