@@ -56,6 +56,8 @@ modparam("ctl", "binrpc", "udp:127.0.0.1:$CTL_UDP")
 modparam("jsonrpcs", "transport", 0)
 modparam("jsonrpcs", "fifo_reply_dir", "$WORK/")
 modparam("xhttp_prom", "xhttp_prom_stats", "all")
+modparam("xhttp_prom", "prom_counter", "name=sip_requests; label=method:kind")
+modparam("xhttp_prom", "prom_histogram", "name=rpc_seen; label=who; buckets=1:10")
 modparam("counters", "script_counter", "hits")
 request_route {
     cnt_inc("hits");
@@ -66,6 +68,7 @@ request_route {
         exit;
     }
     xlog("L_DBG", "DBGMARK options\n");
+    prom_counter_inc("sip_requests", "1", "\$rm", "all");
     sl_send_reply("200", "OK");
 }
 event_route[xhttp:request] {
@@ -325,6 +328,42 @@ cat "$WORK/flood.out"
 sipp_counts "$WORK/sipp.out"
 [ "$ok" = 2000 ] && [ "$bad" = 0 ] || fail "SIP during the RPC flood: $ok ok, $bad failed"
 grep -q "flood: binrpc [1-9]" "$WORK/flood.out" || fail "the flood did not run: $(cat "$WORK/flood.out")"
+
+echo "== user metrics: every worker adds to the same series; labels a scraper reads back"
+kamcmd -s "unix:$WORK/run/sipr_ctl" xhttp_prom.counter_inc sip_requests 2 'x"y' 'back\slash' >/dev/null ||
+    fail "xhttp_prom.counter_inc"
+for v in 0.5 5 50; do
+    kamcmd -s "unix:$WORK/run/sipr_ctl" xhttp_prom.histogram_observe rpc_seen "$v" kamcmd >/dev/null ||
+        fail "xhttp_prom.histogram_observe $v"
+done
+/usr/bin/python3 - "$PORT" <<'PY' || fail "user metrics"
+import socket, sys
+from prometheus_client.parser import text_string_to_metric_families
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    c = s.recv(65536)
+    if not c:
+        break
+    data += c
+samples = {}
+for f in text_string_to_metric_families(data.partition(b"\r\n\r\n")[2].decode()):
+    for x in f.samples:
+        samples[(x.name, tuple(sorted(x.labels.items())))] = x.value
+options = samples[("kamailio_core_rcv_requests_options", ())]
+mine = samples[("kamailio_sip_requests", (("kind", "all"), ("method", "OPTIONS")))]
+assert mine == options and options >= 2000, (mine, options)
+assert samples[("kamailio_sip_requests", (("kind", "back\\slash"), ("method", 'x"y')))] == 2
+assert samples[("kamailio_rpc_seen_bucket", (("le", "1.000000"), ("who", "kamcmd")))] == 1
+assert samples[("kamailio_rpc_seen_bucket", (("le", "10.000000"), ("who", "kamcmd")))] == 2
+assert samples[("kamailio_rpc_seen_bucket", (("le", "+Inf"), ("who", "kamcmd")))] == 3
+assert samples[("kamailio_rpc_seen_sum", (("who", "kamcmd"),))] == 55.5
+assert samples[("kamailio_rpc_seen_count", (("who", "kamcmd"),))] == 3
+print("user metrics: %d OPTIONS counted by the script in every worker, as the core counted them" % mine)
+PY
+kamcmd -s "unix:$WORK/run/sipr_ctl" xhttp_prom.metric_list_print | grep -q '^kamailio_sip_requests{method="OPTIONS", kind="all"} [0-9]* [0-9]*$' ||
+    fail "xhttp_prom.metric_list_print: $(kamcmd -s "unix:$WORK/run/sipr_ctl" xhttp_prom.metric_list_print | head -3)"
 
 echo "== fuzz replay of the transports"
 PYTHONPATH="$ROOT/test" timeout 120 python3 "$ROOT/test/rpc_fuzz.py" "$WORK" "$PORT" "$CTL_TCP" "$CTL_UDP" ||

@@ -3,20 +3,25 @@
 //! `if (prom_check_uri()) prom_dispatch();`. `xhttp_prom_stats` picks the
 //! statistics (`all`, `group:` or one name; none by default; a second
 //! modparam replaces the first, as in Kamailio; a name that is no
-//! statistic makes the answer a 500), `xhttp_prom_prefix` (default `kamailio_`) starts every
-//! metric name, `xhttp_prom_path` (default `/metrics`) is the path
-//! `prom_check_uri()` matches. A statistic `group:name` is the metric
-//! `PREFIXgroup_name` (characters Prometheus does not allow in a name
-//! become `_`), with its value and the time in milliseconds, as
-//! Kamailio's lines.
+//! statistic makes the answer a 500), `xhttp_prom_beginning` (default
+//! `kamailio_`, "" for none) starts every metric name, `xhttp_prom_path`
+//! (sipr's; default `/metrics`) is the path `prom_check_uri()` matches. A
+//! statistic `group:name` is the metric `PREFIXgroup_name` (characters
+//! Prometheus does not allow in a name become `_`), with its value and the
+//! time in milliseconds, as Kamailio's lines.
+//!
+//! User-defined metrics (`prom_counter`, `prom_gauge`, `prom_histogram`,
+//! up to three labels each) are listed first, as Kamailio's: their series
+//! are created on first use by `prom_counter_inc`, `prom_gauge_set`,
+//! `prom_histogram_observe`, the resets or the `xhttp_prom.*` commands,
+//! kept in shm ([`metrics`]) and dropped after `xhttp_prom_timeout`
+//! minutes without an update (default 60, 0: never).
 //!
 //! sipr adds, after the statistics: each module's shared memory
 //! (`PREFIXshm_module_bytes{module="tm"}`, `PREFIXshm_module_blocks`) and
 //! each process's CPU time (`PREFIXprocess_cpu_seconds{pid, rank, desc}`,
 //! from the kernel's schedstat) — what an operator watches per module and
-//! per process. Kamailio's user-defined metrics (prom_counter_inc, ...)
-//! are not served yet: the text says so as Kamailio's does when it has
-//! none.
+//! per process.
 
 #![forbid(unsafe_code)]
 
@@ -24,16 +29,29 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use sipr_sdk::prelude::*;
+use sipr_sdk::{RpcError, RpcValue};
+
+mod metrics;
+use metrics::{Decl, Metrics, Update};
 
 struct Settings {
     /// `xhttp_prom_stats`: one selection (a later modparam replaces it,
     /// as in Kamailio).
     stats: Option<String>,
-    prefix: String,
+    /// `xhttp_prom_beginning`; None: Kamailio's `kamailio_`.
+    prefix: Option<String>,
     path: String,
+    /// `xhttp_prom_timeout`, minutes.
+    timeout_min: u64,
+    /// The declared metrics, in order.
+    decls: Vec<Decl>,
 }
 
-static SETTINGS: Mutex<Settings> = Mutex::new(Settings { stats: None, prefix: String::new(), path: String::new() });
+static SETTINGS: Mutex<Settings> =
+    Mutex::new(Settings { stats: None, prefix: None, path: String::new(), timeout_min: 60, decls: Vec::new() });
+
+/// The user-defined metrics (mod_init, before the fork).
+static METRICS: std::sync::OnceLock<Metrics> = std::sync::OnceLock::new();
 
 fn with(f: impl FnOnce(&mut Settings)) -> Result<(), String> {
     f(&mut *SETTINGS.lock().map_err(|_| "xhttp_prom settings poisoned")?);
@@ -48,9 +66,58 @@ fn set_stats(v: &ModValue) -> Result<(), String> {
 fn set_prefix(v: &ModValue) -> Result<(), String> {
     let p = sipr_sdk::modparam::str(v)?;
     if !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
-        return Err(format!("xhttp_prom_prefix {p}: letters, digits, '_' and ':' only"));
+        return Err(format!("xhttp_prom_beginning {p}: letters, digits, '_' and ':' only"));
     }
-    with(|st| st.prefix = p)
+    with(|st| st.prefix = Some(p))
+}
+
+fn set_timeout(v: &ModValue) -> Result<(), String> {
+    let t = sipr_sdk::modparam::int(v)?;
+    let t = u64::try_from(t).map_err(|_| format!("xhttp_prom_timeout {t}: minutes, 0 or more"))?;
+    with(|st| st.timeout_min = t)
+}
+
+/// `xhttp_prom_buf_size`: Kamailio's bound on the reply text; sipr builds
+/// the text to its size, so any value works (a negative one is refused).
+fn set_buf_size(v: &ModValue) -> Result<(), String> {
+    let n = sipr_sdk::modparam::int(v)?;
+    if n < 0 {
+        return Err(format!("xhttp_prom_buf_size {n}: bytes, 0 or more"));
+    }
+    Ok(())
+}
+
+fn declare(kind: &str, v: &ModValue) -> Result<(), String> {
+    let d = metrics::parse_decl(kind, &sipr_sdk::modparam::str(v)?)?;
+    let mut st = SETTINGS.lock().map_err(|_| "xhttp_prom settings poisoned")?;
+    if st.decls.iter().any(|x| x.name == d.name) {
+        return Err(format!("prom_{kind} {}: a metric of that name is already declared", d.name));
+    }
+    st.decls.push(d);
+    Ok(())
+}
+
+fn set_counter(v: &ModValue) -> Result<(), String> {
+    declare("counter", v)
+}
+
+fn set_gauge(v: &ModValue) -> Result<(), String> {
+    declare("gauge", v)
+}
+
+fn set_histogram(v: &ModValue) -> Result<(), String> {
+    declare("histogram", v)
+}
+
+fn mod_init() -> Result<(), String> {
+    let (decls, timeout_min) = {
+        let st = SETTINGS.lock().map_err(|_| "xhttp_prom settings poisoned")?;
+        (st.decls.clone(), st.timeout_min)
+    };
+    let pool = sipr_sdk::shm_pool().ok_or("no shared memory pool")?;
+    let table = sipr_sdk::ShmKvTable::new_in(pool, 256, 64, "xhttp_prom").ok_or("no shared memory for the metrics")?;
+    let _ = METRICS.set(Metrics::new(decls, table, timeout_min.saturating_mul(60)));
+    Ok(())
 }
 
 fn set_path(v: &ModValue) -> Result<(), String> {
@@ -65,7 +132,7 @@ fn settings() -> (Option<String>, String, String) {
     SETTINGS.lock().map_or_else(
         |_| (None, "kamailio_".into(), "/metrics".into()),
         |s| {
-            let prefix = if s.prefix.is_empty() { "kamailio_".to_string() } else { s.prefix.clone() };
+            let prefix = s.prefix.clone().unwrap_or_else(|| "kamailio_".to_string());
             let path = if s.path.is_empty() { "/metrics".to_string() } else { s.path.clone() };
             (s.stats.clone(), prefix, path)
         },
@@ -125,7 +192,8 @@ fn cpu_seconds(pid: i64) -> Option<f64> {
 fn exposition() -> Option<String> {
     let (sel, prefix, _) = settings();
     let ts = now_ms();
-    let mut out = String::from("# NO User defined metrics\n\n");
+    let mut out = user_metrics(&prefix, ts);
+    out.push('\n');
     match sel.as_deref() {
         None => out.push_str("# NO Kamailio internal statistics\n"),
         Some(sel) => {
@@ -173,6 +241,152 @@ fn exposition() -> Option<String> {
     Some(out)
 }
 
+/// The user-defined metrics' section, as Kamailio heads it.
+fn user_metrics(prefix: &str, ts: u128) -> String {
+    match METRICS.get().filter(|m| !m.is_empty()) {
+        None => "# NO User defined metrics\n".to_string(),
+        Some(m) => format!("# User defined metrics\n{}", m.listing(prefix, ts)),
+    }
+}
+
+/// Runs an update from the script: 1, or -1 with the reason logged.
+fn script_update(name: &str, labels: &[String], update: Update) -> FnResult {
+    let Some(m) = METRICS.get() else { return Ok(-1) };
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    match m.update(name, &labels, update) {
+        Ok(()) => Ok(1),
+        Err(e) => {
+            log::error!("xhttp_prom: {e}");
+            Ok(-1)
+        }
+    }
+}
+
+/// The function's parameters from `first` on, as text (label values).
+fn texts(ctx: &mut Ctx<'_>, p: &[Param], first: usize) -> Vec<String> {
+    p[first..].iter().map(|x| String::from_utf8_lossy(&x.text(ctx)).into_owned()).collect()
+}
+
+/// A number as Kamailio reads one from text (strtod: what does not read
+/// as one is 0).
+fn float(s: &str) -> f64 {
+    s.trim().parse::<f64>().ok().filter(|f| f.is_finite()).unwrap_or(0.0)
+}
+
+fn prom_counter_reset(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let t = texts(ctx, p, 0);
+    script_update(&t[0], &t[1..], Update::Reset)
+}
+
+fn prom_gauge_reset(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    prom_counter_reset(ctx, p)
+}
+
+fn prom_counter_inc(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let t = texts(ctx, p, 0);
+    match t[1].trim().parse::<u64>() {
+        Ok(n) => script_update(&t[0], &t[2..], Update::Add(n)),
+        Err(_) => {
+            log::error!("xhttp_prom: prom_counter_inc({}): invalid number {}: a whole number of 0 or more", t[0], t[1]);
+            Ok(-1)
+        }
+    }
+}
+
+fn prom_gauge_set(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let t = texts(ctx, p, 0);
+    script_update(&t[0], &t[2..], Update::Set(float(&t[1])))
+}
+
+fn prom_histogram_observe(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let t = texts(ctx, p, 0);
+    script_update(&t[0], &t[2..], Update::Observe(float(&t[1])))
+}
+
+/// An update from an RPC: its name (`what` names it when missing), the
+/// number after it when `numbered`, the label values after those.
+struct RpcArgs {
+    name: String,
+    number: Option<RpcValue>,
+    labels: Vec<String>,
+}
+
+fn rpc_args(p: &[RpcValue], what: &str, numbered: bool) -> Result<RpcArgs, RpcError> {
+    let name = p
+        .first()
+        .and_then(RpcValue::as_text)
+        .ok_or_else(|| RpcError::new(400, format!("required {what} identifier")))?;
+    let number = if numbered {
+        Some(p.get(1).cloned().ok_or_else(|| RpcError::new(400, "required number argument"))?)
+    } else {
+        None
+    };
+    let labels = p[if numbered { 2 } else { 1 }..].iter().filter_map(RpcValue::as_text).collect();
+    Ok(RpcArgs { name, number, labels })
+}
+
+/// Kamailio's wording of a failed RPC update: `NAME` or `NAME (l0, l1)`.
+fn series_name(a: &RpcArgs) -> String {
+    if a.labels.is_empty() {
+        a.name.clone()
+    } else {
+        format!("{} ({})", a.name, a.labels.join(", "))
+    }
+}
+
+fn rpc_update(a: &RpcArgs, update: Update, failed: impl FnOnce() -> String) -> Result<RpcValue, RpcError> {
+    let m = METRICS.get().ok_or_else(|| RpcError::new(500, "xhttp_prom is not initialised"))?;
+    let labels: Vec<&str> = a.labels.iter().map(String::as_str).collect();
+    m.update(&a.name, &labels, update).map(|()| RpcValue::Null).map_err(|e| {
+        log::error!("xhttp_prom: {e}");
+        RpcError::new(500, failed())
+    })
+}
+
+/// The RPC's number as a float (a number, or text that reads as one).
+fn rpc_float(v: &Option<RpcValue>) -> Result<f64, RpcError> {
+    v.as_ref()
+        .and_then(RpcValue::as_text)
+        .and_then(|t| t.trim().parse::<f64>().ok())
+        .filter(|f| f.is_finite())
+        .ok_or_else(|| RpcError::new(400, "required number argument"))
+}
+
+fn rpc_counter_reset(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let a = rpc_args(p, "counter", false)?;
+    rpc_update(&a, Update::Reset, || format!("Failed to reset counter: {}", series_name(&a)))
+}
+
+fn rpc_counter_inc(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let a = rpc_args(p, "counter", true)?;
+    let n =
+        a.number.as_ref().and_then(RpcValue::as_int).ok_or_else(|| RpcError::new(400, "required number argument"))?;
+    let n = u64::try_from(n).map_err(|_| RpcError::new(400, "Number must be greater or equal to zero"))?;
+    rpc_update(&a, Update::Add(n), || format!("Failed to add {n} to counter: {}", series_name(&a)))
+}
+
+fn rpc_gauge_reset(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let a = rpc_args(p, "gauge", false)?;
+    rpc_update(&a, Update::Reset, || format!("Failed to reset gauge: {}", series_name(&a)))
+}
+
+fn rpc_gauge_set(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let a = rpc_args(p, "gauge", true)?;
+    let v = rpc_float(&a.number)?;
+    rpc_update(&a, Update::Set(v), || format!("Failed to assign {v:.6} gauge: {}", series_name(&a)))
+}
+
+fn rpc_histogram_observe(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let a = rpc_args(p, "histogram", true)?;
+    let v = rpc_float(&a.number)?;
+    rpc_update(&a, Update::Observe(v), || format!("Failed to observe {v:.6} in histogram: {}", series_name(&a)))
+}
+
+fn rpc_metric_list_print(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (_, prefix, _) = settings();
+    Ok(RpcValue::Str(user_metrics(&prefix, now_ms())))
+}
+
 /// `prom_check_uri()`: 1 when the HTTP request's URL is the metrics path
 /// (the whole URL, as Kamailio: `/metrics?x` is not it).
 fn prom_check_uri(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
@@ -201,12 +415,46 @@ sipr_sdk::module! {
     functions: [
         ("prom_check_uri", [], RouteMask::ANY, prom_check_uri),
         ("prom_dispatch", [], RouteMask::ANY, prom_dispatch),
+        ("prom_counter_reset", [Fmt], RouteMask::ANY, prom_counter_reset),
+        ("prom_counter_reset", [Fmt, Fmt], RouteMask::ANY, prom_counter_reset),
+        ("prom_counter_reset", [Fmt, Fmt, Fmt], RouteMask::ANY, prom_counter_reset),
+        ("prom_counter_reset", [Fmt, Fmt, Fmt, Fmt], RouteMask::ANY, prom_counter_reset),
+        ("prom_gauge_reset", [Fmt], RouteMask::ANY, prom_gauge_reset),
+        ("prom_gauge_reset", [Fmt, Fmt], RouteMask::ANY, prom_gauge_reset),
+        ("prom_gauge_reset", [Fmt, Fmt, Fmt], RouteMask::ANY, prom_gauge_reset),
+        ("prom_gauge_reset", [Fmt, Fmt, Fmt, Fmt], RouteMask::ANY, prom_gauge_reset),
+        ("prom_counter_inc", [Fmt, Fmt], RouteMask::ANY, prom_counter_inc),
+        ("prom_counter_inc", [Fmt, Fmt, Fmt], RouteMask::ANY, prom_counter_inc),
+        ("prom_counter_inc", [Fmt, Fmt, Fmt, Fmt], RouteMask::ANY, prom_counter_inc),
+        ("prom_counter_inc", [Fmt, Fmt, Fmt, Fmt, Fmt], RouteMask::ANY, prom_counter_inc),
+        ("prom_gauge_set", [Fmt, Fmt], RouteMask::ANY, prom_gauge_set),
+        ("prom_gauge_set", [Fmt, Fmt, Fmt], RouteMask::ANY, prom_gauge_set),
+        ("prom_gauge_set", [Fmt, Fmt, Fmt, Fmt], RouteMask::ANY, prom_gauge_set),
+        ("prom_gauge_set", [Fmt, Fmt, Fmt, Fmt, Fmt], RouteMask::ANY, prom_gauge_set),
+        ("prom_histogram_observe", [Fmt, Fmt], RouteMask::ANY, prom_histogram_observe),
+        ("prom_histogram_observe", [Fmt, Fmt, Fmt], RouteMask::ANY, prom_histogram_observe),
+        ("prom_histogram_observe", [Fmt, Fmt, Fmt, Fmt], RouteMask::ANY, prom_histogram_observe),
+        ("prom_histogram_observe", [Fmt, Fmt, Fmt, Fmt, Fmt], RouteMask::ANY, prom_histogram_observe),
     ],
     params: [
         ("xhttp_prom_stats", Str, set_stats),
-        ("xhttp_prom_prefix", Str, set_prefix),
+        ("xhttp_prom_beginning", Str, set_prefix),
         ("xhttp_prom_path", Str, set_path),
+        ("xhttp_prom_timeout", Int, set_timeout),
+        ("xhttp_prom_buf_size", Int, set_buf_size),
+        ("prom_counter", Str, set_counter),
+        ("prom_gauge", Str, set_gauge),
+        ("prom_histogram", Str, set_histogram),
     ],
+    rpcs: [
+        ("xhttp_prom.counter_reset", "Reset a counter based on its identifier", rpc_counter_reset),
+        ("xhttp_prom.counter_inc", "Add a number (greater or equal to zero) to a counter based on its identifier", rpc_counter_inc),
+        ("xhttp_prom.gauge_reset", "Reset a gauge based on its identifier", rpc_gauge_reset),
+        ("xhttp_prom.gauge_set", "Set a gauge to a number based on its identifier", rpc_gauge_set),
+        ("xhttp_prom.histogram_observe", "Observe a number in a histogram", rpc_histogram_observe),
+        ("xhttp_prom.metric_list_print", "Print a list showing all user defined metrics", rpc_metric_list_print),
+    ],
+    init: mod_init,
 }
 
 #[cfg(test)]
