@@ -20,9 +20,16 @@ struct Var {
     readable: bool,
     min: i64,
     max: i64,
+    /// The value it started with (`cfg.reset`).
+    initial: i64,
     /// The value (an i64's bits) in shm.
     value: &'static AtomicU64,
 }
+
+/// A change prepared by `cfg.set_delayed*`: group, name, value. Kept by
+/// the process that serves the RPC connection, as Kamailio keeps them in
+/// its RPC process's cfg context, until `cfg.commit` or `cfg.rollback`.
+static PENDING: Mutex<Vec<(String, String, i64)>> = Mutex::new(Vec::new());
 
 static VARS: Mutex<Vec<Var>> = Mutex::new(Vec::new());
 /// Bumped by every change, in shm.
@@ -77,6 +84,7 @@ pub fn register(def: VarDef<'_>) -> Result<&'static AtomicU64, String> {
         readable: def.readable,
         min: def.min,
         max: def.max,
+        initial: def.initial,
         value,
     });
     Ok(value)
@@ -89,8 +97,9 @@ pub fn init_core(debug: i32) -> Result<(), String> {
         name: "debug",
         help: "debug level",
         initial: i64::from(debug),
-        min: -5,
-        max: 5,
+        // any number, as Kamailio takes (9 and -9 included, measured)
+        min: i64::from(i32::MIN),
+        max: i64::from(i32::MAX),
         readable: true,
     })?;
     let _ = DEBUG.set(d);
@@ -112,17 +121,26 @@ pub fn refresh() {
     }
 }
 
+/// Whether `group:name` exists and takes `value`: `Err` with Kamailio's
+/// message when not.
+fn check(vars: &[Var], group: &str, name: &str, value: i64) -> Result<(), RpcError> {
+    if group.contains('[') {
+        return Err(RpcError::new(400, "sipr has no cfg group instances (group[id])"));
+    }
+    match vars.iter().find(|v| v.group == group && v.name == name) {
+        Some(v) if (v.min..=v.max).contains(&value) => Ok(()),
+        _ => Err(RpcError::new(400, "Failed to set the variable")),
+    }
+}
+
 /// Sets `group:name` (from any process): `Err` with Kamailio's message
 /// when there is no such variable or the value is out of its bounds.
 pub fn set(group: &str, name: &str, value: i64) -> Result<(), RpcError> {
     let vars = VARS.lock().map_err(|_| RpcError::new(500, "cfg variables poisoned"))?;
-    let v = vars
-        .iter()
-        .find(|v| v.group == group && v.name == name)
-        .ok_or_else(|| RpcError::new(400, "Failed to set the variable"))?;
-    if value < v.min || value > v.max {
+    check(&vars, group, name, value)?;
+    let Some(v) = vars.iter().find(|v| v.group == group && v.name == name) else {
         return Err(RpcError::new(400, "Failed to set the variable"));
-    }
+    };
     v.value.store(value as u64, Ordering::Relaxed);
     if let Some(g) = GENERATION.get() {
         g.fetch_add(1, Ordering::Release);
@@ -176,15 +194,117 @@ fn rpc_get(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     Ok(RpcValue::Int(v.value.load(Ordering::Relaxed) as i64))
 }
 
-fn rpc_set(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+/// The group, variable and value of a `cfg.set*` / `cfg.set_delayed*`:
+/// the value a number, or text that reads as one (`string_only`: text,
+/// as the `*_string` commands take; a number there is the type error
+/// Kamailio's reader gives).
+fn change_params(p: &[RpcValue], string_only: bool) -> Result<(String, String, i64), RpcError> {
     let group = crate::rpc::text_param(p, 0, "group name")?;
     let name = crate::rpc::text_param(p, 1, "variable name")?;
     let value = match p.get(2) {
+        Some(RpcValue::Int(_)) if string_only => {
+            return Err(RpcError::new(400, "error at parameter 2: expected string type but record doesn't match type"))
+        }
         Some(RpcValue::Int(i)) => *i,
         Some(RpcValue::Str(s)) => s.trim().parse().map_err(|_| RpcError::new(400, "Failed to set the variable"))?,
+        None => return Err(RpcError::missing(2, "value")),
         _ => return Err(RpcError::new(400, "Failed to set the variable")),
     };
+    Ok((group, name, value))
+}
+
+fn rpc_set(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (group, name, value) = change_params(p, false)?;
     set(&group, &name, value)?;
+    Ok(RpcValue::Null)
+}
+
+/// `cfg.sets` / `cfg.set_now_string`: the value given as text.
+fn rpc_set_string(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let (group, name, value) = change_params(p, true)?;
+    set(&group, &name, value)?;
+    Ok(RpcValue::Null)
+}
+
+fn prepare(p: &[RpcValue], string_only: bool) -> Result<RpcValue, RpcError> {
+    let (group, name, value) = change_params(p, string_only)?;
+    check(&VARS.lock().map_err(|_| RpcError::new(500, "cfg variables poisoned"))?, &group, &name, value)?;
+    PENDING.lock().map_err(|_| RpcError::new(500, "cfg changes poisoned"))?.push((group, name, value));
+    Ok(RpcValue::Null)
+}
+
+/// `cfg.set_delayed` / `cfg.set_delayed_int`: a change kept for
+/// `cfg.commit`.
+fn rpc_set_delayed(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    prepare(p, false)
+}
+
+fn rpc_set_delayed_string(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    prepare(p, true)
+}
+
+/// `cfg.commit`: the prepared changes, in order (the last of a variable
+/// wins), reaching every process.
+fn rpc_commit(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let changes = std::mem::take(&mut *PENDING.lock().map_err(|_| RpcError::new(500, "cfg changes poisoned"))?);
+    for (group, name, value) in changes {
+        set(&group, &name, value)?;
+    }
+    Ok(RpcValue::Null)
+}
+
+/// `cfg.rollback`: the prepared changes dropped.
+fn rpc_rollback(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    PENDING.lock().map_err(|_| RpcError::new(500, "cfg changes poisoned"))?.clear();
+    Ok(RpcValue::Null)
+}
+
+/// `cfg.diff`: each prepared change with the value it replaces.
+fn rpc_diff(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let pending = PENDING.lock().map_err(|_| RpcError::new(500, "cfg changes poisoned"))?;
+    let vars = VARS.lock().map_err(|_| RpcError::new(500, "cfg variables poisoned"))?;
+    let out = pending
+        .iter()
+        .map(|(group, name, value)| {
+            let old = vars
+                .iter()
+                .find(|v| &v.group == group && &v.name == name)
+                .map_or(0, |v| v.value.load(Ordering::Relaxed) as i64);
+            RpcValue::Struct(vec![
+                ("group name".into(), RpcValue::Str(group.clone())),
+                ("variable name".into(), RpcValue::Str(name.clone())),
+                ("old value".into(), RpcValue::Int(old)),
+                ("new value".into(), RpcValue::Int(*value)),
+            ])
+        })
+        .collect();
+    Ok(RpcValue::Array(out))
+}
+
+/// `cfg.del_delayed group[id] name`: group instances' values; sipr has no
+/// group instances (a plain group gets Kamailio's syntax error).
+fn rpc_del_delayed(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let group = crate::rpc::text_param(p, 0, "group name")?;
+    if !group.ends_with(']') {
+        return Err(RpcError::new(400, "Wrong group syntax. Use \"group[id]\""));
+    }
+    Err(RpcError::new(400, "sipr has no cfg group instances (group[id])"))
+}
+
+/// `cfg.reset group`: every variable of the group back to the value it
+/// started with, at once (an unknown group: nothing to do).
+fn rpc_reset(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
+    let group = crate::rpc::text_param(p, 0, "group name")?;
+    let initial: Vec<(String, i64)> = VARS
+        .lock()
+        .map_err(|_| RpcError::new(500, "cfg variables poisoned"))?
+        .iter()
+        .filter(|v| v.group == group)
+        .map(|v| (v.name.clone(), v.initial))
+        .collect();
+    for (name, value) in initial {
+        set(&group, &name, value)?;
+    }
     Ok(RpcValue::Null)
 }
 
@@ -236,6 +356,48 @@ pub static RPCS: &[RpcDef] = &[
         doc: "Set the value of a configuration variable and commit the change immediately",
         call: rpc_set,
     },
+    RpcDef {
+        name: "cfg.sets",
+        doc: "Set the value of a configuration variable and commit the change immediately",
+        call: rpc_set_string,
+    },
+    RpcDef {
+        name: "cfg.set_now_string",
+        doc: "Set the value of a configuration variable and commit the change immediately",
+        call: rpc_set_string,
+    },
+    RpcDef {
+        name: "cfg.set_delayed",
+        doc: "Prepare the change of a configuration variable, but does not commit the new value yet",
+        call: rpc_set_delayed,
+    },
+    RpcDef {
+        name: "cfg.set_delayed_int",
+        doc: "Prepare the change of a configuration variable, but does not commit the new value yet",
+        call: rpc_set_delayed,
+    },
+    RpcDef {
+        name: "cfg.set_delayed_string",
+        doc: "Prepare the change of a configuration variable, but does not commit the new value yet",
+        call: rpc_set_delayed_string,
+    },
+    RpcDef { name: "cfg.commit", doc: "Commit the previously prepared configuration changes", call: rpc_commit },
+    RpcDef { name: "cfg.rollback", doc: "Drop the prepared configuration changes", call: rpc_rollback },
+    RpcDef {
+        name: "cfg.diff",
+        doc: "List the pending configuration changes that have not been committed yet",
+        call: rpc_diff,
+    },
+    RpcDef {
+        name: "cfg.del_delayed",
+        doc: "Prepare the deletion of the value of a configuration variable from a group instance, but does not commit the change yet",
+        call: rpc_del_delayed,
+    },
+    RpcDef {
+        name: "cfg.reset",
+        doc: "Reset all the values of a configuration group and commit the change immediately",
+        call: rpc_reset,
+    },
     RpcDef { name: "cfg.list", doc: "List the configuration variables", call: rpc_list },
     RpcDef { name: "cfg.help", doc: "Print the description of a configuration variable", call: rpc_help },
 ];
@@ -276,5 +438,31 @@ mod tests {
                 RpcValue::Str("(parameter type is integer)".into())
             ])
         );
+    }
+
+    #[test]
+    fn delayed_changes_commit_in_order_or_roll_back() {
+        let w =
+            register(VarDef { group: "d", name: "y", help: "", initial: 1, min: 0, max: 10, readable: true }).unwrap();
+        let p = |v: RpcValue| vec![RpcValue::Str("d".into()), RpcValue::Str("y".into()), v];
+        rpc_set_delayed(&p(RpcValue::Int(4))).unwrap();
+        rpc_set_delayed_string(&p(RpcValue::Str("6".into()))).unwrap();
+        assert_eq!(rpc_set_delayed(&p(RpcValue::Int(11))).unwrap_err().message, "Failed to set the variable");
+        assert_eq!(rpc_set_delayed_string(&p(RpcValue::Int(6))).unwrap_err().code, 400);
+        let RpcValue::Array(diff) = rpc_diff(&[]).unwrap() else { panic!("diff is a list") };
+        assert_eq!(diff.len(), 2);
+        assert_eq!(diff[1].member("old value"), Some(&RpcValue::Int(1)));
+        assert_eq!(diff[1].member("new value"), Some(&RpcValue::Int(6)));
+        assert_eq!(w.load(Ordering::Relaxed), 1, "nothing applied before the commit");
+        rpc_commit(&[]).unwrap();
+        assert_eq!(w.load(Ordering::Relaxed), 6, "the last change wins");
+        rpc_set_delayed(&p(RpcValue::Int(2))).unwrap();
+        rpc_rollback(&[]).unwrap();
+        assert_eq!(rpc_diff(&[]).unwrap(), RpcValue::Array(Vec::new()));
+        assert_eq!(w.load(Ordering::Relaxed), 6);
+        rpc_reset(&[RpcValue::Str("d".into())]).unwrap();
+        assert_eq!(w.load(Ordering::Relaxed), 1, "reset to the start-up value");
+        let e = rpc_del_delayed(&[RpcValue::Str("d".into()), RpcValue::Str("y".into())]).unwrap_err();
+        assert_eq!(e.message, "Wrong group syntax. Use \"group[id]\"");
     }
 }

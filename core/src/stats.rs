@@ -47,6 +47,17 @@ pub fn register_with_help(group: &str, name: &str, help: &str) -> Result<&'stati
     Ok(value)
 }
 
+/// The value of the statistic called `name` (in any group; the first
+/// registered): `$stat(name)`.
+pub fn value_by_name(name: &str) -> Option<u64> {
+    let counter = COUNTERS
+        .lock()
+        .ok()
+        .and_then(|all| all.iter().find(|e| e.name == name).map(|e| e.value.load(Ordering::Relaxed)));
+    // the figures read when asked (shmem:...) are not counters
+    counter.or_else(|| snapshot().into_iter().find(|(_, n, _)| n == name).map(|(_, _, v)| v))
+}
+
 /// Every statistic: (group, name, value), sorted by group and name as
 /// Kamailio lists them; the counters and the figures read when asked
 /// (`shmem:*`, `tcp:current_opened_connections`).

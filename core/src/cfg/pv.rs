@@ -978,6 +978,14 @@ fn time_fixup(inner: Option<&str>, reg: &PvRegistry, names: &mut Names) -> Resul
     Ok(arg)
 }
 
+/// `$stat(name)`: a statistic's value by its own name (`rcv_requests`,
+/// `200_replies`; not `group:name`, as Kamailio), `$null` when there is
+/// none.
+fn get_stat<'c>(_: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    let PvArg::Text(name) = &pv.arg else { return Value::Null };
+    std::str::from_utf8(name).ok().and_then(crate::stats::value_by_name).map_or(Value::Null, |v| Value::Int(v as i64))
+}
+
 /// `$time(field)` (UTC: sipr keeps timezone handling out of the core).
 fn get_time<'c>(ctx: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     let PvArg::Text(f) = &pv.arg else { return Value::Null };
@@ -1164,6 +1172,7 @@ static CORE_PVS: &[PvClass] = &[
     pv!("xavp", fixup xavp_fixup, get_xavp, set_xavp),
     pv!("time", fixup time_fixup, get_time),
     pv!("utime", fixup time_fixup, get_time),
+    pv!("stat", fixup text_arg, get_stat),
     pv!("Ts", get_ts),
     pv!("TS", get_ts_now),
     pv!("pp", get_pp),

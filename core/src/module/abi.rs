@@ -44,6 +44,12 @@ pub struct CoreApi {
     pub log: extern "C" fn(level: LogLevel, target: *const u8, target_len: usize, msg: *const u8, msg_len: usize),
     /// The most verbose level the core logs (0 = off .. 5 = trace).
     pub max_level: extern "C" fn() -> LogLevel,
+    /// Gives the calling process a `debug` level of its own (kex's
+    /// `setdebug`), or (`reset` non-zero) back to the global one.
+    pub set_process_debug: extern "C" fn(level: i32, reset: u8),
+    /// The `debug` level in effect in the calling process (Kamailio's
+    /// numbers: L_NOTICE 1, L_INFO 2, L_DBG 3).
+    pub debug_level: extern "C" fn() -> i32,
     /// The server's shared-memory pool (`sipr_mem::ShmPool`, readable
     /// because the build id matched), or null before it exists.
     pub shm_pool: extern "C" fn() -> *const sipr_mem::ShmPool,
@@ -369,6 +375,14 @@ extern "C" fn core_log(level: LogLevel, target: *const u8, target_len: usize, ms
         let target = String::from_utf8_lossy(target);
         log::log!(target: &target, level, "{}", String::from_utf8_lossy(msg));
     }));
+}
+
+extern "C" fn core_set_process_debug(level: i32, reset: u8) {
+    crate::runtime::log::set_local_debug((reset == 0).then_some(level));
+}
+
+extern "C" fn core_debug_level() -> i32 {
+    crate::runtime::log::effective_debug()
 }
 
 extern "C" fn core_max_level() -> LogLevel {
@@ -741,6 +755,8 @@ pub static CORE_API: CoreApi = CoreApi {
     build_id: BUILD_ID.as_ptr(),
     log: core_log,
     max_level: core_max_level,
+    set_process_debug: core_set_process_debug,
+    debug_level: core_debug_level,
     shm_pool: core_shm_pool,
     find_api: core_find_api,
     counter: core_counter,

@@ -157,9 +157,42 @@ pub struct LogSettings {
     pub name: Option<String>,
 }
 
-/// Sets this process's `debug` level (a `cfg.set core debug N`).
+/// The global `debug` level as this process last applied it.
+static GLOBAL_DEBUG: AtomicI32 = AtomicI32::new(0);
+/// This process's own level (kex's `setdebug`), over the global one;
+/// [`NO_LOCAL`]: none.
+static LOCAL_DEBUG: AtomicI32 = AtomicI32::new(NO_LOCAL);
+const NO_LOCAL: i32 = i32::MIN;
+
+/// The `debug` level in effect in this process: its own (`setdebug`), or
+/// the server's. `log`'s five levels cannot tell Kamailio's L_NOTICE (1)
+/// from L_INFO (2): a caller that logs at Kamailio's levels (xlog) checks
+/// this number too.
+pub fn effective_debug() -> i32 {
+    let local = LOCAL_DEBUG.load(Ordering::Relaxed);
+    if local == NO_LOCAL {
+        GLOBAL_DEBUG.load(Ordering::Relaxed)
+    } else {
+        local
+    }
+}
+
+fn apply() {
+    log::set_max_level(filter(effective_debug()));
+}
+
+/// Sets this process's `debug` level (a `cfg.set core debug N`); a level
+/// of the process's own (`setdebug`) still wins.
 pub fn set_debug(debug: i32) {
-    log::set_max_level(filter(debug));
+    GLOBAL_DEBUG.store(debug, Ordering::Relaxed);
+    apply();
+}
+
+/// Gives this process a level of its own (`setdebug(level)`), or back to
+/// the global one (`resetdebug()`, `None`).
+pub fn set_local_debug(level: Option<i32>) {
+    LOCAL_DEBUG.store(level.map_or(NO_LOCAL, |l| l.max(NO_LOCAL + 1)), Ordering::Relaxed);
+    apply();
 }
 
 /// Installs the server's logger (once per process).
@@ -177,5 +210,5 @@ pub fn init(s: &LogSettings) {
     let logger = Box::leak(Box::new(Logger { sink, prefix: prefix.unwrap_or("").to_string() }));
     // a second call (tests) keeps the first logger but takes the level
     let _ = log::set_logger(logger);
-    log::set_max_level(filter(debug));
+    set_debug(debug);
 }

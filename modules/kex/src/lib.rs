@@ -37,12 +37,28 @@ fn pv_printf(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     Ok(1)
 }
 
+/// `setdebug(level)`: this process logs at `level` from now on, whatever
+/// the server's `debug` (until `resetdebug()`).
+fn setdebug(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let level = p[0].int(ctx);
+    sipr_sdk::set_process_debug(Some(level.clamp(i64::from(i32::MIN) + 1, i64::from(i32::MAX)) as i32));
+    Ok(1)
+}
+
+/// `resetdebug()`: this process logs at the server's `debug` again.
+fn resetdebug(_: &mut Ctx<'_>, _: &[Param]) -> FnResult {
+    sipr_sdk::set_process_debug(None);
+    Ok(1)
+}
+
 sipr_sdk::module! {
     name: "kex",
     functions: [
         ("km_append_branch", [], RouteMask::REQUEST_LIKE, km_append_branch0),
         ("km_append_branch", [Fmt], RouteMask::REQUEST_LIKE, km_append_branch1),
         ("pv_printf", [WritablePv, Fmt], RouteMask::ANY, pv_printf),
+        ("setdebug", [IntOrPv], RouteMask::ANY, setdebug),
+        ("resetdebug", [], RouteMask::ANY, resetdebug),
     ],
     params: [],
 }

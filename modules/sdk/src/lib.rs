@@ -812,6 +812,20 @@ pub use sipr_core::rpc::json as jsonrpc;
 pub use sipr_locking::net::recv_with_fd;
 pub use sipr_locking::process::{chown_to, make_fifo, open_write_nonblocking};
 
+/// The `debug` level in effect in this process, in Kamailio's numbers
+/// (L_NOTICE 1, L_INFO 2, L_DBG 3), for a module that logs at those.
+pub fn debug_level() -> i32 {
+    CORE.get().map_or(2, |core| (core.debug_level)())
+}
+
+/// Gives this process a `debug` level of its own (kex's `setdebug`), or
+/// (`None`) back to the server's (`resetdebug`).
+pub fn set_process_debug(level: Option<i32>) {
+    if let Some(core) = CORE.get() {
+        (core.set_process_debug)(level.unwrap_or(0), u8::from(level.is_none()));
+    }
+}
+
 /// Binds to another module's API (as Kamailio's `load_tm_api`): call it
 /// from `mod_init`, when every module is loaded. The error says whether
 /// the API is missing, of another version, or of another type.

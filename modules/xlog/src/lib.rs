@@ -102,6 +102,11 @@ fn emit(level: i64, text: &[u8], line: Option<u32>) -> FnResult {
 }
 
 fn emit_line(level: i64, text: &[u8], line: Option<u32>) {
+    // Kamailio's rule, exactly: shown when the level is at most `debug`
+    // (log's levels alone would show L_INFO at debug 1)
+    if level > i64::from(sipr_sdk::debug_level()) {
+        return;
+    }
     let lvl = match level {
         l if l <= -1 => log::Level::Error,
         0 => log::Level::Warn,
