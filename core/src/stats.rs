@@ -485,6 +485,11 @@ pub static KEX_RPCS: &[crate::rpc::RpcDef] = &[
     },
     crate::rpc::RpcDef { name: "mod.stats", doc: "Per module memory usage statistics", call: rpc_mod_stats },
     crate::rpc::RpcDef { name: "mod.mem_stats", doc: "Per module memory usage statistics", call: rpc_mod_stats },
+    crate::rpc::RpcDef {
+        name: "mod.mem_statsx",
+        doc: "Per module memory use statistics with more details",
+        call: rpc_mod_stats,
+    },
     crate::rpc::RpcDef { name: "stats.fetch", doc: "fetch core and modules stats as string values", call: rpc_fetch },
     crate::rpc::RpcDef { name: "stats.fetchn", doc: "fetch core and modules stats as number values", call: rpc_fetchn },
     crate::rpc::RpcDef {

@@ -27,6 +27,7 @@ use std::sync::{Mutex, OnceLock};
 
 use sipr_sdk::control::{in_run_dir, mode, owner, prepare_path, set_access, text};
 use sipr_sdk::prelude::*;
+use sipr_sdk::{Names, PvArg, PvRef, PvRegistry};
 
 const FIFO: i64 = 2;
 /// "No such device or address": a FIFO opened for writing with no reader.
@@ -426,10 +427,77 @@ fn jsonrpc_dispatch(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     }
 }
 
+/// The last `jsonrpc_exec` reply of this process: `$jsonrpl(code)`,
+/// `$jsonrpl(text)`, `$jsonrpl(body)`.
+struct LastReply {
+    code: i64,
+    text: String,
+    body: Vec<u8>,
+}
+
+thread_local! {
+    static LAST: std::cell::RefCell<Option<LastReply>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `jsonrpc_exec(cmd)`: runs a whole JSON-RPC document from the script;
+/// the reply in `$jsonrpl(...)` (an error reply is still a reply: 1). A
+/// document that is no JSON is refused (-1) and the last reply stays.
+fn jsonrpc_exec(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let cmd = p[0].text(ctx).into_owned();
+    if serde_json::from_slice::<serde_json::Value>(&cmd).is_err() {
+        log::error!("jsonrpc_exec: invalid json doc [{}]", String::from_utf8_lossy(&cmd));
+        return Ok(-1);
+    }
+    let Some(reply) = sipr_sdk::rpc_exec(&cmd).map(formatted) else {
+        log::error!("jsonrpc_exec: not a JSON-RPC request [{}]", String::from_utf8_lossy(&cmd));
+        return Ok(-1);
+    };
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(&reply).ok();
+    let (code, text) = match parsed.as_ref().and_then(|v| v.get("error")) {
+        Some(e) => (
+            e.get("code").and_then(serde_json::Value::as_i64).unwrap_or(500),
+            e.get("message").and_then(serde_json::Value::as_str).unwrap_or("").to_string(),
+        ),
+        None => (200, "OK".to_string()),
+    };
+    LAST.with(|l| *l.borrow_mut() = Some(LastReply { code, text, body: reply }));
+    Ok(1)
+}
+
+/// `$jsonrpl(code|text|body)`.
+#[derive(Debug, Clone, Copy)]
+enum ReplyKey {
+    Code,
+    Text,
+    Body,
+}
+
+fn jsonrpl_fixup(inner: Option<&str>, _: &PvRegistry, _: &mut Names) -> Result<PvArg, String> {
+    let key = match inner.map(str::trim) {
+        Some("code") => ReplyKey::Code,
+        Some("text") => ReplyKey::Text,
+        Some("body") => ReplyKey::Body,
+        other => return Err(format!("$jsonrpl({}): code, text or body", other.unwrap_or(""))),
+    };
+    Ok(PvArg::Custom(Box::new(key)))
+}
+
+fn get_jsonrpl<'c>(_: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    let PvArg::Custom(arg) = &pv.arg else { return Value::Null };
+    let Some(key) = arg.downcast_ref::<ReplyKey>() else { return Value::Null };
+    LAST.with(|l| match (&*l.borrow(), key) {
+        (None, _) => Value::Null,
+        (Some(r), ReplyKey::Code) => Value::Int(r.code),
+        (Some(r), ReplyKey::Text) => Value::string(r.text.clone().into_bytes()),
+        (Some(r), ReplyKey::Body) => Value::string(r.body.clone()),
+    })
+}
+
 sipr_sdk::module! {
     name: "jsonrpcs",
     functions: [
         ("jsonrpc_dispatch", [], RouteMask::ANY, jsonrpc_dispatch),
+        ("jsonrpc_exec", [Fmt], RouteMask::ANY, jsonrpc_exec),
     ],
     params: [
         ("transport", Int, set_transport),
@@ -445,6 +513,7 @@ sipr_sdk::module! {
         ("dgram_user", Any, set_dgram_user),
         ("dgram_timeout", Int, set_dgram_timeout),
     ],
+    pvs: [sipr_sdk::pv_class!("jsonrpl", jsonrpl_fixup, get_jsonrpl)],
     procs: [
         ("JSONRPCS FIFO", u32::from(OPENED.get().is_some_and(|o| o.fifo.is_some())), fifo_process),
         ("JSONRPCS DATAGRAM", u32::from(OPENED.get().is_some_and(|o| o.dgram.is_some())), dgram_process),
