@@ -61,6 +61,8 @@ modparam("xhttp_prom", "prom_histogram", "name=rpc_seen; label=who; buckets=1:10
 modparam("counters", "script_counter", "hits")
 request_route {
     cnt_inc("hits");
+    if (is_method("OPTIONS")) { prom_counter_inc("sip_requests", "1", "\$rm", "all"); }
+    if (\$rU == "dnsfail") { \$du = "sip:nosuch.invalid"; t_relay(); exit; }
     if (is_method("REGISTER")) { save("location"); exit; }
     if (is_method("INVITE")) {
         \$du = "sip:127.0.0.1:$SILENT";
@@ -68,7 +70,6 @@ request_route {
         exit;
     }
     xlog("L_DBG", "DBGMARK options\n");
-    prom_counter_inc("sip_requests", "1", "\$rm", "all");
     sl_send_reply("200", "OK");
 }
 event_route[xhttp:request] {
@@ -77,7 +78,8 @@ event_route[xhttp:request] {
     xhttp_reply("404", "Not Found", "text/plain", "nope");
 }
 CFG
-"$SIPR" -DD -E -L "$MODDIR" -f "$WORK/sipr.cfg" -m 64 >"$WORK/sipr.log" 2>&1 &
+# the nameserver: a port where none listens (the dns: statistics)
+SIPR_DNS_SERVER="127.0.0.1:$((PORT + 7))" "$SIPR" -DD -E -L "$MODDIR" -f "$WORK/sipr.cfg" -m 64 >"$WORK/sipr.log" 2>&1 &
 SIPR_PID=$!
 PIDS+=("$SIPR_PID")
 for _ in $(seq 100); do
@@ -258,6 +260,19 @@ while not final.startswith(b"SIP/2.0 4"):
     final = sip.recv(4096)
 took = time.time() - t0
 check(final.startswith(b"SIP/2.0 408") and took < 4, "408 after the new fr_timer: %r after %.1fs" % (final[:30], took))
+# Kamailio's tcp: and dns: statistics: the HTTP connections above were
+# accepted on the TCP listener; a next hop no nameserver resolves fails
+sip.sendto(("OPTIONS sip:dnsfail@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKdns1\r\n"
+            "From: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: dns1@t\r\nCSeq: 1 OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n" % (port, me)).encode(), ("127.0.0.1", port))
+final = b""
+while not final[:9] in (b"SIP/2.0 4", b"SIP/2.0 5"):
+    final = sip.recv(4096)[:9]
+_, text = kamcmd(kamcmd_socks[0], "stats.get_statistics", "tcp:", "dns:")
+st = dict(l.strip().split(" = ") for l in text.splitlines() if " = " in l)
+check(int(st.get("tcp:passive_open", 0)) >= 1 and int(st["tcp:established"]) >= int(st["tcp:passive_open"]),
+      "tcp: statistics: %r" % st)
+check(int(st.get("dns:failed_dns_request", 0)) >= 1, "dns: statistics: %r" % st)
 print("transports: ok")
 PY
 

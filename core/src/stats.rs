@@ -82,6 +82,8 @@ pub fn snapshot() -> Vec<(String, String, u64)> {
     }
     if let Some(t) = crate::runtime::tcp::table::get().filter(|_| CORE.get().is_some()) {
         all.push(("tcp".into(), "current_opened_connections".into(), t.len() as u64));
+        // sipr queues no writes (a send waits, up to tcp_send_timeout)
+        all.push(("tcp".into(), "current_write_queue_size".into(), 0));
     }
     all.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     all
@@ -203,7 +205,90 @@ pub fn init_core() -> Result<(), String> {
         unsupported_methods: c("unsupported_methods")?,
     };
     let _ = CORE.set(counters);
+    let t = |n: &str, help: &str| register_with_help("tcp", n, help);
+    let _ = TCP.set(TcpCounters {
+        con_reset: t("con_reset", "total number of TCP_RSTs received on established connections.")?,
+        con_timeout: t("con_timeout", "total number of connections that did timeout (idle for too long).")?,
+        connect_failed: t("connect_failed", "number of failed active connection attempts.")?,
+        connect_success: t(
+            "connect_success",
+            "total number of successfully active opened connections (successful connect()s).",
+        )?,
+        established: t("established", "incremented each time a tcp connection is established.")?,
+        local_reject: t("local_reject", "number of rejected incoming connections.")?,
+        passive_open: t("passive_open", "total number of accepted connections (so far).")?,
+        send_timeout: t(
+            "send_timeout",
+            "number of send attempts that failed due to a timeout(note: works only in tcp async mode).",
+        )?,
+        // never counted: sipr queues no writes, as Kamailio without tcp_async
+        _sendq_full: t(
+            "sendq_full",
+            "number of send attempts that failed because of exceeded bufferingcapacity (send queue full, works only in tcp async mode).",
+        )?,
+    });
+    let d = |n: &str, help: &str| register_with_help("dns", n, help);
+    let _ = DNS.set(DnsCounters {
+        failed_dns_request: d("failed_dns_request", "incremented each time a DNS request has failed.")?,
+        slow_dns_request: d(
+            "slow_dns_request",
+            "incremented each time a DNS request took longer than dns_slow_query_ms.",
+        )?,
+    });
     Ok(())
+}
+
+/// Kamailio's `tcp:` statistics (with kex, as the `core:` ones):
+/// connections accepted, opened, refused and closed, as the TCP processes
+/// see them. `current_opened_connections` and `current_write_queue_size`
+/// are read when asked.
+#[derive(Debug)]
+pub struct TcpCounters {
+    /// A connection closed by the peer's reset.
+    pub con_reset: Counter,
+    /// A connection closed idle past `tcp_connection_lifetime`.
+    pub con_timeout: Counter,
+    /// An outgoing connection that could not be opened.
+    pub connect_failed: Counter,
+    /// An outgoing connection opened.
+    pub connect_success: Counter,
+    /// Any connection established (accepted or opened).
+    pub established: Counter,
+    /// An incoming connection refused (`tcp_max_connections`).
+    pub local_reject: Counter,
+    /// An incoming connection accepted.
+    pub passive_open: Counter,
+    /// A send that ran out of `tcp_send_timeout`.
+    pub send_timeout: Counter,
+    _sendq_full: Counter,
+}
+
+/// Kamailio's `dns:` statistics: queries to the nameservers (not the
+/// cache's answers) that failed or were slow.
+#[derive(Debug)]
+pub struct DnsCounters {
+    /// A query with no answer: a timeout, an error, no such name.
+    pub failed_dns_request: Counter,
+    /// A query that took longer than `dns_slow_query_ms`.
+    pub slow_dns_request: Counter,
+}
+
+static TCP: std::sync::OnceLock<TcpCounters> = std::sync::OnceLock::new();
+static DNS: std::sync::OnceLock<DnsCounters> = std::sync::OnceLock::new();
+
+/// Counts a `tcp:` event (nothing without kex, as Kamailio's figures are
+/// then not kept either).
+pub fn tcp(f: impl FnOnce(&TcpCounters) -> Counter) {
+    if let Some(t) = TCP.get() {
+        bump(f(t));
+    }
+}
+
+/// Counts a `dns:` event (nothing without kex).
+pub fn dns(f: impl FnOnce(&DnsCounters) -> Counter) {
+    if let Some(d) = DNS.get() {
+        bump(f(d));
+    }
 }
 
 /// The `core:` statistics, once registered.

@@ -107,6 +107,7 @@ const CORE_PARAMS: &[(&str, Kind)] = &[
     ("dns_cache_mem", Kind::Int),
     ("dns_cache_gc_interval", Kind::Int),
     ("dns_cache_del_nonexp", Kind::Bool),
+    ("dns_slow_query_ms", Kind::Int),
     ("auto_aliases", Kind::Bool),
     ("server_header", Kind::Str),
     ("user_agent_header", Kind::Str),
@@ -724,6 +725,7 @@ pub fn disposition(name: &str) -> Disposition {
         | "use_dns_cache"
         | "use_dns_failover"
         | "dns_srv_lb"
+        | "dns_slow_query_ms"
         | "advertised_address"
         | "advertised_port"
         | "tcp_accept_no_cl" => Read,

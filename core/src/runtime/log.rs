@@ -157,8 +157,11 @@ pub struct LogSettings {
     pub name: Option<String>,
 }
 
-/// The global `debug` level as this process last applied it.
-static GLOBAL_DEBUG: AtomicI32 = AtomicI32::new(0);
+/// The global `debug` level as this process last applied it ([`UNSET`]
+/// until the server sets one: a host that installs its own logger, as
+/// the tests do, keeps `log`'s level).
+static GLOBAL_DEBUG: AtomicI32 = AtomicI32::new(UNSET);
+const UNSET: i32 = i32::MIN;
 /// This process's own level (kex's `setdebug`), over the global one;
 /// [`NO_LOCAL`]: none.
 static LOCAL_DEBUG: AtomicI32 = AtomicI32::new(NO_LOCAL);
@@ -170,10 +173,17 @@ const NO_LOCAL: i32 = i32::MIN;
 /// this number too.
 pub fn effective_debug() -> i32 {
     let local = LOCAL_DEBUG.load(Ordering::Relaxed);
-    if local == NO_LOCAL {
-        GLOBAL_DEBUG.load(Ordering::Relaxed)
-    } else {
-        local
+    if local != NO_LOCAL {
+        return local;
+    }
+    match GLOBAL_DEBUG.load(Ordering::Relaxed) {
+        UNSET => match log::max_level() {
+            log::LevelFilter::Off | log::LevelFilter::Error => -1,
+            log::LevelFilter::Warn => 0,
+            log::LevelFilter::Info => 2,
+            _ => 3,
+        },
+        global => global,
     }
 }
 
@@ -184,7 +194,7 @@ fn apply() {
 /// Sets this process's `debug` level (a `cfg.set core debug N`); a level
 /// of the process's own (`setdebug`) still wins.
 pub fn set_debug(debug: i32) {
-    GLOBAL_DEBUG.store(debug, Ordering::Relaxed);
+    GLOBAL_DEBUG.store(debug.max(UNSET + 1), Ordering::Relaxed);
     apply();
 }
 

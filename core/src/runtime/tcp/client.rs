@@ -131,8 +131,11 @@ impl TcpClient {
         let stream = TcpStream::connect_timeout(&to, self.connect_timeout).map_err(|e| {
             // Kamailio's BLST_ERR_CONNECT (with use_dst_blocklist on)
             crate::blocklist::add(crate::net::Proto::Tcp, to, crate::blocklist::reason::ERR_CONNECT, None);
+            crate::stats::tcp(|t| t.connect_failed);
             TcpError::Connect(to, e)
         })?;
+        crate::stats::tcp(|t| t.connect_success);
+        crate::stats::tcp(|t| t.established);
         let _ = stream.set_nodelay(true);
         stream.set_nonblocking(true).map_err(|e| TcpError::Connect(to, e))?;
         let local = self.locals.iter().find(|(_, v4)| *v4 == to.is_ipv4()).or(self.locals.first()).map_or(0, |l| l.0);
@@ -224,6 +227,7 @@ impl TcpClient {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() || !wait_writable(stream.as_fd(), left).unwrap_or(false) {
                         let _ = stream.shutdown(Shutdown::Both);
+                        crate::stats::tcp(|t| t.send_timeout);
                         return Err(TcpError::SendTimeout(peer));
                     }
                 }

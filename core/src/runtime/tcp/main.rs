@@ -101,6 +101,7 @@ impl TcpMain<'_> {
                             "tcp: maximum number of connections exceeded ({}): connection from {peer} refused",
                             self.max_connections
                         );
+                        crate::stats::tcp(|t| t.local_reject);
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
@@ -108,7 +109,10 @@ impl TcpMain<'_> {
                         log::error!("tcp: connection from {peer}: {e}");
                         continue;
                     }
-                    self.register(OwnedFd::from(stream), peer, idx, conns, load);
+                    if self.register(OwnedFd::from(stream), peer, idx, conns, load).is_some() {
+                        crate::stats::tcp(|t| t.passive_open);
+                        crate::stats::tcp(|t| t.established);
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}

@@ -98,6 +98,7 @@ pub(in crate::runtime) fn run(net: &Net<'_>, client: &TcpClient, handoff: &UnixD
                 .collect();
             for id in idle {
                 log::debug!("tcp: connection {id} idle past tcp_connection_lifetime: closed");
+                crate::stats::tcp(|t| t.con_timeout);
                 close(id, &poll, &mut conns, client);
             }
         }
@@ -154,7 +155,10 @@ fn read_conn(net: &Net<'_>, id: u32, conn: &mut Conn, chunk: &mut [u8], proc: &m
             Ok(n) => conn.buf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            Err(_) => {
+            Err(e) => {
+                if e.kind() == std::io::ErrorKind::ConnectionReset {
+                    crate::stats::tcp(|t| t.con_reset);
+                }
                 ended = true;
                 break;
             }
