@@ -277,20 +277,12 @@ print("transports: ok")
 PY
 
 echo "== GET /metrics, read by Prometheus' text parser"
-/usr/bin/python3 - "$PORT" <<'PY' || fail "metrics"
-import socket, sys
+PYTHONPATH="$ROOT/test" /usr/bin/python3 - "$PORT" <<'PY' || fail "metrics"
+import sys
 from prometheus_client.parser import text_string_to_metric_families
-port = int(sys.argv[1])
-s = socket.create_connection(("127.0.0.1", port), timeout=5)
-s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-data = b""
-while True:
-    c = s.recv(65536)
-    if not c:
-        break
-    data += c
-head, _, body = data.partition(b"\r\n\r\n")
-assert head.startswith(b"HTTP/1.1 200 OK") and b"Content-Type: text/plain; version=0.0.4" in head, head
+import rpc_clients as rc
+code, hdrs, body = rc.http(int(sys.argv[1]), "GET", "/metrics")
+assert code == 200 and hdrs.get("Content-Type") == "text/plain; version=0.0.4", (code, hdrs)
 # untyped lines (Kamailio's have no TYPE) may come as a family each:
 # samples gathered by name
 fams = {}
@@ -351,19 +343,13 @@ for v in 0.5 5 50; do
     kamcmd -s "unix:$WORK/run/sipr_ctl" xhttp_prom.histogram_observe rpc_seen "$v" kamcmd >/dev/null ||
         fail "xhttp_prom.histogram_observe $v"
 done
-/usr/bin/python3 - "$PORT" <<'PY' || fail "user metrics"
-import socket, sys
+PYTHONPATH="$ROOT/test" /usr/bin/python3 - "$PORT" <<'PY' || fail "user metrics"
+import sys
 from prometheus_client.parser import text_string_to_metric_families
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-data = b""
-while True:
-    c = s.recv(65536)
-    if not c:
-        break
-    data += c
+import rpc_clients as rc
+_, _, body = rc.http(int(sys.argv[1]), "GET", "/metrics")
 samples = {}
-for f in text_string_to_metric_families(data.partition(b"\r\n\r\n")[2].decode()):
+for f in text_string_to_metric_families(body.decode()):
     for x in f.samples:
         samples[(x.name, tuple(sorted(x.labels.items())))] = x.value
 options = samples[("kamailio_core_rcv_requests_options", ())]

@@ -315,6 +315,39 @@ impl CoreCounters {
         }
     }
 
+    /// A message that does not parse at all: a header line that does not
+    /// parse counts in `bad_msg_hdr`, as in Kamailio; a first line that
+    /// does not (garbage) nowhere (measured).
+    pub fn unparsable(&self, e: &crate::sip::ParseError) {
+        use crate::sip::ParseErrorKind as K;
+        if matches!(e.kind, K::BadHeaderName | K::MissingColon | K::BadHeader(_)) {
+            bump(self.bad_msg_hdr);
+        }
+    }
+
+    /// A message that parses but fails the checks made before the script
+    /// (Kamailio's parse_msg and receive checks), counted as Kamailio
+    /// counts it (measured): a top Via that does not parse in
+    /// `bad_msg_hdr` only; a missing From, To, Call-ID or CSeq in
+    /// `err_requests` / `err_replies`, and a To that does not parse in
+    /// `bad_msg_hdr` too; none as a received message.
+    pub fn refused(&self, e: &crate::sip::ParseError, request: bool) {
+        use crate::sip::ParseErrorKind as K;
+        let via = e.header.as_deref().is_some_and(|h| h.eq_ignore_ascii_case("via"));
+        if matches!(e.kind, K::BadHeader(_) | K::BadHeaderName | K::MissingColon) {
+            bump(self.bad_msg_hdr);
+        }
+        if !via {
+            bump(if request { self.err_requests } else { self.err_replies });
+        }
+    }
+
+    /// A Request-URI that does not parse was read by the script
+    /// (`bad_URIs_rcvd`, counted at each attempt, as Kamailio's).
+    pub fn bad_uri(&self) {
+        bump(self.bad_uris_rcvd);
+    }
+
     /// A reply arrived: its code and its CSeq's method text.
     pub fn reply(&self, code: u16, cseq_method: Option<&[u8]>) {
         bump(self.rcv_replies);

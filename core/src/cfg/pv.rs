@@ -480,6 +480,9 @@ fn ruri_part<'c>(ctx: &'c Ctx<'_>, part: fn(&Uri, &'c [u8]) -> Value<'c>) -> Val
         None => {
             if ctx.ruri().is_some() {
                 ctx.pv_failed("the Request-URI does not parse");
+                if let Some(c) = crate::stats::core() {
+                    c.bad_uri();
+                }
             }
             Value::Null
         }

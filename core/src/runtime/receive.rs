@@ -386,6 +386,9 @@ pub(super) fn handle(
     let msg = match &parsed {
         Ok(m) => m,
         Err(e) => {
+            if let Some(c) = crate::stats::core() {
+                c.unparsable(e);
+            }
             if answer_unparsable(data, e.reply_code(), &e.reason(), net.info.secret, &mut out) {
                 ::log::debug!("bad message from {src}: {e}; answered {}", e.reply_code());
             } else {
@@ -395,14 +398,17 @@ pub(super) fn handle(
         }
     };
     out.reply_by_via(msg);
-    if let Some(c) = crate::stats::core() {
-        match msg.status() {
-            None => c.request(msg.method()),
-            Some(code) => c.reply(code, msg.method_text()),
-        }
-    }
     let strict = net.prog.core.strict_checks;
     let checked = if strict { msg.validate_basic() } else { msg.validate_minimal() };
+    if let Some(c) = crate::stats::core() {
+        match (&checked, msg.status()) {
+            // what Kamailio's core refuses before its script is counted
+            // as Kamailio counts it, not as a received message
+            (Err(e), status) => c.refused(e, status.is_none()),
+            (Ok(()), None) => c.request(msg.method()),
+            (Ok(()), Some(code)) => c.reply(code, msg.method_text()),
+        }
+    }
     if let Err(e) = checked {
         ::log::debug!("bad message from {src}: {e}");
         reply_to_bad(msg, (e.reply_code(), &e.reason(), b""), net.info, net.prog.core.force_rport, &mut out);
