@@ -60,13 +60,24 @@ pub fn value_by_name(name: &str) -> Option<u64> {
 
 /// Every statistic: (group, name, value), sorted by group and name as
 /// Kamailio lists them; the counters and the figures read when asked
-/// (`shmem:*`, `tcp:current_opened_connections`).
+/// ([`computed`]).
 pub fn snapshot() -> Vec<(String, String, u64)> {
     let mut all: Vec<(String, String, u64)> = COUNTERS
         .lock()
         .map(|all| all.iter().map(|e| (e.group.clone(), e.name.clone(), e.value.load(Ordering::Relaxed))).collect())
         .unwrap_or_default();
-    // kex's figures, as the core: statistics
+    all.extend(computed());
+    all.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    all
+}
+
+/// The statistics read when asked, not counted (kex's, as the core:
+/// statistics): `shmem:*`, `tcp:current_opened_connections`,
+/// `tcp:current_write_queue_size`. Kamailio's counters API lists them
+/// with the counters (`cnt.grp_get_all shmem`); resetting them does
+/// nothing.
+fn computed() -> Vec<(String, String, u64)> {
+    let mut all = Vec::new();
     if let Some(pool) = crate::shm::pool().filter(|_| CORE.get().is_some()) {
         let st = pool.stats();
         for (name, v) in [
@@ -85,8 +96,16 @@ pub fn snapshot() -> Vec<(String, String, u64)> {
         // sipr queues no writes (a send waits, up to tcp_send_timeout)
         all.push(("tcp".into(), "current_write_queue_size".into(), 0));
     }
-    all.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     all
+}
+
+/// `cnt.help`'s text for the figures read when asked (Kamailio's).
+fn computed_help(group: &str, name: &str) -> &'static str {
+    match (group, name) {
+        ("tcp", "current_opened_connections") => "number of currently opened connections.",
+        ("tcp", "current_write_queue_size") => "current sum of all the connections write queue sizes.",
+        _ => NO_DESCRIPTION,
+    }
 }
 
 /// The methods with a counter of their own (`core:rcv_requests_invite`),
@@ -443,25 +462,42 @@ pub fn rpc_reset_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
 /// values cleared (Kamailio's "verbose operation").
 pub fn rpc_clear_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let cleared = zero(params)?;
-    Ok(RpcValue::Array(cleared.into_iter().map(|(g, n, v)| RpcValue::Str(format!("{g}:{n} = {v}"))).collect()))
+    // Kamailio's lines: a counter with its value before, a figure read
+    // when asked (not reset) with its value
+    let mut out: Vec<RpcValue> =
+        cleared.into_iter().map(|(g, n, v)| RpcValue::Str(format!("{g}:{n} = 0 ({v})"))).collect();
+    for p in params.iter().filter_map(RpcValue::as_text) {
+        for (g, n, v) in computed().into_iter().filter(|(g, n, _)| names(&p, g, n)) {
+            out.push(RpcValue::Str(format!("{g}:{n} = {v}")));
+        }
+    }
+    Ok(RpcValue::Array(out))
 }
 
-/// The counters of `group` (not the figures read when asked): name, value.
+/// The statistics of `group`, counters and figures read when asked:
+/// name, value, sorted.
 fn group_counters(group: &str) -> Result<Vec<(String, u64)>, RpcError> {
-    let all = COUNTERS.lock().map_err(|_| RpcError::new(500, "counters lock poisoned"))?;
-    let mut out: Vec<(String, u64)> =
-        all.iter().filter(|e| e.group == group).map(|e| (e.name.clone(), e.value.load(Ordering::Relaxed))).collect();
-    out.sort_unstable();
-    Ok(out)
+    Ok(snapshot().into_iter().filter(|(g, _, _)| g == group).map(|(_, n, v)| (n, v)).collect())
 }
 
-fn counter_of(p: &[RpcValue]) -> Result<&'static AtomicU64, RpcError> {
+/// The counter `group name` the parameters give: its atomic, or `None`
+/// for a figure read when asked (whose value [`computed`] has).
+fn counter_of(p: &[RpcValue]) -> Result<(Option<&'static AtomicU64>, u64), RpcError> {
     let group = crate::rpc::text_param(p, 0, "group")?;
     let name = crate::rpc::text_param(p, 1, "counter name")?;
-    let all = COUNTERS.lock().map_err(|_| RpcError::new(500, "counters lock poisoned"))?;
-    all.iter()
+    let counter = COUNTERS
+        .lock()
+        .map_err(|_| RpcError::new(500, "counters lock poisoned"))?
+        .iter()
         .find(|e| e.group == group && e.name == name)
-        .map(|e| e.value)
+        .map(|e| e.value);
+    if let Some(c) = counter {
+        return Ok((Some(c), c.load(Ordering::Relaxed)));
+    }
+    computed()
+        .into_iter()
+        .find(|(g, n, _)| *g == group && *n == name)
+        .map(|(_, _, v)| (None, v))
         .ok_or_else(|| RpcError::new(400, format!("non-existent counter {group}.{name}\n")))
 }
 
@@ -471,12 +507,14 @@ fn rpc_cnt_get(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     if p.len() < 2 {
         return rpc_cnt_grp_get_all(p);
     }
-    Ok(RpcValue::Int(counter_of(p)?.load(Ordering::Relaxed) as i64))
+    Ok(RpcValue::Int(counter_of(p)?.1 as i64))
 }
 
-/// `cnt.reset group name`.
+/// `cnt.reset group name` (a figure read when asked stays as it is).
 fn rpc_cnt_reset(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    counter_of(p)?.store(0, Ordering::Relaxed);
+    if let (Some(c), _) = counter_of(p)? {
+        c.store(0, Ordering::Relaxed);
+    }
     Ok(RpcValue::Null)
 }
 
@@ -490,19 +528,24 @@ fn rpc_cnt_grp_get_all(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
 fn rpc_cnt_help(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let group = crate::rpc::text_param(p, 0, "group")?;
     let name = crate::rpc::text_param(p, 1, "counter name")?;
-    let all = COUNTERS.lock().map_err(|_| RpcError::new(500, "counters lock poisoned"))?;
-    let e = all
+    let help = COUNTERS
+        .lock()
+        .map_err(|_| RpcError::new(500, "counters lock poisoned"))?
         .iter()
         .find(|e| e.group == group && e.name == name)
-        .ok_or_else(|| RpcError::new(400, format!("non-existent counter {group}.{name}\n")))?;
-    Ok(RpcValue::Str(if e.help.is_empty() { NO_DESCRIPTION.to_string() } else { e.help.clone() }))
+        .map(|e| if e.help.is_empty() { NO_DESCRIPTION.to_string() } else { e.help.clone() });
+    match help {
+        Some(h) => Ok(RpcValue::Str(h)),
+        None if computed().iter().any(|(g, n, _)| *g == group && *n == name) => {
+            Ok(RpcValue::Str(computed_help(&group, &name).to_string()))
+        }
+        None => Err(RpcError::new(400, format!("non-existent counter {group}.{name}\n"))),
+    }
 }
 
 /// `cnt.grps_list`: the groups, sorted.
 fn rpc_cnt_grps_list(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    let all = COUNTERS.lock().map_err(|_| RpcError::new(500, "counters lock poisoned"))?;
-    let mut groups: Vec<String> = all.iter().map(|e| e.group.clone()).collect();
-    groups.sort_unstable();
+    let mut groups: Vec<String> = snapshot().into_iter().map(|(g, _, _)| g).collect();
     groups.dedup();
     Ok(RpcValue::Array(groups.into_iter().map(RpcValue::Str).collect()))
 }
