@@ -55,6 +55,7 @@ modparam("ctl", "binrpc", "tcp:127.0.0.1:$CTL_TCP")
 modparam("ctl", "binrpc", "udp:127.0.0.1:$CTL_UDP")
 modparam("jsonrpcs", "transport", 0)
 modparam("jsonrpcs", "fifo_reply_dir", "$WORK/")
+modparam("jsonrpcs", "dgram_workers", 2)
 modparam("xhttp_prom", "xhttp_prom_stats", "all")
 modparam("xhttp_prom", "prom_counter", "name=sip_requests; label=method:kind")
 modparam("xhttp_prom", "prom_histogram", "name=rpc_seen; label=who; buckets=1:10")
@@ -302,6 +303,8 @@ PY
 
 echo "== a flood of RPC requests while sipp sends SIP"
 ps_before=$(kamcmd -s "unix:$WORK/run/sipr_ctl" core.psx | grep -c PID)
+dgram_procs=$(kamcmd -s "unix:$WORK/run/sipr_ctl" core.psx | grep -c "DSC: JSONRPCS DATAGRAM")
+[ "$dgram_procs" = 2 ] || fail "dgram_workers 2: $dgram_procs processes serve the datagram socket"
 PYTHONPATH="$ROOT/test" timeout 60 python3 - "$WORK" "$PORT" "$CTL_TCP" <<'PY' > "$WORK/flood.out" 2>&1 &
 import os, sys, threading, time
 import rpc_clients as rc

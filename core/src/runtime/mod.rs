@@ -443,8 +443,10 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
         let count = (p.count)();
         for i in 0..count {
             mod_rank += 1;
-            // Kamailio's descriptions: "JSONRPCS FIFO"; numbered when several
-            let desc = if count == 1 { p.desc.to_string() } else { format!("{} {i}", p.desc) };
+            // Kamailio's descriptions: "JSONRPCS FIFO"; several of a kind
+            // share theirs (dgram_workers 2: "JSONRPCS DATAGRAM" twice,
+            // measured)
+            let desc = p.desc.to_string();
             sp.spawn(mod_rank, desc, &format!("sipr-{module}"), || {
                 // a sending context (UDP; no TCP channel) for what a
                 // module process sends, e.g. tm.t_uac_start over RPC

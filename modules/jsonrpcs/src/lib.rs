@@ -10,7 +10,8 @@
 //! error, and removed at shutdown. `fifo_user` / `fifo_group` /
 //! `dgram_user` / `dgram_group` (names or numbers) own them;
 //! `pretty_format` (default 1) lays replies out on indented lines;
-//! `dgram_timeout` (ms, default 2000) bounds sending a reply on the socket.
+//! `dgram_timeout` (ms, default 2000) bounds sending a reply on the socket;
+//! `dgram_workers` (default 1) processes serve the socket.
 //! Over HTTP (bit 1), `jsonrpc_dispatch()` in `event_route[xhttp:request]`
 //! answers the request's body (xhttp serves the connection). The TCP (8)
 //! transport bit is refused at start-up: it is not served yet, and a cfg
@@ -50,6 +51,8 @@ struct Settings {
     pretty: bool,
     /// `dgram_timeout`: how long sending a reply on the socket may take.
     dgram_timeout_ms: u64,
+    /// `dgram_workers`: the processes serving the socket.
+    dgram_workers: u32,
 }
 
 static SETTINGS: Mutex<Settings> = Mutex::new(Settings {
@@ -65,6 +68,7 @@ static SETTINGS: Mutex<Settings> = Mutex::new(Settings {
     dgram_group: None,
     pretty: true,
     dgram_timeout_ms: 2000,
+    dgram_workers: 1,
 });
 
 /// What mod_init opened for the processes.
@@ -142,6 +146,17 @@ fn set_dgram_group(v: &ModValue) -> Result<(), String> {
 fn set_pretty_format(v: &ModValue) -> Result<(), String> {
     let ModValue::Int(p) = v else { return Err("pretty_format takes 0 or 1".into()) };
     with_settings(|s| s.pretty = *p != 0)
+}
+
+/// `dgram_workers`: a number (Kamailio documents it as a string: "4"
+/// is taken too), at least 1.
+fn set_dgram_workers(v: &ModValue) -> Result<(), String> {
+    let n = match v {
+        ModValue::Int(n) => *n,
+        ModValue::Str(s) => s.trim().parse().map_err(|_| format!("dgram_workers {s}: a number of processes"))?,
+    };
+    let n = u32::try_from(n).ok().filter(|n| (1..=64).contains(n)).ok_or(format!("dgram_workers {n}: 1 to 64"))?;
+    with_settings(|s| s.dgram_workers = n)
 }
 
 fn set_dgram_timeout(v: &ModValue) -> Result<(), String> {
@@ -371,6 +386,16 @@ fn answer_fifo(dir: &Path, name: &str, reply: &[u8]) {
 
 /// The datagram process: one request per datagram, the answer to the
 /// sender's socket.
+/// How many processes serve the datagram socket: `dgram_workers` when it
+/// is open, each receiving its own requests from it.
+fn dgram_processes() -> u32 {
+    if OPENED.get().is_some_and(|o| o.dgram.is_some()) {
+        SETTINGS.lock().map_or(1, |s| s.dgram_workers)
+    } else {
+        0
+    }
+}
+
 fn dgram_process(_: u32) {
     let Some(Opened { dgram: Some((path, sock)), .. }) = OPENED.get() else { return };
     let mut buf = vec![0u8; 65_536];
@@ -512,11 +537,12 @@ sipr_sdk::module! {
         ("dgram_group", Any, set_dgram_group),
         ("dgram_user", Any, set_dgram_user),
         ("dgram_timeout", Int, set_dgram_timeout),
+        ("dgram_workers", Any, set_dgram_workers),
     ],
     pvs: [sipr_sdk::pv_class!("jsonrpl", jsonrpl_fixup, get_jsonrpl)],
     procs: [
         ("JSONRPCS FIFO", u32::from(OPENED.get().is_some_and(|o| o.fifo.is_some())), fifo_process),
-        ("JSONRPCS DATAGRAM", u32::from(OPENED.get().is_some_and(|o| o.dgram.is_some())), dgram_process),
+        ("JSONRPCS DATAGRAM", dgram_processes(), dgram_process),
     ],
     init: mod_init,
     destroy: destroy,
