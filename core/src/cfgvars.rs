@@ -121,14 +121,14 @@ pub fn refresh() {
     }
 }
 
-/// Whether `group:name` exists and takes `value`: `Err` with Kamailio's
-/// message when not.
-fn check(vars: &[Var], group: &str, name: &str, value: i64) -> Result<(), RpcError> {
+/// The variable `group:name` when it exists and takes `value`: `Err`
+/// with Kamailio's message when not.
+fn check<'v>(vars: &'v [Var], group: &str, name: &str, value: i64) -> Result<&'v Var, RpcError> {
     if group.contains('[') {
         return Err(RpcError::new(400, "sipr has no cfg group instances (group[id])"));
     }
     match vars.iter().find(|v| v.group == group && v.name == name) {
-        Some(v) if (v.min..=v.max).contains(&value) => Ok(()),
+        Some(v) if (v.min..=v.max).contains(&value) => Ok(v),
         _ => Err(RpcError::new(400, "Failed to set the variable")),
     }
 }
@@ -137,10 +137,7 @@ fn check(vars: &[Var], group: &str, name: &str, value: i64) -> Result<(), RpcErr
 /// when there is no such variable or the value is out of its bounds.
 pub fn set(group: &str, name: &str, value: i64) -> Result<(), RpcError> {
     let vars = VARS.lock().map_err(|_| RpcError::new(500, "cfg variables poisoned"))?;
-    check(&vars, group, name, value)?;
-    let Some(v) = vars.iter().find(|v| v.group == group && v.name == name) else {
-        return Err(RpcError::new(400, "Failed to set the variable"));
-    };
+    let v = check(&vars, group, name, value)?;
     v.value.store(value as u64, Ordering::Relaxed);
     if let Some(g) = GENERATION.get() {
         g.fetch_add(1, Ordering::Release);

@@ -152,7 +152,8 @@ fn metric_name(prefix: &str, group: &str, name: &str) -> String {
     out
 }
 
-/// A label value, escaped as the text format wants.
+/// A label value, escaped as the text format wants (Kamailio writes user
+/// metrics' label values raw, which a scraper cannot read with a quote).
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }

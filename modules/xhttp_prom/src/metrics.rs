@@ -238,7 +238,7 @@ impl Metrics {
         for (index, values, s) in series {
             let decl = &self.decls[index];
             let pairs: Vec<String> =
-                decl.labels.iter().zip(&values).map(|(n, v)| format!("{n}=\"{}\"", escape(v))).collect();
+                decl.labels.iter().zip(&values).map(|(n, v)| format!("{n}=\"{}\"", crate::label(v))).collect();
             let labels = |extra: Option<String>| {
                 let all: Vec<String> = pairs.iter().cloned().chain(extra).collect();
                 if all.is_empty() {
@@ -268,12 +268,6 @@ impl Metrics {
         }
         out
     }
-}
-
-/// A label value as Prometheus' text format writes it (Kamailio writes it
-/// raw, which a scraper cannot read when it holds a quote).
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// One series' figures, with its creation number.
@@ -395,6 +389,5 @@ mod tests {
         assert_eq!(c.figures, Figures::Counter(10));
         c.apply(Update::Reset, &Kind::Counter);
         assert_eq!(c.figures, Figures::Counter(0));
-        assert_eq!(escape("a\"b\\"), "a\\\"b\\\\");
     }
 }
