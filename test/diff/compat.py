@@ -117,6 +117,12 @@ def case_uses():
         if line.startswith(("%kamctl rpc ", "%kamctl-shape rpc ")):
             uses.setdefault(("rpc", line.split()[2]), []).append(where)
             continue
+        if line.startswith("%http "):
+            # a JSON-RPC request over HTTP names its method in the body
+            m = re.search(r'"method"\s*:\s*"([^"]+)"', line)
+            if m:
+                uses.setdefault(("rpc", m.group(1)), []).append(where)
+            continue
         if line.startswith("%"):
             continue
         for m in re.finditer(r"\b([a-z_][a-z0-9_]*)\s*\(", line):

@@ -91,12 +91,79 @@ impl std::error::Error for NotJson {}
 /// The first complete JSON document in `buf` and the bytes it took
 /// (leading blanks included); `Ok(None)` when more bytes are needed.
 pub fn next_document(buf: &[u8]) -> Result<Option<(Value, usize)>, NotJson> {
-    let mut it = serde_json::Deserializer::from_slice(buf).into_iter::<Value>();
+    let text = escape_raw_controls(buf);
+    let mut it = serde_json::Deserializer::from_slice(&text).into_iter::<Value>();
     match it.next() {
         None => Ok(None),
-        Some(Ok(v)) => Ok(Some((v, it.byte_offset()))),
+        Some(Ok(v)) => Ok(Some((v, original_offset(buf, it.byte_offset())))),
         Some(Err(e)) if e.is_eof() => Ok(None),
         Some(Err(_)) => Err(NotJson),
+    }
+}
+
+/// `buf` with the control characters written raw inside its strings
+/// escaped (`\u000d`). Kamailio's JSON parser takes them raw, and
+/// kamctl sends them so (its `=CRLF=` arguments become CR LF bytes, as
+/// `kamctl ping` writes its headers); RFC 8259 and serde_json do not.
+fn escape_raw_controls(buf: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut state = StringScan::default();
+    if !buf.iter().any(|&c| state.raw_control(c)) {
+        return std::borrow::Cow::Borrowed(buf);
+    }
+    let mut state = StringScan::default();
+    let mut out = Vec::with_capacity(buf.len() + 16);
+    for &c in buf {
+        if state.raw_control(c) {
+            out.extend_from_slice(format!("\\u{c:04x}").as_bytes());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The offset in `buf` of what is offset `escaped` in
+/// [`escape_raw_controls`]'s text (a document ends outside a string,
+/// where the two texts line up).
+fn original_offset(buf: &[u8], escaped: usize) -> usize {
+    let mut state = StringScan::default();
+    let mut at = 0;
+    for (i, &c) in buf.iter().enumerate() {
+        if at >= escaped {
+            return i;
+        }
+        at += if state.raw_control(c) { 6 } else { 1 };
+    }
+    buf.len()
+}
+
+/// Where a byte-by-byte walk of JSON text is: inside a string or not,
+/// after a backslash or not.
+#[derive(Default)]
+struct StringScan {
+    in_string: bool,
+    escaped: bool,
+}
+
+impl StringScan {
+    /// Takes byte `c`: whether it is a control character raw inside a
+    /// string.
+    fn raw_control(&mut self, c: u8) -> bool {
+        if !self.in_string {
+            self.in_string = c == b'"';
+            return false;
+        }
+        if self.escaped {
+            self.escaped = false;
+            return false;
+        }
+        match c {
+            b'\\' => self.escaped = true,
+            b'"' => self.in_string = false,
+            0..=0x1f => return true,
+            _ => {}
+        }
+        false
     }
 }
 
@@ -153,7 +220,7 @@ pub fn answer_bytes(
     request: &[u8],
     dispatch: impl FnOnce(&str, &[RpcValue]) -> Result<RpcValue, RpcError>,
 ) -> Option<Vec<u8>> {
-    let v: Value = serde_json::from_slice(request).ok()?;
+    let v: Value = serde_json::from_slice(&escape_raw_controls(request)).ok()?;
     let mut out = answer(&v, dispatch)?.into_bytes();
     out.push(b'\n');
     Some(out)
@@ -201,5 +268,19 @@ mod tests {
         assert_eq!(v2["method"], "b");
         assert_eq!(next_document(&s[n + n2..]), Ok(None), "incomplete: wait for more");
         assert!(next_document(b"}}").is_err());
+    }
+
+    #[test]
+    fn raw_control_characters_in_strings() {
+        // kamctl ping's headers arrive with raw CR LF inside the string
+        let s = b"{\"method\":\"t.echo\",\"params\":[\"From: a\r\nTo: b\r\n\", \"q\\\"\tx\"]}\n{\"method\":\"b\"}";
+        let (v, n) = next_document(s).unwrap().unwrap();
+        assert_eq!(v["params"][0], "From: a\r\nTo: b\r\n");
+        assert_eq!(v["params"][1], "q\"\tx");
+        assert_eq!(&s[n..], b"\n{\"method\":\"b\"}", "the offset is the raw text's");
+        let r = ask("{\"method\":\"t.echo\",\"params\":[\"a\r\nb\"],\"id\":1}").unwrap();
+        assert_eq!(r, "{\"jsonrpc\":\"2.0\",\"result\":[\"a\\r\\nb\"],\"id\":1}\n");
+        // outside strings a raw newline is white space, as it was
+        assert!(ask("{\n\"method\":\"t.struct\"\r\n}").is_some());
     }
 }

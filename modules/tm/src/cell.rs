@@ -218,6 +218,9 @@ pub mod tflag {
     pub const REPLICATE: u32 = 8192;
     /// `t_set_disable_failover(1)`: no DNS failover.
     pub const DISABLE_FAILOVER: u32 = 16384;
+    /// A request made here whose final status somebody waits for
+    /// (`tm.t_uac_wait_block`): its status line is kept.
+    pub const WAITED: u32 = 32768;
 }
 
 shm_struct! {

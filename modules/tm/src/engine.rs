@@ -672,6 +672,17 @@ pub(crate) fn uas_send(
         // a request made here, or a replicated one's far end: its outcome
         // goes nowhere
         if code >= 200 && st.flags & tflag::FINAL_SENT == 0 {
+            if st.flags & tflag::WAITED != 0 {
+                // for the one waiting on it: a far end's reply, or the
+                // status line of tm's own
+                let kept = match how {
+                    Sent::Relayed => data,
+                    Sent::Local => data.split(|c| *c == b'\n').next().unwrap_or_default(),
+                };
+                if g.set_slot(cell::SLOT_UAS_REPLY, kept).is_err() {
+                    log::error!("tm: shared memory full: the final reply is not kept for the command waiting on it");
+                }
+            }
             let s = g.state_mut();
             s.flags |= tflag::FINAL_SENT;
             s.uas_code = code;
@@ -1239,7 +1250,42 @@ pub struct LocalRequest<'a> {
 /// `event_route[tm:local-request]` run on it (it may change `$ru`, `$du`,
 /// the timers), then a branch as any other; its replies end in tm.
 pub fn uac_send(req: &LocalRequest<'_>, env: &mut Env<'_>) -> Result<(), UacError> {
-    uac_send_inner(req, env)
+    uac_send_inner(req, env, tflag::LOCAL).map(drop)
+}
+
+/// [`uac_send`], keeping the transaction's final status line for the
+/// caller, who waits on it with [`local_final`] (`tm.t_uac_wait_block`).
+pub fn uac_send_waited(req: &LocalRequest<'_>, env: &mut Env<'_>) -> Result<Cell, UacError> {
+    uac_send_inner(req, env, tflag::LOCAL | tflag::WAITED)
+}
+
+/// The final reply of a request made here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalFinal {
+    /// Its code.
+    pub code: u16,
+    /// Its reason phrase.
+    pub reason: String,
+    /// The far end's reply as it came; `None` for tm's own (a 408 when
+    /// no reply came).
+    pub received: Option<Vec<u8>>,
+}
+
+/// The final reply of a transaction sent with [`uac_send_waited`], once
+/// it has one.
+pub fn local_final(c: &Cell) -> Option<LocalFinal> {
+    let g = c.lock();
+    let st = g.state();
+    if st.flags & tflag::FINAL_SENT == 0 {
+        return None;
+    }
+    // uas_send keeps a received reply whole, only the status line of tm's
+    let kept = g.slot(cell::SLOT_UAS_REPLY);
+    Some(LocalFinal {
+        code: st.uas_code,
+        reason: reason_phrase(kept),
+        received: kept.contains(&b'\n').then(|| kept.to_vec()),
+    })
 }
 
 /// Why a local request was not sent.
@@ -1271,7 +1317,7 @@ impl From<&str> for UacError {
     }
 }
 
-fn uac_send_inner(req: &LocalRequest<'_>, env: &mut Env<'_>) -> Result<(), UacError> {
+fn uac_send_inner(req: &LocalRequest<'_>, env: &mut Env<'_>, flags: u32) -> Result<Cell, UacError> {
     let t = cell::table().ok_or("tm is not initialised")?;
     let mut from = None;
     let mut to = None;
@@ -1303,6 +1349,13 @@ fn uac_send_inner(req: &LocalRequest<'_>, env: &mut Env<'_>) -> Result<(), UacEr
     let Some(to) = to else { return Err(UacError::Headers("To missing".into())) };
     let salt = sipr_sdk::hash::id64(&[req.ruri, &to, &std::process::id().to_be_bytes(), &now_nanos().to_be_bytes()]);
     if !from.windows(5).any(|w| w.eq_ignore_ascii_case(b";tag=")) {
+        if !from.contains(&b'<') {
+            // a bare URI: what follows its first ';' are the header's
+            // parameters (RFC 3261 §20); written in brackets, as Kamailio
+            // writes it once it adds the tag (measured: kamctl ping)
+            let end = from.iter().position(|c| *c == b';').unwrap_or(from.len());
+            from = [b"<", &from[..end], b">", &from[end..]].concat();
+        }
         from.extend_from_slice(format!(";tag={:08x}", salt as u32).as_bytes());
     }
     // where from: the first listen socket of the destination's transport
@@ -1381,7 +1434,7 @@ fn uac_send_inner(req: &LocalRequest<'_>, env: &mut Env<'_>) -> Result<(), UacEr
     let bucket = cell::bucket_of(&msg).ok_or("no Call-ID or CSeq")?;
     let key = cell::key_of(&msg).ok_or("no Via")?;
     let me = Peer::new(local_addr, proto);
-    let st = State { src: me, dst: me, fr_ms: fr.0, fr_inv_ms: fr.1, flags: tflag::LOCAL, ..State::default() };
+    let st = State { src: me, dst: me, fr_ms: fr.0, fr_inv_ms: fr.1, flags, ..State::default() };
     let c = t.insert(bucket, key, st, &first).map_err(|_| "shared memory full: no room for a new transaction")?;
     crate::stats::bump(|s| s.created);
     let life = if c.key().method == method::INVITE { ms(&PARAMS.max_inv_life) } else { ms(&PARAMS.max_noninv_life) };
@@ -1389,7 +1442,7 @@ fn uac_send_inner(req: &LocalRequest<'_>, env: &mut Env<'_>) -> Result<(), UacEr
     c.lock().state_mut().life_timer = id;
     let data = build(&ruri, &sip::stateful_branch(c.bucket(), c.label(), 0));
     match start_branch(&c, 0, Peer::new(to_addr, proto), 0, &data, ConnFlags::default(), env.out)? {
-        true => Ok(()),
+        true => Ok(c),
         false => {
             let mut g = c.lock();
             let wait = ms(&PARAMS.wait);
@@ -1421,12 +1474,12 @@ pub fn on_reply(ctx: &mut Ctx<'_>) -> bool {
         crate::stats::bump(|s| s.rpl_absorbed);
         return true;
     }
-    let on_reply = {
+    let (on_reply, local) = {
         let g = c.lock();
         if b >= g.state().nbranches as usize {
             return true;
         }
-        g.state().on_reply
+        (g.state().on_reply, g.state().flags & tflag::LOCAL != 0)
     };
     ctx.set_module_int(key::CELL, cell::cell_id(&c));
     ctx.set_module_int(key::BRANCH, b as i64);
@@ -1443,6 +1496,9 @@ pub fn on_reply(ctx: &mut Ctx<'_>) -> bool {
     // onreply_route's changes
     let relayed = match sip::forward_reply(msg, ctx.lumps.clone()) {
         Ok(d) => Some(d),
+        // a request made here: no Via is left to take the reply upstream,
+        // but it is still the transaction's outcome
+        Err(_) if local => Some(msg.buf().to_vec()),
         Err(e) => {
             log::debug!("tm: reply {code} cannot be relayed: {e}");
             None
@@ -1492,7 +1548,7 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
     }
     if retransmitted_2xx {
         // 2xx retransmissions are the UAS's, end to end: relayed
-        if let Some((_, Some(data))) = reply {
+        if let Some((_, Some(data))) = reply.filter(|_| st.flags & tflag::LOCAL == 0) {
             send_to(env.out, &st.reply_to, data);
         }
         return;
@@ -1533,7 +1589,7 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
         if let Some((_, Some(data))) = reply {
             if st.flags & tflag::FINAL_SENT == 0 {
                 uas_send(c, &mut g, code, data, env.out, Sent::Relayed);
-            } else if invite {
+            } else if invite && st.flags & tflag::LOCAL == 0 {
                 // another 2xx of a forked INVITE goes up too
                 send_to(env.out, &st.reply_to, data);
             }

@@ -545,36 +545,187 @@ fn t_uac_send(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     }
 }
 
-/// `tm.t_uac_start method ruri nexthop socket headers [body]` ("." for an
-/// empty next hop or socket).
-fn rpc_t_uac_start(p: &[sipr_sdk::RpcValue]) -> Result<sipr_sdk::RpcValue, sipr_sdk::RpcError> {
-    use sipr_sdk::{RpcError, RpcValue};
-    let text = |i: usize| p.get(i).and_then(RpcValue::as_text);
-    let (Some(method), Some(ruri), Some(next_hop), Some(_socket), Some(headers)) =
-        (text(0), text(1), text(2), text(3), text(4))
-    else {
-        return Err(RpcError::new(400, "Invalid Parameters"));
-    };
-    let body = text(5).unwrap_or_default();
-    if sipr_sdk::uri_destination(ruri.as_bytes()).is_err() {
-        return Err(RpcError::new(400, format!("Invalid request uri \"{ruri}\"")));
+/// The parameters of `tm.t_uac_start` and `tm.t_uac_wait_block`:
+/// `method ruri nexthop socket headers [body]` ("." for an empty next hop
+/// or socket).
+struct UacParams {
+    method: String,
+    ruri: String,
+    next_hop: String,
+    headers: String,
+    body: String,
+}
+
+impl UacParams {
+    fn read(p: &[sipr_sdk::RpcValue]) -> Result<Self, sipr_sdk::RpcError> {
+        use sipr_sdk::{RpcError, RpcValue};
+        let text = |i: usize| p.get(i).and_then(RpcValue::as_text);
+        if p.len() < 5 {
+            // Kamailio's text: minus the count it could read
+            return Err(RpcError::new(400, format!("too few parameters ({}/5)", -(p.len() as i64))));
+        }
+        let (Some(method), Some(ruri), Some(next_hop), Some(socket), Some(headers)) =
+            (text(0), text(1), text(2), text(3), text(4))
+        else {
+            return Err(RpcError::new(400, "Invalid Parameters"));
+        };
+        if sipr_sdk::uri_destination(ruri.as_bytes()).is_err() {
+            return Err(RpcError::new(400, format!("Invalid request uri \"{ruri}\"")));
+        }
+        if socket != "." && !is_listen_socket(&socket) {
+            return Err(RpcError::new(400, format!("No local socket for \"{socket}\"")));
+        }
+        let body = text(5).unwrap_or_default();
+        if !body.is_empty() && !has_content_type(&headers) {
+            return Err(RpcError::new(400, "Content-Type missing"));
+        }
+        let next_hop = if next_hop == "." { String::new() } else { next_hop };
+        Ok(UacParams { method, ruri, next_hop, headers, body })
     }
-    let next_hop = if next_hop == "." { String::new() } else { next_hop };
-    let req = engine::LocalRequest {
-        method: &method,
-        ruri: ruri.as_bytes(),
-        next_hop: Some(next_hop.as_bytes()),
-        headers: headers.as_bytes(),
-        body: body.as_bytes(),
-    };
-    let Some(core) = sipr_sdk::core_info() else { return Err(RpcError::new(500, "no sending context here")) };
-    let mut proc = sipr_sdk::ProcState::default();
-    let mut out = sipr_sdk::ProcessOut;
-    let mut env = engine::Env { core, proc: &mut proc, out: &mut out };
-    engine::uac_send(&req, &mut env).map(|()| RpcValue::Null).map_err(|e| match e {
-        engine::UacError::Headers(why) => RpcError::new(400, why),
-        other => RpcError::new(500, other.to_string()),
+
+    /// Sends the request from the RPC process; `waited` keeps its final
+    /// status for [`engine::local_final`].
+    fn send(&self, waited: bool) -> Result<Option<cell::Cell>, sipr_sdk::RpcError> {
+        use sipr_sdk::RpcError;
+        let req = engine::LocalRequest {
+            method: &self.method,
+            ruri: self.ruri.as_bytes(),
+            next_hop: Some(self.next_hop.as_bytes()),
+            headers: self.headers.as_bytes(),
+            body: self.body.as_bytes(),
+        };
+        let Some(core) = sipr_sdk::core_info() else { return Err(RpcError::new(500, "no sending context here")) };
+        let mut proc = sipr_sdk::ProcState::default();
+        let mut out = sipr_sdk::ProcessOut;
+        let mut env = engine::Env { core, proc: &mut proc, out: &mut out };
+        let sent = if waited {
+            engine::uac_send_waited(&req, &mut env).map(Some)
+        } else {
+            engine::uac_send(&req, &mut env).map(|()| None)
+        };
+        sent.map_err(|e| match e {
+            engine::UacError::Headers(why) => RpcError::new(400, why),
+            other => RpcError::new(500, other.to_string()),
+        })
+    }
+}
+
+/// Whether header lines (CRLF separated) have a Content-Type.
+fn has_content_type(headers: &str) -> bool {
+    headers.lines().filter_map(|l| l.split_once(':')).any(|(name, _)| {
+        let name = name.trim();
+        name.eq_ignore_ascii_case("content-type") || name.eq_ignore_ascii_case("c")
     })
+}
+
+/// Whether `socket` (`proto:host:port`, as Kamailio writes a send
+/// socket) is one the server listens on.
+fn is_listen_socket(socket: &str) -> bool {
+    let Some(core) = sipr_sdk::core_info() else { return false };
+    let Some((proto, rest)) = socket.split_once(':') else { return false };
+    let Some((host, port)) = rest.rsplit_once(':') else { return false };
+    core.listen.iter().any(|l| {
+        l.proto.name().eq_ignore_ascii_case(proto)
+            && l.host.trim_matches(|c| c == '[' || c == ']') == host.trim_matches(|c| c == '[' || c == ']')
+            && port.parse() == Ok(l.port)
+    })
+}
+
+/// `tm.t_uac_start method ruri nexthop socket headers [body]`.
+fn rpc_t_uac_start(p: &[sipr_sdk::RpcValue]) -> Result<sipr_sdk::RpcValue, sipr_sdk::RpcError> {
+    UacParams::read(p)?.send(false).map(|_| sipr_sdk::RpcValue::Null)
+}
+
+/// Sends the request of a `tm.t_uac_wait*` command and waits, in the
+/// process serving the command, for its final reply. The transaction's
+/// timers bound the wait.
+fn uac_wait(p: &[sipr_sdk::RpcValue]) -> Result<engine::LocalFinal, sipr_sdk::RpcError> {
+    use sipr_sdk::RpcError;
+    let params = UacParams::read(p)?;
+    let Some(c) = params.send(true)? else { return Err(RpcError::new(500, "no transaction")) };
+    // the life timer ends every transaction; a little more for the timer
+    // process to run
+    let life =
+        if params.method.eq_ignore_ascii_case("INVITE") { &PARAMS.max_inv_life } else { &PARAMS.max_noninv_life };
+    let deadline = std::time::Instant::now()
+        + std::time::Duration::from_millis(u64::from(life.load(Ordering::Relaxed)))
+        + std::time::Duration::from_secs(1);
+    loop {
+        if let Some(outcome) = engine::local_final(&c) {
+            return Ok(outcome);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(RpcError::new(500, "No final reply"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// `tm.t_uac_wait_block method ruri nexthop socket headers [body]` (what
+/// `kamctl ping` calls): the final reply's `{code, text}`.
+fn rpc_t_uac_wait_block(p: &[sipr_sdk::RpcValue]) -> Result<sipr_sdk::RpcValue, sipr_sdk::RpcError> {
+    use sipr_sdk::RpcValue;
+    let fin = uac_wait(p)?;
+    Ok(RpcValue::Struct(vec![
+        ("code".into(), RpcValue::Int(i64::from(fin.code))),
+        ("text".into(), RpcValue::Str(fin.reason)),
+    ]))
+}
+
+/// `tm.t_uac_wait method ruri nexthop socket headers [body]`: the final
+/// reply as Kamailio answers it (measured): `[code, reason, the reply
+/// after its status line]`, and for a 2xx what a dialog would use next
+/// before the reply (request URI, next hop, Route header; RFC 3261
+/// §12.1.2: the Contact as remote target, the Record-Route entries
+/// reversed as route set); tm's own reply has those four empty.
+fn rpc_t_uac_wait(p: &[sipr_sdk::RpcValue]) -> Result<sipr_sdk::RpcValue, sipr_sdk::RpcError> {
+    use sipr_sdk::RpcValue;
+    let fin = uac_wait(p)?;
+    let mut out = vec![RpcValue::Int(i64::from(fin.code)), RpcValue::Str(fin.reason)];
+    let text = |b: &[u8]| RpcValue::Str(String::from_utf8_lossy(b).into_owned());
+    match &fin.received {
+        None => out.extend(std::iter::repeat_with(|| RpcValue::Str(String::new())).take(4)),
+        Some(reply) => {
+            if (200..300).contains(&fin.code) {
+                let (ruri, next_hop, route) =
+                    sipr_sdk::sip::SipMsg::parse(reply).map(|m| dialog_hooks(&m)).unwrap_or_default();
+                out.extend([RpcValue::Str(ruri), RpcValue::Str(next_hop), RpcValue::Str(route)]);
+            }
+            let rest = reply.iter().position(|c| *c == b'\n').map_or(&b""[..], |i| &reply[i + 1..]);
+            out.push(text(rest));
+        }
+    }
+    Ok(RpcValue::Array(out))
+}
+
+/// Where a dialog's next request would go after `reply` (request URI,
+/// next hop, Route header), as Kamailio computes it (measured): the route
+/// set is the Record-Route entries reversed; with a loose first route the
+/// Contact stays the request URI and every route is listed, with a strict
+/// one (no `;lr`) that route becomes the request URI and the others are
+/// listed; without routes the Contact is both.
+fn dialog_hooks(reply: &sipr_sdk::sip::SipMsg<'_>) -> (String, String, String) {
+    let buf = reply.buf();
+    let text = |s: sipr_sdk::sip::Span| String::from_utf8_lossy(s.get(buf)).into_owned();
+    let target = match reply.contact() {
+        Ok(Some(sipr_sdk::sip::Contact::List(l))) => l.first().map(|c| text(c.uri_span)).unwrap_or_default(),
+        _ => String::new(),
+    };
+    let routes: Vec<_> = reply.record_routes().map(|r| r.iter().rev().collect()).unwrap_or_default();
+    let Some(first) = routes.first() else { return (target.clone(), target, String::new()) };
+    let listed = |from: usize| -> String {
+        let all: Vec<String> = routes[from..].iter().map(|r| text(r.whole)).collect();
+        if all.is_empty() {
+            String::new()
+        } else {
+            format!("Route: {}", all.join(", "))
+        }
+    };
+    if first.uri.lr(buf) {
+        (target, text(first.uri_span), listed(0))
+    } else {
+        (text(first.uri_span), text(first.uri_span), listed(1))
+    }
 }
 
 fn t_release(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
@@ -926,6 +1077,8 @@ sipr_sdk::module! {
         ("tm.reply_callid", "Reply transaction by call-id", stats::rpc_reply_callid),
         ("tm.cancel", "Cancel a pending transaction", stats::rpc_cancel),
         ("tm.t_uac_start", "starts a tm uac using  a list of string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body (optional)", rpc_t_uac_start),
+        ("tm.t_uac_wait", "starts a tm uac and waits for the final reply, using a list of string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body (optional)", rpc_t_uac_wait),
+        ("tm.t_uac_wait_block", "starts a tm uac and waits for the final reply in blocking mode, using a list of string parameters: method, ruri, dst_uri send_sock, headers (CRLF separated) and body (optional)", rpc_t_uac_wait_block),
     ],
     apis: [("tm", sipr_sdk::tm_api::TM_API_VERSION, api::TM_API)],
     init: mod_init,
