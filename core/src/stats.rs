@@ -14,6 +14,9 @@ struct Entry {
     /// What `cnt.help` says of it (empty: Kamailio's default text).
     help: String,
     value: &'static AtomicU64,
+    /// Whether `stats.reset_statistics` and the like zero it (Kamailio's
+    /// statistics without STAT_NO_RESET, or not computed).
+    resettable: bool,
 }
 
 /// `cnt.help`'s text for a statistic registered without a description,
@@ -32,6 +35,14 @@ pub fn register(group: &str, name: &str) -> Result<&'static AtomicU64, String> {
 /// [`register`] with the description `cnt.help` gives (empty: the
 /// default); a later registration's description replaces an empty one.
 pub fn register_with_help(group: &str, name: &str, help: &str) -> Result<&'static AtomicU64, String> {
+    register_kind(group, name, help, true)
+}
+
+/// [`register_with_help`] for a statistic the reset commands leave as it
+/// is (`resettable` false): what Kamailio computes from other figures or
+/// registers with STAT_NO_RESET (sl's replies, usrloc's records,
+/// registrar's parameters, tmx's transactions; measured).
+pub fn register_kind(group: &str, name: &str, help: &str, resettable: bool) -> Result<&'static AtomicU64, String> {
     let mut all = COUNTERS.lock().map_err(|_| "counters lock poisoned")?;
     if let Some(e) = all.iter_mut().find(|e| e.group == group && e.name == name) {
         if e.help.is_empty() {
@@ -43,7 +54,7 @@ pub fn register_with_help(group: &str, name: &str, help: &str) -> Result<&'stati
         Some(pool) => pool.alloc_counter().ok_or("no shared memory for a counter")?,
         None => Box::leak(Box::new(AtomicU64::new(0))),
     };
-    all.push(Entry { group: group.to_string(), name: name.to_string(), help: help.to_string(), value });
+    all.push(Entry { group: group.to_string(), name: name.to_string(), help: help.to_string(), value, resettable });
     Ok(value)
 }
 
@@ -439,36 +450,47 @@ fn names(wanted: &str, group: &str, name: &str) -> bool {
     wanted == "all" || wanted.strip_suffix(':').is_some_and(|wg| wg == group) || wanted == name
 }
 
-/// Sets the counters the parameters name to zero: those they name;
-/// figures read when asked (shm) are not counters and stay.
-fn zero(params: &[RpcValue]) -> Result<Vec<(String, String, u64)>, RpcError> {
+/// What one reset parameter names, in Kamailio's order (by group and
+/// name): each statistic's group, name, and the value it had; a counter
+/// that may be reset is zeroed (`true`), the others stay.
+fn zero_one(wanted: &str) -> Result<Vec<(String, String, u64, bool)>, RpcError> {
     let all = COUNTERS.lock().map_err(|_| RpcError::new(500, "counters lock poisoned"))?;
-    let mut cleared = Vec::new();
-    for p in params.iter().filter_map(RpcValue::as_text) {
-        for e in all.iter().filter(|e| names(&p, &e.group, &e.name)) {
-            cleared.push((e.group.clone(), e.name.clone(), e.value.swap(0, Ordering::Relaxed)));
-        }
-    }
-    Ok(cleared)
+    let mut out: Vec<(String, String, u64, bool)> = all
+        .iter()
+        .filter(|e| names(wanted, &e.group, &e.name))
+        .map(|e| {
+            let v = if e.resettable { e.value.swap(0, Ordering::Relaxed) } else { e.value.load(Ordering::Relaxed) };
+            (e.group.clone(), e.name.clone(), v, e.resettable)
+        })
+        .collect();
+    drop(all);
+    out.extend(computed().into_iter().filter(|(g, n, _)| names(wanted, g, n)).map(|(g, n, v)| (g, n, v, false)));
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    Ok(out)
 }
 
 /// `stats.reset_statistics group:name...` (silent).
 pub fn rpc_reset_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    zero(params)?;
+    for p in params.iter().filter_map(RpcValue::as_text) {
+        zero_one(&p)?;
+    }
     Ok(RpcValue::Null)
 }
 
-/// `stats.clear_statistics group:name...`: as reset, answering with the
-/// values cleared (Kamailio's "verbose operation").
+/// `stats.clear_statistics group:name...`: as reset, answering with
+/// Kamailio's lines (its "verbose operation"): a counter reset from a
+/// value other than 0 with that value (`= 0 (old)`), the others with
+/// their value.
 pub fn rpc_clear_statistics(params: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    let cleared = zero(params)?;
-    // Kamailio's lines: a counter with its value before, a figure read
-    // when asked (not reset) with its value
-    let mut out: Vec<RpcValue> =
-        cleared.into_iter().map(|(g, n, v)| RpcValue::Str(format!("{g}:{n} = 0 ({v})"))).collect();
+    let mut out = Vec::new();
     for p in params.iter().filter_map(RpcValue::as_text) {
-        for (g, n, v) in computed().into_iter().filter(|(g, n, _)| names(&p, g, n)) {
-            out.push(RpcValue::Str(format!("{g}:{n} = {v}")));
+        for (g, n, v, reset) in zero_one(&p)? {
+            // a counter that was 0 reads as a statistic that stays (measured)
+            out.push(RpcValue::Str(if reset && v != 0 {
+                format!("{g}:{n} = 0 ({v})")
+            } else {
+                format!("{g}:{n} = {v}")
+            }));
         }
     }
     Ok(RpcValue::Array(out))

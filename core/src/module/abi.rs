@@ -3,7 +3,7 @@
 use crate::cfg::{Ctx, Dest, FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 19;
+pub const ABI_VERSION: u32 = 20;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -59,6 +59,8 @@ pub struct CoreApi {
     /// Registers (or finds) the statistics counter `group:name` with its
     /// description for `cnt.help` (UTF-8 ranges; an empty description:
     /// the default); a shm atomic every process shares, or null.
+    /// `resettable` 0: the reset commands leave it (Kamailio's
+    /// STAT_NO_RESET and computed statistics).
     pub counter: extern "C" fn(
         group: *const u8,
         group_len: usize,
@@ -66,6 +68,7 @@ pub struct CoreApi {
         name_len: usize,
         help: *const u8,
         help_len: usize,
+        resettable: i32,
     ) -> *const std::sync::atomic::AtomicU64,
     /// The descriptor on which the xhttp process receives the HTTP
     /// connections the TCP readers hand over (each datagram: the bytes
@@ -492,6 +495,7 @@ extern "C" fn core_counter(
     name_len: usize,
     help: *const u8,
     help_len: usize,
+    resettable: i32,
 ) -> *const std::sync::atomic::AtomicU64 {
     crate::guard::contained("core.counter", std::ptr::null(), || {
         // SAFETY: the SDK passes live UTF-8 byte ranges for this call.
@@ -507,7 +511,7 @@ extern "C" fn core_counter(
         else {
             return std::ptr::null();
         };
-        crate::stats::register_with_help(group, name, help).map_or(std::ptr::null(), |c| c as *const _)
+        crate::stats::register_kind(group, name, help, resettable != 0).map_or(std::ptr::null(), |c| c as *const _)
     })
 }
 

@@ -321,7 +321,8 @@ fn register_stats() -> Result<(), String> {
         ("max_contacts", PARAMS.max_contacts.load(Ordering::Relaxed)),
         ("max_expires", PARAMS.max_expires.load(Ordering::Relaxed)),
     ] {
-        sipr_sdk::counter("registrar", name)?.store(v.max(0) as u64, Ordering::Relaxed);
+        // parameters, not counters: the reset commands leave them
+        sipr_sdk::counter_no_reset("registrar", name)?.store(v.max(0) as u64, Ordering::Relaxed);
     }
     Ok(())
 }

@@ -585,8 +585,33 @@ pub fn counter(group: &str, name: &str) -> Result<&'static std::sync::atomic::At
 
 /// [`counter`] with the description `cnt.help` gives.
 pub fn counter_with_help(group: &str, name: &str, help: &str) -> Result<&'static std::sync::atomic::AtomicU64, String> {
+    register_counter(group, name, help, true)
+}
+
+/// A statistic the reset commands (`stats.reset_statistics`,
+/// `stats.clear_statistics`) leave as it is, as Kamailio keeps those it
+/// computes or registers with STAT_NO_RESET: a gauge, a parameter's
+/// value, a figure Kamailio derives from per-process tallies.
+pub fn counter_no_reset(group: &str, name: &str) -> Result<&'static std::sync::atomic::AtomicU64, String> {
+    register_counter(group, name, "", false)
+}
+
+fn register_counter(
+    group: &str,
+    name: &str,
+    help: &str,
+    resettable: bool,
+) -> Result<&'static std::sync::atomic::AtomicU64, String> {
     let core = CORE.get().ok_or("not loaded by sipr")?;
-    let p = (core.counter)(group.as_ptr(), group.len(), name.as_ptr(), name.len(), help.as_ptr(), help.len());
+    let p = (core.counter)(
+        group.as_ptr(),
+        group.len(),
+        name.as_ptr(),
+        name.len(),
+        help.as_ptr(),
+        help.len(),
+        i32::from(resettable),
+    );
     // SAFETY: null or an AtomicU64 in the shm pool (or leaked), never
     // freed: valid for the life of the process.
     unsafe { p.as_ref() }.ok_or_else(|| format!("cannot register counter {group}:{name}"))

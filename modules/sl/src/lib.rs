@@ -63,7 +63,9 @@ const FIRST_CLASS: usize = 13;
 const OTHER_CODES: usize = 19;
 const SENT: usize = 20;
 const FAILURES: usize = 22;
-const ACKS: usize = 23;
+// 23, received_ACKs: the ACKs to its stateless replies sl absorbs before the
+// script (Kamailio's sl_filter_ACK); sipr passes them to the script (a
+// known gap), so it stays 0.
 
 /// The counters, in shm (registered in mod_init, before the fork).
 static COUNTERS: std::sync::OnceLock<[&'static AtomicU64; 24]> = std::sync::OnceLock::new();
@@ -71,7 +73,9 @@ static COUNTERS: std::sync::OnceLock<[&'static AtomicU64; 24]> = std::sync::Once
 fn mod_init() -> Result<(), String> {
     let mut regs = Vec::with_capacity(COUNTER_NAMES.len());
     for n in COUNTER_NAMES {
-        regs.push(sipr_sdk::counter("sl", n)?);
+        // Kamailio computes them from per-process tallies: the reset
+        // commands leave them (measured)
+        regs.push(sipr_sdk::counter_no_reset("sl", n)?);
     }
     let arr: [&'static AtomicU64; 24] = regs.try_into().map_err(|_| "counter count")?;
     let _ = COUNTERS.set(arr);
@@ -150,8 +154,9 @@ fn count_reply(code: u16, outcome: &Result<Sent, ModError>) {
             count(code_counter(code));
             count(SENT);
         }
-        Ok(Sent::AckNotAnswered) => count(ACKS),
-        Err(_) => count(FAILURES),
+        // a reply asked for an ACK: Kamailio counts the refusal as a
+        // failure (measured); received_ACKs counts the ACKs sl absorbs
+        Ok(Sent::AckNotAnswered) | Err(_) => count(FAILURES),
     }
 }
 

@@ -30,7 +30,9 @@ static COUNTERS: OnceLock<Counters> = OnceLock::new();
 
 /// Registers the counters (mod_init, before the fork), with tmx's names.
 pub fn init() -> Result<(), String> {
-    let c = |n: &str| sipr_sdk::counter("tmx", n);
+    // Kamailio computes tmx's from tm's per-process tallies: the reset
+    // commands leave them (measured)
+    let c = |n: &str| sipr_sdk::counter_no_reset("tmx", n);
     let counters = Counters {
         created: c("UAS_transactions")?,
         freed: c("freed_transactions")?,

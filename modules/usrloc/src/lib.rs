@@ -420,15 +420,16 @@ fn mod_init() -> Result<(), String> {
         } else {
             None
         };
-        // Kamailio's names: usrloc:DOMAIN_contacts, _expires, _users
-        let contacts = sipr_sdk::counter("usrloc", &format!("{name}_contacts"))?;
-        let expires = sipr_sdk::counter("usrloc", &format!("{name}_expires"))?;
-        let users = sipr_sdk::counter("usrloc", &format!("{name}_users"))?;
+        // Kamailio's names: usrloc:DOMAIN_contacts, _expires, _users;
+        // gauges the reset commands leave (STAT_NO_RESET, measured)
+        let contacts = sipr_sdk::counter_no_reset("usrloc", &format!("{name}_contacts"))?;
+        let expires = sipr_sdk::counter_no_reset("usrloc", &format!("{name}_expires"))?;
+        let users = sipr_sdk::counter_no_reset("usrloc", &format!("{name}_users"))?;
         made.push(Domain { dirty, users, contacts, expires, name, table });
     }
     let _ = DOMAINS.set(made);
     // after the domains' own, as Kamailio lists them
-    let registered = sipr_sdk::counter("usrloc", "registered_users")?;
+    let registered = sipr_sdk::counter_no_reset("usrloc", "registered_users")?;
     let _ = REGISTERED_USERS.set(registered);
     if mode == 1 || mode == 2 {
         db::preload(domains())?;
