@@ -221,6 +221,8 @@ pub mod tflag {
     /// A request made here whose final status somebody waits for
     /// (`tm.t_uac_wait_block`): its status line is kept.
     pub const WAITED: u32 = 32768;
+    /// Its wait state was counted (tmx's active_transactions).
+    pub const WAIT_COUNTED: u32 = 65536;
 }
 
 shm_struct! {

@@ -439,7 +439,7 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
             return Err("no shared memory for a new transaction".into());
         }
     };
-    crate::stats::bump(|s| s.created);
+    crate::stats::created(false);
     ctx.set_module_int(key::CELL, cell::cell_id(&c));
     let life = match (invite, ctx.module_int(key::LIFE_INV), ctx.module_int(key::LIFE_NONINV)) {
         (true, Some(v), _) | (false, _, Some(v)) => Duration::from_millis((v - 1) as u64),
@@ -689,15 +689,18 @@ pub(crate) fn uas_send(
             stop(&mut s.life_timer);
             let wait = ms(&PARAMS.wait);
             arm_wait(c, s, wait);
+            if st.flags & tflag::LOCAL != 0 {
+                // a local request's outcome counts as a reply sent
+                // (Kamailio's tmx figures, measured)
+                count_sent(how);
+                crate::stats::final_sent(code);
+            }
         }
         return code >= 200;
     }
     let mut srv = Server::restore(&st.uas, timers_of(&st));
     let Some(acts) = srv.reply(code) else { return false };
-    match how {
-        Sent::Relayed => crate::stats::bump(|s| s.rpl_relayed),
-        Sent::Local => crate::stats::bump(|s| s.rpl_generated),
-    }
+    count_sent(how);
     if g.set_slot(cell::SLOT_UAS_REPLY, data).is_err() {
         log::error!("tm: shared memory full: the reply is sent but not kept for retransmissions");
     }
@@ -721,9 +724,23 @@ pub(crate) fn uas_send(
     true
 }
 
+/// A reply went upstream: relayed or made here, and sent.
+fn count_sent(how: Sent) {
+    match how {
+        Sent::Relayed => crate::stats::bump(|s| s.rpl_relayed),
+        Sent::Local => crate::stats::bump(|s| s.rpl_generated),
+    }
+    crate::stats::bump(|s| s.rpl_sent);
+}
+
 fn arm_wait(c: &Cell, s: &mut State, d: Duration) {
     if s.wait_timer.is_none() {
         s.wait_timer = arm(c, cell::timer::WAIT, d.max(Duration::from_millis(1)));
+    }
+    // no longer active (tmx's active_transactions), counted once
+    if s.flags & tflag::WAIT_COUNTED == 0 {
+        s.flags |= tflag::WAIT_COUNTED;
+        crate::stats::drop_one(|s| s.active);
     }
 }
 
@@ -741,7 +758,10 @@ fn delete(c: &Cell, g: &mut CellGuard<'_, Key, State, SLOTS>) {
         stop(&mut b.fr_timer);
     }
     if c.unlink() {
-        crate::stats::bump(|s| s.freed);
+        crate::stats::drop_one(|t| t.inuse);
+        if s.flags & tflag::WAIT_COUNTED == 0 {
+            crate::stats::drop_one(|t| t.active);
+        }
     }
 }
 
@@ -1436,7 +1456,7 @@ fn uac_send_inner(req: &LocalRequest<'_>, env: &mut Env<'_>, flags: u32) -> Resu
     let me = Peer::new(local_addr, proto);
     let st = State { src: me, dst: me, fr_ms: fr.0, fr_inv_ms: fr.1, flags, ..State::default() };
     let c = t.insert(bucket, key, st, &first).map_err(|_| "shared memory full: no room for a new transaction")?;
-    crate::stats::bump(|s| s.created);
+    crate::stats::created(true);
     let life = if c.key().method == method::INVITE { ms(&PARAMS.max_inv_life) } else { ms(&PARAMS.max_noninv_life) };
     let id = arm(&c, cell::timer::LIFE, life);
     c.lock().state_mut().life_timer = id;

@@ -10,10 +10,20 @@ use crate::cell::{self, tflag};
 
 /// One counter per figure.
 pub struct Counters {
-    /// Transactions created (Kamailio's `created`, tmx `UAS_transactions`).
+    /// Transactions created, local ones included (Kamailio's `created`,
+    /// tmx `UAS_transactions`: measured).
     pub created: &'static AtomicU64,
-    /// Transactions deleted.
-    pub freed: &'static AtomicU64,
+    /// Transactions of requests made here (`total_local`, tmx
+    /// `UAC_transactions`).
+    pub local: &'static AtomicU64,
+    /// Transactions in the table (tmx `inuse_transactions`): a gauge, one
+    /// more at creation, one less at deletion.
+    pub inuse: &'static AtomicU64,
+    /// Transactions in the table not yet on their wait timer (tmx
+    /// `active_transactions`): a gauge.
+    pub active: &'static AtomicU64,
+    /// Replies sent upstream, relayed or made here (`rpl_sent`).
+    pub rpl_sent: &'static AtomicU64,
     /// Replies received from far ends.
     pub rpl_received: &'static AtomicU64,
     /// Replies relayed upstream.
@@ -35,7 +45,10 @@ pub fn init() -> Result<(), String> {
     let c = |n: &str| sipr_sdk::counter_no_reset("tmx", n);
     let counters = Counters {
         created: c("UAS_transactions")?,
-        freed: c("freed_transactions")?,
+        local: c("UAC_transactions")?,
+        inuse: c("inuse_transactions")?,
+        active: c("active_transactions")?,
+        rpl_sent: c("rpl_sent")?,
         rpl_received: c("rpl_received")?,
         rpl_relayed: c("rpl_relayed")?,
         rpl_generated: c("rpl_generated")?,
@@ -59,6 +72,23 @@ pub fn bump(f: impl FnOnce(&Counters) -> &'static AtomicU64) {
     }
 }
 
+/// Takes one from a gauge (nothing before mod_init; never below 0).
+pub fn drop_one(f: impl FnOnce(&Counters) -> &'static AtomicU64) {
+    if let Some(c) = COUNTERS.get() {
+        let _ = f(c).fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
+    }
+}
+
+/// A transaction was created (`local`: for a request made here).
+pub fn created(local: bool) {
+    bump(|s| s.created);
+    if local {
+        bump(|s| s.local);
+    }
+    bump(|s| s.inuse);
+    bump(|s| s.active);
+}
+
 /// A final reply of class `code / 100` went upstream.
 pub fn final_sent(code: u16) {
     if let (Some(c), 2..=6) = (COUNTERS.get(), code / 100) {
@@ -79,24 +109,23 @@ pub fn rpc_stats(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
             waiting += 1;
         }
     });
-    let relayed = get(|c| c.rpl_relayed);
     let generated = get(|c| c.rpl_generated);
     let class = |i: usize| get(|c| c.by_class[i]);
     Ok(RpcValue::Struct(vec![
         ("current".into(), RpcValue::Int(t.len() as i64)),
         ("waiting".into(), RpcValue::Int(waiting)),
         ("total".into(), RpcValue::Int(get(|c| c.created))),
-        ("total_local".into(), RpcValue::Int(0)),
+        ("total_local".into(), RpcValue::Int(get(|c| c.local))),
         ("rpl_received".into(), RpcValue::Int(get(|c| c.rpl_received))),
         ("rpl_generated".into(), RpcValue::Int(generated)),
-        ("rpl_sent".into(), RpcValue::Int(relayed + generated)),
+        ("rpl_sent".into(), RpcValue::Int(get(|c| c.rpl_sent))),
         ("6xx".into(), RpcValue::Int(class(4))),
         ("5xx".into(), RpcValue::Int(class(3))),
         ("4xx".into(), RpcValue::Int(class(2))),
         ("3xx".into(), RpcValue::Int(class(1))),
         ("2xx".into(), RpcValue::Int(class(0))),
         ("created".into(), RpcValue::Int(get(|c| c.created))),
-        ("freed".into(), RpcValue::Int(get(|c| c.freed))),
+        ("freed".into(), RpcValue::Int(get(|c| c.created) - get(|c| c.inuse))),
         ("delayed_free".into(), RpcValue::Int(0)),
     ]))
 }
