@@ -326,6 +326,10 @@ pub enum ModParamKind {
 /// statelessly.
 pub type ResponseHook = fn(&mut Ctx<'_>) -> bool;
 
+/// A module's hook before the request route (see
+/// [`ModuleDef::pre_script`]): `false` drops the request.
+pub type PreScriptHook = fn(&mut Ctx<'_>) -> bool;
+
 /// A module's hook after the request route (see [`ModuleDef::post_script`]).
 pub type PostScriptHook = fn(&mut Ctx<'_>);
 
@@ -358,6 +362,10 @@ pub struct ModuleDef {
     /// Called after the request route ran on a request (Kamailio's
     /// post-script callbacks: tm ends what the script left unfinished).
     pub post_script: Option<PostScriptHook>,
+    /// Called on a request before the request route (Kamailio's
+    /// pre-script callbacks: sl absorbs the ACKs to its own replies);
+    /// `false`: the request goes no further, no route runs.
+    pub pre_script: Option<PreScriptHook>,
 }
 
 /// The core's log function, exported to modules.

@@ -181,6 +181,14 @@ pub(crate) fn response_hooks() -> Vec<super::abi::ResponseHook> {
     RESPONSE_HOOKS.lock().map(|h| h.clone()).unwrap_or_default()
 }
 
+/// Every loaded module's pre-script hook, in load order.
+static PRE_SCRIPT_HOOKS: std::sync::Mutex<Vec<super::abi::PreScriptHook>> = std::sync::Mutex::new(Vec::new());
+
+/// The pre-script hooks of the loaded modules.
+pub(crate) fn pre_script_hooks() -> Vec<super::abi::PreScriptHook> {
+    PRE_SCRIPT_HOOKS.lock().map(|h| h.clone()).unwrap_or_default()
+}
+
 /// Every loaded module's post-script hook, in load order.
 static POST_SCRIPT_HOOKS: std::sync::Mutex<Vec<super::abi::PostScriptHook>> = std::sync::Mutex::new(Vec::new());
 
@@ -345,6 +353,9 @@ impl ModuleSet {
             hooks.push(hook);
         }
         if let (Some(hook), Ok(mut hooks)) = (def.post_script, POST_SCRIPT_HOOKS.lock()) {
+            hooks.push(hook);
+        }
+        if let (Some(hook), Ok(mut hooks)) = (def.pre_script, PRE_SCRIPT_HOOKS.lock()) {
             hooks.push(hook);
         }
         log::debug!("loaded module {} from {}", def.name, path.display());

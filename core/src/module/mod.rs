@@ -17,5 +17,5 @@
 pub mod abi;
 mod loader;
 
-pub(crate) use loader::{post_script_hooks, response_hooks};
+pub(crate) use loader::{post_script_hooks, pre_script_hooks, response_hooks};
 pub use loader::{LoadError, ModuleSet};

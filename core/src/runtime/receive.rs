@@ -39,6 +39,8 @@ pub(crate) struct Net<'a> {
     pub response_hooks: Vec<crate::module::abi::ResponseHook>,
     /// The modules' post-script hooks.
     pub post_script_hooks: Vec<crate::module::abi::PostScriptHook>,
+    /// The modules' pre-script hooks (sl's ACK filter).
+    pub pre_script_hooks: Vec<crate::module::abi::PreScriptHook>,
 }
 
 impl<'a> Net<'a> {
@@ -55,6 +57,7 @@ impl<'a> Net<'a> {
         let accept_no_cl = prog.core.other_bool("tcp_accept_no_cl").unwrap_or(false);
         let response_hooks = crate::module::response_hooks();
         let post_script_hooks = crate::module::post_script_hooks();
+        let pre_script_hooks = crate::module::pre_script_hooks();
         Net {
             udp,
             sctp,
@@ -67,6 +70,7 @@ impl<'a> Net<'a> {
             accept_no_cl,
             response_hooks,
             post_script_hooks,
+            pre_script_hooks,
         }
     }
 }
@@ -438,6 +442,11 @@ pub(super) fn handle(
     // `$mi`: this process's count of received messages
     ctx.set_module_int("core.msgid", MSG_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
     if is_request {
+        // a module may take the request before the script (Kamailio's
+        // pre-script callbacks): then nothing else runs on it
+        if !net.pre_script_hooks.iter().all(|hook| hook(&mut ctx)) {
+            return;
+        }
         if let Some(r) = prog.request_route {
             if prog.run(r, &mut ctx).dropped {
                 if let Some(c) = crate::stats::core() {

@@ -224,6 +224,7 @@ macro_rules! module {
         $(, destroy: $destroy:path )?
         $(, response: $response:path )?
         $(, post_script: $post:path )?
+        $(, pre_script: $pre:path )?
         $(, build_id: $bid:expr )?
         $(,)?
     ) => {
@@ -293,6 +294,7 @@ macro_rules! module {
             destroy: $crate::__hook_destroy!($($destroy)?),
             response: $crate::__hook_response!($($response)?),
             post_script: $crate::__hook_post_script!($($post)?),
+            pre_script: $crate::__hook_pre_script!($($pre)?),
         };
         /// What the loader reads and checks before any code of the module
         /// runs (version, features, build id).
@@ -398,6 +400,26 @@ macro_rules! __hook_response {
                 })
             }
             __response
+        })
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __hook_pre_script {
+    () => {
+        None
+    };
+    ($f:path) => {
+        Some({
+            fn __pre(ctx: &mut $crate::Ctx<'_>) -> bool {
+                // a panicking hook lets the request go on to the script
+                ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $f(ctx))).unwrap_or_else(|p| {
+                    ::log::error!("pre-script hook panicked: {}", $crate::panic_text(&p));
+                    true
+                })
+            }
+            __pre
         })
     };
 }
@@ -1120,10 +1142,51 @@ pub mod reply {
     use super::{Ctx, Dest, ModError};
     use sipr_core::sip::{local_reply, local_to_tag, Method, ReplyOpts, Source};
 
-    /// The local reply [`send`] sends (tm keeps it in its transaction):
-    /// Vias with received/rport, From, To tagged, Call-ID, CSeq, the
-    /// script's `append_to_reply` headers and body, `extra` and `body`.
+    /// The local reply [`send`] sends: Vias with received/rport, From,
+    /// To tagged, Call-ID, CSeq, the script's `append_to_reply` headers
+    /// and body, `extra` and `body`.
     pub fn build(ctx: &Ctx<'_>, code: u16, reason: &str, extra: &[u8], body: &[u8]) -> Result<Vec<u8>, ModError> {
+        build_tagged(ctx, code, reason, extra, body, false)
+    }
+
+    /// [`build`] for a transaction's own reply (tm keeps it): its To-tag
+    /// is of another family than the stateless replies' (as Kamailio's tm
+    /// and sl tags), so that sl's ACK filter takes only the ACKs to
+    /// stateless replies and tm sees its own.
+    pub fn build_in_transaction(
+        ctx: &Ctx<'_>,
+        code: u16,
+        reason: &str,
+        extra: &[u8],
+        body: &[u8],
+    ) -> Result<Vec<u8>, ModError> {
+        build_tagged(ctx, code, reason, extra, body, true)
+    }
+
+    /// The To-tag a stateless reply to `msg` has (what an ACK to it
+    /// carries).
+    pub fn stateless_to_tag(ctx: &Ctx<'_>, msg: &sipr_core::sip::SipMsg<'_>) -> Option<String> {
+        local_to_tag(&tag_key(ctx, false), msg).ok().map(|t| t.as_str().to_string())
+    }
+
+    /// The key of a local To-tag: the server's secret, another one for
+    /// a transaction's replies.
+    fn tag_key(ctx: &Ctx<'_>, in_transaction: bool) -> Vec<u8> {
+        let mut key = ctx.core.secret.to_be_bytes().to_vec();
+        if in_transaction {
+            key.extend_from_slice(b"tm");
+        }
+        key
+    }
+
+    fn build_tagged(
+        ctx: &Ctx<'_>,
+        code: u16,
+        reason: &str,
+        extra: &[u8],
+        body: &[u8],
+        in_transaction: bool,
+    ) -> Result<Vec<u8>, ModError> {
         if !ctx.msg.is_request() {
             return Err("a reply can only be sent to a request".into());
         }
@@ -1131,7 +1194,7 @@ pub mod reply {
             return Err(format!("invalid reply code {code}").into());
         }
         // a 100 carries no To tag (local_reply leaves it out): not made
-        let tag = if code > 100 { Some(local_to_tag(&ctx.core.secret.to_be_bytes(), ctx.msg)?) } else { None };
+        let tag = if code > 100 { Some(local_to_tag(&tag_key(ctx, in_transaction), ctx.msg)?) } else { None };
         // the script's append_to_reply headers, then the caller's
         let headers: std::borrow::Cow<'_, [u8]> = if extra.is_empty() {
             std::borrow::Cow::Borrowed(&ctx.reply_headers)

@@ -451,7 +451,7 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
     if invite && PARAMS.auto_inv_100.load(Ordering::Relaxed) && ctx.module_int("tm.no_auto_100").is_none() {
         let reason = PARAMS.reason_100.lock().map(|r| r.clone()).unwrap_or_default();
         let reason = if reason.is_empty() { "trying -- your call is important to us" } else { &reason };
-        let data = sipr_sdk::reply::build(ctx, 100, reason, b"", b"")?;
+        let data = sipr_sdk::reply::build_in_transaction(ctx, 100, reason, b"", b"")?;
         let mut g = c.lock();
         uas_send(&c, &mut g, 100, &data, ctx.out, Sent::Local);
     }
@@ -507,7 +507,7 @@ pub fn post_script(ctx: &mut Ctx<'_>) {
     } else {
         (477, "Unfortunately error on sending to next hop occurred (477/TM)")
     };
-    if let Ok(data) = sipr_sdk::reply::build(ctx, code, reason, b"", b"") {
+    if let Ok(data) = sipr_sdk::reply::build_in_transaction(ctx, code, reason, b"", b"") {
         let mut g = c.lock();
         uas_send(&c, &mut g, code, &data, ctx.out, Sent::Local);
     }
@@ -560,7 +560,7 @@ pub fn reply_here(
         return false;
     }
     let data = with_faked_request(c, env, |f| match to_tag {
-        None => sipr_sdk::reply::build(f, code, reason, headers, body).ok(),
+        None => sipr_sdk::reply::build_in_transaction(f, code, reason, headers, body).ok(),
         Some(tag) => sip::local_reply(
             f.msg,
             code,
@@ -789,7 +789,7 @@ pub fn reply(ctx: &mut Ctx<'_>, code: u16, reason: &str) -> Result<bool, ModErro
             extra.extend_from_slice(b"\r\n");
         }
     }
-    let data = sipr_sdk::reply::build(ctx, code, reason, &extra, b"")?;
+    let data = sipr_sdk::reply::build_in_transaction(ctx, code, reason, &extra, b"")?;
     let mut g = c.lock();
     g.state_mut().flags |= tflag::SCRIPT_REPLIED;
     let sent = uas_send(&c, &mut g, code, &data, ctx.out, Sent::Local);
@@ -890,7 +890,7 @@ fn relay_cancel(ctx: &mut Ctx<'_>, inv: &Cell) -> Result<i32, ModError> {
         Newtran::Cell(c) => c,
         Newtran::Retransmission => return Ok(0),
     };
-    let data = sipr_sdk::reply::build(ctx, 200, "canceling", b"", b"")?;
+    let data = sipr_sdk::reply::build_in_transaction(ctx, 200, "canceling", b"", b"")?;
     {
         let mut g = c.lock();
         uas_send(&c, &mut g, 200, &data, ctx.out, Sent::Local);
@@ -1806,7 +1806,9 @@ fn send_best(c: &Cell, env: &mut Env<'_>) {
         }
     };
     drop(g);
-    let data = with_faked_request(c, env, |ctx| sipr_sdk::reply::build(ctx, code, &reason, &extra, b"").ok()).flatten();
+    let data =
+        with_faked_request(c, env, |ctx| sipr_sdk::reply::build_in_transaction(ctx, code, &reason, &extra, b"").ok())
+            .flatten();
     let mut g = c.lock();
     if let Some(data) = data {
         uas_send(c, &mut g, code, &data, env.out, Sent::Local);
