@@ -3,12 +3,34 @@
 //! change made by the RPC process is what every process reads next. The
 //! core's own (`core:debug`) are applied by each process at its next
 //! message ([`refresh`], one atomic load when nothing changed); a module's
-//! (`tm:fr_timer`) are read where they are used.
+//! (`tm:fr_timer`) are read where they are used. The cfg's own custom
+//! parameters (`group.name = value desc "..."`) are variables too, numbers
+//! or strings (strings in a shm table), as in Kamailio.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+use sipr_mem::{KvValue, ShmKvTable};
+
 use crate::rpc::{RpcDef, RpcError, RpcValue};
+
+/// A variable's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CfgValue {
+    /// A number.
+    Int(i64),
+    /// A string.
+    Str(String),
+}
+
+impl CfgValue {
+    fn rpc(&self) -> RpcValue {
+        match self {
+            CfgValue::Int(i) => RpcValue::Int(*i),
+            CfgValue::Str(s) => RpcValue::Str(s.clone()),
+        }
+    }
+}
 
 /// One variable.
 #[derive(Debug)]
@@ -21,15 +43,74 @@ struct Var {
     min: i64,
     max: i64,
     /// The value it started with (`cfg.reset`).
-    initial: i64,
-    /// The value (an i64's bits) in shm.
+    initial: CfgValue,
+    /// A number's value (an i64's bits) in shm; a string's changes count
+    /// here (its text is in [`STRINGS`]).
     value: &'static AtomicU64,
 }
+
+impl Var {
+    fn is_str(&self) -> bool {
+        matches!(self.initial, CfgValue::Str(_))
+    }
+
+    fn key(&self) -> Vec<u8> {
+        [self.group.as_bytes(), b"\0", self.name.as_bytes()].concat()
+    }
+
+    /// Its value now, as every process reads it.
+    fn current(&self) -> CfgValue {
+        if !self.is_str() {
+            return CfgValue::Int(self.value.load(Ordering::Relaxed) as i64);
+        }
+        let text = STRINGS.get().and_then(|t| {
+            t.get(&self.key(), 0, |v, _| match v {
+                KvValue::Str(b) => String::from_utf8_lossy(b).into_owned(),
+                KvValue::Int(i) => i.to_string(),
+            })
+        });
+        CfgValue::Str(text.unwrap_or_default())
+    }
+
+    /// `value` in this variable's type, within its bounds (Kamailio takes
+    /// a number for a string variable as its text, measured).
+    fn accepts(&self, value: &CfgValue) -> Option<CfgValue> {
+        if self.is_str() {
+            return Some(CfgValue::Str(match value {
+                CfgValue::Int(i) => i.to_string(),
+                CfgValue::Str(s) => s.clone(),
+            }));
+        }
+        match value {
+            CfgValue::Int(i) => Some(*i),
+            CfgValue::Str(s) => s.trim().parse().ok(),
+        }
+        .filter(|i| (self.min..=self.max).contains(i))
+        .map(CfgValue::Int)
+    }
+
+    /// Stores `value` (of its type): every process reads it next.
+    fn store(&self, value: &CfgValue) -> Result<(), RpcError> {
+        match value {
+            CfgValue::Int(i) => self.value.store(*i as u64, Ordering::Relaxed),
+            CfgValue::Str(s) => {
+                let t = STRINGS.get().ok_or_else(|| RpcError::new(500, "no shared memory for cfg strings"))?;
+                t.set(&self.key(), KvValue::Str(s.as_bytes()), 0)
+                    .map_err(|_| RpcError::new(500, "shared memory full: the variable keeps its value"))?;
+                self.value.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The string variables' texts, in shm (made with the first one).
+static STRINGS: OnceLock<ShmKvTable<'static>> = OnceLock::new();
 
 /// A change prepared by `cfg.set_delayed*`: group, name, value. Kept by
 /// the process that serves the RPC connection, as Kamailio keeps them in
 /// its RPC process's cfg context, until `cfg.commit` or `cfg.rollback`.
-static PENDING: Mutex<Vec<(String, String, i64)>> = Mutex::new(Vec::new());
+static PENDING: Mutex<Vec<(String, String, CfgValue)>> = Mutex::new(Vec::new());
 
 static VARS: Mutex<Vec<Var>> = Mutex::new(Vec::new());
 /// Bumped by every change, in shm.
@@ -84,10 +165,67 @@ pub fn register(def: VarDef<'_>) -> Result<&'static AtomicU64, String> {
         readable: def.readable,
         min: def.min,
         max: def.max,
-        initial: def.initial,
+        initial: CfgValue::Int(def.initial),
         value,
     });
     Ok(value)
+}
+
+/// Registers a string variable (main process, before the fork, after the
+/// shm pool exists): a custom cfg parameter with a text value.
+pub fn register_str(group: &str, name: &str, help: &str, initial: &str) -> Result<(), String> {
+    if GENERATION.get().is_none() {
+        let _ = GENERATION.set(shm_word()?);
+    }
+    if STRINGS.get().is_none() {
+        let pool = crate::shm::pool().ok_or("no shared memory pool for cfg strings")?;
+        let t = ShmKvTable::new_in(pool, 16, 4, "cfg strings").ok_or("no shared memory for cfg strings")?;
+        let _ = STRINGS.set(t);
+    }
+    let mut vars = VARS.lock().map_err(|_| "cfg variables poisoned")?;
+    if vars.iter().any(|v| v.group == group && v.name == name) {
+        return Ok(());
+    }
+    let var = Var {
+        group: group.to_string(),
+        name: name.to_string(),
+        help: help.to_string(),
+        readable: true,
+        min: 0,
+        max: 0,
+        initial: CfgValue::Str(initial.to_string()),
+        value: shm_word()?,
+    };
+    var.store(&var.initial).map_err(|e| e.message)?;
+    vars.push(var);
+    Ok(())
+}
+
+/// Registers the cfg's custom parameters (`group.name = value desc
+/// "..."`): numbers and strings `cfg.set` changes for every process.
+pub fn register_custom(params: &[crate::cfg::CustomParam]) -> Result<(), String> {
+    use crate::cfg::ast::ParamValue;
+    for p in params {
+        let Some((group, name)) = p.name.split_once('.') else { continue };
+        let help = p.desc.as_deref().unwrap_or("");
+        match &p.value {
+            ParamValue::Int(i) => {
+                register(VarDef { group, name, help, initial: *i, min: i64::MIN, max: i64::MAX, readable: true })?;
+            }
+            ParamValue::Bool(b) => {
+                let initial = i64::from(*b);
+                register(VarDef { group, name, help, initial, min: i64::MIN, max: i64::MAX, readable: true })?;
+            }
+            ParamValue::Str(t) | ParamValue::Ident(t) | ParamValue::Raw(t) => register_str(group, name, help, t)?,
+        }
+    }
+    Ok(())
+}
+
+/// The value of `group.name` now (a custom parameter read by the script:
+/// `$sel(cfg_get.group.name)`, `$ccp(group.name)`).
+pub fn get(group: &str, name: &str) -> Option<CfgValue> {
+    VARS.lock().ok()?.iter().find(|v| v.group == group && v.name == name).map(Var::current)
 }
 
 /// Registers the core's variables (main process, before the fork).
@@ -121,24 +259,30 @@ pub fn refresh() {
     }
 }
 
-/// The variable `group:name` when it exists and takes `value`: `Err`
-/// with Kamailio's message when not.
-fn check<'v>(vars: &'v [Var], group: &str, name: &str, value: i64) -> Result<&'v Var, RpcError> {
+/// The variable `group:name` when it exists and takes `value`, with the
+/// value in its type: `Err` with Kamailio's message when not.
+fn check<'v>(vars: &'v [Var], group: &str, name: &str, value: &CfgValue) -> Result<(&'v Var, CfgValue), RpcError> {
     if group.contains('[') {
         return Err(RpcError::new(400, "sipr has no cfg group instances (group[id])"));
     }
-    match vars.iter().find(|v| v.group == group && v.name == name) {
-        Some(v) if (v.min..=v.max).contains(&value) => Ok(v),
-        _ => Err(RpcError::new(400, "Failed to set the variable")),
-    }
+    vars.iter()
+        .find(|v| v.group == group && v.name == name)
+        .and_then(|v| Some((v, v.accepts(value)?)))
+        .ok_or_else(|| RpcError::new(400, "Failed to set the variable"))
 }
 
-/// Sets `group:name` (from any process): `Err` with Kamailio's message
-/// when there is no such variable or the value is out of its bounds.
+/// Sets the number `group:name` (from any process): `Err` with Kamailio's
+/// message when there is no such variable or the value is out of its
+/// bounds.
 pub fn set(group: &str, name: &str, value: i64) -> Result<(), RpcError> {
+    set_value(group, name, &CfgValue::Int(value))
+}
+
+/// Sets `group:name` to a number or a text (from any process).
+pub fn set_value(group: &str, name: &str, value: &CfgValue) -> Result<(), RpcError> {
     let vars = VARS.lock().map_err(|_| RpcError::new(500, "cfg variables poisoned"))?;
-    let v = check(&vars, group, name, value)?;
-    v.value.store(value as u64, Ordering::Relaxed);
+    let (v, value) = check(&vars, group, name, value)?;
+    v.store(&value)?;
     if let Some(g) = GENERATION.get() {
         g.fetch_add(1, Ordering::Release);
     }
@@ -174,7 +318,7 @@ fn rpc_get(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
         let members: Vec<(String, RpcValue)> = vars
             .iter()
             .filter(|v| v.group == group && v.readable)
-            .map(|v| (v.name.clone(), RpcValue::Int(v.value.load(Ordering::Relaxed) as i64)))
+            .map(|v| (v.name.clone(), v.current().rpc()))
             .collect();
         if members.is_empty() {
             return Err(RpcError::new(400, "Failed to get the variable"));
@@ -188,22 +332,22 @@ fn rpc_get(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     if !v.readable {
         return Err(RpcError::new(400, "Variable exists, but it is not readable via RPC interface"));
     }
-    Ok(RpcValue::Int(v.value.load(Ordering::Relaxed) as i64))
+    Ok(v.current().rpc())
 }
 
 /// The group, variable and value of a `cfg.set*` / `cfg.set_delayed*`:
-/// the value a number, or text that reads as one (`string_only`: text,
-/// as the `*_string` commands take; a number there is the type error
-/// Kamailio's reader gives).
-fn change_params(p: &[RpcValue], string_only: bool) -> Result<(String, String, i64), RpcError> {
+/// a number or a text (`string_only`: text, as the `*_string` commands
+/// take; a number there is the type error Kamailio's reader gives); the
+/// variable's type decides what it becomes ([`Var::accepts`]).
+fn change_params(p: &[RpcValue], string_only: bool) -> Result<(String, String, CfgValue), RpcError> {
     let group = crate::rpc::text_param(p, 0, "group name")?;
     let name = crate::rpc::text_param(p, 1, "variable name")?;
     let value = match p.get(2) {
         Some(RpcValue::Int(_)) if string_only => {
             return Err(RpcError::new(400, "error at parameter 2: expected string type but record doesn't match type"))
         }
-        Some(RpcValue::Int(i)) => *i,
-        Some(RpcValue::Str(s)) => s.trim().parse().map_err(|_| RpcError::new(400, "Failed to set the variable"))?,
+        Some(RpcValue::Int(i)) => CfgValue::Int(*i),
+        Some(RpcValue::Str(s)) => CfgValue::Str(s.clone()),
         None => return Err(RpcError::missing(2, "value")),
         _ => return Err(RpcError::new(400, "Failed to set the variable")),
     };
@@ -212,20 +356,21 @@ fn change_params(p: &[RpcValue], string_only: bool) -> Result<(String, String, i
 
 fn rpc_set(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let (group, name, value) = change_params(p, false)?;
-    set(&group, &name, value)?;
+    set_value(&group, &name, &value)?;
     Ok(RpcValue::Null)
 }
 
 /// `cfg.sets` / `cfg.set_now_string`: the value given as text.
 fn rpc_set_string(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let (group, name, value) = change_params(p, true)?;
-    set(&group, &name, value)?;
+    set_value(&group, &name, &value)?;
     Ok(RpcValue::Null)
 }
 
 fn prepare(p: &[RpcValue], string_only: bool) -> Result<RpcValue, RpcError> {
     let (group, name, value) = change_params(p, string_only)?;
-    check(&VARS.lock().map_err(|_| RpcError::new(500, "cfg variables poisoned"))?, &group, &name, value)?;
+    let vars = VARS.lock().map_err(|_| RpcError::new(500, "cfg variables poisoned"))?;
+    let (_, value) = check(&vars, &group, &name, &value)?;
     PENDING.lock().map_err(|_| RpcError::new(500, "cfg changes poisoned"))?.push((group, name, value));
     Ok(RpcValue::Null)
 }
@@ -245,7 +390,7 @@ fn rpc_set_delayed_string(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
 fn rpc_commit(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let changes = std::mem::take(&mut *PENDING.lock().map_err(|_| RpcError::new(500, "cfg changes poisoned"))?);
     for (group, name, value) in changes {
-        set(&group, &name, value)?;
+        set_value(&group, &name, &value)?;
     }
     Ok(RpcValue::Null)
 }
@@ -266,12 +411,12 @@ fn rpc_diff(_: &[RpcValue]) -> Result<RpcValue, RpcError> {
             let old = vars
                 .iter()
                 .find(|v| &v.group == group && &v.name == name)
-                .map_or(0, |v| v.value.load(Ordering::Relaxed) as i64);
+                .map_or(RpcValue::Int(0), |v| v.current().rpc());
             RpcValue::Struct(vec![
                 ("group name".into(), RpcValue::Str(group.clone())),
                 ("variable name".into(), RpcValue::Str(name.clone())),
-                ("old value".into(), RpcValue::Int(old)),
-                ("new value".into(), RpcValue::Int(*value)),
+                ("old value".into(), old),
+                ("new value".into(), value.rpc()),
             ])
         })
         .collect();
@@ -292,15 +437,15 @@ fn rpc_del_delayed(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
 /// started with, at once (an unknown group: nothing to do).
 fn rpc_reset(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     let group = crate::rpc::text_param(p, 0, "group name")?;
-    let initial: Vec<(String, i64)> = VARS
+    let initial: Vec<(String, CfgValue)> = VARS
         .lock()
         .map_err(|_| RpcError::new(500, "cfg variables poisoned"))?
         .iter()
         .filter(|v| v.group == group)
-        .map(|v| (v.name.clone(), v.initial))
+        .map(|v| (v.name.clone(), v.initial.clone()))
         .collect();
     for (name, value) in initial {
-        set(&group, &name, value)?;
+        set_value(&group, &name, &value)?;
     }
     Ok(RpcValue::Null)
 }
@@ -331,7 +476,14 @@ fn rpc_help(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
         .iter()
         .find(|v| v.group == group && v.name == name)
         .ok_or_else(|| RpcError::new(400, "Failed to get the variable description"))?;
-    Ok(RpcValue::Array(vec![RpcValue::Str(v.help.clone()), RpcValue::Str("(parameter type is integer)".into())]))
+    let kind =
+        RpcValue::Str(if v.is_str() { "(parameter type is string)" } else { "(parameter type is integer)" }.into());
+    // a variable without a description: Kamailio adds a null string,
+    // which its JSON answer leaves out (measured)
+    if v.help.is_empty() {
+        return Ok(kind);
+    }
+    Ok(RpcValue::Array(vec![RpcValue::Str(v.help.clone()), kind]))
 }
 
 /// cfg_rpc's commands (Kamailio's names and help texts): published when

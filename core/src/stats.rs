@@ -502,9 +502,19 @@ fn group_counters(group: &str) -> Result<Vec<(String, u64)>, RpcError> {
     Ok(snapshot().into_iter().filter(|(g, _, _)| g == group).map(|(_, n, v)| (n, v)).collect())
 }
 
-/// The counter `group name` the parameters give: its atomic, or `None`
-/// for a figure read when asked (whose value [`computed`] has).
-fn counter_of(p: &[RpcValue]) -> Result<(Option<&'static AtomicU64>, u64), RpcError> {
+/// The statistic `group name` the parameters give (the counters API's
+/// commands).
+struct Named {
+    /// Its atomic; `None` for a figure read when asked.
+    counter: Option<&'static AtomicU64>,
+    /// Its value now.
+    value: u64,
+    /// What `cnt.help` says of it.
+    help: String,
+}
+
+/// Finds the statistic `group name` the parameters give.
+fn named(p: &[RpcValue]) -> Result<Named, RpcError> {
     let group = crate::rpc::text_param(p, 0, "group")?;
     let name = crate::rpc::text_param(p, 1, "counter name")?;
     let counter = COUNTERS
@@ -512,14 +522,14 @@ fn counter_of(p: &[RpcValue]) -> Result<(Option<&'static AtomicU64>, u64), RpcEr
         .map_err(|_| RpcError::new(500, "counters lock poisoned"))?
         .iter()
         .find(|e| e.group == group && e.name == name)
-        .map(|e| e.value);
-    if let Some(c) = counter {
-        return Ok((Some(c), c.load(Ordering::Relaxed)));
+        .map(|e| (e.value, if e.help.is_empty() { NO_DESCRIPTION.to_string() } else { e.help.clone() }));
+    if let Some((c, help)) = counter {
+        return Ok(Named { counter: Some(c), value: c.load(Ordering::Relaxed), help });
     }
     computed()
         .into_iter()
         .find(|(g, n, _)| *g == group && *n == name)
-        .map(|(_, _, v)| (None, v))
+        .map(|(_, _, value)| Named { counter: None, value, help: computed_help(&group, &name).to_string() })
         .ok_or_else(|| RpcError::new(400, format!("non-existent counter {group}.{name}\n")))
 }
 
@@ -529,12 +539,12 @@ fn rpc_cnt_get(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
     if p.len() < 2 {
         return rpc_cnt_grp_get_all(p);
     }
-    Ok(RpcValue::Int(counter_of(p)?.1 as i64))
+    Ok(RpcValue::Int(named(p)?.value as i64))
 }
 
 /// `cnt.reset group name` (a figure read when asked stays as it is).
 fn rpc_cnt_reset(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    if let (Some(c), _) = counter_of(p)? {
+    if let Some(c) = named(p)?.counter {
         c.store(0, Ordering::Relaxed);
     }
     Ok(RpcValue::Null)
@@ -548,21 +558,7 @@ fn rpc_cnt_grp_get_all(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
 
 /// `cnt.help group name`: the counter's description.
 fn rpc_cnt_help(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
-    let group = crate::rpc::text_param(p, 0, "group")?;
-    let name = crate::rpc::text_param(p, 1, "counter name")?;
-    let help = COUNTERS
-        .lock()
-        .map_err(|_| RpcError::new(500, "counters lock poisoned"))?
-        .iter()
-        .find(|e| e.group == group && e.name == name)
-        .map(|e| if e.help.is_empty() { NO_DESCRIPTION.to_string() } else { e.help.clone() });
-    match help {
-        Some(h) => Ok(RpcValue::Str(h)),
-        None if computed().iter().any(|(g, n, _)| *g == group && *n == name) => {
-            Ok(RpcValue::Str(computed_help(&group, &name).to_string()))
-        }
-        None => Err(RpcError::new(400, format!("non-existent counter {group}.{name}\n"))),
-    }
+    Ok(RpcValue::Str(named(p)?.help))
 }
 
 /// `cnt.grps_list`: the groups, sorted.
@@ -665,6 +661,16 @@ pub static KEX_RPCS: &[crate::rpc::RpcDef] = &[
         name: "stats.reset_statistics",
         doc: "reset core and modules stats (silent operation)",
         call: rpc_reset_statistics,
+    },
+    crate::rpc::RpcDef {
+        name: "pkg.stats",
+        doc: "Private memory (pkg) statistics per process",
+        call: crate::runtime::pkg::rpc_pkg_stats,
+    },
+    crate::rpc::RpcDef {
+        name: "pkg.info",
+        doc: "Private memory manager details",
+        call: crate::runtime::pkg::rpc_pkg_info,
     },
     crate::rpc::RpcDef { name: "mod.stats", doc: "Per module memory usage statistics", call: rpc_mod_stats },
     crate::rpc::RpcDef { name: "mod.mem_stats", doc: "Per module memory usage statistics", call: rpc_mod_stats },

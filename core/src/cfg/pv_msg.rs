@@ -109,8 +109,8 @@ pub(super) static MSG_PVS: &[PvClass] = &[
     pv!("version", fixup version_fixup, get_version),
     pv!("msgbuf", fixup msgbuf_fixup, get_msgbuf),
     pv!("mi", get_mi),
-    pv!("ccp", fixup ccp_fixup, get_def),
-    pv!("sel", fixup sel_fixup, get_def),
+    pv!("ccp", fixup ccp_fixup, get_ccp),
+    pv!("sel", fixup sel_fixup, get_ccp),
 ];
 
 // ---------------------------------------------------------------------
@@ -896,12 +896,35 @@ fn get_def<'c>(_: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
     }
 }
 
-/// `$ccp(group.name)`: a custom global parameter's value (the cfg's;
-/// sipr has no RPC to change it at run time yet).
+/// A custom global parameter a PV reads: its name, and the cfg's value
+/// (what it reads where no server runs, `sipr -c`).
+struct CustomRef {
+    group: String,
+    name: String,
+    cfg_value: Value<'static>,
+}
+
+/// `$ccp(group.name)`: a custom global parameter's value, as `cfg.set`
+/// last left it (the cfg's until then).
 fn ccp_fixup(inner: Option<&str>, _: &PvRegistry, names: &mut Names) -> Result<PvArg, String> {
-    let name = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("needs group.name")?;
-    let v = names.custom(name).ok_or_else(|| format!("no custom global parameter '{name}' in the cfg"))?;
-    Ok(PvArg::Custom(Box::new(Some(v.get().into_owned()))))
+    let full = inner.map(str::trim).filter(|s| !s.is_empty()).ok_or("needs group.name")?;
+    let v = names.custom(full).ok_or_else(|| format!("no custom global parameter '{full}' in the cfg"))?;
+    let (group, name) = full.split_once('.').unwrap_or((full, ""));
+    Ok(PvArg::Custom(Box::new(CustomRef {
+        group: group.to_string(),
+        name: name.to_string(),
+        cfg_value: v.get().into_owned(),
+    })))
+}
+
+fn get_ccp<'c>(_: &'c Ctx<'_>, pv: &'c PvRef) -> Value<'c> {
+    let PvArg::Custom(c) = &pv.arg else { return Value::Null };
+    let Some(r) = c.downcast_ref::<CustomRef>() else { return Value::Null };
+    match crate::cfgvars::get(&r.group, &r.name) {
+        Some(crate::cfgvars::CfgValue::Int(i)) => Value::Int(i),
+        Some(crate::cfgvars::CfgValue::Str(s)) => Value::string(s.into_bytes()),
+        None => r.cfg_value.clone(),
+    }
 }
 
 /// `$sel(...)`: of SER's selects, sipr has `cfg_get.group.name` (the

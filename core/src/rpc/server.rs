@@ -342,4 +342,10 @@ pub static COREX_RPCS: &[RpcDef] = &[
     RpcDef { name: "corex.list_sockets", doc: "List listening sockets", call: corex_list_sockets },
     RpcDef { name: "corex.list_aliases", doc: "List socket aliases", call: corex_list_aliases },
     RpcDef { name: "corex.debug", doc: "Control the global level of debug", call: corex_debug },
+    // Kamailio 5.6.3's help text for it is shm_summary's (measured)
+    RpcDef {
+        name: "corex.pkg_summary",
+        doc: "Trigger shm summary dump to syslog",
+        call: crate::runtime::pkg::rpc_corex_pkg_summary,
+    },
 ];

@@ -12,6 +12,7 @@
 
 mod datagram;
 pub(crate) mod log;
+pub mod pkg;
 pub mod procs;
 mod receive;
 pub(crate) use receive::current_net;
@@ -198,6 +199,8 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
         crate::stats::init_core().map_err(StartError::Other)?;
     }
     crate::cfgvars::init_core(core.debug + opts.debug_bump).map_err(StartError::Other)?;
+    // the cfg's custom parameters, changeable by cfg.set as in Kamailio
+    crate::cfgvars::register_custom(&prog.custom).map_err(StartError::Other)?;
     crate::timer::init_wheel().map_err(StartError::Other)?;
     crate::blocklist::init(core).map_err(StartError::Other)?;
     if core.async_workers > 0 {
