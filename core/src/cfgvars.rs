@@ -478,12 +478,14 @@ fn rpc_help(p: &[RpcValue]) -> Result<RpcValue, RpcError> {
         .ok_or_else(|| RpcError::new(400, "Failed to get the variable description"))?;
     let kind =
         RpcValue::Str(if v.is_str() { "(parameter type is string)" } else { "(parameter type is integer)" }.into());
-    // a variable without a description: Kamailio adds a null string,
-    // which its JSON answer leaves out (measured)
+    // a variable without a description: Kamailio adds a null string
+    // (kamcmd: `<null string>`), left out here
     if v.help.is_empty() {
         return Ok(kind);
     }
-    Ok(RpcValue::Array(vec![RpcValue::Str(v.help.clone()), kind]))
+    // over JSON only the type line (measured, as Kamailio's jsonrpcs
+    // keeps the last value added)
+    Ok(RpcValue::Added(vec![RpcValue::Str(v.help.clone()), kind]))
 }
 
 /// cfg_rpc's commands (Kamailio's names and help texts): published when
@@ -582,11 +584,15 @@ mod tests {
         let help = rpc_help(&[RpcValue::Str("t".into()), RpcValue::Str("x".into())]).unwrap();
         assert_eq!(
             help,
-            RpcValue::Array(vec![
+            RpcValue::Added(vec![
                 RpcValue::Str("a test variable".into()),
                 RpcValue::Str("(parameter type is integer)".into())
             ])
         );
+        // over JSON the last value added only, as Kamailio's jsonrpcs
+        let mut json = String::new();
+        crate::rpc::json::write_rpc(&help, &mut json);
+        assert_eq!(json, "\"(parameter type is integer)\"");
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub struct Timers {
     pub fr_inv: Duration,
     /// `wait_timer`.
     pub wait: Duration,
+    /// `restart_fr_on_each_reply`: every provisional reply to an INVITE
+    /// restarts `fr_inv_timer`; when off, only the first one and one of
+    /// a higher code than the last (Kamailio's rule).
+    pub restart_fr_on_each_reply: bool,
 }
 
 impl Default for Timers {
@@ -54,6 +58,7 @@ impl Default for Timers {
             fr: Duration::from_secs(30),
             fr_inv: Duration::from_secs(120),
             wait: Duration::from_secs(5),
+            restart_fr_on_each_reply: true,
         }
     }
 }
@@ -195,7 +200,9 @@ pub struct Client {
     state: ClientState,
     /// The next retransmission interval.
     retr: Duration,
-    /// The final reply passed up, for its retransmissions.
+    /// The last reply passed up: while proceeding the last provisional
+    /// one (restart_fr_on_each_reply off compares with it), then the
+    /// final one.
     final_code: u16,
 }
 
@@ -262,7 +269,9 @@ impl Client {
         match (self.state, self.kind) {
             (ClientState::Calling | ClientState::Proceeding, Kind::Invite) if provisional => {
                 let first = self.state == ClientState::Calling;
+                let higher = code > self.final_code;
                 self.state = ClientState::Proceeding;
+                self.final_code = self.final_code.max(code);
                 if first {
                     // no more retransmissions; the longer fr_inv_timer
                     // replaces fr_timer (Kamailio)
@@ -271,6 +280,8 @@ impl Client {
                         Action::Arm(Timer::Final, self.timers.fr_inv),
                         Action::PassUp(code),
                     ])
+                } else if self.timers.restart_fr_on_each_reply || higher {
+                    Actions::of(&[Action::Arm(Timer::Final, self.timers.fr_inv), Action::PassUp(code)])
                 } else {
                     Actions::of(&[Action::PassUp(code)])
                 }
@@ -523,6 +534,7 @@ mod tests {
         fr: Duration::from_secs(30),
         fr_inv: Duration::from_secs(120),
         wait: Duration::from_secs(5),
+        restart_fr_on_each_reply: true,
     };
 
     #[test]
@@ -552,7 +564,8 @@ mod tests {
             [Action::Stop(Timer::Retransmit), Action::Arm(Timer::Final, T.fr_inv), Action::PassUp(180)]
         );
         assert_eq!(c.state(), ClientState::Proceeding);
-        assert_eq!(acts(c.on_reply(183)), [Action::PassUp(183)]);
+        // each provisional reply restarts fr_inv_timer (Kamailio's default)
+        assert_eq!(acts(c.on_reply(183)), [Action::Arm(Timer::Final, T.fr_inv), Action::PassUp(183)]);
         // no retransmission after a provisional reply
         assert!(c.on_timer(Timer::Retransmit).is_empty());
         let a = acts(c.on_reply(200));
@@ -560,6 +573,21 @@ mod tests {
         assert_eq!(c.state(), ClientState::Terminated);
         // a 2xx retransmission is not this transaction's to pass up again
         assert_eq!(acts(c.on_reply(200)), [Action::Absorb(200)]);
+    }
+
+    #[test]
+    fn without_restart_on_each_reply_only_a_higher_provisional_restarts_fr_inv() {
+        let timers = Timers { restart_fr_on_each_reply: false, ..T };
+        let mut c = Client::new(Kind::Invite, false, timers);
+        c.start();
+        assert!(acts(c.on_reply(180)).contains(&Action::Arm(Timer::Final, T.fr_inv)));
+        // a retransmitted 180, then a lower 100: the timer runs on
+        assert_eq!(acts(c.on_reply(180)), [Action::PassUp(180)]);
+        assert_eq!(acts(c.on_reply(100)), [Action::PassUp(100)]);
+        assert_eq!(acts(c.on_reply(183)), [Action::Arm(Timer::Final, T.fr_inv), Action::PassUp(183)]);
+        // the final reply is still the one kept
+        c.on_reply(486);
+        assert_eq!(c.save().code, 486);
     }
 
     #[test]

@@ -304,7 +304,7 @@ fn put_value(out: &mut Vec<u8>, v: &RpcValue) {
         RpcValue::Str(s) => put_text(out, T_STR, s),
         // binrpc has no null: an empty string, as a missing text reads
         RpcValue::Null => put_text(out, T_STR, ""),
-        RpcValue::Array(items) => {
+        RpcValue::Array(items) | RpcValue::Added(items) => {
             out.push(T_STRUCT);
             items.iter().for_each(|x| put_value(out, x));
             out.push(0x80 | T_STRUCT);
@@ -341,7 +341,7 @@ pub fn reply(cookie: &[u8], outcome: &Result<RpcValue, RpcError>) -> Vec<u8> {
     let mut body = Vec::new();
     match outcome {
         Ok(RpcValue::Null) => {}
-        Ok(RpcValue::Array(items)) => items.iter().for_each(|x| put_value(&mut body, x)),
+        Ok(RpcValue::Array(items) | RpcValue::Added(items)) => items.iter().for_each(|x| put_value(&mut body, x)),
         Ok(v) => put_value(&mut body, v),
         Err(e) => {
             put_int(&mut body, T_INT, e.code as u32);

@@ -42,6 +42,10 @@ pub fn write_rpc(v: &RpcValue, out: &mut String) {
             }
             out.push(']');
         }
+        RpcValue::Added(a) => match a.last() {
+            Some(x) => write_rpc(x, out),
+            None => out.push_str("null"),
+        },
         RpcValue::Members(m) => {
             out.push('[');
             for (i, (k, x)) in m.iter().enumerate() {

@@ -32,6 +32,11 @@ pub enum RpcValue {
     /// `struct_add` (ul.dump's "Contacts", core.sockets_list). JSON writes
     /// it as a list of one-member objects, binrpc as one struct.
     Members(Vec<(String, RpcValue)>),
+    /// Values a command adds one after another at the top level without
+    /// making them an array (cfg.help's description, then its type line):
+    /// binrpc sends each; Kamailio's jsonrpcs answers only the last one
+    /// (measured).
+    Added(Vec<RpcValue>),
 }
 
 impl RpcValue {

@@ -10,18 +10,17 @@
 //! * `maxfwd_process`, `process_maxfwd` (= `mf_process_maxfwd_header`),
 //!   `maxfwd_at_least`, `mf_lowlimit` (= `is_maxfwd_lt`): Kamailio's
 //!   other names for them.
-//! * `max_limit` (int, 1..256, default 70, Kamailio's).
+//! * `max_limit` (int, 1..256, default 70, Kamailio's); at runtime the
+//!   cfg variable `maxfwd:max_limit` (0..255, as Kamailio's).
 
 // A module is safe code: everything unsafe lives in the core, mem/,
 // locking/ and the SDK that fences the module ABI.
 #![forbid(unsafe_code)]
 
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use sipr_sdk::prelude::*;
 use sipr_sdk::sip::HeaderKind;
 
-static MAX_LIMIT: AtomicI64 = AtomicI64::new(70);
+static MAX_LIMIT: sipr_sdk::CfgNum = sipr_sdk::CfgNum::new(70);
 
 /// Per-message key: the value of a Max-Forwards this module added (or
 /// set), which `is_maxfwd_lt` must see although the buffer is unchanged.
@@ -30,7 +29,7 @@ const LOCAL_VALUE: &str = "maxfwd.value";
 fn set_max_limit(v: &ModValue) -> Result<(), String> {
     match v {
         ModValue::Int(i) if (1..=256).contains(i) => {
-            MAX_LIMIT.store(*i, Ordering::Relaxed);
+            MAX_LIMIT.set(*i);
             Ok(())
         }
         other => Err(format!("max_limit must be 1..256, not {other:?}")),
@@ -76,7 +75,7 @@ fn mf_process_maxfwd_header(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
         }
         Ok(Some(0)) => Ok(-1),
         Ok(Some(n)) => {
-            let limit = MAX_LIMIT.load(Ordering::Relaxed);
+            let limit = MAX_LIMIT.get();
             let v = (n as i64 - 1).min(limit);
             let h = ctx.msg.header(HeaderKind::MaxForwards).ok_or("Max-Forwards vanished")?;
             let (off, len) = (h.value.off as usize, h.value.len as usize);
@@ -100,6 +99,12 @@ fn is_maxfwd_lt(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     }
 }
 
+/// Publishes `max_limit` as Kamailio's cfg variable (its help text and
+/// bounds, measured).
+fn mod_init() -> Result<(), String> {
+    MAX_LIMIT.register("maxfwd", "max_limit", "Max. maxfwd limit", true, 0, 255)
+}
+
 sipr_sdk::module! {
     name: "maxfwd",
     functions: [
@@ -111,4 +116,5 @@ sipr_sdk::module! {
         ("mf_lowlimit", [IntOrPv], RouteMask::REQUEST_LIKE, is_maxfwd_lt, check_max),
     ],
     params: [("max_limit", Int, set_max_limit)],
+    init: mod_init,
 }

@@ -24,6 +24,8 @@ mod save;
 mod ulc;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+use sipr_sdk::CfgNum;
 use std::sync::OnceLock;
 
 use sipr_sdk::prelude::*;
@@ -43,18 +45,25 @@ pub fn ul() -> Result<&'static UlApi, ModError> {
     Ok(UL.get_or_init(|| api))
 }
 
-/// Parameters (Kamailio's names and defaults).
+/// Parameters (Kamailio's names and defaults). Those Kamailio's cfg
+/// framework changes at runtime (`cfg.set registrar max_expires 3600`)
+/// are [`CfgNum`]s, registered in `mod_init` ([`register_cfg`]).
 #[derive(Debug)]
 pub struct Params {
-    pub default_expires: AtomicI64,
-    pub min_expires: AtomicI64,
+    pub default_expires: CfgNum,
+    /// Percent: a binding without an asked expiry gets a random one in
+    /// `[default_expires - range%, default_expires]`.
+    pub default_expires_range: CfgNum,
+    /// Percent: the same for an asked expiry.
+    pub expires_range: CfgNum,
+    pub min_expires: CfgNum,
     pub min_expires_mode: AtomicI64,
-    pub max_expires: AtomicI64,
-    pub default_q: AtomicI64,
-    pub append_branches: AtomicBool,
-    pub case_sensitive: AtomicBool,
-    pub max_contacts: AtomicI64,
-    pub retry_after: AtomicI64,
+    pub max_expires: CfgNum,
+    pub default_q: CfgNum,
+    pub append_branches: CfgNum,
+    pub case_sensitive: CfgNum,
+    pub max_contacts: CfgNum,
+    pub retry_after: CfgNum,
     pub method_filtering: AtomicBool,
     pub use_path: AtomicBool,
     pub path_mode: AtomicI64,
@@ -63,21 +72,47 @@ pub struct Params {
 }
 
 pub static PARAMS: Params = Params {
-    default_expires: AtomicI64::new(3600),
-    min_expires: AtomicI64::new(60),
+    default_expires: CfgNum::new(3600),
+    default_expires_range: CfgNum::new(0),
+    expires_range: CfgNum::new(0),
+    min_expires: CfgNum::new(60),
     min_expires_mode: AtomicI64::new(0),
-    max_expires: AtomicI64::new(0),
-    default_q: AtomicI64::new(-1),
-    append_branches: AtomicBool::new(true),
-    case_sensitive: AtomicBool::new(true),
-    max_contacts: AtomicI64::new(0),
-    retry_after: AtomicI64::new(0),
+    max_expires: CfgNum::new(0),
+    default_q: CfgNum::new(-1),
+    append_branches: CfgNum::new(1),
+    // Kamailio's default: AoRs compared and stored lower-cased (measured)
+    case_sensitive: CfgNum::new(0),
+    max_contacts: CfgNum::new(0),
+    retry_after: CfgNum::new(0),
     method_filtering: AtomicBool::new(false),
     use_path: AtomicBool::new(false),
     path_mode: AtomicI64::new(2),
     gruu_enabled: AtomicBool::new(true),
     xavp_rcd_mask: AtomicI64::new(0),
 };
+
+/// Publishes the runtime-changeable parameters as Kamailio's cfg group
+/// `registrar`, in its order, with its help texts and bounds (measured:
+/// `default_q` -1..1000, the ranges 0..100, the others any number).
+fn register_cfg() -> Result<(), String> {
+    const ANY: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
+    let vars: [(&CfgNum, &str, &str, (i64, i64)); 10] = [
+        (&PARAMS.default_expires, "default_expires", "Contains number of second to expire if no expire hf or contact expire present", ANY),
+        (&PARAMS.default_expires_range, "default_expires_range", "Percent from default_expires that will be used in generating the range for the expire interval", (0, 100)),
+        (&PARAMS.expires_range, "expires_range", "Percent from incoming expires that will be used in generating the range for the expire interval", (0, 100)),
+        (&PARAMS.min_expires, "min_expires", "The minimum expires value of a Contact. Value 0 disables the checking. ", ANY),
+        (&PARAMS.max_expires, "max_expires", "The maximum expires value of a Contact. Value 0 disables the checking. ", ANY),
+        (&PARAMS.max_contacts, "max_contacts", "The maximum number of Contacts for an AOR. Value 0 disables the checking. ", ANY),
+        (&PARAMS.retry_after, "retry_after", "If you want to add the Retry-After header field in 5xx replies, set this parameter to a value grater than zero", ANY),
+        (&PARAMS.case_sensitive, "case_sensitive", "If set to 1 then AOR comparison will be case sensitive. Recommended and default is 0, case insensitive", ANY),
+        (&PARAMS.default_q, "default_q", "The parameter represents default q value for new contacts.", (-1, 1000)),
+        (&PARAMS.append_branches, "append_branches", "If set to 1(default), lookup will put all contacts found in msg structure", ANY),
+    ];
+    for (v, name, help, (min, max)) in vars {
+        v.register("registrar", name, help, true, min, max)?;
+    }
+    Ok(())
+}
 
 /// `received_avp` as given, and the id it names (-1: none).
 pub static RECEIVED_AVP: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
@@ -96,7 +131,7 @@ pub fn aor_of(uri: &[u8]) -> Result<String, ModError> {
     let user = String::from_utf8_lossy(u.user.map_or(&b""[..], |s| s.get(uri))).into_owned();
     let host = String::from_utf8_lossy(u.host.get(uri)).into_owned();
     let aor = if (ul()?.use_domain)() { format!("{user}@{}", host.to_ascii_lowercase()) } else { user };
-    Ok(if PARAMS.case_sensitive.load(Ordering::Relaxed) { aor } else { aor.to_ascii_lowercase() })
+    Ok(if PARAMS.case_sensitive.is_on() { aor } else { aor.to_ascii_lowercase() })
 }
 
 fn domain_fixup(p: &mut [Param]) -> Result<(), String> {
@@ -154,7 +189,7 @@ fn lookup_with(ctx: &mut Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> FnResul
         route_through(ctx, path);
     }
     ctx.bflags = first.cflags;
-    if PARAMS.append_branches.load(Ordering::Relaxed) {
+    if PARAMS.append_branches.is_on() {
         for c in &cs[1..] {
             ctx.branches.push(Branch {
                 uri: c.contact.clone().into_bytes(),
@@ -315,11 +350,11 @@ fn register_stats() -> Result<(), String> {
     let _ = ACCEPTED.set(sipr_sdk::counter("registrar", "accepted_regs")?);
     let _ = REJECTED.set(sipr_sdk::counter("registrar", "rejected_regs")?);
     for (name, v) in [
-        ("default_expire", PARAMS.default_expires.load(Ordering::Relaxed)),
-        ("default_expires_range", 0),
-        ("expires_range", 0),
-        ("max_contacts", PARAMS.max_contacts.load(Ordering::Relaxed)),
-        ("max_expires", PARAMS.max_expires.load(Ordering::Relaxed)),
+        ("default_expire", PARAMS.default_expires.get()),
+        ("default_expires_range", PARAMS.default_expires_range.get()),
+        ("expires_range", PARAMS.expires_range.get()),
+        ("max_contacts", PARAMS.max_contacts.get()),
+        ("max_expires", PARAMS.max_expires.get()),
     ] {
         // parameters, not counters: the reset commands leave them
         sipr_sdk::counter_no_reset("registrar", name)?.store(v.max(0) as u64, Ordering::Relaxed);
@@ -328,6 +363,7 @@ fn register_stats() -> Result<(), String> {
 }
 
 fn mod_init() -> Result<(), String> {
+    register_cfg()?;
     register_stats()?;
     let spec = RECEIVED_AVP.lock().map(|s| s.clone()).unwrap_or_default();
     if !spec.is_empty() {
@@ -343,36 +379,54 @@ fn int(v: &ModValue, slot: &AtomicI64) -> Result<(), String> {
     slot.store(sipr_sdk::modparam::int(v)?, Ordering::Relaxed);
     Ok(())
 }
+fn num(v: &ModValue, slot: &CfgNum) -> Result<(), String> {
+    slot.set(sipr_sdk::modparam::int(v)?);
+    Ok(())
+}
 fn flag(v: &ModValue, slot: &AtomicBool) -> Result<(), String> {
     slot.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
     Ok(())
 }
 fn set_default_expires(v: &ModValue) -> Result<(), String> {
-    int(v, &PARAMS.default_expires)
+    num(v, &PARAMS.default_expires)
+}
+fn set_default_expires_range(v: &ModValue) -> Result<(), String> {
+    percent(v, &PARAMS.default_expires_range, "default_expires_range")
+}
+fn set_expires_range(v: &ModValue) -> Result<(), String> {
+    percent(v, &PARAMS.expires_range, "expires_range")
+}
+fn percent(v: &ModValue, slot: &CfgNum, name: &str) -> Result<(), String> {
+    let p = sipr_sdk::modparam::int(v)?;
+    if !(0..=100).contains(&p) {
+        return Err(format!("{name} must be 0..100 (a percentage), not {p}"));
+    }
+    slot.set(p);
+    Ok(())
 }
 fn set_min_expires(v: &ModValue) -> Result<(), String> {
-    int(v, &PARAMS.min_expires)
+    num(v, &PARAMS.min_expires)
 }
 fn set_min_expires_mode(v: &ModValue) -> Result<(), String> {
     int(v, &PARAMS.min_expires_mode)
 }
 fn set_max_expires(v: &ModValue) -> Result<(), String> {
-    int(v, &PARAMS.max_expires)
+    num(v, &PARAMS.max_expires)
 }
 fn set_default_q(v: &ModValue) -> Result<(), String> {
-    int(v, &PARAMS.default_q)
+    num(v, &PARAMS.default_q)
 }
 fn set_append_branches(v: &ModValue) -> Result<(), String> {
-    flag(v, &PARAMS.append_branches)
+    num(v, &PARAMS.append_branches)
 }
 fn set_case_sensitive(v: &ModValue) -> Result<(), String> {
-    flag(v, &PARAMS.case_sensitive)
+    num(v, &PARAMS.case_sensitive)
 }
 fn set_max_contacts(v: &ModValue) -> Result<(), String> {
-    int(v, &PARAMS.max_contacts)
+    num(v, &PARAMS.max_contacts)
 }
 fn set_retry_after(v: &ModValue) -> Result<(), String> {
-    int(v, &PARAMS.retry_after)
+    num(v, &PARAMS.retry_after)
 }
 fn set_method_filtering(v: &ModValue) -> Result<(), String> {
     flag(v, &PARAMS.method_filtering)
@@ -419,6 +473,8 @@ sipr_sdk::module! {
     ],
     params: [
         ("default_expires", Any, set_default_expires),
+        ("default_expires_range", Any, set_default_expires_range),
+        ("expires_range", Any, set_expires_range),
         ("min_expires", Any, set_min_expires),
         ("min_expires_mode", Any, set_min_expires_mode),
         ("max_expires", Any, set_max_expires),

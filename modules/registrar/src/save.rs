@@ -105,15 +105,33 @@ fn crate_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
+/// A random part of `e` up to `percent` % of it (the `*expires_range`
+/// parameters: registrations spread over time instead of expiring
+/// together); 0 when the range is 0.
+fn random_share(e: i64, percent: i64) -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    let most = e * percent.clamp(0, 100) / 100;
+    if most <= 0 {
+        return 0;
+    }
+    // RandomState is seeded from the OS per process and stepped per call
+    let r = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    (r % (most as u64 + 1)) as i64
+}
+
 /// The expiry a contact asks for, bounded as the parameters say: seconds
 /// from now (0: remove).
 fn bounded_expires(asked: Option<u32>, header: Option<u32>) -> Result<i64, Refusal> {
-    let e = i64::from(asked.or(header).unwrap_or(PARAMS.default_expires.load(Ordering::Relaxed) as u32));
-    if e == 0 {
+    let (e, range) = match asked.or(header) {
+        Some(e) => (i64::from(e), PARAMS.expires_range.get()),
+        None => (PARAMS.default_expires.get(), PARAMS.default_expires_range.get()),
+    };
+    if e <= 0 {
         return Ok(0);
     }
-    let min = PARAMS.min_expires.load(Ordering::Relaxed);
-    let max = PARAMS.max_expires.load(Ordering::Relaxed);
+    let e = e - random_share(e, range);
+    let min = PARAMS.min_expires.get();
+    let max = PARAMS.max_expires.get();
     if min > 0 && e < min {
         if PARAMS.min_expires_mode.load(Ordering::Relaxed) == 1 {
             let mut r = Refusal::new(423, "Interval Too Brief");
@@ -170,7 +188,7 @@ fn given(buf: &[u8], na: &NameAddr, header: Option<u32>, cfg_expires: Option<u32
         Some(e) => bounded_expires(Some(e), None)?,
         None => bounded_expires(na.expires(buf), header)?,
     };
-    let default_q = PARAMS.default_q.load(Ordering::Relaxed) as i32;
+    let default_q = PARAMS.default_q.get() as i32;
     let q = na.q(buf).map_or(default_q, i32::from);
     let methods = na.param(buf, "methods").map(|m| {
         let m = String::from_utf8_lossy(m);
@@ -422,7 +440,7 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
         },
         Err(_) => None,
     };
-    let max = xavp_cfg_int(ctx, "max_contacts").unwrap_or(PARAMS.max_contacts.load(Ordering::Relaxed));
+    let max = xavp_cfg_int(ctx, "max_contacts").unwrap_or(PARAMS.max_contacts.get());
     let mut refused: Option<Refusal> = None;
     let mut rc: i64 = 1;
     let (mut added, mut updated, mut removed) = (0, 0, 0);
@@ -532,7 +550,7 @@ fn save_inner(ctx: &mut Ctx<'_>, domain: &str, flags: i64, uri: Option<Vec<u8>>)
             let mut r = Refusal::why(503, "Service Unavailable", "Too many registered contacts");
             // Kamailio's save() says -2 for this one
             r.rc = -2;
-            let ra = PARAMS.retry_after.load(Ordering::Relaxed);
+            let ra = PARAMS.retry_after.get();
             if ra > 0 {
                 r.extra.push_str(&format!("Retry-After: {ra}\r\n"));
             }

@@ -640,42 +640,56 @@ fn register_counter(
 }
 
 /// A runtime-changeable number of a module (Kamailio's cfg variables:
-/// `cfg.get tm fr_timer`, `cfg.set`): the module parameter's value until
-/// [`CfgInt::register`] (in `mod_init`) moves it to shm, where a
-/// `cfg.set` from the RPC process reaches every process. Reads and writes
-/// as the atomics it replaces.
+/// `cfg.get registrar max_expires`, `cfg.set`): the module parameter's
+/// value until [`CfgNum::register`] (in `mod_init`) moves it to shm,
+/// where a `cfg.set` from the RPC process reaches every process.
 #[derive(Debug)]
-pub struct CfgInt {
-    local: std::sync::atomic::AtomicU32,
+pub struct CfgNum {
+    local: std::sync::atomic::AtomicI64,
     shared: std::sync::OnceLock<&'static std::sync::atomic::AtomicU64>,
 }
 
-impl CfgInt {
+impl CfgNum {
     /// A variable starting at `v`.
-    pub const fn new(v: u32) -> Self {
-        CfgInt { local: std::sync::atomic::AtomicU32::new(v), shared: std::sync::OnceLock::new() }
+    pub const fn new(v: i64) -> Self {
+        CfgNum { local: std::sync::atomic::AtomicI64::new(v), shared: std::sync::OnceLock::new() }
     }
 
     /// The value now.
-    pub fn load(&self, order: std::sync::atomic::Ordering) -> u32 {
+    pub fn get(&self) -> i64 {
         match self.shared.get() {
-            Some(w) => w.load(order) as u32,
-            None => self.local.load(order),
+            // the shm word holds the i64's bits
+            Some(w) => w.load(std::sync::atomic::Ordering::Relaxed) as i64,
+            None => self.local.load(std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// Whether the value is not 0 (a flag).
+    pub fn is_on(&self) -> bool {
+        self.get() != 0
     }
 
     /// Sets the value (a module parameter; after registration, every
     /// process sees it).
-    pub fn store(&self, v: u32, order: std::sync::atomic::Ordering) {
-        self.local.store(v, order);
+    pub fn set(&self, v: i64) {
+        self.local.store(v, std::sync::atomic::Ordering::Relaxed);
         if let Some(w) = self.shared.get() {
-            w.store(u64::from(v), order);
+            w.store(v as u64, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
     /// Publishes the variable as `group:name` (main process, in
-    /// `mod_init`, once its parameter is set).
-    pub fn register(&self, group: &str, name: &str, help: &str, readable: bool) -> Result<(), String> {
+    /// `mod_init`, once its parameter is set); `cfg.set` keeps it within
+    /// `min..=max` (Kamailio's bounds for it).
+    pub fn register(
+        &self,
+        group: &str,
+        name: &str,
+        help: &str,
+        readable: bool,
+        min: i64,
+        max: i64,
+    ) -> Result<(), String> {
         let core = CORE.get().ok_or("not loaded by sipr")?;
         let def = sipr_core::module::abi::CfgVarDef {
             group: group.as_ptr(),
@@ -684,9 +698,9 @@ impl CfgInt {
             name_len: name.len(),
             help: help.as_ptr(),
             help_len: help.len(),
-            initial: i64::from(self.local.load(std::sync::atomic::Ordering::Relaxed)),
-            min: 0,
-            max: i64::from(u32::MAX),
+            initial: self.local.load(std::sync::atomic::Ordering::Relaxed),
+            min,
+            max,
             readable: u8::from(readable),
         };
         let p = (core.cfg_var)(&def);
@@ -694,6 +708,33 @@ impl CfgInt {
         let w = unsafe { p.as_ref() }.ok_or_else(|| format!("cannot register cfg variable {group}:{name}"))?;
         let _ = self.shared.set(w);
         Ok(())
+    }
+}
+
+/// A [`CfgNum`] that is never negative (tm's timers, in milliseconds):
+/// reads and writes as the `AtomicU32` it replaces.
+#[derive(Debug)]
+pub struct CfgInt(CfgNum);
+
+impl CfgInt {
+    /// A variable starting at `v`.
+    pub const fn new(v: u32) -> Self {
+        CfgInt(CfgNum::new(v as i64))
+    }
+
+    /// The value now.
+    pub fn load(&self, _order: std::sync::atomic::Ordering) -> u32 {
+        self.0.get() as u32
+    }
+
+    /// Sets the value.
+    pub fn store(&self, v: u32, _order: std::sync::atomic::Ordering) {
+        self.0.set(i64::from(v));
+    }
+
+    /// Publishes the variable as `group:name` (0..=u32::MAX).
+    pub fn register(&self, group: &str, name: &str, help: &str, readable: bool) -> Result<(), String> {
+        self.0.register(group, name, help, readable, 0, i64::from(u32::MAX))
     }
 }
 

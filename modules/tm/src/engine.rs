@@ -11,7 +11,7 @@
 //! cell is marked so that nothing else decides its outcome.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use std::net::SocketAddr;
@@ -153,34 +153,34 @@ pub struct Params {
     /// `max_noninv_lifetime`, ms.
     pub max_noninv_life: sipr_sdk::CfgInt,
     /// `auto_inv_100`.
-    pub auto_inv_100: AtomicBool,
+    pub auto_inv_100: sipr_sdk::CfgNum,
     /// `auto_inv_100_reason`.
     pub reason_100: std::sync::Mutex<String>,
     /// `restart_fr_on_each_reply`.
-    pub restart_fr: AtomicBool,
+    pub restart_fr: sipr_sdk::CfgNum,
     /// `e2e_cancel_reason`.
-    pub e2e_cancel_reason: AtomicBool,
+    pub e2e_cancel_reason: sipr_sdk::CfgNum,
     /// `remap_503_500`.
     pub remap_503_500: AtomicBool,
     /// `failure_reply_mode` 3 (true, Kamailio's default) or 0.
     pub drop_previous_legs: AtomicBool,
     /// `aggregate_challenges`.
-    pub aggregate_challenges: AtomicBool,
+    pub aggregate_challenges: sipr_sdk::CfgNum,
     /// `blst_503`: a 503's source is blocklisted.
-    pub blst_503: AtomicBool,
+    pub blst_503: sipr_sdk::CfgNum,
     /// `blst_503_def_timeout`, s: for a 503 without Retry-After (0: not
     /// blocklisted).
-    pub blst_503_def: AtomicU32,
+    pub blst_503_def: sipr_sdk::CfgNum,
     /// `blst_503_min_timeout`, s: the least a Retry-After counts for.
-    pub blst_503_min: AtomicU32,
+    pub blst_503_min: sipr_sdk::CfgNum,
     /// `blst_503_max_timeout`, s: the most.
-    pub blst_503_max: AtomicU32,
+    pub blst_503_max: sipr_sdk::CfgNum,
     /// `blst_methods_add`: the methods (Kamailio's METHOD_* bits) whose
     /// timeout blocklists the destination.
-    pub blst_methods_add: AtomicU32,
+    pub blst_methods_add: sipr_sdk::CfgNum,
     /// `blst_methods_lookup`: the methods not sent to a blocklisted
     /// destination.
-    pub blst_methods_lookup: AtomicU32,
+    pub blst_methods_lookup: sipr_sdk::CfgNum,
 }
 
 /// The parameters, with Kamailio's defaults.
@@ -192,21 +192,21 @@ pub static PARAMS: Params = Params {
     wait: sipr_sdk::CfgInt::new(5000),
     max_inv_life: sipr_sdk::CfgInt::new(180_000),
     max_noninv_life: sipr_sdk::CfgInt::new(32_000),
-    auto_inv_100: AtomicBool::new(true),
+    auto_inv_100: sipr_sdk::CfgNum::new(1),
     reason_100: std::sync::Mutex::new(String::new()),
-    restart_fr: AtomicBool::new(true),
-    e2e_cancel_reason: AtomicBool::new(true),
+    restart_fr: sipr_sdk::CfgNum::new(1),
+    e2e_cancel_reason: sipr_sdk::CfgNum::new(1),
     remap_503_500: AtomicBool::new(true),
     drop_previous_legs: AtomicBool::new(true),
-    aggregate_challenges: AtomicBool::new(true),
-    blst_503: AtomicBool::new(false),
-    blst_503_def: AtomicU32::new(0),
-    blst_503_min: AtomicU32::new(0),
-    blst_503_max: AtomicU32::new(3600),
+    aggregate_challenges: sipr_sdk::CfgNum::new(1),
+    blst_503: sipr_sdk::CfgNum::new(0),
+    blst_503_def: sipr_sdk::CfgNum::new(0),
+    blst_503_min: sipr_sdk::CfgNum::new(0),
+    blst_503_max: sipr_sdk::CfgNum::new(3600),
     // INVITE
-    blst_methods_add: AtomicU32::new(1),
+    blst_methods_add: sipr_sdk::CfgNum::new(1),
     // all but BYE
-    blst_methods_lookup: AtomicU32::new(!8),
+    blst_methods_lookup: sipr_sdk::CfgNum::new(-9),
 };
 
 fn ms(a: &sipr_sdk::CfgInt) -> Duration {
@@ -221,6 +221,7 @@ fn timers_of(st: &State) -> Timers {
         fr: Duration::from_millis(st.fr_ms.into()),
         fr_inv: Duration::from_millis(st.fr_inv_ms.into()),
         wait: ms(&PARAMS.wait),
+        restart_fr_on_each_reply: PARAMS.restart_fr.is_on(),
     }
 }
 
@@ -417,7 +418,7 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
     };
     st.uas = Server::new(kind, src.reliable(), timers_of(&st)).save();
     st.msg_flags = ctx.flags;
-    if !PARAMS.e2e_cancel_reason.load(Ordering::Relaxed) {
+    if !PARAMS.e2e_cancel_reason.is_on() {
         // the parameter is the default, t_set_no_e2e_cancel_reason the
         // transaction's choice
         st.flags |= tflag::NO_E2E_CANCEL_REASON;
@@ -448,7 +449,7 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
     };
     let id = arm(&c, cell::timer::LIFE, life);
     c.lock().state_mut().life_timer = id;
-    if invite && PARAMS.auto_inv_100.load(Ordering::Relaxed) && ctx.module_int("tm.no_auto_100").is_none() {
+    if invite && PARAMS.auto_inv_100.is_on() && ctx.module_int("tm.no_auto_100").is_none() {
         let reason = PARAMS.reason_100.lock().map(|r| r.clone()).unwrap_or_default();
         let reason = if reason.is_empty() { "trying -- your call is important to us" } else { &reason };
         let data = sipr_sdk::reply::build_in_transaction(ctx, 100, reason, b"", b"")?;
@@ -1115,7 +1116,7 @@ fn start_branch(
     let mut client = Client::new(kind, peer.reliable(), timers_of(&st));
     // Kamailio's blst_methods_lookup: a blocklisted next hop is not tried
     // (the branch fails as a send error would)
-    let blocked = PARAMS.blst_methods_lookup.load(Ordering::Relaxed) & request_method_id(data) != 0
+    let blocked = PARAMS.blst_methods_lookup.get() as u32 & request_method_id(data) != 0
         && sipr_sdk::blocklisted(peer.proto(), peer.addr()).is_some_and(|why| {
             log::info!("tm: branch {b}: blocklisted destination {}:{} ({why})", peer.proto(), peer.addr());
             true
@@ -1540,6 +1541,11 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
     g.state_mut().branches[b].txn = client.save();
     let mut passed = None;
     let mut retransmitted_2xx = false;
+    // a provisional reply on a branch cancelled after its timeout: the
+    // far end missed the CANCEL or sent it before; Kamailio cancels again
+    // (measured)
+    let timed_out_and_cancelled = bflag::TIMEOUT | bflag::CANCEL_SENT;
+    let mut cancel_again = false;
     for a in acts.iter() {
         match a {
             Action::Stop(Timer::Retransmit) => stop(&mut g.state_mut().branches[b].retr_timer),
@@ -1562,9 +1568,17 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
             Action::PassUp(c) => passed = Some(c),
             Action::Timeout408 => passed = Some(408),
             Action::Absorb(c) if invite && (200..300).contains(&c) => retransmitted_2xx = true,
-            Action::Absorb(_) => crate::stats::bump(|s| s.rpl_absorbed),
+            Action::Absorb(c) => {
+                cancel_again =
+                    invite && c < 200 && st.branches[b].flags & timed_out_and_cancelled == timed_out_and_cancelled;
+                crate::stats::bump(|s| s.rpl_absorbed)
+            }
             _ => {}
         }
+    }
+    if cancel_again {
+        send_cancel(&mut g, b, env.out);
+        return;
     }
     if retransmitted_2xx {
         // 2xx retransmissions are the UAS's, end to end: relayed
@@ -1638,15 +1652,16 @@ fn branch_outcome(c: &Cell, b: usize, code: u16, reply: Option<(&SipMsg<'_>, Opt
         }
         None if code == 408 => {
             let sent = g.slot(slot_request(b));
-            if PARAMS.blst_methods_add.load(Ordering::Relaxed) & request_method_id(sent) != 0 {
+            if PARAMS.blst_methods_add.get() as u32 & request_method_id(sent) != 0 {
                 sipr_sdk::blocklist(peer.proto(), peer.addr(), blst::TIMEOUT, None);
             }
             true
         }
         Some((r, _)) if code == 503 => {
-            if PARAMS.blst_503.load(Ordering::Relaxed) {
-                let secs = retry_after(r).map_or(PARAMS.blst_503_def.load(Ordering::Relaxed), |s| {
-                    s.clamp(PARAMS.blst_503_min.load(Ordering::Relaxed), PARAMS.blst_503_max.load(Ordering::Relaxed))
+            if PARAMS.blst_503.is_on() {
+                // bounds changed at runtime may cross: max wins, no panic
+                let secs = retry_after(r).map_or(PARAMS.blst_503_def.get() as u32, |s| {
+                    s.max(PARAMS.blst_503_min.get() as u32).min(PARAMS.blst_503_max.get() as u32)
                 });
                 if secs > 0 {
                     sipr_sdk::blocklist(peer.proto(), peer.addr(), blst::E503, Some(Duration::from_secs(secs.into())));
@@ -1822,7 +1837,7 @@ fn aggregate_challenges(g: &CellGuard<'_, Key, State, SLOTS>, st: &State, best: 
     use sipr_sdk::sip::HeaderKind;
     let b = best?;
     let is_challenge = |code: u16| code == 401 || code == 407;
-    if !PARAMS.aggregate_challenges.load(Ordering::Relaxed) || !is_challenge(st.branches[b].code) {
+    if !PARAMS.aggregate_challenges.is_on() || !is_challenge(st.branches[b].code) {
         return None;
     }
     let from = if PARAMS.drop_previous_legs.load(Ordering::Relaxed) { st.leg_start as usize } else { 0 };

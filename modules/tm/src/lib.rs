@@ -764,37 +764,42 @@ fn t_set_disable_failover(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 /// A parameter in seconds or a method mask: a non-negative number that
 /// fits 32 bits (Kamailio's unsigned ints; a method mask may be written
 /// as the negative int of its bits, as `~8` is in C).
-fn u32_param(v: &ModValue, slot: &std::sync::atomic::AtomicU32) -> Result<(), String> {
+fn num_param(v: &ModValue, slot: &sipr_sdk::CfgNum) -> Result<(), String> {
     let n = sipr_sdk::modparam::int(v)?;
+    // kept as the C int Kamailio shows (`cfg.get tm blst_methods_lookup`: -9)
     let n =
-        u32::try_from(n).or_else(|_| i32::try_from(n).map(|i| i as u32)).map_err(|_| format!("out of range: {n}"))?;
-    slot.store(n, Ordering::Relaxed);
+        u32::try_from(n).map(|u| u as i32).or_else(|_| i32::try_from(n)).map_err(|_| format!("out of range: {n}"))?;
+    slot.set(i64::from(n));
+    Ok(())
+}
+
+/// A flag parameter: 1 for any number but 0.
+fn flag_param(v: &ModValue, slot: &sipr_sdk::CfgNum) -> Result<(), String> {
+    slot.set(i64::from(sipr_sdk::modparam::int(v)? != 0));
     Ok(())
 }
 
 fn set_blst_503(v: &ModValue) -> Result<(), String> {
-    PARAMS.blst_503.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
-    Ok(())
+    flag_param(v, &PARAMS.blst_503)
 }
 fn set_blst_503_def_timeout(v: &ModValue) -> Result<(), String> {
-    u32_param(v, &PARAMS.blst_503_def)
+    num_param(v, &PARAMS.blst_503_def)
 }
 fn set_blst_503_min_timeout(v: &ModValue) -> Result<(), String> {
-    u32_param(v, &PARAMS.blst_503_min)
+    num_param(v, &PARAMS.blst_503_min)
 }
 fn set_blst_503_max_timeout(v: &ModValue) -> Result<(), String> {
-    u32_param(v, &PARAMS.blst_503_max)
+    num_param(v, &PARAMS.blst_503_max)
 }
 fn set_blst_methods_add(v: &ModValue) -> Result<(), String> {
-    u32_param(v, &PARAMS.blst_methods_add)
+    num_param(v, &PARAMS.blst_methods_add)
 }
 fn set_blst_methods_lookup(v: &ModValue) -> Result<(), String> {
-    u32_param(v, &PARAMS.blst_methods_lookup)
+    num_param(v, &PARAMS.blst_methods_lookup)
 }
 
 fn set_e2e_cancel_reason(v: &ModValue) -> Result<(), String> {
-    PARAMS.e2e_cancel_reason.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
-    Ok(())
+    flag_param(v, &PARAMS.e2e_cancel_reason)
 }
 
 fn ms_param(v: &ModValue, slot: &sipr_sdk::CfgInt) -> Result<(), String> {
@@ -826,8 +831,7 @@ fn set_max_noninv_lifetime(v: &ModValue) -> Result<(), String> {
     ms_param(v, &PARAMS.max_noninv_life)
 }
 fn set_auto_inv_100(v: &ModValue) -> Result<(), String> {
-    PARAMS.auto_inv_100.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
-    Ok(())
+    flag_param(v, &PARAMS.auto_inv_100)
 }
 /// A string parameter into its slot.
 fn set_contacts_avp(v: &ModValue) -> Result<(), String> {
@@ -850,8 +854,7 @@ fn set_auto_inv_100_reason(v: &ModValue) -> Result<(), String> {
     sipr_sdk::modparam::store_str(v, &PARAMS.reason_100)
 }
 fn set_aggregate_challenges(v: &ModValue) -> Result<(), String> {
-    PARAMS.aggregate_challenges.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
-    Ok(())
+    flag_param(v, &PARAMS.aggregate_challenges)
 }
 
 fn set_remap_503_500(v: &ModValue) -> Result<(), String> {
@@ -911,8 +914,7 @@ fn set_noisy_ctimer(v: &ModValue) -> Result<(), String> {
 }
 
 fn set_restart_fr(v: &ModValue) -> Result<(), String> {
-    PARAMS.restart_fr.store(sipr_sdk::modparam::int(v)? != 0, Ordering::Relaxed);
-    Ok(())
+    flag_param(v, &PARAMS.restart_fr)
 }
 
 static HASH_SIZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1 << 16);
@@ -941,6 +943,25 @@ fn register_cfg() -> Result<(), String> {
     ];
     for (v, name, help) in vars {
         v.register("tm", name, help, false)?;
+    }
+    // the others sipr has, readable, in Kamailio's order: flags 0..1,
+    // the rest any number (measured)
+    const FLAG: (i64, i64) = (0, 1);
+    const ANY: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
+    let vars: [(&sipr_sdk::CfgNum, &str, &str, (i64, i64)); 10] = [
+        (&PARAMS.auto_inv_100, "auto_inv_100", "automatically send 100 to an INVITE", FLAG),
+        (&PARAMS.restart_fr, "restart_fr_on_each_reply", "restart final response timer on each provisional reply", FLAG),
+        (&PARAMS.aggregate_challenges, "aggregate_challenges", "if the final response is a 401 or a 407, aggregate all the authorization headers (challenges) (rfc3261 requires this to be on)", FLAG),
+        (&PARAMS.blst_503, "blst_503", "if set to 1, blocklist 503 SIP response sources", FLAG),
+        (&PARAMS.blst_503_def, "blst_503_def_timeout", "default 503 blocklist time (in s), when no Retry-After header is present", ANY),
+        (&PARAMS.blst_503_min, "blst_503_min_timeout", "minimum 503 blocklist time (in s)", ANY),
+        (&PARAMS.blst_503_max, "blst_503_max_timeout", "maximum 503 blocklist time (in s)", ANY),
+        (&PARAMS.blst_methods_add, "blst_methods_add", "bitmap of method types that trigger blocklisting on transaction timeouts", ANY),
+        (&PARAMS.blst_methods_lookup, "blst_methods_lookup", "Bitmap of method types that are looked-up in the blocklist before statefull forwarding", ANY),
+        (&PARAMS.e2e_cancel_reason, "e2e_cancel_reason", "if set to 1, Reason headers from received CANCELs are copied into the corresponding generated hop-by-hop CANCELs", FLAG),
+    ];
+    for (v, name, help, (min, max)) in vars {
+        v.register("tm", name, help, true, min, max)?;
     }
     Ok(())
 }

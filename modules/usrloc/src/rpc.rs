@@ -133,7 +133,10 @@ fn table_and_aor(p: &[RpcValue]) -> Result<(&'static Domain, String), RpcError> 
         Some((user, _)) if !crate::use_domain() => user.to_string(),
         _ => aor,
     };
-    Ok((d, aor))
+    // the commands lower-case the AoR they are given, whatever the
+    // registrar's case_sensitive (measured on ul.lookup, ul.add, ul.rm,
+    // ul.rm_contact)
+    Ok((d, aor.to_lowercase()))
 }
 
 /// `ul.lookup table AoR`.
