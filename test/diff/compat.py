@@ -195,7 +195,7 @@ def table():
         lines += [f"## {module}", "", "| kind | export | state |", "|---|---|---|"] + rows + [""]
     # the core: Kamailio's list (test/diff/kamailio-core, from the 5.6
     # cookbooks), each probed with `sipr -c` on a one-line cfg
-    core_rows, core_totals = core_table(uses, why, unexplained)
+    core_rows, core_totals = core_table(uses, why, unexplained, have)
     lines += ["## core", "",
               "The core's keywords, values, pre-processor directives, routing blocks, statements, operators, "
               "functions, parameters, pseudo-variables (the pv module's, which sipr's core provides) and "
@@ -359,7 +359,7 @@ def case_lines():
     return [(f"{suite}:{case}", line) for suite, case, block, line in suite_lines() if block]
 
 
-def core_table(uses, why, unexplained):
+def core_table(uses, why, unexplained, have):
     import tempfile
     PROBE_DIR[0] = tempfile.mkdtemp(prefix="sipr-compat.")
     EMPTY_FILE[0] = os.path.join(PROBE_DIR[0], "empty.cfg")
@@ -380,7 +380,8 @@ def core_table(uses, why, unexplained):
                 else name
             if owner:
                 shown += f" ({owner})"
-            got = sipr_probe(kind, name)
+            # a module's name (rr's $route_uri) is in that module's registry
+            got = "yes" if owner and (owner, kind, name) in have else sipr_probe(kind, name)
             cases = core_uses(kind, name, lines_of_cases)
             if got == "yes" and why.get(("core", kind, name)):
                 state = why[("core", kind, name)]
