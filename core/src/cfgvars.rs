@@ -173,7 +173,8 @@ pub fn register(def: VarDef<'_>) -> Result<&'static AtomicU64, String> {
 
 /// Registers a string variable (main process, before the fork, after the
 /// shm pool exists): a custom cfg parameter with a text value.
-pub fn register_str(group: &str, name: &str, help: &str, initial: &str) -> Result<(), String> {
+/// Returns the variable's change counter (bumped by each change), in shm.
+pub fn register_str(group: &str, name: &str, help: &str, initial: &str) -> Result<&'static AtomicU64, String> {
     if GENERATION.get().is_none() {
         let _ = GENERATION.set(shm_word()?);
     }
@@ -183,8 +184,8 @@ pub fn register_str(group: &str, name: &str, help: &str, initial: &str) -> Resul
         let _ = STRINGS.set(t);
     }
     let mut vars = VARS.lock().map_err(|_| "cfg variables poisoned")?;
-    if vars.iter().any(|v| v.group == group && v.name == name) {
-        return Ok(());
+    if let Some(v) = vars.iter().find(|v| v.group == group && v.name == name) {
+        return Ok(v.value);
     }
     let var = Var {
         group: group.to_string(),
@@ -197,8 +198,9 @@ pub fn register_str(group: &str, name: &str, help: &str, initial: &str) -> Resul
         value: shm_word()?,
     };
     var.store(&var.initial).map_err(|e| e.message)?;
+    let changes = var.value;
     vars.push(var);
-    Ok(())
+    Ok(changes)
 }
 
 /// Registers the cfg's custom parameters (`group.name = value desc
@@ -216,7 +218,9 @@ pub fn register_custom(params: &[crate::cfg::CustomParam]) -> Result<(), String>
                 let initial = i64::from(*b);
                 register(VarDef { group, name, help, initial, min: i64::MIN, max: i64::MAX, readable: true })?;
             }
-            ParamValue::Str(t) | ParamValue::Ident(t) | ParamValue::Raw(t) => register_str(group, name, help, t)?,
+            ParamValue::Str(t) | ParamValue::Ident(t) | ParamValue::Raw(t) => {
+                register_str(group, name, help, t)?;
+            }
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 use crate::cfg::{Ctx, Dest, FnDef, ModValue, PvClass};
 
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
-pub const ABI_VERSION: u32 = 20;
+pub const ABI_VERSION: u32 = 21;
 
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
@@ -85,6 +85,25 @@ pub struct CoreApi {
     /// main process, before the fork): its value's shm word (an i64's
     /// bits) every process reads, or null.
     pub cfg_var: extern "C" fn(def: *const CfgVarDef) -> *const std::sync::atomic::AtomicU64,
+    /// Registers a runtime-changeable text variable (main process, before
+    /// the fork; `def`'s numbers unused) starting at `initial` (a UTF-8
+    /// range): a shm word every change bumps, or null.
+    pub cfg_str_var: extern "C" fn(
+        def: *const CfgVarDef,
+        initial: *const u8,
+        initial_len: usize,
+    ) -> *const std::sync::atomic::AtomicU64,
+    /// The current text of the variable `group:name` (UTF-8 ranges),
+    /// handed to `sink(ctx, bytes, len)` once during the call; 0 when it
+    /// exists, -1 when not.
+    pub cfg_str_read: extern "C" fn(
+        group: *const u8,
+        group_len: usize,
+        name: *const u8,
+        name_len: usize,
+        sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
+        ctx: *mut std::ffi::c_void,
+    ) -> i32,
     /// Registers a timer run by the timer process (before the fork):
     /// name (UTF-8 range), interval in ms, periodic (1) or once (0), the
     /// callback and its argument. 0 on success.
@@ -496,6 +515,69 @@ extern "C" fn core_cfg_var(def: *const CfgVarDef) -> *const std::sync::atomic::A
     })
 }
 
+extern "C" fn core_cfg_str_var(
+    def: *const CfgVarDef,
+    initial: *const u8,
+    initial_len: usize,
+) -> *const std::sync::atomic::AtomicU64 {
+    crate::guard::contained("core.cfg_str_var", std::ptr::null(), || {
+        // SAFETY: the SDK passes a live CfgVarDef and initial range whose
+        // bytes are live UTF-8 for this call.
+        let (group, name, help, initial) = unsafe {
+            let d = &*def;
+            (
+                std::slice::from_raw_parts(d.group, d.group_len),
+                std::slice::from_raw_parts(d.name, d.name_len),
+                std::slice::from_raw_parts(d.help, d.help_len),
+                std::slice::from_raw_parts(initial, initial_len),
+            )
+        };
+        let (Ok(group), Ok(name), Ok(help), Ok(initial)) = (
+            std::str::from_utf8(group),
+            std::str::from_utf8(name),
+            std::str::from_utf8(help),
+            std::str::from_utf8(initial),
+        ) else {
+            return std::ptr::null();
+        };
+        match crate::cfgvars::register_str(group, name, help, initial) {
+            Ok(w) => w as *const _,
+            Err(e) => {
+                log::error!("cfg variable {group}:{name}: {e}");
+                std::ptr::null()
+            }
+        }
+    })
+}
+
+extern "C" fn core_cfg_str_read(
+    group: *const u8,
+    group_len: usize,
+    name: *const u8,
+    name_len: usize,
+    sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
+    ctx: *mut std::ffi::c_void,
+) -> i32 {
+    crate::guard::contained("core.cfg_str_read", -1, || {
+        // SAFETY: the SDK passes live UTF-8 ranges for this call.
+        let (group, name) =
+            unsafe { (std::slice::from_raw_parts(group, group_len), std::slice::from_raw_parts(name, name_len)) };
+        let (Ok(group), Ok(name)) = (std::str::from_utf8(group), std::str::from_utf8(name)) else { return -1 };
+        match crate::cfgvars::get(group, name) {
+            Some(crate::cfgvars::CfgValue::Str(t)) => {
+                sink(ctx, t.as_ptr(), t.len());
+                0
+            }
+            Some(crate::cfgvars::CfgValue::Int(i)) => {
+                let t = i.to_string();
+                sink(ctx, t.as_ptr(), t.len());
+                0
+            }
+            None => -1,
+        }
+    })
+}
+
 extern "C" fn core_counter(
     group: *const u8,
     group_len: usize,
@@ -773,6 +855,8 @@ pub static CORE_API: CoreApi = CoreApi {
     find_api: core_find_api,
     counter: core_counter,
     cfg_var: core_cfg_var,
+    cfg_str_var: core_cfg_str_var,
+    cfg_str_read: core_cfg_str_read,
     http_channel: core_http_channel,
     stats_dump: core_stats_dump,
     timer: core_timer,

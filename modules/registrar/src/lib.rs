@@ -64,6 +64,9 @@ pub struct Params {
     pub case_sensitive: CfgNum,
     pub max_contacts: CfgNum,
     pub retry_after: CfgNum,
+    /// `realm_prefix` (cfg variable `realm_pref`): stripped from an AoR's
+    /// domain.
+    pub realm_prefix: sipr_sdk::CfgStr,
     pub method_filtering: AtomicBool,
     pub use_path: AtomicBool,
     pub path_mode: AtomicI64,
@@ -84,6 +87,7 @@ pub static PARAMS: Params = Params {
     case_sensitive: CfgNum::new(0),
     max_contacts: CfgNum::new(0),
     retry_after: CfgNum::new(0),
+    realm_prefix: sipr_sdk::CfgStr::new(),
     method_filtering: AtomicBool::new(false),
     use_path: AtomicBool::new(false),
     path_mode: AtomicI64::new(2),
@@ -95,6 +99,7 @@ pub static PARAMS: Params = Params {
 /// `registrar`, in its order, with its help texts and bounds (measured:
 /// `default_q` -1..1000, the ranges 0..100, the others any number).
 fn register_cfg() -> Result<(), String> {
+    PARAMS.realm_prefix.register("registrar", "realm_pref", "Realm prefix to be removed. Default is \"\"")?;
     const ANY: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
     let vars: [(&CfgNum, &str, &str, (i64, i64)); 10] = [
         (&PARAMS.default_expires, "default_expires", "Contains number of second to expire if no expire hf or contact expire present", ANY),
@@ -130,7 +135,17 @@ pub fn aor_of(uri: &[u8]) -> Result<String, ModError> {
         .map_err(|e| ModError(format!("bad URI: {e}")))?;
     let user = String::from_utf8_lossy(u.user.map_or(&b""[..], |s| s.get(uri))).into_owned();
     let host = String::from_utf8_lossy(u.host.get(uri)).into_owned();
-    let aor = if (ul()?.use_domain)() { format!("{user}@{}", host.to_ascii_lowercase()) } else { user };
+    let aor = if (ul()?.use_domain)() {
+        // realm_prefix: "sip.example.com" is the domain "example.com"
+        // (compared as written: "SIP.example.com" keeps it, measured)
+        let host = PARAMS.realm_prefix.with(|p| match host.strip_prefix(p) {
+            Some(rest) if !p.is_empty() && !rest.is_empty() => rest.to_ascii_lowercase(),
+            _ => host.to_ascii_lowercase(),
+        });
+        format!("{user}@{host}")
+    } else {
+        user
+    };
     Ok(if PARAMS.case_sensitive.is_on() { aor } else { aor.to_ascii_lowercase() })
 }
 
@@ -404,6 +419,10 @@ fn percent(v: &ModValue, slot: &CfgNum, name: &str) -> Result<(), String> {
     slot.set(p);
     Ok(())
 }
+fn set_realm_prefix(v: &ModValue) -> Result<(), String> {
+    PARAMS.realm_prefix.set(&sipr_sdk::modparam::str(v)?);
+    Ok(())
+}
 fn set_min_expires(v: &ModValue) -> Result<(), String> {
     num(v, &PARAMS.min_expires)
 }
@@ -476,6 +495,7 @@ sipr_sdk::module! {
         ("default_expires_range", Any, set_default_expires_range),
         ("expires_range", Any, set_expires_range),
         ("min_expires", Any, set_min_expires),
+        ("realm_prefix", Str, set_realm_prefix),
         ("min_expires_mode", Any, set_min_expires_mode),
         ("max_expires", Any, set_max_expires),
         ("default_q", Any, set_default_q),

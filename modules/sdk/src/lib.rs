@@ -711,6 +711,112 @@ impl CfgNum {
     }
 }
 
+/// A runtime-changeable text of a module (Kamailio's string cfg
+/// variables: `cfg.sets registrar realm_pref sip.`): the module
+/// parameter's value until [`CfgStr::register`] (in `mod_init`) moves it
+/// to the core's shm table. Each process keeps a copy and refreshes it
+/// when the variable's change counter moves (one atomic load per use).
+#[derive(Debug)]
+pub struct CfgStr {
+    local: std::sync::Mutex<String>,
+    shared: std::sync::OnceLock<SharedText>,
+}
+
+#[derive(Debug)]
+struct SharedText {
+    group: String,
+    name: String,
+    changes: &'static std::sync::atomic::AtomicU64,
+    /// This process's copy: (the change count it was read at + 1, text);
+    /// 0 is "never read".
+    copy: std::sync::Mutex<(u64, String)>,
+}
+
+impl CfgStr {
+    /// A variable starting empty (its default comes from `set` or the
+    /// module parameter).
+    pub const fn new() -> Self {
+        CfgStr { local: std::sync::Mutex::new(String::new()), shared: std::sync::OnceLock::new() }
+    }
+
+    /// Sets the value before registration (a module parameter).
+    pub fn set(&self, v: &str) {
+        if let Ok(mut l) = self.local.lock() {
+            *l = v.to_string();
+        }
+    }
+
+    /// Calls `f` with the value now.
+    pub fn with<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        let Some(sh) = self.shared.get() else {
+            let l = self.local.lock().map(|l| l.clone()).unwrap_or_default();
+            return f(&l);
+        };
+        let now = sh.changes.load(std::sync::atomic::Ordering::Acquire) + 1;
+        let Ok(mut copy) = sh.copy.lock() else { return f("") };
+        if copy.0 != now {
+            copy.1 = read_cfg_text(&sh.group, &sh.name).unwrap_or_default();
+            copy.0 = now;
+        }
+        f(&copy.1)
+    }
+
+    /// The value now, as an owned string.
+    pub fn get(&self) -> String {
+        self.with(str::to_string)
+    }
+
+    /// Publishes the variable as `group:name` (main process, in
+    /// `mod_init`, once its parameter is set).
+    pub fn register(&self, group: &str, name: &str, help: &str) -> Result<(), String> {
+        let core = CORE.get().ok_or("not loaded by sipr")?;
+        let initial = self.local.lock().map(|l| l.clone()).unwrap_or_default();
+        let def = sipr_core::module::abi::CfgVarDef {
+            group: group.as_ptr(),
+            group_len: group.len(),
+            name: name.as_ptr(),
+            name_len: name.len(),
+            help: help.as_ptr(),
+            help_len: help.len(),
+            initial: 0,
+            min: 0,
+            max: 0,
+            readable: 1,
+        };
+        let p = (core.cfg_str_var)(&def, initial.as_ptr(), initial.len());
+        // SAFETY: null or an AtomicU64 in the shm pool, never freed.
+        let w = unsafe { p.as_ref() }.ok_or_else(|| format!("cannot register cfg variable {group}:{name}"))?;
+        let _ = self.shared.set(SharedText {
+            group: group.to_string(),
+            name: name.to_string(),
+            changes: w,
+            copy: std::sync::Mutex::new((0, String::new())),
+        });
+        Ok(())
+    }
+}
+
+impl Default for CfgStr {
+    fn default() -> Self {
+        CfgStr::new()
+    }
+}
+
+/// The text of the cfg variable `group:name` as every process sees it.
+fn read_cfg_text(group: &str, name: &str) -> Option<String> {
+    let core = CORE.get()?;
+    let mut bytes: Vec<u8> = Vec::new();
+    let rc = (core.cfg_str_read)(
+        group.as_ptr(),
+        group.len(),
+        name.as_ptr(),
+        name.len(),
+        collect_reply,
+        (&mut bytes as *mut Vec<u8>).cast::<std::ffi::c_void>(),
+    );
+    (rc == 0).then(|| String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// A [`CfgNum`] that is never negative (tm's timers, in milliseconds):
 /// reads and writes as the `AtomicU32` it replaces.
 #[derive(Debug)]
@@ -854,8 +960,8 @@ pub fn cancel_timer(id: TimerId) -> Cancelled {
 }
 
 extern "C" fn collect_reply(ctx: *mut std::ffi::c_void, data: *const u8, len: usize) {
-    // SAFETY: `ctx` is the Vec passed by rpc_exec below, alive for the
-    // call; the core passes a live byte range.
+    // SAFETY: `ctx` is the Vec the caller passed (rpc_exec, statistics,
+    // cfg texts), alive for the call; the core passes a live byte range.
     unsafe { (*ctx.cast::<Vec<u8>>()).extend_from_slice(std::slice::from_raw_parts(data, len)) };
 }
 

@@ -155,7 +155,7 @@ pub struct Params {
     /// `auto_inv_100`.
     pub auto_inv_100: sipr_sdk::CfgNum,
     /// `auto_inv_100_reason`.
-    pub reason_100: std::sync::Mutex<String>,
+    pub reason_100: sipr_sdk::CfgStr,
     /// `restart_fr_on_each_reply`.
     pub restart_fr: sipr_sdk::CfgNum,
     /// `e2e_cancel_reason`.
@@ -193,7 +193,7 @@ pub static PARAMS: Params = Params {
     max_inv_life: sipr_sdk::CfgInt::new(180_000),
     max_noninv_life: sipr_sdk::CfgInt::new(32_000),
     auto_inv_100: sipr_sdk::CfgNum::new(1),
-    reason_100: std::sync::Mutex::new(String::new()),
+    reason_100: sipr_sdk::CfgStr::new(),
     restart_fr: sipr_sdk::CfgNum::new(1),
     e2e_cancel_reason: sipr_sdk::CfgNum::new(1),
     remap_503_500: AtomicBool::new(true),
@@ -450,9 +450,8 @@ pub fn newtran(ctx: &mut Ctx<'_>) -> Result<Newtran, ModError> {
     let id = arm(&c, cell::timer::LIFE, life);
     c.lock().state_mut().life_timer = id;
     if invite && PARAMS.auto_inv_100.is_on() && ctx.module_int("tm.no_auto_100").is_none() {
-        let reason = PARAMS.reason_100.lock().map(|r| r.clone()).unwrap_or_default();
-        let reason = if reason.is_empty() { "trying -- your call is important to us" } else { &reason };
-        let data = sipr_sdk::reply::build_in_transaction(ctx, 100, reason, b"", b"")?;
+        let data =
+            PARAMS.reason_100.with(|reason| sipr_sdk::reply::build_in_transaction(ctx, 100, reason, b"", b""))?;
         let mut g = c.lock();
         uas_send(&c, &mut g, 100, &data, ctx.out, Sent::Local);
     }

@@ -851,7 +851,8 @@ fn t_next_contacts(ctx: &mut Ctx<'_>, _: &[Param]) -> FnResult {
     serial::next_contacts(ctx)
 }
 fn set_auto_inv_100_reason(v: &ModValue) -> Result<(), String> {
-    sipr_sdk::modparam::store_str(v, &PARAMS.reason_100)
+    PARAMS.reason_100.set(&sipr_sdk::modparam::str(v)?);
+    Ok(())
 }
 fn set_aggregate_challenges(v: &ModValue) -> Result<(), String> {
     flag_param(v, &PARAMS.aggregate_challenges)
@@ -932,6 +933,14 @@ fn set_hash_size(v: &ModValue) -> Result<(), String> {
 /// fr_timer 10000` reaches every process; `cfg.get` cannot read them, as
 /// in Kamailio). Help texts are Kamailio's.
 fn register_cfg() -> Result<(), String> {
+    if PARAMS.reason_100.with(str::is_empty) {
+        PARAMS.reason_100.set("trying -- your call is important to us");
+    }
+    PARAMS.reason_100.register(
+        "tm",
+        "auto_inv_100_reason",
+        "reason text of the automatically send 100 to an INVITE",
+    )?;
     let vars: [(&sipr_sdk::CfgInt, &str, &str); 7] = [
         (&PARAMS.fr, "fr_timer", "timer which hits if no final reply for a request or ACK for a negative INVITE reply arrives (in milliseconds)"),
         (&PARAMS.fr_inv, "fr_inv_timer", "timer which hits if no final reply for an INVITE arrives after a provisional message was received (in milliseconds)"),
