@@ -5,6 +5,10 @@ use crate::cfg::{Ctx, Dest, FnDef, ModValue, PvClass};
 /// Bumped whenever the shape of [`CoreApi`] or [`ModuleHeader`] changes.
 pub const ABI_VERSION: u32 = 21;
 
+/// Where the core hands bytes back during a call: `sink(ctx, bytes, len)`
+/// (the range is live for the call only).
+pub type ByteSink = extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize);
+
 /// This build's id (see build.rs): a module must carry the same one.
 pub const BUILD_ID: &str = env!("SIPR_BUILD_ID");
 
@@ -77,10 +81,7 @@ pub struct CoreApi {
     pub http_channel: extern "C" fn() -> i32,
     /// Every statistic, as lines `group\tname\tvalue\n` handed to
     /// `sink(ctx, bytes, len)` (once, during the call).
-    pub stats_dump: extern "C" fn(
-        sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
-        ctx: *mut std::ffi::c_void,
-    ),
+    pub stats_dump: extern "C" fn(sink: ByteSink, ctx: *mut std::ffi::c_void),
     /// Registers a runtime-changeable variable (`cfg.get` / `cfg.set`;
     /// main process, before the fork): its value's shm word (an i64's
     /// bits) every process reads, or null.
@@ -101,7 +102,7 @@ pub struct CoreApi {
         group_len: usize,
         name: *const u8,
         name_len: usize,
-        sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
+        sink: ByteSink,
         ctx: *mut std::ffi::c_void,
     ) -> i32,
     /// Registers a timer run by the timer process (before the fork):
@@ -137,13 +138,8 @@ pub struct CoreApi {
     /// (called at most once, during the call). 0 when answered, -1 when
     /// the bytes are not a JSON request (no answer is due; a binrpc
     /// packet is always answered).
-    pub rpc_exec: extern "C" fn(
-        codec: u32,
-        req: *const u8,
-        len: usize,
-        sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
-        ctx: *mut std::ffi::c_void,
-    ) -> i32,
+    pub rpc_exec:
+        extern "C" fn(codec: u32, req: *const u8, len: usize, sink: ByteSink, ctx: *mut std::ffi::c_void) -> i32,
     /// The cfg's `run_dir` (UTF-8; its length written to `len`).
     pub run_dir: extern "C" fn(len: *mut usize) -> *const u8,
     /// Runs route `idx` of the script on the message of `ctx` (a
@@ -460,10 +456,59 @@ pub struct CfgVarDef {
     pub readable: u8,
 }
 
-extern "C" fn core_stats_dump(
-    sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
-    ctx: *mut std::ffi::c_void,
-) {
+impl CfgVarDef {
+    /// The declaration of `group:name` (the ranges borrowed for the call
+    /// it is passed to).
+    pub fn of(group: &str, name: &str, help: &str, initial: i64, bounds: (i64, i64), readable: bool) -> CfgVarDef {
+        CfgVarDef {
+            group: group.as_ptr(),
+            group_len: group.len(),
+            name: name.as_ptr(),
+            name_len: name.len(),
+            help: help.as_ptr(),
+            help_len: help.len(),
+            initial,
+            min: bounds.0,
+            max: bounds.1,
+            readable: u8::from(readable),
+        }
+    }
+}
+
+/// A declaration's group, name and help as text (`None`: not UTF-8).
+///
+/// # Safety
+/// `def` points to a live [`CfgVarDef`] whose ranges are live for the call.
+unsafe fn def_texts<'a>(def: *const CfgVarDef) -> Option<(&'a CfgVarDef, &'a str, &'a str, &'a str)> {
+    // SAFETY: the caller's contract.
+    let (d, group, name, help) = unsafe {
+        let d = &*def;
+        (
+            d,
+            std::slice::from_raw_parts(d.group, d.group_len),
+            std::slice::from_raw_parts(d.name, d.name_len),
+            std::slice::from_raw_parts(d.help, d.help_len),
+        )
+    };
+    Some((d, std::str::from_utf8(group).ok()?, std::str::from_utf8(name).ok()?, std::str::from_utf8(help).ok()?))
+}
+
+/// A registration's word for the module, or null (logged).
+fn registered(
+    group: &str,
+    name: &str,
+    r: Result<&'static std::sync::atomic::AtomicU64, String>,
+) -> *const std::sync::atomic::AtomicU64 {
+    match r {
+        Ok(w) => w as *const _,
+        Err(e) => {
+            log::error!("cfg variable {group}:{name}: {e}");
+            std::ptr::null()
+        }
+    }
+}
+
+extern "C" fn core_stats_dump(sink: ByteSink, ctx: *mut std::ffi::c_void) {
     crate::guard::contained("core.stats_dump", (), || {
         let mut text = String::new();
         for (g, n, v) in crate::stats::snapshot() {
@@ -481,21 +526,8 @@ extern "C" fn core_http_channel() -> i32 {
 extern "C" fn core_cfg_var(def: *const CfgVarDef) -> *const std::sync::atomic::AtomicU64 {
     crate::guard::contained("core.cfg_var", std::ptr::null(), || {
         // SAFETY: the SDK passes a live CfgVarDef whose ranges are live
-        // UTF-8 for this call.
-        let (d, group, name, help) = unsafe {
-            let d = &*def;
-            (
-                d,
-                std::slice::from_raw_parts(d.group, d.group_len),
-                std::slice::from_raw_parts(d.name, d.name_len),
-                std::slice::from_raw_parts(d.help, d.help_len),
-            )
-        };
-        let (Ok(group), Ok(name), Ok(help)) =
-            (std::str::from_utf8(group), std::str::from_utf8(name), std::str::from_utf8(help))
-        else {
-            return std::ptr::null();
-        };
+        // for this call.
+        let Some((d, group, name, help)) = (unsafe { def_texts(def) }) else { return std::ptr::null() };
         let def = crate::cfgvars::VarDef {
             group,
             name,
@@ -505,13 +537,7 @@ extern "C" fn core_cfg_var(def: *const CfgVarDef) -> *const std::sync::atomic::A
             max: d.max,
             readable: d.readable != 0,
         };
-        match crate::cfgvars::register(def) {
-            Ok(w) => w as *const _,
-            Err(e) => {
-                log::error!("cfg variable {group}:{name}: {e}");
-                std::ptr::null()
-            }
-        }
+        registered(group, name, crate::cfgvars::register(def))
     })
 }
 
@@ -522,31 +548,12 @@ extern "C" fn core_cfg_str_var(
 ) -> *const std::sync::atomic::AtomicU64 {
     crate::guard::contained("core.cfg_str_var", std::ptr::null(), || {
         // SAFETY: the SDK passes a live CfgVarDef and initial range whose
-        // bytes are live UTF-8 for this call.
-        let (group, name, help, initial) = unsafe {
-            let d = &*def;
-            (
-                std::slice::from_raw_parts(d.group, d.group_len),
-                std::slice::from_raw_parts(d.name, d.name_len),
-                std::slice::from_raw_parts(d.help, d.help_len),
-                std::slice::from_raw_parts(initial, initial_len),
-            )
-        };
-        let (Ok(group), Ok(name), Ok(help), Ok(initial)) = (
-            std::str::from_utf8(group),
-            std::str::from_utf8(name),
-            std::str::from_utf8(help),
-            std::str::from_utf8(initial),
-        ) else {
+        // bytes are live for this call.
+        let (texts, initial) = unsafe { (def_texts(def), std::slice::from_raw_parts(initial, initial_len)) };
+        let (Some((_, group, name, help)), Ok(initial)) = (texts, std::str::from_utf8(initial)) else {
             return std::ptr::null();
         };
-        match crate::cfgvars::register_str(group, name, help, initial) {
-            Ok(w) => w as *const _,
-            Err(e) => {
-                log::error!("cfg variable {group}:{name}: {e}");
-                std::ptr::null()
-            }
-        }
+        registered(group, name, crate::cfgvars::register_str(group, name, help, initial))
     })
 }
 
@@ -555,7 +562,7 @@ extern "C" fn core_cfg_str_read(
     group_len: usize,
     name: *const u8,
     name_len: usize,
-    sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
+    sink: ByteSink,
     ctx: *mut std::ffi::c_void,
 ) -> i32 {
     crate::guard::contained("core.cfg_str_read", -1, || {
@@ -676,13 +683,7 @@ pub enum RpcCodec {
     Binrpc = 1,
 }
 
-extern "C" fn core_rpc_exec(
-    codec: u32,
-    req: *const u8,
-    len: usize,
-    sink: extern "C" fn(ctx: *mut std::ffi::c_void, data: *const u8, len: usize),
-    ctx: *mut std::ffi::c_void,
-) -> i32 {
+extern "C" fn core_rpc_exec(codec: u32, req: *const u8, len: usize, sink: ByteSink, ctx: *mut std::ffi::c_void) -> i32 {
     crate::guard::contained("core.rpc_exec", -1, || {
         // SAFETY: the SDK passes a live byte range for this call.
         let req = unsafe { std::slice::from_raw_parts(req, len) };

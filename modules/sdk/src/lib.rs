@@ -691,18 +691,8 @@ impl CfgNum {
         max: i64,
     ) -> Result<(), String> {
         let core = CORE.get().ok_or("not loaded by sipr")?;
-        let def = sipr_core::module::abi::CfgVarDef {
-            group: group.as_ptr(),
-            group_len: group.len(),
-            name: name.as_ptr(),
-            name_len: name.len(),
-            help: help.as_ptr(),
-            help_len: help.len(),
-            initial: self.local.load(std::sync::atomic::Ordering::Relaxed),
-            min,
-            max,
-            readable: u8::from(readable),
-        };
+        let initial = self.local.load(std::sync::atomic::Ordering::Relaxed);
+        let def = sipr_core::module::abi::CfgVarDef::of(group, name, help, initial, (min, max), readable);
         let p = (core.cfg_var)(&def);
         // SAFETY: null or an AtomicU64 in the shm pool, never freed.
         let w = unsafe { p.as_ref() }.ok_or_else(|| format!("cannot register cfg variable {group}:{name}"))?;
@@ -771,18 +761,7 @@ impl CfgStr {
     pub fn register(&self, group: &str, name: &str, help: &str) -> Result<(), String> {
         let core = CORE.get().ok_or("not loaded by sipr")?;
         let initial = self.local.lock().map(|l| l.clone()).unwrap_or_default();
-        let def = sipr_core::module::abi::CfgVarDef {
-            group: group.as_ptr(),
-            group_len: group.len(),
-            name: name.as_ptr(),
-            name_len: name.len(),
-            help: help.as_ptr(),
-            help_len: help.len(),
-            initial: 0,
-            min: 0,
-            max: 0,
-            readable: 1,
-        };
+        let def = sipr_core::module::abi::CfgVarDef::of(group, name, help, 0, (0, 0), true);
         let p = (core.cfg_str_var)(&def, initial.as_ptr(), initial.len());
         // SAFETY: null or an AtomicU64 in the shm pool, never freed.
         let w = unsafe { p.as_ref() }.ok_or_else(|| format!("cannot register cfg variable {group}:{name}"))?;
