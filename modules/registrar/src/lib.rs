@@ -176,7 +176,17 @@ fn save3(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 }
 
 /// `lookup`: 1 found, -1 none, -2 none for this method, -3 error.
-fn lookup_with(ctx: &mut Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> FnResult {
+/// Where lookup() puts the bindings it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// The first in the Request-URI (and `$du`, Path), the others
+    /// appended as branches with `append_branches`.
+    RequestUri,
+    /// All as branches, the Request-URI unchanged (`lookup_to_dset`).
+    DestinationSet,
+}
+
+fn lookup_with(ctx: &mut Ctx<'_>, domain: &str, uri: Option<Vec<u8>>, target: Target) -> FnResult {
     let Some(uri) = uri.or_else(|| ctx.ruri().map(<[u8]>::to_vec)) else { return Ok(-3) };
     // one read of the record; method_filtering narrows it afterwards
     let mut cs = match contacts_for(domain, &uri) {
@@ -196,6 +206,17 @@ fn lookup_with(ctx: &mut Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> FnResul
         }
     }
     let Some(first) = cs.first() else { return Ok(-2) };
+    let branch = |c: &UContact| Branch {
+        uri: c.contact.clone().into_bytes(),
+        dst_uri: c.received.clone().map(String::into_bytes),
+        q: (c.q >= 0).then_some(c.q),
+        bflags: c.cflags,
+    };
+    if target == Target::DestinationSet {
+        // lookup_to_dset: the Request-URI stays; every binding is a branch
+        ctx.branches.extend(cs.iter().map(branch));
+        return Ok(1);
+    }
     ctx.set_new_uri(Some(first.contact.clone().into_bytes()));
     ctx.dst_uri = first.received.clone().map(String::into_bytes);
     if let Some(path) = &first.path {
@@ -205,14 +226,7 @@ fn lookup_with(ctx: &mut Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> FnResul
     }
     ctx.bflags = first.cflags;
     if PARAMS.append_branches.is_on() {
-        for c in &cs[1..] {
-            ctx.branches.push(Branch {
-                uri: c.contact.clone().into_bytes(),
-                dst_uri: c.received.clone().map(String::into_bytes),
-                q: (c.q >= 0).then_some(c.q),
-                bflags: c.cflags,
-            });
-        }
+        ctx.branches.extend(cs[1..].iter().map(branch));
     }
     Ok(1)
 }
@@ -274,7 +288,7 @@ fn route_through(ctx: &mut Ctx<'_>, path: &str) {
 fn lookup_branches(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let domain = domain_of(p);
     let before = ctx.branches.len();
-    let mut rc = lookup_with(ctx, &domain, None)?;
+    let mut rc = lookup_with(ctx, &domain, None, Target::RequestUri)?;
     for i in 0..before {
         let b = &ctx.branches[i];
         if b.dst_uri.is_some() || b.q.is_some() || b.bflags != 0 {
@@ -303,11 +317,18 @@ fn lookup_branches(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
 }
 
 fn lookup1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
-    lookup_with(ctx, &domain_of(p), None)
+    lookup_with(ctx, &domain_of(p), None, Target::RequestUri)
 }
 fn lookup2(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     let uri = p[1].text(ctx).into_owned();
-    lookup_with(ctx, &domain_of(p), Some(uri))
+    lookup_with(ctx, &domain_of(p), Some(uri), Target::RequestUri)
+}
+fn lookup_to_dset1(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    lookup_with(ctx, &domain_of(p), None, Target::DestinationSet)
+}
+fn lookup_to_dset2(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
+    let uri = p[1].text(ctx).into_owned();
+    lookup_with(ctx, &domain_of(p), Some(uri), Target::DestinationSet)
 }
 
 fn registered_with(ctx: &mut Ctx<'_>, domain: &str, uri: Option<Vec<u8>>) -> FnResult {
@@ -482,6 +503,8 @@ sipr_sdk::module! {
         ("save", [Str, IntOrPv, Fmt], REQ_FAILURE, save3, domain_fixup),
         ("lookup", [Str], REQ_FAILURE, lookup1, domain_fixup),
         ("lookup", [Str, Fmt], REQ_FAILURE, lookup2, domain_fixup),
+        ("lookup_to_dset", [Str], REQ_FAILURE, lookup_to_dset1, domain_fixup),
+        ("lookup_to_dset", [Str, Fmt], REQ_FAILURE, lookup_to_dset2, domain_fixup),
         ("lookup_branches", [Str], REQ_FAILURE, lookup_branches, domain_fixup),
         ("registered", [Str], RouteMask::ANY, registered1, domain_fixup),
         ("registered", [Str, Fmt], RouteMask::ANY, registered2, domain_fixup),

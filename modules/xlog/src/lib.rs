@@ -40,12 +40,12 @@ fn set_prefix(v: &ModValue) -> Result<(), String> {
     }
 }
 
-static METHODS_FILTER: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(-1);
+static METHODS_FILTER: sipr_sdk::CfgNum = sipr_sdk::CfgNum::new(-1);
 static BUF_SIZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(4096);
 
 fn set_methods_filter(v: &ModValue) -> Result<(), String> {
     let ModValue::Int(m) = v else { return Err("methods_filter takes a number".into()) };
-    METHODS_FILTER.store(*m, std::sync::atomic::Ordering::Relaxed);
+    METHODS_FILTER.set(*m);
     Ok(())
 }
 
@@ -162,10 +162,7 @@ fn xlogm(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     } else {
         ctx.msg.cseq_tokens().ok().map(|(_, m)| Method::from_token(m))
     };
-    if METHODS_FILTER.load(std::sync::atomic::Ordering::Relaxed)
-        & i64::from(method.map_or(Method::Other.id(), Method::id))
-        != 0
-    {
+    if METHODS_FILTER.get() & i64::from(method.map_or(Method::Other.id(), Method::id)) != 0 {
         return Ok(1);
     }
     xlog2(ctx, p)
@@ -207,4 +204,18 @@ sipr_sdk::module! {
         ("long_format", Int, only_zero),
         ("prefix_mode", Int, only_zero),
     ],
+    init: mod_init,
+}
+
+/// Publishes `methods_filter` as Kamailio's cfg variable `xlog:methods_filter`
+/// (its help text; any number, measured).
+fn mod_init() -> Result<(), String> {
+    METHODS_FILTER.register(
+        "xlog",
+        "methods_filter",
+        "Methods filter value for xlogm(...).",
+        true,
+        i64::from(i32::MIN),
+        i64::from(i32::MAX),
+    )
 }
