@@ -16,7 +16,7 @@
 //! table holds at most `dst_blocklist_mem` KB of entries.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -60,8 +60,10 @@ struct Blocklist {
 }
 
 static TABLE: OnceLock<Blocklist> = OnceLock::new();
-static ENABLED: AtomicBool = AtomicBool::new(false);
-static EXPIRE_S: AtomicU32 = AtomicU32::new(DEFAULT_EXPIRE_S);
+/// `use_dst_blocklist` and `dst_blocklist_expire` (s): the cfg variables
+/// words in shm, set by [`init`].
+static ENABLED: OnceLock<&'static AtomicU64> = OnceLock::new();
+static EXPIRE_S: OnceLock<&'static AtomicU64> = OnceLock::new();
 /// Adds refused because the table was at `dst_blocklist_mem`.
 static FULL_DROPS: AtomicUsize = AtomicUsize::new(0);
 
@@ -83,17 +85,38 @@ pub fn init(core: &crate::cfg::CoreParams) -> Result<(), String> {
     let table = ShmKvTable::new_in(pool, 1024, 64, "dst_blocklist")
         .ok_or("shared memory full: no room for the destination blocklist")?;
     let _ = TABLE.set(Blocklist { table, max_entries: (mem_kb * 1024 / ENTRY_BYTES).max(1) });
-    if let Some(e) = core.other_int("dst_blocklist_expire") {
-        EXPIRE_S.store(e.clamp(0, u32::MAX as i64) as u32, Ordering::Relaxed);
-    }
-    ENABLED.store(on("use_dst_blocklist", "use_dst_blacklist").unwrap_or(false), Ordering::Relaxed);
+    let expire =
+        core.other_int("dst_blocklist_expire").map_or(i64::from(DEFAULT_EXPIRE_S), |e| e.clamp(0, u32::MAX as i64));
+    let enabled = on("use_dst_blocklist", "use_dst_blacklist").unwrap_or(false);
+    // Kamailio's cfg variables (help texts and bounds measured): cfg.set
+    // reaches every process
+    let w = crate::cfgvars::register(crate::cfgvars::VarDef {
+        group: "core",
+        name: "use_dst_blocklist",
+        help: "enable/disable destination blocklisting",
+        initial: i64::from(enabled),
+        min: 0,
+        max: 1,
+        readable: false,
+    })?;
+    let _ = ENABLED.set(w);
+    let w = crate::cfgvars::register(crate::cfgvars::VarDef {
+        group: "core",
+        name: "dst_blocklist_expire",
+        help: "how much time (in s) a blocklisted destination is kept in the list",
+        initial: expire,
+        min: i64::from(i32::MIN),
+        max: i64::from(i32::MAX),
+        readable: true,
+    })?;
+    let _ = EXPIRE_S.set(w);
     let gc = core.other_int("dst_blocklist_gc_interval").map_or(DEFAULT_GC_S, |s| s.max(1) as u64);
     crate::timer::register("dst_blocklist_gc", Duration::from_secs(gc), true, sweep_timer, 0)
 }
 
 /// Whether `use_dst_blocklist` is on (and the table exists).
 pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed) && TABLE.get().is_some()
+    ENABLED.get().is_some_and(|w| w.load(Ordering::Relaxed) != 0) && TABLE.get().is_some()
 }
 
 /// The table's clock: Unix milliseconds (its expiry times are in them).
@@ -164,7 +187,9 @@ fn add_entry(proto: Proto, to: SocketAddr, reasons: u8, expire: Option<Duration>
     let (k, n) = key(proto, to);
     let now = now_ms();
     let mut flags = reasons | if to.is_ipv6() { reason::IPV6 } else { 0 };
-    let secs = expire.map_or(u64::from(EXPIRE_S.load(Ordering::Relaxed)), |d| d.as_secs());
+    let default =
+        EXPIRE_S.get().map_or(u64::from(DEFAULT_EXPIRE_S), |w| (w.load(Ordering::Relaxed) as i64).max(0) as u64);
+    let secs = expire.map_or(default, |d| d.as_secs());
     let mut expires = if flags & reason::PERMANENT != 0 { 0 } else { now + secs.max(1) * 1000 };
     match t.table.get(&k[..n], now, |v, e| (flags_of(v), e)) {
         Some((f, e)) => {

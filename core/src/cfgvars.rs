@@ -249,6 +249,49 @@ pub fn init_core(debug: i32) -> Result<(), String> {
     Ok(())
 }
 
+/// The core's variables the script engine and the receive path read at
+/// each use (after [`init_core_script`]; before it, the cfg's values).
+static MAX_WHILE_LOOPS: OnceLock<&'static AtomicU64> = OnceLock::new();
+static FORCE_RPORT: OnceLock<&'static AtomicU64> = OnceLock::new();
+
+/// Registers the core's `max_while_loops` and `force_rport` (main
+/// process, before the fork), with Kamailio's help texts and bounds
+/// (measured: `force_rport` 0..1, `max_while_loops` any number).
+pub fn init_core_script(max_while_loops: u32, force_rport: bool) -> Result<(), String> {
+    let w = register(VarDef {
+        group: "core",
+        name: "max_while_loops",
+        help: "maximum iterations allowed for a while loop",
+        initial: i64::from(max_while_loops),
+        min: i64::from(i32::MIN),
+        max: i64::from(i32::MAX),
+        readable: true,
+    })?;
+    let _ = MAX_WHILE_LOOPS.set(w);
+    let w = register(VarDef {
+        group: "core",
+        name: "force_rport",
+        help: "force rport for all the received messages",
+        initial: i64::from(force_rport),
+        min: 0,
+        max: 1,
+        readable: true,
+    })?;
+    let _ = FORCE_RPORT.set(w);
+    Ok(())
+}
+
+/// `max_while_loops` now (`cfg`: the cfg's, until registered); 0: no
+/// limit.
+pub fn max_while_loops(cfg: u32) -> u32 {
+    MAX_WHILE_LOOPS.get().map_or(cfg, |w| u32::try_from(w.load(Ordering::Relaxed) as i64).unwrap_or(0))
+}
+
+/// `force_rport` now (`cfg`: the cfg's, until registered).
+pub fn force_rport(cfg: bool) -> bool {
+    FORCE_RPORT.get().map_or(cfg, |w| w.load(Ordering::Relaxed) != 0)
+}
+
 /// Applies what changed since this process last looked (the core's
 /// variables): called before each message and timer round.
 pub fn refresh() {

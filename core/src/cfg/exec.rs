@@ -233,7 +233,7 @@ impl Exec<'_> {
                 }
             }
             OpKind::While { cond, body } => {
-                let max = self.prog.core.max_while_loops;
+                let max = crate::cfgvars::max_while_loops(self.prog.core.max_while_loops);
                 let mut n = 0u32;
                 loop {
                     match self.test(cond, ctx, op) {

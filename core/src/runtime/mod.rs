@@ -203,6 +203,7 @@ fn run_server(opts: &Options, ready: Option<&mut std::os::unix::net::UnixStream>
     crate::cfgvars::register_custom(&prog.custom).map_err(StartError::Other)?;
     crate::timer::init_wheel().map_err(StartError::Other)?;
     crate::blocklist::init(core).map_err(StartError::Other)?;
+    crate::cfgvars::init_core_script(core.max_while_loops, core.force_rport).map_err(StartError::Other)?;
     if core.async_workers > 0 {
         crate::timer::init_async_workers().map_err(StartError::Other)?;
     }

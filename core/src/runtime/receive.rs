@@ -415,13 +415,25 @@ pub(super) fn handle(
     }
     if let Err(e) = checked {
         ::log::debug!("bad message from {src}: {e}");
-        reply_to_bad(msg, (e.reply_code(), &e.reason(), b""), net.info, net.prog.core.force_rport, &mut out);
+        reply_to_bad(
+            msg,
+            (e.reply_code(), &e.reason(), b""),
+            net.info,
+            crate::cfgvars::force_rport(net.prog.core.force_rport),
+            &mut out,
+        );
         return;
     }
     if strict && msg.is_request() {
         if let Some((code, reason, extra)) = proxy_checks(msg) {
             ::log::debug!("request from {src} refused before routing: {code} {reason}");
-            reply_to_bad(msg, (code, reason, &extra), net.info, net.prog.core.force_rport, &mut out);
+            reply_to_bad(
+                msg,
+                (code, reason, &extra),
+                net.info,
+                crate::cfgvars::force_rport(net.prog.core.force_rport),
+                &mut out,
+            );
             return;
         }
     }
@@ -434,7 +446,7 @@ pub(super) fn handle(
     let arena = MsgArena::new();
     let mut ctx = Ctx::new(msg, rcv, net.info, proc, &mut out).with_arena(&arena);
     // the core's force_rport=yes: as if force_rport() started every route
-    ctx.force_rport = prog.core.force_rport;
+    ctx.force_rport = crate::cfgvars::force_rport(prog.core.force_rport);
     if let Arrival::Tcp { conn } = arrival {
         // `$conid`
         ctx.set_module_int("core.conid", i64::from(conn));

@@ -743,7 +743,9 @@ impl CfgStr {
             return f(&l);
         };
         let now = sh.changes.load(std::sync::atomic::Ordering::Acquire) + 1;
-        let Ok(mut copy) = sh.copy.lock() else { return f("") };
+        // a panic inside `f` cannot leave the copy half-written: it is
+        // replaced whole before `f` runs
+        let mut copy = sh.copy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if copy.0 != now {
             copy.1 = read_cfg_text(&sh.group, &sh.name).unwrap_or_default();
             copy.0 = now;
