@@ -761,9 +761,9 @@ fn t_set_disable_failover(ctx: &mut Ctx<'_>, p: &[Param]) -> FnResult {
     Ok(1)
 }
 
-/// A parameter in seconds or a method mask: a non-negative number that
-/// fits 32 bits (Kamailio's unsigned ints; a method mask may be written
-/// as the negative int of its bits, as `~8` is in C).
+/// A parameter in seconds or a method mask: a number that fits 32 bits
+/// (Kamailio's unsigned ints; a method mask may be written as the
+/// negative int of its bits, as `~8` is in C), kept as the C int.
 fn num_param(v: &ModValue, slot: &sipr_sdk::CfgNum) -> Result<(), String> {
     let n = sipr_sdk::modparam::int(v)?;
     // kept as the C int Kamailio shows (`cfg.get tm blst_methods_lookup`: -9)
@@ -929,9 +929,10 @@ fn set_hash_size(v: &ModValue) -> Result<(), String> {
     Ok(())
 }
 
-/// tm's runtime-changeable timers (Kamailio's cfg group "tm": `cfg.set tm
-/// fr_timer 10000` reaches every process; `cfg.get` cannot read them, as
-/// in Kamailio). Help texts are Kamailio's.
+/// tm's runtime-changeable variables, Kamailio's cfg group "tm" (`cfg.set
+/// tm fr_timer 10000` reaches every process): the 100's reason, the
+/// timers (`cfg.get` cannot read them, as in Kamailio), the flags and the
+/// blocklist settings. Help texts are Kamailio's.
 fn register_cfg() -> Result<(), String> {
     if PARAMS.reason_100.with(str::is_empty) {
         PARAMS.reason_100.set("trying -- your call is important to us");
