@@ -95,8 +95,8 @@ pub fn init(core: &crate::cfg::CoreParams) -> Result<(), String> {
         name: "use_dst_blocklist",
         help: "enable/disable destination blocklisting",
         initial: i64::from(enabled),
-        min: 0,
-        max: 1,
+        min: crate::cfgvars::FLAG.0,
+        max: crate::cfgvars::FLAG.1,
         readable: false,
     })?;
     let _ = ENABLED.set(w);
@@ -105,8 +105,8 @@ pub fn init(core: &crate::cfg::CoreParams) -> Result<(), String> {
         name: "dst_blocklist_expire",
         help: "how much time (in s) a blocklisted destination is kept in the list",
         initial: expire,
-        min: i64::from(i32::MIN),
-        max: i64::from(i32::MAX),
+        min: crate::cfgvars::ANY_INT.0,
+        max: crate::cfgvars::ANY_INT.1,
         readable: true,
     })?;
     let _ = EXPIRE_S.set(w);

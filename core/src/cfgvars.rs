@@ -127,6 +127,12 @@ fn shm_word() -> Result<&'static AtomicU64, String> {
     }
 }
 
+/// Bounds of a variable that takes any C int (Kamailio's int variables
+/// without a range, measured).
+pub const ANY_INT: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
+/// Bounds of an on/off variable.
+pub const FLAG: (i64, i64) = (0, 1);
+
 /// What a module declares of a variable.
 #[derive(Debug, Clone, Copy)]
 pub struct VarDef<'a> {
@@ -149,6 +155,12 @@ pub struct VarDef<'a> {
 /// Registers a variable (main process, before the fork): its value's
 /// shm word. Registering a name again returns the same word.
 pub fn register(def: VarDef<'_>) -> Result<&'static AtomicU64, String> {
+    add(def, CfgValue::Int(def.initial))
+}
+
+/// Adds a variable starting at `initial` (its word is made here; a name
+/// registered again keeps the first one's): its word.
+fn add(def: VarDef<'_>, initial: CfgValue) -> Result<&'static AtomicU64, String> {
     if GENERATION.get().is_none() {
         let _ = GENERATION.set(shm_word()?);
     }
@@ -156,18 +168,19 @@ pub fn register(def: VarDef<'_>) -> Result<&'static AtomicU64, String> {
     if let Some(v) = vars.iter().find(|v| v.group == def.group && v.name == def.name) {
         return Ok(v.value);
     }
-    let value = shm_word()?;
-    value.store(def.initial as u64, Ordering::Relaxed);
-    vars.push(Var {
+    let var = Var {
         group: def.group.to_string(),
         name: def.name.to_string(),
         help: def.help.to_string(),
         readable: def.readable,
         min: def.min,
         max: def.max,
-        initial: CfgValue::Int(def.initial),
-        value,
-    });
+        initial,
+        value: shm_word()?,
+    };
+    var.store(&var.initial).map_err(|e| e.message)?;
+    let value = var.value;
+    vars.push(var);
     Ok(value)
 }
 
@@ -175,32 +188,13 @@ pub fn register(def: VarDef<'_>) -> Result<&'static AtomicU64, String> {
 /// shm pool exists): a custom cfg parameter with a text value.
 /// Returns the variable's change counter (bumped by each change), in shm.
 pub fn register_str(group: &str, name: &str, help: &str, initial: &str) -> Result<&'static AtomicU64, String> {
-    if GENERATION.get().is_none() {
-        let _ = GENERATION.set(shm_word()?);
-    }
     if STRINGS.get().is_none() {
         let pool = crate::shm::pool().ok_or("no shared memory pool for cfg strings")?;
         let t = ShmKvTable::new_in(pool, 16, 4, "cfg strings").ok_or("no shared memory for cfg strings")?;
         let _ = STRINGS.set(t);
     }
-    let mut vars = VARS.lock().map_err(|_| "cfg variables poisoned")?;
-    if let Some(v) = vars.iter().find(|v| v.group == group && v.name == name) {
-        return Ok(v.value);
-    }
-    let var = Var {
-        group: group.to_string(),
-        name: name.to_string(),
-        help: help.to_string(),
-        readable: true,
-        min: 0,
-        max: 0,
-        initial: CfgValue::Str(initial.to_string()),
-        value: shm_word()?,
-    };
-    var.store(&var.initial).map_err(|e| e.message)?;
-    let changes = var.value;
-    vars.push(var);
-    Ok(changes)
+    let def = VarDef { group, name, help, initial: 0, min: 0, max: 0, readable: true };
+    add(def, CfgValue::Str(initial.to_string()))
 }
 
 /// Registers the cfg's custom parameters (`group.name = value desc
@@ -263,8 +257,8 @@ pub fn init_core_script(max_while_loops: u32, force_rport: bool) -> Result<(), S
         name: "max_while_loops",
         help: "maximum iterations allowed for a while loop",
         initial: i64::from(max_while_loops),
-        min: i64::from(i32::MIN),
-        max: i64::from(i32::MAX),
+        min: ANY_INT.0,
+        max: ANY_INT.1,
         readable: true,
     })?;
     let _ = MAX_WHILE_LOOPS.set(w);
@@ -273,8 +267,8 @@ pub fn init_core_script(max_while_loops: u32, force_rport: bool) -> Result<(), S
         name: "force_rport",
         help: "force rport for all the received messages",
         initial: i64::from(force_rport),
-        min: 0,
-        max: 1,
+        min: FLAG.0,
+        max: FLAG.1,
         readable: true,
     })?;
     let _ = FORCE_RPORT.set(w);

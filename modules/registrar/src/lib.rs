@@ -100,7 +100,7 @@ pub static PARAMS: Params = Params {
 /// `default_q` -1..1000, the ranges 0..100, the others any number).
 fn register_cfg() -> Result<(), String> {
     PARAMS.realm_prefix.register("registrar", "realm_pref", "Realm prefix to be removed. Default is \"\"")?;
-    const ANY: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
+    const ANY: (i64, i64) = CfgNum::ANY_INT;
     let vars: [(&CfgNum, &str, &str, (i64, i64)); 10] = [
         (&PARAMS.default_expires, "default_expires", "Contains number of second to expire if no expire hf or contact expire present", ANY),
         (&PARAMS.default_expires_range, "default_expires_range", "Percent from default_expires that will be used in generating the range for the expire interval", (0, 100)),

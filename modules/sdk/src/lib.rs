@@ -292,9 +292,9 @@ macro_rules! module {
             init: $crate::__hook_init!($($init)?),
             child_init: $crate::__hook_child!($($child)?),
             destroy: $crate::__hook_destroy!($($destroy)?),
-            response: $crate::__hook_response!($($response)?),
+            response: $crate::__hook_ctx_bool!("reply hook", false; $($response)?),
             post_script: $crate::__hook_post_script!($($post)?),
-            pre_script: $crate::__hook_pre_script!($($pre)?),
+            pre_script: $crate::__hook_ctx_bool!("pre-script hook", true; $($pre)?),
         };
         /// What the loader reads and checks before any code of the module
         /// runs (version, features, build id).
@@ -384,42 +384,25 @@ macro_rules! __hook_destroy {
     };
 }
 
+/// A hook that looks at the message and answers a bool (the reply hook,
+/// the pre-script hook), its panics caught: a panicking hook answers
+/// `$fallback` (the reply left to the core; the request going on to the
+/// script).
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __hook_response {
-    () => {
+macro_rules! __hook_ctx_bool {
+    ($what:literal, $fallback:expr;) => {
         None
     };
-    ($f:path) => {
+    ($what:literal, $fallback:expr; $f:path) => {
         Some({
-            fn __response(ctx: &mut $crate::Ctx<'_>) -> bool {
-                // a panicking hook leaves the reply to the core
+            fn __hook(ctx: &mut $crate::Ctx<'_>) -> bool {
                 ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $f(ctx))).unwrap_or_else(|p| {
-                    ::log::error!("reply hook panicked: {}", $crate::panic_text(&p));
-                    false
+                    ::log::error!("{} panicked: {}", $what, $crate::panic_text(&p));
+                    $fallback
                 })
             }
-            __response
-        })
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __hook_pre_script {
-    () => {
-        None
-    };
-    ($f:path) => {
-        Some({
-            fn __pre(ctx: &mut $crate::Ctx<'_>) -> bool {
-                // a panicking hook lets the request go on to the script
-                ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $f(ctx))).unwrap_or_else(|p| {
-                    ::log::error!("pre-script hook panicked: {}", $crate::panic_text(&p));
-                    true
-                })
-            }
-            __pre
+            __hook
         })
     };
 }
@@ -650,6 +633,11 @@ pub struct CfgNum {
 }
 
 impl CfgNum {
+    /// Bounds for a variable that takes any C int.
+    pub const ANY_INT: (i64, i64) = sipr_core::cfgvars::ANY_INT;
+    /// Bounds for an on/off variable.
+    pub const FLAG: (i64, i64) = sipr_core::cfgvars::FLAG;
+
     /// A variable starting at `v`.
     pub const fn new(v: i64) -> Self {
         CfgNum { local: std::sync::atomic::AtomicI64::new(v), shared: std::sync::OnceLock::new() }

@@ -956,8 +956,8 @@ fn register_cfg() -> Result<(), String> {
     }
     // the others sipr has, readable, in Kamailio's order: flags 0..1,
     // the rest any number (measured)
-    const FLAG: (i64, i64) = (0, 1);
-    const ANY: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
+    const FLAG: (i64, i64) = sipr_sdk::CfgNum::FLAG;
+    const ANY: (i64, i64) = sipr_sdk::CfgNum::ANY_INT;
     let vars: [(&sipr_sdk::CfgNum, &str, &str, (i64, i64)); 10] = [
         (&PARAMS.auto_inv_100, "auto_inv_100", "automatically send 100 to an INVITE", FLAG),
         (&PARAMS.restart_fr, "restart_fr_on_each_reply", "restart final response timer on each provisional reply", FLAG),

@@ -210,12 +210,6 @@ sipr_sdk::module! {
 /// Publishes `methods_filter` as Kamailio's cfg variable `xlog:methods_filter`
 /// (its help text; any number, measured).
 fn mod_init() -> Result<(), String> {
-    METHODS_FILTER.register(
-        "xlog",
-        "methods_filter",
-        "Methods filter value for xlogm(...).",
-        true,
-        i64::from(i32::MIN),
-        i64::from(i32::MAX),
-    )
+    let (min, max) = sipr_sdk::CfgNum::ANY_INT;
+    METHODS_FILTER.register("xlog", "methods_filter", "Methods filter value for xlogm(...).", true, min, max)
 }
